@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pairsync/pairsync/server"
+)
+
+// Config is pairsyncd's configuration. Each setting comes from a flag, else
+// from its PAIRSYNC_* environment variable, else from the default shown in
+// the flag's help (and in README.md, which a test keeps in step).
+type Config struct {
+	Addr    string // PAIRSYNC_ADDR
+	DataDir string // PAIRSYNC_DATA_DIR
+	// AdminPassword is the first administrator's password, used only when
+	// the store has no user yet. From PAIRSYNC_ADMIN_PASSWORD or the file
+	// named by -admin-password-file; there is deliberately no flag holding
+	// the password itself (flags show in ps).
+	AdminPassword string
+	Storage       string // bolt | mongo
+	Photos        string // files | minio
+	LogLevel      string // debug | info | warn | error
+	// DrainDelay is how long readiness answers 503 before the listener
+	// closes on SIGTERM, so load balancers stop sending traffic first.
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds the wait for in-flight requests after the
+	// listener closes; with DrainDelay it must stay under 15s.
+	ShutdownTimeout time.Duration
+	Server          server.Config
+}
+
+// setting is one configuration knob: its flag, environment variable,
+// default and help. The table drives flag parsing, the environment, and the
+// README check.
+type setting struct {
+	flag, env, def, help string
+	set                  func(c *Config, v string) error
+}
+
+func settings() []setting {
+	str := func(p func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *p(c) = v; return nil }
+	}
+	dur := func(p func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration like 30s, got %q", v)
+			}
+			*p(c) = d
+			return nil
+		}
+	}
+	return []setting{
+		{"addr", "PAIRSYNC_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", str(func(c *Config) *string { return &c.Addr })},
+		{"data-dir", "PAIRSYNC_DATA_DIR", "./data", "directory of the embedded store: pairsync.db (bolt) and photos/", str(func(c *Config) *string { return &c.DataDir })},
+		{"storage", "PAIRSYNC_STORAGE", "bolt", "record store: bolt (embedded) or mongo", oneOf(func(c *Config) *string { return &c.Storage }, "bolt", "mongo")},
+		{"photos", "PAIRSYNC_PHOTOS", "files", "photo store: files (under the data dir) or minio", oneOf(func(c *Config) *string { return &c.Photos }, "files", "minio")},
+		{"admin-password-file", "PAIRSYNC_ADMIN_PASSWORD_FILE", "", "file holding the first administrator's password (else PAIRSYNC_ADMIN_PASSWORD, else one is generated and printed once)", func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return err
+			}
+			c.AdminPassword = strings.TrimRight(string(b), "\r\n")
+			return nil
+		}},
+		{"log-level", "PAIRSYNC_LOG_LEVEL", "info", "log level: debug, info, warn or error (logs are JSON on stderr)", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
+		{"drain-delay", "PAIRSYNC_DRAIN_DELAY", "0s", "on SIGTERM, answer /readyz with 503 this long before closing the listener", dur(func(c *Config) *time.Duration { return &c.DrainDelay })},
+		{"shutdown-timeout", "PAIRSYNC_SHUTDOWN_TIMEOUT", "10s", "on SIGTERM, wait this long for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"read-timeout", "PAIRSYNC_READ_TIMEOUT", "30s", "limit for reading a whole request", dur(func(c *Config) *time.Duration { return &c.Server.ReadTimeout })},
+		{"write-timeout", "PAIRSYNC_WRITE_TIMEOUT", "60s", "limit for writing a response", dur(func(c *Config) *time.Duration { return &c.Server.WriteTimeout })},
+		{"idle-timeout", "PAIRSYNC_IDLE_TIMEOUT", "120s", "idle keep-alive connections are closed after this", dur(func(c *Config) *time.Duration { return &c.Server.IdleTimeout })},
+		{"request-timeout", "PAIRSYNC_REQUEST_TIMEOUT", "20s", "deadline of a request's work (storage calls past it get 503)", dur(func(c *Config) *time.Duration { return &c.Server.RequestTimeout })},
+		{"body-limit", "PAIRSYNC_BODY_LIMIT", "1048576", "largest JSON request body in bytes", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1024 || n > 64<<20 {
+				return fmt.Errorf("want bytes between 1024 and 67108864, got %q", v)
+			}
+			c.Server.BodyLimit = n
+			return nil
+		}},
+		{"trusted-proxies", "PAIRSYNC_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
+			c.Server.TrustedProxies = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.Server.TrustedProxies = append(c.Server.TrustedProxies, p)
+				}
+			}
+			return nil
+		}},
+	}
+}
+
+func oneOf(p func(*Config) *string, allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				*p(c) = v
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s, got %q", strings.Join(allowed, ", "), v)
+	}
+}
+
+// ParseConfig reads the configuration: defaults, then the environment
+// (through getenv), then the flags in args. Usage goes to out.
+func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	c.AdminPassword = getenv("PAIRSYNC_ADMIN_PASSWORD")
+	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage: pairsyncd [flags]\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password.\n\n")
+		for _, s := range settings() {
+			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
+		}
+	}
+	for _, s := range settings() {
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		if err := s.set(&c, v); err != nil {
+			return c, fmt.Errorf("%s: %w", s.env, err)
+		}
+		s := s
+		fs.Func(s.flag, s.help, func(v string) error { return s.set(&c, v) })
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if c.DrainDelay+c.ShutdownTimeout > 14*time.Second {
+		return c, errors.New("drain-delay + shutdown-timeout must stay under 14s so the process exits within 15s of SIGTERM")
+	}
+	return c, nil
+}

@@ -1,0 +1,57 @@
+// Command pairsyncd is the Pairsync server. With no configuration it runs on
+// the embedded default: a bolt file and a photo folder under ./data,
+// listening on 127.0.0.1:8080. See README.md for every setting.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time (-ldflags -X main.version=…).
+var version = "dev"
+
+func main() {
+	m := NewMain()
+	cfg, err := ParseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pairsyncd:", err)
+		os.Exit(2)
+	}
+	cfg.Server.Version = version
+	m.Config = cfg
+	if err := serveUntilSignal(context.Background(), m); err != nil {
+		fmt.Fprintln(os.Stderr, "pairsyncd:", err)
+		os.Exit(1)
+	}
+}
+
+// serveUntilSignal runs m until SIGINT or SIGTERM, then shuts it down:
+// readiness goes 503, the listener closes after the drain delay, in-flight
+// requests finish within the shutdown timeout, storage closes.
+func serveUntilSignal(ctx context.Context, m *Main) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		_ = m.Close()
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-m.Done():
+	}
+	stop() // a second signal now kills the process the default way
+	if err := m.Shutdown(context.Background()); err != nil {
+		return err
+	}
+	return serveErr
+}

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pairsync/pairsync/storage"
+)
+
+// metrics are the server's Prometheus collectors, registered on the
+// registry the caller injected (never the global one).
+type metrics struct {
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	storageCalls *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "pairsync", Name: "http_requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status code.",
+		}, []string{"method", "route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "pairsync", Name: "http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by method and route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+		storageCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "pairsync", Name: "storage_call_duration_seconds",
+			Help:    "Time spent in storage calls, by operation and outcome (ok or error).",
+			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op", "outcome"}),
+	}
+	for _, c := range []prometheus.Collector{
+		m.requests, m.latency, m.storageCalls,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observeRequest(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+func (m *metrics) observeStorage(op string, start time.Time, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.storageCalls.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
+}
+
+// meteredStore wraps a storage.Store and times every call.
+type meteredStore struct {
+	storage.Store
+	m *metrics
+}
+
+func instrumentStore(s storage.Store, m *metrics) storage.Store {
+	return &meteredStore{Store: s, m: m}
+}
+
+func (s *meteredStore) Get(ctx context.Context, k storage.Key) (r storage.Record, err error) {
+	defer func(t time.Time) { s.m.observeStorage("get", t, err) }(time.Now())
+	return s.Store.Get(ctx, k)
+}
+
+func (s *meteredStore) Commit(ctx context.Context, b storage.Batch) (c storage.Committed, err error) {
+	defer func(t time.Time) { s.m.observeStorage("commit", t, err) }(time.Now())
+	return s.Store.Commit(ctx, b)
+}
+
+func (s *meteredStore) Changes(ctx context.Context, pairing string, after uint64, lim storage.PageLimit) (p storage.Page, err error) {
+	defer func(t time.Time) { s.m.observeStorage("changes", t, err) }(time.Now())
+	return s.Store.Changes(ctx, pairing, after, lim)
+}
+
+func (s *meteredStore) Head(ctx context.Context, pairing string) (h uint64, err error) {
+	defer func(t time.Time) { s.m.observeStorage("head", t, err) }(time.Now())
+	return s.Store.Head(ctx, pairing)
+}
+
+func (s *meteredStore) Receipt(ctx context.Context, replica string, counter uint64) (b []byte, err error) {
+	defer func(t time.Time) { s.m.observeStorage("receipt", t, err) }(time.Now())
+	return s.Store.Receipt(ctx, replica, counter)
+}
+
+func (s *meteredStore) Ping(ctx context.Context) (err error) {
+	defer func(t time.Time) { s.m.observeStorage("ping", t, err) }(time.Now())
+	return s.Store.Ping(ctx)
+}

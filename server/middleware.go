@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+const headerRequestID = "X-Request-ID"
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// requestID takes the client's X-Request-ID when it is short and plain
+// (so it cannot forge log lines) and otherwise makes one; it is echoed in the
+// response and attached to every log line of the request.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(headerRequestID)
+	if !plainID(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	} else {
+		id = string([]byte(id)) // copy: fasthttp reuses header memory
+	}
+	c.Locals(requestIDKey, id)
+	c.Set(headerRequestID, id)
+	c.SetUserContext(context.WithValue(c.UserContext(), requestIDKey, id))
+	return c.Next()
+}
+
+func plainID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey).(string)
+	return id
+}
+
+// accessLog writes one structured line per request and records the request
+// metrics. Errors are rendered here (not after the whole chain) so the line
+// and the metrics carry the final status. Only the path is logged, never the
+// query string, headers or body (they may hold tokens or phone numbers).
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		if herr := s.handleError(c, err); herr != nil {
+			return herr
+		}
+	}
+	elapsed := time.Since(start)
+	status := c.Response().StatusCode()
+	route := routeLabel(c)
+	s.metrics.observeRequest(c.Method(), route, status, elapsed)
+	lvl := slog.LevelInfo
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		lvl = slog.LevelDebug
+	}
+	s.log.LogAttrs(c.UserContext(), lvl, "request",
+		slog.String("request_id", requestID(c)),
+		slog.String("method", c.Method()),
+		slog.String("route", route),
+		slog.String("path", c.Path()),
+		slog.Int("status", status),
+		slog.Float64("ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("bytes", len(c.Response().Body())),
+		slog.String("ip", c.IP()),
+	)
+	return nil
+}
+
+// routeLabel is the route pattern (bounded cardinality), or "unmatched".
+func routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || r.Method == "USE" || r.Path == "/" && c.Path() != "/" {
+		return "unmatched"
+	}
+	return r.Path
+}
+
+// deadline gives the handler's context a deadline. It is Fiber's
+// timeout.NewWithContext idea (never timeout.New, which races) without its
+// mapping of every deadline to 408: a storage call that runs out of time
+// becomes 503 + Retry-After in the error handler, because the client was not
+// the slow party.
+func deadline(d time.Duration, h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), d)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return h(c)
+	}
+}
+
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairsync/pairsync/storage"
+)
+
+// Config is the HTTP service's configuration. Zero values mean the defaults
+// documented on each field.
+type Config struct {
+	// ReadTimeout bounds reading a whole request, headers and body (default
+	// 30s). Fiber's default of 0 lets a slow-loris connection stay forever.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response (default 60s).
+	WriteTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections (default 120s).
+	IdleTimeout time.Duration
+	// RequestTimeout is the deadline a handler's context carries (default
+	// 20s); storage calls that pass it get 503 + Retry-After.
+	RequestTimeout time.Duration
+	// BodyLimit caps request bodies on JSON routes (default 1 MiB).
+	BodyLimit int
+	// TrustedProxies lists the proxies (IPs or CIDRs) whose
+	// X-Forwarded-For is believed; empty means the peer address is the
+	// client address.
+	TrustedProxies []string
+	// Version is reported by /healthz and the OpenAPI description.
+	Version string
+}
+
+func (c *Config) setDefaults() {
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 30 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 20 * time.Second
+	}
+	if c.BodyLimit <= 0 {
+		c.BodyLimit = 1 << 20
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+// Deps are the things a Server uses but does not own; the caller opens and
+// closes them.
+type Deps struct {
+	Store  storage.Store
+	Photos storage.Photos
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served at /metrics; nil
+	// makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP service. Build it with New.
+type Server struct {
+	cfg      Config
+	store    storage.Store
+	photos   storage.Photos
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	app      *fiber.App
+	routes   []route
+	draining atomic.Bool
+}
+
+// New builds a Server with every route registered.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg.setDefaults()
+	if deps.Store == nil || deps.Photos == nil {
+		return nil, errors.New("server: Store and Photos are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(deps.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg,
+		store:    instrumentStore(deps.Store, m),
+		photos:   deps.Photos,
+		log:      deps.Logger.With("component", "server"),
+		registry: deps.Registry,
+		metrics:  m,
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:                 "pairsyncd",
+		ReadTimeout:             cfg.ReadTimeout,
+		WriteTimeout:            cfg.WriteTimeout,
+		IdleTimeout:             cfg.IdleTimeout,
+		BodyLimit:               cfg.BodyLimit,
+		ErrorHandler:            s.handleError,
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		JSONEncoder:             marshalJSON,
+	})
+	s.app.Use(
+		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
+		s.requestID,
+		s.accessLog,
+		compress.New(compress.Config{Level: compress.LevelDefault}),
+	)
+	s.routes = s.routeTable()
+	s.register(s.routes)
+	return s, nil
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// App returns the Fiber app, for tests that drive it with App().Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until Shutdown; it returns nil after a clean
+// shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.app.Listener(ln)
+}
+
+// Shutdown drains the server: readiness answers 503 at once, new requests on
+// open connections are refused, in-flight requests run to completion, and
+// Shutdown returns when they have or when ctx ends (then in-flight requests
+// are cut off and their answers are lost, never half-written).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	if err := s.app.ShutdownWithContext(ctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// SetDraining flips readiness to 503 without stopping the listener, so a
+// load balancer stops sending traffic before Shutdown.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
+func (s *Server) logPanic(c *fiber.Ctx, e any) {
+	s.log.Error("panic", "request_id", requestID(c), "method", c.Method(), "path", c.Path(), "panic", fmt.Sprint(e))
+}

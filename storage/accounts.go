@@ -1,0 +1,94 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// User is an account. Role and scope are plain strings here; their meaning
+// belongs to the server's policy. Adapters store times in UTC at
+// millisecond precision (what MongoDB keeps); a zero CreatedAt is set to
+// the time of the create, and every update sets UpdatedAt.
+type User struct {
+	ID       string
+	Username string // unique, case-sensitive, as typed at sign-in
+	Phone    string // optional; unique when set; also accepted at sign-in
+	Name     string // display name
+	Role     string // admin | viewer | officer | contact
+	// OrgUnit is the org unit an admin, viewer or officer belongs to;
+	// Counterparty the enterprise or community a contact belongs to.
+	OrgUnit      string
+	Counterparty string
+	// PasswordHash is a PHC-format argon2id hash, empty until the user has
+	// set a password (activation pending).
+	PasswordHash string
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// Rev is the revision for compare-and-set; adapters set it (1 on
+	// create, +1 on each update).
+	Rev uint64
+}
+
+// UserQuery selects users for listing. Results are ordered by Username.
+type UserQuery struct {
+	// Search matches a substring of Username, Name or Phone, ignoring case;
+	// empty matches all.
+	Search string
+	Role   string // exact match when set
+	// After is the Username to continue after (the last one of the previous
+	// page); empty starts at the beginning.
+	After string
+	Limit int // 0 means 100
+}
+
+// Users stores accounts. Safe for concurrent use.
+type Users interface {
+	// CreateUser stores a new user and returns it with Rev set. ErrExists
+	// when the ID, Username or Phone is taken; ErrInvalid when ID or
+	// Username is empty.
+	CreateUser(ctx context.Context, u User) (User, error)
+	// User returns a user by id, or ErrNotFound.
+	User(ctx context.Context, id string) (User, error)
+	// UserByLogin returns the user whose Username, or else Phone, equals
+	// login, or ErrNotFound.
+	UserByLogin(ctx context.Context, login string) (User, error)
+	// UpdateUser replaces a user if its stored Rev equals u.Rev, and returns
+	// it with the new Rev. ErrNotFound, ErrConflict (Rev changed), ErrExists
+	// (new Username or Phone taken).
+	UpdateUser(ctx context.Context, u User) (User, error)
+	// ListUsers returns one page of users and whether more users matching
+	// the query follow.
+	ListUsers(ctx context.Context, q UserQuery) (users []User, more bool, err error)
+	// CountUsers returns the number of users.
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Device is a phone or browser a user syncs from. Its ID is the replica id
+// that stamps the device's changes.
+type Device struct {
+	ID        string
+	UserID    string
+	Name      string
+	CreatedAt time.Time
+	// LastSeen is the last time the device synced (zero if never).
+	LastSeen time.Time
+	// RevokedAt is set when an admin revoked the device (zero if active).
+	RevokedAt time.Time
+	Rev       uint64
+}
+
+// Devices stores devices. Safe for concurrent use.
+type Devices interface {
+	// CreateDevice stores a new device; ErrExists if the ID is taken,
+	// ErrInvalid if ID or UserID is empty.
+	CreateDevice(ctx context.Context, d Device) (Device, error)
+	// Device returns a device by id, or ErrNotFound.
+	Device(ctx context.Context, id string) (Device, error)
+	// UpdateDevice replaces a device if its stored Rev equals d.Rev
+	// (ErrConflict otherwise, ErrNotFound if absent). UserID never changes:
+	// an empty UserID keeps the stored one, another one is ErrInvalid.
+	UpdateDevice(ctx context.Context, d Device) (Device, error)
+	// DevicesOf lists a user's devices, oldest first.
+	DevicesOf(ctx context.Context, userID string) ([]Device, error)
+}

@@ -1,0 +1,37 @@
+// Package bolt is Pairsync's embedded storage: every storage.Store contract
+// (records with per-pairing commit sequences, receipts, users, devices) kept
+// in one bbolt file (go.etcd.io/bbolt), pure Go, no server to run.
+//
+//	db, err := bolt.Open(ctx, bolt.Config{Path: filepath.Join(dataDir, "pairsync.db")})
+//	if errors.Is(err, bolt.ErrLocked) {
+//		// another pairsyncd already serves this data directory
+//	}
+//	defer db.Close()
+//	c, err := db.Commit(ctx, storage.Batch{Pairing: "p1", Puts: []storage.Put{{Key: k, Data: v}}})
+//
+// Every write is one bbolt read-write transaction, fsync'd before the call
+// returns. bbolt admits one writer at a time, so a pairing's sequence numbers
+// are handed out in commit order without gaps; readers run concurrently on
+// consistent snapshots.
+//
+// # File layout
+//
+// Top-level buckets (keys and values; "str" is a uvarint length followed by
+// the bytes, "u64" is 8 bytes big-endian):
+//
+//	meta            "schema" → u64 schema version (1)
+//	records         str(collection) ‖ id → u64 seq ‖ str(pairing) ‖ data
+//	heads           pairing → u64 head (the pairing's last sequence)
+//	log             one nested bucket per pairing:
+//	  <pairing>     u64 seq → record key (as in records); a record has one
+//	                entry, at its latest seq (the older entry is deleted)
+//	receipts        str(replica) ‖ u64 counter → answer
+//	users           id → JSON user
+//	users_by_name   username → id
+//	users_by_phone  phone → id (only users with a phone)
+//	devices         id → JSON device
+//	devices_by_user str(user id) ‖ device id → empty
+//
+// Get and Head are one lookup each; Changes seeks a cursor in the pairing's
+// log and looks each key up in records.
+package bolt

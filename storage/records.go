@@ -1,0 +1,116 @@
+package storage
+
+import "context"
+
+// Key names a record: its collection ("visits", "issue_events", …) and its
+// client-generated id (UUIDv7 or ULID). Keys are unique across pairings; a
+// record belongs to one pairing for its whole life.
+type Key struct {
+	Collection string
+	ID         string
+}
+
+// Record is one stored record version.
+type Record struct {
+	Key
+	// Pairing is the scope the record lives in; set by the first commit and
+	// never changed (a put naming another pairing gets ErrConflict).
+	Pairing string
+	// Seq is the pairing sequence number at which this version was committed.
+	// It is also the record's version for compare-and-set.
+	Seq uint64
+	// Data is the encoded record version (syncproto JSON).
+	Data []byte
+}
+
+// Put writes one record version in a Batch.
+type Put struct {
+	Key
+	// Expect is the Seq of the version the writer read and merged with, or 0
+	// when the record must not exist yet. A mismatch fails the whole batch
+	// with ErrConflict.
+	Expect uint64
+	Data   []byte
+}
+
+// Receipt is the answer the server gave to one pushed change, kept so that a
+// retried or duplicated push gets the same answer and changes nothing.
+// (Replica, Counter) is the idempotency key: a receipt is written once.
+type Receipt struct {
+	Replica string
+	Counter uint64
+	Answer  []byte
+}
+
+// Batch is one atomic commit into one pairing. Puts each take the next
+// sequence number, in order. Receipts are written in the same transaction; a
+// batch may hold receipts only (rejected changes), and then Pairing may be
+// empty and no sequence advances.
+type Batch struct {
+	Pairing  string
+	Puts     []Put
+	Receipts []Receipt
+}
+
+// Committed reports a successful commit.
+type Committed struct {
+	// Seqs holds the sequence number given to each put, in the order of
+	// Batch.Puts.
+	Seqs []uint64
+	// Head is the pairing's sequence after the commit.
+	Head uint64
+}
+
+// PageLimit bounds one page of changes. Bytes counts len(Data) of the
+// records on the page (inclusive limit); a page is filled as far as both
+// limits allow, and always holds at least one record when there is one to
+// return, even if that record alone is over Bytes. Zero values mean the
+// adapter's defaults (500 records, 1 MiB).
+type PageLimit struct {
+	Records int
+	Bytes   int
+}
+
+// Page is one page of a pairing's changes feed.
+type Page struct {
+	// Records are the latest versions of records committed after the cursor,
+	// in ascending Seq. A record changed several times appears once, at its
+	// latest Seq.
+	Records []Record
+	// Next is the cursor for the following page: the Seq of the last record
+	// returned, or the requested cursor when the page is empty.
+	Next uint64
+	// More reports whether records committed after Next existed when the page
+	// was read.
+	More bool
+}
+
+// Records stores record versions with a per-pairing, gap-free commit
+// sequence. Implementations are safe for concurrent use. Returned slices
+// belong to the caller.
+type Records interface {
+	// Get returns the current version of a record, or ErrNotFound.
+	Get(ctx context.Context, key Key) (Record, error)
+	// Commit writes a batch atomically and durably (fsync'd, or acknowledged
+	// by a majority) before it returns. It returns ErrConflict, having
+	// written nothing, when a put's Expect does not match, a put names a
+	// pairing other than the record's, or a receipt already exists; the
+	// caller re-reads and retries. It returns ErrInvalid for a malformed
+	// batch (puts without a pairing, an empty collection or id, the same key
+	// or receipt twice). Sequence numbers advance in commit order:
+	// once Commit returns, every Changes call sees this batch's puts after
+	// every earlier committed put of the pairing.
+	Commit(ctx context.Context, b Batch) (Committed, error)
+	// Changes lists a pairing's changes committed after the cursor, one page
+	// at a time. An unknown pairing yields an empty page.
+	Changes(ctx context.Context, pairing string, after uint64, limit PageLimit) (Page, error)
+	// Head returns a pairing's current sequence (0 for an unknown pairing).
+	Head(ctx context.Context, pairing string) (uint64, error)
+}
+
+// Receipts finds the stored answer to an earlier pushed change.
+type Receipts interface {
+	// Receipt returns the answer stored for (replica, counter), or
+	// ErrNotFound.
+	Receipt(ctx context.Context, replica string, counter uint64) ([]byte, error)
+}

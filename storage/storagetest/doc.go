@@ -1,0 +1,39 @@
+// Package storagetest is the conformance suite every storage adapter passes:
+// one set of cases, written against the contracts in package storage, run
+// against each backend from that adapter's own tests.
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.TestStoreWith(t, openTemp, storagetest.Options{
+//			Reopen: func(t *testing.T, closed storage.Store) storage.Store {
+//				return openAt(t, closed.(*bolt.DB).Path())
+//			},
+//		})
+//	}
+//
+//	func TestPhotoConformance(t *testing.T) {
+//		storagetest.TestPhotos(t, func(t *testing.T) storage.Photos { return openTempDir(t) })
+//	}
+//
+// Each case opens a fresh, empty store with the adapter's open function, so
+// cases are independent and each failure names its case. Failures read
+// "got X, want Y".
+//
+// # What the suite pins where the contract comments are silent
+//
+//   - PageLimit.Bytes counts the Data of the records only, and is inclusive:
+//     the Data of a page of two or more records adds up to at most Bytes.
+//     Pages are filled greedily: a page with More stopped at a limit.
+//   - A failed Commit burns no sequence number.
+//   - Commit returns storage.ErrInvalid for puts without a Pairing and for a
+//     put with an empty Collection or ID; a batch naming one key, or one
+//     (replica, counter), twice fails with some error and writes nothing.
+//   - Commit with a done context returns its error (errors.Is
+//     context.Canceled) and writes nothing.
+//   - ListUsers' more reports whether more users matching the query follow.
+//   - Create* ignore the Rev passed in and return Rev 1; a zero CreatedAt
+//     becomes about now; UpdateUser keeps CreatedAt; UpdateDevice refuses to
+//     move a device to another user.
+//   - PutPhoto reads at most size+1 bytes; every Photos method returns
+//     storage.ErrInvalid for a malformed sum; a negative size fails.
+//   - Every call on a closed Store fails (and does not panic).
+package storagetest
