@@ -152,3 +152,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(e.Status).JSON(e.Wire)
 }
+
+// conflictWire is the body of a 409 for an object changed since it was read.
+func conflictWire() *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeConflict, Message: "the object changed since you read it; reload and try again"}
+}

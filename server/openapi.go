@@ -1,30 +1,100 @@
 package server
 
 import (
+	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
-// schemas are the OpenAPI components routes refer to by name.
-var schemas = map[string]any{
-	"Problem": map[string]any{
-		"type":     "object",
-		"required": []string{"code", "message"},
-		"properties": map[string]any{
-			"code":    map[string]any{"type": "string", "description": "wire error code (syncproto.Code)"},
-			"message": map[string]any{"type": "string", "description": "for people; may be shown as is"},
-			"field":   map[string]any{"type": "string", "description": "the offending field, when there is one"},
-		},
-	},
-	"Health": map[string]any{
-		"type": "object",
-		"properties": map[string]any{
-			"status":  map[string]any{"type": "string"},
-			"version": map[string]any{"type": "string"},
-		},
-	},
+// schemaSet collects OpenAPI component schemas generated from Go types, so
+// the description cannot drift from the structs the handlers decode and
+// encode.
+type schemaSet map[string]any
+
+// ref returns a reference to v's type, generating its schema (and those of
+// the types it contains) on first use.
+func (ss schemaSet) ref(v any) map[string]any {
+	return ss.schema(reflect.TypeOf(v))
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func (ss schemaSet) schema(t reflect.Type) map[string]any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.Struct:
+		name := componentName(t)
+		if _, ok := ss[name]; !ok {
+			ss[name] = nil // placeholder against recursion
+			props := map[string]any{}
+			var required []string
+			ss.fields(t, props, &required)
+			obj := map[string]any{"type": "object", "properties": props}
+			if len(required) > 0 {
+				obj["required"] = required
+			}
+			ss[name] = obj
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return map[string]any{"type": "string", "format": "byte"}
+		}
+		return map[string]any{"type": "array", "items": ss.schema(t.Elem())}
+	case t.Kind() == reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": ss.schema(t.Elem())}
+	case t.Kind() == reflect.String:
+		return map[string]any{"type": "string"}
+	case t.Kind() == reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
+		return map[string]any{"type": "number"}
+	}
+	return map[string]any{}
+}
+
+// fields adds t's JSON fields (embedded structs flattened) to props.
+func (ss schemaSet) fields(t reflect.Type, props map[string]any, required *[]string) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ss.fields(f.Type, props, required)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		props[name] = ss.schema(f.Type)
+		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+			*required = append(*required, name)
+		}
+	}
+}
+
+// componentName names a schema after its Go type: loginRequest → LoginRequest.
+func componentName(t reflect.Type) string {
+	n := t.Name()
+	if t.PkgPath() != "" && !strings.HasSuffix(t.PkgPath(), "/server") {
+		n = t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:] + "." + n
+	}
+	n = strings.ReplaceAll(n, ".", "_")
+	return strings.ToUpper(n[:1]) + n[1:]
 }
 
 var pathParam = regexp.MustCompile(`:([A-Za-z0-9_]+)`)
@@ -34,12 +104,10 @@ func openAPIPath(p string) string {
 	return pathParam.ReplaceAllString(p, "{$1}")
 }
 
-func ref(name string) map[string]any {
-	return map[string]any{"$ref": "#/components/schemas/" + name}
-}
-
 // openAPI builds the OpenAPI 3.1 description from the route table.
 func (s *Server) openAPI() map[string]any {
+	ss := schemaSet{}
+	problem := ss.ref(syncproto.Error{})
 	paths := map[string]map[string]any{}
 	for _, r := range s.routes {
 		p := openAPIPath(r.Path)
@@ -60,21 +128,24 @@ func (s *Server) openAPI() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
-		if r.Request != "" {
+		if r.Request != nil {
 			op["requestBody"] = map[string]any{
 				"required": true,
-				"content":  map[string]any{"application/json": map[string]any{"schema": ref(r.Request)}},
+				"content":  map[string]any{"application/json": map[string]any{"schema": ss.ref(r.Request)}},
 			}
 		}
+		if r.Auth {
+			op["security"] = []any{map[string]any{"bearer": []string{}}}
+		}
 		ok := map[string]any{"description": "OK"}
-		if r.Response != "" {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": ref(r.Response)}}
+		if r.Response != nil {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": ss.ref(r.Response)}}
 		}
 		op["responses"] = map[string]any{
 			"200": ok,
 			"default": map[string]any{
 				"description": "error",
-				"content":     map[string]any{"application/json": map[string]any{"schema": ref("Problem")}},
+				"content":     map[string]any{"application/json": map[string]any{"schema": problem}},
 			},
 		}
 		paths[p][strings.ToLower(r.Method)] = op
@@ -86,8 +157,13 @@ func (s *Server) openAPI() map[string]any {
 			"version":     s.cfg.Version,
 			"description": "Offline-first sync backend for 结对共建 pairing work. Errors are {code, message} bodies; codes are defined in package syncproto.",
 		},
-		"paths":      paths,
-		"components": map[string]any{"schemas": schemas},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas": ss,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA, 10 minutes)"},
+			},
+		},
 	}
 }
 

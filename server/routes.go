@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/pairing"
 )
 
 // route is one entry of the route table: the handler and what the OpenAPI
@@ -14,13 +17,20 @@ type route struct {
 	Path    string // Fiber pattern, e.g. /v1/visits/:id
 	Summary string
 	Tag     string
-	// Request and Response name schemas in openapi.go's components (empty:
-	// no body / a plain object).
-	Request  string
-	Response string
+	// Request and Response are zero values of the body types; their OpenAPI
+	// schemas are generated from them (nil: no body / not described).
+	Request  any
+	Response any
 	// Timeout overrides Config.RequestTimeout for this route; negative means
 	// no deadline (streams that end by themselves).
 	Timeout time.Duration
+	// Auth requires a valid access token.
+	Auth bool
+	// Load resolves the object named by the path's :id; the router asks
+	// pairing.Policy for Action on it before Handler runs. Every route with
+	// an id has one (a test checks).
+	Load    loader
+	Action  pairing.Action
 	Handler fiber.Handler
 }
 
@@ -28,10 +38,38 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{Method: fiber.MethodGet, Path: "/", Tag: "web", Summary: "Landing page (the web app, once built)", Handler: s.home},
-		{Method: fiber.MethodGet, Path: "/healthz", Tag: "ops", Summary: "Process liveness", Response: "Health", Handler: s.healthz},
-		{Method: fiber.MethodGet, Path: "/readyz", Tag: "ops", Summary: "Readiness: storage reachable and not shutting down", Response: "Health", Handler: s.readyz},
+		{Method: fiber.MethodGet, Path: "/healthz", Tag: "ops", Summary: "Process liveness", Response: health{}, Handler: s.healthz},
+		{Method: fiber.MethodGet, Path: "/readyz", Tag: "ops", Summary: "Readiness: storage reachable and not shutting down", Response: health{}, Handler: s.readyz},
 		{Method: fiber.MethodGet, Path: "/metrics", Tag: "ops", Summary: "Prometheus metrics (text exposition format)", Handler: s.metricsHandler()},
 		{Method: fiber.MethodGet, Path: "/v1/openapi.json", Tag: "ops", Summary: "This OpenAPI description", Handler: s.openAPIHandler},
+
+		// Sign-in and tokens (public: they carry their own credentials).
+		{Method: fiber.MethodPost, Path: "/v1/auth/login", Tag: "auth", Summary: "Sign in with user name (or phone) and password", Request: loginRequest{}, Response: tokenResponse{}, Handler: s.login},
+		{Method: fiber.MethodPost, Path: "/v1/auth/refresh", Tag: "auth", Summary: "Exchange a refresh token (single use) for new tokens", Request: refreshRequest{}, Response: tokenResponse{}, Handler: s.refresh},
+		{Method: fiber.MethodPost, Path: "/v1/auth/logout", Tag: "auth", Summary: "End the refresh token's sign-in", Request: refreshRequest{}, Handler: s.logout},
+		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, Handler: s.activate},
+		{Method: fiber.MethodGet, Path: "/v1/auth/jwks.json", Tag: "auth", Summary: "Public keys that verify access tokens (JWKS)", Response: auth.JWKS{}, Handler: s.jwks},
+		{Method: fiber.MethodPost, Path: "/v1/auth/keys/rotate", Tag: "auth", Summary: "Rotate the token-signing key (administrators of a root unit)", Auth: true, Handler: s.rotateKeys},
+
+		// The signed-in user and their devices.
+		{Method: fiber.MethodGet, Path: "/v1/me", Tag: "users", Summary: "The signed-in user", Response: userView{}, Auth: true, Handler: s.me},
+		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, Handler: s.changePassword},
+		{Method: fiber.MethodPost, Path: "/v1/devices", Tag: "devices", Summary: "Register this device; its id is the replica id of its changes", Request: registerDeviceRequest{}, Response: registeredDevice{}, Auth: true, Handler: s.registerDevice},
+		{Method: fiber.MethodGet, Path: "/v1/devices", Tag: "devices", Summary: "Your devices, or (admins) a user's: ?user=ID", Auth: true, Handler: s.listDevices},
+		{Method: fiber.MethodGet, Path: "/v1/devices/:id", Tag: "devices", Summary: "One device", Response: deviceView{}, Auth: true, Load: loadDevice, Action: pairing.Read, Handler: s.getDevice},
+		{Method: fiber.MethodPost, Path: "/v1/devices/:id/revoke", Tag: "devices", Summary: "Revoke a device: its sessions end, its next sync is told to wipe", Response: deviceView{}, Auth: true, Load: loadDevice, Action: pairing.Manage, Handler: s.revokeDevice},
+
+		// Administration of users and the org tree.
+		{Method: fiber.MethodGet, Path: "/v1/users", Tag: "users", Summary: "Users of your subtree: ?search=&role=&org_unit=&after=&limit=", Auth: true, Response: userList{}, Handler: s.listUsers},
+		{Method: fiber.MethodPost, Path: "/v1/users", Tag: "users", Summary: "Create a user; answers a one-time activation code and its QR image", Request: createUserRequest{}, Response: createdUser{}, Auth: true, Handler: s.createUser},
+		{Method: fiber.MethodGet, Path: "/v1/users/:id", Tag: "users", Summary: "One user", Response: userView{}, Auth: true, Load: loadUser, Action: pairing.Read, Handler: s.getUser},
+		{Method: fiber.MethodPatch, Path: "/v1/users/:id", Tag: "users", Summary: "Change name, phone, role, org unit or disabled", Request: updateUserRequest{}, Response: userView{}, Auth: true, Load: loadUser, Action: pairing.Manage, Handler: s.patchUser},
+		{Method: fiber.MethodPost, Path: "/v1/users/:id/activation", Tag: "users", Summary: "Reset a user's password: a new one-time activation code", Response: createdUser{}, Auth: true, Load: loadUser, Action: pairing.Manage, Handler: s.resetUser},
+		{Method: fiber.MethodGet, Path: "/v1/org-units", Tag: "org-units", Summary: "Org units you may see: your subtree and the units above you", Auth: true, Handler: s.listOrgUnits},
+		{Method: fiber.MethodPost, Path: "/v1/org-units", Tag: "org-units", Summary: "Create an org unit under a parent in your subtree", Request: orgUnitRequest{}, Response: orgUnitView{}, Auth: true, Handler: s.createOrgUnit},
+		{Method: fiber.MethodGet, Path: "/v1/org-units/:id", Tag: "org-units", Summary: "One org unit", Response: orgUnitView{}, Auth: true, Load: loadOrgUnit, Action: pairing.Read, Handler: s.getOrgUnit},
+		{Method: fiber.MethodPatch, Path: "/v1/org-units/:id", Tag: "org-units", Summary: "Rename an org unit, change its kind or SLA days", Request: orgUnitRequest{}, Response: orgUnitView{}, Auth: true, Load: loadOrgUnit, Action: pairing.Manage, Handler: s.patchOrgUnit},
+		{Method: fiber.MethodGet, Path: "/v1/audit", Tag: "audit", Summary: "The audit log of your subtree, newest first", Auth: true, Handler: s.listAudit},
 	}
 }
 
@@ -39,12 +77,19 @@ func (s *Server) routeTable() []route {
 func (s *Server) register(routes []route) {
 	for _, r := range routes {
 		h := r.Handler
+		if r.Load != nil {
+			h = s.guard(r.Load, r.Action, h)
+		}
 		switch {
 		case r.Timeout > 0:
 			h = deadline(r.Timeout, h)
 		case r.Timeout == 0:
 			h = deadline(s.cfg.RequestTimeout, h)
 		}
-		s.app.Add(r.Method, r.Path, h)
+		if r.Auth {
+			s.app.Add(r.Method, r.Path, s.authenticate, h)
+		} else {
+			s.app.Add(r.Method, r.Path, h)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	TrustedProxies []string
 	// Version is reported by /healthz and the OpenAPI description.
 	Version string
+	// PublicURL is the base URL people reach the server at (activation
+	// links); empty means the request's own scheme and host.
+	PublicURL string
 }
 
 func (c *Config) setDefaults() {
@@ -70,7 +74,24 @@ type Deps struct {
 	// Registry receives the server's metrics and is served at /metrics; nil
 	// makes a fresh one.
 	Registry *prometheus.Registry
+	// Keys is the token-signing key set; nil loads it from Store (creating
+	// the first key).
+	Keys *auth.KeySet
+	// Now is the clock (tests move it); nil means time.Now.
+	Now func() time.Time
+	// PasswordParams are argon2id's parameters; zero means
+	// auth.DefaultParams. Only tests lower them, to run faster.
+	PasswordParams auth.Params
+	// HashesInFlight bounds concurrent password hashes (each holds the
+	// argon2 memory); zero means 4.
+	HashesInFlight int
 }
+
+// Token issuer and audience.
+const (
+	tokenIssuer   = "pairsync"
+	tokenAudience = "pairsync-api"
+)
 
 // Server is the HTTP service. Build it with New.
 type Server struct {
@@ -83,6 +104,13 @@ type Server struct {
 	app      *fiber.App
 	routes   []route
 	draining atomic.Bool
+
+	conns    *conns
+	keys     *auth.KeySet
+	tokens   *auth.Tokens
+	hasher   *auth.Hasher
+	throttle *auth.Throttle
+	now      func() time.Time
 }
 
 // New builds a Server with every route registered.
@@ -97,6 +125,24 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Registry == nil {
 		deps.Registry = prometheus.NewRegistry()
 	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.PasswordParams == (auth.Params{}) {
+		deps.PasswordParams = auth.DefaultParams
+	}
+	if deps.HashesInFlight <= 0 {
+		deps.HashesInFlight = 4
+	}
+	if deps.Keys == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		keys, err := auth.LoadKeySet(ctx, deps.Store, auth.AccessTTL+auth.Leeway, deps.Now)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+		deps.Keys = keys
+	}
 	m, err := newMetrics(deps.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
@@ -108,6 +154,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:      deps.Logger.With("component", "server"),
 		registry: deps.Registry,
 		metrics:  m,
+		keys:     deps.Keys,
+		tokens:   auth.NewTokens(deps.Keys, tokenIssuer, tokenAudience, deps.Now),
+		hasher:   auth.NewHasher(deps.PasswordParams, deps.HashesInFlight),
+		throttle: auth.NewThrottle(throttleWindow, throttleKeysMemory, deps.Now),
+		now:      deps.Now,
+		conns:    newConns(),
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",
@@ -121,7 +173,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		JSONEncoder:             marshalJSON,
+		// Room for an over-long Authorization header to reach the auth
+		// check (401) instead of failing the read (431).
+		ReadBufferSize: 16 << 10,
 	})
+	s.app.Server().ConnState = s.conns.hook
 	s.app.Use(
 		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
 		s.requestID,
@@ -146,7 +202,7 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve answers requests on ln until Shutdown; it returns nil after a clean
 // shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.app.Listener(ln)
+	return s.app.Listener(countingListener{ln})
 }
 
 // Shutdown drains the server: readiness answers 503 at once, new requests on
@@ -155,7 +211,12 @@ func (s *Server) Serve(ln net.Listener) error {
 // are cut off and their answers are lost, never half-written).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	if err := s.app.ShutdownWithContext(ctx); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- s.app.ShutdownWithContext(ctx) }()
+	// The listener is closing; close the connections that carry no request
+	// now and as they go idle, so only in-flight requests are waited for.
+	s.conns.closeQuiet()
+	if err := <-done; err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil

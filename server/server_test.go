@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -18,8 +22,9 @@ import (
 	"github.com/pairsync/pairsync/storage/files"
 )
 
-// newTestServer builds a Server on a real bolt file and photo folder.
-func newTestServer(t *testing.T) (*Server, *bolt.DB) {
+// openStores opens a real bolt file and photo folder in a temporary
+// directory, closed when the test ends.
+func openStores(t testing.TB) (*bolt.DB, *files.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := bolt.Open(t.Context(), bolt.Config{Path: filepath.Join(dir, "pairsync.db")})
@@ -31,6 +36,13 @@ func newTestServer(t *testing.T) (*Server, *bolt.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return db, photos
+}
+
+// newTestServer builds a Server on a real bolt file and photo folder.
+func newTestServer(t *testing.T) (*Server, *bolt.DB) {
+	t.Helper()
+	db, photos := openStores(t)
 	s, err := New(Config{}, Deps{Store: db, Photos: photos})
 	if err != nil {
 		t.Fatal(err)
@@ -39,14 +51,14 @@ func newTestServer(t *testing.T) (*Server, *bolt.DB) {
 }
 
 // serve runs s on 127.0.0.1:0 and returns its base URL.
-func serve(t *testing.T, s *Server) string {
+func serve(t testing.TB, s *Server) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.Serve(ln)
-	t.Cleanup(func() { _ = s.App().Shutdown() })
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return "http://" + ln.Addr().String()
 }
 
@@ -123,7 +135,6 @@ func TestErrorBodies(t *testing.T) {
 	s, _ := newTestServer(t)
 	s.App().Get("/test/panic", func(c *fiber.Ctx) error { panic("boom: secret detail") })
 	base := serve(t, s)
-	big := bytes.Repeat([]byte("x"), 2<<20)
 	for _, tc := range []struct {
 		name, method, path string
 		body               []byte
@@ -132,7 +143,6 @@ func TestErrorBodies(t *testing.T) {
 	}{
 		{"unknown route", "GET", "/v1/nope", nil, 404, "not_found"},
 		{"wrong method", "DELETE", "/healthz", nil, 405, "method_not_allowed"},
-		{"body over limit", "POST", "/v1/nope", big, 413, "too_large"},
 		{"panic", "GET", "/test/panic", nil, 500, "internal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,6 +170,30 @@ func TestErrorBodies(t *testing.T) {
 				t.Fatalf("got Content-Type %q, want application/json", ct)
 			}
 		})
+	}
+}
+
+// TestBodyOverLimit announces a 2 MiB body and sends none of it: the
+// server must answer 413 from the headers alone (over raw TCP, so the
+// answer is read whatever the client would do with its unsent body).
+func TestBodyOverLimit(t *testing.T) {
+	s, _ := newTestServer(t)
+	base := serve(t, s)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 2<<20)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	var p problem
+	if resp.StatusCode != 413 || json.Unmarshal(body, &p) != nil || p.Code != "too_large" {
+		t.Fatalf("got %d %s, want 413 too_large", resp.StatusCode, body)
 	}
 }
 
@@ -225,5 +259,56 @@ func TestMetricsAndGzip(t *testing.T) {
 	resp, _ := do(t, s, req)
 	if got := resp.Header.Get("Content-Encoding"); got != "gzip" {
 		t.Errorf("got Content-Encoding %q, want gzip", got)
+	}
+}
+
+// TestShutdownClosesQuietConnections: a connection opened and never used
+// must not hold Shutdown until its read timeout, while a request in flight
+// still finishes.
+func TestShutdownClosesQuietConnections(t *testing.T) {
+	s, _ := newTestServer(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	s.App().Get("/test/slow", func(c *fiber.Ctx) error {
+		close(started)
+		<-release
+		return c.SendString("done")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	quiet, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/test/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
+	// The quiet connection is closed by the server: a read sees EOF.
+	quiet.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := quiet.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("quiet connection: got %v, want EOF (closed by Shutdown)", err)
+	}
+	close(release)
+	if got := <-slow; got != "done" {
+		t.Fatalf("in-flight request: got %q, want it to finish", got)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v, want nil (nothing left to wait for)", err)
 	}
 }

@@ -36,6 +36,9 @@ type UserQuery struct {
 	// empty matches all.
 	Search string
 	Role   string // exact match when set
+	// OrgUnits, when non-nil, keeps only users whose OrgUnit is listed (an
+	// administrator's subtree); an empty non-nil list matches nobody.
+	OrgUnits []string
 	// After is the Username to continue after (the last one of the previous
 	// page); empty starts at the beginning.
 	After string

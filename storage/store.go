@@ -10,6 +10,11 @@ type Store interface {
 	Receipts
 	Users
 	Devices
+	OrgUnits
+	SigningKeys
+	Sessions
+	Activations
+	Audit
 	// Ping reports whether the database is reachable (for /readyz);
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error

@@ -40,7 +40,7 @@ func toUserDoc(u storage.User) userDoc {
 	return userDoc{
 		ID: u.ID, Username: u.Username, Phone: u.Phone, Name: u.Name, Role: u.Role,
 		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash,
-		Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), Rev: u.Rev,
+		Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: u.Rev,
 	}
 }
 
@@ -65,8 +65,8 @@ type deviceDoc struct {
 
 func toDeviceDoc(d storage.Device) deviceDoc {
 	return deviceDoc{
-		ID: d.ID, UserID: d.UserID, Name: d.Name, CreatedAt: d.CreatedAt.UTC(),
-		LastSeen: d.LastSeen.UTC(), RevokedAt: d.RevokedAt.UTC(), Rev: d.Rev,
+		ID: d.ID, UserID: d.UserID, Name: d.Name, CreatedAt: millis(d.CreatedAt),
+		LastSeen: millis(d.LastSeen), RevokedAt: millis(d.RevokedAt), Rev: d.Rev,
 	}
 }
 
@@ -274,6 +274,13 @@ func (db *DB) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.Use
 		limit = DefaultUserPage
 	}
 	search := strings.ToLower(q.Search)
+	var units map[string]bool
+	if q.OrgUnits != nil {
+		units = make(map[string]bool, len(q.OrgUnits))
+		for _, id := range q.OrgUnits {
+			units[id] = true
+		}
+	}
 	var (
 		out  []storage.User
 		more bool
@@ -291,6 +298,9 @@ func (db *DB) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.Use
 				return fmt.Errorf("index username %q: %w", k, err)
 			}
 			if q.Role != "" && doc.Role != q.Role {
+				continue
+			}
+			if units != nil && !units[doc.OrgUnit] {
 				continue
 			}
 			if search != "" && !strings.Contains(strings.ToLower(doc.Username), search) &&

@@ -42,6 +42,19 @@ var (
 	bucketDevices       = []byte("devices")
 	bucketDevicesByUser = []byte("devices_by_user")
 
+	// Identity (identity.go in package storage): buckets added without a
+	// schema change, created on Open in files written before them.
+	bucketOrgUnits          = []byte("org_units")
+	bucketOrgUnitsByPath    = []byte("org_units_by_path")
+	bucketSigningKeys       = []byte("signing_keys")
+	bucketSessions          = []byte("sessions")
+	bucketSessionsByFamily  = []byte("sessions_by_family")
+	bucketSessionsByUser    = []byte("sessions_by_user")
+	bucketSessionsByDevice  = []byte("sessions_by_device")
+	bucketActivations       = []byte("activations")
+	bucketActivationsByUser = []byte("activations_by_user")
+	bucketAudit             = []byte("audit")
+
 	keySchema = []byte("schema")
 )
 
@@ -123,6 +136,9 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketMeta, bucketRecords, bucketHeads, bucketLog, bucketReceipts,
 		bucketUsers, bucketUsersByName, bucketUsersByPhone,
 		bucketDevices, bucketDevicesByUser,
+		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,
+		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
+		bucketActivations, bucketActivationsByUser, bucketAudit,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

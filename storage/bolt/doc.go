@@ -1,6 +1,8 @@
 // Package bolt is Pairsync's embedded storage: every storage.Store contract
-// (records with per-pairing commit sequences, receipts, users, devices) kept
-// in one bbolt file (go.etcd.io/bbolt), pure Go, no server to run.
+// (records with per-pairing commit sequences, receipts, users, devices) and
+// the identity contracts (org units, signing keys, refresh-token sessions,
+// activation codes, the audit log) kept in one bbolt file
+// (go.etcd.io/bbolt), pure Go, no server to run.
 //
 //	db, err := bolt.Open(ctx, bolt.Config{Path: filepath.Join(dataDir, "pairsync.db")})
 //	if errors.Is(err, bolt.ErrLocked) {
@@ -32,6 +34,25 @@
 //	devices         id → JSON device
 //	devices_by_user str(user id) ‖ device id → empty
 //
+//	org_units           id → JSON unit (with its Path)
+//	org_units_by_path   path → id (OrgUnits: one seek, then a prefix scan)
+//	signing_keys        kid → JSON key (a handful: read whole, sorted on read)
+//	sessions            token hash (hex) → JSON session
+//	sessions_by_family  str(family) ‖ token hash → empty
+//	sessions_by_user    str(user id) ‖ token hash → empty
+//	sessions_by_device  str(device id) ‖ token hash → empty (bound tokens)
+//	activations         code hash (hex) → JSON activation
+//	activations_by_user user id → code hash of the user's current code (a
+//	                    user has at most one stored code)
+//	audit               u64 seq (bucket sequence) → JSON event
+//
 // Get and Head are one lookup each; Changes seeks a cursor in the pairing's
-// log and looks each key up in records.
+// log and looks each key up in records. The identity buckets came after
+// schema version 1 without changing it: Open creates them in older files.
+//
+// RotateSession is one transaction: a used or revoked token revokes its
+// family and that revocation is committed before ErrConflict is returned.
+// CreateSession prunes the user's tokens whose family has ended. AuditLog
+// walks the log backwards from Before, filtering as it goes, and stops at
+// the first match after a full page.
 package bolt

@@ -300,6 +300,7 @@ func (s suite) usersList(t *testing.T) {
 			Username: fmt.Sprintf("user%02d", i),
 			Name:     []string{"Wang Fang", "Li Qiang", "陈静", "Zhao Lei"}[i%4],
 			Role:     roles[i%4],
+			OrgUnit:  []string{"unit-a", "unit-b"}[i%2],
 		}
 		if i%3 == 0 {
 			u.Phone = fmt.Sprintf("1380000%04d", i)
@@ -333,6 +334,11 @@ func (s suite) usersList(t *testing.T) {
 		{"role, last page with others after", storage.UserQuery{Role: "officer", Limit: 2, After: "user04"}, "user08 user12", false},
 		{"role, exact page with others after", storage.UserQuery{Role: "viewer", Limit: 3}, "user03 user07 user11", false},
 		{"role unknown", storage.UserQuery{Role: "root"}, "", false},
+		{"org units", storage.UserQuery{OrgUnits: []string{"unit-b"}}, "user01 user03 user05 user07 user09 user11 user13", false},
+		{"org units, both", storage.UserQuery{OrgUnits: []string{"unit-b", "unit-a"}, Limit: 3}, "user00 user01 user02", true},
+		{"org units, paged with role", storage.UserQuery{OrgUnits: []string{"unit-a"}, Role: "officer", After: "user00"}, "user04 user08 user12", false},
+		{"org units, empty list matches nobody", storage.UserQuery{OrgUnits: []string{}}, "", false},
+		{"org units, unknown", storage.UserQuery{OrgUnits: []string{"unit-z"}}, "", false},
 		{"search username", storage.UserQuery{Search: "user1"}, "user10 user11 user12 user13", false},
 		{"search name", storage.UserQuery{Search: "Qiang"}, "user01 user05 user09 user13", false},
 		{"search name, not latin", storage.UserQuery{Search: "陈"}, "user02 user06 user10", false},

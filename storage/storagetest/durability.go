@@ -12,6 +12,7 @@ import (
 
 func (s suite) durability(t *testing.T) {
 	t.Run("Reopen", s.durabilityReopen)
+	t.Run("ReopenIdentity", s.durabilityIdentity)
 }
 
 // fullState renders everything the durability case wrote.
@@ -102,6 +103,7 @@ func (s suite) lifecycle(t *testing.T) {
 		}
 	})
 	t.Run("Closed", s.lifecycleClosed)
+	t.Run("ClosedIdentity", s.lifecycleClosedIdentity)
 }
 
 // lifecycleClosed checks that every call after Close fails, without a panic.

@@ -23,7 +23,9 @@ type Options struct {
 }
 
 // TestStore runs every storage.Store case that needs no options: records,
-// receipts, users, devices, concurrency; the durability cases are skipped.
+// receipts, users, devices, the identity stores (org units, signing keys,
+// sessions, activations, audit log), concurrency; the durability cases are
+// skipped.
 //
 // open must return a new, empty, open store and register its cleanup with
 // t.Cleanup. The suite may Close a store itself, so that cleanup must accept
@@ -39,6 +41,11 @@ func TestStoreWith(t *testing.T, open func(t *testing.T) storage.Store, opts Opt
 	t.Run("Records", s.records)
 	t.Run("Users", s.users)
 	t.Run("Devices", s.devices)
+	t.Run("OrgUnits", s.orgUnits)
+	t.Run("SigningKeys", s.signingKeys)
+	t.Run("Sessions", s.sessions)
+	t.Run("Activations", s.activations)
+	t.Run("Audit", s.audit)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Durability", s.durability)
 	t.Run("Lifecycle", s.lifecycle)

@@ -74,6 +74,7 @@ func settings() []setting {
 			c.AdminPassword = strings.TrimRight(string(b), "\r\n")
 			return nil
 		}},
+		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links (default: the request's own)", str(func(c *Config) *string { return &c.Server.PublicURL })},
 		{"log-level", "PAIRSYNC_LOG_LEVEL", "info", "log level: debug, info, warn or error (logs are JSON on stderr)", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{"drain-delay", "PAIRSYNC_DRAIN_DELAY", "0s", "on SIGTERM, answer /readyz with 503 this long before closing the listener", dur(func(c *Config) *time.Duration { return &c.DrainDelay })},
 		{"shutdown-timeout", "PAIRSYNC_SHUTDOWN_TIMEOUT", "10s", "on SIGTERM, wait this long for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
@@ -121,7 +122,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage: pairsyncd [flags]\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password.\n\n")
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password.\n\n")
 		for _, s := range settings() {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
 		}

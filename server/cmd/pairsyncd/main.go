@@ -1,6 +1,10 @@
 // Command pairsyncd is the Pairsync server. With no configuration it runs on
 // the embedded default: a bolt file and a photo folder under ./data,
 // listening on 127.0.0.1:8080. See README.md for every setting.
+//
+//	pairsyncd [serve] [flags]     run the server (the default)
+//	pairsyncd rotate-key [flags]  make a new token-signing key; tokens of the
+//	                              old one stay valid until they expire
 package main
 
 import (
@@ -17,8 +21,13 @@ import (
 var version = "dev"
 
 func main() {
+	args := os.Args[1:]
+	command := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "rotate-key") {
+		command, args = args[0], args[1:]
+	}
 	m := NewMain()
-	cfg, err := ParseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, err := ParseConfig(args, os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -28,7 +37,12 @@ func main() {
 	}
 	cfg.Server.Version = version
 	m.Config = cfg
-	if err := serveUntilSignal(context.Background(), m); err != nil {
+	if command == "rotate-key" {
+		err = m.RotateKey(context.Background())
+	} else {
+		err = serveUntilSignal(context.Background(), m)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pairsyncd:", err)
 		os.Exit(1)
 	}

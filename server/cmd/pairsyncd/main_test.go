@@ -268,3 +268,35 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		t.Error("README.md does not document PAIRSYNC_ADMIN_PASSWORD")
 	}
 }
+
+func TestRotateKey(t *testing.T) {
+	dir := t.TempDir()
+	m, _, _ := testMain(t, dir, nil)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// While the server holds the file, the command says what to do instead.
+	r, _, _ := testMain(t, dir, nil)
+	if err := r.RotateKey(context.Background()); err == nil || !strings.Contains(err.Error(), "POST /v1/auth/keys/rotate") {
+		t.Errorf("rotate while running: got %v, want a hint to stop the server or use the route", err)
+	}
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, out, _ := testMain(t, dir, nil)
+	if err := r.RotateKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "New signing key") {
+		t.Errorf("got output %q, want the new kid", out.String())
+	}
+	db, err := bolt.Open(context.Background(), bolt.Config{Path: filepath.Join(dir, "pairsync.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := db.SigningKeys(context.Background())
+	if err != nil || len(keys) != 2 || keys[0].RetiredAt.IsZero() || !keys[1].RetiredAt.IsZero() {
+		t.Fatalf("got keys %+v (%v), want the first retired and the second active", keys, err)
+	}
+}

@@ -125,10 +125,42 @@ func (m *Main) openStorage(ctx context.Context) error {
 	return nil
 }
 
-// bootstrapAdmin creates the first administrator, user name "admin", when the
-// store has no user. It returns the password to show (a generated one; empty
-// when the operator supplied it) and whether an account was created.
-func bootstrapAdmin(ctx context.Context, store storage.Users, password string) (shown string, created bool, err error) {
+// rootUnitName is the name the root org unit gets on first start; an
+// administrator renames it (PATCH /v1/org-units/:id).
+const rootUnitName = "机关工委"
+
+type bootstrapStore interface {
+	storage.Users
+	storage.OrgUnits
+}
+
+// RotateKey makes a new active token-signing key in the configured store
+// and prints its kid. Running servers pick it up when they first meet a
+// token it signed; tokens of the old key verify until they expire. With the
+// embedded store the server holds the file: stop it first, or rotate
+// through POST /v1/auth/keys/rotate.
+func (m *Main) RotateKey(ctx context.Context) error {
+	m.log = slog.New(slog.NewJSONHandler(m.Stderr, nil)).With("component", "pairsyncd")
+	defer m.Close()
+	if err := m.openStorage(ctx); err != nil {
+		if errors.Is(err, bolt.ErrLocked) {
+			return fmt.Errorf("%w\n(a running pairsyncd holds the data directory: stop it, or rotate with POST /v1/auth/keys/rotate as an administrator of the root unit)", err)
+		}
+		return err
+	}
+	kid, err := auth.Rotate(ctx, m.store, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "New signing key %s is active; tokens signed by the previous key stay valid until they expire (%s).\n", kid, auth.AccessTTL)
+	return nil
+}
+
+// bootstrapAdmin creates, when the store has no user, the root org unit and
+// the first administrator in it, user name "admin". It returns the password
+// to show (a generated one; empty when the operator supplied it) and whether
+// an account was created.
+func bootstrapAdmin(ctx context.Context, store bootstrapStore, password string) (shown string, created bool, err error) {
 	n, err := store.CountUsers(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("count users: %w", err)
@@ -147,9 +179,13 @@ func bootstrapAdmin(ctx context.Context, store storage.Users, password string) (
 		return "", false, err
 	}
 	now := time.Now().UTC()
+	root, err := rootUnit(ctx, store, now)
+	if err != nil {
+		return "", false, err
+	}
 	_, err = store.CreateUser(ctx, storage.User{
 		ID: uuid.Must(uuid.NewV7()).String(), Username: "admin", Name: "管理员 Administrator", Role: "admin",
-		PasswordHash: phc, CreatedAt: now, UpdatedAt: now,
+		OrgUnit: root.ID, PasswordHash: phc, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, storage.ErrExists) {
 		return "", false, nil // another process created it first
@@ -158,6 +194,25 @@ func bootstrapAdmin(ctx context.Context, store storage.Users, password string) (
 		return "", false, fmt.Errorf("create administrator: %w", err)
 	}
 	return shown, true, nil
+}
+
+// rootUnit returns the first root org unit, creating one when the tree is
+// empty.
+func rootUnit(ctx context.Context, store storage.OrgUnits, now time.Time) (storage.OrgUnit, error) {
+	units, err := store.OrgUnits(ctx, "")
+	if err != nil {
+		return storage.OrgUnit{}, fmt.Errorf("org units: %w", err)
+	}
+	for _, u := range units {
+		if u.ParentID == "" {
+			return u, nil
+		}
+	}
+	u, err := store.CreateOrgUnit(ctx, storage.OrgUnit{ID: uuid.Must(uuid.NewV7()).String(), Name: rootUnitName, Kind: "committee", CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		return storage.OrgUnit{}, fmt.Errorf("create root org unit: %w", err)
+	}
+	return u, nil
 }
 
 // generatePassword returns 26 random base32 characters (128 bits).
@@ -175,6 +230,7 @@ func (m *Main) printBanner(password string, created bool) {
 	default:
 		b.WriteString("Sign in with your account (the first administrator is admin).\n")
 	}
+	fmt.Fprintf(&b, "Sign in: POST %s/v1/auth/login with {\"username\":\"admin\",\"password\":\"…\"}\n", m.URL())
 	fmt.Fprintf(&b, "API description: %s/v1/openapi.json · stop with Ctrl-C\n", m.URL())
 	_, _ = io.WriteString(m.Stdout, b.String())
 }

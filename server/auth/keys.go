@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pairsync/pairsync/storage"
+)
+
+// algEdDSA is the one signing algorithm Pairsync issues and accepts.
+const algEdDSA = "EdDSA"
+
+// reloadEvery bounds how often an unknown kid makes the key set re-read
+// storage (a key rotated by another server process).
+const reloadEvery = 10 * time.Second
+
+// KeySet is the server's token-signing keys: the active one signs, every
+// key not yet past its verification window verifies. Keys live in storage
+// so that all server processes share them. Safe for concurrent use.
+type KeySet struct {
+	store storage.SigningKeys
+	// keep is how long a retired key still verifies: the access-token
+	// lifetime plus leeway.
+	keep time.Duration
+	now  func() time.Time
+
+	mu       sync.RWMutex
+	signKID  string
+	signKey  ed25519.PrivateKey
+	verify   map[string]ed25519.PublicKey
+	loadedAt time.Time
+}
+
+// LoadKeySet reads the key set, creating the first key when there is none.
+func LoadKeySet(ctx context.Context, store storage.SigningKeys, keep time.Duration, now func() time.Time) (*KeySet, error) {
+	ks := &KeySet{store: store, keep: keep, now: now}
+	if err := ks.load(ctx); err != nil {
+		return nil, err
+	}
+	if ks.signKey == nil {
+		k, err := newSigningKey(now())
+		if err != nil {
+			return nil, err
+		}
+		if err := store.RotateSigningKey(ctx, k, true); err != nil && !errors.Is(err, storage.ErrExists) {
+			return nil, fmt.Errorf("auth: first signing key: %w", err)
+		}
+		if err := ks.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if ks.signKey == nil {
+		return nil, errors.New("auth: no active signing key after creating one")
+	}
+	return ks, nil
+}
+
+func newSigningKey(now time.Time) (storage.SigningKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return storage.SigningKey{}, fmt.Errorf("auth: generate key: %w", err)
+	}
+	return storage.SigningKey{ID: thumbprint(pub), Algorithm: algEdDSA, Private: priv.Seed(), CreatedAt: now.UTC()}, nil
+}
+
+// Rotate makes a new active signing key; the old one keeps verifying until
+// its tokens have expired. It returns the new kid. Other server processes
+// pick the new key up when they first meet its kid.
+func Rotate(ctx context.Context, store storage.SigningKeys, now time.Time) (string, error) {
+	k, err := newSigningKey(now)
+	if err != nil {
+		return "", err
+	}
+	if err := store.RotateSigningKey(ctx, k, false); err != nil {
+		return "", fmt.Errorf("auth: rotate: %w", err)
+	}
+	return k.ID, nil
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of an Ed25519 public key,
+// used as its kid.
+func thumbprint(pub ed25519.PublicKey) string {
+	x := base64.RawURLEncoding.EncodeToString(pub)
+	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (ks *KeySet) load(ctx context.Context) error {
+	keys, err := ks.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: load signing keys: %w", err)
+	}
+	now := ks.now()
+	verify := make(map[string]ed25519.PublicKey, len(keys))
+	var signKID string
+	var signKey ed25519.PrivateKey
+	for _, k := range keys {
+		if k.Algorithm != algEdDSA || len(k.Private) != ed25519.SeedSize {
+			continue
+		}
+		priv := ed25519.NewKeyFromSeed(k.Private)
+		if k.RetiredAt.IsZero() {
+			signKID, signKey = k.ID, priv
+		} else if now.Sub(k.RetiredAt) > ks.keep {
+			continue // every token it signed has expired
+		}
+		verify[k.ID] = priv.Public().(ed25519.PublicKey)
+	}
+	ks.mu.Lock()
+	ks.signKID, ks.signKey, ks.verify, ks.loadedAt = signKID, signKey, verify, now
+	ks.mu.Unlock()
+	return nil
+}
+
+// signer returns the active key.
+func (ks *KeySet) signer() (string, ed25519.PrivateKey) {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	return ks.signKID, ks.signKey
+}
+
+// publicKey returns the verification key for kid, re-reading storage at
+// most every reloadEvery when the kid is unknown (another process rotated).
+func (ks *KeySet) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, bool) {
+	ks.mu.RLock()
+	pub, ok := ks.verify[kid]
+	stale := ks.now().Sub(ks.loadedAt) > reloadEvery
+	ks.mu.RUnlock()
+	if ok || !stale {
+		return pub, ok
+	}
+	if err := ks.load(ctx); err != nil {
+		return nil, false
+	}
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	pub, ok = ks.verify[kid]
+	return pub, ok
+}
+
+// JWK is one public key as published at the JWKS endpoint.
+type JWK struct {
+	KeyType   string `json:"kty"`
+	Curve     string `json:"crv"`
+	X         string `json:"x"`
+	KeyID     string `json:"kid"`
+	Use       string `json:"use"`
+	Algorithm string `json:"alg"`
+}
+
+// JWKS is the published key set.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
+}
+
+// JWKS returns the public keys that currently verify tokens.
+func (ks *KeySet) JWKS() JWKS {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	out := JWKS{Keys: []JWK{}}
+	for kid, pub := range ks.verify {
+		out.Keys = append(out.Keys, JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: kid, Use: "sig", Algorithm: algEdDSA})
+	}
+	return out
+}
+
+// Reload re-reads the key set from storage (after a rotation).
+func (ks *KeySet) Reload(ctx context.Context) error { return ks.load(ctx) }

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/storage"
+)
+
+// me: GET /v1/me — the signed-in user.
+func (s *Server) me(c *fiber.Ctx) error {
+	ctx, cl := c.UserContext(), claims(c)
+	u, err := s.store.User(ctx, cl.Subject)
+	if err != nil {
+		return err
+	}
+	path, err := s.orgPath(ctx, u.OrgUnit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.viewUser(u, path, true))
+}
+
+type changePasswordRequest struct {
+	OldPassword string `json:"old_password"`
+	NewPassword string `json:"new_password"`
+}
+
+// changePassword: POST /v1/me/password. It ends every session of the user
+// and starts a new one for this client.
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	var req changePasswordRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	ctx, cl := c.UserContext(), claims(c)
+	limits := []auth.Limit{{Key: "pw|" + cl.Subject, Max: maxFailsAccountIP}}
+	if wait, blocked := s.throttle.Blocked(limits...); blocked {
+		return tooManyAttempts(wait)
+	}
+	if err := auth.CheckPassword(req.NewPassword); err != nil {
+		return badRequest("new_password", "%s", err.Error())
+	}
+	u, err := s.store.User(ctx, cl.Subject)
+	if err != nil {
+		return err
+	}
+	ok, _ := s.hasher.Verify(ctx, req.OldPassword, u.PasswordHash)
+	if !ok || len(req.OldPassword) > 1024 {
+		s.throttle.Fail(limits...)
+		s.audit(c, storage.AuditEvent{Action: "password_change_failed", Result: "failed", Object: "user:" + u.ID})
+		return badRequest("old_password", "the current password is wrong")
+	}
+	phc, err := s.hasher.Hash(ctx, req.NewPassword)
+	if err != nil {
+		return err
+	}
+	u, err = s.updateUser(ctx, u.ID, func(u *storage.User) error { u.PasswordHash = phc; return nil })
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.RevokeSessions(ctx, storage.SessionFilter{UserID: u.ID}, s.now().UTC()); err != nil {
+		return err
+	}
+	sess, err := s.startSession(ctx, u, cl.Device)
+	if err != nil {
+		return err
+	}
+	s.audit(c, storage.AuditEvent{Action: "password_change", Result: "ok", Object: "user:" + u.ID, OrgPath: sess.orgPath})
+	return c.JSON(sess.tokenResponse)
+}

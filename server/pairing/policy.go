@@ -1,0 +1,165 @@
+package pairing
+
+import (
+	"errors"
+	"strings"
+)
+
+// Role is what a user is, from DOMAIN.md.
+type Role string
+
+// The roles.
+const (
+	Admin   Role = "admin"   // 管理员: manages an org-unit subtree
+	Viewer  Role = "viewer"  // 领导: reads an org-unit subtree
+	Officer Role = "officer" // 联络员: works in their pairings
+	Contact Role = "contact" // 企业/社区联系人: sees their counterparty's pairings
+)
+
+// Roles lists every role, for validation and tests.
+var Roles = []Role{Admin, Viewer, Officer, Contact}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Principal is who is asking: taken from a verified access token.
+type Principal struct {
+	UserID string
+	Role   Role
+	// OrgPath is the path of the org unit the user belongs to
+	// ("/root/dept/"); for contacts, the unit that manages them.
+	OrgPath      string
+	Counterparty string // contacts only
+	Device       string // the registered device, if the token is bound to one
+}
+
+// Action is what the principal wants to do.
+type Action string
+
+// The actions.
+const (
+	Read   Action = "read"
+	Manage Action = "manage" // create, change, disable, revoke
+)
+
+// Kind is the kind of object acted on.
+type Kind string
+
+// The kinds of object the policy knows.
+const (
+	KindUser    Kind = "user"
+	KindDevice  Kind = "device"
+	KindOrgUnit Kind = "org_unit"
+	KindAudit   Kind = "audit"
+	// KindSystem is server-wide administration (signing-key rotation):
+	// only administrators of a root org unit.
+	KindSystem Kind = "system"
+)
+
+// Object is what is acted on, described by what the policy needs: where it
+// sits in the org tree and who owns it.
+type Object struct {
+	Kind Kind
+	ID   string
+	// OrgPath is the org-unit path the object belongs to: a user's unit, a
+	// device's owner's unit, an org unit's own path, an audit event's unit.
+	// For a listing or a creation, the path of the subtree concerned.
+	OrgPath string
+	// Owner is the user the object belongs to: the user itself, or a
+	// device's user.
+	Owner string
+}
+
+// Decisions other than "allowed". Handlers map ErrNotVisible to 404 (so an
+// answer never tells whether something outside the caller's scope exists)
+// and ErrForbidden to 403.
+var (
+	ErrNotVisible = errors.New("pairing: not visible to the caller")
+	ErrForbidden  = errors.New("pairing: not allowed for the caller's role")
+)
+
+// Policy decides whether p may do a to o. It is the one authorization
+// function of the server: every handler, the sync pull filter and push
+// validation call it. It returns nil, ErrNotVisible or ErrForbidden.
+func Policy(p Principal, a Action, o Object) error {
+	if p.UserID == "" || !p.Role.Valid() {
+		return ErrNotVisible
+	}
+	inSubtree := within(o.OrgPath, p.OrgPath)
+	self := o.Owner != "" && o.Owner == p.UserID
+
+	switch o.Kind {
+	case KindUser, KindDevice:
+		switch {
+		case self && (a == Read || o.Kind == KindDevice):
+			// Everyone reads their own account and manages (revokes) their
+			// own devices; account changes go through the admin or the
+			// password route.
+			return nil
+		case p.Role == Admin && inSubtree:
+			return nil
+		case p.Role == Viewer && inSubtree:
+			// Viewers see figures, not people's accounts and phone numbers.
+			return ErrForbidden
+		case self:
+			return ErrForbidden
+		}
+		return ErrNotVisible
+
+	case KindOrgUnit:
+		// Everyone reads the units above them and their own (names on
+		// their screens); admins manage their subtree, viewers read it.
+		above := ancestorOrSelf(o.OrgPath, p.OrgPath)
+		switch {
+		case a == Read && above:
+			return nil
+		case inSubtree && p.Role == Admin:
+			return nil
+		case inSubtree && p.Role == Viewer && a == Read:
+			return nil
+		case inSubtree && p.Role == Viewer, above:
+			return ErrForbidden
+		}
+		return ErrNotVisible
+
+	case KindAudit:
+		if p.Role == Admin && inSubtree && a == Read {
+			return nil
+		}
+		if p.Role == Admin && inSubtree {
+			return ErrForbidden // the audit log is append-only
+		}
+		return ErrNotVisible
+
+	case KindSystem:
+		if p.Role == Admin && isRootPath(p.OrgPath) {
+			return nil
+		}
+		return ErrForbidden
+	}
+	return ErrNotVisible
+}
+
+// within reports whether path lies in the subtree rooted at root. An empty
+// root is no subtree at all (never "everything").
+func within(path, root string) bool {
+	return root != "" && path != "" && strings.HasPrefix(path, root)
+}
+
+// ancestorOrSelf reports whether the unit at path is the unit at of, or
+// above it.
+func ancestorOrSelf(path, of string) bool {
+	return path != "" && strings.HasPrefix(of, path)
+}
+
+// isRootPath reports whether path names a root unit ("/id/").
+func isRootPath(path string) bool {
+	return len(path) > 2 && path[0] == '/' && strings.Count(path, "/") == 2
+}
