@@ -16,9 +16,46 @@ import (
 // encode.
 type schemaSet map[string]any
 
+// namedSchema is a schema written by hand, for bodies whose JSON is not
+// their Go struct (the sync messages, which syncproto encodes canonically).
+type namedSchema struct {
+	name   string
+	schema map[string]any
+}
+
+var syncDoc = "Wire format of package syncproto (see syncproto/doc.go): dots are \"replica:counter\", HLCs [wall_ms, logical]."
+
+var (
+	schemaRecord = map[string]any{"type": "object", "description": "A record version: collection, id, pairing, fields {name: {value, dot, hlc}}, vv, conflicts, deletes, keeps. " + syncDoc}
+	schemaPush   = namedSchema{"SyncPushRequest", map[string]any{"type": "object", "required": []string{"v", "device", "changes"}, "properties": map[string]any{
+		"v": map[string]any{"type": "integer", "enum": []int{1}}, "device": map[string]any{"type": "string"},
+		"changes": map[string]any{"type": "array", "maxItems": 500, "items": map[string]any{"type": "object", "properties": map[string]any{
+			"dot": map[string]any{"type": "string"}, "hlc": map[string]any{"type": "array"}, "record": schemaRecord}}}}}}
+	schemaPushAnswer = namedSchema{"SyncPushAnswer", map[string]any{"type": "object", "properties": map[string]any{
+		"v": map[string]any{"type": "integer"}, "results": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"dot": map[string]any{"type": "string"}, "status": map[string]any{"type": "string", "enum": []string{"applied", "merged", "duplicate", "rejected"}},
+			"seq": map[string]any{"type": "integer"}, "error": map[string]any{"$ref": "#/components/schemas/Syncproto_Error"}}}}}}}
+	schemaPull = namedSchema{"SyncPullRequest", map[string]any{"type": "object", "properties": map[string]any{
+		"v": map[string]any{"type": "integer", "enum": []int{1}}, "cursor": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "integer"}},
+		"limit": map[string]any{"type": "integer", "maximum": 500}}}}
+	schemaPullAnswer = namedSchema{"SyncPullAnswer", map[string]any{"type": "object", "properties": map[string]any{
+		"v": map[string]any{"type": "integer"}, "records": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"pairing": map[string]any{"type": "string"}, "seq": map[string]any{"type": "integer"}, "record": schemaRecord}}},
+		"cursor": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "integer"}}, "more": map[string]any{"type": "boolean"},
+		"resync": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}, "purge": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}}}
+	schemaScopes = namedSchema{"SyncScopesAnswer", map[string]any{"type": "object", "properties": map[string]any{
+		"v": map[string]any{"type": "integer"}, "pairings": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+			"pairing": map[string]any{"type": "string"}, "seq": map[string]any{"type": "integer"}}}},
+		"purge": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}}}}
+)
+
 // ref returns a reference to v's type, generating its schema (and those of
 // the types it contains) on first use.
 func (ss schemaSet) ref(v any) map[string]any {
+	if n, ok := v.(namedSchema); ok {
+		ss[n.name] = n.schema
+		return map[string]any{"$ref": "#/components/schemas/" + n.name}
+	}
 	return ss.schema(reflect.TypeOf(v))
 }
 

@@ -69,6 +69,10 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/org-units", Tag: "org-units", Summary: "Create an org unit under a parent in your subtree", Request: orgUnitRequest{}, Response: orgUnitView{}, Auth: true, Handler: s.createOrgUnit},
 		{Method: fiber.MethodGet, Path: "/v1/org-units/:id", Tag: "org-units", Summary: "One org unit", Response: orgUnitView{}, Auth: true, Load: loadOrgUnit, Action: pairing.Read, Handler: s.getOrgUnit},
 		{Method: fiber.MethodPatch, Path: "/v1/org-units/:id", Tag: "org-units", Summary: "Rename an org unit, change its kind or SLA days", Request: orgUnitRequest{}, Response: orgUnitView{}, Auth: true, Load: loadOrgUnit, Action: pairing.Manage, Handler: s.patchOrgUnit},
+		// Sync: the device's changes in, the pairings' changes out.
+		{Method: fiber.MethodPost, Path: "/v1/sync/push", Tag: "sync", Summary: "Push the device's changes in counter order; one answer per change (applied, merged, duplicate, rejected)", Request: schemaPush, Response: schemaPushAnswer, Auth: true, Handler: s.push},
+		{Method: fiber.MethodPost, Path: "/v1/sync/pull", Tag: "sync", Summary: "Pull one page of the versions committed after the cursor, in every pairing you may see", Request: schemaPull, Response: schemaPullAnswer, Auth: true, Handler: s.pull},
+		{Method: fiber.MethodGet, Path: "/v1/sync/scopes", Tag: "sync", Summary: "The pairings you sync, with their current sequence", Response: schemaScopes, Auth: true, Handler: s.scopes},
 		{Method: fiber.MethodGet, Path: "/v1/audit", Tag: "audit", Summary: "The audit log of your subtree, newest first", Auth: true, Handler: s.listAudit},
 	}
 }

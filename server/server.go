@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // Config is the HTTP service's configuration. Zero values mean the defaults
@@ -105,12 +107,19 @@ type Server struct {
 	routes   []route
 	draining atomic.Bool
 
-	conns    *conns
-	keys     *auth.KeySet
-	tokens   *auth.Tokens
-	hasher   *auth.Hasher
-	throttle *auth.Throttle
-	now      func() time.Time
+	conns  *conns
+	dir    *pairing.Directory
+	writer *serverWriter
+	// pairingLocks and deviceLocks serialize, within this process, the
+	// commits of one pairing and the pushes of one device.
+	pairingLocks *stripedLocks
+	deviceLocks  *stripedLocks
+	syncLimits   syncproto.Limits
+	keys         *auth.KeySet
+	tokens       *auth.Tokens
+	hasher       *auth.Hasher
+	throttle     *auth.Throttle
+	now          func() time.Time
 }
 
 // New builds a Server with every route registered.
@@ -148,19 +157,25 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		store:    instrumentStore(deps.Store, m),
-		photos:   deps.Photos,
-		log:      deps.Logger.With("component", "server"),
-		registry: deps.Registry,
-		metrics:  m,
-		keys:     deps.Keys,
-		tokens:   auth.NewTokens(deps.Keys, tokenIssuer, tokenAudience, deps.Now),
-		hasher:   auth.NewHasher(deps.PasswordParams, deps.HashesInFlight),
-		throttle: auth.NewThrottle(throttleWindow, throttleKeysMemory, deps.Now),
-		now:      deps.Now,
-		conns:    newConns(),
+		cfg:          cfg,
+		store:        instrumentStore(deps.Store, m),
+		photos:       deps.Photos,
+		log:          deps.Logger.With("component", "server"),
+		registry:     deps.Registry,
+		metrics:      m,
+		keys:         deps.Keys,
+		tokens:       auth.NewTokens(deps.Keys, tokenIssuer, tokenAudience, deps.Now),
+		hasher:       auth.NewHasher(deps.PasswordParams, deps.HashesInFlight),
+		throttle:     auth.NewThrottle(throttleWindow, throttleKeysMemory, deps.Now),
+		now:          deps.Now,
+		conns:        newConns(),
+		writer:       newServerWriter(),
+		pairingLocks: newStripedLocks(),
+		deviceLocks:  newStripedLocks(),
+		syncLimits:   syncproto.DefaultLimits(),
 	}
+	s.syncLimits.MaxBytes = cfg.BodyLimit
+	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",
 		ReadTimeout:             cfg.ReadTimeout,

@@ -50,6 +50,11 @@ type Batch struct {
 	Pairing  string
 	Puts     []Put
 	Receipts []Receipt
+	// ExpectHead, when set, makes the commit conditional on the pairing's
+	// sequence being exactly *ExpectHead (ErrConflict otherwise). Puts then
+	// take *ExpectHead+1, +2, … — a writer that must record the sequences
+	// in its receipts knows them before it commits.
+	ExpectHead *uint64
 }
 
 // Committed reports a successful commit.
@@ -94,7 +99,8 @@ type Records interface {
 	// Commit writes a batch atomically and durably (fsync'd, or acknowledged
 	// by a majority) before it returns. It returns ErrConflict, having
 	// written nothing, when a put's Expect does not match, a put names a
-	// pairing other than the record's, or a receipt already exists; the
+	// pairing other than the record's, a receipt already exists, or the
+	// pairing's head differs from ExpectHead; the
 	// caller re-reads and retries. It returns ErrInvalid for a malformed
 	// batch (puts without a pairing, an empty collection or id, the same key
 	// or receipt twice). Sequence numbers advance in commit order:

@@ -61,6 +61,9 @@ const (
 	// KindSystem is server-wide administration (signing-key rotation):
 	// only administrators of a root org unit.
 	KindSystem Kind = "system"
+	// KindRecord is a synced record in a pairing's scope (Object.Pairing
+	// and Object.Collection say which).
+	KindRecord Kind = "record"
 )
 
 // Object is what is acted on, described by what the policy needs: where it
@@ -75,6 +78,10 @@ type Object struct {
 	// Owner is the user the object belongs to: the user itself, or a
 	// device's user.
 	Owner string
+	// Pairing and Collection describe a KindRecord: the pairing whose scope
+	// holds the record (nil when unknown: not visible) and its collection.
+	Pairing    *Pairing
+	Collection string
 }
 
 // Decisions other than "allowed". Handlers map ErrNotVisible to 404 (so an
@@ -137,6 +144,9 @@ func Policy(p Principal, a Action, o Object) error {
 			return ErrForbidden // the audit log is append-only
 		}
 		return ErrNotVisible
+
+	case KindRecord:
+		return recordPolicy(p, a, o)
 
 	case KindSystem:
 		if p.Role == Admin && isRootPath(p.OrgPath) {

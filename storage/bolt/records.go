@@ -170,7 +170,7 @@ func (db *DB) Commit(ctx context.Context, b storage.Batch) (storage.Committed, e
 	if err := validBatch(b); err != nil {
 		return storage.Committed{}, fmt.Errorf("bolt: commit %s: %w", b.Pairing, err)
 	}
-	if len(b.Puts) == 0 && len(b.Receipts) == 0 {
+	if len(b.Puts) == 0 && len(b.Receipts) == 0 && b.ExpectHead == nil {
 		head, err := db.Head(ctx, b.Pairing)
 		return storage.Committed{Head: head}, err
 	}
@@ -230,6 +230,11 @@ func commit(tx *bbolt.Tx, b storage.Batch) (storage.Committed, error) {
 	receipts := tx.Bucket(bucketReceipts)
 
 	// Check everything before writing anything.
+	if b.ExpectHead != nil {
+		if head := readHead(tx, b.Pairing); head != *b.ExpectHead {
+			return storage.Committed{}, fmt.Errorf("expected head %d, stored %d: %w", *b.ExpectHead, head, storage.ErrConflict)
+		}
+	}
 	keys := make([][]byte, len(b.Puts))
 	prev := make([]uint64, len(b.Puts)) // the seq each put replaces, 0 if new
 	for i, p := range b.Puts {

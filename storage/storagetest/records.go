@@ -18,6 +18,7 @@ func (s suite) records(t *testing.T) {
 	t.Run("UpdatedThreeTimes", s.recordsUpdatedThreeTimes)
 	t.Run("Conflicts", s.recordsConflicts)
 	t.Run("Receipts", s.recordsReceipts)
+	t.Run("ExpectHead", s.recordsExpectHead)
 	t.Run("PairingImmutable", s.recordsPairingImmutable)
 	t.Run("Paging", s.recordsPaging)
 	t.Run("PagingBigRecord", s.recordsPagingBigRecord)
@@ -162,6 +163,14 @@ func (s suite) recordsConflicts(t *testing.T) {
 		{"receipt exists in a receipts-only batch", storage.Batch{
 			Receipts: []storage.Receipt{{Replica: "dev1", Counter: 1, Answer: []byte("rejected")}},
 		}},
+		{"head moved on", storage.Batch{Pairing: "p1", ExpectHead: ptr(uint64(1)),
+			Puts: []storage.Put{put("x", 0, "x1")}}},
+		{"head expected ahead", storage.Batch{Pairing: "p1", ExpectHead: ptr(uint64(3)),
+			Puts: []storage.Put{put("x", 0, "x1")}}},
+		{"head of an empty pairing", storage.Batch{Pairing: "p2", ExpectHead: ptr(uint64(2)),
+			Puts: []storage.Put{put("z", 0, "z1")}}},
+		{"head checked on a receipts-only batch", storage.Batch{Pairing: "p1", ExpectHead: ptr(uint64(0)),
+			Receipts: []storage.Receipt{{Replica: "dev1", Counter: 2, Answer: []byte("rejected")}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := setup(t)
@@ -179,6 +188,22 @@ func (s suite) recordsConflicts(t *testing.T) {
 			equal(t, "seqs of the next commit", c.Seqs, []uint64{3})
 		})
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// recordsExpectHead: with ExpectHead, puts take the sequences the writer
+// predicted (head+1, …), so it can write them into its receipts.
+func (s suite) recordsExpectHead(t *testing.T) {
+	st := s.open(t)
+	c := mustCommit(t, st, storage.Batch{Pairing: "p1", ExpectHead: ptr(uint64(0)),
+		Puts: []storage.Put{put("a", 0, "a1"), put("b", 0, "b1")}})
+	equal(t, "seqs from an empty pairing", c.Seqs, []uint64{1, 2})
+	c = mustCommit(t, st, storage.Batch{Pairing: "p1", ExpectHead: ptr(uint64(2)),
+		Puts:     []storage.Put{put("a", 1, "a2")},
+		Receipts: []storage.Receipt{{Replica: "dev1", Counter: 1, Answer: []byte("applied seq 3")}}})
+	equal(t, "seqs after head 2", c.Seqs, []uint64{3})
+	equal(t, "head", c.Head, uint64(3))
 }
 
 func (s suite) recordsReceipts(t *testing.T) {

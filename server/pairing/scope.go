@@ -1,0 +1,157 @@
+package pairing
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// DirectoryScope is the scope that holds the pairing and counterparty
+// records themselves (ARCHITECTURE.md: every server process keeps its
+// membership index by tailing this scope's gap-free feed, so processes agree
+// on who may see what). Phones receive a filtered view of it: the pairings
+// they are in and those pairings' counterparties.
+const DirectoryScope = "_directory"
+
+// Collections of the directory scope.
+const (
+	CollPairings       = "pairings"
+	CollCounterparties = "counterparties"
+)
+
+// Pairing statuses (DOMAIN.md): draft → active → ended.
+const (
+	StatusDraft  = "draft"
+	StatusActive = "active"
+	StatusEnded  = "ended"
+)
+
+// Pairing is what the policy needs of a pairing: who is in it. It is read
+// from the pairing's record in the directory scope.
+type Pairing struct {
+	ID     string
+	Name   string
+	Status string
+	// Branches are the org units (branches) on the organ side; BranchPaths
+	// their paths, resolved by the directory.
+	Branches    []string
+	BranchPaths []string
+	// Counterparties are the enterprises and communities on the other side.
+	Counterparties []string
+	// Officers are the assigned liaison officers (user ids), primary first.
+	Officers []string
+	// Contacts are the counterparties' contact users (user ids).
+	Contacts []string
+	Deleted  bool
+}
+
+// officerRef is one entry of a pairing record's "officers" field.
+type officerRef struct {
+	UserID  string `json:"user_id"`
+	Primary bool   `json:"primary"`
+}
+
+// PairingFromRecord reads a pairing record. Malformed fields read as empty:
+// a pairing nobody can be found in is visible only to administrators of
+// its branches, never to everyone.
+func PairingFromRecord(r syncproto.Record) Pairing {
+	p := Pairing{ID: r.ID, Deleted: r.Deleted()}
+	str := func(name string) string {
+		var s string
+		_ = json.Unmarshal(r.Value(name), &s)
+		return s
+	}
+	strs := func(name string) []string {
+		var ss []string
+		_ = json.Unmarshal(r.Value(name), &ss)
+		return ss
+	}
+	p.Name, p.Status = str("name"), str("status")
+	p.Branches, p.Counterparties, p.Contacts = strs("branches"), strs("counterparties"), strs("contacts")
+	var officers []officerRef
+	_ = json.Unmarshal(r.Value("officers"), &officers)
+	slices.SortStableFunc(officers, func(a, b officerRef) int {
+		switch {
+		case a.Primary == b.Primary:
+			return 0
+		case a.Primary:
+			return -1
+		}
+		return 1
+	})
+	for _, o := range officers {
+		if o.UserID != "" {
+			p.Officers = append(p.Officers, o.UserID)
+		}
+	}
+	return p
+}
+
+// Sees reports whether the principal may see the pairing: administrators and
+// viewers whose subtree holds one of its branches, its officers, and the
+// contacts of its counterparties.
+func (p Pairing) Sees(pr Principal) bool {
+	if p.Deleted || pr.UserID == "" {
+		return false
+	}
+	switch pr.Role {
+	case Admin, Viewer:
+		for _, path := range p.BranchPaths {
+			if within(path, pr.OrgPath) {
+				return true
+			}
+		}
+	case Officer:
+		return slices.Contains(p.Officers, pr.UserID)
+	case Contact:
+		return pr.Counterparty != "" && slices.Contains(p.Counterparties, pr.Counterparty) ||
+			slices.Contains(p.Contacts, pr.UserID)
+	}
+	return false
+}
+
+// writers lists, per synced collection of a pairing's scope, the roles that
+// may write it. Field- and transition-level rules (who may append which
+// issue event, which fields a role may set) are checked by the domain's
+// validation on top of this.
+var writers = map[string][]Role{
+	"visits":       {Officer, Admin},
+	"issues":       {Officer, Contact, Admin},
+	"issue_events": {Officer, Contact, Admin},
+	"projects":     {Officer, Admin},
+	"milestones":   {Officer, Admin},
+	"ratings":      {Contact},
+	"comments":     {Officer, Contact, Admin},
+	// The directory is written by administrators, through the REST routes.
+	CollPairings:       {Admin},
+	CollCounterparties: {Admin},
+}
+
+// Collections lists the synced collections, for the schema and tests.
+func Collections() []string {
+	out := make([]string, 0, len(writers))
+	for c := range writers {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// recordPolicy decides on a synced record of a pairing.
+func recordPolicy(p Principal, a Action, o Object) error {
+	if o.Pairing == nil || !o.Pairing.Sees(p) {
+		return ErrNotVisible
+	}
+	if a == Read {
+		return nil
+	}
+	roles, known := writers[o.Collection]
+	if !known || !slices.Contains(roles, p.Role) {
+		return ErrForbidden
+	}
+	if o.Pairing.Status == StatusEnded && p.Role != Admin {
+		return ErrForbidden // an ended pairing is read-only in the field
+	}
+	return nil
+}

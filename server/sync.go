@@ -1,0 +1,334 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// Sync limits.
+const (
+	pullPageRecords = 500
+	pullPageBytes   = 1 << 20
+	commitAttempts  = 8
+	// lastSeenEvery bounds how often a device's LastSeen is written.
+	lastSeenEvery = time.Minute
+)
+
+// syncDevice checks that the request comes from a registered device of the
+// caller and records that it was seen. It returns the device.
+func (s *Server) syncDevice(c *fiber.Ctx) (storage.Device, error) {
+	cl := claims(c)
+	if cl.Device == "" {
+		return storage.Device{}, errorf(http.StatusForbidden, syncproto.CodeForbidden, "register this device first (POST /v1/devices), then sign in with it")
+	}
+	ctx := c.UserContext()
+	d, err := s.store.Device(ctx, cl.Device)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && d.UserID != cl.Subject {
+		return storage.Device{}, deviceRevoked()
+	}
+	if err != nil {
+		return storage.Device{}, err
+	}
+	if now := s.now().UTC(); now.Sub(d.LastSeen) >= lastSeenEvery {
+		d.LastSeen = now
+		if nd, err := s.store.UpdateDevice(ctx, d); err == nil {
+			d = nd
+		} // a concurrent update of LastSeen is as good as ours
+	}
+	return d, nil
+}
+
+// push: POST /v1/sync/push. Each change is checked against the policy and
+// the protocol, merged into the stored version and committed with the next
+// sequence of its pairing, with its answer kept as a receipt so that a
+// replayed change gets the same answer and changes nothing. A rejected
+// change is answered and kept, and blocks nothing else.
+//
+// A revoked device may still push what it has (its token lives at most ten
+// minutes more): nothing it recorded is lost; its pulls are refused.
+func (s *Server) push(c *fiber.Ctx) error {
+	dev, err := s.syncDevice(c)
+	if err != nil {
+		return err
+	}
+	req, err := syncproto.DecodePush(c.Body(), s.syncLimits)
+	if err != nil {
+		return err
+	}
+	if string(req.Device) != dev.ID {
+		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "the push names device %q; this session's device is %q", req.Device, dev.ID)
+	}
+	for i := 1; i < len(req.Changes); i++ {
+		if req.Changes[i].Dot.Counter <= req.Changes[i-1].Dot.Counter {
+			return badRequest("changes", "changes must be in increasing counter order (change %d)", i)
+		}
+	}
+	ctx := c.UserContext()
+	if err := s.dir.Refresh(ctx); err != nil {
+		return err
+	}
+	// One device's pushes run one at a time in this process.
+	defer s.deviceLocks.lock(dev.ID)()
+
+	p := principal(c)
+	results := make([]syncproto.Result, len(req.Changes))
+	groups := map[string][]int{}
+	var order []string
+	for i, ch := range req.Changes {
+		results[i].Dot = ch.Dot
+		if answer, err := s.store.Receipt(ctx, dev.ID, ch.Dot.Counter); err == nil {
+			if err := json.Unmarshal(answer, &results[i]); err != nil {
+				return fmt.Errorf("receipt %s: %w", ch.Dot, err)
+			}
+			continue
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if e := s.mayWrite(p, ch.Record); e != nil {
+			results[i] = rejected(ch.Dot, e)
+			continue
+		}
+		pid := ch.Record.Pairing
+		if groups[pid] == nil {
+			order = append(order, pid)
+		}
+		groups[pid] = append(groups[pid], i)
+	}
+	// Rejected changes keep their answers too.
+	var receipts []storage.Receipt
+	for i := range results {
+		if results[i].Status == syncproto.StatusRejected {
+			receipts = append(receipts, receipt(dev.ID, results[i]))
+		}
+	}
+	if len(receipts) > 0 {
+		if _, err := s.store.Commit(ctx, storage.Batch{Receipts: receipts}); err != nil && !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+	}
+	for _, pid := range order {
+		if err := s.commitChanges(ctx, dev.ID, pid, req.Changes, groups[pid], results); err != nil {
+			return err
+		}
+	}
+	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: results})
+}
+
+// mayWrite applies the policy to a pushed record.
+func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record) *syncproto.Error {
+	var scope *pairing.Pairing
+	if pr, ok := s.dir.Pairing(r.Pairing); ok {
+		scope = &pr
+	}
+	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection}) {
+	case nil:
+		return nil
+	case pairing.ErrForbidden:
+		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection",
+			Message: fmt.Sprintf("your role may not write %s in pairing %s", r.Collection, r.Pairing)}
+	}
+	return &syncproto.Error{Code: syncproto.CodeOutOfScope, Field: "pairing",
+		Message: fmt.Sprintf("pairing %s is not one you may write", r.Pairing)}
+}
+
+func rejected(d syncproto.Dot, e *syncproto.Error) syncproto.Result {
+	return syncproto.Result{Dot: d, Status: syncproto.StatusRejected, Error: e}
+}
+
+func receipt(device string, r syncproto.Result) storage.Receipt {
+	answer, _ := json.Marshal(r)
+	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: answer}
+}
+
+// commitChanges merges and commits the changes at idx, all of one pairing,
+// in one batch, retrying from a fresh read when another writer got there
+// first. It fills in results.
+func (s *Server) commitChanges(ctx context.Context, device, pid string, changes []syncproto.Change, idx []int, results []syncproto.Result) error {
+	defer s.pairingLocks.lock(pid)()
+	for attempt := 1; ; attempt++ {
+		head, err := s.store.Head(ctx, pid)
+		if err != nil {
+			return err
+		}
+		type current struct {
+			rec   syncproto.Record
+			seq   uint64
+			dirty bool
+		}
+		state := map[storage.Key]*current{}
+		var keys []storage.Key
+		batch := storage.Batch{Pairing: pid, ExpectHead: &head}
+		for _, i := range idx {
+			ch := changes[i]
+			k := storage.Key{Collection: ch.Record.Collection, ID: ch.Record.ID}
+			cur := state[k]
+			if cur == nil {
+				cur = &current{}
+				sr, err := s.store.Get(ctx, k)
+				switch {
+				case errors.Is(err, storage.ErrNotFound):
+				case err != nil:
+					return err
+				default:
+					if cur.rec, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
+						return fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
+					}
+					cur.seq = sr.Seq
+				}
+				state[k] = cur
+			}
+			if e := ch.Check(syncproto.ReplicaID(device), cur.rec); e != nil {
+				results[i] = rejected(ch.Dot, e)
+				continue
+			}
+			merged, status := ch.MergeInto(cur.rec)
+			cur.rec = merged
+			if !cur.dirty {
+				cur.dirty = true
+				keys = append(keys, k)
+			}
+			results[i] = syncproto.Result{Dot: ch.Dot, Status: status}
+		}
+		// Puts take head+1, head+2, … in the order of keys; a record
+		// changed twice in the batch is written once, at its last state.
+		seqOf := map[storage.Key]uint64{}
+		for n, k := range keys {
+			cur := state[k]
+			data, err := syncproto.Encode(cur.rec)
+			if err != nil {
+				return fmt.Errorf("encode %s/%s: %w", k.Collection, k.ID, err)
+			}
+			batch.Puts = append(batch.Puts, storage.Put{Key: k, Expect: cur.seq, Data: data})
+			seqOf[k] = head + uint64(n) + 1
+		}
+		for _, i := range idx {
+			if results[i].Status != syncproto.StatusRejected {
+				k := storage.Key{Collection: changes[i].Record.Collection, ID: changes[i].Record.ID}
+				results[i].Seq = seqOf[k]
+			}
+			batch.Receipts = append(batch.Receipts, receipt(device, results[i]))
+		}
+		_, err = s.store.Commit(ctx, batch)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, storage.ErrConflict) || attempt == commitAttempts {
+			return err
+		}
+		// Another writer committed first (another process, or a duplicate
+		// push of the same changes): re-read receipts and records.
+		remaining := idx[:0:0]
+		for _, i := range idx {
+			if answer, err := s.store.Receipt(ctx, device, changes[i].Dot.Counter); err == nil {
+				_ = json.Unmarshal(answer, &results[i])
+				continue
+			}
+			remaining = append(remaining, i)
+		}
+		if idx = remaining; len(idx) == 0 {
+			return nil
+		}
+	}
+}
+
+// pull: POST /v1/sync/pull — one page of the record versions committed
+// after the cursor, in every pairing the user may see now (a pairing
+// missing from the cursor starts at 0), plus the directory records that
+// concern the user. Pairings in the cursor the user may no longer see are
+// listed to purge.
+func (s *Server) pull(c *fiber.Ctx) error {
+	dev, err := s.syncDevice(c)
+	if err != nil {
+		return err
+	}
+	if !dev.RevokedAt.IsZero() {
+		return deviceRevoked()
+	}
+	req, err := syncproto.DecodePull(c.Body(), s.syncLimits)
+	if err != nil {
+		return err
+	}
+	ctx, p := c.UserContext(), principal(c)
+	if err := s.dir.Refresh(ctx); err != nil {
+		return err
+	}
+	limit := pullPageRecords
+	if req.Limit > 0 && req.Limit < limit {
+		limit = req.Limit
+	}
+	scopes := []string{pairing.DirectoryScope}
+	visible := map[string]bool{pairing.DirectoryScope: true}
+	for _, pr := range s.dir.Visible(p) {
+		scopes = append(scopes, pr.ID)
+		visible[pr.ID] = true
+	}
+	ans := syncproto.PullAnswer{V: syncproto.Version, Records: []syncproto.PulledRecord{}, Cursor: syncproto.Cursor{}}
+	for pid := range req.Cursor {
+		if !visible[pid] {
+			ans.Purge = append(ans.Purge, pid)
+		}
+	}
+	budget := pullPageBytes
+	for _, pid := range scopes {
+		after := req.Cursor[pid]
+		if len(ans.Records) >= limit || budget <= 0 {
+			head, err := s.store.Head(ctx, pid)
+			if err != nil {
+				return err
+			}
+			ans.More = ans.More || head > after
+			continue
+		}
+		page, err := s.store.Changes(ctx, pid, after, storage.PageLimit{Records: limit - len(ans.Records), Bytes: budget})
+		if err != nil {
+			return err
+		}
+		for _, sr := range page.Records {
+			budget -= len(sr.Data)
+			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) {
+				continue
+			}
+			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
+			if err != nil {
+				return fmt.Errorf("stored %s/%s: %w", sr.Collection, sr.ID, err)
+			}
+			ans.Records = append(ans.Records, syncproto.PulledRecord{Pairing: pid, Seq: sr.Seq, Record: r})
+		}
+		if page.Next > after {
+			ans.Cursor[pid] = page.Next
+		}
+		ans.More = ans.More || page.More
+	}
+	return c.JSON(ans)
+}
+
+// scopes: GET /v1/sync/scopes — the pairings this user syncs, with their
+// current sequence.
+func (s *Server) scopes(c *fiber.Ctx) error {
+	if _, err := s.syncDevice(c); err != nil {
+		return err
+	}
+	ctx, p := c.UserContext(), principal(c)
+	if err := s.dir.Refresh(ctx); err != nil {
+		return err
+	}
+	ans := syncproto.ScopesAnswer{V: syncproto.Version, Pairings: []syncproto.Scope{}}
+	for _, pr := range s.dir.Visible(p) {
+		head, err := s.store.Head(ctx, pr.ID)
+		if err != nil {
+			return err
+		}
+		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: pr.ID, Seq: head})
+	}
+	return c.JSON(ans)
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// device is a minimal sync client for tests: a Writer, the records it
+// knows, and its cursor. (The real client is package mobile.)
+type device struct {
+	e      *idEnv
+	t      *testing.T
+	token  string
+	id     string
+	w      syncproto.Writer
+	view   map[string]syncproto.Record // collection/id → local state
+	cursor syncproto.Cursor
+}
+
+func (e *idEnv) device(t *testing.T, user string) *device {
+	t.Helper()
+	tok := e.login(user).AccessToken
+	var reg registeredDevice
+	r := e.call("POST", "/v1/devices", tok, map[string]string{"name": user + " 的手机"})
+	if r.status != 201 {
+		t.Fatalf("register device: %d %s", r.status, r.body)
+	}
+	r.json(t, &reg)
+	return &device{e: e, t: t, token: reg.AccessToken, id: reg.Device.ID,
+		w: syncproto.Writer{Replica: syncproto.ReplicaID(reg.Device.ID)}, view: map[string]syncproto.Record{}, cursor: syncproto.Cursor{}}
+}
+
+// set writes fields locally and returns the change to push.
+func (d *device) set(collection, id, pid string, fields map[string]any) syncproto.Change {
+	d.t.Helper()
+	k := collection + "/" + id
+	cur, ok := d.view[k]
+	if !ok {
+		cur = syncproto.NewRecord(collection, id, pid)
+	}
+	vals, err := jsonValues(fields)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	next, w, err := d.w.Set(cur, vals, time.Now())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.view[k] = next
+	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}
+}
+
+func (d *device) push(changes ...syncproto.Change) (result, syncproto.PushAnswer) {
+	d.t.Helper()
+	body, err := syncproto.Encode(&syncproto.PushRequest{V: 1, Device: syncproto.ReplicaID(d.id), Changes: changes})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	r := d.e.call("POST", "/v1/sync/push", d.token, body)
+	var ans syncproto.PushAnswer
+	if r.status == 200 {
+		a, err := syncproto.DecodePushAnswer(r.body, syncproto.Limits{})
+		if err != nil {
+			d.t.Fatalf("push answer %s: %v", r.body, err)
+		}
+		ans = *a
+	}
+	return r, ans
+}
+
+// pull pulls every page and merges what arrives; it returns the pulled
+// records' keys and the pairings to purge.
+func (d *device) pull() (keys []string, purge []string) {
+	d.t.Helper()
+	for pages := 0; ; pages++ {
+		body, _ := syncproto.Encode(&syncproto.PullRequest{V: 1, Cursor: d.cursor})
+		r := d.e.call("POST", "/v1/sync/pull", d.token, body)
+		if r.status != 200 {
+			d.t.Fatalf("pull: %d %s", r.status, r.body)
+		}
+		ans, err := syncproto.DecodePullAnswer(r.body, syncproto.Limits{})
+		if err != nil {
+			d.t.Fatalf("pull answer: %v", err)
+		}
+		for _, pr := range ans.Records {
+			k := pr.Record.Collection + "/" + pr.Record.ID
+			d.view[k] = syncproto.Merge(d.view[k], pr.Record)
+			keys = append(keys, k)
+		}
+		d.cursor = d.cursor.Next(ans)
+		purge = append(purge, ans.Purge...)
+		if !ans.More {
+			return keys, purge
+		}
+		if pages > 1000 {
+			d.t.Fatal("pull does not end")
+		}
+	}
+}
+
+// pairingsFixture creates pairing p1 (unit A: officerA, counterparty cp-A)
+// and p2 (unit B: officerB, cp-B) through the server's commit path.
+func pairingsFixture(t *testing.T, e *idEnv) {
+	t.Helper()
+	for _, p := range []struct{ id, unit, officer, cp string }{{"p1", "unitA", "u-officerA", "cp-A"}, {"p2", "unitB", "u-officerB", "cp-B"}} {
+		vals, _ := jsonValues(map[string]any{"name": "结对 " + p.id, "status": pairing.StatusActive, "branches": []string{p.unit},
+			"counterparties": []string{p.cp}, "officers": []map[string]any{{"user_id": p.officer, "primary": true}}})
+		if _, _, err := e.s.writeRecord(t.Context(), pairing.CollPairings, p.id, pairing.DirectoryScope, vals); err != nil {
+			t.Fatal(err)
+		}
+		cvals, _ := jsonValues(map[string]any{"name": "企业 " + p.cp, "kind": "enterprise"})
+		if _, _, err := e.s.writeRecord(t.Context(), pairing.CollCounterparties, p.cp, pairing.DirectoryScope, cvals); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSyncRoundTrip(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA, conA, offB := e.device(t, "officerA"), e.device(t, "contactA"), e.device(t, "officerB")
+
+	// The officer records a visit offline, and (by mistake) one in the
+	// pairing of another branch, and a rating (contacts only).
+	visit := offA.set("visits", "v1", "p1", map[string]any{"notes": "走访企业，了解融资诉求", "mode": "on_site"})
+	wrong := offA.set("visits", "v2", "p2", map[string]any{"notes": "不属于我的结对"})
+	rating := offA.set("ratings", "r1", "p1", map[string]any{"level": 5})
+	issue := offA.set("issues", "i1", "p1", map[string]any{"title": "融资难"})
+	r, ans := offA.push(visit, wrong, rating, issue)
+	if r.status != 200 || len(ans.Results) != 4 {
+		t.Fatalf("push: %d %s", r.status, r.body)
+	}
+	want := []struct {
+		status syncproto.Status
+		code   syncproto.Code
+	}{{syncproto.StatusApplied, ""}, {syncproto.StatusRejected, syncproto.CodeOutOfScope}, {syncproto.StatusRejected, syncproto.CodeForbidden}, {syncproto.StatusApplied, ""}}
+	for i, w := range want {
+		got := ans.Results[i]
+		if got.Status != w.status || (w.code != "" && (got.Error == nil || got.Error.Code != w.code)) || (w.code == "" && got.Seq == 0) {
+			t.Errorf("result %d: got %+v, want %s %s", i, got, w.status, w.code)
+		}
+	}
+	// A replay gets the very same answers and changes nothing.
+	head := func() uint64 {
+		h, _ := e.db.Head(t.Context(), "p1")
+		return h
+	}
+	before := head()
+	r2, _ := offA.push(visit, wrong, rating, issue)
+	if string(r2.body) != string(r.body) {
+		t.Fatalf("replayed push: got %s, want the first answer %s", r2.body, r.body)
+	}
+	if head() != before {
+		t.Fatalf("replay moved p1's head from %d to %d", before, head())
+	}
+
+	// The contact of the pairing sees the visit, the pairing and their
+	// counterparty; the officer of the other branch sees none of it.
+	keys, _ := conA.pull()
+	for _, k := range []string{"visits/v1", "issues/i1", "pairings/p1", "counterparties/cp-A"} {
+		if !strings.Contains(strings.Join(keys, " "), k) {
+			t.Errorf("contact A pulled %v, want %s among them", keys, k)
+		}
+	}
+	if got := string(conA.view["visits/v1"].Value("notes")); got != `"走访企业，了解融资诉求"` {
+		t.Errorf("contact A's copy of the notes: got %s", got)
+	}
+	keys, _ = offB.pull()
+	for _, k := range keys {
+		if k == "visits/v1" || k == "pairings/p1" || k == "counterparties/cp-A" || k == "issues/i1" {
+			t.Errorf("officer B pulled %s from another branch's pairing", k)
+		}
+	}
+
+	// Two devices edit different fields of the issue offline: both survive.
+	offA.pull()
+	a := offA.set("issues", "i1", "p1", map[string]any{"priority": "high"})
+	c := conA.set("issues", "i1", "p1", map[string]any{"title": "融资难，需要担保"})
+	if _, ans := offA.push(a); ans.Results[0].Status != syncproto.StatusApplied {
+		t.Fatalf("officer's edit: %+v", ans.Results[0])
+	}
+	if _, ans := conA.push(c); ans.Results[0].Status != syncproto.StatusMerged {
+		t.Fatalf("contact's concurrent edit: got %+v, want merged", ans.Results[0])
+	}
+	offA.pull()
+	conA.pull()
+	for _, d := range []*device{offA, conA} {
+		i := d.view["issues/i1"]
+		if string(i.Value("priority")) != `"high"` || string(i.Value("title")) != `"融资难，需要担保"` {
+			t.Errorf("%s: got issue %s, want both edits", d.id, i)
+		}
+	}
+	if !offA.view["issues/i1"].Equal(conA.view["issues/i1"]) {
+		t.Error("officer and contact hold different versions of the issue after syncing")
+	}
+
+	// Removed from the pairing, the officer is told to purge it.
+	vals, _ := jsonValues(map[string]any{"officers": []map[string]any{}})
+	if _, _, err := e.s.writeRecord(t.Context(), pairing.CollPairings, "p1", pairing.DirectoryScope, vals); err != nil {
+		t.Fatal(err)
+	}
+	if _, purge := offA.pull(); strings.Join(purge, ",") != "p1" {
+		t.Fatalf("after removal: got purge %v, want [p1]", purge)
+	}
+	if _, ans := offA.push(offA.set("visits", "v3", "p1", map[string]any{"notes": "x"})); ans.Results[0].Status != syncproto.StatusRejected {
+		t.Fatalf("push after removal: got %+v, want rejected", ans.Results[0])
+	}
+}
+
+func TestSyncRefusesForgedDevice(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA, offB := e.device(t, "officerA"), e.device(t, "officerB")
+	// Officer A forges changes stamped with officer B's replica id.
+	forger := &device{e: e, t: t, id: offB.id, w: syncproto.Writer{Replica: syncproto.ReplicaID(offB.id), Counter: 100},
+		view: map[string]syncproto.Record{}}
+	ch := forger.set("visits", "v1", "p1", map[string]any{"notes": "x"})
+	body, _ := syncproto.Encode(&syncproto.PushRequest{V: 1, Device: syncproto.ReplicaID(offB.id), Changes: []syncproto.Change{ch}})
+	if r := e.call("POST", "/v1/sync/push", offA.token, body); r.status != 403 {
+		t.Fatalf("push naming another user's device: got %d %s, want 403", r.status, r.body)
+	}
+	// Changes stamped with one replica in a push naming another: refused.
+	body, _ = syncproto.Encode(&syncproto.PushRequest{V: 1, Device: syncproto.ReplicaID(offA.id), Changes: []syncproto.Change{ch}})
+	if r := e.call("POST", "/v1/sync/push", offA.token, body); r.status != 400 {
+		t.Fatalf("changes of another replica: got %d %s, want 400", r.status, r.body)
+	}
+	// A token without a device cannot sync.
+	tok := e.login("officerA").AccessToken
+	if r := e.call("POST", "/v1/sync/pull", tok, []byte(`{"v":1,"cursor":{}}`)); r.status != 403 {
+		t.Fatalf("pull without a device: got %d, want 403", r.status)
+	}
+	// Malformed bodies: a clear 4xx, never a 500.
+	for _, body := range []string{`{`, `{"v":2,"device":"x","changes":[]}`, `{"v":1,"device":"` + offA.id + `","changes":[{"dot":"nope"}]}`} {
+		if r := e.call("POST", "/v1/sync/push", offA.token, []byte(body)); r.status < 400 || r.status >= 500 {
+			t.Errorf("push %s: got %d %s, want 4xx", body, r.status, r.body)
+		}
+	}
+}
+
+// TestConcurrentReplayExactlyOnce: one batch pushed 6 times at once commits
+// each change once and every push gets the same answers.
+func TestConcurrentReplayExactlyOnce(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA := e.device(t, "officerA")
+	var changes []syncproto.Change
+	for i := 0; i < 20; i++ {
+		changes = append(changes, offA.set("visits", fmt.Sprintf("v%02d", i), "p1", map[string]any{"notes": i}))
+	}
+	bodies := make([]string, 6)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, _ := offA.push(changes...)
+			bodies[i] = fmt.Sprintf("%d %s", r.status, r.body)
+		}()
+	}
+	wg.Wait()
+	for _, b := range bodies {
+		if b != bodies[0] {
+			t.Fatalf("answers differ:\n%s\n%s", b, bodies[0])
+		}
+	}
+	var ans syncproto.PushAnswer
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(bodies[0], "200 ")), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := e.db.Head(t.Context(), "p1"); h != 20 {
+		t.Fatalf("p1 head: got %d, want 20 (each change committed once)", h)
+	}
+}
