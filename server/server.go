@@ -44,6 +44,10 @@ type Config struct {
 	// PublicURL is the base URL people reach the server at (activation
 	// links); empty means the request's own scheme and host.
 	PublicURL string
+	// TombstoneHorizon is how long deleted records are kept before they
+	// are purged (default 180 days); devices that have not synced for
+	// longer read their pairings again (resync_required).
+	TombstoneHorizon time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -64,6 +68,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.TombstoneHorizon <= 0 {
+		c.TombstoneHorizon = 180 * 24 * time.Hour
 	}
 }
 
@@ -235,6 +242,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
+}
+
+// RunMaintenance runs the background work until ctx ends: every interval,
+// it purges tombstones older than the horizon. Errors are logged and
+// retried at the next tick.
+func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.SweepTombstones(ctx, s.now().Add(-s.cfg.TombstoneHorizon))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("tombstone sweep failed", "err", err)
+		case n > 0:
+			s.log.Info("tombstones purged", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Draining reports whether Shutdown has begun.

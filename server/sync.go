@@ -281,6 +281,18 @@ func (s *Server) pull(c *fiber.Ctx) error {
 	budget := pullPageBytes
 	for _, pid := range scopes {
 		after := req.Cursor[pid]
+		if after != 0 {
+			horizon, err := s.store.Horizon(ctx, pid)
+			if err != nil {
+				return err
+			}
+			if syncproto.NeedsResync(after, horizon) {
+				// Records deleted and purged since this cursor would never
+				// reach the device: it reads the pairing again from 0.
+				ans.Resync = append(ans.Resync, pid)
+				continue
+			}
+		}
 		if len(ans.Records) >= limit || budget <= 0 {
 			head, err := s.store.Head(ctx, pid)
 			if err != nil {

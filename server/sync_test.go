@@ -2,13 +2,16 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -276,5 +279,64 @@ func TestConcurrentReplayExactlyOnce(t *testing.T) {
 	}
 	if h, _ := e.db.Head(t.Context(), "p1"); h != 20 {
 		t.Fatalf("p1 head: got %d, want 20 (each change committed once)", h)
+	}
+}
+
+// TestTombstoneHorizon: a deleted record is purged after the horizon; a
+// device whose cursor predates the purge is told to resync (never left
+// holding the record), and its late edit of the purged record is refused
+// rather than bringing it back.
+func TestTombstoneHorizon(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA, conA := e.device(t, "officerA"), e.device(t, "contactA")
+	offA.push(offA.set("visits", "v1", "p1", map[string]any{"notes": "待删除"}), offA.set("visits", "v2", "p1", map[string]any{"notes": "保留"}))
+	conA.pull() // the contact holds v1, with a cursor from before the delete
+	stale := maps.Clone(conA.cursor)
+
+	cur := offA.view["visits/v1"]
+	del, w, err := offA.w.Delete(cur, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	offA.view["visits/v1"] = del
+	if _, ans := offA.push(syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: del}); ans.Results[0].Status != syncproto.StatusApplied {
+		t.Fatalf("delete: %+v", ans.Results[0])
+	}
+	// Within the horizon nothing is purged.
+	if n, err := e.s.SweepTombstones(t.Context(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("sweep within the horizon: purged %d (%v), want 0", n, err)
+	}
+	if n, err := e.s.SweepTombstones(t.Context(), time.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("sweep past the horizon: purged %d (%v), want 1", n, err)
+	}
+	// The stale cursor gets resync_required for p1, and no records of it.
+	body, _ := syncproto.Encode(&syncproto.PullRequest{V: 1, Cursor: stale})
+	r := e.call("POST", "/v1/sync/pull", conA.token, body)
+	ans, err := syncproto.DecodePullAnswer(r.body, syncproto.Limits{})
+	if err != nil || strings.Join(ans.Resync, ",") != "p1" {
+		t.Fatalf("pull with a stale cursor: %s (%v), want resync [p1]", r.body, err)
+	}
+	for _, pr := range ans.Records {
+		if pr.Pairing == "p1" {
+			t.Fatalf("resync answer carries a p1 record: %v", pr.Record)
+		}
+	}
+	// Read again from 0: v1 is gone, v2 is there.
+	conA.view, conA.cursor = map[string]syncproto.Record{}, syncproto.Cursor{}
+	keys, _ := conA.pull()
+	got := strings.Join(keys, " ")
+	if strings.Contains(got, "visits/v1") || !strings.Contains(got, "visits/v2") {
+		t.Fatalf("after resync: pulled %v, want v2 and not v1", keys)
+	}
+	// A device that still holds v1 (an officer offline past the horizon)
+	// edits it: refused, not resurrected.
+	offB := e.device(t, "officerA")
+	offB.view["visits/v1"] = cur
+	if _, ans := offB.push(offB.set("visits", "v1", "p1", map[string]any{"notes": "迟到的修改"})); ans.Results[0].Status != syncproto.StatusRejected {
+		t.Fatalf("edit of a purged record: got %+v, want rejected", ans.Results[0])
+	}
+	if _, err := e.db.Get(t.Context(), storage.Key{Collection: "visits", ID: "v1"}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("purged record after a late edit: %v, want not found", err)
 	}
 }

@@ -112,6 +112,16 @@ type Records interface {
 	Changes(ctx context.Context, pairing string, after uint64, limit PageLimit) (Page, error)
 	// Head returns a pairing's current sequence (0 for an unknown pairing).
 	Head(ctx context.Context, pairing string) (uint64, error)
+	// Purge deletes records of a pairing for good (tombstones past their
+	// horizon), with their entries in the changes feed, if each is still at
+	// the Seq given in its Record (ErrConflict, nothing deleted, otherwise),
+	// and raises the pairing's horizon to the highest of those Seqs. Absent
+	// records are skipped. The sequence does not advance.
+	Purge(ctx context.Context, pairing string, records []Record) error
+	// Horizon returns the highest sequence of a record purged from the
+	// pairing (0 if none): a reader whose cursor is below it may hold a
+	// record that no longer exists and must read the pairing again from 0.
+	Horizon(ctx context.Context, pairing string) (uint64, error)
 }
 
 // Receipts finds the stored answer to an earlier pushed change.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pairsync/pairsync/storage"
@@ -115,15 +116,7 @@ func (d *Directory) Visible(pr Principal) []Pairing {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b Pairing) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Pairing) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -145,4 +138,16 @@ func (d *Directory) SeesDirectoryRecord(pr Principal, collection, id string) boo
 		}
 	}
 	return false
+}
+
+// All returns every pairing, ordered by id.
+func (d *Directory) All() []Pairing {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]Pairing, 0, len(d.pairings))
+	for _, p := range d.pairings {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b Pairing) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }

@@ -34,6 +34,7 @@ var (
 	bucketMeta          = []byte("meta")
 	bucketRecords       = []byte("records")
 	bucketHeads         = []byte("heads")
+	bucketHorizons      = []byte("horizons")
 	bucketLog           = []byte("log")
 	bucketReceipts      = []byte("receipts")
 	bucketUsers         = []byte("users")
@@ -133,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 // initBuckets creates the top-level buckets and checks the schema version.
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{
-		bucketMeta, bucketRecords, bucketHeads, bucketLog, bucketReceipts,
+		bucketMeta, bucketRecords, bucketHeads, bucketHorizons, bucketLog, bucketReceipts,
 		bucketUsers, bucketUsersByName, bucketUsersByPhone,
 		bucketDevices, bucketDevicesByUser,
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,

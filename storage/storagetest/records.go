@@ -19,6 +19,7 @@ func (s suite) records(t *testing.T) {
 	t.Run("Conflicts", s.recordsConflicts)
 	t.Run("Receipts", s.recordsReceipts)
 	t.Run("ExpectHead", s.recordsExpectHead)
+	t.Run("Purge", s.recordsPurge)
 	t.Run("PairingImmutable", s.recordsPairingImmutable)
 	t.Run("Paging", s.recordsPaging)
 	t.Run("PagingBigRecord", s.recordsPagingBigRecord)
@@ -204,6 +205,49 @@ func (s suite) recordsExpectHead(t *testing.T) {
 		Receipts: []storage.Receipt{{Replica: "dev1", Counter: 1, Answer: []byte("applied seq 3")}}})
 	equal(t, "seqs after head 2", c.Seqs, []uint64{3})
 	equal(t, "head", c.Head, uint64(3))
+}
+
+// recordsPurge: purged records leave the store and the feed, the horizon
+// rises to the highest purged sequence, the head does not move, and a
+// record changed since it was read is not purged.
+func (s suite) recordsPurge(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("a", 0, "a1"), put("b", 0, "b1"), put("c", 0, "c1")}})
+	mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("b", 2, "b2")}}) // b@4
+	if h, err := st.Horizon(ctx, "p1"); err != nil || h != 0 {
+		t.Fatalf("horizon before purging: got %d, %v; want 0", h, err)
+	}
+	// A stale read of b (seq 2) refuses the whole purge.
+	err := st.Purge(ctx, "p1", []storage.Record{{Key: key("a"), Seq: 1}, {Key: key("b"), Seq: 2}})
+	wantErr(t, "purge with a stale seq", err, storage.ErrConflict)
+	if _, err := st.Get(ctx, key("a")); err != nil {
+		t.Fatalf("a after a refused purge: %v, want it kept", err)
+	}
+	if err := st.Purge(ctx, "p1", []storage.Record{{Key: key("a"), Seq: 1}, {Key: key("b"), Seq: 4}, {Key: key("zz"), Seq: 9}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b"} {
+		_, err := st.Get(ctx, key(id))
+		wantErr(t, "get purged "+id, err, storage.ErrNotFound)
+	}
+	p := mustChanges(t, st, "p1", 0, storage.PageLimit{})
+	equal(t, "feed after purge", brief(p.Records), "[visits/c@3[p1]=c1]")
+	if h, _ := st.Horizon(ctx, "p1"); h != 4 {
+		t.Fatalf("horizon: got %d, want 4 (b's seq)", h)
+	}
+	if h, _ := st.Head(ctx, "p1"); h != 4 {
+		t.Fatalf("head after purge: got %d, want 4 (unchanged)", h)
+	}
+	// The horizon never goes down.
+	if err := st.Purge(ctx, "p1", []storage.Record{{Key: key("c"), Seq: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.Horizon(ctx, "p1"); h != 4 {
+		t.Fatalf("horizon after purging an older record: got %d, want 4", h)
+	}
+	c := mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("d", 0, "d1")}})
+	equal(t, "seq after purges", c.Seqs, []uint64{5})
 }
 
 func (s suite) recordsReceipts(t *testing.T) {

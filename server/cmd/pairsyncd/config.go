@@ -75,6 +75,7 @@ func settings() []setting {
 			return nil
 		}},
 		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links (default: the request's own)", str(func(c *Config) *string { return &c.Server.PublicURL })},
+		{"tombstone-horizon", "PAIRSYNC_TOMBSTONE_HORIZON", "4320h", "deleted records are purged after this long (180 days); devices offline longer read their pairings again", dur(func(c *Config) *time.Duration { return &c.Server.TombstoneHorizon })},
 		{"log-level", "PAIRSYNC_LOG_LEVEL", "info", "log level: debug, info, warn or error (logs are JSON on stderr)", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{"drain-delay", "PAIRSYNC_DRAIN_DELAY", "0s", "on SIGTERM, answer /readyz with 503 this long before closing the listener", dur(func(c *Config) *time.Duration { return &c.DrainDelay })},
 		{"shutdown-timeout", "PAIRSYNC_SHUTDOWN_TIMEOUT", "10s", "on SIGTERM, wait this long for in-flight requests", dur(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},

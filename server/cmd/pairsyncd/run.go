@@ -42,6 +42,8 @@ type Main struct {
 	ln     net.Listener
 	done   chan error
 	ready  chan struct{}
+	// stopMaintenance ends the background work (tombstone sweeps).
+	stopMaintenance context.CancelFunc
 
 	// extraRoutes lets tests add routes (a deliberately slow one) before the
 	// server starts.
@@ -90,6 +92,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(m.ln) }()
+	mctx, stopMaintenance := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopMaintenance = stopMaintenance
+	go m.srv.RunMaintenance(mctx, time.Hour)
 
 	m.log.Info("ready", "addr", m.ln.Addr().String(), "storage", m.Config.Storage, "photos", m.Config.Photos,
 		"data_dir", m.Config.DataDir, "startup_ms", time.Since(start).Milliseconds())
@@ -255,6 +260,9 @@ func (m *Main) Done() <-chan error { return m.done }
 // Shutdown stops the server gracefully (see serveUntilSignal) and closes
 // storage. It is bounded by DrainDelay + ShutdownTimeout.
 func (m *Main) Shutdown(ctx context.Context) error {
+	if m.stopMaintenance != nil {
+		m.stopMaintenance()
+	}
 	if m.srv != nil {
 		m.srv.SetDraining()
 		m.log.Info("shutting down", "drain_delay", m.Config.DrainDelay.String())
@@ -274,6 +282,9 @@ func (m *Main) Shutdown(ctx context.Context) error {
 // Close closes storage without waiting for requests; safe to call twice.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
+		if m.stopMaintenance != nil {
+			m.stopMaintenance()
+		}
 		var errs []error
 		if m.srv != nil && !m.srv.Draining() {
 			// Not shut down gracefully: stop accepting and cut connections.
