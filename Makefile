@@ -34,5 +34,9 @@ test-go:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## soak: the long runs (bounded, under 30 minutes): 20,000 convergence seeds
+soak:
+	PAIRSYNC_SIM_SEEDS=20000 $(GO) test -count=1 -run 'TestConvergence' -timeout 30m ./server/
+
 clean:
 	rm -rf $(BIN)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"time"
 
@@ -222,7 +223,13 @@ func (s *Server) commitChanges(ctx context.Context, device, pid string, changes 
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, storage.ErrConflict) || attempt == commitAttempts {
+		if !errors.Is(err, storage.ErrConflict) {
+			return err
+		}
+		if attempt == commitAttempts {
+			return errPairingBusy(pid, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
 			return err
 		}
 		// Another writer committed first (another process, or a duplicate
@@ -238,6 +245,28 @@ func (s *Server) commitChanges(ctx context.Context, device, pid string, changes 
 		if idx = remaining; len(idx) == 0 {
 			return nil
 		}
+	}
+}
+
+// errPairingBusy answers a push or write that lost the commit race to
+// other server processes every time: nothing of it was committed, and
+// sending it again is safe (pushes are exactly-once), so the answer is 503
+// with Retry-After, not a 409 that would ask the device to reload.
+func errPairingBusy(pid string, cause error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Cause: cause,
+		Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: fmt.Sprintf("pairing %s is busy with other writers; send the same request again shortly", pid)}}
+}
+
+// backoff waits a jittered, growing while before commit attempt n+1.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1+mrand.IntN(1<<min(attempt, 6))) * time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

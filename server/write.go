@@ -68,7 +68,13 @@ func (s *Server) writeRecord(ctx context.Context, collection, id, pid string, va
 		if err == nil {
 			return next, c.Seqs[0], nil
 		}
-		if !errors.Is(err, storage.ErrConflict) || attempt == commitAttempts {
+		if !errors.Is(err, storage.ErrConflict) {
+			return syncproto.Record{}, 0, err
+		}
+		if attempt == commitAttempts {
+			return syncproto.Record{}, 0, errPairingBusy(pid, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
 			return syncproto.Record{}, 0, err
 		}
 	}
