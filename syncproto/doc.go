@@ -137,13 +137,17 @@
 //     Rebuild computes it at push time (never a state computed earlier,
 //     which may hold a write rejected since).
 //   - Answers: applied or merged: fold the change's record into the base
-//     and drop the write from the outbox. Rejected: move the write to the
+//     (never a stand-in's, see below) and drop the write from the outbox. Rejected: move the write to the
 //     rejected list (for the user to see, edit and write again as a new
 //     write) and rebuild the view without it. Duplicate: drop it from the
 //     outbox; the next pull shows whether it was applied.
 //   - A write whose answer was lost is pushed again; if the base has seen it
-//     meanwhile, Apply(Record{}, write) is record enough, since the server
-//     answers from its receipt.
+//     meanwhile, push StandIn(write), which the server answers from its
+//     receipt. Do not fold a stand-in's record into the base: its vector
+//     covers writes it does not hold, and folding it would drop them. (The
+//     server's convergence simulation found both rules: Apply(Record{}, w)
+//     is invalid for a delete that saw other replicas, and folding lost
+//     acknowledged writes.)
 //   - Resync: drop the base of the pairing (keep the outbox), pull it from 0.
 //     Purge: push what is pending, then drop the pairing's base, outbox
 //     entries and cursor.

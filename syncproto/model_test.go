@@ -231,12 +231,12 @@ func (c *modelClient) nextRequest() (*PushRequest, error) {
 		}
 		if change == nil {
 			// The base has already seen this write (its answer was lost):
-			// the server answers from its receipt, so a minimal record will do.
-			r, err := Apply(Record{}, w)
+			// the server answers from its receipt.
+			c, err := StandIn(w)
 			if err != nil {
 				return nil, err
 			}
-			change = &Change{Dot: w.Dot, HLC: w.HLC, Record: r}
+			change = &c
 		}
 		req.Changes = append(req.Changes, *change)
 	}

@@ -308,3 +308,20 @@ func Rebuild(base Record, pending []Write) (Record, []Change, error) {
 	}
 	return view, changes, nil
 }
+
+// StandIn returns the change to push again for a write whose answer was
+// lost and whose effect the base has seen since (a pull brought it): the
+// write applied to an empty record whose vector is the write's context. It
+// holds only the write's own entries, is valid for every kind of write (a
+// delete's context included), and is the same each time, so the server
+// answers it from its receipt. Its record is never folded into the base:
+// its vector covers writes it does not hold.
+func StandIn(w Write) (Change, error) {
+	r := NewRecord(w.Collection, w.ID, w.Pairing)
+	r.VV = w.Context.Clone()
+	out, err := Apply(r, w)
+	if err != nil {
+		return Change{}, err
+	}
+	return Change{Dot: w.Dot, HLC: w.HLC, Record: out}, nil
+}
