@@ -131,7 +131,7 @@ func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record) *syncproto.Er
 	if pr, ok := s.dir.Pairing(r.Pairing); ok {
 		scope = &pr
 	}
-	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection}) {
+	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection, At: s.now()}) {
 	case nil:
 		return nil
 	case pairing.ErrForbidden:
@@ -322,6 +322,10 @@ func (s *Server) pull(c *fiber.Ctx) error {
 				continue
 			}
 		}
+		// The answer's cursor names every pairing the user syncs, even
+		// with nothing in it yet, so the device's cursor always lists what
+		// it holds and a later removal reaches it as a purge.
+		ans.Cursor[pid] = after
 		if len(ans.Records) >= limit || budget <= 0 {
 			head, err := s.store.Head(ctx, pid)
 			if err != nil {

@@ -340,3 +340,48 @@ func TestTombstoneHorizon(t *testing.T) {
 		t.Fatalf("purged record after a late edit: %v, want not found", err)
 	}
 }
+
+// TestRemovedOfficerGrace: an officer removed from a pairing while their
+// phone holds unsent changes still gets them in (nothing recorded is lost)
+// for pairing.RemovalGrace, but no longer reads the pairing and is told to
+// purge it; after the grace, pushes are refused.
+func TestRemovedOfficerGrace(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA := e.device(t, "officerA")
+	offA.pull()
+	pending := offA.set("visits", "v-late", "p1", map[string]any{"notes": "移除前记录的走访"})
+
+	vals, _ := jsonValues(map[string]any{"officers": []map[string]any{},
+		"former_officers": []map[string]any{{"user_id": "u-officerA", "removed_at": e.now()}}})
+	if _, _, err := e.s.writeRecord(t.Context(), pairing.CollPairings, "p1", pairing.DirectoryScope, vals); err != nil {
+		t.Fatal(err)
+	}
+	if _, ans := offA.push(pending); ans.Results[0].Status != syncproto.StatusApplied {
+		t.Fatalf("pending change of a removed officer within the grace: got %+v, want applied", ans.Results[0])
+	}
+	keys, purge := offA.pull()
+	if strings.Join(purge, ",") != "p1" {
+		t.Fatalf("got purge %v, want [p1]", purge)
+	}
+	for _, k := range keys {
+		if k == "visits/v-late" || k == "pairings/p1" {
+			t.Fatalf("removed officer pulled %s", k)
+		}
+	}
+	// Past the grace: refused. (Tokens last 10 minutes; sign in again.)
+	e.advance(pairing.RemovalGrace + time.Hour)
+	offA.token = e.login("officerA").AccessToken
+	r := e.call("POST", "/v1/auth/login", "", map[string]any{"username": "officerA", "password": testPassword, "device_id": offA.id})
+	var tr tokenResponse
+	r.json(t, &tr)
+	offA.token = tr.AccessToken
+	if _, ans := offA.push(offA.set("visits", "v-later", "p1", map[string]any{"notes": "太晚了"})); ans.Results[0].Status != syncproto.StatusRejected {
+		t.Fatalf("push after the grace: got %+v, want rejected", ans.Results[0])
+	}
+	// Contacts are never let in by an officer's grace.
+	conB := e.device(t, "contactB")
+	if _, ans := conB.push(conB.set("issues", "i-x", "p1", map[string]any{"title": "x"})); ans.Results[0].Status != syncproto.StatusRejected {
+		t.Fatalf("another pairing's contact: got %+v, want rejected", ans.Results[0])
+	}
+}

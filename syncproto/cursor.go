@@ -20,7 +20,7 @@ func (c Cursor) Next(a *PullAnswer) Cursor {
 		out[p] = s
 	}
 	for p, s := range a.Cursor {
-		if s > out[p] {
+		if cur, ok := out[p]; !ok || s > cur {
 			out[p] = s
 		}
 	}

@@ -3,6 +3,7 @@ package pairing
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Role is what a user is, from DOMAIN.md.
@@ -82,6 +83,9 @@ type Object struct {
 	// holds the record (nil when unknown: not visible) and its collection.
 	Pairing    *Pairing
 	Collection string
+	// At is when the decision is made (the removal grace of a pairing's
+	// former officers is measured from it).
+	At time.Time
 }
 
 // Decisions other than "allowed". Handlers map ErrNotVisible to 404 (so an

@@ -3,6 +3,7 @@ package pairing
 import (
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -43,7 +44,22 @@ type Pairing struct {
 	Officers []string
 	// Contacts are the counterparties' contact users (user ids).
 	Contacts []string
-	Deleted  bool
+	// FormerOfficers maps officers removed from the pairing to when they
+	// were removed: for RemovalGrace after that, their devices may still
+	// push what they recorded (nothing recorded is lost), though they no
+	// longer see the pairing.
+	FormerOfficers map[string]time.Time
+	Deleted        bool
+}
+
+// RemovalGrace is how long an officer removed from a pairing may still
+// push the changes their devices hold for it.
+const RemovalGrace = 7 * 24 * time.Hour
+
+// formerRef is one entry of a pairing record's "former_officers" field.
+type formerRef struct {
+	UserID    string    `json:"user_id"`
+	RemovedAt time.Time `json:"removed_at"`
 }
 
 // officerRef is one entry of a pairing record's "officers" field.
@@ -85,7 +101,24 @@ func PairingFromRecord(r syncproto.Record) Pairing {
 			p.Officers = append(p.Officers, o.UserID)
 		}
 	}
+	var former []formerRef
+	_ = json.Unmarshal(r.Value("former_officers"), &former)
+	for _, f := range former {
+		if f.UserID != "" && !f.RemovedAt.IsZero() {
+			if p.FormerOfficers == nil {
+				p.FormerOfficers = map[string]time.Time{}
+			}
+			p.FormerOfficers[f.UserID] = f.RemovedAt
+		}
+	}
 	return p
+}
+
+// inGrace reports whether the principal is an officer removed from the
+// pairing less than RemovalGrace before at.
+func (p Pairing) inGrace(pr Principal, at time.Time) bool {
+	removed, ok := p.FormerOfficers[pr.UserID]
+	return ok && pr.Role == Officer && !slices.Contains(p.Officers, pr.UserID) && at.Sub(removed) < RemovalGrace
 }
 
 // Sees reports whether the principal may see the pairing: administrators and
@@ -140,6 +173,9 @@ func Collections() []string {
 
 // recordPolicy decides on a synced record of a pairing.
 func recordPolicy(p Principal, a Action, o Object) error {
+	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers[o.Collection], p.Role) {
+		return nil // a removed officer's last changes still land
+	}
 	if o.Pairing == nil || !o.Pairing.Sees(p) {
 		return ErrNotVisible
 	}
