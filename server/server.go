@@ -244,9 +244,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// receiptsKept is how many of each device's latest push answers are kept
+// for exactly-once replays; older replays answer "duplicate".
+const receiptsKept = 10_000
+
 // RunMaintenance runs the background work until ctx ends: every interval,
-// it purges tombstones older than the horizon. Errors are logged and
-// retried at the next tick.
+// it purges tombstones older than the horizon and prunes old push receipts.
+// Errors are logged and retried at the next tick.
 func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -257,6 +261,11 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("tombstone sweep failed", "err", err)
 		case n > 0:
 			s.log.Info("tombstones purged", "records", n)
+		}
+		if n, err := s.store.PruneReceipts(ctx, receiptsKept); err != nil && ctx.Err() == nil {
+			s.log.Warn("receipt pruning failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("push receipts pruned", "receipts", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -82,6 +82,10 @@ func (s *Server) push(c *fiber.Ctx) error {
 	defer s.deviceLocks.lock(dev.ID)()
 
 	p := principal(c)
+	prunedBelow, err := s.store.PrunedBelow(ctx, dev.ID)
+	if err != nil {
+		return err
+	}
 	results := make([]syncproto.Result, len(req.Changes))
 	groups := map[string][]int{}
 	var order []string
@@ -94,6 +98,11 @@ func (s *Server) push(c *fiber.Ctx) error {
 			continue
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
+		}
+		if ch.Dot.Counter < prunedBelow {
+			// Processed long ago; its answer was pruned. Nothing changes.
+			results[i].Status = syncproto.StatusDuplicate
+			continue
 		}
 		if e := s.mayWrite(p, ch.Record); e != nil {
 			results[i] = rejected(ch.Dot, e)

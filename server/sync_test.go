@@ -385,3 +385,33 @@ func TestRemovedOfficerGrace(t *testing.T) {
 		t.Fatalf("another pairing's contact: got %+v, want rejected", ans.Results[0])
 	}
 }
+
+// TestPrunedReceiptsAnswerDuplicate: after a device's old receipts are
+// pruned, replaying an old change answers "duplicate" and commits nothing,
+// while a change that was never processed (a lower counter whose batch did
+// not commit) is still processed.
+func TestPrunedReceiptsAnswerDuplicate(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA := e.device(t, "officerA")
+	var old []syncproto.Change
+	for i := 0; i < 5; i++ {
+		old = append(old, offA.set("visits", fmt.Sprintf("v%d", i), "p1", map[string]any{"notes": i}))
+	}
+	offA.push(old...)
+	if n, err := e.db.PruneReceipts(t.Context(), 2); err != nil || n != 2 {
+		t.Fatalf("prune: %d, %v; want 2 (counters 1 and 2)", n, err)
+	}
+	head, _ := e.db.Head(t.Context(), "p1")
+	_, ans := offA.push(old[0])
+	if ans.Results[0].Status != syncproto.StatusDuplicate {
+		t.Fatalf("replay of a pruned change: got %+v, want duplicate", ans.Results[0])
+	}
+	_, ans = offA.push(old[4])
+	if ans.Results[0].Status != syncproto.StatusApplied || ans.Results[0].Seq == 0 {
+		t.Fatalf("replay of a kept change: got %+v, want its stored answer (applied)", ans.Results[0])
+	}
+	if h, _ := e.db.Head(t.Context(), "p1"); h != head {
+		t.Fatalf("replays moved the head from %d to %d", head, h)
+	}
+}

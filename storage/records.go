@@ -129,4 +129,14 @@ type Receipts interface {
 	// Receipt returns the answer stored for (replica, counter), or
 	// ErrNotFound.
 	Receipt(ctx context.Context, replica string, counter uint64) ([]byte, error)
+	// PrunedBelow returns the counter below which the replica's receipts
+	// have been pruned (0 if never): a change below it without a receipt
+	// was processed long ago and its answer dropped. (Not "the highest
+	// counter receipted": receipts of one push may commit out of counter
+	// order, so a lower counter without a receipt may still be unprocessed.)
+	PrunedBelow(ctx context.Context, replica string) (uint64, error)
+	// PruneReceipts deletes, for every replica, the receipts more than keep
+	// counters below its highest receipted counter, raises its PrunedBelow
+	// accordingly, and returns how many receipts it deleted.
+	PruneReceipts(ctx context.Context, keep uint64) (int, error)
 }

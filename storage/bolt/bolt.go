@@ -37,6 +37,7 @@ var (
 	bucketHorizons      = []byte("horizons")
 	bucketLog           = []byte("log")
 	bucketReceipts      = []byte("receipts")
+	bucketPruned        = []byte("receipts_pruned")
 	bucketUsers         = []byte("users")
 	bucketUsersByName   = []byte("users_by_name")
 	bucketUsersByPhone  = []byte("users_by_phone")
@@ -134,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 // initBuckets creates the top-level buckets and checks the schema version.
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{
-		bucketMeta, bucketRecords, bucketHeads, bucketHorizons, bucketLog, bucketReceipts,
+		bucketMeta, bucketRecords, bucketHeads, bucketHorizons, bucketLog, bucketReceipts, bucketPruned,
 		bucketUsers, bucketUsersByName, bucketUsersByPhone,
 		bucketDevices, bucketDevicesByUser,
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,

@@ -20,6 +20,7 @@ func (s suite) records(t *testing.T) {
 	t.Run("Receipts", s.recordsReceipts)
 	t.Run("ExpectHead", s.recordsExpectHead)
 	t.Run("Purge", s.recordsPurge)
+	t.Run("PruneReceipts", s.recordsPruneReceipts)
 	t.Run("PairingImmutable", s.recordsPairingImmutable)
 	t.Run("Paging", s.recordsPaging)
 	t.Run("PagingBigRecord", s.recordsPagingBigRecord)
@@ -248,6 +249,44 @@ func (s suite) recordsPurge(t *testing.T) {
 	}
 	c := mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("d", 0, "d1")}})
 	equal(t, "seq after purges", c.Seqs, []uint64{5})
+}
+
+// recordsPruneReceipts: receipts more than keep counters below a replica's
+// newest go, per replica, and PrunedBelow says where they stop.
+func (s suite) recordsPruneReceipts(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	var rs []storage.Receipt
+	for i := uint64(1); i <= 20; i++ {
+		rs = append(rs, storage.Receipt{Replica: "dev1", Counter: i, Answer: []byte("a")})
+	}
+	for i := uint64(1); i <= 3; i++ {
+		rs = append(rs, storage.Receipt{Replica: "dev2", Counter: i, Answer: []byte("b")})
+	}
+	rs = append(rs, storage.Receipt{Replica: "dev10", Counter: 40, Answer: []byte("c")})
+	mustCommit(t, st, storage.Batch{Receipts: rs})
+	n, err := st.PruneReceipts(ctx, 5)
+	if err != nil || n != 14 {
+		t.Fatalf("prune: got %d, %v; want 14 (dev1's 1..14)", n, err)
+	}
+	for _, tc := range []struct {
+		replica string
+		counter uint64
+		kept    bool
+	}{{"dev1", 14, false}, {"dev1", 1, false}, {"dev1", 15, true}, {"dev1", 20, true}, {"dev2", 1, true}, {"dev10", 40, true}} {
+		_, err := st.Receipt(ctx, tc.replica, tc.counter)
+		if kept := err == nil; kept != tc.kept {
+			t.Errorf("receipt %s/%d after prune: kept=%v (%v), want %v", tc.replica, tc.counter, kept, err, tc.kept)
+		}
+	}
+	for replica, want := range map[string]uint64{"dev1": 15, "dev2": 0, "dev10": 35, "nobody": 0} {
+		if got, err := st.PrunedBelow(ctx, replica); err != nil || got != want {
+			t.Errorf("PrunedBelow(%s): got %d, %v; want %d", replica, got, err, want)
+		}
+	}
+	if n, err := st.PruneReceipts(ctx, 5); err != nil || n != 0 {
+		t.Fatalf("second prune: got %d, %v; want 0", n, err)
+	}
 }
 
 func (s suite) recordsReceipts(t *testing.T) {
