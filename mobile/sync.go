@@ -1,0 +1,489 @@
+package mobile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// answerLimits decode the server's answers: it is trusted more than a
+// device, and an administrator's cursor names every pairing of a subtree.
+var answerLimits = syncproto.Limits{MaxBytes: maxAnswerBytes, MaxArray: 1 << 20, MaxKeys: 1 << 20}
+
+// syncRun is one Sync.
+type syncRun struct {
+	e     *Engine
+	ctx   context.Context
+	c     *conn
+	p     Progress
+	heads map[string]uint64 // from GET /v1/sync/scopes
+}
+
+// Sync exchanges changes with the server, following the client rules of
+// syncproto (doc.go): it pushes the outbox in counter order (one change per
+// record per request, at most Config.MaxChanges per request), folds each
+// acknowledged change into the base and drops it from the outbox in one
+// transaction with the answer, keeps rejected writes with their reason;
+// then it pulls every page and merges it into the base. A pairing to
+// resync is read again from 0 (its pending writes kept); a pairing to
+// purge is purged after its pending writes are pushed. Every step is
+// committed locally as soon as its answer arrives, so a Sync cut short at
+// any point (network, crash) loses and duplicates nothing: call it again.
+//
+// A revoked device pushes what the server still accepts, then its local
+// data is wiped; the error matches ErrDeviceRevoked and Progress.Wiped is
+// set. An ended session gives ErrSignInRequired (data kept).
+func (e *Engine) Sync(ctx context.Context) (Progress, error) {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	var (
+		sess   session
+		ok     bool
+		resync bool
+	)
+	err := e.db.View(func(tx *bolt.Tx) error {
+		var err error
+		sess, ok, err = loadSession(tx)
+		resync = tx.Bucket(bucketResync).Stats().KeyN > 0
+		return err
+	})
+	if err != nil {
+		return Progress{}, fmt.Errorf("mobile: sync: %w", dbErr(err))
+	}
+	if !ok || sess.DeviceID == "" {
+		return Progress{}, ErrNotSignedIn
+	}
+	s := &syncRun{e: e, ctx: ctx, c: &conn{e: e, sess: sess}}
+	err = s.run(resync)
+	if errors.Is(err, ErrDeviceRevoked) {
+		err = s.revoked(err)
+	}
+	if err != nil {
+		e.log.Warn("sync stopped", "err", err, "uploaded", s.p.UploadDone, "pulled", s.p.RecordsDone)
+		return s.p, fmt.Errorf("mobile: sync: %w", err)
+	}
+	s.p.Phase = PhaseDone
+	s.report()
+	e.log.Info("sync done", "uploaded", s.p.UploadDone, "rejected", s.p.Rejected, "pulled", s.p.RecordsDone)
+	return s.p, nil
+}
+
+func (s *syncRun) run(resync bool) error {
+	if resync {
+		// A resync was cut short: read those pairings again before pushing,
+		// so changes are built on a base that has seen what they saw.
+		if err := s.pull(); err != nil {
+			return err
+		}
+	}
+	if err := s.push(); err != nil {
+		return err
+	}
+	return s.pull()
+}
+
+func (s *syncRun) report() {
+	if s.e.cfg.OnProgress != nil {
+		p := s.p
+		p.Pairings = slices.Clone(p.Pairings)
+		p.Resynced, p.Purged = slices.Clone(p.Resynced), slices.Clone(p.Purged)
+		s.e.cfg.OnProgress(p)
+	}
+}
+
+// pushItem is one change of a push request and the write it carries.
+type pushItem struct {
+	w  syncproto.Write
+	ch syncproto.Change
+}
+
+// buildPush takes the next push request from the outbox: writes in counter
+// order, each change built by Rebuild now (a write the base has seen
+// already, whose answer was lost, as a stand-in), ending before a second
+// change to one record, at limit changes or MaxPushBytes. It also returns
+// the size of the outbox.
+func (s *syncRun) buildPush(limit int) ([]pushItem, int, error) {
+	var items []pushItem
+	pending := 0
+	err := s.e.db.View(func(tx *bolt.Tx) error {
+		out := tx.Bucket(bucketOutbox)
+		pending = out.Stats().KeyN
+		seen := map[string]bool{}
+		size := 64
+		c := out.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			w, err := decodeWrite(v)
+			if err != nil {
+				return err
+			}
+			rk := string(recKey(w.Collection, w.ID))
+			if seen[rk] {
+				break
+			}
+			seen[rk] = true
+			base, err := getBase(tx, w.Collection, w.ID)
+			if err != nil {
+				return err
+			}
+			var ch syncproto.Change
+			if base.VV.Covers(w.Dot) {
+				if ch, err = syncproto.StandIn(w); err != nil {
+					return fmt.Errorf("stand-in for %s: %w", w.Dot, err)
+				}
+			} else {
+				ws, err := pendingFor(tx, w.Collection, w.ID)
+				if err != nil {
+					return err
+				}
+				_, chs, err := syncproto.Rebuild(base, ws)
+				if err != nil {
+					return fmt.Errorf("rebuild %s/%s: %w", w.Collection, w.ID, err)
+				}
+				if len(chs) == 0 || chs[0].Dot != w.Dot {
+					return fmt.Errorf("rebuild %s/%s: no change for %s", w.Collection, w.ID, w.Dot)
+				}
+				ch = chs[0]
+			}
+			b, err := syncproto.Encode(ch)
+			if err != nil {
+				return fmt.Errorf("encode %s: %w", w.Dot, err)
+			}
+			if len(items) > 0 && size+len(b)+1 > s.e.cfg.MaxPushBytes {
+				break
+			}
+			size += len(b) + 1
+			items = append(items, pushItem{w: w, ch: ch})
+			if len(items) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return items, pending, err
+}
+
+// push pushes the whole outbox, request after request, until it is empty
+// (every write answered).
+func (s *syncRun) push() error {
+	s.p.Phase = PhaseUpload
+	limit := s.e.cfg.MaxChanges
+	for {
+		items, pending, err := s.buildPush(limit)
+		if err != nil {
+			return dbErr(err)
+		}
+		s.p.UploadTotal = s.p.UploadDone + pending
+		if len(items) == 0 {
+			s.report()
+			return nil
+		}
+		changes := make([]syncproto.Change, len(items))
+		for i, it := range items {
+			changes[i] = it.ch
+		}
+		body, err := syncproto.Encode(&syncproto.PushRequest{V: syncproto.Version, Device: syncproto.ReplicaID(s.c.sess.DeviceID), Changes: changes})
+		if err != nil {
+			return fmt.Errorf("encode push: %w", err)
+		}
+		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true})
+		var serr *ServerError
+		if errors.As(err, &serr) && (serr.Status == http.StatusBadRequest || serr.Status == http.StatusRequestEntityTooLarge) {
+			// The request as a whole was refused. Narrow it down to the
+			// change the server cannot take, and keep that one as
+			// rejected, with the server's answer, so it blocks nothing.
+			if len(items) > 1 {
+				limit = max(len(items)/2, 1)
+				continue
+			}
+			e := &syncproto.Error{Code: serr.Code, Message: serr.Message, Field: serr.Field}
+			ans := &syncproto.PushAnswer{V: syncproto.Version, Results: []syncproto.Result{{Dot: items[0].w.Dot, Status: syncproto.StatusRejected, Error: e}}}
+			if err := s.apply(items, ans); err != nil {
+				return err
+			}
+			limit = s.e.cfg.MaxChanges
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ans, err := syncproto.DecodePushAnswer(resp, answerLimits)
+		if err != nil {
+			return fmt.Errorf("push answer: %w", err)
+		}
+		if len(ans.Results) != len(items) {
+			return fmt.Errorf("push answer: %d results for %d changes", len(ans.Results), len(items))
+		}
+		for i, r := range ans.Results {
+			if r.Dot != items[i].w.Dot {
+				return fmt.Errorf("push answer: result %d is for %s, want %s", i, r.Dot, items[i].w.Dot)
+			}
+		}
+		if err := s.apply(items, ans); err != nil {
+			return err
+		}
+	}
+}
+
+// apply acts on a push answer, in one transaction: applied and merged
+// changes are folded into the base (never a stand-in's: the base has seen
+// its write) and leave the outbox; rejected writes move to the rejected
+// list; duplicates leave the outbox (the next pull shows their effect).
+func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
+	done, rejected := 0, 0
+	err := s.e.db.Update(func(tx *bolt.Tx) error {
+		for i, r := range ans.Results {
+			it := items[i]
+			w, ok, err := getWrite(tx, it.w.Dot.Counter)
+			if err != nil {
+				return err
+			}
+			if !ok || w.Dot != it.w.Dot {
+				continue // purged meanwhile
+			}
+			switch r.Status {
+			case syncproto.StatusApplied, syncproto.StatusMerged:
+				base, err := getBase(tx, w.Collection, w.ID)
+				if err != nil {
+					return err
+				}
+				if !base.VV.Covers(w.Dot) {
+					if err := putBase(tx, syncproto.Merge(base, it.ch.Record)); err != nil {
+						return err
+					}
+				}
+			case syncproto.StatusRejected:
+				e := r.Error
+				if e == nil {
+					e = &syncproto.Error{Code: syncproto.CodeInternal, Message: "rejected without a reason"}
+				}
+				if err := putRejected(tx, w, e, s.e.now()); err != nil {
+					return err
+				}
+				rejected++
+			case syncproto.StatusDuplicate:
+			default:
+				return fmt.Errorf("push answer: unknown status %q for %s", r.Status, r.Dot)
+			}
+			if err := removeWrite(tx, w); err != nil {
+				return err
+			}
+			done++
+		}
+		return nil
+	})
+	if err != nil {
+		return dbErr(err)
+	}
+	s.p.UploadDone += done
+	s.p.Rejected += rejected
+	s.report()
+	return nil
+}
+
+// scopes reads the pairings' current sequences, for progress.
+func (s *syncRun) scopes() error {
+	resp, err := s.c.do(s.ctx, request{method: http.MethodGet, path: "/v1/sync/scopes", auth: true})
+	if err != nil {
+		return err
+	}
+	ans, err := syncproto.DecodeScopes(resp, answerLimits)
+	if err != nil {
+		return fmt.Errorf("scopes answer: %w", err)
+	}
+	s.heads = map[string]uint64{}
+	for _, sc := range ans.Pairings {
+		s.heads[sc.Pairing] = sc.Seq
+	}
+	return nil
+}
+
+// pull pulls every page, merging each into the base with its cursor in
+// one transaction; then it purges the pairings the server said to purge,
+// after pushing what is pending.
+func (s *syncRun) pull() error {
+	s.p.Phase = PhaseRecords
+	if err := s.scopes(); err != nil {
+		return err
+	}
+	var cursor syncproto.Cursor
+	if err := s.e.db.View(func(tx *bolt.Tx) error { cursor = readCursor(tx); return nil }); err != nil {
+		return dbErr(err)
+	}
+	total := 0
+	for p, head := range s.heads {
+		if head > cursor[p] {
+			total += int(head - cursor[p])
+		}
+	}
+	s.p.RecordsTotal = s.p.RecordsDone + total
+	s.report()
+	var purge []string
+	resyncs := 0
+	for {
+		body, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cursor, Limit: s.e.cfg.PullLimit})
+		if err != nil {
+			return err
+		}
+		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/pull", body: body, auth: true})
+		if err != nil {
+			return err
+		}
+		ans, err := syncproto.DecodePullAnswer(resp, answerLimits)
+		if err != nil {
+			return fmt.Errorf("pull answer: %w", err)
+		}
+		for _, pr := range ans.Records {
+			if pr.Pairing != pr.Record.Pairing {
+				return fmt.Errorf("pull answer: %s/%s of pairing %s listed under %s", pr.Record.Collection, pr.Record.ID, pr.Record.Pairing, pr.Pairing)
+			}
+		}
+		next := cursor.Next(ans)
+		// Pairings to purge keep their cursor entry until the purge is
+		// done: if it is cut short, the next pull names them again.
+		for _, p := range ans.Purge {
+			if v, ok := cursor[p]; ok {
+				next[p] = v
+			}
+		}
+		err = s.e.db.Update(func(tx *bolt.Tx) error {
+			for _, pr := range ans.Records {
+				r := pr.Record
+				base, err := getBase(tx, r.Collection, r.ID)
+				if err != nil {
+					return err
+				}
+				if err := putBase(tx, syncproto.Merge(base, r)); err != nil {
+					return err
+				}
+			}
+			for _, p := range ans.Resync {
+				if err := dropBase(tx, p); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketResync).Put([]byte(p), nil); err != nil {
+					return err
+				}
+			}
+			if !ans.More && len(ans.Resync) == 0 {
+				// Every pairing is read to its end, resynced ones included.
+				b := tx.Bucket(bucketResync)
+				var ks [][]byte
+				_ = b.ForEach(func(k, _ []byte) error { ks = append(ks, slices.Clone(k)); return nil })
+				for _, k := range ks {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+			return writeCursor(tx, next)
+		})
+		if err != nil {
+			return dbErr(err)
+		}
+		moved := !maps.Equal(cursor, next)
+		cursor = next
+		s.p.RecordsDone += len(ans.Records)
+		s.p.RecordsTotal = max(s.p.RecordsTotal, s.p.RecordsDone)
+		for _, p := range ans.Resync {
+			if !slices.Contains(s.p.Resynced, p) {
+				s.p.Resynced = append(s.p.Resynced, p)
+			}
+		}
+		for _, p := range ans.Purge {
+			if !slices.Contains(purge, p) {
+				purge = append(purge, p)
+			}
+		}
+		s.report()
+		if len(ans.Resync) > 0 {
+			if resyncs++; resyncs > 10 {
+				return errors.New("pull: the server keeps asking to resync")
+			}
+			continue // read them again from 0, even if this was the last page
+		}
+		if !ans.More || (len(ans.Records) == 0 && !moved) {
+			break
+		}
+	}
+	s.p.RecordsTotal = s.p.RecordsDone
+	s.p.Pairings = s.p.Pairings[:0]
+	for p, seq := range cursor {
+		if !slices.Contains(purge, p) {
+			s.p.Pairings = append(s.p.Pairings, PairingProgress{Pairing: p, Seq: seq, Head: s.heads[p]})
+		}
+	}
+	slices.SortFunc(s.p.Pairings, func(a, b PairingProgress) int { return strings.Compare(a.Pairing, b.Pairing) })
+	if len(purge) > 0 {
+		if err := s.purge(purge); err != nil {
+			return err
+		}
+	}
+	s.report()
+	return nil
+}
+
+// purge pushes what is pending, then drops everything of the pairings.
+func (s *syncRun) purge(pairings []string) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		if err := s.push(); err != nil {
+			return err
+		}
+		left := 0
+		err := s.e.db.Update(func(tx *bolt.Tx) error {
+			for _, p := range pairings {
+				if slices.Contains(s.p.Purged, p) {
+					continue
+				}
+				busy, err := hasPending(tx, p)
+				if err != nil {
+					return err
+				}
+				if busy {
+					left++ // written to while we pushed: push again first
+					continue
+				}
+				if err := purgePairing(tx, p); err != nil {
+					return err
+				}
+				s.p.Purged = append(s.p.Purged, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return dbErr(err)
+		}
+		if left == 0 {
+			s.e.log.Info("pairings purged", "pairings", pairings)
+			return nil
+		}
+	}
+	return nil // the rest at the next Sync: their cursor entries stay
+}
+
+// revoked: the server revoked the device. Push what it still accepts with
+// the access token at hand, then wipe local data. A push cut short by the
+// network leaves the data for the next Sync to try again.
+func (s *syncRun) revoked(cause error) error {
+	s.c.noRefresh = true
+	err := s.push()
+	var serr *ServerError
+	if err != nil && !errors.As(err, &serr) && !errors.Is(err, ErrSignInRequired) && !errors.Is(err, ErrDeviceRevoked) {
+		return fmt.Errorf("%w; pushing what is pending first: %w", cause, err)
+	}
+	left := s.e.Pending()
+	if err := s.e.wipe(); err != nil {
+		return err
+	}
+	s.p.Wiped, s.p.Discarded = true, left
+	s.report()
+	s.e.log.Warn("device revoked: local data wiped", "discarded", left)
+	return fmt.Errorf("%w: local data wiped, %d pending writes could not be pushed", cause, left)
+}
