@@ -293,6 +293,9 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		}
 		var tr tokenResponse
 		r.json(t, &tr)
+		if tr.ExpiresIn <= 0 || tr.ExpiresIn > 600 {
+			t.Fatalf("expires_in after %v: got %d, want 1..600 seconds (by the server's clock)", step, tr.ExpiresIn)
+		}
 		tok = tr.RefreshToken
 	}
 	e.advance(25 * time.Hour)

@@ -122,11 +122,14 @@ type Server struct {
 	pairingLocks *stripedLocks
 	deviceLocks  *stripedLocks
 	syncLimits   syncproto.Limits
-	keys         *auth.KeySet
-	tokens       *auth.Tokens
-	hasher       *auth.Hasher
-	throttle     *auth.Throttle
-	now          func() time.Time
+	// pullLimits admit a cursor naming every pairing of a province
+	// (thousands of keys; the body limit still bounds it).
+	pullLimits syncproto.Limits
+	keys       *auth.KeySet
+	tokens     *auth.Tokens
+	hasher     *auth.Hasher
+	throttle   *auth.Throttle
+	now        func() time.Time
 }
 
 // New builds a Server with every route registered.
@@ -182,6 +185,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		syncLimits:   syncproto.DefaultLimits(),
 	}
 	s.syncLimits.MaxBytes = cfg.BodyLimit
+	s.pullLimits = s.syncLimits
+	s.pullLimits.MaxKeys = 100_000
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",

@@ -179,7 +179,7 @@ func (s *Server) issue(ctx context.Context, u storage.User, deviceID, family, re
 	}
 	return session{tokenResponse: tokenResponse{
 		AccessToken: access, RefreshToken: refresh, TokenType: "Bearer",
-		ExpiresIn: int(time.Until(exp).Seconds()), User: s.viewUser(u, orgPath, true),
+		ExpiresIn: int(exp.Sub(s.now()).Seconds()), User: s.viewUser(u, orgPath, true),
 	}, orgPath: orgPath}, nil
 }
 

@@ -292,7 +292,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 	if !dev.RevokedAt.IsZero() {
 		return deviceRevoked()
 	}
-	req, err := syncproto.DecodePull(c.Body(), s.syncLimits)
+	req, err := syncproto.DecodePull(c.Body(), s.pullLimits)
 	if err != nil {
 		return err
 	}

@@ -415,3 +415,20 @@ func TestPrunedReceiptsAnswerDuplicate(t *testing.T) {
 		t.Fatalf("replays moved the head from %d to %d", head, h)
 	}
 }
+
+// TestPullWithManyPairings: an administrator of a province syncs thousands
+// of pairings, so the pull cursor names thousands of them; it must not hit
+// the decoder's per-object key limit.
+func TestPullWithManyPairings(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	adm := e.device(t, "adminA")
+	for i := 0; i < 7000; i++ {
+		adm.cursor[fmt.Sprintf("p-%05d", i)] = 0
+	}
+	body, _ := syncproto.Encode(&syncproto.PullRequest{V: 1, Cursor: adm.cursor})
+	r := e.call("POST", "/v1/sync/pull", adm.token, body)
+	if r.status != 200 {
+		t.Fatalf("pull with a 7,000-pairing cursor (%d bytes): got %d %s, want 200", len(body), r.status, r.body)
+	}
+}
