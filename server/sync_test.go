@@ -387,9 +387,9 @@ func TestRemovedOfficerGrace(t *testing.T) {
 }
 
 // TestPrunedReceiptsAnswerDuplicate: after a device's old receipts are
-// pruned, replaying an old change answers "duplicate" and commits nothing,
-// while a change that was never processed (a lower counter whose batch did
-// not commit) is still processed.
+// pruned, replaying a change below the pruning mark answers "duplicate",
+// replaying one whose receipt is kept gets its stored answer, and neither
+// commits anything.
 func TestPrunedReceiptsAnswerDuplicate(t *testing.T) {
 	e := newIDEnv(t)
 	pairingsFixture(t, e)

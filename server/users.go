@@ -171,14 +171,8 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err := validateUserFields(req.Username, req.Name, req.Phone, req.Role, req.Counterparty); err != nil {
 		return err
 	}
-	unit, err := s.store.OrgUnit(ctx, req.OrgUnit)
-	if errors.Is(err, storage.ErrNotFound) || req.OrgUnit == "" {
-		return badRequest("org_unit", "org_unit must name an existing org unit")
-	}
+	unit, err := s.userUnit(c, req.OrgUnit)
 	if err != nil {
-		return err
-	}
-	if err := s.authorize(c, pairing.Manage, pairing.Object{Kind: pairing.KindUser, OrgPath: unit.Path}); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -198,6 +192,22 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	}
 	s.audit(c, storage.AuditEvent{Action: "user_create", Result: "ok", Object: "user:" + u.ID, OrgPath: unit.Path, Detail: "role " + u.Role})
 	return c.Status(http.StatusCreated).JSON(createdUser{User: s.viewUser(u, unit.Path, true), Activation: act})
+}
+
+// userUnit resolves the org unit a user is created in or moved to, and
+// checks that the caller may manage users there.
+func (s *Server) userUnit(c *fiber.Ctx, id string) (storage.OrgUnit, error) {
+	unit, err := s.store.OrgUnit(c.UserContext(), id)
+	if errors.Is(err, storage.ErrNotFound) || id == "" {
+		return storage.OrgUnit{}, badRequest("org_unit", "org_unit must name an existing org unit")
+	}
+	if err != nil {
+		return storage.OrgUnit{}, err
+	}
+	if err := s.authorize(c, pairing.Manage, pairing.Object{Kind: pairing.KindUser, OrgPath: unit.Path}); err != nil {
+		return storage.OrgUnit{}, err
+	}
+	return unit, nil
 }
 
 func validateUserFields(username, name, phone, role, counterparty string) error {
@@ -351,14 +361,8 @@ func (s *Server) patchUser(c *fiber.Ctx) error {
 		changed = append(changed, "role")
 	}
 	if req.OrgUnit != nil && *req.OrgUnit != u.OrgUnit {
-		unit, err := s.store.OrgUnit(ctx, *req.OrgUnit)
-		if errors.Is(err, storage.ErrNotFound) {
-			return badRequest("org_unit", "org_unit must name an existing org unit")
-		}
+		unit, err := s.userUnit(c, *req.OrgUnit)
 		if err != nil {
-			return err
-		}
-		if err := s.authorize(c, pairing.Manage, pairing.Object{Kind: pairing.KindUser, OrgPath: unit.Path}); err != nil {
 			return err
 		}
 		u.OrgUnit, path = unit.ID, unit.Path
