@@ -106,7 +106,7 @@ func TestRejectedKept(t *testing.T) {
 	w := newWorld(t)
 	off, path := w.engine("officerA", Config{})
 	set(t, off, "visits", "v1", "p1", map[string]any{"notes": "正常走访"})
-	set(t, off, "ratings", "r1", "p1", map[string]any{"level": 5})                      // contacts only
+	set(t, off, "pairings", "r1", "p1", map[string]any{"name": "改名"})                   // administrators only
 	set(t, off, "visits", "v2", "p2", map[string]any{"notes": "不属于我的结对"})               // another branch's pairing
 	set(t, off, "issues", "i1", "p1", map[string]any{"title": "融资难", "category": "金融"}) // fine
 	p := mustSync(t, off)
@@ -119,14 +119,14 @@ func TestRejectedKept(t *testing.T) {
 		if len(rej) != 2 {
 			t.Fatalf("rejected: got %+v, want 2", rej)
 		}
-		want := []struct{ key, code string }{{"ratings/r1", "forbidden"}, {"visits/v2", "out_of_scope"}}
+		want := []struct{ key, code string }{{"pairings/r1", "forbidden"}, {"visits/v2", "out_of_scope"}}
 		for i, wnt := range want {
 			r := rej[i]
 			if r.Collection+"/"+r.ID != wnt.key || r.Code != wnt.code || r.Message == "" || r.Op != "set" || r.Dot == "" {
 				t.Errorf("rejected[%d]: got %+v, want %s with code %s and a message", i, r, wnt.key, wnt.code)
 			}
 		}
-		for _, k := range []string{"ratings/r1", "visits/v2"} {
+		for _, k := range []string{"pairings/r1", "visits/v2"} {
 			if b := encoded(t, e, k); b != nil {
 				t.Errorf("rejected %s still in the view: %s", k, b)
 			}

@@ -61,7 +61,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords})
+	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords, ProtocolOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,6 +94,11 @@ type Deps struct {
 	// HashesInFlight bounds concurrent password hashes (each holds the
 	// argon2 memory); zero means 4.
 	HashesInFlight int
+	// ProtocolOnly is for the sync protocol's own tests: pushes are checked
+	// for identity, scope and the protocol, not for the domain's rules
+	// (pairing.CheckWrite), so those tests can push free-form records.
+	// pairsyncd never sets it.
+	ProtocolOnly bool
 }
 
 // Token issuer and audience.
@@ -117,6 +122,12 @@ type Server struct {
 	conns  *conns
 	dir    *pairing.Directory
 	writer *serverWriter
+	codes  *codeKey
+	// rules is false only with Deps.ProtocolOnly.
+	rules bool
+	// ledger keeps every pairing's records as summaries and their KPIs.
+	ledger *pairing.Ledger
+	units  unitCache
 	// pairingLocks and deviceLocks serialize, within this process, the
 	// commits of one pairing and the pushes of one device.
 	pairingLocks *stripedLocks
@@ -180,6 +191,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		now:          deps.Now,
 		conns:        newConns(),
 		writer:       newServerWriter(),
+		codes:        &codeKey{},
+		rules:        !deps.ProtocolOnly,
 		pairingLocks: newStripedLocks(),
 		deviceLocks:  newStripedLocks(),
 		syncLimits:   syncproto.DefaultLimits(),
@@ -188,6 +201,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.pullLimits = s.syncLimits
 	s.pullLimits.MaxKeys = 100_000
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
+	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",
 		ReadTimeout:             cfg.ReadTimeout,

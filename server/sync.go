@@ -127,7 +127,7 @@ func (s *Server) push(c *fiber.Ctx) error {
 		}
 	}
 	for _, pid := range order {
-		if err := s.commitChanges(ctx, dev.ID, pid, req.Changes, groups[pid], results); err != nil {
+		if err := s.commitChanges(ctx, p, dev.ID, pid, req.Changes, groups[pid], results); err != nil {
 			return err
 		}
 	}
@@ -163,7 +163,7 @@ func receipt(device string, r syncproto.Result) storage.Receipt {
 // commitChanges merges and commits the changes at idx, all of one pairing,
 // in one batch, retrying from a fresh read when another writer got there
 // first. It fills in results.
-func (s *Server) commitChanges(ctx context.Context, device, pid string, changes []syncproto.Change, idx []int, results []syncproto.Result) error {
+func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device, pid string, changes []syncproto.Change, idx []int, results []syncproto.Result) error {
 	defer s.pairingLocks.lock(pid)()
 	for attempt := 1; ; attempt++ {
 		head, err := s.store.Head(ctx, pid)
@@ -178,30 +178,57 @@ func (s *Server) commitChanges(ctx context.Context, device, pid string, changes 
 		state := map[storage.Key]*current{}
 		var keys []storage.Key
 		batch := storage.Batch{Pairing: pid, ExpectHead: &head}
+		load := func(ctx context.Context, k storage.Key) (*current, error) {
+			if cur := state[k]; cur != nil {
+				return cur, nil
+			}
+			cur := &current{}
+			sr, err := s.store.Get(ctx, k)
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+			case err != nil:
+				return nil, err
+			default:
+				if cur.rec, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
+					return nil, fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
+				}
+				cur.seq = sr.Seq
+			}
+			state[k] = cur
+			return cur, nil
+		}
+		lookup := func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error) {
+			cur, err := load(ctx, k)
+			if err != nil || cur.rec.IsZero() {
+				return syncproto.Record{}, false, err
+			}
+			return cur.rec, true, nil
+		}
 		for _, i := range idx {
 			ch := changes[i]
 			k := storage.Key{Collection: ch.Record.Collection, ID: ch.Record.ID}
-			cur := state[k]
-			if cur == nil {
-				cur = &current{}
-				sr, err := s.store.Get(ctx, k)
-				switch {
-				case errors.Is(err, storage.ErrNotFound):
-				case err != nil:
-					return err
-				default:
-					if cur.rec, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-						return fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
-					}
-					cur.seq = sr.Seq
-				}
-				state[k] = cur
+			cur, err := load(ctx, k)
+			if err != nil {
+				return err
 			}
 			if e := ch.Check(syncproto.ReplicaID(device), cur.rec); e != nil {
 				results[i] = rejected(ch.Dot, e)
 				continue
 			}
 			merged, status := ch.MergeInto(cur.rec)
+			if status != syncproto.StatusDuplicate && s.rules {
+				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, lookup)
+				if err != nil {
+					return err
+				}
+				if e != nil {
+					results[i] = rejected(ch.Dot, e)
+					continue
+				}
+				if merged, err = s.stampReceived(cur.rec, merged); err != nil {
+					return err
+				}
+			}
 			cur.rec = merged
 			if !cur.dirty {
 				cur.dirty = true

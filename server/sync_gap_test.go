@@ -160,7 +160,7 @@ func TestGapConcurrentPushersPullers(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, err := New(Config{}, Deps{Store: gapStore{Store: e.db, conflicts: &conflicts}, Photos: photos,
-			Keys: e.s.keys, Now: e.now, PasswordParams: fastPasswords})
+			Keys: e.s.keys, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -641,7 +641,7 @@ func TestGapPushLosingCAS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(Config{}, Deps{Store: store, Photos: photos, Keys: e.s.keys, Now: e.now, PasswordParams: fastPasswords})
+	b, err := New(Config{}, Deps{Store: store, Photos: photos, Keys: e.s.keys, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,7 +207,9 @@ var simWriters = map[string][]string{
 	"issues":       {"officer", "contact", "admin"},
 	"issue_events": {"officer", "contact", "admin"},
 	"comments":     {"officer", "contact", "admin"},
-	"ratings":      {"contact"},
+	// Officers record ratings only with the contact's code: a domain rule
+	// (pairing.CheckWrite), off in these protocol tests.
+	"ratings": {"contact", "officer"},
 }
 
 var simCollections = []string{"comments", "issue_events", "issues", "ratings", "visits"}
@@ -301,7 +303,7 @@ func simFastDB(path string) (*bolt.DB, error) {
 }
 
 func simNewServer(db *bolt.DB, photos *files.Store) (*Server, error) {
-	return New(Config{}, Deps{Store: db, Photos: photos, Now: func() time.Time { return simServerTime }, PasswordParams: fastPasswords})
+	return New(Config{}, Deps{Store: db, Photos: photos, Now: func() time.Time { return simServerTime }, PasswordParams: fastPasswords, ProtocolOnly: true})
 }
 
 func buildSimTemplate(t *testing.T) *simTemplate {

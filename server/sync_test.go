@@ -25,6 +25,7 @@ type device struct {
 	w      syncproto.Writer
 	view   map[string]syncproto.Record // collection/id → local state
 	cursor syncproto.Cursor
+	owner  string // the user's username
 }
 
 func (e *idEnv) device(t *testing.T, user string) *device {
@@ -36,7 +37,7 @@ func (e *idEnv) device(t *testing.T, user string) *device {
 		t.Fatalf("register device: %d %s", r.status, r.body)
 	}
 	r.json(t, &reg)
-	return &device{e: e, t: t, token: reg.AccessToken, id: reg.Device.ID,
+	return &device{e: e, t: t, token: reg.AccessToken, id: reg.Device.ID, owner: user,
 		w: syncproto.Writer{Replica: syncproto.ReplicaID(reg.Device.ID)}, view: map[string]syncproto.Record{}, cursor: syncproto.Cursor{}}
 }
 
@@ -118,7 +119,7 @@ func pairingsFixture(t *testing.T, e *idEnv) {
 		if _, _, err := e.s.writeRecord(t.Context(), pairing.CollPairings, p.id, pairing.DirectoryScope, vals); err != nil {
 			t.Fatal(err)
 		}
-		cvals, _ := jsonValues(map[string]any{"name": "企业 " + p.cp, "kind": "enterprise"})
+		cvals, _ := jsonValues(map[string]any{"name": "企业 " + p.cp, "kind": "enterprise", "org_unit": p.unit})
 		if _, _, err := e.s.writeRecord(t.Context(), pairing.CollCounterparties, p.cp, pairing.DirectoryScope, cvals); err != nil {
 			t.Fatal(err)
 		}
@@ -131,10 +132,10 @@ func TestSyncRoundTrip(t *testing.T) {
 	offA, conA, offB := e.device(t, "officerA"), e.device(t, "contactA"), e.device(t, "officerB")
 
 	// The officer records a visit offline, and (by mistake) one in the
-	// pairing of another branch, and a rating (contacts only).
+	// pairing of another branch, and a pairing record (administrators only).
 	visit := offA.set("visits", "v1", "p1", map[string]any{"notes": "走访企业，了解融资诉求", "mode": "on_site"})
 	wrong := offA.set("visits", "v2", "p2", map[string]any{"notes": "不属于我的结对"})
-	rating := offA.set("ratings", "r1", "p1", map[string]any{"level": 5})
+	rating := offA.set("pairings", "r1", "p1", map[string]any{"name": "改名"})
 	issue := offA.set("issues", "i1", "p1", map[string]any{"title": "融资难"})
 	r, ans := offA.push(visit, wrong, rating, issue)
 	if r.status != 200 || len(ans.Results) != 4 {

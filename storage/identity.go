@@ -168,3 +168,13 @@ type Audit interface {
 	// whether more follow.
 	AuditLog(ctx context.Context, q AuditQuery) ([]AuditEvent, bool, error)
 }
+
+// Secrets stores the server's own secrets (the key that derives contacts'
+// confirmation codes), shared by every server process. Safe for concurrent
+// use.
+type Secrets interface {
+	// Secret returns the secret stored under name, storing fresh first when
+	// there is none: processes racing on first start all get the one that
+	// was stored. ErrInvalid for an empty name or fresh.
+	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
+}

@@ -15,6 +15,7 @@ type Store interface {
 	Sessions
 	Activations
 	Audit
+	Secrets
 	// Ping reports whether the database is reachable (for /readyz);
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error

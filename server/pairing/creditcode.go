@@ -56,3 +56,21 @@ func ValidateCreditCode(code string) error {
 func creditCheck(sum int) int {
 	return (31 - sum%31) % 31
 }
+
+// CompleteCreditCode appends the check character to the first 17
+// characters of a code ("" when they hold a character outside the
+// alphabet): test data, and the hint "did you mean" on a mistyped code.
+func CompleteCreditCode(first17 string) string {
+	if len(first17) != 17 {
+		return ""
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		v := strings.IndexByte(creditAlphabet, first17[i])
+		if v < 0 {
+			return ""
+		}
+		sum += v * creditWeights[i]
+	}
+	return first17 + string(creditAlphabet[creditCheck(sum)])
+}

@@ -22,15 +22,37 @@ type Directory struct {
 
 	refreshMu sync.Mutex // one refresh at a time
 
-	mu       sync.RWMutex
-	seq      uint64
-	pairings map[string]Pairing
-	paths    map[string]string // org unit id → path (paths never change: units do not move)
+	mu             sync.RWMutex
+	seq            uint64
+	pairings       map[string]Pairing
+	counterparties map[string]Counterparty
+	paths          map[string]string // org unit id → path (paths never change: units do not move)
+}
+
+// Counterparty is what the directory keeps of a counterparty (共建单位):
+// enough to list, search and find duplicates without reading records.
+type Counterparty struct {
+	ID         string
+	Kind       string // enterprise | community
+	Name       string
+	CreditCode string // 统一社会信用代码 (enterprises)
+	OrgUnit    string // the managing unit
+	OrgPath    string
+	Industry   string
+	Address    string
+	Seq        uint64
+	Deleted    bool
+}
+
+// CounterpartyFromRecord reads a counterparty record.
+func CounterpartyFromRecord(r syncproto.Record) Counterparty {
+	return Counterparty{ID: r.ID, Kind: str(r, "kind"), Name: str(r, "name"), CreditCode: str(r, "credit_code"),
+		OrgUnit: str(r, "org_unit"), Industry: str(r, "industry"), Address: str(r, "address"), Deleted: r.Deleted()}
 }
 
 // NewDirectory returns an empty Directory; call Refresh to load it.
 func NewDirectory(records storage.Records, path func(ctx context.Context, orgUnit string) (string, error)) *Directory {
-	return &Directory{records: records, path: path, pairings: map[string]Pairing{}, paths: map[string]string{}}
+	return &Directory{records: records, path: path, pairings: map[string]Pairing{}, counterparties: map[string]Counterparty{}, paths: map[string]string{}}
 }
 
 // Refresh reads the directory changes committed since the last refresh.
@@ -46,15 +68,26 @@ func (d *Directory) Refresh(ctx context.Context) error {
 			return fmt.Errorf("pairing: refresh directory: %w", err)
 		}
 		updates := map[string]Pairing{}
+		cps := map[string]Counterparty{}
 		for _, sr := range page.Records {
-			if sr.Collection != CollPairings {
+			if sr.Collection != CollPairings && sr.Collection != CollCounterparties {
 				continue
 			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 			if err != nil {
 				return fmt.Errorf("pairing: directory record %s: %w", sr.ID, err)
 			}
+			if sr.Collection == CollCounterparties {
+				cp := CounterpartyFromRecord(r)
+				cp.Seq = sr.Seq
+				if cp.OrgPath, err = d.branchPath(ctx, cp.OrgUnit); err != nil {
+					return err
+				}
+				cps[cp.ID] = cp
+				continue
+			}
 			p := PairingFromRecord(r)
+			p.Seq = sr.Seq
 			for _, b := range p.Branches {
 				path, err := d.branchPath(ctx, b)
 				if err != nil {
@@ -70,6 +103,9 @@ func (d *Directory) Refresh(ctx context.Context) error {
 		for id, p := range updates {
 			d.pairings[id] = p
 		}
+		for id, cp := range cps {
+			d.counterparties[id] = cp
+		}
 		d.seq = page.Next
 		d.mu.Unlock()
 		after = page.Next
@@ -80,6 +116,9 @@ func (d *Directory) Refresh(ctx context.Context) error {
 }
 
 func (d *Directory) branchPath(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
 	d.mu.RLock()
 	path, ok := d.paths[id]
 	d.mu.RUnlock()
@@ -150,4 +189,60 @@ func (d *Directory) All() []Pairing {
 	}
 	slices.SortFunc(out, func(a, b Pairing) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// Counterparty returns a counterparty by id.
+func (d *Directory) Counterparty(id string) (Counterparty, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	cp, ok := d.counterparties[id]
+	return cp, ok && !cp.Deleted
+}
+
+// Counterparties returns the live counterparties for which keep is true,
+// ordered by id.
+func (d *Directory) Counterparties(keep func(Counterparty) bool) []Counterparty {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []Counterparty
+	for _, cp := range d.counterparties {
+		if !cp.Deleted && keep(cp) {
+			out = append(out, cp)
+		}
+	}
+	slices.SortFunc(out, func(a, b Counterparty) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// ByCreditCode returns the live counterparty with the code, if any.
+func (d *Directory) ByCreditCode(code string) (Counterparty, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, cp := range d.counterparties {
+		if !cp.Deleted && cp.CreditCode != "" && cp.CreditCode == code {
+			return cp, true
+		}
+	}
+	return Counterparty{}, false
+}
+
+// LikelyDuplicates returns live counterparties (other than except) whose
+// names are the same once the usual suffixes and punctuation are set aside
+// (某某科技有限公司 and 某某科技(有限公司)), or that share the credit code.
+func (d *Directory) LikelyDuplicates(name, code, except string) []Counterparty {
+	key := NameKey(name)
+	return d.Counterparties(func(cp Counterparty) bool {
+		return cp.ID != except && (key != "" && NameKey(cp.Name) == key || code != "" && cp.CreditCode == code)
+	})
+}
+
+// nameNoise is what NameKey drops: company-form suffixes, brackets, spaces.
+var nameNoise = strings.NewReplacer(
+	"股份有限公司", "", "有限责任公司", "", "有限公司", "", "集团", "", "公司", "",
+	"（", "", "）", "", "(", "", ")", "", " ", "", "\u3000", "", "·", "", "-", "",
+)
+
+// NameKey is a counterparty name reduced for duplicate detection.
+func NameKey(name string) string {
+	return strings.ToLower(nameNoise.Replace(strings.TrimSpace(name)))
 }

@@ -65,6 +65,10 @@ const (
 	// KindRecord is a synced record in a pairing's scope (Object.Pairing
 	// and Object.Collection say which).
 	KindRecord Kind = "record"
+	// KindCounterparty is a counterparty (共建单位): administrators of the
+	// managing unit's subtree manage it; viewers of that subtree, and
+	// everyone who sees a pairing with it (Object.Related), read it.
+	KindCounterparty Kind = "counterparty"
 )
 
 // Object is what is acted on, described by what the policy needs: where it
@@ -86,6 +90,9 @@ type Object struct {
 	// At is when the decision is made (the removal grace of a pairing's
 	// former officers is measured from it).
 	At time.Time
+	// Related reports, for a counterparty, that the principal sees a
+	// pairing it belongs to.
+	Related bool
 }
 
 // Decisions other than "allowed". Handlers map ErrNotVisible to 404 (so an
@@ -151,6 +158,17 @@ func Policy(p Principal, a Action, o Object) error {
 
 	case KindRecord:
 		return recordPolicy(p, a, o)
+
+	case KindCounterparty:
+		switch {
+		case p.Role == Admin && inSubtree:
+			return nil
+		case (p.Role == Viewer && inSubtree || o.Related) && a == Read:
+			return nil
+		case p.Role == Viewer && inSubtree || o.Related:
+			return ErrForbidden
+		}
+		return ErrNotVisible
 
 	case KindSystem:
 		if p.Role == Admin && isRootPath(p.OrgPath) {

@@ -49,7 +49,11 @@ type Pairing struct {
 	// push what they recorded (nothing recorded is lost), though they no
 	// longer see the pairing.
 	FormerOfficers map[string]time.Time
-	Deleted        bool
+	// StartsOn and EndsOn are the pairing's period (YYYY-MM-DD, may be
+	// empty); Seq is the directory sequence of this version.
+	StartsOn, EndsOn string
+	Seq              uint64
+	Deleted          bool
 }
 
 // RemovalGrace is how long an officer removed from a pairing may still
@@ -84,6 +88,7 @@ func PairingFromRecord(r syncproto.Record) Pairing {
 		return ss
 	}
 	p.Name, p.Status = str("name"), str("status")
+	p.StartsOn, p.EndsOn = str("starts_on"), str("ends_on")
 	p.Branches, p.Counterparties, p.Contacts = strs("branches"), strs("counterparties"), strs("contacts")
 	var officers []officerRef
 	_ = json.Unmarshal(r.Value("officers"), &officers)
@@ -144,36 +149,26 @@ func (p Pairing) Sees(pr Principal) bool {
 	return false
 }
 
-// writers lists, per synced collection of a pairing's scope, the roles that
-// may write it. Field- and transition-level rules (who may append which
-// issue event, which fields a role may set) are checked by the domain's
-// validation on top of this.
-var writers = map[string][]Role{
-	"visits":       {Officer, Admin},
-	"issues":       {Officer, Contact, Admin},
-	"issue_events": {Officer, Contact, Admin},
-	"projects":     {Officer, Admin},
-	"milestones":   {Officer, Admin},
-	"ratings":      {Contact},
-	"comments":     {Officer, Contact, Admin},
-	// The directory is written by administrators, through the REST routes.
-	CollPairings:       {Admin},
-	CollCounterparties: {Admin},
-}
-
-// Collections lists the synced collections, for the schema and tests.
+// Collections lists the synced collections, for tests.
 func Collections() []string {
-	out := make([]string, 0, len(writers))
-	for c := range writers {
-		out = append(out, c)
+	out := make([]string, 0, len(Schema))
+	for _, c := range Schema {
+		out = append(out, c.Name)
 	}
 	slices.Sort(out)
 	return out
 }
 
+// writers lists the roles that may write a collection (Schema says;
+// field- and transition-level rules are CheckWrite's).
+func writers(collection string) []Role {
+	spec, _ := Spec(collection)
+	return spec.Writers
+}
+
 // recordPolicy decides on a synced record of a pairing.
 func recordPolicy(p Principal, a Action, o Object) error {
-	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers[o.Collection], p.Role) {
+	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers(o.Collection), p.Role) {
 		return nil // a removed officer's last changes still land
 	}
 	if o.Pairing == nil || !o.Pairing.Sees(p) {
@@ -182,8 +177,7 @@ func recordPolicy(p Principal, a Action, o Object) error {
 	if a == Read {
 		return nil
 	}
-	roles, known := writers[o.Collection]
-	if !known || !slices.Contains(roles, p.Role) {
+	if !slices.Contains(writers(o.Collection), p.Role) {
 		return ErrForbidden
 	}
 	if o.Pairing.Status == StatusEnded && p.Role != Admin {

@@ -56,6 +56,7 @@ var (
 	bucketActivations       = []byte("activations")
 	bucketActivationsByUser = []byte("activations_by_user")
 	bucketAudit             = []byte("audit")
+	bucketSecrets           = []byte("secrets")
 
 	keySchema = []byte("schema")
 )
@@ -140,7 +141,7 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketDevices, bucketDevicesByUser,
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,
 		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
-		bucketActivations, bucketActivationsByUser, bucketAudit,
+		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

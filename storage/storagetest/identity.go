@@ -121,6 +121,7 @@ func (s suite) lifecycleClosedIdentity(t *testing.T) {
 		}},
 		{"OrgUnits", func(ctx context.Context) error { _, err := st.OrgUnits(ctx, ""); return err }},
 		{"SigningKeys", func(ctx context.Context) error { _, err := st.SigningKeys(ctx); return err }},
+		{"Secret", func(ctx context.Context) error { _, err := st.Secret(ctx, "s", []byte("x")); return err }},
 		{"RotateSigningKey", func(ctx context.Context) error { return st.RotateSigningKey(ctx, signingKey("k1", t0), false) }},
 		{"PruneSigningKeys", func(ctx context.Context) error { return st.PruneSigningKeys(ctx, t0) }},
 		{"CreateSession", func(ctx context.Context) error { return st.CreateSession(ctx, session("a1", "f", "u1", "")) }},

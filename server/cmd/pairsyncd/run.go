@@ -95,6 +95,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mctx, stopMaintenance := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopMaintenance = stopMaintenance
 	go m.srv.RunMaintenance(mctx, time.Hour)
+	go m.srv.RunSLALoop(mctx, 5*time.Minute)
 
 	m.log.Info("ready", "addr", m.ln.Addr().String(), "storage", m.Config.Storage, "photos", m.Config.Photos,
 		"data_dir", m.Config.DataDir, "startup_ms", time.Since(start).Milliseconds())

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// lookupFunc finds a record as this push sees it: changed earlier in the
+// same batch, or stored.
+type lookupFunc func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error)
+
+// checkDomain applies the domain rules to one change before it is merged:
+// pairing.CheckWrite, then the rules that need other records — an issue
+// event's issue exists in the same pairing, and a confirmation, rating or
+// acceptance an officer records on a contact's behalf carries the contact's
+// code. It returns the rejection, or nil.
+func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid string, stored syncproto.Record, ch syncproto.Change, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
+	if pid == pairing.DirectoryScope {
+		// Directory records come through the administrators' routes, which
+		// check them there; a device holds no write to them.
+		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection", Message: "pairings and counterparties are changed through the administrators' routes"}, nil
+	}
+	pr, ok := s.dir.Pairing(pid)
+	if !ok {
+		return &syncproto.Error{Code: syncproto.CodeOutOfScope, Field: "pairing", Message: fmt.Sprintf("pairing %s is not one you may write", pid)}, nil
+	}
+	op, values := ch.Written()
+	w := pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: op, Values: values, Merged: merged, Now: s.now()}
+	if e := pairing.CheckWrite(w); e != nil {
+		return e, nil
+	}
+	if merged.Deleted() || op != syncproto.OpSet {
+		return nil, nil
+	}
+	switch merged.Collection {
+	case pairing.CollIssueEvents:
+		return s.checkIssueEvent(ctx, p, pid, merged, lookup)
+	case pairing.CollRatings:
+		if p.Role == pairing.Officer {
+			target := pairing.Str(merged, "target_kind") + "/" + pairing.Str(merged, "target")
+			return s.checkCode(ctx, "rate", target, pairing.Str(merged, "code"))
+		}
+	case pairing.CollProjects:
+		if _, ok := values["contact_accepted_at"]; ok && p.Role == pairing.Officer {
+			return s.checkCode(ctx, "accept", merged.ID, pairing.Str(merged, "code"))
+		}
+	case pairing.CollMilestones:
+		return s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollProjects, ID: pairing.Str(merged, "project")}, "project", lookup)
+	}
+	return nil, nil
+}
+
+func (s *Server) checkIssueEvent(ctx context.Context, p pairing.Principal, pid string, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
+	if e, err := s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollIssues, ID: pairing.Str(merged, "issue")}, "issue", lookup); e != nil || err != nil {
+		return e, err
+	}
+	typ := pairing.EventType(pairing.Str(merged, "type"))
+	if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
+		response := pairing.Str(merged, "response")
+		if response == "" {
+			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
+				Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
+		}
+		return s.checkCode(ctx, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
+	}
+	return nil, nil
+}
+
+// checkParent: the record a field names exists, live, in the same pairing.
+func (s *Server) checkParent(ctx context.Context, pid string, k storage.Key, field string, lookup lookupFunc) (*syncproto.Error, error) {
+	r, ok, err := lookup(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || r.Deleted() || r.Pairing != pid {
+		return &syncproto.Error{Code: syncproto.CodeValidation, Field: field,
+			Message: fmt.Sprintf("%s %s does not exist in pairing %s (push it first)", field, k.ID, pid)}, nil
+	}
+	return nil, nil
+}
+
+// receivedFields are the collections whose records keep the server's
+// receipt time beside the device's own (DOMAIN.md).
+func stampsReceipt(collection string) bool {
+	spec, ok := pairing.Spec(collection)
+	if !ok {
+		return false
+	}
+	_, has := spec.Field("received_at")
+	return has
+}
+
+// stampReceived sets received_at on a record the server stores for the
+// first time, as a write of the server's own replica in the same commit.
+func (s *Server) stampReceived(stored, merged syncproto.Record) (syncproto.Record, error) {
+	if !stored.IsZero() || merged.Deleted() || !stampsReceipt(merged.Collection) || merged.Value("received_at") != nil {
+		return merged, nil
+	}
+	now := s.now().UTC()
+	v, _ := json.Marshal(now.Format("2006-01-02T15:04:05.000Z07:00"))
+	s.writer.mu.Lock()
+	defer s.writer.mu.Unlock()
+	next, _, err := s.writer.w.Set(merged, map[string]json.RawMessage{"received_at": v}, now)
+	return next, err
+}
+
+// codeKeyName names the stored secret that derives confirmation codes.
+const codeKeyName = "confirmation-codes"
+
+// codeKey is the secret behind contacts' one-time confirmation codes,
+// loaded (or created) once.
+type codeKey struct {
+	once sync.Once
+	key  []byte
+	err  error
+}
+
+func (s *Server) codeSecret(ctx context.Context) ([]byte, error) {
+	s.codes.once.Do(func() {
+		s.codes.key, s.codes.err = s.store.Secret(ctx, codeKeyName, []byte(rand.Text()+rand.Text()))
+	})
+	if s.codes.err != nil {
+		err := s.codes.err
+		s.codes = &codeKey{} // try again next time
+		return nil, err
+	}
+	return s.codes.key, nil
+}
+
+// confirmationCode is the 6-digit code a contact reads out to an officer
+// so that the officer's phone may record the contact's confirmation,
+// dispute, rating or acceptance of one thing (what: "confirm" with
+// "issue/response", "rate" with "kind/id", "accept" with a project id).
+// It is bound to that thing, so a new response needs a new code; the
+// server alone can compute it.
+func (s *Server) confirmationCode(ctx context.Context, what, subject string) (string, error) {
+	key, err := s.codeSecret(ctx)
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(what + "\x00" + subject))
+	n := binary.BigEndian.Uint32(m.Sum(nil)) % 1_000_000
+	return fmt.Sprintf("%06d", n), nil
+}
+
+func (s *Server) checkCode(ctx context.Context, what, subject, code string) (*syncproto.Error, error) {
+	want, err := s.confirmationCode(ctx, what, subject)
+	if err != nil {
+		return nil, err
+	}
+	if code == "" || !hmac.Equal([]byte(code), []byte(want)) {
+		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code",
+			Message: "the contact's confirmation code is missing or wrong: ask the contact for the code their app shows"}, nil
+	}
+	return nil, nil
+}

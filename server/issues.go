@@ -1,0 +1,240 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// issueItem is an issue (诉求) in a list, with the state derived from its
+// events.
+type issueItem struct {
+	ID           string              `json:"id"`
+	Pairing      string              `json:"pairing"`
+	Counterparty string              `json:"counterparty,omitempty"`
+	Title        string              `json:"title"`
+	Category     string              `json:"category"`
+	Priority     string              `json:"priority,omitempty"`
+	RaisedBy     string              `json:"raised_by"`
+	RaisedAt     time.Time           `json:"raised_at"`
+	Status       pairing.IssueStatus `json:"status"`
+	Handler      string              `json:"handler,omitempty"`
+	HandlerName  string              `json:"handler_name,omitempty"`
+	Due          time.Time           `json:"due,omitzero"`
+	Overdue      bool                `json:"overdue"`
+	Bounces      int                 `json:"bounces"`
+	Reopens      int                 `json:"reopens"`
+	Resolution   string              `json:"resolution,omitempty"`
+	Seq          uint64              `json:"seq"`
+}
+
+type issueList struct {
+	Issues []issueItem `json:"issues"`
+	Total  int         `json:"total"`
+}
+
+func (s *Server) viewIssue(is pairing.IssueSummary) issueItem {
+	now := s.now()
+	open := is.State.Status == pairing.IssueDispatched || is.State.Status == pairing.IssueSigned || is.State.Status == pairing.IssueReopened
+	return issueItem{ID: is.ID, Pairing: is.Pairing, Counterparty: is.Counterparty, Title: is.Title, Category: is.Category,
+		Priority: is.Priority, RaisedBy: is.RaisedBy, RaisedAt: is.RaisedAt, Status: is.State.Status, Handler: is.State.Handler,
+		HandlerName: is.State.HandlerName, Due: is.State.Due, Overdue: open && !is.State.Due.IsZero() && is.State.Due.Before(now),
+		Bounces: is.State.Bounces, Reopens: is.State.Reopens, Resolution: is.State.Resolution, Seq: is.Seq}
+}
+
+// listIssues: GET /v1/issues — overdue first, then by due date (the
+// 督办 workbench's order).
+func (s *Server) listIssues(c *fiber.Ctx) error {
+	ids, f, err := s.listFilter(c)
+	if err != nil {
+		return err
+	}
+	pg, total, err := page(c, s.ledger.Issues(ids, f))
+	if err != nil {
+		return err
+	}
+	out := issueList{Issues: make([]issueItem, 0, len(pg)), Total: total}
+	for _, is := range pg {
+		out.Issues = append(out.Issues, s.viewIssue(is))
+	}
+	return c.JSON(out)
+}
+
+// issueDetail is an issue with its whole event history and derived state.
+type issueDetail struct {
+	Record recordView           `json:"record"`
+	State  pairing.IssueState   `json:"state"`
+	Events []pairing.IssueEvent `json:"events"`
+}
+
+// getIssue: GET /v1/issues/:id.
+func (s *Server) getIssue(c *fiber.Ctx) error {
+	lr := loaded[loadedRecord](c)
+	if err := s.ledger.Refresh(c.UserContext()); err != nil {
+		return err
+	}
+	is, _ := s.ledger.Issue(lr.rec.ID)
+	events := is.Events
+	if events == nil {
+		events = []pairing.IssueEvent{}
+	}
+	return c.JSON(issueDetail{Record: viewRecord(lr.rec, lr.seq), State: is.State, Events: events})
+}
+
+// issueEventRequest appends one event to an issue's log from the web
+// console: the fields of an issue_events record (GET /v1/schema), without
+// issue, by, role and at, which the server fills in.
+type issueEventRequest struct {
+	Type        pairing.EventType `json:"type"`
+	Reason      string            `json:"reason,omitempty"`
+	Handler     string            `json:"handler,omitempty"`
+	HandlerName string            `json:"handler_name,omitempty"`
+	// Due defaults, for a dispatch, to the category's days from the org
+	// tree's SLA settings.
+	Due        *time.Time `json:"due,omitempty"`
+	Resolution string     `json:"resolution,omitempty"`
+	Evidence   []string   `json:"evidence,omitempty"`
+	Note       string     `json:"note,omitempty"`
+	Response   string     `json:"response,omitempty"`
+	Code       string     `json:"code,omitempty"`
+}
+
+type issueEventAnswer struct {
+	Event recordView         `json:"event"`
+	State pairing.IssueState `json:"state"`
+}
+
+// appendIssueEvent: POST /v1/issues/:id/events — dispatch (交办), accept,
+// close, arbitrate a bounce, or any event the caller's role may append,
+// through the commit path: the officer's phone receives it on its next
+// sync. An event that does not apply in the issue's current state is
+// refused here (409) rather than appended and ignored.
+func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
+	var req issueEventRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	ctx, p := c.UserContext(), principal(c)
+	lr := loaded[loadedRecord](c)
+	if !req.Type.Valid() {
+		return validation("type", "unknown event type %q", req.Type)
+	}
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	before, _ := s.ledger.Issue(lr.rec.ID)
+	if !s.applies(before, req.Type, p) {
+		return errorf(http.StatusConflict, syncproto.CodeConflict, "a %s event does not apply to an issue that is %s", req.Type, before.State.Status)
+	}
+	now := s.now().UTC()
+	fields := map[string]any{"issue": lr.rec.ID, "type": string(req.Type), "at": now.Format(time.RFC3339),
+		"by": p.UserID, "role": string(p.Role)}
+	set := func(k, v string) {
+		if v != "" {
+			fields[k] = v
+		}
+	}
+	set("reason", req.Reason)
+	set("handler", req.Handler)
+	set("handler_name", req.HandlerName)
+	set("resolution", req.Resolution)
+	set("note", req.Note)
+	set("response", req.Response)
+	set("code", req.Code)
+	if len(req.Evidence) > 0 {
+		fields["evidence"] = req.Evidence
+	}
+	switch {
+	case req.Due != nil:
+		fields["due"] = req.Due.UTC().Format(time.RFC3339)
+	case req.Type == pairing.EventDispatched:
+		rules := s.issueRules(lr.pairing, pairing.Str(lr.rec, "category"))
+		fields["due"] = now.Add(rules.DueAfter).Format(time.RFC3339)
+	}
+	if req.Type == pairing.EventDispatched && req.Handler != "" {
+		if _, err := s.store.User(ctx, req.Handler); err != nil {
+			return validation("handler", "no user %s", req.Handler)
+		}
+	}
+	values, err := jsonValues(fields)
+	if err != nil {
+		return err
+	}
+	id := newID()
+	r, seq, err := s.writeAs(ctx, p, pairing.CollIssueEvents, id, lr.rec.Pairing, values, writeOptions{create: true,
+		check: func(_, next syncproto.Record) error {
+			if p.Role == pairing.Officer && (req.Type == pairing.EventConfirmed || req.Type == pairing.EventDisputed) {
+				e, err := s.checkCode(ctx, "confirm", lr.rec.ID+"/"+req.Response, req.Code)
+				if err != nil {
+					return err
+				}
+				if e != nil {
+					return &Error{Status: statusOf(e.Code), Wire: *e}
+				}
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	after, _ := s.ledger.Issue(lr.rec.ID)
+	s.audit(c, storage.AuditEvent{Action: "issue." + string(req.Type), Object: "issue:" + lr.rec.ID, Result: "ok", OrgPath: p.OrgPath})
+	return c.Status(http.StatusCreated).JSON(issueEventAnswer{Event: viewRecord(r, seq), State: after.State})
+}
+
+// applies reports whether an event of type t by p would take effect on the
+// issue as it stands (DeriveIssue over its events plus this one).
+func (s *Server) applies(is pairing.IssueSummary, t pairing.EventType, p pairing.Principal) bool {
+	for _, tr := range pairing.IssueTransitions() {
+		if tr.Event == t && (len(tr.From) == 0 || slices.Contains(tr.From, is.State.Status)) {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmationCode answers a contact's request for the code they read out
+// to an officer whose phone records their confirmation or rating.
+type confirmationCodeAnswer struct {
+	// Code confirms or disputes the response named by Response.
+	Code     string `json:"code,omitempty"`
+	Response string `json:"response,omitempty"`
+	// RateCode lets the officer's phone record the contact's rating.
+	RateCode string `json:"rate_code"`
+	// AcceptCode (projects) lets it record the contact's acceptance.
+	AcceptCode string `json:"accept_code,omitempty"`
+}
+
+// issueCode: GET /v1/issues/:id/confirmation-code — contacts only.
+func (s *Server) issueCode(c *fiber.Ctx) error {
+	ctx, p := c.UserContext(), principal(c)
+	if p.Role != pairing.Contact {
+		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "confirmation codes are the contact's own")
+	}
+	lr := loaded[loadedRecord](c)
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	is, _ := s.ledger.Issue(lr.rec.ID)
+	var ans confirmationCodeAnswer
+	var err error
+	if is.State.Status == pairing.IssueResponded && is.State.Response != "" {
+		ans.Response = is.State.Response
+		if ans.Code, err = s.confirmationCode(ctx, "confirm", lr.rec.ID+"/"+is.State.Response); err != nil {
+			return err
+		}
+	}
+	if ans.RateCode, err = s.confirmationCode(ctx, "rate", "issue/"+lr.rec.ID); err != nil {
+		return err
+	}
+	return c.JSON(ans)
+}

@@ -1,0 +1,161 @@
+package pairing_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+)
+
+// benchEnv is a bolt store (NoSync) loaded with a year of work and a
+// Ledger caught up with it.
+type benchEnv struct {
+	h        *harness
+	l        *pairing.Ledger
+	pairings []string
+	rng      *rand.Rand
+	n        int // records written
+	first    pairing.Month
+}
+
+var benchYear = time.Date(2025, 4, 1, 0, 0, 0, 0, pairing.China)
+
+// loadBench writes visits and issues (each with a dispatch, a signing and,
+// for most, a response and a confirmation) over npairings pairings of a
+// tree of 5 departments × 10 branches, then refreshes a Ledger once.
+func loadBench(b *testing.B, npairings, visits, issues int) *benchEnv {
+	b.Helper()
+	h := newHarness(b)
+	h.maxBatch = 500
+	env := &benchEnv{h: h, rng: rand.New(rand.NewPCG(1, 2)), first: pairing.MonthOf(benchYear)}
+	var ps []testPairing
+	for d := range 5 {
+		for br := range 10 {
+			id := fmt.Sprintf("d%db%d", d, br)
+			h.paths[id] = fmt.Sprintf("/r/d%d/%s/", d, id)
+		}
+	}
+	for i := range npairings {
+		p := testPairing{ID: fmt.Sprintf("p%04d", i), Branches: []string{fmt.Sprintf("d%db%d", i%5, (i/5)%10)},
+			Officers: []string{fmt.Sprintf("o%04d-1", i), fmt.Sprintf("o%04d-2", i)}, Contacts: []string{fmt.Sprintf("k%04d", i)}}
+		for k := range 1 + i%3 {
+			p.Counterparties = append(p.Counterparties, fmt.Sprintf("c%04d-%d", i, k))
+		}
+		ps = append(ps, p)
+		env.pairings = append(env.pairings, p.ID)
+	}
+	h.addPairings(ps...)
+	year := 365 * day
+	for range visits {
+		env.visit(env.pairings[env.rng.IntN(npairings)], benchYear.Add(time.Duration(env.rng.Int64N(int64(year)))))
+	}
+	for range issues {
+		env.issue(env.pairings[env.rng.IntN(npairings)], benchYear.Add(time.Duration(env.rng.Int64N(int64(year-30*day)))))
+	}
+	env.flush()
+	env.l = h.ledger(kpiRules)
+	start := time.Now()
+	if err := env.l.Refresh(h.ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d records over %d pairings; the first Refresh took %s", env.n, npairings, time.Since(start).Round(time.Millisecond))
+	return env
+}
+
+// flush commits and forgets what was written: the benchmark never edits.
+func (e *benchEnv) flush() {
+	e.h.flush()
+	e.h.recs = map[storage.Key]*stored{}
+}
+
+func (e *benchEnv) set(pid, coll, id string, at time.Time, kv ...any) {
+	e.n++
+	e.h.set(pid, coll, id, at, kv...)
+	if e.n%20000 == 0 {
+		e.flush()
+	}
+}
+
+func (e *benchEnv) visit(pid string, at time.Time) {
+	kv := []any{"title", "走访", "officers", []string{"o-" + pid}, "mode", "onsite", "visited_at", at}
+	if e.rng.IntN(2) == 0 {
+		kv = append(kv, "location", map[string]any{"lat": 32.0, "lng": 118.8, "accuracy_m": 10},
+			"photos", []map[string]any{{"sha256": photoHash(e.n), "size": 1000, "type": "image/jpeg"}})
+	}
+	e.set(pid, pairing.CollVisits, fmt.Sprintf("v%07d", e.n), at, kv...)
+}
+
+func (e *benchEnv) issue(pid string, at time.Time) {
+	id := fmt.Sprintf("i%07d", e.n)
+	e.set(pid, pairing.CollIssues, id, at, "title", "诉求", "category", "policy", "raised_by", "o", "raised_at", at)
+	ev := func(k int, typ pairing.EventType, t time.Time, role pairing.Role, kv ...any) {
+		e.set(pid, pairing.CollIssueEvents, fmt.Sprintf("%s-%d", id, k), t,
+			append([]any{"issue", id, "type", string(typ), "at", t, "by", "u", "role", string(role)}, kv...)...)
+	}
+	t := at.Add(2 * hour)
+	ev(1, pairing.EventDispatched, t, pairing.Admin, "handler", "h")
+	ev(2, pairing.EventSigned, t.Add(time.Duration(e.rng.IntN(48))*hour), pairing.Officer)
+	if e.rng.IntN(5) > 0 {
+		t = t.Add(time.Duration(e.rng.IntN(15*24)) * hour)
+		ev(3, pairing.EventResponded, t, pairing.Officer, "resolution", "solved")
+		if e.rng.IntN(2) == 0 {
+			ev(4, pairing.EventConfirmed, t.Add(day), pairing.Contact, "response", id+"-3")
+		}
+	}
+}
+
+// BenchmarkFigures100kVisits times Figures over a Ledger holding 100,000
+// visits and 20,000 issues (~70,000 events) of 500 pairings.
+func BenchmarkFigures100kVisits(b *testing.B) {
+	env := loadBench(b, 500, 100_000, 20_000)
+	now := benchYear.AddDate(1, 0, 5)
+	b.Run("tree-12-months", func(b *testing.B) {
+		for b.Loop() {
+			env.l.Figures(env.pairings, env.first, env.first+12, now)
+		}
+	})
+	b.Run("one-pairing-12-months", func(b *testing.B) {
+		for b.Loop() {
+			env.l.Figures(env.pairings[7:8], env.first, env.first+12, now)
+		}
+	})
+	b.Run("trend-tree-12-months", func(b *testing.B) {
+		for b.Loop() {
+			env.l.Trend(env.pairings, env.first, env.first+12, now)
+		}
+	})
+	b.Run("sla-due", func(b *testing.B) {
+		for b.Loop() {
+			env.l.SLADue(now, nil)
+		}
+	})
+}
+
+// BenchmarkLedgerRefresh1000 times a Refresh catching up 1,000 new records
+// (visits and issues with their events, in 50 of 500 pairings) over a
+// Ledger of 20,000 visits and 4,000 issues.
+func BenchmarkLedgerRefresh1000(b *testing.B) {
+	env := loadBench(b, 500, 20_000, 4_000)
+	at := benchYear.AddDate(1, 0, 0)
+	for b.Loop() {
+		b.StopTimer()
+		written := env.n
+		for env.n-written < 1000 {
+			pid := env.pairings[env.rng.IntN(50)*10]
+			if env.rng.IntN(3) == 0 {
+				env.issue(pid, at)
+			} else {
+				env.visit(pid, at)
+			}
+			at = at.Add(time.Minute)
+		}
+		env.flush()
+		b.StartTimer()
+		if err := env.l.Refresh(env.h.ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

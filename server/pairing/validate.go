@@ -1,0 +1,640 @@
+package pairing
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// Write is one write of a record to check against the domain rules: who
+// writes, in which pairing, what was stored before, and what the write did.
+type Write struct {
+	Principal Principal
+	Pairing   Pairing
+	// Stored is the server's version before the write (zero: none).
+	Stored syncproto.Record
+	// Op and Values are what the write did (syncproto.Change.Written).
+	Op     syncproto.Op
+	Values map[string]json.RawMessage
+	// Merged is the version the write would leave: Stored merged with it.
+	Merged syncproto.Record
+	Now    time.Time
+}
+
+// Times outside [earliest, now + 2 years] are refused everywhere; Past
+// fields may not lie more than pastSkew ahead of the server's clock.
+var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const (
+	pastSkew   = 24 * time.Hour
+	futureSpan = 2 * 365 * 24 * time.Hour
+)
+
+func invalid(field, format string, args ...any) *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeValidation, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func forbidden(field, format string, args ...any) *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeForbidden, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// CheckWrite applies the domain rules that need nothing but the write and
+// its pairing: known fields of the right type and size, who may set which
+// field, immutable and append-only records, required fields, the writer's
+// identity in by/role fields, and the transitions of visits and projects.
+// Rules that need other records (an issue event's issue, the handler, a
+// contact's code) are checked by the caller. It returns nil or a
+// validation_failed / forbidden error naming the field.
+func CheckWrite(w Write) *syncproto.Error {
+	spec, ok := Spec(w.Merged.Collection)
+	if !ok {
+		return invalid("collection", "unknown collection %q", w.Merged.Collection)
+	}
+	role := w.Principal.Role
+	creating := w.Stored.IsZero() || w.Stored.Deleted() && len(w.Stored.Fields) == 0
+	if spec.AppendOnly && !w.Stored.IsZero() {
+		return forbidden("record", "%s are append-only: append a new record instead of changing %s", spec.Name, w.Merged.ID)
+	}
+	switch w.Op {
+	case syncproto.OpDelete, syncproto.OpKeep:
+		if spec.AppendOnly {
+			return forbidden("record", "%s are append-only and cannot be deleted", spec.Name)
+		}
+		if role == Contact {
+			return forbidden("record", "contacts may not delete %s", spec.Name)
+		}
+		return nil
+	case syncproto.OpSet:
+	default:
+		return invalid("record", "unknown operation %q", w.Op)
+	}
+	names := make([]string, 0, len(w.Values))
+	for name := range w.Values {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first bad field named is always the same one
+	for _, name := range names {
+		f, ok := spec.Field(name)
+		if !ok {
+			return invalid(name, "%s has no field %q", spec.Name, name)
+		}
+		v := w.Values[name]
+		if f.Writers != nil && !slices.Contains(f.Writers, role) {
+			if slices.Contains(f.Writers, RoleSystem) && len(f.Writers) == 1 {
+				return forbidden(name, "%s is set by the server only", name)
+			}
+			return forbidden(name, "your role (%s) may not set %s of %s", role, name, spec.Name)
+		}
+		if f.Immutable && !creating {
+			if old := w.Stored.Value(name); old != nil && !bytes.Equal(old, v) {
+				return forbidden(name, "%s is set when the record is created and cannot change", name)
+			}
+		}
+		if isNull(v) {
+			if f.Required {
+				return invalid(name, "%s is required and cannot be cleared", name)
+			}
+			continue
+		}
+		if e := checkValue(f, v, w.Now); e != nil {
+			return e
+		}
+	}
+	if w.Merged.Deleted() {
+		return nil
+	}
+	if creating {
+		for _, f := range spec.Fields {
+			if f.Required && isNull(w.Merged.Value(f.Name)) {
+				return invalid(f.Name, "%s is required: create the record with it", f.Name)
+			}
+		}
+	}
+	if e := checkIdentity(w, spec, creating); e != nil {
+		return e
+	}
+	switch spec.Name {
+	case CollVisits:
+		return checkVisit(w)
+	case CollIssues:
+		return checkIssue(w)
+	case CollIssueEvents:
+		return checkIssueEvent(w)
+	case CollProjects:
+		return checkProject(w)
+	case CollRatings:
+		if role == Officer && str(w.Merged, "code") == "" {
+			return forbidden("code", "a rating recorded on an officer's phone needs the contact's confirmation code")
+		}
+	case CollCounterparties:
+		return checkCounterparty(w.Merged)
+	}
+	return nil
+}
+
+// checkIdentity: the by/role/raised_by fields name the writer.
+func checkIdentity(w Write, spec CollectionSpec, creating bool) *syncproto.Error {
+	if !creating {
+		return nil
+	}
+	p := w.Principal
+	for _, name := range []string{"by", "raised_by"} {
+		if _, ok := spec.Field(name); ok {
+			if got := str(w.Merged, name); got != p.UserID {
+				return forbidden(name, "%s must be your own user id (%s), not %q", name, p.UserID, got)
+			}
+		}
+	}
+	if spec.Name == CollIssueEvents {
+		if got := str(w.Merged, "role"); got != string(p.Role) {
+			return forbidden("role", "role must be your own role (%s), not %q", p.Role, got)
+		}
+	}
+	return nil
+}
+
+func checkVisit(w Write) *syncproto.Error {
+	pr, role := w.Pairing, w.Principal.Role
+	if v, ok := w.Values["officers"]; ok && !isNull(v) {
+		var ids []string
+		_ = json.Unmarshal(v, &ids)
+		for _, id := range ids {
+			if !slices.Contains(pr.Officers, id) {
+				if _, former := pr.FormerOfficers[id]; !former {
+					return invalid("officers", "%s is not an officer of pairing %s", id, pr.ID)
+				}
+			}
+		}
+	}
+	if e := checkCounterpartyRef(w, "counterparty"); e != nil {
+		return e
+	}
+	if v, ok := w.Values["status"]; ok && !isNull(v) {
+		status := str(w.Merged, "status")
+		switch {
+		case status == "returned" && role != Admin:
+			return forbidden("status", "only an administrator returns a visit")
+		case status == "returned" && str(w.Merged, "return_comment") == "":
+			return invalid("return_comment", "a returned visit needs a comment saying what to change")
+		}
+	}
+	return nil
+}
+
+func checkIssue(w Write) *syncproto.Error {
+	if e := checkCounterpartyRef(w, "counterparty"); e != nil {
+		return e
+	}
+	if w.Principal.Role == Contact && !w.Stored.IsZero() && str(w.Stored, "raised_by") != w.Principal.UserID {
+		return forbidden("record", "contacts edit only the issues they raised")
+	}
+	return nil
+}
+
+// checkCounterpartyRef: a field naming a counterparty names one of the
+// pairing's; a contact names their own.
+func checkCounterpartyRef(w Write, field string) *syncproto.Error {
+	v, ok := w.Values[field]
+	if !ok || isNull(v) {
+		return nil
+	}
+	id := str(w.Merged, field)
+	if !slices.Contains(w.Pairing.Counterparties, id) {
+		return invalid(field, "%s is not a counterparty of pairing %s", id, w.Pairing.ID)
+	}
+	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && id != w.Principal.Counterparty {
+		return forbidden(field, "contacts raise issues for their own counterparty only")
+	}
+	return nil
+}
+
+func checkIssueEvent(w Write) *syncproto.Error {
+	ev, err := IssueEventFromRecord(w.Merged)
+	if err != nil {
+		return invalid("record", "%v", err)
+	}
+	if !MayAppend(w.Principal.Role, ev.Type, ev.Code != "") {
+		if (ev.Type == EventConfirmed || ev.Type == EventDisputed) && w.Principal.Role == Officer {
+			return forbidden("code", "an officer records a %s only with the contact's confirmation code", ev.Type)
+		}
+		return forbidden("type", "your role (%s) may not append %q events", w.Principal.Role, ev.Type)
+	}
+	for _, t := range IssueTransitions() {
+		if t.Event != ev.Type {
+			continue
+		}
+		for _, need := range t.Needs {
+			if isNull(w.Merged.Value(need)) || str(w.Merged, need) == "" && bytes.HasPrefix(w.Merged.Value(need), []byte(`"`)) {
+				return invalid(need, "a %q event needs %s", ev.Type, need)
+			}
+		}
+		break
+	}
+	return nil
+}
+
+// projectMoves lists, per project status, the statuses it may move to and
+// who may move it (DOMAIN.md: proposed → approved → in progress →
+// completed (claimed) → verified → archived; deferred and cancelled with a
+// reason).
+var projectMoves = map[string]map[string][]Role{
+	"":            {"proposed": {Officer, Admin}, "approved": {Admin}},
+	"proposed":    {"approved": {Admin}, "cancelled": {Officer, Admin}, "deferred": {Officer, Admin}},
+	"approved":    {"in_progress": {Officer, Admin}, "cancelled": {Officer, Admin}, "deferred": {Officer, Admin}},
+	"in_progress": {"completed": {Officer, Admin}, "cancelled": {Officer, Admin}, "deferred": {Officer, Admin}},
+	"completed":   {"verified": {Admin}, "in_progress": {Officer, Admin}},
+	"verified":    {"archived": {Admin}},
+	"deferred":    {"approved": {Officer, Admin}, "in_progress": {Officer, Admin}, "cancelled": {Officer, Admin}},
+	"cancelled":   {},
+	"archived":    {},
+}
+
+// ProjectMoves publishes the project transitions for the schema route.
+func ProjectMoves() map[string]map[string][]Role { return projectMoves }
+
+func checkProject(w Write) *syncproto.Error {
+	role := w.Principal.Role
+	before, after := str(w.Stored, "status"), str(w.Merged, "status")
+	if w.Stored.Deleted() {
+		before = ""
+	}
+	if role == Contact {
+		// A contact accepts a completed project, and does nothing else.
+		if before != "completed" {
+			return forbidden("contact_accepted_at", "a contact accepts a project once it is completed (it is %s)", before)
+		}
+		if str(w.Merged, "contact_accepted_by") != w.Principal.UserID {
+			return forbidden("contact_accepted_by", "contact_accepted_by must be your own user id")
+		}
+	}
+	if _, ok := w.Values["contact_accepted_at"]; ok && role == Officer && str(w.Merged, "code") == "" {
+		return forbidden("code", "an officer records the contact's acceptance only with the contact's confirmation code")
+	}
+	if before != after {
+		roles, ok := projectMoves[before][after]
+		if !ok {
+			return invalid("status", "a project cannot move from %s to %s", orNone(before), after)
+		}
+		if !slices.Contains(roles, role) {
+			return forbidden("status", "your role (%s) may not move a project from %s to %s", role, orNone(before), after)
+		}
+		if (after == "deferred" || after == "cancelled") && str(w.Merged, "status_reason") == "" {
+			return invalid("status_reason", "a %s project needs a reason", after)
+		}
+		if after == "verified" && (str(w.Merged, "contact_accepted_at") == "" || str(w.Merged, "verified_at") == "") {
+			return invalid("status", "a project is verified once the contact has accepted it and an administrator verifies it (verified_at)")
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(new)"
+	}
+	return s
+}
+
+func checkCounterparty(r syncproto.Record) *syncproto.Error {
+	if str(r, "kind") != "enterprise" {
+		return nil
+	}
+	code := str(r, "credit_code")
+	if code == "" {
+		return invalid("credit_code", "an enterprise needs its 统一社会信用代码 (unified social credit code)")
+	}
+	if err := ValidateCreditCode(code); err != nil {
+		return invalid("credit_code", "%v", err)
+	}
+	return nil
+}
+
+var (
+	idPattern     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	datePattern   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+)
+
+// PhotoTypes are the image types a photo manifest may name.
+var PhotoTypes = []string{"image/jpeg", "image/png", "image/heic", "image/webp"}
+
+// MaxPhotoBytes bounds a photo's declared size (the photo channel enforces
+// its own, smaller, policy).
+const MaxPhotoBytes = 64 << 20
+
+// checkValue checks one non-null value against its field's spec.
+func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
+	bad := func(format string, args ...any) *syncproto.Error {
+		return invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...)
+	}
+	switch f.Type {
+	case TypeString, TypeText:
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return bad("want a string")
+		}
+		return checkText(f, s)
+	case TypeEnum:
+		if f.Min != nil { // an enum of numbers (rating levels)
+			return checkInt(f, v)
+		}
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return bad("want a string")
+		}
+		if !slices.ContainsFunc(f.Enum, func(c Choice) bool { return c.Value == s }) {
+			return bad("%q is not one of %s", s, enumValues(f.Enum))
+		}
+	case TypeInt:
+		return checkInt(f, v)
+	case TypeBool:
+		var b bool
+		if json.Unmarshal(v, &b) != nil {
+			return bad("want true or false")
+		}
+	case TypeTime:
+		t, e := parseTime(f, v)
+		if e != nil {
+			return e
+		}
+		return checkTime(f, t, now)
+	case TypeDate:
+		var s string
+		if json.Unmarshal(v, &s) != nil || !datePattern.MatchString(s) {
+			return bad("want a date YYYY-MM-DD")
+		}
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return bad("want a date YYYY-MM-DD")
+		}
+		return checkTime(f, t, now)
+	case TypeID:
+		var s string
+		if json.Unmarshal(v, &s) != nil || !idPattern.MatchString(s) {
+			return bad("want an id (1–128 of A–Z, a–z, 0–9, _ and -)")
+		}
+	case TypeIDs, TypeSHA256s:
+		var ss []string
+		if json.Unmarshal(v, &ss) != nil {
+			return bad("want an array of strings")
+		}
+		if len(ss) > f.MaxLen {
+			return bad("at most %d items", f.MaxLen)
+		}
+		pattern := idPattern
+		if f.Type == TypeSHA256s {
+			pattern = sha256Pattern
+		}
+		seen := map[string]bool{}
+		for _, s := range ss {
+			if !pattern.MatchString(s) {
+				return bad("%q is not a valid %s", s, map[bool]string{true: "SHA-256 (64 lowercase hex)", false: "id"}[f.Type == TypeSHA256s])
+			}
+			if seen[s] {
+				return bad("%q is listed twice", s)
+			}
+			seen[s] = true
+		}
+	case TypeLocation:
+		var loc struct {
+			Lat, Lng *float64
+			Accuracy *float64 `json:"accuracy_m"`
+		}
+		if e := strictObject(v, []string{"lat", "lng", "accuracy_m"}); e != "" {
+			return bad("%s", e)
+		}
+		if json.Unmarshal(v, &loc) != nil || loc.Lat == nil || loc.Lng == nil {
+			return bad("want {\"lat\": number, \"lng\": number, \"accuracy_m\": number}")
+		}
+		if *loc.Lat < -90 || *loc.Lat > 90 || *loc.Lng < -180 || *loc.Lng > 180 {
+			return bad("lat must lie in [-90, 90] and lng in [-180, 180]")
+		}
+		if loc.Accuracy != nil && (*loc.Accuracy < 0 || *loc.Accuracy > 1e6) {
+			return bad("accuracy_m must lie in [0, 1000000]")
+		}
+	case TypePhotos:
+		return checkPhotos(f, v, now)
+	case TypeParticipants, TypePersons:
+		keys := []string{"name", "title", "org"}
+		if f.Type == TypePersons {
+			keys = keys[:2]
+		}
+		return checkObjects(f, v, keys, "name")
+	case TypeOfficers:
+		var items []json.RawMessage
+		if json.Unmarshal(v, &items) != nil {
+			return bad("want an array of {\"user_id\", \"primary\"}")
+		}
+		if len(items) > f.MaxLen {
+			return bad("at most %d items", f.MaxLen)
+		}
+		seen := map[string]bool{}
+		for _, it := range items {
+			if e := strictObject(it, []string{"user_id", "primary"}); e != "" {
+				return bad("%s", e)
+			}
+			var o officerRef
+			if json.Unmarshal(it, &o) != nil || !idPattern.MatchString(o.UserID) || seen[o.UserID] {
+				return bad("each officer needs a user_id, listed once")
+			}
+			seen[o.UserID] = true
+		}
+	case TypeFormer:
+		var items []formerRef
+		if json.Unmarshal(v, &items) != nil || len(items) > 10*MaxItems {
+			return bad("want an array of {\"user_id\", \"removed_at\"}")
+		}
+	default:
+		return bad("unknown type %s", f.Type)
+	}
+	return nil
+}
+
+func enumValues(cs []Choice) string {
+	vs := make([]string, len(cs))
+	for i, c := range cs {
+		vs[i] = c.Value
+	}
+	return strings.Join(vs, ", ")
+}
+
+func checkText(f FieldSpec, s string) *syncproto.Error {
+	if !utf8.ValidString(s) {
+		return invalid(f.Name, "%s: not valid UTF-8", f.Name)
+	}
+	if n := utf8.RuneCountInString(s); f.MaxLen > 0 && n > f.MaxLen {
+		return invalid(f.Name, "%s: at most %d characters (got %d)", f.Name, f.MaxLen, n)
+	}
+	if strings.ContainsRune(s, 0) {
+		return invalid(f.Name, "%s: NUL characters are not allowed", f.Name)
+	}
+	if f.Type == TypeString && strings.ContainsAny(s, "\n\r") {
+		return invalid(f.Name, "%s: one line only", f.Name)
+	}
+	if f.Required && strings.TrimSpace(s) == "" {
+		return invalid(f.Name, "%s is required and cannot be blank", f.Name)
+	}
+	return nil
+}
+
+func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
+	var n int64
+	if json.Unmarshal(v, &n) != nil {
+		return invalid(f.Name, "%s: want an integer", f.Name)
+	}
+	if f.Min != nil && n < *f.Min || f.Max != nil && n > *f.Max {
+		return invalid(f.Name, "%s: must lie in [%d, %d] (got %d)", f.Name, *f.Min, *f.Max, n)
+	}
+	return nil
+}
+
+func parseTime(f FieldSpec, v json.RawMessage) (time.Time, *syncproto.Error) {
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return time.Time{}, invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name)
+	}
+	return t, nil
+}
+
+func checkTime(f FieldSpec, t, now time.Time) *syncproto.Error {
+	if t.Before(earliest) {
+		return invalid(f.Name, "%s: %s is before 2000; check the device's clock", f.Name, t.Format(time.RFC3339))
+	}
+	if !now.IsZero() && f.Past && t.After(now.Add(pastSkew)) {
+		return invalid(f.Name, "%s: %s is in the future; check the device's clock", f.Name, t.Format(time.RFC3339))
+	}
+	if !now.IsZero() && t.After(now.Add(futureSpan)) {
+		return invalid(f.Name, "%s: %s is more than two years ahead", f.Name, t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Photo is one entry of a photo manifest: a photo cited by its content.
+type Photo struct {
+	SHA256  string     `json:"sha256"`
+	Size    int64      `json:"size"`
+	Type    string     `json:"type"`
+	Width   int        `json:"width,omitempty"`
+	Height  int        `json:"height,omitempty"`
+	TakenAt *time.Time `json:"taken_at,omitempty"`
+	Lat     *float64   `json:"lat,omitempty"`
+	Lng     *float64   `json:"lng,omitempty"`
+}
+
+var photoKeys = []string{"sha256", "size", "type", "width", "height", "taken_at", "lat", "lng"}
+
+func checkPhotos(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
+	var items []json.RawMessage
+	if json.Unmarshal(v, &items) != nil {
+		return invalid(f.Name, "%s: want an array of photos", f.Name)
+	}
+	if len(items) > f.MaxLen {
+		return invalid(f.Name, "%s: at most %d photos", f.Name, f.MaxLen)
+	}
+	seen := map[string]bool{}
+	for i, it := range items {
+		if e := strictObject(it, photoKeys); e != "" {
+			return invalid(f.Name, "%s[%d]: %s", f.Name, i, e)
+		}
+		var p Photo
+		if err := json.Unmarshal(it, &p); err != nil {
+			return invalid(f.Name, "%s[%d]: %v", f.Name, i, err)
+		}
+		switch {
+		case !sha256Pattern.MatchString(p.SHA256):
+			return invalid(f.Name, "%s[%d].sha256: want 64 lowercase hex digits", f.Name, i)
+		case seen[p.SHA256]:
+			return invalid(f.Name, "%s[%d]: photo %s is listed twice", f.Name, i, p.SHA256)
+		case p.Size <= 0 || p.Size > MaxPhotoBytes:
+			return invalid(f.Name, "%s[%d].size: must lie in [1, %d]", f.Name, i, MaxPhotoBytes)
+		case !slices.Contains(PhotoTypes, p.Type):
+			return invalid(f.Name, "%s[%d].type: want one of %s", f.Name, i, strings.Join(PhotoTypes, ", "))
+		case p.Width < 0 || p.Height < 0 || p.Width > 100000 || p.Height > 100000:
+			return invalid(f.Name, "%s[%d]: width and height must lie in [0, 100000]", f.Name, i)
+		case p.Lat != nil && (*p.Lat < -90 || *p.Lat > 90), p.Lng != nil && (*p.Lng < -180 || *p.Lng > 180):
+			return invalid(f.Name, "%s[%d]: lat must lie in [-90, 90] and lng in [-180, 180]", f.Name, i)
+		}
+		if p.TakenAt != nil {
+			if e := checkTime(FieldSpec{Name: f.Name + ".taken_at", Past: true}, *p.TakenAt, now); e != nil {
+				return e
+			}
+		}
+		seen[p.SHA256] = true
+	}
+	return nil
+}
+
+// Photos reads a record's photo manifest field (nil when absent or bad).
+func Photos(r syncproto.Record, field string) []Photo {
+	var ps []Photo
+	_ = json.Unmarshal(r.Value(field), &ps)
+	return ps
+}
+
+func checkObjects(f FieldSpec, v json.RawMessage, keys []string, required string) *syncproto.Error {
+	var items []json.RawMessage
+	if json.Unmarshal(v, &items) != nil {
+		return invalid(f.Name, "%s: want an array of objects", f.Name)
+	}
+	if len(items) > f.MaxLen {
+		return invalid(f.Name, "%s: at most %d items", f.Name, f.MaxLen)
+	}
+	for i, it := range items {
+		if e := strictObject(it, keys); e != "" {
+			return invalid(f.Name, "%s[%d]: %s", f.Name, i, e)
+		}
+		var m map[string]string
+		if json.Unmarshal(it, &m) != nil {
+			return invalid(f.Name, "%s[%d]: every value must be a string", f.Name, i)
+		}
+		for k, s := range m {
+			if e := checkText(FieldSpec{Name: f.Name + "." + k, Type: TypeString, MaxLen: MaxLine}, s); e != nil {
+				return e
+			}
+		}
+		if strings.TrimSpace(m[required]) == "" {
+			return invalid(f.Name, "%s[%d].%s is required", f.Name, i, required)
+		}
+	}
+	return nil
+}
+
+// strictObject reports (as a message) a value that is not an object or
+// has keys outside allowed.
+func strictObject(v json.RawMessage, allowed []string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(v, &m) != nil {
+		return "want an object"
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			return fmt.Sprintf("unknown key %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		}
+	}
+	return ""
+}
+
+func isNull(v json.RawMessage) bool {
+	return len(v) == 0 || string(v) == "null"
+}
+
+// str reads a string field of a record ("" when absent or not a string).
+func str(r syncproto.Record, field string) string {
+	var s string
+	_ = json.Unmarshal(r.Value(field), &s)
+	return s
+}
+
+// Str reads a string field of a record ("" when absent or not a string).
+func Str(r syncproto.Record, field string) string { return str(r, field) }

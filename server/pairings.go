@@ -1,0 +1,334 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
+)
+
+// pairingView is one pairing (结对) in a list.
+type pairingView struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Status         string   `json:"status"`
+	Branches       []string `json:"branches"`
+	Counterparties []string `json:"counterparties"`
+	// Officers are the assigned liaison officers, primary first.
+	Officers []string `json:"officers"`
+	Contacts []string `json:"contacts,omitempty"`
+	StartsOn string   `json:"starts_on,omitempty"`
+	EndsOn   string   `json:"ends_on,omitempty"`
+	Seq      uint64   `json:"seq"`
+}
+
+func viewPairing(pr pairing.Pairing) pairingView {
+	v := pairingView{ID: pr.ID, Name: pr.Name, Status: pr.Status, Branches: pr.Branches, Counterparties: pr.Counterparties,
+		Officers: pr.Officers, Contacts: pr.Contacts, StartsOn: pr.StartsOn, EndsOn: pr.EndsOn, Seq: pr.Seq}
+	for _, p := range []*[]string{&v.Branches, &v.Counterparties, &v.Officers} {
+		if *p == nil {
+			*p = []string{}
+		}
+	}
+	return v
+}
+
+type pairingList struct {
+	Pairings []pairingView `json:"pairings"`
+	More     bool          `json:"more"`
+	Next     string        `json:"next,omitempty"`
+}
+
+func pairingObject(pr pairing.Pairing, now time.Time) pairing.Object {
+	return pairing.Object{Kind: pairing.KindRecord, ID: pr.ID, Pairing: &pr, Collection: pairing.CollPairings, At: now}
+}
+
+// loadPairing resolves /v1/pairings/:id for the policy.
+func loadPairing(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
+	if err := s.dir.Refresh(c.UserContext()); err != nil {
+		return pairing.Object{}, nil, err
+	}
+	pr, ok := s.dir.Pairing(c.Params("id"))
+	if !ok {
+		return pairing.Object{}, nil, storage.ErrNotFound
+	}
+	return pairingObject(pr, s.now()), pr, nil
+}
+
+// pairingFilter reads the list filters shared by the pairing list, the
+// reports and the exports: org_unit= (a subtree), status= (the pairing's;
+// pairing_status= on the lists of records, whose status= is the record's),
+// officer=, counterparty=, search= (name). It returns the visible pairings
+// that pass.
+func (s *Server) pairingFilter(c *fiber.Ctx) ([]pairing.Pairing, error) {
+	return s.pairingsMatching(c, "status")
+}
+
+func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.Pairing, error) {
+	ctx, p := c.UserContext(), principal(c)
+	if err := s.dir.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	root := ""
+	if id := c.Query("org_unit"); id != "" {
+		u, err := s.store.OrgUnit(ctx, id)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+		if root = u.Path; root == "" {
+			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		}
+	}
+	status, officer, cp := c.Query(statusParam), c.Query("officer"), c.Query("counterparty")
+	search := strings.ToLower(strings.TrimSpace(c.Query("search")))
+	var out []pairing.Pairing
+	for _, pr := range s.dir.Visible(p) {
+		switch {
+		case status != "" && pr.Status != status,
+			officer != "" && !slices.Contains(pr.Officers, officer),
+			cp != "" && !slices.Contains(pr.Counterparties, cp),
+			root != "" && !slices.ContainsFunc(pr.BranchPaths, func(path string) bool { return strings.HasPrefix(path, root) }),
+			search != "" && !strings.Contains(strings.ToLower(pr.Name), search) && !s.counterpartyNameMatches(pr, search):
+			continue
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+func (s *Server) counterpartyNameMatches(pr pairing.Pairing, search string) bool {
+	for _, id := range pr.Counterparties {
+		if cp, ok := s.dir.Counterparty(id); ok && strings.Contains(strings.ToLower(cp.Name), search) {
+			return true
+		}
+	}
+	return false
+}
+
+// listPairings: GET /v1/pairings — the pairings the caller may see, with
+// the filters of pairingFilter and after=, limit=.
+func (s *Server) listPairings(c *fiber.Ctx) error {
+	limit, err := queryLimit(c, 100, 1000)
+	if err != nil {
+		return err
+	}
+	list, err := s.pairingFilter(c)
+	if err != nil {
+		return err
+	}
+	after := c.Query("after")
+	out := pairingList{Pairings: []pairingView{}}
+	for _, pr := range list {
+		if pr.ID <= after {
+			continue
+		}
+		if len(out.Pairings) == limit {
+			out.More, out.Next = true, out.Pairings[limit-1].ID
+			break
+		}
+		out.Pairings = append(out.Pairings, viewPairing(pr))
+	}
+	return c.JSON(out)
+}
+
+// getPairing: GET /v1/pairings/:id — the whole record.
+func (s *Server) getPairing(c *fiber.Ctx) error {
+	pr := loaded[pairing.Pairing](c)
+	r, seq, err := s.getRecord(c.UserContext(), pairing.CollPairings, pr.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewRecord(r, seq))
+}
+
+// createPairing: POST /v1/pairings.
+func (s *Server) createPairing(c *fiber.Ctx) error {
+	var req fieldsRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	ctx, p := c.UserContext(), principal(c)
+	if p.Role != pairing.Admin {
+		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only administrators create pairings")
+	}
+	if req.Fields == nil {
+		return badRequest("fields", "name the pairing's fields")
+	}
+	if _, ok := req.Fields["status"]; !ok {
+		req.Fields["status"] = json.RawMessage(`"` + pairing.StatusDraft + `"`)
+	}
+	v, err := s.putPairing(ctx, p, "", req)
+	if err != nil {
+		return err
+	}
+	s.audit(c, storage.AuditEvent{Action: "pairing.create", Object: "pairing:" + v.ID, Result: "ok", OrgPath: p.OrgPath})
+	return c.Status(http.StatusCreated).JSON(writeAnswer{Record: v})
+}
+
+// patchPairing: PATCH /v1/pairings/:id. Officers taken off the pairing are
+// recorded in former_officers, so their devices may still push what they
+// hold for RemovalGrace.
+func (s *Server) patchPairing(c *fiber.Ctx) error {
+	var req fieldsRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	ctx, p := c.UserContext(), principal(c)
+	pr := loaded[pairing.Pairing](c)
+	v, err := s.putPairing(ctx, p, pr.ID, req)
+	if err != nil {
+		return err
+	}
+	s.audit(c, storage.AuditEvent{Action: "pairing.update", Object: "pairing:" + v.ID, Result: "ok", OrgPath: p.OrgPath})
+	return c.JSON(writeAnswer{Record: v})
+}
+
+type endPairingRequest struct {
+	// Reason is kept in the pairing's description history (optional).
+	Reason string `json:"reason,omitempty"`
+}
+
+// endPairing: POST /v1/pairings/:id/end — the pairing becomes read-only in
+// the field (its records stay, for the reports).
+func (s *Server) endPairing(c *fiber.Ctx) error {
+	var req endPairingRequest
+	if len(c.Body()) > 0 {
+		if err := bind(c, &req); err != nil {
+			return err
+		}
+	}
+	ctx, p := c.UserContext(), principal(c)
+	pr := loaded[pairing.Pairing](c)
+	if pr.Status == pairing.StatusEnded {
+		return errorf(http.StatusConflict, syncproto.CodeConflict, "pairing %s has already ended", pr.ID)
+	}
+	values, _ := jsonValues(map[string]any{"status": pairing.StatusEnded, "ended_at": s.now().UTC().Format(time.RFC3339)})
+	v, err := s.putPairing(ctx, p, pr.ID, fieldsRequest{Fields: values})
+	if err != nil {
+		return err
+	}
+	s.audit(c, storage.AuditEvent{Action: "pairing.end", Object: "pairing:" + pr.ID, Result: "ok", Detail: req.Reason, OrgPath: p.OrgPath})
+	return c.JSON(writeAnswer{Record: v})
+}
+
+// putPairing creates (id "") or changes a pairing for p, checking that
+// every branch is an org unit of p's subtree, every counterparty exists,
+// officers are officers and contacts are contacts of its counterparties.
+func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string, req fieldsRequest) (recordView, error) {
+	if err := s.dir.Refresh(ctx); err != nil {
+		return recordView{}, err
+	}
+	create := id == ""
+	if create {
+		id = newID()
+	}
+	now := s.now().UTC()
+	fields := req.Fields
+	check := func(stored, next syncproto.Record) error {
+		after := pairing.PairingFromRecord(next)
+		before := pairing.PairingFromRecord(stored)
+		if len(after.Branches) == 0 || len(after.Counterparties) == 0 {
+			return validation("branches", "a pairing pairs at least one branch with at least one counterparty")
+		}
+		for _, b := range append(slices.Clone(before.Branches), after.Branches...) {
+			path, err := s.orgPath(ctx, b)
+			if err != nil {
+				return err
+			}
+			if path == "" {
+				return validation("branches", "no org unit %s", b)
+			}
+			if !strings.HasPrefix(path, p.OrgPath) {
+				return &Error{Status: http.StatusForbidden, Wire: syncproto.Error{Code: syncproto.CodeForbidden, Field: "branches",
+					Message: "every branch of a pairing you manage must be in your subtree (" + b + " is not)"}}
+			}
+		}
+		for _, cp := range after.Counterparties {
+			if _, ok := s.dir.Counterparty(cp); !ok {
+				return validation("counterparties", "no counterparty %s", cp)
+			}
+		}
+		for _, uid := range after.Officers {
+			if err := s.checkUserRole(ctx, uid, pairing.Officer, "", "officers"); err != nil {
+				return err
+			}
+		}
+		for _, uid := range after.Contacts {
+			if err := s.checkUserRole(ctx, uid, pairing.Contact, "", "contacts"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Officers taken off: remember when, for their devices' last pushes.
+	if raw, ok := fields["officers"]; ok && !create {
+		old, _ := s.dir.Pairing(id)
+		var next []struct {
+			UserID string `json:"user_id"`
+		}
+		_ = json.Unmarshal(raw, &next)
+		stay := map[string]bool{}
+		for _, o := range next {
+			stay[o.UserID] = true
+		}
+		type former struct {
+			UserID    string    `json:"user_id"`
+			RemovedAt time.Time `json:"removed_at"`
+		}
+		var formers []former
+		for uid, at := range old.FormerOfficers {
+			if !stay[uid] && now.Sub(at) < 4*pairing.RemovalGrace {
+				formers = append(formers, former{uid, at})
+			}
+		}
+		for _, uid := range old.Officers {
+			if !stay[uid] {
+				formers = append(formers, former{uid, now})
+			}
+		}
+		slices.SortFunc(formers, func(a, b former) int { return strings.Compare(a.UserID, b.UserID) })
+		if len(formers) > 0 || len(old.FormerOfficers) > 0 {
+			fields["former_officers"], _ = json.Marshal(formers)
+		}
+	}
+	r, seq, err := s.writeAs(ctx, p, pairing.CollPairings, id, pairing.DirectoryScope, fields,
+		writeOptions{create: create, expect: req.Seq, check: check})
+	if err != nil {
+		return recordView{}, err
+	}
+	if err := s.dir.Refresh(ctx); err != nil {
+		return recordView{}, err
+	}
+	return viewRecord(r, seq), nil
+}
+
+// checkUserRole: a user named in a pairing exists with the role.
+func (s *Server) checkUserRole(ctx context.Context, uid string, role pairing.Role, _ string, field string) error {
+	u, err := s.store.User(ctx, uid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return validation(field, "no user %s", uid)
+	}
+	if err != nil {
+		return err
+	}
+	if pairing.Role(u.Role) != role {
+		return validation(field, "user %s is a %s, not a %s", uid, u.Role, role)
+	}
+	return nil
+}
+
+// validation is a 400 validation_failed naming a field.
+func validation(field, format string, args ...any) *Error {
+	e := errorf(http.StatusBadRequest, syncproto.CodeValidation, format, args...)
+	e.Wire.Field = field
+	return e
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/server/pairing"
+)
+
+// reportPeriod reads from= and to= as months (YYYY-MM, both inclusive) into
+// the ledger's [from, to); the default is this year up to this month.
+func (s *Server) reportPeriod(c *fiber.Ctx) (pairing.Month, pairing.Month, error) {
+	now := pairing.MonthOf(s.now())
+	from, to := now-now%12, now+1 // January of this year … this month
+	if v := c.Query("from"); v != "" {
+		m, err := pairing.ParseMonth(v)
+		if err != nil {
+			return 0, 0, badRequest("from", "from must be a month such as 2026-01")
+		}
+		from = m
+	}
+	if v := c.Query("to"); v != "" {
+		m, err := pairing.ParseMonth(v)
+		if err != nil {
+			return 0, 0, badRequest("to", "to must be a month such as 2026-12")
+		}
+		to = m + 1
+	}
+	if to <= from {
+		return 0, 0, badRequest("to", "to must not be before from")
+	}
+	if to-from > 120 {
+		return 0, 0, badRequest("from", "a report covers at most ten years")
+	}
+	return from, to, nil
+}
+
+// overviewReport is the dashboard of an org unit's subtree for a period.
+type overviewReport struct {
+	OrgUnit string                 `json:"org_unit,omitempty"`
+	Figures pairing.Figures        `json:"figures"`
+	Trend   []pairing.MonthFigures `json:"trend"`
+	// Units are the figures of each unit directly below OrgUnit (the
+	// ranking of departments or branches).
+	Units []unitFigures `json:"units"`
+}
+
+type unitFigures struct {
+	ID      string          `json:"id"`
+	Name    string          `json:"name"`
+	Figures pairing.Figures `json:"figures"`
+}
+
+// overview: GET /v1/reports/overview?org_unit=&from=&to= (and the
+// pairing filters) — the figures, a month-by-month trend and the units
+// below, for the pairings the caller may see.
+func (s *Server) overview(c *fiber.Ctx) error {
+	ctx, p := c.UserContext(), principal(c)
+	from, to, err := s.reportPeriod(c)
+	if err != nil {
+		return err
+	}
+	prs, err := s.pairingFilter(c)
+	if err != nil {
+		return err
+	}
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	now := s.now()
+	ids := pairingIDs(prs)
+	out := overviewReport{OrgUnit: c.Query("org_unit"), Figures: s.ledger.Figures(ids, from, to, now),
+		Trend: s.ledger.Trend(ids, from, to, now), Units: []unitFigures{}}
+	// The units one level below the report's root.
+	root := p.OrgPath
+	if out.OrgUnit != "" {
+		u, err := s.store.OrgUnit(ctx, out.OrgUnit)
+		if err != nil {
+			return err
+		}
+		root = u.Path
+	}
+	units, err := s.store.OrgUnits(ctx, root)
+	if err != nil {
+		return err
+	}
+	depth := strings.Count(root, "/")
+	for _, u := range units {
+		if strings.Count(u.Path, "/") != depth+1 {
+			continue
+		}
+		var sub []string
+		for _, pr := range prs {
+			if slices.ContainsFunc(pr.BranchPaths, func(path string) bool { return strings.HasPrefix(path, u.Path) }) {
+				sub = append(sub, pr.ID)
+			}
+		}
+		out.Units = append(out.Units, unitFigures{ID: u.ID, Name: u.Name, Figures: s.ledger.Figures(sub, from, to, now)})
+	}
+	return c.JSON(out)
+}
+
+// pairingFigures is one row of the pairings report.
+type pairingFigures struct {
+	Pairing pairingView     `json:"pairing"`
+	Figures pairing.Figures `json:"figures"`
+}
+
+type pairingsReport struct {
+	From     pairing.Month    `json:"from"`
+	To       pairing.Month    `json:"to"`
+	Pairings []pairingFigures `json:"pairings"`
+	Total    int              `json:"total"`
+}
+
+// pairingsReportHandler: GET /v1/reports/pairings — every visible pairing
+// with its figures for the period: ?sort=visits|satisfaction|overdue|
+// resolution|response (descending; default name), offset=, limit=.
+func (s *Server) pairingsReport(c *fiber.Ctx) error {
+	from, to, err := s.reportPeriod(c)
+	if err != nil {
+		return err
+	}
+	prs, err := s.pairingFilter(c)
+	if err != nil {
+		return err
+	}
+	if err := s.ledger.Refresh(c.UserContext()); err != nil {
+		return err
+	}
+	now := s.now()
+	rows := make([]pairingFigures, 0, len(prs))
+	for _, pr := range prs {
+		rows = append(rows, pairingFigures{Pairing: viewPairing(pr), Figures: s.ledger.Figures([]string{pr.ID}, from, to, now)})
+	}
+	key := map[string]func(f pairing.Figures) float64{
+		"visits":       func(f pairing.Figures) float64 { return float64(f.Visits) },
+		"satisfaction": func(f pairing.Figures) float64 { return f.SatisfactionRate.Value },
+		"resolution":   func(f pairing.Figures) float64 { return f.ResolutionRate.Value },
+		"response":     func(f pairing.Figures) float64 { return f.ResponseRate.Value },
+		"overdue":      func(f pairing.Figures) float64 { return float64(f.Overdue.Total) },
+		"coverage":     func(f pairing.Figures) float64 { return f.Coverage.Value },
+	}[c.Query("sort")]
+	slices.SortStableFunc(rows, func(a, b pairingFigures) int {
+		if key != nil {
+			if d := cmp.Compare(key(b.Figures), key(a.Figures)); d != 0 {
+				return d
+			}
+		}
+		return cmp.Or(strings.Compare(a.Pairing.Name, b.Pairing.Name), strings.Compare(a.Pairing.ID, b.Pairing.ID))
+	})
+	pg, total, err := page(c, rows)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pairingsReport{From: from, To: to - 1, Pairings: pg, Total: total})
+}
+
+func pairingIDs(prs []pairing.Pairing) []string {
+	ids := make([]string, len(prs))
+	for i, pr := range prs {
+		ids[i] = pr.ID
+	}
+	return ids
+}
+
+// schemaAnswer is what GET /v1/schema publishes: the app validates offline
+// with the server's own rules.
+type schemaAnswer struct {
+	Collections      []pairing.CollectionSpec             `json:"collections"`
+	IssueTransitions []pairing.IssueTransition            `json:"issue_transitions"`
+	ProjectMoves     map[string]map[string][]pairing.Role `json:"project_moves"`
+	DueDays          map[string]int                       `json:"due_days"`
+	SignDays         int                                  `json:"sign_days"`
+	ConfirmDays      int                                  `json:"confirm_days"`
+	Photos           photoPolicy                          `json:"photos"`
+	Limits           schemaLimits                         `json:"limits"`
+}
+
+type photoPolicy struct {
+	Types    []string `json:"types"`
+	MaxBytes int64    `json:"max_bytes"`
+}
+
+type schemaLimits struct {
+	MaxChangesPerPush int `json:"max_changes_per_push"`
+	MaxBodyBytes      int `json:"max_body_bytes"`
+}
+
+// schema: GET /v1/schema.
+func (s *Server) schema(c *fiber.Ctx) error {
+	return c.JSON(schemaAnswer{
+		Collections:      pairing.Schema,
+		IssueTransitions: pairing.IssueTransitions(),
+		ProjectMoves:     pairing.ProjectMoves(),
+		DueDays:          pairing.DefaultDueDays,
+		SignDays:         pairing.DefaultSignDays,
+		ConfirmDays:      pairing.DefaultConfirmDays,
+		Photos:           photoPolicy{Types: pairing.PhotoTypes, MaxBytes: pairing.MaxPhotoBytes},
+		Limits:           schemaLimits{MaxChangesPerPush: s.syncLimits.MaxChanges, MaxBodyBytes: s.cfg.BodyLimit},
+	})
+}

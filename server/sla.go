@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+)
+
+// unitCache keeps the org tree's SLA settings for the issue rules, which the
+// ledger asks for on every issue it derives. Units change rarely; a minute
+// of staleness only delays a changed due-date default.
+type unitCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	units map[string]storage.OrgUnit
+}
+
+const unitCacheTTL = time.Minute
+
+func (s *Server) orgUnits(ctx context.Context) map[string]storage.OrgUnit {
+	s.units.mu.Lock()
+	defer s.units.mu.Unlock()
+	if s.units.units != nil && time.Since(s.units.at) < unitCacheTTL {
+		return s.units.units
+	}
+	list, err := s.store.OrgUnits(ctx, "")
+	if err != nil {
+		s.log.Warn("org units for the issue rules", "err", err)
+		return s.units.units // keep the last known (nil: the defaults)
+	}
+	m := make(map[string]storage.OrgUnit, len(list))
+	for _, u := range list {
+		m[u.ID] = u
+	}
+	s.units.units, s.units.at = m, time.Now()
+	return m
+}
+
+// slaDays looks key up in the SLA days of the pairing's first branch and
+// then its ancestors; def when no unit sets it.
+func (s *Server) slaDays(ctx context.Context, pr pairing.Pairing, key string, def int) int {
+	if len(pr.BranchPaths) == 0 {
+		return def
+	}
+	units := s.orgUnits(ctx)
+	ids := strings.Split(strings.Trim(pr.BranchPaths[0], "/"), "/")
+	for i := len(ids) - 1; i >= 0; i-- {
+		if d, ok := units[ids[i]].SLADays[key]; ok && d > 0 {
+			return d
+		}
+	}
+	return def
+}
+
+// issueRules are an issue's SLA parameters: the days to resolve its
+// category and the days to sign, from the org tree (OrgUnit.SLADays,
+// nearest unit first) or pairing.DefaultDueDays.
+func (s *Server) issueRules(pr pairing.Pairing, category string) pairing.IssueRules {
+	ctx := context.Background()
+	def, ok := pairing.DefaultDueDays[category]
+	if !ok {
+		def = pairing.DefaultDueDays["other"]
+	}
+	day := 24 * time.Hour
+	return pairing.IssueRules{
+		DueAfter:   time.Duration(s.slaDays(ctx, pr, category, def)) * day,
+		SignWithin: time.Duration(s.slaDays(ctx, pr, pairing.SignDaysKey, pairing.DefaultSignDays)) * day,
+	}
+}
+
+// confirmAfter is how long a contact has to confirm a response.
+func (s *Server) confirmAfter(pr pairing.Pairing) time.Duration {
+	return time.Duration(s.slaDays(context.Background(), pr, pairing.ConfirmDaysKey, pairing.DefaultConfirmDays)) * 24 * time.Hour
+}
+
+// systemPrincipal is who the server's own events are by.
+var systemPrincipal = pairing.Principal{UserID: "system", Role: pairing.RoleSystem}
+
+// RunSLA appends the events time makes due: "overdue" for dispatched
+// issues past their due date, "closed_unconfirmed" for responses the
+// contact has not confirmed in time. Each event's id is derived from the
+// issue and the deadline it marks, and is written only if absent, so the
+// job is idempotent across restarts and across server processes running it
+// at once. It returns how many events it appended.
+func (s *Server) RunSLA(ctx context.Context) (int, error) {
+	if err := s.dir.Refresh(ctx); err != nil {
+		return 0, err
+	}
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	n := 0
+	for _, a := range s.ledger.SLADue(now, s.confirmAfter) {
+		id := fmt.Sprintf("sla-%s-%s-%d", a.Type, a.Issue, a.Due.Unix())
+		values, _ := jsonValues(map[string]any{"issue": a.Issue, "type": string(a.Type), "at": now.Format(time.RFC3339),
+			"by": systemPrincipal.UserID, "role": string(systemPrincipal.Role), "due": a.Due.UTC().Format(time.RFC3339)})
+		_, _, err := s.writeAs(ctx, systemPrincipal, pairing.CollIssueEvents, id, a.Pairing, values, writeOptions{create: true})
+		var e *Error
+		switch {
+		case err == nil:
+			n++
+		case errors.As(err, &e) && e.Status == http.StatusConflict:
+			// Another process (or an earlier run) appended it.
+		default:
+			return n, fmt.Errorf("sla %s %s: %w", a.Type, a.Issue, err)
+		}
+	}
+	return n, nil
+}
+
+// RunSLALoop runs RunSLA every interval until ctx ends.
+func (s *Server) RunSLALoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.RunSLA(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sla sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("sla events appended", "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
