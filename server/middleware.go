@@ -80,7 +80,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		slog.String("path", c.Path()),
 		slog.Int("status", status),
 		slog.Float64("ms", float64(elapsed.Microseconds())/1000),
-		slog.Int("bytes", len(c.Response().Body())),
+		slog.Int("bytes", responseBytes(c)),
 		slog.String("ip", c.IP()),
 	)
 	return nil
@@ -111,4 +111,13 @@ func deadline(d time.Duration, h fiber.Handler) fiber.Handler {
 
 func retryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// responseBytes is the size of a response body, or -1 for a stream (whose
+// size is not known without reading it all into memory).
+func responseBytes(c *fiber.Ctx) int {
+	if c.Response().IsBodyStream() {
+		return -1
+	}
+	return len(c.Response().Body())
 }

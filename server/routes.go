@@ -1,12 +1,16 @@
 package server
 
 import (
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // route is one entry of the route table: the handler and what the OpenAPI
@@ -24,6 +28,8 @@ type route struct {
 	// Timeout overrides Config.RequestTimeout for this route; negative means
 	// no deadline (streams that end by themselves).
 	Timeout time.Duration
+	// MaxBody overrides Config.BodyLimit for this route (uploads).
+	MaxBody int
 	// Auth requires a valid access token.
 	Auth bool
 	// Load resolves the object named by the path's :id; the router asks
@@ -77,6 +83,9 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPatch, Path: "/v1/counterparties/:id", Tag: "directory", Summary: "Change a counterparty's fields (pass seq to refuse a lost update)", Request: fieldsRequest{}, Response: writeAnswer{}, Auth: true, Load: loadCounterparty, Action: pairing.Manage, Handler: s.patchCounterparty},
 		{Method: fiber.MethodGet, Path: "/v1/pairings", Tag: "directory", Summary: "Pairings you may see: ?search=&status=&org_unit=&officer=&counterparty=&after=&limit=", Response: pairingList{}, Auth: true, Handler: s.listPairings},
 		{Method: fiber.MethodPost, Path: "/v1/pairings", Tag: "directory", Summary: "Create a pairing: branches ↔ counterparties, officers (primary first), contacts, period", Request: fieldsRequest{}, Response: writeAnswer{}, Auth: true, Handler: s.createPairing},
+		// Before /v1/pairings/:id, which would take "import-template" for an id.
+		{Method: fiber.MethodGet, Path: "/v1/pairings/import-template", Tag: "directory", Summary: "The .xlsx template of the bulk import: sheets 共建单位 and 结对, and a 说明 sheet describing their columns", Auth: true, Handler: s.importTemplate},
+		{Method: fiber.MethodPost, Path: "/v1/pairings/import", Tag: "directory", Summary: "Bulk-import counterparties and pairings from an .xlsx workbook (the body, or multipart field \"file\"; at most 10 MiB and 5,000 rows a sheet); each row is imported or reported; ?dry_run=true checks without writing (administrators)", Response: importReport{}, Auth: true, Timeout: importTimeout, MaxBody: importMaxBytes + 1<<20, Handler: s.importDirectory},
 		{Method: fiber.MethodGet, Path: "/v1/pairings/:id", Tag: "directory", Summary: "One pairing", Response: recordView{}, Auth: true, Load: loadPairing, Action: pairing.Read, Handler: s.getPairing},
 		{Method: fiber.MethodPatch, Path: "/v1/pairings/:id", Tag: "directory", Summary: "Change a pairing: status, officers, contacts, period…", Request: fieldsRequest{}, Response: writeAnswer{}, Auth: true, Load: loadPairing, Action: pairing.Manage, Handler: s.patchPairing},
 		{Method: fiber.MethodPost, Path: "/v1/pairings/:id/end", Tag: "directory", Summary: "End a pairing: read-only in the field from now on", Request: endPairingRequest{}, Response: writeAnswer{}, Auth: true, Load: loadPairing, Action: pairing.Manage, Handler: s.endPairing},
@@ -99,6 +108,10 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/projects/:id/verify", Tag: "projects", Summary: "Verify (验收) a completed project the contact has accepted (administrators)", Request: verifyProjectRequest{}, Response: recordView{}, Auth: true, Load: loadRecordOf(pairing.CollProjects), Action: pairing.Read, Handler: s.verifyProject},
 		{Method: fiber.MethodGet, Path: "/v1/projects/:id/confirmation-code", Tag: "projects", Summary: "The contact's codes to accept and rate a project on an officer's phone (contacts)", Response: confirmationCodeAnswer{}, Auth: true, Load: loadRecordOf(pairing.CollProjects), Action: pairing.Read, Handler: s.projectCode},
 		{Method: fiber.MethodGet, Path: "/v1/reports/overview", Tag: "reports", Summary: "KPIs of a subtree for a period (?org_unit=&from=YYYY-MM&to=YYYY-MM), trend by month, units below", Response: overviewReport{}, Auth: true, Handler: s.overview},
+		{Method: fiber.MethodGet, Path: "/v1/exports/pairings", Tag: "exports", Summary: "Pairings with their figures for the period, as .xlsx or CSV: ?format=xlsx|csv&org_unit=&status=&search=&from=&to= (administrators and viewers)", Auth: true, Handler: s.exportPairings},
+		{Method: fiber.MethodGet, Path: "/v1/exports/visits", Tag: "exports", Summary: "Visits (走访记录), one row each, as .xlsx or CSV: the filters of GET /v1/visits and ?format=xlsx|csv (administrators and viewers)", Auth: true, Handler: s.exportVisits},
+		{Method: fiber.MethodGet, Path: "/v1/exports/issues", Tag: "exports", Summary: "Issues (诉求) with their derived state, one row each, as .xlsx or CSV: the filters of GET /v1/issues and ?format=xlsx|csv (administrators and viewers)", Auth: true, Handler: s.exportIssues},
+		{Method: fiber.MethodGet, Path: "/v1/exports/projects", Tag: "exports", Summary: "Practical projects (实事项目) with their milestones done, one row each, as .xlsx or CSV: ?format=xlsx|csv and the list filters (administrators and viewers)", Auth: true, Handler: s.exportProjects},
 		{Method: fiber.MethodGet, Path: "/v1/reports/pairings", Tag: "reports", Summary: "Every pairing with its KPIs for the period: ?org_unit=&from=&to=&sort=&offset=&limit=", Response: pairingsReport{}, Auth: true, Handler: s.pairingsReport},
 
 		// Sync: the device's changes in, the pairings' changes out.
@@ -116,6 +129,15 @@ func (s *Server) register(routes []route) {
 		if r.Load != nil {
 			h = s.guard(r.Load, r.Action, h)
 		}
+		limit := s.cfg.BodyLimit
+		if r.MaxBody > 0 {
+			limit = r.MaxBody
+			if s.largeBodies == nil {
+				s.largeBodies = map[string]int{}
+			}
+			s.largeBodies[r.Method+" "+r.Path] = r.MaxBody
+		}
+		h = bodyLimit(limit, h)
 		switch {
 		case r.Timeout > 0:
 			h = deadline(r.Timeout, h)
@@ -127,5 +149,40 @@ func (s *Server) register(routes []route) {
 		} else {
 			s.app.Add(r.Method, r.Path, h)
 		}
+	}
+}
+
+// headerReceived lets the few routes whose bodies are larger than
+// Config.BodyLimit (uploads: route.MaxBody) read them, and gives streamed
+// exports a longer write deadline; every other request is refused with
+// 413 from its headers alone, before its body is read.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if n, ok := s.largeBodies[string(h.Method())+" "+string(h.RequestURI())]; ok {
+		return fasthttp.RequestConfig{MaxRequestBodySize: n}
+	}
+	path := string(h.RequestURI())
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if n, ok := s.largeBodies[string(h.Method())+" "+path]; ok {
+		return fasthttp.RequestConfig{MaxRequestBodySize: n}
+	}
+	if strings.HasPrefix(path, "/v1/exports/") {
+		return fasthttp.RequestConfig{WriteTimeout: exportWriteTimeout}
+	}
+	return fasthttp.RequestConfig{}
+}
+
+// exportWriteTimeout bounds writing one export (a province's visits as
+// .xlsx take tens of seconds to produce on a slow link).
+const exportWriteTimeout = 15 * time.Minute
+
+// bodyLimit refuses a body over limit bytes with 413.
+func bodyLimit(limit int, h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Body()) > limit {
+			return errorf(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "the body is over this route's limit of %d bytes", limit)
+		}
+		return h(c)
 	}
 }

@@ -128,6 +128,9 @@ type Server struct {
 	// ledger keeps every pairing's records as summaries and their KPIs.
 	ledger *pairing.Ledger
 	units  unitCache
+	// largeBodies maps "METHOD /path" to the body limit of the routes that
+	// take more than Config.BodyLimit (set by register, read-only after).
+	largeBodies map[string]int
 	// pairingLocks and deviceLocks serialize, within this process, the
 	// commits of one pairing and the pushes of one device.
 	pairingLocks *stripedLocks
@@ -219,6 +222,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ReadBufferSize: 16 << 10,
 	})
 	s.app.Server().ConnState = s.conns.hook
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.app.Use(
 		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
 		s.requestID,

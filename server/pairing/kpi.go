@@ -132,9 +132,9 @@ type Snapshot struct {
 	ProjectsPlanned  int                 `json:"projects_planned"` // proposed + approved + deferred
 }
 
-// Figures are the KPIs administrators look at (DOMAIN.md), per pairing, org unit (the
-// pairings of a subtree) and month. The Ledger maintains them as changes
-// commit: each live record contributes to counters kept per (pairing, month),
+// Figures are the KPIs administrators look at (DOMAIN.md), per pairing,
+// org unit (the pairings of a subtree) and month. The Ledger maintains them
+// as changes commit: each live record contributes to counters kept per (pairing, month),
 // and a change replaces the record's old contribution by its new one. A
 // figure for a period sums the month counters of the pairings asked for:
 // O(pairings × months), never a scan of records.
@@ -310,7 +310,7 @@ type watch struct {
 func secondsBetween(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }
 
 // visitContribution computes a visit's contribution.
-func visitContribution(v *VisitSummary, counterparty string) contribution {
+func visitContribution(v *VisitSummary) contribution {
 	var c contribution
 	if v.VisitedAt.IsZero() {
 		return c
@@ -323,7 +323,7 @@ func visitContribution(v *VisitSummary, counterparty string) contribution {
 	if v.Status == "returned" {
 		c.add(m, cVisitsReturned, 1)
 	}
-	c.visited, c.visitCP, c.visitMonth = true, counterparty, m
+	c.visited, c.visitCP, c.visitMonth = true, v.Counterparty, m // the field: resolved when reported
 	return c
 }
 

@@ -27,6 +27,8 @@ import (
 // events changes. The issue record is itself the raise: a raised event built
 // from it (At raised_at, ReceivedAt received_at, By raised_by, Role officer,
 // Order the HLC and dot of its raised_at field) precedes the issue's events.
+// (Role officer, whoever raised it: DeriveIssue refuses a raise of role "",
+// and every role that may raise an issue gives the same state.)
 //
 // Safe for concurrent use: readers share a read lock; one Refresh runs at a
 // time and applies each page of changes under the write lock. Every summary
@@ -247,8 +249,11 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 		}
 		reset = horizon > after
 	}
+	// A pairing read again is built apart and swapped in when complete, so
+	// readers never see it half read.
+	var rebuilt *book
 	if reset {
-		after = 0
+		after, rebuilt = 0, newBook(pid)
 	}
 	for {
 		page, err := l.records.Changes(ctx, pid, after, storage.PageLimit{})
@@ -262,14 +267,12 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 			}
 		}
 		l.mu.Lock()
-		if reset {
-			l.drop(pid)
-			reset = false
-		}
-		b := l.books[pid]
+		b := rebuilt
 		if b == nil {
-			b = newBook(pid)
-			l.books[pid] = b
+			if b = l.books[pid]; b == nil {
+				b = newBook(pid)
+				l.books[pid] = b
+			}
 		}
 		dirty := map[string]struct{}{}
 		for i, r := range recs {
@@ -279,6 +282,9 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 			l.deriveIssue(b, id)
 		}
 		b.seq = page.Next
+		if rebuilt != nil && !page.More {
+			l.swap(rebuilt)
+		}
 		l.mu.Unlock()
 		after = page.Next
 		if !page.More {
@@ -287,22 +293,27 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 	}
 }
 
-// drop forgets a pairing. Called with l.mu held.
-func (l *Ledger) drop(pid string) {
-	b := l.books[pid]
-	if b == nil {
-		return
+// swap replaces a pairing's book by one read again from 0. Called with
+// l.mu held.
+func (l *Ledger) swap(nb *book) {
+	if old := l.books[nb.id]; old != nil {
+		for id := range old.visits {
+			if nb.visits[id] == nil {
+				delete(l.where, storage.Key{Collection: CollVisits, ID: id})
+			}
+		}
+		for id := range old.issues {
+			if nb.issues[id] == nil {
+				delete(l.where, storage.Key{Collection: CollIssues, ID: id})
+			}
+		}
+		for id := range old.projects {
+			if nb.projects[id] == nil {
+				delete(l.where, storage.Key{Collection: CollProjects, ID: id})
+			}
+		}
 	}
-	for id := range b.visits {
-		delete(l.where, storage.Key{Collection: CollVisits, ID: id})
-	}
-	for id := range b.issues {
-		delete(l.where, storage.Key{Collection: CollIssues, ID: id})
-	}
-	for id := range b.projects {
-		delete(l.where, storage.Key{Collection: CollProjects, ID: id})
-	}
-	delete(l.books, pid)
+	l.books[nb.id] = nb
 }
 
 // apply takes in one record version; issues whose state must be derived
@@ -319,7 +330,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		}
 		if live {
 			e := &visitEntry{s: visitFromRecord(r, seq)}
-			e.c = visitContribution(&e.s, e.s.Counterparty)
+			e.c = visitContribution(&e.s)
 			b.add(r.ID, &e.c, 1)
 			b.visits[r.ID] = e
 			l.where[key] = b.id
@@ -627,7 +638,7 @@ func clonePhotos(ps []Photo) []Photo {
 }
 
 // visitOut copies a visit, resolving its counterparty. Called with l.mu held.
-func (l *Ledger) visitOut(e *visitEntry, p Pairing) VisitSummary {
+func visitOut(e *visitEntry, p Pairing) VisitSummary {
 	v := e.s
 	v.Counterparty = resolveCounterparty(v.Counterparty, p)
 	v.Officers = slices.Clone(v.Officers)
@@ -699,7 +710,7 @@ func (l *Ledger) Visit(id string) (VisitSummary, bool) {
 	if !ok {
 		return VisitSummary{}, false
 	}
-	return l.visitOut(l.books[pid].visits[id], l.pairing(pid)), true
+	return visitOut(l.books[pid].visits[id], l.pairing(pid)), true
 }
 
 // Issue returns an issue's summary.
@@ -768,7 +779,7 @@ func (l *Ledger) Visits(pairings []string, f Filter) []VisitSummary {
 				f.Category != "", f.Overdue:
 				continue
 			}
-			out = append(out, l.visitOut(e, p))
+			out = append(out, visitOut(e, p))
 		}
 	}
 	slices.SortFunc(out, func(a, b VisitSummary) int {
@@ -1054,11 +1065,11 @@ func (l *Ledger) coverage(b *book, pid string, from, to Month) (visited, assigne
 	if !ok {
 		return 0, 0
 	}
-	cps := unique(p.Counterparties)
-	if b == nil {
-		return 0, int64(len(cps))
-	}
+	cps := p.Counterparties
 	in := func(cp string) bool {
+		if b == nil {
+			return false
+		}
 		for m, n := range b.visited[cp] {
 			if m >= from && m < to && n > 0 {
 				return true
@@ -1066,10 +1077,14 @@ func (l *Ledger) coverage(b *book, pid string, from, to Month) (visited, assigne
 		}
 		return false
 	}
-	for _, cp := range cps {
+	for i, cp := range cps {
+		if cp == "" || slices.Contains(cps[:i], cp) {
+			continue // listed twice: counted once
+		}
+		assigned++
 		if in(cp) || len(cps) == 1 && in("") {
 			visited++
 		}
 	}
-	return visited, int64(len(cps))
+	return visited, assigned
 }

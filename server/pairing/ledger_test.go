@@ -638,3 +638,69 @@ func TestLedgerOverdueBuckets(t *testing.T) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
+
+func TestLedgerConcurrentUse(t *testing.T) {
+	h, l := fixture(t)
+	both := []string{"p1", "p2"}
+	march := pairing.MonthOf(mar(1, 0))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				l.Figures(both, march, march+1, mar(25, 0))
+				l.Visits(both, pairing.Filter{})
+				l.Issues(both, pairing.Filter{Now: mar(25, 0)})
+				l.SLADue(mar(25, 0), nil)
+				_ = l.Refresh(h.ctx) // concurrent refreshes take turns
+			}
+		})
+	}
+	for i := range 30 {
+		h.set("p2", pairing.CollVisits, fmt.Sprintf("cv%02d", i), mar(27, 9), "officers", []string{"o3"}, "mode", "online", "visited_at", mar(27, 9))
+		refresh(t, h, l)
+	}
+	close(done)
+	wg.Wait()
+	if got, want := l.Figures(both, march, march+1, mar(28, 0)).Visits, 32; got != want {
+		t.Errorf("got %d visits in march, want %d", got, want)
+	}
+}
+
+func TestLedgerRereadsAfterPurge(t *testing.T) {
+	h, l := fixture(t)
+	// v2 is deleted and its tombstone purged before the Ledger reads the
+	// delete: only a read from 0 can tell that v2 is gone.
+	h.del("p2", pairing.CollVisits, "v2", mar(26, 9))
+	h.flush()
+	key := storage.Key{Collection: pairing.CollVisits, ID: "v2"}
+	if err := h.db.Purge(h.ctx, "p2", []storage.Record{{Key: key, Pairing: "p2", Seq: h.recs[key].seq}}); err != nil {
+		t.Fatal(err)
+	}
+	h.counted.reset()
+	refresh(t, h, l)
+	pages, _ := h.counted.reset()
+	_, v2 := l.Visit("v2")
+	_, v3 := l.Visit("v3")
+	march := pairing.MonthOf(mar(1, 0))
+	f := l.Figures([]string{"p2"}, march-1, march+1, mar(27, 0))
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"v2 gone, v3 kept", []bool{v2, v3}, []bool{false, true}},
+		{"p2 figures", []int{f.Visits, f.VisitsReturned, f.IssuesRaised}, []int{1, 0, 1}},
+		{"only p2 read again", pages, map[string]int{"p2": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !equalJSON(tc.got, tc.want) {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,8 @@ func TestPolicy(t *testing.T) {
 	unitB := Object{Kind: KindOrgUnit, ID: "b", OrgPath: "/r/b/"}
 	auditA := Object{Kind: KindAudit, OrgPath: "/r/a/a1/"}
 	system := Object{Kind: KindSystem}
+	cpA := Object{Kind: KindCounterparty, ID: "cp1", OrgPath: "/r/a/a1/"}
+	cpARelated := Object{Kind: KindCounterparty, ID: "cp1", OrgPath: "/r/a/a1/", Related: true}
 
 	for _, tc := range []struct {
 		name string
@@ -54,6 +56,14 @@ func TestPolicy(t *testing.T) {
 		{"admin B cannot read audit of A", adminB, Read, auditA, ErrNotVisible},
 		{"viewer cannot read audit", viewerA, Read, auditA, ErrNotVisible},
 		{"audit is append-only", adminA, Manage, auditA, ErrForbidden},
+		{"admin manages counterparty of subtree", adminA, Manage, cpA, nil},
+		{"admin B cannot see counterparty of A", adminB, Read, cpA, ErrNotVisible},
+		{"viewer reads counterparty of subtree", viewerA, Read, cpA, nil},
+		{"viewer cannot change counterparty", viewerA, Manage, cpA, ErrForbidden},
+		{"officer of a pairing with it reads counterparty", officerA, Read, cpARelated, nil},
+		{"officer cannot change counterparty", officerA, Manage, cpARelated, ErrForbidden},
+		{"officer without a pairing with it sees nothing", officerA, Read, cpA, ErrNotVisible},
+		{"contact of another counterparty sees nothing", contactA, Read, cpA, ErrNotVisible},
 		{"root admin rotates keys", rootAdmin, Manage, system, nil},
 		{"subtree admin cannot rotate keys", adminA, Manage, system, ErrForbidden},
 		{"empty org path sees nothing", Principal{UserID: "x", Role: Admin}, Read, userInA1, ErrNotVisible},
