@@ -390,3 +390,53 @@ func roleOf(user string) string {
 	}
 	return fmt.Sprint("unknown:", user)
 }
+
+// TestDueDaysPerOrgUnit: a dispatch without a due date takes the category's
+// days from the nearest org unit that sets them, else the default.
+func TestDueDaysPerOrgUnit(t *testing.T) {
+	e := newDomainEnv(t)
+	pid, _ := domainFixture(t, e)
+	admin := e.login("adminA").AccessToken
+	root := e.login("root").AccessToken
+	off := e.device(t, "officerA")
+	off.pull()
+	at := e.now().UTC().Format(time.RFC3339)
+	for _, id := range []string{"i1", "i2", "i3"} {
+		_, ans := off.push(off.set("issues", id, pid, map[string]any{"title": "审批", "category": "approval", "raised_by": "u-officerA", "raised_at": at}))
+		wantResults(t, "raise "+id, ans, "applied")
+	}
+	dueAfter := func(id string) time.Duration {
+		t.Helper()
+		r := e.call("POST", "/v1/issues/"+id+"/events", admin, map[string]any{"type": "dispatched", "handler": "u-officerA"})
+		var ans issueEventAnswer
+		r.json(t, &ans)
+		if r.status != 201 {
+			t.Fatalf("dispatch %s: %d %s", id, r.status, r.body)
+		}
+		return ans.State.Due.Sub(e.now()).Round(time.Hour)
+	}
+	if got, want := dueAfter("i1"), time.Duration(pairing.DefaultDueDays["approval"])*24*time.Hour; got != want {
+		t.Fatalf("default: due after %s, want %s", got, want)
+	}
+	patch := func(unit, tok string, days map[string]int) {
+		t.Helper()
+		var u orgUnitView
+		e.call("GET", "/v1/org-units/"+unit, tok, nil).json(t, &u)
+		if r := e.call("PATCH", "/v1/org-units/"+unit, tok, map[string]any{"sla_days": days, "rev": u.Rev}); r.status != 200 {
+			t.Fatalf("patch %s: %d %s", unit, r.status, r.body)
+		}
+	}
+	patch("root", root, map[string]int{"approval": 3})
+	if got := dueAfter("i2"); got != 72*time.Hour {
+		t.Fatalf("root sets 3 days: due after %s, want 72h", got)
+	}
+	patch("unitA", admin, map[string]int{"approval": 2})
+	if got := dueAfter("i3"); got != 48*time.Hour {
+		t.Fatalf("unit A sets 2 days (nearer than root's 3): due after %s, want 48h", got)
+	}
+	var u orgUnitView
+	e.call("GET", "/v1/org-units/unitA", admin, nil).json(t, &u)
+	if r := e.call("PATCH", "/v1/org-units/unitA", admin, map[string]any{"sla_days": map[string]int{"$where": 2}, "rev": u.Rev}); r.status != 400 {
+		t.Fatalf("unknown category key: got %d %s, want 400", r.status, r.body)
+	}
+}

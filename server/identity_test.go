@@ -51,18 +51,18 @@ func (e *idEnv) advance(d time.Duration) {
 // newIDEnv is the environment of the identity and sync protocol tests:
 // pushes skip the domain's field rules (Deps.ProtocolOnly) so those tests
 // can push free-form records.
-func newIDEnv(t *testing.T) *idEnv {
+func newIDEnv(t testing.TB) *idEnv {
 	t.Helper()
 	return newEnv(t, false)
 }
 
 // newDomainEnv is newIDEnv with the domain's rules on, as pairsyncd runs.
-func newDomainEnv(t *testing.T) *idEnv {
+func newDomainEnv(t testing.TB) *idEnv {
 	t.Helper()
 	return newEnv(t, true)
 }
 
-func newEnv(t *testing.T, domainRules bool) *idEnv {
+func newEnv(t testing.TB, domainRules bool) *idEnv {
 	t.Helper()
 	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
 	e.clock.Store(time.Now().UnixNano())

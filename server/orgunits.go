@@ -106,7 +106,11 @@ func validateOrgUnit(name, kind string, sla map[string]int) error {
 		return badRequest("kind", "kind must be committee, department or branch")
 	}
 	for cat, days := range sla {
-		if cat == "" || len(cat) > 64 || days < 1 || days > 365 {
+		_, known := pairing.DefaultDueDays[cat]
+		if !known && cat != pairing.SignDaysKey && cat != pairing.ConfirmDaysKey {
+			return badRequest("sla_days", "sla_days: %q is not an issue category (nor %s or %s)", cat, pairing.SignDaysKey, pairing.ConfirmDaysKey)
+		}
+		if days < 1 || days > 365 {
 			return badRequest("sla_days", "sla_days maps an issue category to 1..365 days")
 		}
 	}
@@ -173,6 +177,7 @@ func (s *Server) patchOrgUnit(c *fiber.Ctx) error {
 		return err
 	}
 	nu, err := s.store.UpdateOrgUnit(c.UserContext(), u)
+	s.units.invalidate()
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,14 @@ type unitCache struct {
 
 const unitCacheTTL = time.Minute
 
+// invalidate makes the next lookup read the tree again (after this
+// process changed a unit; other processes catch up within unitCacheTTL).
+func (c *unitCache) invalidate() {
+	c.mu.Lock()
+	c.units = nil
+	c.mu.Unlock()
+}
+
 func (s *Server) orgUnits(ctx context.Context) map[string]storage.OrgUnit {
 	s.units.mu.Lock()
 	defer s.units.mu.Unlock()
