@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # Heavy tools and builds are cached outside the repo.
 CACHE   ?= $(HOME)/.cache/pairsync
 
-.PHONY: run build test test-go vet bench soak clean
+.PHONY: run build test test-go vet bench soak clean minio
 
 ## run: build pairsyncd and start it on the embedded default (./data)
 run: build
@@ -21,12 +21,18 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pairsyncd ./server/cmd/pairsyncd
 
 ## test: the whole suite (vet, unit, conformance, end-to-end, race detector)
-test: vet test-go
+test: vet minio test-go
+
+## minio: build the MinIO server the photo-store tests run (once; cached in $(CACHE))
+minio:
+	@PAIRSYNC_CACHE=$(CACHE) ./.ci/minio >/dev/null
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
+# The MinIO tests find the binary .ci/minio built.
+test-go: export PAIRSYNC_MINIO_BIN = $(shell PAIRSYNC_CACHE=$(CACHE) ./.ci/minio 2>/dev/null)
 test-go:
 	$(GO) test -race -timeout 20m ./...
 	# The convergence simulation runs 100 seeds under -race (above) and 500

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
 )
@@ -64,9 +66,19 @@ func newDomainEnv(t testing.TB) *idEnv {
 
 func newEnv(t testing.TB, domainRules bool) *idEnv {
 	t.Helper()
+	return newEnvWith(t, domainRules, nil)
+}
+
+// newEnvWith is newEnv on the given photo store (nil: a local folder).
+func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEnv {
+	t.Helper()
 	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
 	e.clock.Store(time.Now().UnixNano())
-	db, photos := openStores(t)
+	db, folder := openStores(t)
+	var photos storage.Photos = folder
+	if photoStore != nil {
+		photos = photoStore
+	}
 	e.db = db
 	var err error
 	e.s, err = New(Config{}, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: !domainRules})
@@ -527,14 +539,22 @@ func TestCrossScopeMatrix(t *testing.T) {
 	var reg registeredDevice
 	e.call("POST", "/v1/devices", offB.AccessToken, map[string]string{"name": "B 的手机"}).json(t, &reg)
 	pairingsFixture(t, e)
+	photo := []byte("B 的照片")
+	sum := fmt.Sprintf("%x", sha256.Sum256(photo))
+	if _, err := e.s.photos.PutPhoto(t.Context(), sum, int64(len(photo)), bytes.NewReader(photo)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.writeReceipt(t.Context(), pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: int64(len(photo))}); err != nil {
+		t.Fatal(err)
+	}
 	for _, rec := range []struct{ coll, id string }{{"visits", "v-B"}, {"issues", "i-B"}, {"projects", "pr-B"}} {
-		vals, _ := jsonValues(map[string]any{"title": "B 的记录"})
+		vals, _ := jsonValues(map[string]any{"title": "B 的记录", "photos": []map[string]any{{"sha256": sum, "size": len(photo), "type": "image/jpeg"}}})
 		if _, _, err := e.s.writeRecord(t.Context(), rec.coll, rec.id, "p2", vals); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ids := map[string]string{"users": "u-officerB", "devices": reg.Device.ID, "org-units": "unitB",
-		"counterparties": "cp-B", "pairings": "p2", "visits": "v-B", "issues": "i-B", "projects": "pr-B"}
+		"counterparties": "cp-B", "pairings": "p2", "visits": "v-B", "issues": "i-B", "projects": "pr-B", "photos": sum}
 	bodies := map[string]any{"PATCH": map[string]any{"name": "改名"}}
 
 	tokens := map[string]string{}

@@ -17,6 +17,7 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	storageCalls *prometheus.HistogramVec
+	photoBytes   prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -35,9 +36,13 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help:    "Time spent in storage calls, by operation and outcome (ok or error).",
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"op", "outcome"}),
+		photoBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "pairsync", Name: "photo_bytes_stored_total",
+			Help: "Bytes of photos verified and stored.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.storageCalls,
+		m.requests, m.latency, m.storageCalls, m.photoBytes,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pairsync/pairsync/server/imaging"
 	"github.com/pairsync/pairsync/server/pairing"
 )
 
@@ -176,13 +177,8 @@ type schemaAnswer struct {
 	DueDays          map[string]int                       `json:"due_days"`
 	SignDays         int                                  `json:"sign_days"`
 	ConfirmDays      int                                  `json:"confirm_days"`
-	Photos           photoPolicy                          `json:"photos"`
+	Photos           imaging.Policy                       `json:"photos"`
 	Limits           schemaLimits                         `json:"limits"`
-}
-
-type photoPolicy struct {
-	Types    []string `json:"types"`
-	MaxBytes int64    `json:"max_bytes"`
 }
 
 type schemaLimits struct {
@@ -199,7 +195,7 @@ func (s *Server) schema(c *fiber.Ctx) error {
 		DueDays:          pairing.DefaultDueDays,
 		SignDays:         pairing.DefaultSignDays,
 		ConfirmDays:      pairing.DefaultConfirmDays,
-		Photos:           photoPolicy{Types: pairing.PhotoTypes, MaxBytes: pairing.MaxPhotoBytes},
+		Photos:           s.photoPolicy,
 		Limits:           schemaLimits{MaxChangesPerPush: s.syncLimits.MaxChanges, MaxBodyBytes: s.cfg.BodyLimit},
 	})
 }

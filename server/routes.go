@@ -114,6 +114,14 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/v1/exports/projects", Tag: "exports", Summary: "Practical projects (实事项目) with their milestones done, one row each, as .xlsx or CSV: ?format=xlsx|csv and the list filters (administrators and viewers)", Auth: true, Handler: s.exportProjects},
 		{Method: fiber.MethodGet, Path: "/v1/reports/pairings", Tag: "reports", Summary: "Every pairing with its KPIs for the period: ?org_unit=&from=&to=&sort=&offset=&limit=", Response: pairingsReport{}, Auth: true, Handler: s.pairingsReport},
 
+		// Photos: their own channel, after the records that cite them.
+		{Method: fiber.MethodPost, Path: "/v1/photos/gc", Tag: "photos", Summary: "Collect photos no record cites (after the grace period) and abandoned uploads; ?dry_run=false to remove (default: report only; administrators of a root unit)", Response: gcReport{}, Auth: true, Timeout: 10 * time.Minute, Handler: s.collectPhotos},
+		{Method: fiber.MethodPost, Path: "/v1/photos/:id/uploads", Tag: "photos", Summary: "Start or resume the upload of a photo a record you see cites: the parts still missing and where to send them", Request: uploadRequest{}, Response: uploadAnswer{}, Auth: true, Load: loadPhoto, Action: pairing.Read, Handler: s.beginUpload},
+		{Method: fiber.MethodPut, Path: "/v1/photos/:id/parts/:n", Tag: "photos", Summary: "One part of a photo's bytes (?upload=), through the server", Auth: true, Load: loadPhoto, Action: pairing.Read, MaxBody: maxPartBytes, Handler: s.putPart},
+		{Method: fiber.MethodPost, Path: "/v1/photos/:id/done", Tag: "photos", Summary: "All parts sent (?upload=): the server checks size, type and SHA-256, then the photo counts as stored", Response: photoDone{}, Auth: true, Load: loadPhoto, Action: pairing.Read, Handler: s.donePhoto},
+		{Method: fiber.MethodPut, Path: "/v1/photos/:id", Tag: "photos", Summary: "A whole photo in one request (Content-Type its type), checked and stored at once", Response: photoDone{}, Auth: true, Load: loadPhoto, Action: pairing.Read, MaxBody: int(s.cfg.PhotoMaxBytes) + 1<<16, Handler: s.putPhoto},
+		{Method: fiber.MethodGet, Path: "/v1/photos/:id", Tag: "photos", Summary: "A photo you may see (a record you see cites it): its bytes, ?thumb=1 its thumbnail (≤ 320 px), ?redirect=1 a 5-minute signed URL of the object store", Auth: true, Load: loadPhoto, Action: pairing.Read, Handler: s.getPhoto},
+
 		// Sync: the device's changes in, the pairings' changes out.
 		{Method: fiber.MethodPost, Path: "/v1/sync/push", Tag: "sync", Summary: "Push the device's changes in counter order; one answer per change (applied, merged, duplicate, rejected)", Request: schemaPush, Response: schemaPushAnswer, Auth: true, Handler: s.push},
 		{Method: fiber.MethodPost, Path: "/v1/sync/pull", Tag: "sync", Summary: "Pull one page of the versions committed after the cursor, in every pairing you may see", Request: schemaPull, Response: schemaPullAnswer, Auth: true, Handler: s.pull},
@@ -172,6 +180,10 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	}
 	return fasthttp.RequestConfig{}
 }
+
+// maxPartBytes bounds one part sent through the server: the S3 minimum
+// part size, the largest any photo store asks for, and some room.
+const maxPartBytes = 5<<20 + 1<<16
 
 // exportWriteTimeout bounds writing one export (a province's visits as
 // .xlsx take tens of seconds to produce on a slow link).

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/imaging"
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -48,6 +49,13 @@ type Config struct {
 	// are purged (default 180 days); devices that have not synced for
 	// longer read their pairings again (resync_required).
 	TombstoneHorizon time.Duration
+	// PhotoMaxBytes is the largest photo accepted (default 8 MiB);
+	// PhotoMaxLongEdge its largest width or height in pixels (default 4096).
+	PhotoMaxBytes    int64
+	PhotoMaxLongEdge int
+	// PhotoGCGrace is how long a stored photo no record cites is kept
+	// (default 7 days): phones upload photos after the records citing them.
+	PhotoGCGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -71,6 +79,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.TombstoneHorizon <= 0 {
 		c.TombstoneHorizon = 180 * 24 * time.Hour
+	}
+	if c.PhotoMaxBytes <= 0 {
+		c.PhotoMaxBytes = imaging.DefaultPolicy.MaxBytes
+	}
+	if c.PhotoMaxLongEdge <= 0 {
+		c.PhotoMaxLongEdge = imaging.DefaultPolicy.MaxLongEdge
+	}
+	if c.PhotoGCGrace <= 0 {
+		c.PhotoGCGrace = 7 * 24 * time.Hour
 	}
 }
 
@@ -131,6 +148,12 @@ type Server struct {
 	// largeBodies maps "METHOD /path" to the body limit of the routes that
 	// take more than Config.BodyLimit (set by register, read-only after).
 	largeBodies map[string]int
+	// photoPolicy is what photos must be; thumbnailer makes thumbnails, a
+	// few at a time.
+	photoPolicy imaging.Policy
+	thumbnailer *imaging.Thumbnailer
+	// presignPut is how long a signed part URL lives (tests shorten it).
+	presignPut time.Duration
 	// pairingLocks and deviceLocks serialize, within this process, the
 	// commits of one pairing and the pushes of one device.
 	pairingLocks *stripedLocks
@@ -203,6 +226,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.syncLimits.MaxBytes = cfg.BodyLimit
 	s.pullLimits = s.syncLimits
 	s.pullLimits.MaxKeys = 100_000
+	s.photoPolicy = imaging.DefaultPolicy
+	s.photoPolicy.MaxBytes, s.photoPolicy.MaxLongEdge = cfg.PhotoMaxBytes, cfg.PhotoMaxLongEdge
+	s.thumbnailer = imaging.NewThumbnailer(s.photoPolicy, 2)
+	s.presignPut = presignPutExpiry
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
 	s.app = fiber.New(fiber.Config{
@@ -284,6 +311,11 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("tombstone sweep failed", "err", err)
 		case n > 0:
 			s.log.Info("tombstones purged", "records", n)
+		}
+		if rep, err := s.CollectPhotos(ctx, false); err != nil && ctx.Err() == nil {
+			s.log.Warn("photo collection failed", "err", err)
+		} else if len(rep.Orphan) > 0 || rep.Uploads > 0 {
+			s.log.Info("photos collected", "photos", len(rep.Orphan), "bytes", rep.Bytes, "abandoned_uploads", rep.Uploads)
 		}
 		if n, err := s.store.PruneReceipts(ctx, receiptsKept); err != nil && ctx.Err() == nil {
 			s.log.Warn("receipt pruning failed", "err", err)

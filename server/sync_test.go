@@ -19,7 +19,7 @@ import (
 // knows, and its cursor. (The real client is package mobile.)
 type device struct {
 	e      *idEnv
-	t      *testing.T
+	t      testing.TB
 	token  string
 	id     string
 	w      syncproto.Writer
@@ -28,7 +28,7 @@ type device struct {
 	owner  string // the user's username
 }
 
-func (e *idEnv) device(t *testing.T, user string) *device {
+func (e *idEnv) device(t testing.TB, user string) *device {
 	t.Helper()
 	tok := e.login(user).AccessToken
 	var reg registeredDevice

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -185,29 +184,11 @@ type visitDetail struct {
 // getVisit: GET /v1/visits/:id.
 func (s *Server) getVisit(c *fiber.Ctx) error {
 	lr := loaded[loadedRecord](c)
-	missing, err := s.missingPhotos(c, pairing.Photos(lr.rec, "photos"))
-	if err != nil {
+	if err := s.ledger.Refresh(c.UserContext()); err != nil {
 		return err
 	}
+	missing := s.ledger.MissingPhotos(pairing.Photos(lr.rec, "photos"))
 	return c.JSON(visitDetail{Record: viewRecord(lr.rec, lr.seq), Complete: len(missing) == 0, Missing: missing})
-}
-
-// missingPhotos lists the photos of a manifest the photo store does not
-// hold (with the declared size).
-func (s *Server) missingPhotos(c *fiber.Ctx, photos []pairing.Photo) ([]string, error) {
-	missing := []string{}
-	for _, p := range photos {
-		st, err := s.photos.StatPhoto(c.UserContext(), p.SHA256)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-			missing = append(missing, p.SHA256)
-		case err != nil:
-			return nil, err
-		case st.Size != p.Size:
-			missing = append(missing, p.SHA256)
-		}
-	}
-	return missing, nil
 }
 
 type returnVisitRequest struct {

@@ -22,6 +22,8 @@ var (
 	// ErrMismatch: uploaded bytes do not match the declared hash or size;
 	// nothing was stored.
 	ErrMismatch = errors.New("storage: content does not match its hash or size")
+	// ErrIncomplete: an upload misses parts; send them and complete again.
+	ErrIncomplete = errors.New("storage: upload incomplete")
 	// ErrTooLarge: the content exceeds the limit the caller set.
 	ErrTooLarge = errors.New("storage: content too large")
 )

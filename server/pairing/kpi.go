@@ -87,10 +87,13 @@ func mean(sum, n int64) Mean {
 
 // PeriodFigures are the figures that sum month counters over a period.
 type PeriodFigures struct {
-	Visits             int  `json:"visits"`
-	VisitsWithEvidence int  `json:"visits_with_evidence"`
-	VisitsReturned     int  `json:"visits_returned"`
-	Coverage           Rate `json:"coverage"` // counterparties visited ÷ assigned
+	Visits             int `json:"visits"`
+	VisitsWithEvidence int `json:"visits_with_evidence"`
+	VisitsReturned     int `json:"visits_returned"`
+	// VisitsPendingEvidence: visits with a photo the server does not hold
+	// yet (a visit is complete once every photo of its manifest is stored).
+	VisitsPendingEvidence int  `json:"visits_pending_evidence"`
+	Coverage              Rate `json:"coverage"` // counterparties visited ÷ assigned
 
 	IssuesRaised            int `json:"issues_raised"`
 	IssuesDispatched        int `json:"issues_dispatched"`
@@ -148,7 +151,9 @@ type Snapshot struct {
 //   - visits: live visits, by month of visited_at (a visit without a
 //     readable visited_at counts nowhere). visits_with_evidence: those with
 //     a location AND at least one photo in their manifest. visits_returned:
-//     those whose status is "returned".
+//     those whose status is "returned". visits_pending_evidence: those
+//     citing a photo the server does not hold yet (photo receipts,
+//     PhotoScope); a visit is complete once all its photos are stored.
 //   - coverage: counterparties of the pairing with at least one visit in the
 //     period ÷ counterparties assigned to the pairing (the directory's
 //     current list). A visit's counterparty is its counterparty field or,
@@ -214,6 +219,7 @@ const (
 	cVisits = iota
 	cVisitsEvidence
 	cVisitsReturned
+	cVisitsPending
 	cRaised
 	cDispatched
 	cSignedInTime
@@ -250,6 +256,7 @@ func (c *counters) period() PeriodFigures {
 		Visits:                  int(c[cVisits]),
 		VisitsWithEvidence:      int(c[cVisitsEvidence]),
 		VisitsReturned:          int(c[cVisitsReturned]),
+		VisitsPendingEvidence:   int(c[cVisitsPending]),
 		IssuesRaised:            int(c[cRaised]),
 		IssuesDispatched:        int(c[cDispatched]),
 		IssuesResponded:         int(c[cResponded]),
@@ -309,8 +316,9 @@ type watch struct {
 
 func secondsBetween(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }
 
-// visitContribution computes a visit's contribution.
-func visitContribution(v *VisitSummary) contribution {
+// visitContribution computes a visit's contribution; stored says which
+// photos the server holds.
+func visitContribution(v *VisitSummary, stored func(string) bool) contribution {
 	var c contribution
 	if v.VisitedAt.IsZero() {
 		return c
@@ -322,6 +330,12 @@ func visitContribution(v *VisitSummary) contribution {
 	}
 	if v.Status == "returned" {
 		c.add(m, cVisitsReturned, 1)
+	}
+	for _, p := range v.Photos {
+		if !stored(p.SHA256) {
+			c.add(m, cVisitsPending, 1)
+			break
+		}
 	}
 	c.visited, c.visitCP, c.visitMonth = true, v.Counterparty, m // the field: resolved when reported
 	return c

@@ -552,7 +552,7 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 		return !t.IsZero() && m >= int(from) && m < int(to)
 	}
 	var (
-		visits, evidence, returned, visited, assigned                          int
+		visits, evidence, returned, visited, assigned, pending                 int
 		raised, dispatched, signedInTime, bounced, responded, onTime, reopened int
 		closed, solved, unconfirmed, ratings, satisfied, completed, verified   int
 		respondSec, closeSec                                                   int64
@@ -572,6 +572,9 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 			loc := r.Value("location")
 			if len(loc) > 0 && string(loc) != "null" && len(photos) > 0 {
 				evidence++
+			}
+			if len(photos) > 0 {
+				pending++ // the generated activity stores no photo: every photo is missing
 			}
 			if pairing.Str(r, "status") == "returned" {
 				returned++
@@ -678,7 +681,7 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 	return pairing.Figures{
 		Pairings: len(pids), From: from, To: to,
 		PeriodFigures: pairing.PeriodFigures{
-			Visits: visits, VisitsWithEvidence: evidence, VisitsReturned: returned, Coverage: bruteRate(visited, assigned),
+			Visits: visits, VisitsWithEvidence: evidence, VisitsReturned: returned, VisitsPendingEvidence: pending, Coverage: bruteRate(visited, assigned),
 			IssuesRaised: raised, IssuesDispatched: dispatched, IssuesResponded: responded, IssuesClosed: closed,
 			IssuesClosedUnconfirmed: unconfirmed, IssuesConfirmedSolved: solved,
 			ResponseRate: bruteRate(signedInTime, dispatched), ResolutionRate: bruteRate(solved, closed),

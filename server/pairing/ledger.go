@@ -43,6 +43,10 @@ type Ledger struct {
 	mu    sync.RWMutex
 	books map[string]*book       // pairing id → its part
 	where map[storage.Key]string // visit, issue and project keys → pairing
+	// stored holds the photos whose receipts (PhotoScope) say stored;
+	// photoSeq is the watermark of that feed.
+	stored   map[string]bool
+	photoSeq uint64
 }
 
 // NewLedger returns an empty Ledger; call Refresh (after dir.Refresh) to
@@ -51,7 +55,7 @@ type Ledger struct {
 // the defaults. rules is called with the Ledger's lock held: it must not
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
-	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, where: map[storage.Key]string{}}
+	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, where: map[storage.Key]string{}, stored: map[string]bool{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
@@ -164,6 +168,12 @@ type book struct {
 	issueStatus   map[IssueStatus]int
 	projectStatus map[string]int
 	watched       map[string]*watch // issue id → what the SLA looks at
+
+	// Photos cited (photos.go): record "collection/id" → hashes it cites,
+	// hash → number of records citing it, hash → visits citing it.
+	cites       map[string][]string
+	citations   map[string]int
+	visitsBySHA map[string]map[string]struct{}
 }
 
 type visitEntry struct {
@@ -208,6 +218,7 @@ func newBook(id string) *book {
 		ratingsOf: map[string]map[string]struct{}{}, months: map[Month]*counters{},
 		visited: map[string]map[Month]int{}, issueStatus: map[IssueStatus]int{},
 		projectStatus: map[string]int{}, watched: map[string]*watch{},
+		cites: map[string][]string{}, citations: map[string]int{}, visitsBySHA: map[string]map[string]struct{}{},
 	}
 }
 
@@ -219,6 +230,9 @@ func newBook(id string) *book {
 func (l *Ledger) Refresh(ctx context.Context) error {
 	l.refreshMu.Lock()
 	defer l.refreshMu.Unlock()
+	if err := l.refreshPhotos(ctx); err != nil {
+		return err
+	}
 	for _, p := range l.dir.All() {
 		if err := l.refreshPairing(ctx, p.ID); err != nil {
 			return err
@@ -321,6 +335,7 @@ func (l *Ledger) swap(nb *book) {
 func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string]struct{}) {
 	key := storage.Key{Collection: r.Collection, ID: r.ID}
 	live := !r.Deleted()
+	b.cite(r)
 	switch r.Collection {
 	case CollVisits:
 		if old := b.visits[r.ID]; old != nil {
@@ -330,7 +345,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		}
 		if live {
 			e := &visitEntry{s: visitFromRecord(r, seq)}
-			e.c = visitContribution(&e.s)
+			e.c = visitContribution(&e.s, l.isStored)
 			b.add(r.ID, &e.c, 1)
 			b.visits[r.ID] = e
 			l.where[key] = b.id

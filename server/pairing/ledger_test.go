@@ -423,7 +423,7 @@ func TestLedgerRefreshIncremental(t *testing.T) {
 	}{
 		{"first refresh reads each feed", first, map[string]int{"p1": 1, "p2": 1}},
 		{"nothing new: no pages", second, map[string]int{}},
-		{"nothing new: one head per pairing", heads, 2},
+		{"nothing new: one head per pairing and one of the photo receipts", heads, 3},
 		{"one new record: one page of its pairing", third, map[string]int{"p2": 1}},
 		{"the new record is there", found, true},
 	} {

@@ -322,8 +322,9 @@ var (
 	datePattern   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 )
 
-// PhotoTypes are the image types a photo manifest may name.
-var PhotoTypes = []string{"image/jpeg", "image/png", "image/heic", "image/webp"}
+// PhotoTypes are the image types a photo manifest may name: those the
+// server can decode (HEIC cannot be, in pure Go: phones send JPEG).
+var PhotoTypes = []string{"image/jpeg", "image/png", "image/webp"}
 
 // MaxPhotoBytes bounds a photo's declared size (the photo channel enforces
 // its own, smaller, policy).

@@ -15,18 +15,27 @@ import (
 	"github.com/pairsync/pairsync/storage"
 )
 
-// tmpDir is the folder of uploads in progress, under the root.
-const tmpDir = ".tmp"
+// Folders under the root. Their names start with a dot, so that they never
+// collide with a shard directory (two hex digits).
+const (
+	tmpDir     = ".tmp"     // files being written, and folders being removed
+	uploadsDir = ".uploads" // pending uploads in parts, one folder per sum
+	thumbsDir  = ".thumbs"  // thumbnails, sharded like the photos
+)
 
 // Store is a storage.Photos in one directory. Safe for concurrent use.
 type Store struct {
 	dir string
+	// locks serializes, per sum, the calls that change a pending upload
+	// (keys "u/<sum>") or a photo's thumbnail (keys "t/<sum>").
+	locks keyLocks
 }
 
 var _ storage.Photos = (*Store)(nil)
 
 // Open opens the photo store rooted at dir, creating dir when missing, and
-// removes the temporary files an interrupted upload left behind.
+// removes the temporary files an interrupted write left behind. Pending
+// uploads in parts are kept, to be resumed.
 func Open(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("files: open: empty directory: %w", storage.ErrInvalid)
@@ -41,6 +50,11 @@ func Open(dir string) (*Store, error) {
 	if err := os.Mkdir(tmp, 0o750); err != nil {
 		return nil, fmt.Errorf("files: open %s: %w", dir, err)
 	}
+	for _, sub := range []string{uploadsDir, thumbsDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
+			return nil, fmt.Errorf("files: open %s: %w", dir, err)
+		}
+	}
 	return &Store{dir: dir}, nil
 }
 
@@ -49,7 +63,13 @@ func (s *Store) Dir() string { return s.dir }
 
 // path returns the object path of sum, which must be valid.
 func (s *Store) path(sum string) string {
-	return filepath.Join(s.dir, sum[0:2], sum[2:4], sum)
+	return shardPath(s.dir, sum)
+}
+
+// shardPath returns the path of sum under root, two directory levels named
+// by its first four digits.
+func shardPath(root, sum string) string {
+	return filepath.Join(root, sum[0:2], sum[2:4], sum)
 }
 
 func checkSum(sum string) error {
@@ -114,7 +134,7 @@ func (s *Store) put(ctx context.Context, sum string, size int64, r io.Reader) (s
 	if err := f.Close(); err != nil {
 		return storage.PhotoInfo{}, err
 	}
-	if err := s.mkdirs(sum); err != nil {
+	if err := mkdirs(s.dir, sum); err != nil {
 		return storage.PhotoInfo{}, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -164,10 +184,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// mkdirs creates the two directory levels of sum, fsyncing the parent of
-// each directory it creates so that the new entry is durable.
-func (s *Store) mkdirs(sum string) error {
-	parent := s.dir
+// mkdirs creates the two directory levels of sum under root, fsyncing the
+// parent of each directory it creates so that the new entry is durable.
+func mkdirs(root, sum string) error {
+	parent := root
 	for _, name := range []string{sum[0:2], sum[2:4]} {
 		dir := filepath.Join(parent, name)
 		err := os.Mkdir(dir, 0o750)
@@ -257,26 +277,62 @@ func notFound(err error) error {
 	return err
 }
 
-// DeletePhoto removes a photo, durably; deleting an absent photo is not an
-// error. storage.ErrInvalid for a malformed sum. A reader that opened the
-// photo before may finish reading it.
+// DeletePhoto removes a photo and its thumbnail (the thumbnail first, so
+// that a crash never leaves a thumbnail without its photo), durably;
+// deleting an absent photo is not an error. storage.ErrInvalid for a
+// malformed sum. A reader that opened the photo before may finish reading
+// it. A pending upload of the photo is left alone.
 func (s *Store) DeletePhoto(ctx context.Context, sum string) error {
 	if err := checkSum(sum); err != nil {
 		return fmt.Errorf("files: delete %s: %w", sum, err)
 	}
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.locks.lock(ctx, "t/"+sum)
+	if err != nil {
 		return fmt.Errorf("files: delete %s: %w", sum, err)
 	}
-	p := s.path(sum)
+	defer unlock()
+	for _, p := range []string{s.thumbPath(sum), s.path(sum)} {
+		if err := removeFile(p); err != nil {
+			return fmt.Errorf("files: delete %s: %w", sum, err)
+		}
+	}
+	return nil
+}
+
+// removeFile removes the file p, if there, and fsyncs its directory.
+func removeFile(p string) error {
 	err := os.Remove(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// writeFile writes data to a new file in .tmp, fsyncs it and renames it to
+// path (replacing what was there), then fsyncs path's directory: readers
+// see the old content or the new, never a part of it.
+func (s *Store) writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "write-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
 	if err == nil {
-		err = syncDir(filepath.Dir(p))
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return fmt.Errorf("files: delete %s: %w", sum, err)
+		_ = os.Remove(tmp)
+		return err
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
 }

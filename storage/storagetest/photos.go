@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,53 @@ import (
 // open photo store and register its cleanup with t.Cleanup.
 func TestPhotos(t *testing.T, open func(t *testing.T) storage.Photos) {
 	t.Helper()
-	p := photoSuite{open: open}
+	TestPhotosWith(t, open, PhotoOptions{})
+}
+
+// PhotoOptions states what an adapter's photo store needs of the suite.
+// The suite never assumes a part size: it cuts parts from the PartSize
+// that BeginUpload returns, and sizes its photos from it (a few bytes,
+// exactly one part, 2·PartSize+123 bytes).
+type PhotoOptions struct {
+	// MinPartSize, when set, is the least PartSize BeginUpload may return
+	// (S3 multipart: 5 MiB); every Upload the suite sees is checked.
+	MinPartSize int64
+	// MaxPartSize is the largest PartSize the suite accepts, so that its
+	// photos of several parts stay small; 0 means 64 MiB.
+	MaxPartSize int64
+}
+
+// TestPhotosWith is TestPhotos with options.
+//
+// Where the contract is silent the suite pins:
+//
+//   - ListPhotos returns storage.ErrInvalid for an after that is neither ""
+//     nor a valid sum; after need not be stored. Pending uploads and
+//     thumbnails are not listed.
+//   - Upload.ID is not empty; Started is about now; Uploads reports
+//     SHA256, ID and Size (Done only from BeginUpload).
+//   - PutPart reads at most the part's length plus one byte; a refused part
+//     leaves the upload as it was. A part number < 1 is storage.ErrInvalid
+//     even for an unknown upload.
+//   - CompleteUpload of an unknown upload (never begun, aborted, completed
+//     or refused already) is storage.ErrNotFound, as for PutPart; check is
+//     called exactly once when the photo is stored.
+//   - Several clients uploading one photo at once (through one shared
+//     upload or several, next to a PutPhoto of it): every call succeeds,
+//     except that once the photo is stored BeginUpload may return
+//     storage.ErrExists, and PutPart or CompleteUpload storage.ErrNotFound
+//     (the shared upload was completed, or dropped). One copy is stored,
+//     and no upload is left pending.
+//   - PutThumbnail of a photo that is not stored is storage.ErrNotFound;
+//     Thumbnail returns a slice the caller owns, and PutThumbnail keeps no
+//     reference to data. A photo stored again after DeletePhoto has no
+//     thumbnail.
+func TestPhotosWith(t *testing.T, open func(t *testing.T) storage.Photos, opts PhotoOptions) {
+	t.Helper()
+	if opts.MaxPartSize == 0 {
+		opts.MaxPartSize = 64 << 20
+	}
+	p := photoSuite{open: open, opts: opts}
 	t.Run("PutOpenStatDelete", p.putOpenStatDelete)
 	t.Run("Empty", p.empty)
 	t.Run("Large", p.large)
@@ -29,10 +76,14 @@ func TestPhotos(t *testing.T, open func(t *testing.T) storage.Photos) {
 	t.Run("MalformedSums", p.malformed)
 	t.Run("Missing", p.missing)
 	t.Run("ConcurrentSamePhoto", p.concurrentSame)
+	t.Run("List", p.list)
+	t.Run("Uploads", p.uploads)
+	t.Run("Thumbnails", p.thumbnails)
 }
 
 type photoSuite struct {
 	open func(t *testing.T) storage.Photos
+	opts PhotoOptions
 }
 
 func sum(b []byte) string {
@@ -246,16 +297,34 @@ func (p photoSuite) malformed(t *testing.T) {
 		{"dot", "." + valid[1:]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ps.PutPhoto(t.Context(), tc.sum, 1, strings.NewReader("x"))
+			ctx := t.Context()
+			_, err := ps.PutPhoto(ctx, tc.sum, 1, strings.NewReader("x"))
 			wantErr(t, "put", err, storage.ErrInvalid)
-			_, _, err = ps.OpenPhoto(t.Context(), tc.sum)
+			_, _, err = ps.OpenPhoto(ctx, tc.sum)
 			wantErr(t, "open", err, storage.ErrInvalid)
-			_, err = ps.StatPhoto(t.Context(), tc.sum)
+			_, err = ps.StatPhoto(ctx, tc.sum)
 			wantErr(t, "stat", err, storage.ErrInvalid)
-			wantErr(t, "delete", ps.DeletePhoto(t.Context(), tc.sum), storage.ErrInvalid)
+			wantErr(t, "delete", ps.DeletePhoto(ctx, tc.sum), storage.ErrInvalid)
+			if tc.sum != "" { // "" lists from the start
+				_, _, err = ps.ListPhotos(ctx, tc.sum, 0)
+				wantErr(t, "list after it", err, storage.ErrInvalid)
+			}
+			_, err = ps.BeginUpload(ctx, tc.sum, 1)
+			wantErr(t, "begin upload", err, storage.ErrInvalid)
+			err = ps.PutPart(ctx, tc.sum, "some-upload", 1, strings.NewReader("x"))
+			wantErr(t, "put part", err, storage.ErrInvalid)
+			_, err = ps.CompleteUpload(ctx, tc.sum, "some-upload", acceptAll)
+			wantErr(t, "complete upload", err, storage.ErrInvalid)
+			wantErr(t, "abort upload", ps.AbortUpload(ctx, tc.sum, "some-upload"), storage.ErrInvalid)
+			wantErr(t, "put thumbnail", ps.PutThumbnail(ctx, tc.sum, []byte("thumb")), storage.ErrInvalid)
+			_, err = ps.Thumbnail(ctx, tc.sum)
+			wantErr(t, "thumbnail", err, storage.ErrInvalid)
 		})
 	}
 	wantAbsent(t, ps, valid)
+	if ups, err := ps.Uploads(t.Context(), time.Now().Add(time.Hour)); err != nil || len(ups) != 0 {
+		t.Fatalf("uploads after malformed calls: got %d (error %v), want none", len(ups), err)
+	}
 }
 
 func (p photoSuite) missing(t *testing.T) {
@@ -302,4 +371,175 @@ func (p photoSuite) concurrentSame(t *testing.T) {
 		got, _ := readPhoto(t, ps, sum(o))
 		equal(t, "other photo", sum(got), sum(o))
 	}
+}
+
+// mustList returns one page of ListPhotos.
+func mustList(t *testing.T, ps storage.Photos, after string, limit int) ([]storage.PhotoInfo, bool) {
+	t.Helper()
+	page, more, err := ps.ListPhotos(t.Context(), after, limit)
+	if err != nil {
+		t.Fatalf("list after %.12q limit %d: got error %v, want none", after, limit, err)
+	}
+	return page, more
+}
+
+// sums returns the sums of a page.
+func sums(page []storage.PhotoInfo) []string {
+	out := make([]string, len(page))
+	for i, pi := range page {
+		out[i] = pi.SHA256
+	}
+	return out
+}
+
+func (p photoSuite) list(t *testing.T) {
+	ps := p.open(t)
+	ctx := t.Context()
+	page, more := mustList(t, ps, "", 0)
+	if len(page) != 0 || more {
+		t.Fatalf("list of an empty store: got %d photos, more %v; want none, false", len(page), more)
+	}
+
+	const n = 7
+	sizes := map[string]int64{}
+	var stored []string
+	for i := range n {
+		data := photoBytes(100+i, byte(40+i))
+		mustPut(t, ps, data)
+		sizes[sum(data)] = int64(len(data))
+		stored = append(stored, sum(data))
+	}
+	slices.Sort(stored)
+	// Neither a pending upload nor a thumbnail is a photo.
+	pending := photoBytes(50, 60)
+	if _, err := ps.BeginUpload(ctx, sum(pending), int64(len(pending))); err != nil {
+		t.Fatalf("begin upload: got error %v, want none", err)
+	}
+	wantErr(t, "put thumbnail", ps.PutThumbnail(ctx, stored[0], []byte("thumb")), nil)
+
+	absent := sum([]byte("never stored"))
+	for _, tc := range []struct {
+		name  string
+		after string
+		limit int
+	}{
+		{"all, default limit", "", 0},
+		{"all, negative limit", "", -1},
+		{"all, limit above count", "", 100},
+		{"first page", "", 3},
+		{"middle page", stored[2], 3},
+		{"last page, exactly full", stored[3], 3},
+		{"one", stored[5], 1},
+		{"after the last", stored[n-1], 0},
+		{"after an absent sum", absent, 2},
+		{"after the lowest sum", strings.Repeat("0", 64), 4},
+		{"after the highest sum", strings.Repeat("f", 64), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []string
+			for _, s := range stored {
+				if s > tc.after {
+					want = append(want, s)
+				}
+			}
+			limit := tc.limit
+			if limit <= 0 {
+				limit = 1000
+			}
+			wantMore := len(want) > limit
+			if wantMore {
+				want = want[:limit]
+			}
+			page, more := mustList(t, ps, tc.after, tc.limit)
+			equal(t, "sums", sums(page), nonNil(want))
+			equal(t, "more", more, wantMore)
+			for _, pi := range page {
+				if pi.Size != sizes[pi.SHA256] || pi.StoredAt.IsZero() {
+					t.Fatalf("listed %s: got size %d, stored at %v; want size %d, a time", pi.SHA256, pi.Size, pi.StoredAt, sizes[pi.SHA256])
+				}
+			}
+		})
+	}
+
+	// Paging through with more, then after a deleted photo.
+	walk := func() []string {
+		var all []string
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > n {
+				t.Fatalf("list with limit 2: got more than %d pages, want at most %d", pages, (n+1)/2)
+			}
+			page, more := mustList(t, ps, after, 2)
+			all = append(all, sums(page)...)
+			if !more {
+				return all
+			}
+			if len(page) != 2 {
+				t.Fatalf("list after %.12q: got %d photos and more, want a full page of 2", after, len(page))
+			}
+			after = page[len(page)-1].SHA256
+		}
+	}
+	equal(t, "sums listed page by page", walk(), stored)
+	wantErr(t, "delete", ps.DeletePhoto(ctx, stored[3]), nil)
+	gone := slices.Delete(slices.Clone(stored), 3, 4)
+	equal(t, "sums listed after a delete", walk(), gone)
+	page, _ = mustList(t, ps, stored[3], 0)
+	equal(t, "sums after the deleted photo", sums(page), stored[4:])
+}
+
+// nonNil turns a nil slice into an empty one, for comparisons.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (p photoSuite) thumbnails(t *testing.T) {
+	ps := p.open(t)
+	ctx := t.Context()
+	data := photoBytes(2000, 70)
+	s := sum(data)
+	thumb := photoBytes(3000, 71)
+
+	wantErr(t, "put thumbnail of an absent photo", ps.PutThumbnail(ctx, s, thumb), storage.ErrNotFound)
+	_, err := ps.Thumbnail(ctx, s)
+	wantErr(t, "thumbnail of an absent photo", err, storage.ErrNotFound)
+	wantAbsent(t, ps, s)
+
+	mustPut(t, ps, data)
+	_, err = ps.Thumbnail(ctx, s)
+	wantErr(t, "thumbnail never put", err, storage.ErrNotFound)
+
+	given := bytes.Clone(thumb)
+	wantErr(t, "put thumbnail", ps.PutThumbnail(ctx, s, given), nil)
+	given[0] ^= 0xff // the store kept no reference
+	got, err := ps.Thumbnail(ctx, s)
+	wantErr(t, "thumbnail", err, nil)
+	equal(t, "thumbnail sha256", sum(got), sum(thumb))
+	got[0] ^= 0xff // the caller owns it
+	got, _ = ps.Thumbnail(ctx, s)
+	equal(t, "thumbnail sha256 read again", sum(got), sum(thumb))
+
+	other := photoBytes(500, 72)
+	wantErr(t, "replace thumbnail", ps.PutThumbnail(ctx, s, other), nil)
+	got, _ = ps.Thumbnail(ctx, s)
+	equal(t, "replaced thumbnail sha256", sum(got), sum(other))
+	// The photo itself is untouched.
+	photo, _ := readPhoto(t, ps, s)
+	equal(t, "photo sha256", sum(photo), s)
+
+	// Thumbnails belong to their photo.
+	second := photoBytes(2000, 73)
+	mustPut(t, ps, second)
+	_, err = ps.Thumbnail(ctx, sum(second))
+	wantErr(t, "thumbnail of another photo", err, storage.ErrNotFound)
+
+	wantErr(t, "delete photo", ps.DeletePhoto(ctx, s), nil)
+	_, err = ps.Thumbnail(ctx, s)
+	wantErr(t, "thumbnail of a deleted photo", err, storage.ErrNotFound)
+	mustPut(t, ps, data)
+	_, err = ps.Thumbnail(ctx, s)
+	wantErr(t, "thumbnail of a photo stored again", err, storage.ErrNotFound)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server"
+	"github.com/pairsync/pairsync/storage/minio"
 )
 
 // Config is pairsyncd's configuration. Each setting comes from a flag, else
@@ -34,6 +35,10 @@ type Config struct {
 	// listener closes; with DrainDelay it must stay under 15s.
 	ShutdownTimeout time.Duration
 	Server          server.Config
+	// MinIO locates the photo bucket when Photos is minio. The keys come
+	// from PAIRSYNC_MINIO_ACCESS_KEY / PAIRSYNC_MINIO_SECRET_KEY or the
+	// files the -minio-*-key-file flags name (never flags holding them).
+	MinIO minio.Config
 }
 
 // setting is one configuration knob: its flag, environment variable,
@@ -91,6 +96,37 @@ func settings() []setting {
 			c.Server.BodyLimit = n
 			return nil
 		}},
+		{"photo-max-bytes", "PAIRSYNC_PHOTO_MAX_BYTES", "8388608", "largest photo accepted, in bytes (8 MiB); larger uploads get 413 with the limit", func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 64<<10 || n > 64<<20 {
+				return fmt.Errorf("want bytes between 65536 and 67108864, got %q", v)
+			}
+			c.Server.PhotoMaxBytes = n
+			return nil
+		}},
+		{"photo-max-long-edge", "PAIRSYNC_PHOTO_MAX_LONG_EDGE", "4096", "largest width or height of a photo, in pixels", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 320 || n > 20000 {
+				return fmt.Errorf("want pixels between 320 and 20000, got %q", v)
+			}
+			c.Server.PhotoMaxLongEdge = n
+			return nil
+		}},
+		{"photo-gc-grace", "PAIRSYNC_PHOTO_GC_GRACE", "168h", "stored photos no record cites are removed after this long (7 days)", dur(func(c *Config) *time.Duration { return &c.Server.PhotoGCGrace })},
+		{"minio-endpoint", "PAIRSYNC_MINIO_ENDPOINT", "", "MinIO host:port the server reaches (with -photos=minio)", str(func(c *Config) *string { return &c.MinIO.Endpoint })},
+		{"minio-public-endpoint", "PAIRSYNC_MINIO_PUBLIC_ENDPOINT", "", "MinIO address phones reach, when it differs (signed URLs name it): host:port or https://host", str(func(c *Config) *string { return &c.MinIO.PublicEndpoint })},
+		{"minio-bucket", "PAIRSYNC_MINIO_BUCKET", "pairsync-photos", "bucket of the photos (created when missing; private)", str(func(c *Config) *string { return &c.MinIO.Bucket })},
+		{"minio-region", "PAIRSYNC_MINIO_REGION", "us-east-1", "region the bucket signs for (set, so signing needs no network)", str(func(c *Config) *string { return &c.MinIO.Region })},
+		{"minio-secure", "PAIRSYNC_MINIO_SECURE", "false", "use https to MinIO", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.MinIO.Secure = b
+			return nil
+		}},
+		{"minio-access-key-file", "PAIRSYNC_MINIO_ACCESS_KEY_FILE", "", "file holding the MinIO access key (else PAIRSYNC_MINIO_ACCESS_KEY)", secretFile(func(c *Config) *string { return &c.MinIO.AccessKey })},
+		{"minio-secret-key-file", "PAIRSYNC_MINIO_SECRET_KEY_FILE", "", "file holding the MinIO secret key (else PAIRSYNC_MINIO_SECRET_KEY)", secretFile(func(c *Config) *string { return &c.MinIO.SecretKey })},
 		{"trusted-proxies", "PAIRSYNC_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 			c.Server.TrustedProxies = nil
 			for _, p := range strings.Split(v, ",") {
@@ -100,6 +136,22 @@ func settings() []setting {
 			}
 			return nil
 		}},
+	}
+}
+
+// secretFile reads a secret from the file a setting names ("" leaves it as
+// the environment set it).
+func secretFile(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			return nil
+		}
+		b, err := os.ReadFile(v)
+		if err != nil {
+			return err
+		}
+		*p(c) = strings.TrimSpace(string(b))
+		return nil
 	}
 }
 
@@ -120,10 +172,11 @@ func oneOf(p func(*Config) *string, allowed ...string) func(*Config, string) err
 func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
 	c.AdminPassword = getenv("PAIRSYNC_ADMIN_PASSWORD")
+	c.MinIO.AccessKey, c.MinIO.SecretKey = getenv("PAIRSYNC_MINIO_ACCESS_KEY"), getenv("PAIRSYNC_MINIO_SECRET_KEY")
 	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password.\n\n")
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys.\n\n")
 		for _, s := range settings() {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
 		}

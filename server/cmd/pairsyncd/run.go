@@ -22,6 +22,7 @@ import (
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
 	"github.com/pairsync/pairsync/storage/files"
+	"github.com/pairsync/pairsync/storage/minio"
 )
 
 // Main is the pairsyncd program: it opens storage, makes sure an
@@ -125,8 +126,14 @@ func (m *Main) openStorage(ctx context.Context) error {
 			return err
 		}
 		m.photos = p
+	case "minio":
+		p, err := minio.Open(ctx, m.Config.MinIO)
+		if err != nil {
+			return fmt.Errorf("photo store: %w", err)
+		}
+		m.photos = p
 	default:
-		return fmt.Errorf("photo store %q is not available in this build yet; use files", m.Config.Photos)
+		return fmt.Errorf("photo store %q is unknown; use files or minio", m.Config.Photos)
 	}
 	return nil
 }

@@ -1,0 +1,64 @@
+package pairing_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pairsync/pairsync/server/pairing"
+)
+
+// TestLedgerPhotos: which pairings cite a photo, and visits pending
+// evidence until every photo of their manifest has a stored receipt.
+func TestLedgerPhotos(t *testing.T) {
+	h := newHarness(t)
+	h.paths["u1"] = "/r/u1/"
+	h.addPairings(testPairing{ID: "p1", Branches: []string{"u1"}, Counterparties: []string{"c1"}, Officers: []string{"o1"}},
+		testPairing{ID: "p2", Branches: []string{"u1"}, Counterparties: []string{"c2"}, Officers: []string{"o1"}})
+	a, b, c := strings.Repeat("a", 64), strings.Repeat("b", 64), strings.Repeat("c", 64)
+	manifest := func(sums ...string) []map[string]any {
+		var out []map[string]any
+		for _, s := range sums {
+			out = append(out, map[string]any{"sha256": s, "size": 100, "type": "image/jpeg"})
+		}
+		return out
+	}
+	h.set("p1", pairing.CollVisits, "v1", mar(2, 9), "mode", "onsite", "visited_at", mar(2, 9), "photos", manifest(a, b))
+	h.set("p2", pairing.CollVisits, "v2", mar(3, 9), "mode", "onsite", "visited_at", mar(3, 9), "photos", manifest(b))
+	h.set("p2", pairing.CollIssueEvents, "e1", mar(3, 9), "issue", "i1", "type", "responded", "evidence", []string{c})
+	l := h.ledger(nil)
+	refresh(t, h, l)
+	all := []string{"p1", "p2"}
+	pending := func() int {
+		return l.Figures(all, pairing.MonthOf(mar(1, 0)), pairing.MonthOf(mar(1, 0))+1, mar(20, 0)).VisitsPendingEvidence
+	}
+	receipt := func(sum string, stored bool) {
+		h.set(pairing.PhotoScope, pairing.CollPhotos, sum, mar(5, 9), "sha256", sum, "stored", stored, "size", 100, "type", "image/jpeg")
+		refresh(t, h, l)
+	}
+	check := func(what string, got, want any) {
+		t.Helper()
+		if !equalJSON(got, want) {
+			t.Fatalf("%s: got %v, want %v", what, got, want)
+		}
+	}
+	check("pairings citing b", l.PhotoPairings(b), []string{"p1", "p2"})
+	check("pairings citing c (event evidence)", l.PhotoPairings(c), []string{"p2"})
+	check("an uncited photo", l.PhotoCited(strings.Repeat("d", 64)), false)
+	check("pending before any upload", pending(), 2)
+	receipt(a, true)
+	check("a stored: v1 still misses b", pending(), 2)
+	v1, _ := l.Visit("v1")
+	check("v1 missing", l.MissingPhotos(v1.Photos), []string{b})
+	receipt(b, true)
+	check("a and b stored", pending(), 0)
+	check("b stored", l.PhotoStored(b), true)
+	receipt(b, false)
+	check("b collected again: v1 and v2 pending", pending(), 2)
+	// A deleted visit keeps citing its photos until it is purged.
+	h.del("p1", pairing.CollVisits, "v1", mar(6, 9))
+	refresh(t, h, l)
+	check("deleted v1 still cites a", slices.Contains(l.PhotoPairings(a), "p1"), true)
+	m, ok := l.PhotoManifest(b)
+	check("manifest of b", m.Type+" "+map[bool]string{true: "found"}[ok], "image/jpeg found")
+}
