@@ -242,6 +242,10 @@ func TestFieldWorkThroughSync(t *testing.T) {
 	_, ans = off.push(ev(off, "e-conf", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
 	wantResults(t, "officer confirms with the contact's code", ans, "applied")
 
+	if r := e.call("GET", "/v1/audit?action=issue.confirmed", admin, nil); !strings.Contains(string(r.body), `"object":"issue:i1"`) ||
+		!strings.Contains(string(r.body), "contact's code") {
+		t.Fatalf("audit of the confirmation: got %d %s, want issue:i1 recorded with the contact's code", r.status, r.body)
+	}
 	var detail issueDetail
 	e.call("GET", "/v1/issues/i1", admin, nil).json(t, &detail)
 	if detail.State.Status != pairing.IssueClosed || !detail.State.ConfirmedSolved || len(detail.Events) != 4 {

@@ -18,6 +18,7 @@ type metrics struct {
 	latency      *prometheus.HistogramVec
 	storageCalls *prometheus.HistogramVec
 	photoBytes   prometheus.Counter
+	shed         prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -36,13 +37,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help:    "Time spent in storage calls, by operation and outcome (ok or error).",
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"op", "outcome"}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "pairsync", Name: "http_requests_shed_total",
+			Help: "API requests answered 503 because MaxInFlight requests were being served.",
+		}),
 		photoBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "pairsync", Name: "photo_bytes_stored_total",
 			Help: "Bytes of photos verified and stored.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.storageCalls, m.photoBytes,
+		m.requests, m.latency, m.storageCalls, m.photoBytes, m.shed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

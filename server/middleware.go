@@ -5,10 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 const headerRequestID = "X-Request-ID"
@@ -120,4 +123,31 @@ func responseBytes(c *fiber.Ctx) int {
 		return -1
 	}
 	return len(c.Response().Body())
+}
+
+// admit bounds the API requests served at once (Config.MaxInFlight). A
+// request past the bound waits up to Config.QueueWait for a slot and then
+// gets 503 with Retry-After: under overload, the requests let in keep their
+// latency and the rest are told to come back, instead of all of them
+// slowing down together. Liveness, readiness and metrics are never held.
+func (s *Server) admit(c *fiber.Ctx) error {
+	switch c.Path() {
+	case "/healthz", "/readyz", "/metrics":
+		return c.Next()
+	}
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(s.cfg.QueueWait)
+		select {
+		case s.slots <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			s.metrics.shed.Inc()
+			return &Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
+				Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: "the server is busy; send the same request again shortly"}}
+		}
+	}
+	defer func() { <-s.slots }()
+	return c.Next()
 }

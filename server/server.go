@@ -56,6 +56,12 @@ type Config struct {
 	// PhotoGCGrace is how long a stored photo no record cites is kept
 	// (default 7 days): phones upload photos after the records citing them.
 	PhotoGCGrace time.Duration
+	// MaxInFlight bounds the API requests served at once (default 256);
+	// past it a request waits up to QueueWait (default 100ms) for a slot,
+	// then gets 503 with Retry-After, so overload sheds work instead of
+	// slowing every request down. Health, readiness and metrics are exempt.
+	MaxInFlight int
+	QueueWait   time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -85,6 +91,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.PhotoMaxLongEdge <= 0 {
 		c.PhotoMaxLongEdge = imaging.DefaultPolicy.MaxLongEdge
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 256
+	}
+	if c.QueueWait <= 0 {
+		c.QueueWait = 100 * time.Millisecond
 	}
 	if c.PhotoGCGrace <= 0 {
 		c.PhotoGCGrace = 7 * 24 * time.Hour
@@ -152,6 +164,8 @@ type Server struct {
 	// few at a time.
 	photoPolicy imaging.Policy
 	thumbnailer *imaging.Thumbnailer
+	// slots holds one token per API request being served (Config.MaxInFlight).
+	slots chan struct{}
 	// presignPut is how long a signed part URL lives (tests shorten it).
 	presignPut time.Duration
 	// pairingLocks and deviceLocks serialize, within this process, the
@@ -230,6 +244,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.photoPolicy.MaxBytes, s.photoPolicy.MaxLongEdge = cfg.PhotoMaxBytes, cfg.PhotoMaxLongEdge
 	s.thumbnailer = imaging.NewThumbnailer(s.photoPolicy, 2)
 	s.presignPut = presignPutExpiry
+	s.slots = make(chan struct{}, cfg.MaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
 	s.app = fiber.New(fiber.Config{
@@ -254,6 +269,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
 		s.requestID,
 		s.accessLog,
+		s.admit,
 		compress.New(compress.Config{Level: compress.LevelDefault}),
 	)
 	s.routes = s.routeTable()
@@ -305,6 +321,14 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if !s.leads(ctx, "maintenance", 2*interval) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				continue
+			}
+		}
 		n, err := s.SweepTombstones(ctx, s.now().Add(-s.cfg.TombstoneHorizon))
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -124,12 +124,31 @@ func (s *Server) RunSLA(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunSLALoop runs RunSLA every interval until ctx ends.
+// leads reports whether this process holds (or now takes) the lease of a
+// background job: with several server processes on one database, each job
+// runs in one of them at a time (the jobs are idempotent anyway; the lease
+// saves the others the work). A lease not renewed within ttl passes on.
+func (s *Server) leads(ctx context.Context, job string, ttl time.Duration) bool {
+	ok, err := s.store.AcquireLease(ctx, job, string(s.writer.w.Replica), time.Now(), ttl)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("lease", "job", job, "err", err)
+		}
+		return false
+	}
+	return ok
+}
+
+// RunSLALoop runs RunSLA every interval until ctx ends, in the one process
+// that holds the "sla" lease.
 func (s *Server) RunSLALoop(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := s.RunSLA(ctx); err != nil && ctx.Err() == nil {
+		if !s.leads(ctx, "sla", 2*interval) {
+			// Another process runs it; keep the ledger warm all the same.
+			_ = s.ledger.Refresh(ctx)
+		} else if n, err := s.RunSLA(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sla sweep failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("sla events appended", "events", n)

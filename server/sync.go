@@ -257,6 +257,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 		}
 		_, err = s.store.Commit(ctx, batch)
 		if err == nil {
+			s.auditChanges(ctx, p, device, pid, changes, idx, results)
 			return nil
 		}
 		if !errors.Is(err, storage.ErrConflict) {
@@ -412,4 +413,47 @@ func (s *Server) scopes(c *fiber.Ctx) error {
 		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: pr.ID, Seq: head})
 	}
 	return c.JSON(ans)
+}
+
+// auditChanges appends to the audit log what SECURITY.md asks of synced
+// writes: confirmations, disputes and ratings (who, from which device, on
+// what). Called after the commit; a failed append is logged (the write has
+// happened).
+func (s *Server) auditChanges(ctx context.Context, p pairing.Principal, device, pid string, changes []syncproto.Change, idx []int, results []syncproto.Result) {
+	path := ""
+	if pr, ok := s.dir.Pairing(pid); ok && len(pr.BranchPaths) > 0 {
+		path = pr.BranchPaths[0]
+	}
+	for _, i := range idx {
+		if results[i].Status != syncproto.StatusApplied {
+			continue
+		}
+		r := changes[i].Record
+		var action, object string
+		switch r.Collection {
+		case pairing.CollIssueEvents:
+			switch t := pairing.EventType(pairing.Str(r, "type")); t {
+			case pairing.EventConfirmed, pairing.EventDisputed:
+				action, object = "issue."+string(t), "issue:"+pairing.Str(r, "issue")
+			}
+		case pairing.CollRatings:
+			action, object = "rating", pairing.Str(r, "target_kind")+":"+pairing.Str(r, "target")
+		case pairing.CollProjects:
+			if _, vals := changes[i].Written(); vals["contact_accepted_at"] != nil {
+				action, object = "project.accepted", "project:"+r.ID
+			}
+		}
+		if action == "" {
+			continue
+		}
+		detail := "pairing " + pid
+		if pairing.Str(r, "code") != "" {
+			detail += ", recorded with the contact's code"
+		}
+		ev := storage.AuditEvent{Time: s.now().UTC(), Actor: p.UserID, Device: device, Action: action, Object: object,
+			Result: "ok", Detail: detail, OrgPath: path}
+		if err := s.store.AppendAudit(ctx, ev); err != nil {
+			s.log.Warn("audit", "action", action, "err", err)
+		}
+	}
 }

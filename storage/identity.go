@@ -178,3 +178,16 @@ type Secrets interface {
 	// was stored. ErrInvalid for an empty name or fresh.
 	Secret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 }
+
+// Leases let one of several server processes do a background job (the SLA
+// sweep, photo collection, tombstone purges) at a time. Safe for concurrent
+// use.
+type Leases interface {
+	// AcquireLease takes the named lease for holder until now+ttl if it is
+	// free, expired (its expiry ≤ now), or already holder's (a renewal). It
+	// reports whether holder holds the lease when it returns. ErrInvalid for
+	// an empty name or holder or a ttl ≤ 0.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder holds it (else nothing).
+	ReleaseLease(ctx context.Context, name, holder string) error
+}

@@ -16,6 +16,7 @@ type Store interface {
 	Activations
 	Audit
 	Secrets
+	Leases
 	// Ping reports whether the database is reachable (for /readyz);
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error

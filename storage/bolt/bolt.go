@@ -57,6 +57,7 @@ var (
 	bucketActivationsByUser = []byte("activations_by_user")
 	bucketAudit             = []byte("audit")
 	bucketSecrets           = []byte("secrets")
+	bucketLeases            = []byte("leases")
 
 	keySchema = []byte("schema")
 )
@@ -141,7 +142,7 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketDevices, bucketDevicesByUser,
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,
 		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
-		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets,
+		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets, bucketLeases,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

@@ -47,6 +47,7 @@ func TestStoreWith(t *testing.T, open func(t *testing.T) storage.Store, opts Opt
 	t.Run("Activations", s.activations)
 	t.Run("Audit", s.audit)
 	t.Run("Secrets", s.secrets)
+	t.Run("Leases", s.leases)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Durability", s.durability)
 	t.Run("Lifecycle", s.lifecycle)

@@ -1,0 +1,36 @@
+package server
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOverloadSheds: with every slot taken, an API request waits at most
+// QueueWait and gets 503 with Retry-After; liveness, readiness and metrics
+// still answer; once a slot frees, requests are served again.
+func TestOverloadSheds(t *testing.T) {
+	e := newIDEnv(t)
+	tok := e.login("officerA").AccessToken
+	e.s.cfg.QueueWait = 20 * time.Millisecond
+	for range cap(e.s.slots) {
+		e.s.slots <- struct{}{}
+	}
+	start := time.Now()
+	r := e.call("GET", "/v1/me", tok, nil)
+	if r.status != 503 || r.header.Get("Retry-After") == "" || time.Since(start) > 2*time.Second {
+		t.Fatalf("full: got %d (Retry-After %q) after %s, want 503 with Retry-After at once", r.status, r.header.Get("Retry-After"), time.Since(start))
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if r := e.call("GET", path, "", nil); r.status != 200 {
+			t.Fatalf("%s while full: got %d, want 200", path, r.status)
+		}
+	}
+	if r := e.call("GET", "/metrics", "", nil); !strings.Contains(string(r.body), "pairsync_http_requests_shed_total 1") {
+		t.Fatalf("metrics do not count the shed request: %s", r.body)
+	}
+	<-e.s.slots // one request finishes
+	if r := e.call("GET", "/v1/me", tok, nil); r.status != 200 {
+		t.Fatalf("a slot free: got %d %s, want 200", r.status, r.body)
+	}
+}
