@@ -44,6 +44,8 @@ type tokenResponse struct {
 	User         struct {
 		ID       string `json:"id"`
 		Username string `json:"username"`
+		Name     string `json:"name"`
+		Role     string `json:"role"`
 	} `json:"user"`
 }
 
@@ -63,6 +65,11 @@ type request struct {
 	body         []byte
 	auth         bool
 	token        string // explicit token (sign-in), instead of the session's
+	// ctype is the body's type (default application/json).
+	ctype string
+	// once: no waiting and asking again on 503 or 429; the caller decides
+	// (the photo queue retries on its own terms).
+	once bool
 }
 
 // do sends a request and returns the body of a 2xx answer. It waits and
@@ -97,7 +104,7 @@ func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 			continue
 		case status == http.StatusUnauthorized && r.auth && r.token == "":
 			return nil, fmt.Errorf("%w (%w)", ErrSignInRequired, serr)
-		case (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests && r.auth) && attempt < c.e.cfg.MaxAttempts:
+		case (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests && r.auth) && attempt < c.e.cfg.MaxAttempts && !r.once:
 			// (A 429 on sign-in is the password throttle: asking again
 			// does not help.)
 			if err := sleep(ctx, c.wait(attempt, hdr.Get("Retry-After"))); err != nil {
@@ -105,6 +112,7 @@ func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 			}
 			continue
 		}
+		serr.retryAfter = hdr.Get("Retry-After")
 		return nil, serr
 	}
 }
@@ -119,7 +127,11 @@ func (c *conn) send(ctx context.Context, r request, token string) (int, http.Hea
 		return 0, nil, nil, fmt.Errorf("%s %s: %w", r.method, r.path, err)
 	}
 	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		ctype := r.ctype
+		if ctype == "" {
+			ctype = "application/json"
+		}
+		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
@@ -220,10 +232,25 @@ func (c *conn) refresh(ctx context.Context) error {
 		return errors.New("refresh: malformed answer")
 	}
 	c.setTokens(tr.AccessToken, tr.RefreshToken, tr.ExpiresIn)
+	c.sess.setUser(tr)
 	if err := c.save(); err != nil {
 		return fmt.Errorf("mobile: sign in: %w", err)
 	}
 	return nil
+}
+
+// setUser keeps who the tokens are for (name and role may change on the
+// server between sign-ins).
+func (s *session) setUser(tr tokenResponse) {
+	if tr.User.ID != "" {
+		s.UserID = tr.User.ID
+	}
+	if tr.User.Name != "" {
+		s.Name = tr.User.Name
+	}
+	if tr.User.Role != "" {
+		s.Role = tr.User.Role
+	}
 }
 
 func (c *conn) setTokens(access, refresh string, expiresIn int) {
@@ -306,6 +333,7 @@ func (e *Engine) SignIn(ctx context.Context, serverURL, username, password, devi
 		// The login's session is now bound to the device: keep it at once,
 		// with the device and a fresh Writer, so a crash here loses nothing.
 		c.sess = session{Server: serverURL, UserID: first.User.ID, Username: username, DeviceID: reg.Device.ID, RefreshToken: first.RefreshToken}
+		c.sess.setUser(first)
 		c.setTokens(reg.AccessToken, "", reg.ExpiresIn)
 		err = e.db.Update(func(tx *bolt.Tx) error {
 			if ws, ok, err := loadWriter(tx); err != nil {
@@ -340,9 +368,7 @@ func (e *Engine) SignIn(ctx context.Context, serverURL, username, password, devi
 		return err
 	}
 	c.sess.Username = username
-	if tr.User.ID != "" {
-		c.sess.UserID = tr.User.ID
-	}
+	c.sess.setUser(tr)
 	c.setTokens(tr.AccessToken, tr.RefreshToken, tr.ExpiresIn)
 	if err := c.save(); err != nil {
 		return fmt.Errorf("mobile: sign in: %w", err)

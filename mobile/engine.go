@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -41,6 +43,8 @@ type ServerError struct {
 	Code    syncproto.Code
 	Message string
 	Field   string
+
+	retryAfter string // the answer's Retry-After header
 }
 
 func (e *ServerError) Error() string {
@@ -73,8 +77,10 @@ type Config struct {
 	// server's default, 500).
 	PullLimit int
 	// MaxAttempts bounds the attempts of one request answered 503 or 429
-	// (default 5). Network errors are not retried within a Sync: it
-	// returns, and the app calls Sync again later.
+	// (default 5). Network errors are not retried within a Sync for
+	// records: it returns, and the app calls Sync again later. A photo is
+	// tried up to MaxAttempts times on network errors, 5xx and 429 alike,
+	// resuming with the parts the server lacks.
 	MaxAttempts int
 	// MaxRetryWait caps one wait between attempts, whatever Retry-After
 	// says (default 60s).
@@ -88,6 +94,18 @@ type Config struct {
 	// OnProgress, when set, is called (on the syncing goroutine) after
 	// every step of a Sync. It must not call Sync, SignIn or Reset.
 	OnProgress func(Progress)
+
+	// PhotoDir holds the photos waiting to be uploaded, one file per
+	// photo named by its SHA-256 (default: beside the store, "<name>-photos"
+	// for a store "<name>.db").
+	PhotoDir string
+	// WiFiOnly holds photos back unless OnWiFi reports a Wi-Fi (or other
+	// unmetered) network; records sync on any network. Without OnWiFi,
+	// WiFiOnly holds every photo.
+	WiFiOnly bool
+	// OnWiFi reports whether the phone is on Wi-Fi now. It is asked before
+	// each photo.
+	OnWiFi func() bool
 }
 
 func (c *Config) setDefaults() {
@@ -117,6 +135,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// photoDirFor is the default PhotoDir of the store at path.
+func photoDirFor(path string) string {
+	base := filepath.Base(path)
+	return filepath.Join(filepath.Dir(path), strings.TrimSuffix(base, filepath.Ext(base))+"-photos")
+}
+
 // maxChanges is the server's limit on changes per push.
 const maxChanges = 500
 
@@ -132,6 +156,10 @@ type Engine struct {
 	http   *http.Client
 	log    *slog.Logger
 	syncMu sync.Mutex // one Sync or SignIn at a time
+	photos string     // Config.PhotoDir
+	// photoMu orders changes of a photo's entry with its file's.
+	photoMu sync.Mutex
+	closed  atomic.Bool
 }
 
 // Open opens (creating if needed) the engine's local store at path.
@@ -151,17 +179,28 @@ func Open(path string, cfg Config) (*Engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("mobile: open %s: %w", path, err)
 	}
-	e := &Engine{
-		cfg:  cfg,
-		db:   db,
-		http: &http.Client{Transport: cfg.Transport, Timeout: cfg.RequestTimeout},
-		log:  cfg.Logger.With("component", "mobile"),
+	if cfg.PhotoDir == "" {
+		cfg.PhotoDir = photoDirFor(path)
 	}
+	if err := os.MkdirAll(cfg.PhotoDir, 0o700); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mobile: open %s: %w", cfg.PhotoDir, err)
+	}
+	e := &Engine{
+		cfg:    cfg,
+		db:     db,
+		http:   &http.Client{Transport: cfg.Transport, Timeout: cfg.RequestTimeout},
+		log:    cfg.Logger.With("component", "mobile"),
+		photos: cfg.PhotoDir,
+	}
+	e.cleanPhotoDir()
 	return e, nil
 }
 
-// Close closes the local store. A Sync in flight fails.
+// Close closes the local store. A Sync in flight fails; a photo upload in
+// flight stops before its next request.
 func (e *Engine) Close() error {
+	e.closed.Store(true)
 	if err := e.db.Close(); err != nil {
 		return fmt.Errorf("mobile: close: %w", err)
 	}
@@ -193,7 +232,7 @@ func (e *Engine) SignedIn() bool {
 }
 
 // Reset wipes every local thing: records, outbox, rejected writes, cursor,
-// session and device. Pending writes are lost; push them first.
+// queued photos, session and device. Pending writes are lost; push them first.
 func (e *Engine) Reset() error {
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
@@ -210,6 +249,9 @@ func (e *Engine) wipe() error {
 		return createBuckets(tx)
 	})
 	if err != nil {
+		return fmt.Errorf("mobile: wipe: %w", err)
+	}
+	if err := e.removePhotoFiles(); err != nil {
 		return fmt.Errorf("mobile: wipe: %w", err)
 	}
 	return nil

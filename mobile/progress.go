@@ -7,6 +7,7 @@ type Phase = string
 const (
 	PhaseUpload  Phase = "upload"  // pushing the outbox
 	PhaseRecords Phase = "records" // pulling record versions
+	PhasePhotos  Phase = "photos"  // uploading the photos accepted records cite
 	PhaseDone    Phase = "done"
 )
 
@@ -38,6 +39,22 @@ type Progress struct {
 	// pending writes could not be pushed before.
 	Wiped     bool
 	Discarded int
+
+	// Photos: photos stored by the server in this Sync, of PhotosTotal
+	// (those ready to go at the start of the photo phase: a record the
+	// server accepted cites them); bytes the server holds of them, of
+	// PhotoBytesTotal (parts sent before a cut count as held).
+	PhotosTotal     int
+	PhotosDone      int
+	PhotoBytesTotal int64
+	PhotoBytesDone  int64
+	// PhotosRefused counts the queued photos the server refused (or whose
+	// local copy is lost): see Engine.PendingPhotos for the reasons.
+	PhotosRefused int
+	// PhotosWaiting counts the queued photos held back: no accepted record
+	// cites them yet, not on Wi-Fi (Config.WiFiOnly), or the network failed
+	// before their turn.
+	PhotosWaiting int
 }
 
 // PairingProgress is "caught up to sequence Seq" for one pairing (or the

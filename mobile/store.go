@@ -27,6 +27,9 @@ import (
 //	rejected  counter (8 bytes, BE)   → {"write","error","at"}
 //	cursor    pairing                 → last sequence received (8 bytes, BE)
 //	resync    pairing                 → "" (base dropped, pull from 0 due)
+//	photos    sha256 (hex)            → {"size","type","cited",…}: a photo
+//	                                    waiting to be uploaded (photos.go);
+//	                                    its bytes are in Config.PhotoDir
 //
 // Record keys hold no NUL: collections, ids and pairings are
 // [A-Za-z0-9_-] (syncproto checks every write and record).
@@ -39,8 +42,9 @@ var (
 	bucketRejected = []byte("rejected")
 	bucketCursor   = []byte("cursor")
 	bucketResync   = []byte("resync")
+	bucketPhotos   = []byte("photos")
 
-	allBuckets = [][]byte{bucketMeta, bucketBase, bucketIndex, bucketOutbox, bucketPending, bucketRejected, bucketCursor, bucketResync}
+	allBuckets = [][]byte{bucketMeta, bucketBase, bucketIndex, bucketOutbox, bucketPending, bucketRejected, bucketCursor, bucketResync, bucketPhotos}
 
 	keyWriter  = []byte("writer")
 	keySession = []byte("session")
@@ -74,6 +78,8 @@ type session struct {
 	Server        string    `json:"server"`
 	UserID        string    `json:"user_id"`
 	Username      string    `json:"username"`
+	Name          string    `json:"name,omitempty"`
+	Role          string    `json:"role,omitempty"`
 	DeviceID      string    `json:"device_id"`
 	AccessToken   string    `json:"access_token"`
 	AccessExpires time.Time `json:"access_expires"`
@@ -147,6 +153,9 @@ func putBase(tx *bolt.Tx, r syncproto.Record) error {
 		return fmt.Errorf("base %s/%s: %w", r.Collection, r.ID, err)
 	}
 	if err := tx.Bucket(bucketBase).Put(recKey(r.Collection, r.ID), data); err != nil {
+		return err
+	}
+	if err := notePhotoCites(tx, r); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketIndex).Put(indexKey(r.Pairing, r.Collection, r.ID), nil)

@@ -38,6 +38,10 @@ type syncRun struct {
 // committed locally as soon as its answer arrives, so a Sync cut short at
 // any point (network, crash) loses and duplicates nothing: call it again.
 //
+// Then it uploads the photos that accepted records cite (photosync.go);
+// photos never hold the records back, and a photo phase cut short by the
+// network returns its error after the records are done.
+//
 // A revoked device pushes what the server still accepts, then its local
 // data is wiped; the error matches ErrDeviceRevoked and Progress.Wiped is
 // set. An ended session gives ErrSignInRequired (data kept).
@@ -63,6 +67,9 @@ func (e *Engine) Sync(ctx context.Context) (Progress, error) {
 	}
 	s := &syncRun{e: e, ctx: ctx, c: &conn{e: e, sess: sess}}
 	err = s.run(resync)
+	if err == nil {
+		err = s.syncPhotos()
+	}
 	if errors.Is(err, ErrDeviceRevoked) {
 		err = s.revoked(err)
 	}
@@ -72,7 +79,7 @@ func (e *Engine) Sync(ctx context.Context) (Progress, error) {
 	}
 	s.p.Phase = PhaseDone
 	s.report()
-	e.log.Info("sync done", "uploaded", s.p.UploadDone, "rejected", s.p.Rejected, "pulled", s.p.RecordsDone)
+	e.log.Info("sync done", "uploaded", s.p.UploadDone, "rejected", s.p.Rejected, "pulled", s.p.RecordsDone, "photos", s.p.PhotosDone)
 	return s.p, nil
 }
 

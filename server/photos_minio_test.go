@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -24,8 +25,15 @@ func init() {
 
 func openMinIO(t testing.TB, srv miniotest.Server) *minio.Store {
 	t.Helper()
-	st, err := minio.Open(t.Context(), minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
-		Bucket: miniotest.Bucket(t), OpTimeout: 2 * time.Second})
+	cfg := minio.Config{Endpoint: srv.Endpoint, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
+		Bucket: miniotest.Bucket(t), OpTimeout: 2 * time.Second}
+	st, err := minio.Open(t.Context(), cfg)
+	// A MinIO that has just started may answer "not initialized yet" for a
+	// moment after its readiness check: try again for a few seconds.
+	for deadline := time.Now().Add(10 * time.Second); errors.Is(err, storage.ErrUnavailable) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		st, err = minio.Open(t.Context(), cfg)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

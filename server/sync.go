@@ -377,7 +377,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		}
 		for _, sr := range page.Records {
 			budget -= len(sr.Data)
-			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) {
+			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) || !pairing.MayRead(p.Role, sr.Collection) {
 				continue
 			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})

@@ -249,6 +249,10 @@ func (u simUser) seesID(pid string) bool {
 
 func (u simUser) mayWrite(coll string) bool { return slices.Contains(simWriters[coll], u.role) }
 
+// mayRead: contacts do not receive the officers' visits (DOMAIN.md:
+// contacts see their pairing's issues and projects).
+func (u simUser) mayRead(coll string) bool { return u.role != "contact" || coll != "visits" }
+
 // seesDirectory: the directory records a user receives: the pairings they
 // see, the counterparties of those, and a contact's own counterparty.
 func (u simUser) seesDirectory(coll, id string) bool {
@@ -1229,7 +1233,7 @@ func (s *sim) check() {
 			want := map[string][]byte{}
 			for k, sr := range scopes[pid] {
 				if pid == pairing.DirectoryScope && d.user.seesDirectory(sr.Collection, sr.ID) ||
-					pid != pairing.DirectoryScope && d.user.seesID(pid) {
+					pid != pairing.DirectoryScope && d.user.seesID(pid) && d.user.mayRead(sr.Collection) {
 					want[k] = sr.Data
 				}
 			}

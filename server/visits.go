@@ -158,6 +158,9 @@ func (s *Server) listVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !pairing.MayRead(principal(c).Role, pairing.CollVisits) {
+		ids = nil
+	}
 	all := s.ledger.Visits(ids, f)
 	pg, total, err := page(c, all)
 	if err != nil {

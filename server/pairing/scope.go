@@ -175,6 +175,9 @@ func recordPolicy(p Principal, a Action, o Object) error {
 		return ErrNotVisible
 	}
 	if a == Read {
+		if !MayRead(p.Role, o.Collection) {
+			return ErrNotVisible
+		}
 		return nil
 	}
 	if !slices.Contains(writers(o.Collection), p.Role) {
@@ -184,4 +187,15 @@ func recordPolicy(p Principal, a Action, o Object) error {
 		return ErrForbidden // an ended pairing is read-only in the field
 	}
 	return nil
+}
+
+// hiddenFromContacts are the collections of a pairing a contact does not
+// see (DOMAIN.md: contacts see their pairing's issues and projects): the
+// officers' visit records, with their notes about the enterprise.
+var hiddenFromContacts = map[string]bool{CollVisits: true}
+
+// MayRead reports whether a role reads a collection of the pairings it
+// sees (the pull filter and every read route ask it through Policy).
+func MayRead(role Role, collection string) bool {
+	return role != Contact || !hiddenFromContacts[collection]
 }
