@@ -352,7 +352,15 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			if syncproto.NeedsResync(after, horizon) {
+			head, err := s.store.Head(ctx, pid)
+			if err != nil {
+				return err
+			}
+			// A cursor past the head comes from a device that synced with
+			// a database since restored from an older backup: it would skip
+			// the new commits up to its old cursor. It reads the pairing
+			// again instead (found by the deploy review).
+			if syncproto.NeedsResync(after, horizon) || after > head {
 				// Records deleted and purged since this cursor would never
 				// reach the device: it reads the pairing again from 0.
 				ans.Resync = append(ans.Resync, pid)

@@ -435,3 +435,22 @@ func TestPullWithManyPairings(t *testing.T) {
 		t.Fatalf("pull with a 7,000-pairing cursor (%d bytes): got %d %s, want 200", len(body), r.status, r.body)
 	}
 }
+
+// TestPullCursorAheadOfHead: a cursor past a pairing's head (the database
+// was restored from an older backup after the device synced) is answered
+// with resync, not with silence until the head catches up.
+func TestPullCursorAheadOfHead(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	off := e.device(t, "officerA")
+	off.push(off.set("visits", "v1", "p1", map[string]any{"notes": "恢复前"}))
+	off.pull()
+	cur := maps.Clone(off.cursor)
+	cur["p1"] += 5 // as if the server had lost its last five commits
+	body, _ := syncproto.Encode(&syncproto.PullRequest{V: 1, Cursor: cur})
+	r := e.call("POST", "/v1/sync/pull", off.token, body)
+	ans, err := syncproto.DecodePullAnswer(r.body, syncproto.Limits{})
+	if err != nil || !slices.Contains(ans.Resync, "p1") {
+		t.Fatalf("pull with a cursor past the head: %s (%v), want resync [p1]", r.body, err)
+	}
+}

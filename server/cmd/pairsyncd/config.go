@@ -12,6 +12,7 @@ import (
 
 	"github.com/pairsync/pairsync/server"
 	"github.com/pairsync/pairsync/storage/minio"
+	"github.com/pairsync/pairsync/storage/mongo"
 )
 
 // Config is pairsyncd's configuration. Each setting comes from a flag, else
@@ -39,6 +40,8 @@ type Config struct {
 	// from PAIRSYNC_MINIO_ACCESS_KEY / PAIRSYNC_MINIO_SECRET_KEY or the
 	// files the -minio-*-key-file flags name (never flags holding them).
 	MinIO minio.Config
+	// Mongo locates the database when Storage is mongo.
+	Mongo mongo.Config
 }
 
 // setting is one configuration knob: its flag, environment variable,
@@ -96,6 +99,8 @@ func settings() []setting {
 			c.Server.BodyLimit = n
 			return nil
 		}},
+		{"mongodb-uri-file", "PAIRSYNC_MONGODB_URI_FILE", "", "file holding the MongoDB connection string (else PAIRSYNC_MONGODB_URI, environment only: it may carry credentials)", secretFile(func(c *Config) *string { return &c.Mongo.URI })},
+		{"mongodb-database", "PAIRSYNC_MONGODB_DATABASE", "pairsync", "MongoDB database of Pairsync's collections (with -storage=mongo)", str(func(c *Config) *string { return &c.Mongo.Database })},
 		{"photo-max-bytes", "PAIRSYNC_PHOTO_MAX_BYTES", "8388608", "largest photo accepted, in bytes (8 MiB); larger uploads get 413 with the limit", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 64<<10 || n > 64<<20 {
@@ -173,10 +178,11 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	var c Config
 	c.AdminPassword = getenv("PAIRSYNC_ADMIN_PASSWORD")
 	c.MinIO.AccessKey, c.MinIO.SecretKey = getenv("PAIRSYNC_MINIO_ACCESS_KEY"), getenv("PAIRSYNC_MINIO_SECRET_KEY")
+	c.Mongo.URI = getenv("PAIRSYNC_MONGODB_URI")
 	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys.\n\n")
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n  pairsyncd healthcheck         exit 0 if the server on -addr answers /healthz (for containers)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys;\nPAIRSYNC_MONGODB_URI (environment only) the MongoDB connection string.\n\n")
 		for _, s := range settings() {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
 		}

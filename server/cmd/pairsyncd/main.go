@@ -23,7 +23,7 @@ var version = "dev"
 func main() {
 	args := os.Args[1:]
 	command := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "rotate-key") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "rotate-key" || args[0] == "healthcheck") {
 		command, args = args[0], args[1:]
 	}
 	m := NewMain()
@@ -37,9 +37,12 @@ func main() {
 	}
 	cfg.Server.Version = version
 	m.Config = cfg
-	if command == "rotate-key" {
+	switch command {
+	case "rotate-key":
 		err = m.RotateKey(context.Background())
-	} else {
+	case "healthcheck":
+		err = Healthcheck(context.Background(), cfg.Addr)
+	default:
 		err = serveUntilSignal(context.Background(), m)
 	}
 	if err != nil {

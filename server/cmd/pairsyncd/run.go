@@ -23,6 +23,7 @@ import (
 	"github.com/pairsync/pairsync/storage/bolt"
 	"github.com/pairsync/pairsync/storage/files"
 	"github.com/pairsync/pairsync/storage/minio"
+	"github.com/pairsync/pairsync/storage/mongo"
 )
 
 // Main is the pairsyncd program: it opens storage, makes sure an
@@ -116,8 +117,16 @@ func (m *Main) openStorage(ctx context.Context) error {
 			return err
 		}
 		m.store = db
+	case "mongo":
+		cfg := m.Config.Mongo
+		cfg.Logger = m.log
+		db, err := mongo.Open(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		m.store = db
 	default:
-		return fmt.Errorf("storage %q is not available in this build yet; use bolt", m.Config.Storage)
+		return fmt.Errorf("storage %q is unknown; use bolt or mongo", m.Config.Storage)
 	}
 	switch m.Config.Photos {
 	case "files":
