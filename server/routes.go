@@ -43,7 +43,7 @@ type route struct {
 // routeTable lists every route the server answers.
 func (s *Server) routeTable() []route {
 	return []route{
-		{Method: fiber.MethodGet, Path: "/", Tag: "web", Summary: "Landing page (the web app, once built)", Handler: s.home},
+		{Method: fiber.MethodGet, Path: "/", Tag: "web", Summary: "The field app (PWA), or a page saying how to build it (make web)", Handler: s.home},
 		{Method: fiber.MethodGet, Path: "/healthz", Tag: "ops", Summary: "Process liveness", Response: health{}, Handler: s.healthz},
 		{Method: fiber.MethodGet, Path: "/readyz", Tag: "ops", Summary: "Readiness: storage reachable and not shutting down", Response: health{}, Handler: s.readyz},
 		{Method: fiber.MethodGet, Path: "/metrics", Tag: "ops", Summary: "Prometheus metrics (text exposition format)", Handler: s.metricsHandler()},
@@ -127,6 +127,23 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/sync/pull", Tag: "sync", Summary: "Pull one page of the versions committed after the cursor, in every pairing you may see", Request: schemaPull, Response: schemaPullAnswer, Auth: true, Handler: s.pull},
 		{Method: fiber.MethodGet, Path: "/v1/sync/scopes", Tag: "sync", Summary: "The pairings you sync, with their current sequence", Response: schemaScopes, Auth: true, Handler: s.scopes},
 		{Method: fiber.MethodGet, Path: "/v1/audit", Tag: "audit", Summary: "The audit log of your subtree, newest first", Auth: true, Handler: s.listAudit},
+
+		// The field app's files, last: every route above wins. Hashed assets
+		// are immutable, index.html and the service worker revalidate, the
+		// app's own paths open index.html (SPA fallback); the rest is 404.
+		{Method: fiber.MethodGet, Path: "/index.html", Tag: "web", Summary: "The field app's shell", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/sw.js", Tag: "web", Summary: "The field app's service worker (precaches the app for offline use)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/syncproto.wasm", Tag: "web", Summary: "syncproto compiled to WebAssembly: the app's merge", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/wasm_exec.js", Tag: "web", Summary: "Go's WebAssembly support script", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/manifest.webmanifest", Tag: "web", Summary: "The field app's web manifest (installable app)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/assets/*", Tag: "web", Summary: "The field app's hashed assets (cached for a year)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/icons/*", Tag: "web", Summary: "The field app's icons", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/login", Tag: "web", Summary: "The field app's sign-in screen (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/review", Tag: "web", Summary: "The field app's conflicts and rejected changes (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/pairings/*", Tag: "web", Summary: "The field app's pairing screens (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/visits/*", Tag: "web", Summary: "The field app's visit screens (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/issues/*", Tag: "web", Summary: "The field app's issue screens (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/projects/*", Tag: "web", Summary: "The field app's project screens (SPA fallback to index.html)", Handler: s.webFiles},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -128,6 +129,10 @@ type Deps struct {
 	// (pairing.CheckWrite), so those tests can push free-form records.
 	// pairsyncd never sets it.
 	ProtocolOnly bool
+	// Web holds the built web app (mobile/web's Dist), served at / and its
+	// own paths; nil, or only the placeholder, serves a page saying how to
+	// build it.
+	Web fs.FS
 }
 
 // Token issuer and audience.
@@ -181,6 +186,7 @@ type Server struct {
 	hasher     *auth.Hasher
 	throttle   *auth.Throttle
 	now        func() time.Time
+	web        *webApp
 }
 
 // New builds a Server with every route registered.
@@ -221,6 +227,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg:          cfg,
 		store:        instrumentStore(deps.Store, m),
 		photos:       deps.Photos,
+		web:          newWebApp(deps.Web),
 		log:          deps.Logger.With("component", "server"),
 		registry:     deps.Registry,
 		metrics:      m,

@@ -17,6 +17,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/pairsync/pairsync/mobile/web"
 	"github.com/pairsync/pairsync/server"
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/storage"
@@ -81,7 +82,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.srv, err = server.New(m.Config.Server, server.Deps{Store: m.store, Photos: m.photos, Logger: base})
+	m.srv, err = server.New(m.Config.Server, server.Deps{Store: m.store, Photos: m.photos, Logger: base, Web: web.Dist()})
 	if err != nil {
 		return err
 	}

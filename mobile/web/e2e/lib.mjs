@@ -1,0 +1,106 @@
+// Helpers of the browser journeys: Debian's Chromium through playwright-core
+// (never a downloaded browser), phone-sized contexts, sign-in, sync, the
+// server's REST API, screenshots, and photos made on the fly.
+import { chromium } from 'playwright-core'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { png } from '../scripts/icons.mjs'
+
+export const URL = process.env.PAIRSYNC_URL
+export const PASSWORD = process.env.PAIRSYNC_PASSWORD
+export const SHOTS = process.env.PAIRSYNC_SCREENSHOTS || 'e2e/screenshots'
+export const users = {
+  officerA: process.env.PAIRSYNC_OFFICER_A || 'officerA',
+  officerB: process.env.PAIRSYNC_OFFICER_B || 'officerB',
+  contact: process.env.PAIRSYNC_CONTACT || 'contactA',
+  admin: process.env.PAIRSYNC_ADMIN || 'adminA',
+}
+export const PAIRING = process.env.PAIRSYNC_PAIRING || 'p1'
+
+export async function launch() {
+  if (!URL) throw new Error('PAIRSYNC_URL is not set: run these through go test ./mobile/web/ (TestBrowserJourneys)')
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+  })
+}
+
+// phone opens a 360×640 context (a phone's first screen), with a position.
+export async function phone(browser) {
+  const ctx = await browser.newContext({
+    viewport: { width: 360, height: 640 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'zh-CN',
+    timezoneId: 'Asia/Shanghai',
+    geolocation: { latitude: 32.0603, longitude: 118.7969, accuracy: 12 },
+    permissions: ['geolocation'],
+    baseURL: URL,
+  })
+  ctx.setDefaultTimeout(20_000)
+  return ctx
+}
+
+export async function newPage(ctx) {
+  const page = await ctx.newPage()
+  page.on('pageerror', (e) => console.log('  [page error]', e.message))
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`  [console ${m.type()}]`, m.text()) })
+  return page
+}
+
+export async function signIn(page, username) {
+  await page.goto('/')
+  await page.waitForSelector('[data-test=username] input')
+  await page.fill('[data-test=username] input', username)
+  await page.fill('[data-test=password] input', PASSWORD)
+  await page.click('[data-test=sign-in]')
+  await page.waitForSelector('[data-test=home] [data-test=pairing]')
+  await syncNow(page)
+}
+
+// syncNow runs a sync in the app and waits for it to end.
+export async function syncNow(page) {
+  await page.evaluate(() => window.pairsync.sync())
+  const st = await page.getAttribute('[data-test=sync-status]', 'data-state')
+  if (st !== 'caught-up') {
+    const s = await page.evaluate(() => { const s = window.pairsync.state; return { pending: s.pending, photos: s.photosPending, error: s.lastError, rejected: s.rejected.map((r) => r.error) } })
+    console.log('  sync state:', st, JSON.stringify(s))
+  }
+  return st
+}
+
+// controlled waits until the service worker controls the page (the app then
+// starts offline).
+export async function controlled(page) {
+  await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 30_000 })
+}
+
+// shot saves a screenshot of the screen: its top, or scrolled to show the
+// element of selector.
+export async function shot(page, name, selector) {
+  mkdirSync(SHOTS, { recursive: true })
+  if (selector) await page.locator(selector).scrollIntoViewIfNeeded()
+  else await page.evaluate(() => window.scrollTo(0, 0))
+  await page.screenshot({ path: join(SHOTS, name) })
+}
+
+// photo makes a PNG the size of a small phone photo, coloured by seed.
+export function photo(seed, w = 1600, h = 1200) {
+  const buffer = png(w, h, (x, y) => [(x * 255 / w + seed * 70) & 255, (y * 255 / h) & 255, (seed * 90 + (x ^ y)) & 255, 255])
+  return { name: `photo-${seed}.png`, mimeType: 'image/png', buffer }
+}
+
+// api signs in over REST (no device) and returns a request function.
+export async function api(username) {
+  const r = await fetch(URL + '/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }) })
+  if (!r.ok) throw new Error(`login ${username}: ${r.status} ${await r.text()}`)
+  const { access_token: token } = await r.json()
+  return async (method, path, body) => {
+    const resp = await fetch(URL + path, { method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) })
+    const text = await resp.text()
+    if (!resp.ok) throw new Error(`${method} ${path}: ${resp.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+}

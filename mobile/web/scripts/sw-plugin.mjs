@@ -1,0 +1,43 @@
+// A Vite plugin that writes dist/sw.js from sw/sw.js once the bundle is
+// written: the precache list is every file of the build (the app shell, its
+// hashed assets, the wasm and wasm_exec.js, the manifest and icons), and the
+// cache version is a hash of their contents, so a new build installs a new
+// service worker and drops the old cache. No CDN, no runtime download.
+import { createHash } from 'node:crypto'
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative, sep } from 'node:path'
+
+const skip = new Set(['sw.js', 'BUILD.txt', 'precache.json'])
+
+function walk(dir, root, out) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) walk(p, root, out)
+    else out.push(relative(root, p).split(sep).join('/'))
+  }
+  return out
+}
+
+export function serviceWorker() {
+  let outDir = 'dist'
+  return {
+    name: 'pairsync-service-worker',
+    apply: 'build',
+    configResolved(cfg) { outDir = cfg.build.outDir },
+    closeBundle() {
+      const files = walk(outDir, outDir, []).filter((f) => !skip.has(f)).sort()
+      const h = createHash('sha256')
+      for (const f of files) {
+        h.update(f + '\0')
+        h.update(readFileSync(join(outDir, f)))
+      }
+      const version = h.digest('hex').slice(0, 16)
+      const urls = files.map((f) => '/' + f)
+      const src = readFileSync(new URL('../sw/sw.js', import.meta.url), 'utf8')
+        .replace('self.__PRECACHE__', JSON.stringify(urls))
+        .replace('self.__VERSION__', JSON.stringify(version))
+      writeFileSync(join(outDir, 'sw.js'), src)
+      writeFileSync(join(outDir, 'precache.json'), JSON.stringify({ version, urls }, null, 1) + '\n')
+    },
+  }
+}

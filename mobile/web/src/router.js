@@ -1,0 +1,32 @@
+// The app's screens. Their first path segments are listed in server/web.go
+// (appPaths and the route table) so a reload opens the app there.
+import { createRouter, createWebHistory } from 'vue-router'
+import { state } from './engine.js'
+import Login from './views/Login.vue'
+import Home from './views/Home.vue'
+import Pairing from './views/Pairing.vue'
+import VisitForm from './views/VisitForm.vue'
+import Issue from './views/Issue.vue'
+import IssueForm from './views/IssueForm.vue'
+import Project from './views/Project.vue'
+import Review from './views/Review.vue'
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', component: Home },
+    { path: '/login', component: Login, meta: { public: true } },
+    { path: '/pairings/:pid', component: Pairing, props: true },
+    { path: '/pairings/:pid/visits/new', component: VisitForm, props: true },
+    { path: '/pairings/:pid/issues/new', component: IssueForm, props: true },
+    { path: '/visits/:id', component: VisitForm, props: true },
+    { path: '/issues/:id', component: Issue, props: true },
+    { path: '/projects/:id', component: Project, props: true },
+    { path: '/review', component: Review },
+    { path: '/:rest(.*)*', redirect: '/' },
+  ],
+})
+
+router.beforeEach((to) => {
+  if (!to.meta.public && !state.signedIn) return '/login'
+})
