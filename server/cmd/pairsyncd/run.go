@@ -253,7 +253,7 @@ func (m *Main) printBanner(password string, created bool) {
 	default:
 		b.WriteString("Sign in with your account (the first administrator is admin).\n")
 	}
-	fmt.Fprintf(&b, "Sign in: POST %s/v1/auth/login with {\"username\":\"admin\",\"password\":\"…\"}\n", m.URL())
+	fmt.Fprintf(&b, "Sign in at %s/ (the field app) or %s/console (administrators), or POST %s/v1/auth/login\n", m.URL(), m.URL(), m.URL())
 	fmt.Fprintf(&b, "API description: %s/v1/openapi.json · stop with Ctrl-C\n", m.URL())
 	_, _ = io.WriteString(m.Stdout, b.String())
 }
