@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,7 +64,13 @@ func classify(err error) (*Error, bool) {
 		return &Error{Status: http.StatusNotFound, Wire: syncproto.Error{Code: syncproto.CodeNotFound, Message: "not found"}, Cause: err}, true
 	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrExists):
 		return &Error{Status: http.StatusConflict, Wire: syncproto.Error{Code: syncproto.CodeConflict, Message: "the object changed or already exists; reload and try again"}, Cause: err}, true
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded),
+		// A dependency reached over the network (MinIO, S3) gave no answer at
+		// all — its connection refused, reset or closed as it went down —
+		// in a way its adapter did not classify: still the dependency, not a
+		// server bug (found by TestDependenciesDown: "http: server closed
+		// idle connection" as MinIO stopped).
+		errors.As(err, new(*url.Error)), errors.As(err, new(*net.OpError)):
 		return &Error{Status: http.StatusServiceUnavailable, Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: "the service is temporarily unavailable; try again shortly"}, Cause: err, RetryAfter: retryAfterUnavailable}, true
 	case errors.Is(err, storage.ErrTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Wire: syncproto.Error{Code: syncproto.CodeTooLarge, Message: "content too large"}, Cause: err}, true

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -71,7 +72,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	elapsed := time.Since(start)
 	status := c.Response().StatusCode()
 	route := routeLabel(c)
-	s.metrics.observeRequest(c.Method(), route, status, elapsed)
+	// c.Method() aliases fasthttp's buffer, reused by the next request:
+	// a label value must own its bytes (else /metrics fails with 500).
+	s.metrics.observeRequest(strings.Clone(c.Method()), route, status, elapsed)
 	lvl := slog.LevelInfo
 	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
 		lvl = slog.LevelDebug

@@ -62,6 +62,9 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, Handler: s.changePassword},
 		{Method: fiber.MethodPost, Path: "/v1/devices", Tag: "devices", Summary: "Register this device; its id is the replica id of its changes", Request: registerDeviceRequest{}, Response: registeredDevice{}, Auth: true, Handler: s.registerDevice},
 		{Method: fiber.MethodGet, Path: "/v1/devices", Tag: "devices", Summary: "Your devices, or (admins) a user's: ?user=ID", Auth: true, Handler: s.listDevices},
+		// Before /v1/devices/:id, which would take "attention" for an id
+		// (server/console.go, for the console's devices needing attention).
+		{Method: fiber.MethodGet, Path: "/v1/devices/attention", Tag: "devices", Summary: "Devices of your subtree's users not synced for ?hours= (default 24), longest idle first (administrators)", Response: idleDeviceList{}, Auth: true, Handler: s.attentionDevices},
 		{Method: fiber.MethodGet, Path: "/v1/devices/:id", Tag: "devices", Summary: "One device", Response: deviceView{}, Auth: true, Load: loadDevice, Action: pairing.Read, Handler: s.getDevice},
 		{Method: fiber.MethodPost, Path: "/v1/devices/:id/revoke", Tag: "devices", Summary: "Revoke a device: its sessions end, its next sync is told to wipe", Response: deviceView{}, Auth: true, Load: loadDevice, Action: pairing.Manage, Handler: s.revokeDevice},
 
@@ -113,6 +116,10 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/v1/exports/issues", Tag: "exports", Summary: "Issues (诉求) with their derived state, one row each, as .xlsx or CSV: the filters of GET /v1/issues and ?format=xlsx|csv (administrators and viewers)", Auth: true, Handler: s.exportIssues},
 		{Method: fiber.MethodGet, Path: "/v1/exports/projects", Tag: "exports", Summary: "Practical projects (实事项目) with their milestones done, one row each, as .xlsx or CSV: ?format=xlsx|csv and the list filters (administrators and viewers)", Auth: true, Handler: s.exportProjects},
 		{Method: fiber.MethodGet, Path: "/v1/reports/pairings", Tag: "reports", Summary: "Every pairing with its KPIs for the period: ?org_unit=&from=&to=&sort=&offset=&limit=", Response: pairingsReport{}, Auth: true, Handler: s.pairingsReport},
+		// The records behind the console's figures that no list route selects
+		// (server/console.go).
+		{Method: fiber.MethodGet, Path: "/v1/reports/issues", Tag: "reports", Summary: "The issues behind an issue figure of the overview (?figure=raised|dispatched|signed_in_time|bounced|responded|responded_on_time|reopened|closed|confirmed_solved|closed_unconfirmed&org_unit=&from=&to=&offset=&limit=): counted by the month of their raise, first dispatch, first response or closing", Response: figureIssueList{}, Auth: true, Handler: s.figureIssues},
+		{Method: fiber.MethodGet, Path: "/v1/reports/ratings", Tag: "reports", Summary: "The ratings behind the satisfaction rate (满意率): ?org_unit=&from=&to=&pairing=&offset=&limit=, newest first", Response: ratingList{}, Auth: true, Handler: s.figureRatings},
 
 		// Photos: their own channel, after the records that cite them.
 		{Method: fiber.MethodPost, Path: "/v1/photos/gc", Tag: "photos", Summary: "Collect photos no record cites (after the grace period) and abandoned uploads; ?dry_run=false to remove (default: report only; administrators of a root unit)", Response: gcReport{}, Auth: true, Timeout: 10 * time.Minute, Handler: s.collectPhotos},
@@ -144,6 +151,8 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/visits/*", Tag: "web", Summary: "The field app's visit screens (SPA fallback to index.html)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/issues/*", Tag: "web", Summary: "The field app's issue screens (SPA fallback to index.html)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/projects/*", Tag: "web", Summary: "The field app's project screens (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/console", Tag: "web", Summary: "The administrators' console (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/console/*", Tag: "web", Summary: "The administrators' console screens (SPA fallback to index.html)", Handler: s.webFiles},
 	}
 }
 

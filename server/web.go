@@ -33,7 +33,8 @@ type webFile struct {
 
 // appPaths are the first segments of the app's own routes (mobile/web's
 // router, and the route table): a GET of one of them opens the app.
-var appPaths = map[string]bool{"login": true, "pairings": true, "visits": true, "issues": true, "projects": true, "review": true}
+var appPaths = map[string]bool{"login": true, "pairings": true, "visits": true, "issues": true, "projects": true, "review": true,
+	"console": true} // the administrators' console, /console/*
 
 // webTypes are the types mime's table may lack on a minimal system.
 var webTypes = map[string]string{
@@ -77,7 +78,9 @@ func (w *webApp) file(name string) (*webFile, error) {
 	}
 	sum := sha256.Sum256(data)
 	f := &webFile{data: data, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-	actual, _ := w.files.LoadOrStore(name, f)
+	// name may be a string of the request (c.Path()), whose bytes fasthttp
+	// reuses once the handler returns: the map keeps a copy.
+	actual, _ := w.files.LoadOrStore(strings.Clone(name), f)
 	return actual.(*webFile), nil
 }
 
@@ -117,7 +120,7 @@ func (w *webApp) serveFile(c *fiber.Ctx, name string) error {
 // paths (/pairings/*, …): the file, else index.html for the app's paths;
 // anything else goes on to the routes registered after these (then 404).
 func (s *Server) webFiles(c *fiber.Ctx) error {
-	p := strings.TrimPrefix(c.Path(), "/")
+	p := strings.TrimSuffix(strings.TrimPrefix(c.Path(), "/"), "/") // /console/ is /console
 	if !s.web.built() || !fs.ValidPath(p) {
 		return c.Next()
 	}

@@ -99,10 +99,14 @@ func TestWasmGoldenVectors(t *testing.T) {
 	node(t, []string{"SYNCPROTO_WASM=" + wasm, "WASM_EXEC_JS=" + execJS}, "--test", "test/")
 }
 
-// TestBrowserJourneys runs e2e/*.test.mjs: an officer records a visit with
-// photos and an issue offline and syncs it; the contact confirms and rates
-// the issue; two officers edit one visit offline (different fields, then
-// the same field).
+// TestBrowserJourneys runs the field app's journeys (e2e/journeys.test.mjs:
+// an officer records a visit with photos and an issue offline and syncs it;
+// the contact confirms and rates the issue; two officers edit one visit
+// offline, different fields, then the same field) and the administrators'
+// console's (e2e/console.test.mjs: every screen with seeded data, the
+// overview's figures against the report API, each figure's records against
+// the list APIs, a dispatch that officerC's phone receives, a verification
+// seen on the board and in the export).
 func TestBrowserJourneys(t *testing.T) {
 	if raceDetector {
 		t.Skip("skipping under the race detector: make test runs the browser journeys in a plain go test (see race_test.go)")
@@ -114,6 +118,7 @@ func TestBrowserJourneys(t *testing.T) {
 	need(t, exists("dist/index.html") && exists("dist/sw.js"), "the web app is not built (make web)")
 
 	w := newWorld(t)
+	seed := seedConsole(t, w)
 	shots := filepath.Join("e2e", "screenshots")
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
@@ -126,7 +131,8 @@ func TestBrowserJourneys(t *testing.T) {
 		"PAIRSYNC_SCREENSHOTS=" + shots,
 		"CHROMIUM=" + chromium,
 	}
-	node(t, env, "--test", "--test-concurrency=1", "e2e/")
+	t.Run("field", func(t *testing.T) { node(t, env, "--test", "--test-concurrency=1", "e2e/journeys.test.mjs") })
+	t.Run("console", func(t *testing.T) { consoleJourneys(t, w, seed, env) })
 }
 
 // world is a real pairsyncd (server.New on a bolt file and a photo folder)

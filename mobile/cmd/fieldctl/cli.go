@@ -60,6 +60,7 @@ func commands() []command {
 		{"conflicts", "list records with conflicting edits", cmdConflicts},
 		{"rejected", "list changes and photos the server refused", cmdRejected},
 		{"load", "run simulated devices against a server; print throughput and latency", cmdLoad},
+		{"bench", "start pairsyncd on seeded stores and measure every workload (make bench)", cmdBench},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"image/jpeg"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,9 +40,10 @@ const (
 	modePushBurst  = "push-burst"  // every device pushes M new visits, in batches
 	modeIdle       = "idle"        // every device, caught up, syncs once with nothing new
 	modeHotPairing = "hot-pairing" // steady, all devices writing one pairing
+	modeInitial    = "initial"     // every device, signed in but never synced, syncs once: reads all it may see
 )
 
-var loadModes = []string{modeSteady, modePushBurst, modeIdle, modeHotPairing}
+var loadModes = []string{modeSteady, modePushBurst, modeIdle, modeHotPairing, modeInitial}
 
 // loadConfig is what a load run does.
 type loadConfig struct {
@@ -61,6 +63,15 @@ type loadConfig struct {
 	keep        bool
 	setupWait   time.Duration
 	concurrency int
+	// spread starts each device's one sync (idle, initial) at a random
+	// moment within it, instead of all at once.
+	spread time.Duration
+	// track keeps, per device, the records it wrote (for checking that
+	// the server has every acknowledged change: fieldctl bench).
+	track bool
+	// begin and end, when set, are called as the measured work starts and
+	// ends (a profile of it: bench_profile_test.go).
+	begin, end func()
 }
 
 func cmdLoad(c *cli, args []string) error {
@@ -73,6 +84,7 @@ Each device signs in and catches up first (not measured); then, by -mode:
   push-burst   each device writes -changes new visits offline, then pushes them in requests of -batch
   idle         each device, with nothing new, syncs once: server time and bytes per sync
   hot-pairing  steady, but every device writes the same pairing (-pairing, or the first they share)
+  initial      each device, signed in but not caught up, syncs once: a first sync reading all it may see
 It prints throughput (changes pushed/s, records pulled/s), latency percentiles of push and pull requests
 and of whole syncs, bytes, and errors; -json prints them as JSON. Photos are references only (never
 uploaded) unless -photos. Runs end after -duration (and -changes per device), whatever happens.`)
@@ -92,6 +104,7 @@ uploaded) unless -photos. Runs end after -duration (and -changes per device), wh
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the devices' data")
 	fs.DurationVar(&cfg.setupWait, "setup-timeout", 5*time.Minute, "how long signing in and catching up may take")
 	fs.IntVar(&cfg.concurrency, "setup-concurrency", 8, "devices signing in at once")
+	fs.DurationVar(&cfg.spread, "spread", 0, "idle, initial: start each device's sync at a random moment within this (default: all at once)")
 	asJSON := fs.Bool("json", false, "print the figures as JSON on stdout")
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -115,6 +128,8 @@ uploaded) unless -photos. Runs end after -duration (and -changes per device), wh
 		return usagef("-changes %d: want up to %d", cfg.changes, maxChanges)
 	case cfg.photoKB < 1 || cfg.photoKB > 8<<10:
 		return usagef("-photo-kb %d: want 1–8192", cfg.photoKB)
+	case cfg.spread < 0 || cfg.spread >= cfg.duration:
+		return usagef("-spread %v: want less than -duration", cfg.spread)
 	case cfg.concurrency < 1:
 		cfg.concurrency = 1
 	}
@@ -194,21 +209,31 @@ type report struct {
 	Syncs       int     `json:"syncs"`
 	Changes     int     `json:"changes_pushed"`
 	ChangesPerS float64 `json:"changes_per_s"`
-	Pulled      int     `json:"records_pulled"`
-	PulledPerS  float64 `json:"records_pulled_per_s"`
-	Rejected    int     `json:"rejected"`
-	Photos      int     `json:"photos_stored"`
-	PhotoBytes  int64   `json:"photo_bytes"`
+	// PushWindow is from the start to the end of the last push answer:
+	// push-burst's pushes, without the pull that ends the last syncs.
+	PushWindow float64 `json:"push_window_s,omitempty"`
+	PushPerS   float64 `json:"push_changes_per_s,omitempty"`
+	Pulled     int     `json:"records_pulled"`
+	PulledPerS float64 `json:"records_pulled_per_s"`
+	Rejected   int     `json:"rejected"`
+	Photos     int     `json:"photos_stored"`
+	PhotoBytes int64   `json:"photo_bytes"`
 	// Latency: whole syncs, and requests by kind (push, pull, scopes,
 	// photo); in idle mode "server" is every request of the syncs.
 	Latency      map[string]Stats `json:"latency"`
 	BytesSent    int64            `json:"bytes_sent"`
 	BytesRecv    int64            `json:"bytes_received"`
 	BytesPerSync float64          `json:"bytes_per_sync"`
-	Errors       int              `json:"errors"`
-	Failures     map[string]int   `json:"failures,omitempty"`
-	Samples      []string         `json:"error_samples,omitempty"`
-	Pairing      string           `json:"pairing,omitempty"`
+	// Wire bytes: what crossed the TCP connections (HTTP headers and
+	// compressed bodies), where the bytes above count bodies as sent and
+	// as read (decompressed).
+	WireSent    int64          `json:"wire_bytes_sent"`
+	WireRecv    int64          `json:"wire_bytes_received"`
+	WirePerSync float64        `json:"wire_bytes_per_sync"`
+	Errors      int            `json:"errors"`
+	Failures    map[string]int `json:"failures,omitempty"`
+	Samples     []string       `json:"error_samples,omitempty"`
+	Pairing     string         `json:"pairing,omitempty"`
 }
 
 func (r *report) print(w io.Writer) {
@@ -231,11 +256,15 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "changes pushed   %d (%.1f/s), rejected %d\n", r.Changes, r.ChangesPerS, r.Rejected)
+	if r.PushWindow > 0 {
+		fmt.Fprintf(w, "push window      %.2fs to the last push answer (%.1f changes/s)\n", r.PushWindow, r.PushPerS)
+	}
 	fmt.Fprintf(w, "records pulled   %d (%.1f/s)\n", r.Pulled, r.PulledPerS)
 	if r.Photos > 0 {
 		fmt.Fprintf(w, "photos stored    %d (%s)\n", r.Photos, bytesString(r.PhotoBytes))
 	}
 	fmt.Fprintf(w, "bytes            sent %s, received %s (%s per sync)\n", bytesString(r.BytesSent), bytesString(r.BytesRecv), bytesString(int64(r.BytesPerSync)))
+	fmt.Fprintf(w, "on the wire      sent %s, received %s (%s per sync, headers and compression included)\n", bytesString(r.WireSent), bytesString(r.WireRecv), bytesString(int64(r.WirePerSync)))
 	fmt.Fprintf(w, "errors           %d\n", r.Errors)
 	keys := make([]string, 0, len(r.Failures))
 	for k := range r.Failures {
@@ -261,7 +290,14 @@ type device struct {
 	raised  []raisedIssue
 	written int
 	photoN  int
+	// track: wrote lists every record written (a load run that checks
+	// them afterwards).
+	track bool
+	wrote []recordRef
 }
+
+// recordRef names a record a device wrote.
+type recordRef struct{ collection, id string }
 
 type target struct{ pairing, counterparty string }
 
@@ -298,38 +334,75 @@ func (o *outcome) add(d time.Duration, p mobile.Progress, err error) {
 }
 
 func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error) {
-	dir := cfg.dir
-	if dir == "" {
+	f, err := newFleet(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	return f.run(ctx, cfg, log)
+}
+
+// fleet is a load run's devices, signed in and (except for the initial
+// mode) caught up, sharing one metered transport. A fleet may run several
+// workloads one after the other (fieldctl bench does).
+type fleet struct {
+	devs    []*device
+	m       *meter
+	tr      *http.Transport
+	dir     string
+	removed bool // dir is ours to remove
+	setup   time.Duration
+	users   int
+}
+
+// newFleet opens and signs in cfg.devices devices.
+func newFleet(ctx context.Context, cfg loadConfig, log io.Writer) (*fleet, error) {
+	f := &fleet{dir: cfg.dir, users: len(cfg.users)}
+	if f.dir == "" {
 		d, err := os.MkdirTemp("", "fieldctl-load-*")
 		if err != nil {
 			return nil, err
 		}
-		dir = d
-		if !cfg.keep {
-			defer os.RemoveAll(dir)
-		}
+		f.dir, f.removed = d, !cfg.keep
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = cfg.devices * 2
-	tr.MaxIdleConnsPerHost = cfg.devices * 2
-	m := newMeter(tr)
-	defer tr.CloseIdleConnections()
+	f.tr = http.DefaultTransport.(*http.Transport).Clone()
+	f.tr.MaxIdleConns = cfg.devices * 2
+	f.tr.MaxIdleConnsPerHost = cfg.devices * 2
+	f.m = newMeter(f.tr)
+	f.tr.DialContext = f.m.dial((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)
 
 	fmt.Fprintf(log, "load: signing in %d devices…\n", cfg.devices)
-	setupStart := time.Now()
-	devs, err := setupDevices(ctx, cfg, dir, m)
-	defer func() {
-		for _, d := range devs {
-			if d != nil && d.e != nil {
-				d.e.Close()
-			}
-		}
-	}()
+	start := time.Now()
+	devs, err := setupDevices(ctx, cfg, f.dir, f.m)
+	f.devs = devs
+	f.setup = time.Since(start)
 	if err != nil {
+		f.close()
 		return nil, err
 	}
-	rep := &report{Server: cfg.server, Mode: cfg.mode, Devices: cfg.devices, Users: len(cfg.users), Duration: cfg.duration.Seconds(),
-		Batch: cfg.batch, SetupTime: time.Since(setupStart).Seconds(), Latency: map[string]Stats{}}
+	return f, nil
+}
+
+// close closes the devices' engines and removes their data (unless kept).
+func (f *fleet) close() {
+	for _, d := range f.devs {
+		if d != nil && d.e != nil {
+			d.e.Close()
+		}
+	}
+	f.tr.CloseIdleConnections()
+	if f.removed {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// run runs one workload (cfg.mode) on the first cfg.devices devices of the
+// fleet and measures it.
+func (f *fleet) run(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error) {
+	devs := f.devs[:min(cfg.devices, len(f.devs))]
+	m := f.m
+	rep := &report{Server: cfg.server, Mode: cfg.mode, Devices: len(devs), Users: min(f.users, len(devs)), Duration: cfg.duration.Seconds(),
+		Batch: cfg.batch, SetupTime: f.setup.Seconds(), Latency: map[string]Stats{}}
 	if cfg.mode == modeSteady || cfg.mode == modeHotPairing {
 		rep.Interval = cfg.interval.Seconds()
 	}
@@ -345,20 +418,35 @@ func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error
 	}
 	if cfg.mode == modePushBurst {
 		fmt.Fprintf(log, "load: each device writes %d visits offline…\n", cfg.changes)
-		for _, d := range devs {
-			for range cfg.changes {
-				if err := d.visit(cfg, false); err != nil {
-					return nil, fmt.Errorf("device %d: %w", d.n, err)
+		errs := make([]error, len(devs))
+		var wg sync.WaitGroup
+		for i, d := range devs {
+			wg.Go(func() {
+				d.written = 0
+				for range cfg.changes {
+					if err := d.visit(cfg, false); err != nil {
+						errs[i] = fmt.Errorf("device %d: %w", d.n, err)
+						return
+					}
 				}
-			}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 	}
 
 	fmt.Fprintf(log, "load: %s for %v…\n", cfg.mode, cfg.duration)
+	m.reset()
 	out := &outcome{}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration+max(cfg.interval, 30*time.Second)+time.Minute)
 	defer cancel()
 	deadline := time.Now().Add(cfg.duration)
+	wireSent, wireRecv := m.wire()
+	if cfg.begin != nil {
+		cfg.begin()
+	}
 	m.on.Store(true)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -366,10 +454,16 @@ func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error
 		wg.Go(func() {
 			switch cfg.mode {
 			case modeSteady, modeHotPairing:
+				d.written = 0
 				d.steady(runCtx, cfg, deadline, out)
-			case modePushBurst, modeIdle:
-				// One sync each: a burst of pushes, or a sync with
-				// nothing new. The deadline bounds it too.
+			case modePushBurst, modeIdle, modeInitial:
+				// One sync each: a burst of pushes, a sync with nothing
+				// new, or a first sync. The deadline bounds it too.
+				if cfg.spread > 0 {
+					if err := sleepCtx(runCtx, time.Duration(d.rng.Int64N(int64(cfg.spread)))); err != nil {
+						return
+					}
+				}
 				sctx, cancel := context.WithDeadline(runCtx, deadline)
 				defer cancel()
 				t := time.Now()
@@ -381,6 +475,11 @@ func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error
 	wg.Wait()
 	elapsed := time.Since(start)
 	m.on.Store(false)
+	if cfg.end != nil {
+		cfg.end()
+	}
+	ws, wr := m.wire()
+	rep.WireSent, rep.WireRecv = ws-wireSent, wr-wireRecv
 
 	rep.Elapsed = elapsed.Seconds()
 	rep.Syncs = len(out.syncs)
@@ -399,6 +498,10 @@ func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error
 		rep.Latency["server"] = statsOf(all)
 	}
 	rep.BytesSent, rep.BytesRecv = m.sent, m.received
+	if end, ok := m.lastEnd["push"]; ok && cfg.mode == modePushBurst {
+		rep.PushWindow = end.Sub(start).Seconds()
+		rep.PushPerS = float64(out.changes) / rep.PushWindow
+	}
 	failures := 0
 	rep.Failures = map[string]int{}
 	for k, n := range m.failures {
@@ -416,6 +519,7 @@ func runLoad(ctx context.Context, cfg loadConfig, log io.Writer) (*report, error
 	rep.Errors = failures + out.errs
 	if rep.Syncs > 0 {
 		rep.BytesPerSync = float64(rep.BytesSent+rep.BytesRecv) / float64(rep.Syncs)
+		rep.WirePerSync = float64(rep.WireSent+rep.WireRecv) / float64(rep.Syncs)
 	}
 	return rep, nil
 }
@@ -433,7 +537,7 @@ func setupDevices(ctx context.Context, cfg loadConfig, dir string, m *meter) ([]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			d := &device{n: i + 1, user: cfg.users[i%len(cfg.users)], rng: rand.New(rand.NewPCG(uint64(i+1), uint64(time.Now().UnixNano())))}
+			d := &device{n: i + 1, user: cfg.users[i%len(cfg.users)], rng: rand.New(rand.NewPCG(uint64(i+1), uint64(time.Now().UnixNano()))), track: cfg.track}
 			devs[i] = d
 			errs[i] = d.setup(ctx, cfg, dir, m)
 		})
@@ -465,13 +569,22 @@ func (d *device) setup(ctx context.Context, cfg loadConfig, dir string, m *meter
 		return err
 	}
 	d.acc = e.Account()
+	if cfg.mode == modeInitial {
+		return nil // its first sync is the measurement
+	}
 	if _, err := e.Sync(ctx); err != nil {
 		return fmt.Errorf("first sync: %w", err)
 	}
-	prs, err := e.List(directoryScope, collPairings)
+	return d.findTargets(cfg)
+}
+
+// findTargets lists the pairings the device may write.
+func (d *device) findTargets(cfg loadConfig) error {
+	prs, err := d.e.List(directoryScope, collPairings)
 	if err != nil {
 		return err
 	}
+	d.targets = nil
 	for _, pr := range prs {
 		if str(pr, "status") == "ended" || !mayWrite(pr, d.acc) {
 			continue
@@ -572,9 +685,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (d *device) work(cfg loadConfig) error {
 	now := time.Now()
 	for _, is := range d.raised {
-		f := map[string]any{"issue": is.id, "type": "accepted", "at": stamp(now), "by": d.acc.UserID, "role": d.acc.Role,
-			"note": "已受理，转相关部门办理"}
-		if err := d.set("issue_events", newID(), is.pairing, f); err != nil {
+		if err := d.set("issue_events", newID(), is.pairing, acceptedFields(is.id, d.acc.UserID, d.acc.Role, now)); err != nil {
 			return err
 		}
 	}
@@ -591,6 +702,9 @@ func (d *device) set(coll, id, pairing string, fields map[string]any) error {
 		return err
 	}
 	d.written++
+	if d.track {
+		d.wrote = append(d.wrote, recordRef{coll, id})
+	}
 	return nil
 }
 
@@ -608,29 +722,10 @@ func (d *device) visit(cfg loadConfig, raise bool) error {
 		}
 		photos[i] = p
 	}
-	f := map[string]any{
-		"title":        pick(d.rng, visitTitles),
-		"officers":     []string{d.acc.UserID},
-		"mode":         pick(d.rng, []string{"onsite", "onsite", "onsite", "phone", "online", "joint_activity"}),
-		"visited_at":   stamp(now.Add(-time.Duration(d.rng.IntN(120)) * time.Minute)),
-		"recorded_at":  stamp(now),
-		"location":     map[string]float64{"lat": 32.0 + d.rng.Float64()*0.2, "lng": 118.7 + d.rng.Float64()*0.2, "accuracy_m": float64(5 + d.rng.IntN(40))},
-		"participants": []map[string]string{{"name": pick(d.rng, surnames) + "经理", "title": "总经理"}, {"name": pick(d.rng, surnames) + "主任", "title": "办公室主任"}},
-		"notes":        notes(d.rng, 1000),
-		"photos":       photos,
-		"status":       "submitted",
-	}
-	if t.counterparty != "" {
-		f["counterparty"] = t.counterparty
-	}
+	f := visitFields(d.rng, d.acc.UserID, t, now, photos)
 	if raise {
 		iid := newID()
-		is := map[string]any{"title": pick(d.rng, issueTitles), "category": pick(d.rng, issueCategories), "description": notes(d.rng, 300),
-			"raised_by": d.acc.UserID, "raised_at": stamp(now), "visit": vid, "priority": "normal"}
-		if t.counterparty != "" {
-			is["counterparty"] = t.counterparty
-		}
-		if err := d.set("issues", iid, t.pairing, is); err != nil {
+		if err := d.set("issues", iid, t.pairing, issueFields(d.rng, d.acc.UserID, t, now, vid)); err != nil {
 			return err
 		}
 		f["issues"] = []string{iid}
@@ -639,18 +734,60 @@ func (d *device) visit(cfg loadConfig, raise bool) error {
 	return d.set("visits", vid, t.pairing, f)
 }
 
+// visitFields are the fields of a visit of about 1 KB (Chinese notes, two
+// participants, a location) citing photos, recorded now by an officer.
+// fieldctl bench seeds its stores with the same records.
+func visitFields(rng *rand.Rand, officer string, t target, now time.Time, photos []mobile.Photo) map[string]any {
+	f := map[string]any{
+		"title":        pick(rng, visitTitles),
+		"officers":     []string{officer},
+		"mode":         pick(rng, []string{"onsite", "onsite", "onsite", "phone", "online", "joint_activity"}),
+		"visited_at":   stamp(now.Add(-time.Duration(rng.IntN(120)) * time.Minute)),
+		"recorded_at":  stamp(now),
+		"location":     map[string]float64{"lat": 32.0 + rng.Float64()*0.2, "lng": 118.7 + rng.Float64()*0.2, "accuracy_m": float64(5 + rng.IntN(40))},
+		"participants": []map[string]string{{"name": pick(rng, surnames) + "经理", "title": "总经理"}, {"name": pick(rng, surnames) + "主任", "title": "办公室主任"}},
+		"notes":        notes(rng, 1000),
+		"photos":       photos,
+		"status":       "submitted",
+	}
+	if t.counterparty != "" {
+		f["counterparty"] = t.counterparty
+	}
+	return f
+}
+
+// issueFields are the fields of an issue raised in a visit.
+func issueFields(rng *rand.Rand, officer string, t target, now time.Time, visit string) map[string]any {
+	f := map[string]any{"title": pick(rng, issueTitles), "category": pick(rng, issueCategories), "description": notes(rng, 300),
+		"raised_by": officer, "raised_at": stamp(now), "visit": visit, "priority": "normal"}
+	if t.counterparty != "" {
+		f["counterparty"] = t.counterparty
+	}
+	return f
+}
+
+// acceptedFields are the fields of an issue's accepted event.
+func acceptedFields(issue, by, role string, now time.Time) map[string]any {
+	return map[string]any{"issue": issue, "type": "accepted", "at": stamp(now), "by": by, "role": role, "note": "已受理，转相关部门办理"}
+}
+
+// photoRef is the manifest entry of a photo that is never sent.
+func photoRef(rng *rand.Rand, now time.Time) mobile.Photo {
+	var sum [32]byte
+	for i := range sum {
+		sum[i] = byte(rng.Uint32())
+	}
+	return mobile.Photo{SHA256: hex.EncodeToString(sum[:]), Size: int64(150<<10 + rng.IntN(250<<10)), Type: "image/jpeg",
+		Width: 4000, Height: 3000, TakenAt: stamp(now.Add(-time.Duration(rng.IntN(60)) * time.Minute))}
+}
+
 // photo is a photo of the visit: a reference to a photo never sent, or,
 // with -photos, a generated JPEG queued for upload.
 func (d *device) photo(cfg loadConfig, now time.Time) (mobile.Photo, error) {
-	taken := stamp(now.Add(-time.Duration(d.rng.IntN(60)) * time.Minute))
 	if !cfg.photos {
-		var sum [32]byte
-		for i := range sum {
-			sum[i] = byte(d.rng.Uint32())
-		}
-		return mobile.Photo{SHA256: hex.EncodeToString(sum[:]), Size: int64(150<<10 + d.rng.IntN(250<<10)), Type: "image/jpeg",
-			Width: 4000, Height: 3000, TakenAt: taken}, nil
+		return photoRef(d.rng, now), nil
 	}
+	taken := stamp(now.Add(-time.Duration(d.rng.IntN(60)) * time.Minute))
 	d.photoN++
 	p, err := d.e.AddPhoto(jpegOf(d.rng, cfg.photoKB<<10), "image/jpeg")
 	if err != nil {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +21,9 @@ import (
 type meter struct {
 	base http.RoundTripper
 	on   atomic.Bool
+	// Bytes read and written on the transport's connections, always
+	// counted (dial).
+	wireOut, wireIn atomic.Int64
 
 	mu       sync.Mutex
 	lat      map[string][]time.Duration
@@ -26,10 +31,12 @@ type meter struct {
 	received int64
 	failures map[string]int // "push: 503", "pull: network"
 	samples  []string       // a few failure messages
+	// lastEnd is when the last answer of each kind ended.
+	lastEnd map[string]time.Time
 }
 
 func newMeter(base http.RoundTripper) *meter {
-	return &meter{base: base, lat: map[string][]time.Duration{}, failures: map[string]int{}}
+	return &meter{base: base, lat: map[string][]time.Duration{}, failures: map[string]int{}, lastEnd: map[string]time.Time{}}
 }
 
 // kindOf names a request by what it does.
@@ -65,7 +72,9 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 	status := resp.StatusCode
 	resp.Body = &meteredBody{rc: resp.Body, done: func(n int64) {
 		m.mu.Lock()
-		m.lat[kind] = append(m.lat[kind], time.Since(start))
+		now := time.Now()
+		m.lat[kind] = append(m.lat[kind], now.Sub(start))
+		m.lastEnd[kind] = now
 		m.sent += out
 		m.received += n
 		m.mu.Unlock()
@@ -74,6 +83,50 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}}
 	return resp, nil
+}
+
+// reset forgets what was measured (a fleet running its next workload).
+func (m *meter) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lat = map[string][]time.Duration{}
+	m.sent, m.received = 0, 0
+	m.failures = map[string]int{}
+	m.samples = nil
+	m.lastEnd = map[string]time.Time{}
+}
+
+// dial wraps a transport's DialContext so that every byte its connections
+// carry is counted: what crosses the wire, HTTP headers and compressed
+// bodies included.
+func (m *meter) dial(next func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: c, m: m}, nil
+	}
+}
+
+// wire returns the bytes written and read on the wire so far.
+func (m *meter) wire() (sent, received int64) { return m.wireOut.Load(), m.wireIn.Load() }
+
+type countedConn struct {
+	net.Conn
+	m *meter
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.m.wireIn.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.m.wireOut.Add(int64(n))
+	return n, err
 }
 
 func (m *meter) fail(kind, what, msg string) {

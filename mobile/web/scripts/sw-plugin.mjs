@@ -1,6 +1,7 @@
 // A Vite plugin that writes dist/sw.js from sw/sw.js once the bundle is
 // written: the precache list is every file of the build (the app shell, its
-// hashed assets, the wasm and wasm_exec.js, the manifest and icons), and the
+// hashed assets, the wasm and wasm_exec.js, the manifest and icons, but not
+// the online-only console's chunk), and the
 // cache version is a hash of their contents, so a new build installs a new
 // service worker and drops the old cache. No CDN, no runtime download.
 import { createHash } from 'node:crypto'
@@ -8,6 +9,10 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 
 const skip = new Set(['sw.js', 'BUILD.txt', 'precache.json'])
+// The administrators' console (src/console, loaded on demand under
+// /console) is online only: its chunk (ECharts included) is not precached,
+// so officers' phones never download it.
+const onlineOnly = (f) => /^assets\/console-[^/]+\.(js|css)$/.test(f)
 
 function walk(dir, root, out) {
   for (const name of readdirSync(dir)) {
@@ -25,7 +30,7 @@ export function serviceWorker() {
     apply: 'build',
     configResolved(cfg) { outDir = cfg.build.outDir },
     closeBundle() {
-      const files = walk(outDir, outDir, []).filter((f) => !skip.has(f)).sort()
+      const files = walk(outDir, outDir, []).filter((f) => !skip.has(f) && !onlineOnly(f)).sort()
       const h = createHash('sha256')
       for (const f of files) {
         h.update(f + '\0')

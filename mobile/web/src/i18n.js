@@ -107,7 +107,12 @@ const dict = {
   back: ['返回', 'Back'],
   returnedNote: ['被退回：{m}', 'Returned: {m}'],
   missingPhotos: ['照片未上传', 'Photos not uploaded'],
+  console: ['管理后台', 'Console'],
 }
+
+// addMessages adds entries ({key: [zh, en]}) to the dictionary: the
+// administrators' console brings its own (console/messages.js).
+export function addMessages(more) { Object.assign(dict, more) }
 
 // t returns the text of key in the current language, {name} filled from args.
 export function t(key, args) {

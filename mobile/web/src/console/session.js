@@ -1,0 +1,188 @@
+// The console's HTTP side. The console is online only: it signs in without
+// registering a device (it never syncs), keeps its tokens in localStorage
+// under its own key (apart from the field app's device session in
+// IndexedDB), refreshes the access token before it expires and once on a
+// 401 (refresh tokens are single use: the new pair is stored at once).
+import { reactive } from 'vue'
+
+const KEY = 'pairsync.console'
+const AHEAD_MS = 60_000
+
+export class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`)
+    this.status = status
+    this.code = (body && body.code) || 'internal'
+    this.field = body && body.field
+  }
+}
+
+function loadSaved() {
+  try { return JSON.parse(localStorage.getItem(KEY) || 'null') } catch { return null }
+}
+
+export const session = reactive({ user: null, access: '', refresh: '', expires: 0, ...(loadSaved() || {}) })
+
+function save() {
+  if (!session.refresh) localStorage.removeItem(KEY)
+  else localStorage.setItem(KEY, JSON.stringify({ user: session.user, access: session.access, refresh: session.refresh, expires: session.expires }))
+}
+
+function setTokens(tr) {
+  session.access = tr.access_token
+  session.refresh = tr.refresh_token
+  const sec = tr.expires_in > 0 && tr.expires_in <= 600 ? tr.expires_in : 600
+  session.expires = Date.now() + sec * 1000
+  if (tr.user) session.user = tr.user
+  save()
+}
+
+export const signedIn = () => !!session.refresh
+
+async function send(method, path, { body, token, headers = {} } = {}) {
+  const h = { Accept: 'application/json', ...headers }
+  let b = body
+  if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && typeof body !== 'string') {
+    b = JSON.stringify(body)
+    h['Content-Type'] = 'application/json'
+  }
+  if (token) h.Authorization = 'Bearer ' + token
+  const resp = await fetch(path, { method, headers: h, body: b, cache: 'no-store' })
+  if (resp.ok) return resp
+  let problem = null
+  try { problem = await resp.json() } catch { /* not a problem body */ }
+  throw new APIError(resp.status, problem)
+}
+
+let refreshing = null
+async function refresh() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      try {
+        const resp = await send('POST', '/v1/auth/refresh', { body: { refresh_token: session.refresh } })
+        setTokens(await resp.json())
+      } catch (e) {
+        if (e instanceof APIError && e.status === 401) signOutLocal()
+        throw e
+      }
+    })().finally(() => { refreshing = null })
+  }
+  return refreshing
+}
+
+async function token() {
+  if (!session.refresh) throw new APIError(401, { code: 'unauthorized', message: 'sign in' })
+  if (!session.access || Date.now() + AHEAD_MS >= session.expires) await refresh()
+  return session.access
+}
+
+// call sends an authenticated request and returns the Response.
+export async function call(method, path, opts = {}) {
+  try {
+    return await send(method, path, { ...opts, token: await token() })
+  } catch (e) {
+    if (!(e instanceof APIError) || e.status !== 401 || !session.refresh) throw e
+    await refresh()
+    return send(method, path, { ...opts, token: session.access })
+  }
+}
+
+// api sends a request and returns the JSON answer (null when empty).
+export async function api(method, path, body) {
+  const resp = await call(method, path, { body })
+  const text = await resp.text()
+  return text ? JSON.parse(text) : null
+}
+
+export const get = (path) => api('GET', path)
+
+// query builds a query string from an object, leaving out empty values.
+export function qs(params) {
+  const u = new URLSearchParams()
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && v !== '' && v !== false) u.set(k, String(v))
+  }
+  const s = u.toString()
+  return s ? '?' + s : ''
+}
+
+// getAll reads every page of an offset-paged list (GET …?offset=&limit=),
+// up to max items: key names the array in the answer.
+export async function getAll(path, key, params = {}, max = 20_000) {
+  const out = []
+  let total = Infinity
+  while (out.length < total && out.length < max) {
+    const page = await get(path + qs({ ...params, offset: out.length, limit: 1000 }))
+    const items = page[key] || []
+    total = page.total ?? items.length
+    out.push(...items)
+    if (!items.length) break
+  }
+  return out
+}
+
+// getCursor reads every page of an after=-paged list (users, pairings,
+// counterparties).
+export async function getCursor(path, key, params = {}, limit = 500, max = 50_000) {
+  const out = []
+  let after = ''
+  for (;;) {
+    const page = await get(path + qs({ ...params, after, limit }))
+    out.push(...(page[key] || []))
+    if (!page.more || !page.next || out.length >= max) break
+    after = page.next
+  }
+  return out
+}
+
+// blob fetches a file with the token (photos, exports, templates).
+export async function blob(path) {
+  const resp = await call('GET', path)
+  const cd = resp.headers.get('Content-Disposition') || ''
+  let name = ''
+  const star = cd.match(/filename\*=UTF-8''([^;]+)/i)
+  if (star) name = decodeURIComponent(star[1])
+  else { const m = cd.match(/filename="?([^";]+)"?/i); if (m) name = m[1] }
+  return { blob: await resp.blob(), name, type: resp.headers.get('Content-Type') || '' }
+}
+
+// download saves a file the server makes (an export) under its own name.
+export async function download(path, fallback) {
+  const f = await blob(path)
+  const url = URL.createObjectURL(f.blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = f.name || fallback
+  document.body.appendChild(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  return f
+}
+
+export async function signIn(username, password) {
+  const resp = await send('POST', '/v1/auth/login', { body: { username, password } })
+  const tr = await resp.json()
+  if (tr.user.role !== 'admin' && tr.user.role !== 'viewer') {
+    try { await send('POST', '/v1/auth/logout', { body: { refresh_token: tr.refresh_token } }) } catch { /* expires anyway */ }
+    throw new APIError(403, { code: 'forbidden', message: 'console_roles' })
+  }
+  setTokens(tr)
+}
+
+function signOutLocal() {
+  session.user = null
+  session.access = ''
+  session.refresh = ''
+  session.expires = 0
+  save()
+}
+
+export async function signOut() {
+  if (session.refresh) {
+    try { await send('POST', '/v1/auth/logout', { body: { refresh_token: session.refresh } }) } catch { /* expires anyway */ }
+  }
+  signOutLocal()
+}
+
+export const isAdmin = () => session.user && session.user.role === 'admin'

@@ -1,0 +1,76 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/pairsync/pairsync/storage"
+)
+
+// A push commits, per pairing, its changed records and a receipt per change
+// (the answer, for exactly-once replays) with a compare-and-set on the
+// pairing's head, after reading, per change, the receipt (absent) and the
+// stored record (absent for a new visit). Records here are the size of
+// fieldctl bench's visits as stored (~2.6 KB).
+const pushRecordSize = 2600
+
+// BenchmarkCommitPush commits batches of 50 new records with 50 receipts
+// and ExpectHead, fsync on: what one push of fieldctl's batch size costs
+// the store; BenchmarkCommit (records only, 1 KB) is the raw rate.
+func BenchmarkCommitPush(b *testing.B) {
+	db := benchOpen(b, false)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
+	answer := []byte(`{"dot":"01a20328-1c27-7db3-9c66-98296b6b063a:123","status":"applied","seq":123}`)
+	b.SetBytes(benchBatch * int64(len(data)))
+	n := 0
+	for b.Loop() {
+		head, err := db.Head(ctx, "p1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := storage.Batch{Pairing: "p1", ExpectHead: &head}
+		for range benchBatch {
+			n++
+			batch.Puts = append(batch.Puts, storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", n)}, Data: data})
+			batch.Receipts = append(batch.Receipts, storage.Receipt{Replica: "01a20328-1c27-7db3-9c66-98296b6b063a", Counter: uint64(n), Answer: answer})
+		}
+		if _, err := db.Commit(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkPushReads: the reads a push makes before its commit, per change:
+// a receipt lookup and a record lookup, each its own read transaction,
+// both missing (a new visit), in a store of 20,000 records.
+func BenchmarkPushReads(b *testing.B) {
+	db := benchOpen(b, true)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
+	for n := 0; n < 20_000; {
+		puts := make([]storage.Put, 500)
+		for i := range puts {
+			n++
+			puts[i] = storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", n)}, Data: data}
+		}
+		if _, err := db.Commit(ctx, storage.Batch{Pairing: "p1", Puts: puts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := db.Receipt(ctx, "01a20328-1c27-7db3-9c66-98296b6b063a", uint64(i)); !errors.Is(err, storage.ErrNotFound) {
+			b.Fatal(err)
+		}
+		if _, err := db.Get(ctx, storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-9%011d", i)}); !errors.Is(err, storage.ErrNotFound) {
+			b.Fatal(err)
+		}
+	}
+}
