@@ -378,7 +378,10 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{"hot-pairing with photos", []string{"-mode", "hot-pairing", "-devices", "3", "-duration", "2s", "-interval", "400ms", "-photos", "-photo-kb", "20"}, func(t *testing.T, r report) {
-			if r.Pairing != "p1" || r.Photos == 0 || r.Photos != 2*r.Latency["sync"].Count || r.Latency["photo"].Count == 0 {
+			// Each sync sends its two photos, but the run's bound may cut the
+			// last sync of a device (slow machines, the race detector).
+			syncs := r.Latency["sync"].Count
+			if r.Pairing != "p1" || r.Photos == 0 || r.Photos > 2*syncs || r.Photos < 2*(syncs-3) || r.Latency["photo"].Count == 0 {
 				t.Errorf("want every device on p1, 2 photos a sync stored: %+v", r)
 			}
 		}},

@@ -65,7 +65,9 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := m.base.RoundTrip(req)
 	if err != nil {
-		m.fail(kind, "network", err.Error())
+		if req.Context().Err() == nil { // not cut by the run's own bound
+			m.fail(kind, "network", err.Error())
+		}
 		return nil, err
 	}
 	out := max(req.ContentLength, 0)
