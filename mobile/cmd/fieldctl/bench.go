@@ -309,7 +309,21 @@ func officers(n int) []string {
 	return out
 }
 
-// countErrors turns a load report's errors into a row.
+// runMeasured runs a workload on the fleet and measures the CPU used
+// while the measured work runs (not while push-burst's devices write
+// offline).
+func (b *bench) runMeasured(f *fleet, srv *serverProc, cfg loadConfig) (*report, cpuUse, error) {
+	var c0, c1 cpuSnap
+	cfg.begin = func() { c0 = cpuNow(srv) }
+	cfg.end = func() { c1 = cpuNow(srv) }
+	r, err := f.run(b.ctx, cfg, b.log)
+	if err != nil {
+		return nil, cpuUse{}, err
+	}
+	return r, c0.until(c1), nil
+}
+
+// errorsRow turns a load report's errors into a row.
 func (b *bench) errorsRow(workload string, r *report) {
 	e := float64(r.Errors + r.Rejected)
 	measured := fmt.Sprintf("%d errors, %d rejected", r.Errors, r.Rejected)
@@ -343,12 +357,10 @@ func (b *bench) push() error {
 	if err != nil {
 		return err
 	}
-	c0 := cpuNow(srv)
-	r, err := f.run(b.ctx, cfg, b.log)
+	r, cpu, err := b.runMeasured(f, srv, cfg)
 	if err != nil {
 		return err
 	}
-	cpu := c0.until(cpuNow(srv))
 	after, err := srv.metrics(b.ctx)
 	if err != nil {
 		return err
@@ -387,6 +399,9 @@ func (b *bench) push() error {
 		"", fmt.Sprintf("%s: %s / %s / %s", fmtMS(1000*pushSrv.Mean), fmtMS(1000*commits.Mean*commits.Count/max(pushSrv.Count, 1)),
 			fmtMS(1000*receipts.Mean*receipts.Count/max(pushSrv.Count, 1)), fmtMS(1000*gets.Mean*gets.Count/max(pushSrv.Count, 1))), 1000*pushSrv.Mean, "ms", nil)
 	b.add("1 push", "CPU used during the run, cores", "", cpu.String(), cpu.Server, "cores", nil)
+	perChange := 1e6 * cpu.Seconds / max(float64(r.Changes), 1)
+	b.add("1 push", "  CPU per change pushed (pull-back included)", "", fmt.Sprintf("pairsyncd %.0f µs, phones %.0f µs", cpu.Server*perChange, cpu.Clients*perChange),
+		cpu.Server*perChange, "µs", nil)
 	b.errorsRow("1 push", r)
 	return nil
 }
@@ -419,13 +434,11 @@ func (b *bench) initial() error {
 			return err
 		}
 		before, _ := srv.metrics(b.ctx)
-		c0 := cpuNow(srv)
-		r, err := f.run(b.ctx, cfg, b.log)
+		r, cpu, err := b.runMeasured(f, srv, cfg)
 		if err != nil {
 			f.close()
 			return err
 		}
-		cpu := c0.until(cpuNow(srv))
 		after, _ := srv.metrics(b.ctx)
 		pull := histogramDelta(before, after, "pairsync_http_request_duration_seconds", 0, `route="/v1/sync/pull"`)
 		ref, err := storeGzip(f.devs[0].e)
@@ -545,12 +558,10 @@ func (b *bench) idleSteady(idle, steady bool) error {
 	if idle {
 		cfg.spread, cfg.duration = sz.IdleSpread, sz.IdleSpread+30*time.Second
 		before, _ := srv.metrics(b.ctx)
-		c0 := cpuNow(srv)
-		r, err := f.run(b.ctx, cfg, b.log)
+		r, cpu, err := b.runMeasured(f, srv, cfg)
 		if err != nil {
 			return err
 		}
-		cpu := c0.until(cpuNow(srv))
 		after, _ := srv.metrics(b.ctx)
 		h := map[string]histDelta{}
 		for _, route := range []string{"/v1/sync/scopes", "/v1/sync/pull", "/v1/sync/push"} {
@@ -572,12 +583,10 @@ func (b *bench) idleSteady(idle, steady bool) error {
 		cfg := cfg
 		cfg.mode, cfg.devices, cfg.interval, cfg.duration, cfg.spread = modeSteady, sz.SteadyDevices, sz.SteadyInterval, sz.SteadyDuration, 0
 		before, _ := srv.metrics(b.ctx)
-		c0 := cpuNow(srv)
-		r, err := f.run(b.ctx, cfg, b.log)
+		r, cpu, err := b.runMeasured(f, srv, cfg)
 		if err != nil {
 			return err
 		}
-		cpu := c0.until(cpuNow(srv))
 		after, _ := srv.metrics(b.ctx)
 		push := histogramDelta(before, after, "pairsync_http_request_duration_seconds", 0.1, `route="/v1/sync/push"`)
 		details["steady"] = map[string]any{"load": r, "cpu": cpu, "server_push": push}
@@ -612,12 +621,10 @@ func (b *bench) hot() error {
 	}
 	defer f.close()
 	before, _ := srv.metrics(b.ctx)
-	c0 := cpuNow(srv)
-	r, err := f.run(b.ctx, cfg, b.log)
+	r, cpu, err := b.runMeasured(f, srv, cfg)
 	if err != nil {
 		return err
 	}
-	cpu := c0.until(cpuNow(srv))
 	after, _ := srv.metrics(b.ctx)
 	pushSrv := histogramDelta(before, after, "pairsync_http_request_duration_seconds", 0.25, `route="/v1/sync/push"`)
 	conflicts := after.get("pairsync_storage_call_duration_seconds_count", `op="commit"`, `outcome="error"`) -
@@ -726,9 +733,7 @@ func (b *bench) photos() error {
 			sleepCtx(ctx, 100*time.Millisecond)
 		}
 	})
-	c0 := cpuNow(srv)
-	r, err := f.run(b.ctx, cfg, b.log)
-	cpu := c0.until(cpuNow(srv))
+	r, cpu, err := b.runMeasured(f, srv, cfg)
 	stop()
 	wg.Wait()
 	if err != nil {
@@ -794,12 +799,10 @@ func (b *bench) scale() error {
 		return err
 	}
 	defer f.close()
-	c0 := cpuNow(srv)
-	r, err := f.run(b.ctx, cfg, b.log)
+	r, cpu, err := b.runMeasured(f, srv, cfg)
 	if err != nil {
 		return err
 	}
-	cpu := c0.until(cpuNow(srv))
 	b.rep.Details["scale"] = map[string]any{"seeded": seeded, "cpu": cpu, "settle_cpu": settleCPU, "ready_s": srv.ready.Seconds(), "settle_s": settle.Seconds(),
 		"heap_inuse_ready": atReady.get("go_memstats_heap_inuse_bytes"), "heap_inuse_settled": settled.get("go_memstats_heap_inuse_bytes"),
 		"next_gc_settled": settled.get("go_memstats_next_gc_bytes"),
