@@ -1,6 +1,6 @@
 module github.com/pairsync/pairsync
 
-go 1.26.0
+go 1.26.3
 
 require (
 	github.com/FerretDB/FerretDB v1.24.0

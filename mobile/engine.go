@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -242,7 +243,7 @@ func (e *Engine) Reset() error {
 func (e *Engine) wipe() error {
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
-			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 				return err
 			}
 		}
@@ -261,7 +262,7 @@ func (e *Engine) now() time.Time { return e.cfg.Now() }
 
 // dbErr maps bolt's closed-database error to ErrClosed.
 func dbErr(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err

@@ -76,6 +76,15 @@ func (s *Server) authorize(c *fiber.Ctx, a pairing.Action, o pairing.Object) err
 		Wire: syncproto.Error{Code: syncproto.CodeNotFound, Message: "not found"}}
 }
 
+// truncatePath copies a request path for an audit line, at most 200 bytes
+// (a probe may send a long one).
+func truncatePath(p string) string {
+	if len(p) > 200 {
+		p = strings.ToValidUTF8(p[:200], "") + "…"
+	}
+	return strings.Clone(p)
+}
+
 func objectName(o pairing.Object) string {
 	if o.ID == "" {
 		return string(o.Kind)
@@ -94,6 +103,11 @@ func (s *Server) guard(load loader, a pairing.Action, h fiber.Handler) fiber.Han
 	return func(c *fiber.Ctx) error {
 		obj, val, err := load(s, c)
 		if errors.Is(err, storage.ErrNotFound) {
+			// Audited like a refusal, so a probe for ids is on record and an
+			// unknown id costs what a foreign one costs: the answer's timing
+			// does not tell them apart (found by the issue 11 review).
+			s.audit(c, storage.AuditEvent{Action: "denied", Object: truncatePath(c.Path()), Result: "not_found",
+				Detail: string(a), OrgPath: principal(c).OrgPath})
 			return errorf(http.StatusNotFound, syncproto.CodeNotFound, "not found")
 		}
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -227,15 +226,4 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 			Message: "a counterparty with a similar name exists: " + d.Name + " (" + d.ID + ")"})
 	}
 	return viewRecord(r, seq), warnings, nil
-}
-
-// pairingsOf returns the ids of the pairings a counterparty belongs to.
-func (s *Server) pairingsOf(counterparty string) []string {
-	var out []string
-	for _, pr := range s.dir.All() {
-		if slices.Contains(pr.Counterparties, counterparty) && !pr.Deleted {
-			out = append(out, pr.ID)
-		}
-	}
-	return out
 }

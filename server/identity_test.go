@@ -576,11 +576,22 @@ func TestCrossScopeMatrix(t *testing.T) {
 		path := strings.Replace(rt.Path, ":id", id, 1)
 		row := fmt.Sprintf("%-6s %-28s", rt.Method, rt.Path)
 		for _, who := range []string{"adminA", "viewerA", "officerA", "contactA"} {
+			before := auditCount(t, e)
 			r := e.call(rt.Method, path, tokens[who], bodies[rt.Method])
 			if r.status != 404 {
 				t.Errorf("%s %s as %s: got %d %s, want 404", rt.Method, path, who, r.status, r.body)
 			}
-			denied++
+			// An id that does not exist: the same answer, and audited
+			// like the refusal (the same work, so the same timing).
+			unknown := strings.Replace(rt.Path, ":id", "no-such-"+kind, 1)
+			ru := e.call(rt.Method, unknown, tokens[who], bodies[rt.Method])
+			if ru.status != r.status || string(withoutRequestID(ru.body)) != string(withoutRequestID(r.body)) {
+				t.Errorf("%s as %s: unknown id answered %d %s, foreign id %d %s: want the same", rt.Method, who, ru.status, ru.body, r.status, r.body)
+			}
+			if got := auditCount(t, e) - before; got != 2 {
+				t.Errorf("%s %s as %s: %d audit lines for a foreign and an unknown id, want 2", rt.Method, rt.Path, who, got)
+			}
+			denied += 2
 			row += fmt.Sprintf(" %s:%d", who, r.status)
 		}
 		if rt.Method == "GET" {
@@ -599,6 +610,34 @@ func TestCrossScopeMatrix(t *testing.T) {
 	if denied == 0 {
 		t.Fatal("no route with an id was checked")
 	}
+}
+
+// auditCount counts the audit log's lines.
+func auditCount(t *testing.T, e *idEnv) int {
+	t.Helper()
+	n := 0
+	for before := uint64(0); ; {
+		events, more, err := e.db.AuditLog(t.Context(), storage.AuditQuery{Before: before, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(events)
+		if !more || len(events) == 0 {
+			return n
+		}
+		before = events[len(events)-1].Seq
+	}
+}
+
+// withoutRequestID drops a "request_id" member from a JSON error body.
+func withoutRequestID(b []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return b
+	}
+	delete(m, "request_id")
+	out, _ := json.Marshal(m)
+	return out
 }
 
 // TestConcurrentRefreshOneWins: a refresh token raced by 8 clients is

@@ -129,8 +129,6 @@ func (d *device) sendPart(p uploadPart, body []byte) result {
 type photoStore struct {
 	name string
 	open func(t *testing.T) storage.Photos // nil: the local folder
-	// down and up stop and restart the store (nil: cannot).
-	down, up func()
 }
 
 var photoStoresMinIO func(t *testing.T) (photoStore, bool)

@@ -142,7 +142,7 @@ type AuditEvent struct {
 	IP       string
 	Action   string // login, login_failed, refresh_reuse, denied, user_create, …
 	Object   string // what was acted on: "user:…", "device:…", "pairing:…"
-	Result   string // ok | denied | failed
+	Result   string // ok | denied | not_found (an id route's unknown id) | failed
 	Detail   string // a short reason, never a secret
 	OrgPath  string // org-unit path the event belongs to (for subtree views)
 	Username string // the login typed at sign-in (for failed sign-ins)

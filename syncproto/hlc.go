@@ -48,10 +48,27 @@ func (h HLC) Tick(now time.Time) HLC {
 	return h.next()
 }
 
+// MaxClockAhead bounds how far ahead of the local clock Recv follows a
+// timestamp. A device whose clock is a century ahead (a dead RTC battery, a
+// hand-set date) may write records; were every replica that reads them to
+// follow, all their later writes would carry that error too, for ever
+// (found by the bad-input tests of issue 11: the server's received_at
+// stamps did). HLCs only break ties between concurrent writes, and dots
+// decide causality, so a write stamped earlier than one it has seen loses
+// nothing: it still overwrites what its context covers. Five minutes is the
+// slack the server grants device times elsewhere (an event's time is capped
+// at its receipt + 5 min).
+const MaxClockAhead = 5 * time.Minute
+
 // Recv returns the timestamp of a local event at time now that follows the
-// receipt of remote: later than both h and remote.
+// receipt of remote: later than both h and remote, except that remote is
+// not followed past now + MaxClockAhead (see there). The replica's own
+// clock stays monotonic: a local clock set back keeps counting from h.
 func (h HLC) Recv(remote HLC, now time.Time) HLC {
 	ms := clampWall(now.UnixMilli())
+	if limit := clampWall(now.Add(MaxClockAhead).UnixMilli()); remote.Wall > limit {
+		remote = HLC{Wall: limit}
+	}
 	switch {
 	case ms > h.Wall && ms > remote.Wall:
 		return HLC{Wall: ms}

@@ -43,7 +43,6 @@ var simFields = []string{"notes", "rating", "status", "title"}
 // check.
 type simWrite struct {
 	Write
-	replica int
 }
 
 type simReplica struct {

@@ -305,3 +305,36 @@ func TestCursor(t *testing.T) {
 		}
 	}
 }
+
+// A record written with a clock a century ahead must not drag the clock of
+// every replica that later writes to it (or to anything else) along.
+func TestWriterDoesNotFollowAFarFutureClock(t *testing.T) {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	ahead := Writer{Replica: "phone-ahead"}
+	far, _, err := ahead.Set(NewRecord("visits", "v1", "p1"), map[string]json.RawMessage{"notes": json.RawMessage(`"x"`)}, now.AddDate(100, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if far.MaxHLC().Time().Before(now.AddDate(99, 0, 0)) {
+		t.Fatalf("the writer ahead stamped %v, want a century ahead", far.MaxHLC().Time())
+	}
+	limit := now.Add(MaxClockAhead)
+	server := Writer{Replica: "server"}
+	_, w1, err := server.Set(far, map[string]json.RawMessage{"received_at": json.RawMessage(`"2026-11-22T08:00:00Z"`)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w1.HLC.Time().After(limit) {
+		t.Fatalf("writing over a century-ahead record stamped %v, want at most %v", w1.HLC.Time(), limit)
+	}
+	_, w2, err := server.Set(NewRecord("visits", "v2", "p1"), map[string]json.RawMessage{"notes": json.RawMessage(`"y"`)}, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w2.HLC.Time().After(now.Add(time.Minute + MaxClockAhead)) {
+		t.Fatalf("the next write on another record stamped %v, want at most %v", w2.HLC.Time(), now.Add(time.Minute+MaxClockAhead))
+	}
+	if (HLC{}).Recv(far.MaxHLC(), now).Time().After(limit) {
+		t.Fatalf("Recv followed a century-ahead clock past %v", limit)
+	}
+}

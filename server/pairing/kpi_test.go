@@ -51,13 +51,12 @@ func kpiRules(p pairing.Pairing, category string) pairing.IssueRules {
 
 // op is one generated write.
 type op struct {
-	at      time.Time // when it is written (the order of writes)
-	n       int       // generation order, to break ties
-	pid     string
-	coll    string
-	id      string
-	kv      []any
-	deleted bool
+	at   time.Time // when it is written (the order of writes)
+	n    int       // generation order, to break ties
+	pid  string
+	coll string
+	id   string
+	kv   []any
 }
 
 type world struct {

@@ -14,14 +14,6 @@ import (
 
 var _ storage.Leases = (*DB)(nil)
 
-// leaseDoc is a lease in the leases collection, keyed by name. A released
-// lease is deleted; an expired one stays until it is taken again.
-type leaseDoc struct {
-	Name    string    `bson:"_id"`
-	Holder  string    `bson:"holder"`
-	Expires time.Time `bson:"expires"`
-}
-
 // checkLease rejects what AcquireLease and ReleaseLease refuse.
 func checkLease(name, holder string) error {
 	if err := checkIdent("lease name", name); err != nil {

@@ -48,7 +48,7 @@ let browser, ctx, page, call
 
 async function desktop() {
   const c = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', baseURL: URL, acceptDownloads: true })
-  c.setDefaultTimeout(15_000)
+  c.setDefaultTimeout(45_000)
   return c
 }
 

@@ -39,7 +39,7 @@ export async function phone(browser) {
     permissions: ['geolocation'],
     baseURL: URL,
   })
-  ctx.setDefaultTimeout(20_000)
+  ctx.setDefaultTimeout(60_000) // generous: CI machines are shared; a real failure still fails, only later
   return ctx
 }
 
@@ -74,7 +74,7 @@ export async function syncNow(page) {
 // controlled waits until the service worker controls the page (the app then
 // starts offline).
 export async function controlled(page) {
-  await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 30_000 })
+  await page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: 90_000 })
 }
 
 // shot saves a screenshot of the screen: its top, or scrolled to show the

@@ -101,6 +101,11 @@ func settings() []setting {
 		}},
 		{"mongodb-uri-file", "PAIRSYNC_MONGODB_URI_FILE", "", "file holding the MongoDB connection string (else PAIRSYNC_MONGODB_URI, environment only: it may carry credentials)", secretFile(func(c *Config) *string { return &c.Mongo.URI })},
 		{"mongodb-database", "PAIRSYNC_MONGODB_DATABASE", "pairsync", "MongoDB database of Pairsync's collections (with -storage=mongo)", str(func(c *Config) *string { return &c.Mongo.Database })},
+		// Two seconds, not the adapters' own defaults (5 s, 10 s): SECURITY.md
+		// wants a 503 with Retry-After within 3 s when a dependency is down or
+		// slow, and TestDependenciesDown checks these defaults.
+		{"mongodb-timeout", "PAIRSYNC_MONGODB_TIMEOUT", "2s", "bound on each MongoDB operation; past it the request gets 503 with Retry-After", dur(func(c *Config) *time.Duration { return &c.Mongo.Timeout })},
+		{"minio-timeout", "PAIRSYNC_MINIO_TIMEOUT", "2s", "bound on a MinIO call that gets no answer or moves no byte; past it the request gets 503 with Retry-After", dur(func(c *Config) *time.Duration { return &c.MinIO.OpTimeout })},
 		{"photo-max-bytes", "PAIRSYNC_PHOTO_MAX_BYTES", "8388608", "largest photo accepted, in bytes (8 MiB); larger uploads get 413 with the limit", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 64<<10 || n > 64<<20 {

@@ -150,9 +150,8 @@ func noiseJPEG(t testing.TB, seed int) []byte {
 // back the server serves again without a restart and its goroutines come
 // back to their number before the faults.
 //
-// The storage adapters' per-operation timeouts are set to 2 s here
-// (mongo.Config.Timeout, minio.Config.OpTimeout); their defaults (5 s and
-// 10 s) answer later than 3 s (see the report in the log).
+// pairsyncd runs with its default dependency timeouts (-mongodb-timeout,
+// -minio-timeout: 2 s each), the ones a deployment gets.
 func TestDependenciesDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs MinIO and FerretDB; skipped with -short")
@@ -169,8 +168,9 @@ func TestDependenciesDown(t *testing.T) {
 	}
 	m, _, logs := testMain(t, t.TempDir(), env)
 	m.Config.Mongo.AllowStandalone = true // FerretDB: no transactions (test only)
-	m.Config.Mongo.Timeout = 2 * time.Second
-	m.Config.MinIO.OpTimeout = 2 * time.Second
+	if m.Config.Mongo.Timeout != 2*time.Second || m.Config.MinIO.OpTimeout != 2*time.Second {
+		t.Fatalf("default dependency timeouts %v (MongoDB), %v (MinIO); this test measures 2 s each", m.Config.Mongo.Timeout, m.Config.MinIO.OpTimeout)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("pairsyncd: %v\n%s", err, logs.String())
 	}
