@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"crypto/sha256"
 	"fmt"
 	"slices"
@@ -81,6 +82,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			bodies := map[string]any{"PATCH": map[string]any{"fields": map[string]any{"name": "改名"}}, "POST": map[string]any{}, "PUT": []byte("x")}
 
+			fields := newFieldSeen()
 			// 1. Routes with an id × users × the two pairings' objects.
 			calls, crossOK, crossNot404, sameOK := 0, 0, 0, 0
 			var rows []string
@@ -113,6 +115,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 							t.Errorf("%s %s as %s on the other pairing's object: got %d %.200s, want 404 (as for an unknown id)", rt.Method, path, u, r.status, r.body)
 						case same && ok:
 							sameOK++
+							if rt.Method == "GET" {
+								fields.add(u, rt.Path, r.body)
+							}
 						case same && r.status >= 500:
 							t.Errorf("%s %s as %s: got %d %s", rt.Method, path, u, r.status, r.body)
 						}
@@ -143,6 +148,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					body := string(r.body)
 					keys := jsonKeys(r.body)
+					if r.status == 200 {
+						fields.add(u, rt.Path, r.body)
+					}
 					for _, k := range []string{"password", "password_hash", "token", "token_hash", "refresh_token_hash", "secret", "private", "private_key"} {
 						if keys[k] {
 							leaks++
@@ -220,6 +228,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 						leaks++
 						t.Errorf("%s pulled %s of pairing %s", u, k, other)
 					}
+					// Officers' phone numbers (1380000000…) never travel in a pull.
+					if rec, ok := d.view[k]; ok {
+						if b, _ := json.Marshal(rec); strings.Contains(string(b), "1380000000") {
+							leaks++
+							t.Errorf("%s pulled %s holding an officer's phone number", u, k)
+						}
+					}
 				}
 				_, ans := d.push(d.set("issues", "i-intrude-"+u, other, map[string]any{"title": "越权", "category": pairing.IssueCategories[0].Value,
 					"raised_by": "u-" + u, "raised_at": time.Now().UTC().Format(time.RFC3339)}))
@@ -229,6 +244,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					syncDenied++
 				}
 			}
+			fields.check(t)
 			sort.Strings(rows)
 			if crossOK+crossNot404 == 0 && !slices.Contains(rows, "") {
 				t.Logf("%s: %d calls on routes with an id (%d routes × %d users × 2 pairings, same-subtree changes left out): %d cross-pairing successes, %d cross-pairing answers other than 404, %d same-subtree successes; %d reads of lists, reports and exports, %d leaks; %d creations in the other subtree, %d succeeded; %d intruding pushes rejected out_of_scope\n%s",
