@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -72,6 +73,13 @@ func newEnv(t testing.TB, domainRules bool) *idEnv {
 // newEnvWith is newEnv on the given photo store (nil: a local folder).
 func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEnv {
 	t.Helper()
+	return newEnvLogged(t, domainRules, photoStore, nil)
+}
+
+// newEnvLogged is newEnvWith with the server logging to logger (nil:
+// nowhere).
+func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger) *idEnv {
+	t.Helper()
 	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
 	e.clock.Store(time.Now().UnixNano())
 	db, folder := openStores(t)
@@ -81,7 +89,7 @@ func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEn
 	}
 	e.db = db
 	var err error
-	e.s, err = New(Config{}, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: !domainRules})
+	e.s, err = New(Config{}, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: !domainRules, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
