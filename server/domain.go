@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -48,11 +49,11 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 	case pairing.CollRatings:
 		if p.Role == pairing.Officer {
 			target := pairing.Str(merged, "target_kind") + "/" + pairing.Str(merged, "target")
-			return s.checkCode(ctx, "rate", target, pairing.Str(merged, "code"))
+			return s.checkCode(ctx, p, "rate", target, pairing.Str(merged, "code"))
 		}
 	case pairing.CollProjects:
 		if _, ok := values["contact_accepted_at"]; ok && p.Role == pairing.Officer {
-			return s.checkCode(ctx, "accept", merged.ID, pairing.Str(merged, "code"))
+			return s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code"))
 		}
 	case pairing.CollMilestones:
 		return s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollProjects, ID: pairing.Str(merged, "project")}, "project", lookup)
@@ -71,7 +72,7 @@ func (s *Server) checkIssueEvent(ctx context.Context, p pairing.Principal, pid s
 			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
 				Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
 		}
-		return s.checkCode(ctx, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
+		return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
 	}
 	return nil, nil
 }
@@ -154,12 +155,31 @@ func (s *Server) confirmationCode(ctx context.Context, what, subject string) (st
 	return fmt.Sprintf("%06d", n), nil
 }
 
-func (s *Server) checkCode(ctx context.Context, what, subject, code string) (*syncproto.Error, error) {
+// Wrong confirmation codes allowed per throttle window (15 min): a code
+// has six digits, so guessing through pushes (500 changes each) would
+// otherwise take minutes. Past the limit every attempt is refused, a right
+// code too, until the window ends. The counts live in this process's
+// memory (like the sign-in throttle): n server processes allow n times as
+// many guesses, still about 1 in 10,000 a day per thing confirmed.
+const (
+	maxWrongCodesSubject = 5  // per issue response, rating target or project
+	maxWrongCodesUser    = 20 // per officer, across everything they confirm
+)
+
+func (s *Server) checkCode(ctx context.Context, p pairing.Principal, what, subject, code string) (*syncproto.Error, error) {
+	limits := []auth.Limit{{Key: "c|" + what + "|" + subject, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
+	if wait, blocked := s.throttle.Blocked(limits...); blocked {
+		return &syncproto.Error{Code: syncproto.CodeRateLimited, Field: "code",
+			Message: fmt.Sprintf("too many wrong confirmation codes: try again in %d minutes", int(wait.Minutes())+1)}, nil
+	}
 	want, err := s.confirmationCode(ctx, what, subject)
 	if err != nil {
 		return nil, err
 	}
 	if code == "" || !hmac.Equal([]byte(code), []byte(want)) {
+		if code != "" {
+			s.throttle.Fail(limits...)
+		}
 		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code",
 			Message: "the contact's confirmation code is missing or wrong: ask the contact for the code their app shows"}, nil
 	}

@@ -444,3 +444,61 @@ func TestDueDaysPerOrgUnit(t *testing.T) {
 		t.Fatalf("unknown category key: got %d %s, want 400", r.status, r.body)
 	}
 }
+
+// TestConfirmationCodeGuessesThrottled: a contact's code has six digits, so
+// an officer's phone guessing it through pushes is stopped after
+// maxWrongCodesSubject wrong codes for that response — a right code too —
+// until the throttle window has passed.
+func TestConfirmationCodeGuessesThrottled(t *testing.T) {
+	e := newDomainEnv(t)
+	pid, _ := domainFixture(t, e)
+	admin := e.login("adminA").AccessToken
+	off := e.device(t, "officerA")
+	off.pull()
+	at := time.Now().UTC().Format(time.RFC3339)
+	_, ans := off.push(off.set("issues", "i1", pid, map[string]any{"title": "用工难", "category": "talent", "raised_by": "u-officerA", "raised_at": at}))
+	wantResults(t, "raise", ans, "applied")
+	if r := e.call("POST", "/v1/issues/i1/events", admin, map[string]any{"type": "dispatched", "handler": "u-officerA"}); r.status != 201 {
+		t.Fatalf("dispatch: got %d %s", r.status, r.body)
+	}
+	off.pull()
+	ev := func(id, typ string, extra map[string]any) syncproto.Change {
+		f := map[string]any{"issue": "i1", "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-officerA", "role": "officer"}
+		for k, v := range extra {
+			f[k] = v
+		}
+		return off.set("issue_events", id, pid, f)
+	}
+	_, ans = off.push(ev("e-resp", "responded", map[string]any{"resolution": "solved", "note": "已解决"}))
+	wantResults(t, "respond", ans, "applied")
+	var codes confirmationCodeAnswer
+	e.call("GET", "/v1/issues/i1/confirmation-code", e.login("contactA").AccessToken, nil).json(t, &codes)
+	if len(codes.Code) != 6 {
+		t.Fatalf("contact's code: %+v", codes)
+	}
+
+	var guesses []syncproto.Change
+	var want []string
+	for n := 0; len(guesses) < maxWrongCodesSubject+3; n++ {
+		guess := fmt.Sprintf("%06d", n)
+		if guess == codes.Code {
+			continue
+		}
+		guesses = append(guesses, ev(fmt.Sprintf("e-guess-%d", n), "confirmed", map[string]any{"response": "e-resp", "code": guess}))
+		if len(want) < maxWrongCodesSubject {
+			want = append(want, "rejected forbidden code")
+		} else {
+			want = append(want, "rejected rate_limited code")
+		}
+	}
+	_, ans = off.push(guesses...)
+	wantResults(t, "guesses", ans, want...)
+	_, ans = off.push(ev("e-conf", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
+	wantResults(t, "the right code while throttled", ans, "rejected rate_limited code")
+
+	e.advance(throttleWindow + time.Minute)
+	off = e.device(t, "officerA") // the first phone's access token has expired
+	off.pull()
+	_, ans = off.push(ev("e-conf2", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
+	wantResults(t, "the right code after the window", ans, "applied")
+}

@@ -170,7 +170,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	r, seq, err := s.writeAs(ctx, p, pairing.CollIssueEvents, id, lr.rec.Pairing, values, writeOptions{create: true,
 		check: func(_, next syncproto.Record) error {
 			if p.Role == pairing.Officer && (req.Type == pairing.EventConfirmed || req.Type == pairing.EventDisputed) {
-				e, err := s.checkCode(ctx, "confirm", lr.rec.ID+"/"+req.Response, req.Code)
+				e, err := s.checkCode(ctx, p, "confirm", lr.rec.ID+"/"+req.Response, req.Code)
 				if err != nil {
 					return err
 				}
