@@ -24,8 +24,9 @@ type Progress struct {
 	// Engine.Rejected for the reasons).
 	Rejected int
 	// Records: versions pulled, of RecordsTotal, an estimate from the
-	// pairings' sequences (a record changed twice arrives once); at the
-	// end it equals RecordsDone.
+	// pairings' sequences (a record changed twice arrives once), known
+	// once the first page says more is waiting; at the end it equals
+	// RecordsDone.
 	RecordsTotal int
 	RecordsDone  int
 	// Pairings holds, after the pull, how far each pairing is caught up.
@@ -64,7 +65,9 @@ type PairingProgress struct {
 	// Seq is the last sequence received.
 	Seq uint64
 	// Head is the pairing's sequence on the server when the pull began
-	// (GET /v1/sync/scopes); 0 when unknown (the directory scope).
+	// (GET /v1/sync/scopes, asked only when the pull took more than one
+	// page), or Seq when the pull read the pairing to its end in one page
+	// or the server did not list it (the directory scope).
 	Head uint64
 }
 

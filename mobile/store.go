@@ -152,6 +152,12 @@ func putBase(tx *bolt.Tx, r syncproto.Record) error {
 	if err != nil {
 		return fmt.Errorf("base %s/%s: %w", r.Collection, r.ID, err)
 	}
+	return putBaseEncoded(tx, r, data)
+}
+
+// putBaseEncoded stores a record's base given its canonical encoding
+// (which the bucket keeps: bolt holds data until the transaction ends).
+func putBaseEncoded(tx *bolt.Tx, r syncproto.Record, data []byte) error {
 	if err := tx.Bucket(bucketBase).Put(recKey(r.Collection, r.ID), data); err != nil {
 		return err
 	}
@@ -161,9 +167,15 @@ func putBase(tx *bolt.Tx, r syncproto.Record) error {
 	return tx.Bucket(bucketIndex).Put(indexKey(r.Pairing, r.Collection, r.ID), nil)
 }
 
+// outboxLimits decode outbox entries: the engine wrote them, with values
+// its Writer checked.
+var outboxLimits = syncproto.Limits{MaxBytes: -1, MaxArray: -1, MaxKeys: -1, MaxString: -1, MaxFields: -1}
+
+// decodeWrite decodes an outbox entry (written by syncproto.Encode, or by
+// encoding/json before it).
 func decodeWrite(b []byte) (syncproto.Write, error) {
-	var w syncproto.Write
-	if err := json.Unmarshal(b, &w); err != nil {
+	w, err := syncproto.DecodeWrite(b, outboxLimits)
+	if err != nil {
 		return syncproto.Write{}, fmt.Errorf("outbox entry: %w", err)
 	}
 	return w, nil
@@ -171,12 +183,21 @@ func decodeWrite(b []byte) (syncproto.Write, error) {
 
 // pendingFor returns the outbox writes of one record, in counter order.
 func pendingFor(tx *bolt.Tx, coll, id string) ([]syncproto.Write, error) {
+	return pendingWith(tx, coll, id, nil)
+}
+
+// pendingWith is pendingFor given one of the writes decoded already.
+func pendingWith(tx *bolt.Tx, coll, id string, known *syncproto.Write) ([]syncproto.Write, error) {
 	prefix := recKey(coll, id+"\x00")
 	out := tx.Bucket(bucketOutbox)
 	var ws []syncproto.Write
 	c := tx.Bucket(bucketPending).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if len(k) != len(prefix)+8 {
+			continue
+		}
+		if known != nil && binary.BigEndian.Uint64(k[len(prefix):]) == known.Dot.Counter {
+			ws = append(ws, *known)
 			continue
 		}
 		v := out.Get(k[len(prefix):])
@@ -215,7 +236,7 @@ func viewOf(tx *bolt.Tx, coll, id string) (syncproto.Record, error) {
 
 // addWrite appends a write to the outbox.
 func addWrite(tx *bolt.Tx, w syncproto.Write) error {
-	b, err := json.Marshal(w)
+	b, err := syncproto.Encode(w)
 	if err != nil {
 		return fmt.Errorf("outbox %s: %w", w.Dot, err)
 	}
@@ -226,16 +247,6 @@ func addWrite(tx *bolt.Tx, w syncproto.Write) error {
 		return err
 	}
 	return tx.Bucket(bucketIndex).Put(indexKey(w.Pairing, w.Collection, w.ID), nil)
-}
-
-// getWrite returns the outbox entry of a counter.
-func getWrite(tx *bolt.Tx, counter uint64) (syncproto.Write, bool, error) {
-	v := tx.Bucket(bucketOutbox).Get(u64(counter))
-	if v == nil {
-		return syncproto.Write{}, false, nil
-	}
-	w, err := decodeWrite(v)
-	return w, err == nil, err
 }
 
 // removeWrite deletes a write from the outbox.

@@ -1,12 +1,14 @@
 package mobile
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,7 +26,7 @@ type syncRun struct {
 	ctx   context.Context
 	c     *conn
 	p     Progress
-	heads map[string]uint64 // from GET /v1/sync/scopes
+	heads map[string]uint64 // from GET /v1/sync/scopes, when a pull needs more than a page
 }
 
 // Sync exchanges changes with the server, following the client rules of
@@ -106,10 +108,12 @@ func (s *syncRun) report() {
 	}
 }
 
-// pushItem is one change of a push request and the write it carries.
+// pushItem is one change of a push request, its encoding and the write it
+// carries.
 type pushItem struct {
-	w  syncproto.Write
-	ch syncproto.Change
+	w   syncproto.Write
+	ch  syncproto.Change
+	enc []byte
 }
 
 // buildPush takes the next push request from the outbox: writes in counter
@@ -146,7 +150,7 @@ func (s *syncRun) buildPush(limit int) ([]pushItem, int, error) {
 					return fmt.Errorf("stand-in for %s: %w", w.Dot, err)
 				}
 			} else {
-				ws, err := pendingFor(tx, w.Collection, w.ID)
+				ws, err := pendingWith(tx, w.Collection, w.ID, &w)
 				if err != nil {
 					return err
 				}
@@ -167,7 +171,7 @@ func (s *syncRun) buildPush(limit int) ([]pushItem, int, error) {
 				break
 			}
 			size += len(b) + 1
-			items = append(items, pushItem{w: w, ch: ch})
+			items = append(items, pushItem{w: w, ch: ch, enc: b})
 			if len(items) >= limit {
 				break
 			}
@@ -192,14 +196,7 @@ func (s *syncRun) push() error {
 			s.report()
 			return nil
 		}
-		changes := make([]syncproto.Change, len(items))
-		for i, it := range items {
-			changes[i] = it.ch
-		}
-		body, err := syncproto.Encode(&syncproto.PushRequest{V: syncproto.Version, Device: syncproto.ReplicaID(s.c.sess.DeviceID), Changes: changes})
-		if err != nil {
-			return fmt.Errorf("encode push: %w", err)
-		}
+		body := pushBody(s.c.sess.DeviceID, items)
 		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true})
 		var serr *ServerError
 		if errors.As(err, &serr) && (serr.Status == http.StatusBadRequest || serr.Status == http.StatusRequestEntityTooLarge) {
@@ -239,20 +236,50 @@ func (s *syncRun) push() error {
 	}
 }
 
+// pushBody is the push request of items: syncproto's PushRequest encoding,
+// with each change's encoding from buildPush spliced in.
+func pushBody(device string, items []pushItem) []byte {
+	size := 64
+	for _, it := range items {
+		size += len(it.enc) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, syncproto.Version, 10)
+	b = append(b, `,"device":`...)
+	b = strconv.AppendQuote(b, device) // [A-Za-z0-9_-]: no escapes
+	b = append(b, `,"changes":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it.enc...)
+	}
+	return append(b, "]}"...)
+}
+
 // apply acts on a push answer, in one transaction: applied and merged
 // changes are folded into the base (never a stand-in's: the base has seen
 // its write) and leave the outbox; rejected writes move to the rejected
 // list; duplicates leave the outbox (the next pull shows their effect).
+//
+// An applied change whose result carries the server's stamp is folded as
+// the version the server stored (Result.StoredVersion), so the base holds
+// exactly that version and the pull need not bring it back: the cursor
+// moves over the run of such sequences that follows it without a gap
+// (syncproto.Cursor.Advance).
 func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 	done, rejected := 0, 0
 	err := s.e.db.Update(func(tx *bolt.Tx) error {
+		own := map[string][]uint64{} // per pairing, sequences the base now holds exactly
+		out := tx.Bucket(bucketOutbox)
 		for i, r := range ans.Results {
 			it := items[i]
-			w, ok, err := getWrite(tx, it.w.Dot.Counter)
-			if err != nil {
-				return err
-			}
-			if !ok || w.Dot != it.w.Dot {
+			// A counter's entry never changes (the Writer never hands a
+			// counter out twice), so the write read by buildPush is the
+			// one still there, if it is.
+			w := it.w
+			if out.Get(u64(w.Dot.Counter)) == nil {
 				continue // purged meanwhile
 			}
 			switch r.Status {
@@ -262,7 +289,16 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 					return err
 				}
 				if !base.VV.Covers(w.Dot) {
-					if err := putBase(tx, syncproto.Merge(base, it.ch.Record)); err != nil {
+					rec := it.ch.Record
+					stored, ok, err := r.StoredVersion(it.ch)
+					if err != nil {
+						s.e.log.Warn("push answer: stamp ignored", "dot", r.Dot, "err", err)
+					} else if ok {
+						// base ≤ stored: base holds server versions before this one.
+						rec = stored
+						own[w.Pairing] = append(own[w.Pairing], r.Seq)
+					}
+					if err := putBase(tx, syncproto.Merge(base, rec)); err != nil {
 						return err
 					}
 				}
@@ -284,7 +320,7 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 			}
 			done++
 		}
-		return nil
+		return skipOwn(tx, own)
 	})
 	if err != nil {
 		return dbErr(err)
@@ -292,6 +328,32 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 	s.p.UploadDone += done
 	s.p.Rejected += rejected
 	s.report()
+	return nil
+}
+
+// skipOwn moves the stored cursor over the sequences of own (per pairing,
+// those at which the base holds exactly what the server stored), as far as
+// they run on from it without a gap. Pairings being read again from 0
+// (resync) stay where they are.
+func skipOwn(tx *bolt.Tx, own map[string][]uint64) error {
+	if len(own) == 0 {
+		return nil
+	}
+	rs := tx.Bucket(bucketResync)
+	for p := range own {
+		if rs.Get([]byte(p)) != nil {
+			delete(own, p)
+		}
+	}
+	cur := readCursor(tx)
+	b := tx.Bucket(bucketCursor)
+	for p, seq := range cur.Advance(own) {
+		if seq != cur[p] {
+			if err := b.Put([]byte(p), u64(seq)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -312,45 +374,120 @@ func (s *syncRun) scopes() error {
 	return nil
 }
 
+// pulled is a pull page, or why there is none.
+type pulled struct {
+	ans *syncproto.PullAnswer
+	err error
+}
+
+// fetch asks for the page after cursor and decodes it.
+func (s *syncRun) fetch(cursor syncproto.Cursor) (*syncproto.PullAnswer, error) {
+	body, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cursor, Limit: s.e.cfg.PullLimit})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/pull", body: body, auth: true})
+	if err != nil {
+		return nil, err
+	}
+	ans, err := syncproto.DecodePullAnswer(resp, answerLimits)
+	if err != nil {
+		return nil, fmt.Errorf("pull answer: %w", err)
+	}
+	for _, pr := range ans.Records {
+		if pr.Pairing != pr.Record.Pairing {
+			return nil, fmt.Errorf("pull answer: %s/%s of pairing %s listed under %s", pr.Record.Collection, pr.Record.ID, pr.Record.Pairing, pr.Pairing)
+		}
+	}
+	return ans, nil
+}
+
+// mergePage merges a pull page into the base and stores the cursor next,
+// in the caller's transaction. A record that came canonical is stored as
+// it arrived when the base does not hold it (nothing to merge, nothing to
+// encode again), and left alone when the base holds those very bytes (the
+// device's own write, pulled back after another device's commit).
+func mergePage(tx *bolt.Tx, ans *syncproto.PullAnswer, next syncproto.Cursor) error {
+	bases := tx.Bucket(bucketBase)
+	for _, pr := range ans.Records {
+		r := pr.Record
+		if pr.Raw != nil {
+			switch held := bases.Get(recKey(r.Collection, r.ID)); {
+			case held == nil:
+				if err := putBaseEncoded(tx, r, pr.Raw); err != nil {
+					return err
+				}
+				continue
+			case bytes.Equal(held, pr.Raw):
+				continue // Merge(r, r) is r
+			}
+		}
+		base, err := getBase(tx, r.Collection, r.ID)
+		if err != nil {
+			return err
+		}
+		if err := putBase(tx, syncproto.Merge(base, r)); err != nil {
+			return err
+		}
+	}
+	for _, p := range ans.Resync {
+		if err := dropBase(tx, p); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketResync).Put([]byte(p), nil); err != nil {
+			return err
+		}
+	}
+	if !ans.More && len(ans.Resync) == 0 {
+		// Every pairing is read to its end, resynced ones included.
+		b := tx.Bucket(bucketResync)
+		var ks [][]byte
+		_ = b.ForEach(func(k, _ []byte) error { ks = append(ks, slices.Clone(k)); return nil })
+		for _, k := range ks {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return writeCursor(tx, next)
+}
+
 // pull pulls every page, merging each into the base with its cursor in
 // one transaction; then it purges the pairings the server said to purge,
-// after pushing what is pending.
+// after pushing what is pending. Pages are pipelined: the next page is
+// asked for (and decoded) while this one is merged and committed; its
+// request carries the cursor this page leads to, which the merge stores.
+//
+// An idle sync is one request: the pairings' heads (GET /v1/sync/scopes)
+// are asked for only when the first page says more is waiting, to show
+// progress; a pull that ends in one page is caught up everywhere.
 func (s *syncRun) pull() error {
 	s.p.Phase = PhaseRecords
-	if err := s.scopes(); err != nil {
-		return err
-	}
+	s.heads = nil
 	var cursor syncproto.Cursor
 	if err := s.e.db.View(func(tx *bolt.Tx) error { cursor = readCursor(tx); return nil }); err != nil {
 		return dbErr(err)
 	}
-	total := 0
-	for p, head := range s.heads {
-		if head > cursor[p] {
-			total += int(head - cursor[p])
-		}
-	}
-	s.p.RecordsTotal = s.p.RecordsDone + total
+	s.p.RecordsTotal = s.p.RecordsDone
 	s.report()
 	var purge []string
 	resyncs := 0
-	for {
-		body, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cursor, Limit: s.e.cfg.PullLimit})
+	ans, err := s.fetch(cursor)
+	for first := true; ; first = false {
 		if err != nil {
 			return err
 		}
-		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/pull", body: body, auth: true})
-		if err != nil {
-			return err
-		}
-		ans, err := syncproto.DecodePullAnswer(resp, answerLimits)
-		if err != nil {
-			return fmt.Errorf("pull answer: %w", err)
-		}
-		for _, pr := range ans.Records {
-			if pr.Pairing != pr.Record.Pairing {
-				return fmt.Errorf("pull answer: %s/%s of pairing %s listed under %s", pr.Record.Collection, pr.Record.ID, pr.Record.Pairing, pr.Pairing)
+		if first && ans.More {
+			if err := s.scopes(); err != nil {
+				return err
 			}
+			total := 0
+			for p, head := range s.heads {
+				if head > cursor[p] {
+					total += int(head - cursor[p])
+				}
+			}
+			s.p.RecordsTotal = s.p.RecordsDone + total
 		}
 		next := cursor.Next(ans)
 		// Pairings to purge keep their cursor entry until the purge is
@@ -360,42 +497,29 @@ func (s *syncRun) pull() error {
 				next[p] = v
 			}
 		}
-		err = s.e.db.Update(func(tx *bolt.Tx) error {
-			for _, pr := range ans.Records {
-				r := pr.Record
-				base, err := getBase(tx, r.Collection, r.ID)
-				if err != nil {
-					return err
-				}
-				if err := putBase(tx, syncproto.Merge(base, r)); err != nil {
-					return err
-				}
+		moved := !maps.Equal(cursor, next)
+		again := len(ans.Resync) > 0 // read them again from 0, even if this was the last page
+		if again {
+			if resyncs++; resyncs > 10 {
+				return errors.New("pull: the server keeps asking to resync")
 			}
-			for _, p := range ans.Resync {
-				if err := dropBase(tx, p); err != nil {
-					return err
-				}
-				if err := tx.Bucket(bucketResync).Put([]byte(p), nil); err != nil {
-					return err
-				}
-			}
-			if !ans.More && len(ans.Resync) == 0 {
-				// Every pairing is read to its end, resynced ones included.
-				b := tx.Bucket(bucketResync)
-				var ks [][]byte
-				_ = b.ForEach(func(k, _ []byte) error { ks = append(ks, slices.Clone(k)); return nil })
-				for _, k := range ks {
-					if err := b.Delete(k); err != nil {
-						return err
-					}
-				}
-			}
-			return writeCursor(tx, next)
-		})
+		}
+		more := again || ans.More && (len(ans.Records) > 0 || moved)
+		var ahead chan pulled
+		if more {
+			ahead = make(chan pulled, 1)
+			go func(cur syncproto.Cursor) {
+				a, err := s.fetch(cur)
+				ahead <- pulled{a, err}
+			}(maps.Clone(next))
+		}
+		err = s.e.db.Update(func(tx *bolt.Tx) error { return mergePage(tx, ans, next) })
 		if err != nil {
+			if ahead != nil {
+				<-ahead
+			}
 			return dbErr(err)
 		}
-		moved := !maps.Equal(cursor, next)
 		cursor = next
 		s.p.RecordsDone += len(ans.Records)
 		s.p.RecordsTotal = max(s.p.RecordsTotal, s.p.RecordsDone)
@@ -410,21 +534,18 @@ func (s *syncRun) pull() error {
 			}
 		}
 		s.report()
-		if len(ans.Resync) > 0 {
-			if resyncs++; resyncs > 10 {
-				return errors.New("pull: the server keeps asking to resync")
-			}
-			continue // read them again from 0, even if this was the last page
-		}
-		if !ans.More || (len(ans.Records) == 0 && !moved) {
+		if !more {
 			break
 		}
+		pg := <-ahead
+		ans, err = pg.ans, pg.err
 	}
 	s.p.RecordsTotal = s.p.RecordsDone
 	s.p.Pairings = s.p.Pairings[:0]
 	for p, seq := range cursor {
 		if !slices.Contains(purge, p) {
-			s.p.Pairings = append(s.p.Pairings, PairingProgress{Pairing: p, Seq: seq, Head: s.heads[p]})
+			// Without heads, the pull read every pairing to its end.
+			s.p.Pairings = append(s.p.Pairings, PairingProgress{Pairing: p, Seq: seq, Head: max(s.heads[p], seq)})
 		}
 	}
 	slices.SortFunc(s.p.Pairings, func(a, b PairingProgress) int { return strings.Compare(a.Pairing, b.Pairing) })

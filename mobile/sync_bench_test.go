@@ -78,24 +78,14 @@ func benchPage(b *testing.B, first, n int) []byte {
 }
 
 // applyPage is what Sync does with a pull answer: decode it, then merge
-// every record into the base and move the cursor, in one transaction.
+// every record into the base and move the cursor, in one transaction
+// (mergePage). Sync asks for the next page meanwhile.
 func applyPage(e *Engine, body []byte) error {
 	ans, err := syncproto.DecodePullAnswer(body, answerLimits)
 	if err != nil {
 		return err
 	}
-	return e.db.Update(func(tx *bolt.Tx) error {
-		for _, pr := range ans.Records {
-			base, err := getBase(tx, pr.Record.Collection, pr.Record.ID)
-			if err != nil {
-				return err
-			}
-			if err := putBase(tx, syncproto.Merge(base, pr.Record)); err != nil {
-				return err
-			}
-		}
-		return writeCursor(tx, ans.Cursor)
-	})
+	return e.db.Update(func(tx *bolt.Tx) error { return mergePage(tx, ans, ans.Cursor) })
 }
 
 // BenchmarkPullPage: a page of 500 new visits into a store that holds the

@@ -51,6 +51,13 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, false)
+}
+
+// newWorldWith is newWorld; with rules the server also applies the
+// domain's rules and stamps (received_at), as pairsyncd does.
+func newWorldWith(t *testing.T, rules bool) *world {
+	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
 	db, err := bolt.Open(ctx, bolt.Config{Path: filepath.Join(dir, "pairsync.db"), NoSync: true})
@@ -62,7 +69,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords, ProtocolOnly: true})
+	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords, ProtocolOnly: !rules})
 	if err != nil {
 		t.Fatal(err)
 	}

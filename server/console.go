@@ -228,7 +228,7 @@ func (s *Server) figureRatings(c *fiber.Ctx) error {
 			Satisfied: r.Level >= 4, Comment: r.Comment, At: r.At}
 		switch r.TargetKind {
 		case "issue":
-			if is, ok := s.ledger.Issue(r.Target); ok {
+			if is, ok := s.ledger.ListedIssue(r.Target); ok {
 				it.Title = is.Title
 			}
 		case "project":
@@ -304,6 +304,7 @@ func (s *Server) attentionDevices(c *fiber.Ctx) error {
 				return err
 			}
 			for _, d := range ds {
+				d = s.seen.seen(d) // sightings not yet written
 				last := d.LastSeen
 				if last.IsZero() {
 					last = d.CreatedAt

@@ -110,7 +110,7 @@ func (s *Server) listDevices(c *fiber.Ctx) error {
 	}
 	out := make([]deviceView, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, viewDevice(d))
+		out = append(out, viewDevice(s.seen.seen(d)))
 	}
 	return c.JSON(fiber.Map{"devices": out})
 }
@@ -135,7 +135,7 @@ func loadDevice(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 
 // getDevice: GET /v1/devices/:id.
 func (s *Server) getDevice(c *fiber.Ctx) error {
-	return c.JSON(viewDevice(loaded[storage.Device](c)))
+	return c.JSON(viewDevice(s.seen.seen(loaded[storage.Device](c))))
 }
 
 // revokeDevice: POST /v1/devices/:id/revoke — its refresh tokens die now;

@@ -104,15 +104,25 @@ func stampsReceipt(collection string) bool {
 // stampReceived sets received_at on a record the server stores for the
 // first time, as a write of the server's own replica in the same commit.
 func (s *Server) stampReceived(stored, merged syncproto.Record) (syncproto.Record, error) {
+	next, _, err := s.stamp(stored, merged)
+	return next, err
+}
+
+// stamp is stampReceived that also returns the server's writes it made
+// (none, or the received_at write), for a push answer's Result.Stamp.
+func (s *Server) stamp(stored, merged syncproto.Record) (syncproto.Record, []syncproto.Write, error) {
 	if !stored.IsZero() || merged.Deleted() || !stampsReceipt(merged.Collection) || merged.Value("received_at") != nil {
-		return merged, nil
+		return merged, []syncproto.Write{}, nil
 	}
 	now := s.now().UTC()
 	v, _ := json.Marshal(now.Format("2006-01-02T15:04:05.000Z07:00"))
 	s.writer.mu.Lock()
 	defer s.writer.mu.Unlock()
-	next, _, err := s.writer.w.Set(merged, map[string]json.RawMessage{"received_at": v}, now)
-	return next, err
+	next, w, err := s.writer.w.Set(merged, map[string]json.RawMessage{"received_at": v}, now)
+	if err != nil {
+		return syncproto.Record{}, nil, err
+	}
+	return next, []syncproto.Write{w}, nil
 }
 
 // codeKeyName names the stored secret that derives confirmation codes.

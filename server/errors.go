@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -60,6 +61,9 @@ func classify(err error) (*Error, bool) {
 		return fiberError(fe), true
 	}
 	switch {
+	case errors.Is(err, pairing.ErrWarmingUp):
+		return &Error{Status: http.StatusServiceUnavailable, Wire: syncproto.Error{Code: syncproto.CodeUnavailable,
+			Message: "the server is still loading its figures after a restart; try again shortly"}, Cause: err, RetryAfter: retryAfterUnavailable}, true
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Wire: syncproto.Error{Code: syncproto.CodeNotFound, Message: "not found"}, Cause: err}, true
 	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrExists):

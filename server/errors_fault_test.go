@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // TestClassifyDependencyTransportErrors (issue 11): an error of a
@@ -27,5 +31,15 @@ func TestClassifyDependencyTransportErrors(t *testing.T) {
 	}
 	if e, _ := classify(errors.New("a bug")); e.Status != 500 {
 		t.Errorf("an unknown error: got %d, want 500", e.Status)
+	}
+}
+
+// TestClassifyWarmingUp: while the ledger's first load runs, a report
+// answers 503 with Retry-After and says why, rather than figures that miss
+// records.
+func TestClassifyWarmingUp(t *testing.T) {
+	e, known := classify(fmt.Errorf("overview: %w", pairing.ErrWarmingUp))
+	if !known || e.Status != 503 || e.RetryAfter <= 0 || e.Wire.Code != syncproto.CodeUnavailable || !strings.Contains(e.Wire.Message, "loading") {
+		t.Errorf("got %+v (known %v), want 503 unavailable with Retry-After, saying the figures are loading", e, known)
 	}
 }

@@ -300,7 +300,10 @@ func (s *Server) exportVisits(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	visits := s.ledger.Visits(ids, f)
+	visits, err := s.ledger.Visits(ctx, ids, f)
+	if err != nil {
+		return err
+	}
 	nm, err := s.exportNames(ctx)
 	if err != nil {
 		return err
@@ -332,6 +335,7 @@ func (s *Server) exportVisits(c *fiber.Ctx) error {
 			if status == "" {
 				status = "submitted"
 			}
+			v.Fill(r)
 			if err := w.Row(nm.pairing(v.Pairing), nm.counterparty(v.Counterparty), v.Title, nm.userList(v.Officers),
 				zhLabel(pairing.VisitModes, v.Mode), cnTime(v.VisitedAt), cnTime(v.ReceivedAt), visitLocation(r.Value("location")),
 				visitParticipants(r.Value("participants")), pairing.Str(r, "notes"), len(v.Photos),

@@ -79,7 +79,10 @@ func (s *Server) getIssue(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(c.UserContext()); err != nil {
 		return err
 	}
-	is, _ := s.ledger.Issue(lr.rec.ID)
+	is, _, err := s.ledger.Issue(c.UserContext(), lr.rec.ID)
+	if err != nil {
+		return err
+	}
 	events := is.Events
 	if events == nil {
 		events = []pairing.IssueEvent{}
@@ -128,7 +131,10 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
-	before, _ := s.ledger.Issue(lr.rec.ID)
+	before, _, err := s.ledger.Issue(ctx, lr.rec.ID)
+	if err != nil {
+		return err
+	}
 	if !s.applies(before, req.Type, p) {
 		return errorf(http.StatusConflict, syncproto.CodeConflict, "a %s event does not apply to an issue that is %s", req.Type, before.State.Status)
 	}
@@ -186,7 +192,10 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
-	after, _ := s.ledger.Issue(lr.rec.ID)
+	after, _, err := s.ledger.Issue(ctx, lr.rec.ID)
+	if err != nil {
+		return err
+	}
 	s.audit(c, storage.AuditEvent{Action: "issue." + string(req.Type), Object: "issue:" + lr.rec.ID, Result: "ok", OrgPath: p.OrgPath})
 	return c.Status(http.StatusCreated).JSON(issueEventAnswer{Event: viewRecord(r, seq), State: after.State})
 }
@@ -224,9 +233,11 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
-	is, _ := s.ledger.Issue(lr.rec.ID)
+	is, _, err := s.ledger.Issue(ctx, lr.rec.ID)
+	if err != nil {
+		return err
+	}
 	var ans confirmationCodeAnswer
-	var err error
 	if is.State.Status == pairing.IssueResponded && is.State.Response != "" {
 		ans.Response = is.State.Response
 		if ans.Code, err = s.confirmationCode(ctx, "confirm", lr.rec.ID+"/"+is.State.Response); err != nil {

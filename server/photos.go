@@ -57,7 +57,10 @@ func loadPhoto(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return pairing.Object{}, nil, err
 	}
-	pids := s.ledger.PhotoPairings(sum)
+	pids, err := s.ledger.PhotoPairings(ctx, sum)
+	if err != nil {
+		return pairing.Object{}, nil, err
+	}
 	if len(pids) == 0 {
 		return pairing.Object{}, nil, storage.ErrNotFound
 	}
@@ -284,7 +287,10 @@ func (s *Server) donePhoto(c *fiber.Ctx) error {
 // photo's receipt. declared is the type the uploader says (else the
 // manifest's).
 func (s *Server) completeUpload(ctx context.Context, sum, upload, declared string) (photoDone, error) {
-	manifest, cited := s.ledger.PhotoManifest(sum)
+	manifest, cited, err := s.ledger.PhotoManifest(ctx, sum)
+	if err != nil {
+		return photoDone{}, err
+	}
 	if declared == "" || !strings.HasPrefix(declared, "image/") {
 		declared = manifest.Type
 	}
@@ -398,7 +404,7 @@ func (s *Server) getPhoto(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if m, ok := s.ledger.PhotoManifest(lp.sum); ok && m.Type != "" {
+	if m, ok, err := s.ledger.PhotoManifest(ctx, lp.sum); err == nil && ok && m.Type != "" {
 		c.Set(fiber.HeaderContentType, m.Type)
 	} else {
 		c.Set(fiber.HeaderContentType, "application/octet-stream")
@@ -470,8 +476,12 @@ func (s *Server) CollectPhotos(ctx context.Context, dryRun bool) (gcReport, erro
 		}
 		for _, pi := range list {
 			rep.Listed++
+			cited, err := s.ledger.PhotoCited(ctx, pi.SHA256)
+			if err != nil {
+				return rep, err
+			}
 			switch {
-			case s.ledger.PhotoCited(pi.SHA256):
+			case cited:
 				rep.Cited++
 			case now.Sub(pi.StoredAt) < s.cfg.PhotoGCGrace:
 				rep.Young++

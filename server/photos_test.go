@@ -339,7 +339,7 @@ func testPhotoChannel(t *testing.T, e *idEnv, st photoStore) {
 		if err := e.s.ledger.Refresh(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if got := e.s.ledger.PhotoPairings(sumOf(p3)); len(got) != 0 {
+		if got, _ := e.s.ledger.PhotoPairings(t.Context(), sumOf(p3)); len(got) != 0 {
 			v, _, _ := e.s.getRecord(t.Context(), "visits", "v1")
 			t.Fatalf("photo 3 still cited by %v; v1 is %s", got, v.Value("photos"))
 		}

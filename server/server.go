@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -187,6 +188,10 @@ type Server struct {
 	throttle   *auth.Throttle
 	now        func() time.Time
 	web        *webApp
+	// seen keeps devices' sightings (LastSeen) until they are written,
+	// with toucher when the store can write many at once.
+	seen    sightings
+	toucher deviceToucher
 }
 
 // New builds a Server with every route registered.
@@ -244,6 +249,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deviceLocks:  newStripedLocks(),
 		syncLimits:   syncproto.DefaultLimits(),
 	}
+	s.toucher, _ = deps.Store.(deviceToucher)
+	s.seen.every, s.seen.flushed = lastSeenFlushEvery, deps.Now()
 	s.syncLimits.MaxBytes = cfg.BodyLimit
 	s.pullLimits = s.syncLimits
 	s.pullLimits.MaxKeys = 100_000
@@ -311,7 +318,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// The listener is closing; close the connections that carry no request
 	// now and as they go idle, so only in-flight requests are waited for.
 	s.conns.closeQuiet()
-	if err := <-done; err != nil {
+	err := <-done
+	// Devices' sightings kept in memory, written even when ctx has ended.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	s.flushSightings(fctx)
+	if err != nil {
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
@@ -325,9 +337,18 @@ const receiptsKept = 10_000
 // it purges tombstones older than the horizon and prunes old push receipts.
 // Errors are logged and retried at the next tick.
 func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
+	// Not while the ledger loads (RunSLALoop): photo collection needs it,
+	// and the start-up should read every feed once, not twice at a time.
+	for wait := time.Duration(0); !s.ledger.Loaded() && wait < interval; wait += time.Second {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if !s.leads(ctx, "maintenance", 2*interval) {
 			select {
 			case <-ctx.Done():
@@ -352,6 +373,12 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("receipt pruning failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("push receipts pruned", "receipts", n)
+		}
+		if first {
+			// The start-up work (this pass reads every feed, after the
+			// ledger's load) leaves garbage the size of the store's
+			// records: give it back now rather than over GC cycles.
+			debug.FreeOSMemory()
 		}
 		select {
 		case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +102,7 @@ func (s *Server) RunSLA(ctx context.Context) (int, error) {
 	if err := s.dir.Refresh(ctx); err != nil {
 		return 0, err
 	}
-	if err := s.ledger.Refresh(ctx); err != nil {
+	if err := s.ledger.Load(ctx); err != nil {
 		return 0, err
 	}
 	now := s.now().UTC()
@@ -144,14 +145,22 @@ func (s *Server) leads(ctx context.Context, job string, ttl time.Duration) bool 
 func (s *Server) RunSLALoop(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	collected := false
 	for {
 		if !s.leads(ctx, "sla", 2*interval) {
 			// Another process runs it; keep the ledger warm all the same.
-			_ = s.ledger.Refresh(ctx)
+			_ = s.ledger.Load(ctx)
 		} else if n, err := s.RunSLA(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sla sweep failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("sla events appended", "events", n)
+		}
+		if !collected && s.ledger.Loaded() {
+			// The load (every feed read once, at start) leaves garbage
+			// several times the size of what the ledger keeps: give it
+			// back now rather than at the next GC cycles.
+			debug.FreeOSMemory()
+			collected = true
 		}
 		select {
 		case <-ctx.Done():

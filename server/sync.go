@@ -40,13 +40,9 @@ func (s *Server) syncDevice(c *fiber.Ctx) (storage.Device, error) {
 	if err != nil {
 		return storage.Device{}, err
 	}
-	if now := s.now().UTC(); now.Sub(d.LastSeen) >= lastSeenEvery {
-		d.LastSeen = now
-		if nd, err := s.store.UpdateDevice(ctx, d); err == nil {
-			d = nd
-		} // a concurrent update of LastSeen is as good as ours
-	}
-	return d, nil
+	// Kept in memory and written a few seconds at a time (lastseen.go):
+	// an idle sync only reads.
+	return s.sawDevice(ctx, d), nil
 }
 
 // push: POST /v1/sync/push. Each change is checked against the policy and
@@ -204,6 +200,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			}
 			return cur.rec, true, nil
 		}
+		lastOf := map[storage.Key]int{} // the last change of each record in the batch
 		for _, i := range idx {
 			ch := changes[i]
 			k := storage.Key{Collection: ch.Record.Collection, ID: ch.Record.ID}
@@ -216,6 +213,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 				continue
 			}
 			merged, status := ch.MergeInto(cur.rec)
+			stamp := []syncproto.Write{} // what the server adds to the device's record
 			if status != syncproto.StatusDuplicate && s.rules {
 				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, lookup)
 				if err != nil {
@@ -225,7 +223,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 					results[i] = rejected(ch.Dot, e)
 					continue
 				}
-				if merged, err = s.stampReceived(cur.rec, merged); err != nil {
+				if merged, stamp, err = s.stamp(cur.rec, merged); err != nil {
 					return err
 				}
 			}
@@ -235,6 +233,10 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 				keys = append(keys, k)
 			}
 			results[i] = syncproto.Result{Dot: ch.Dot, Status: status}
+			if status == syncproto.StatusApplied {
+				results[i].Stamp = stamp
+			}
+			lastOf[k] = i
 		}
 		// Puts take head+1, head+2, … in the order of keys; a record
 		// changed twice in the batch is written once, at its last state.
@@ -252,6 +254,9 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			if results[i].Status != syncproto.StatusRejected {
 				k := storage.Key{Collection: changes[i].Record.Collection, ID: changes[i].Record.ID}
 				results[i].Seq = seqOf[k]
+				if lastOf[k] != i {
+					results[i].Stamp = nil // stored at Seq with a later change on top
+				}
 			}
 			batch.Receipts = append(batch.Receipts, receipt(device, results[i]))
 		}
@@ -338,7 +343,8 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		scopes = append(scopes, pr.ID)
 		visible[pr.ID] = true
 	}
-	ans := syncproto.PullAnswer{V: syncproto.Version, Records: []syncproto.PulledRecord{}, Cursor: syncproto.Cursor{}}
+	ans := syncproto.PullAnswer{V: syncproto.Version, Cursor: syncproto.Cursor{}}
+	var recs pullPage // the records, spliced in as stored
 	for pid := range req.Cursor {
 		if !visible[pid] {
 			ans.Purge = append(ans.Purge, pid)
@@ -371,7 +377,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		// with nothing in it yet, so the device's cursor always lists what
 		// it holds and a later removal reaches it as a purge.
 		ans.Cursor[pid] = after
-		if len(ans.Records) >= limit || budget <= 0 {
+		if recs.n >= limit || budget <= 0 {
 			head, err := s.store.Head(ctx, pid)
 			if err != nil {
 				return err
@@ -379,7 +385,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			ans.More = ans.More || head > after
 			continue
 		}
-		page, err := s.store.Changes(ctx, pid, after, storage.PageLimit{Records: limit - len(ans.Records), Bytes: budget})
+		page, err := s.store.Changes(ctx, pid, after, storage.PageLimit{Records: limit - recs.n, Bytes: budget})
 		if err != nil {
 			return err
 		}
@@ -388,18 +394,19 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) || !pairing.MayRead(p.Role, sr.Collection) {
 				continue
 			}
-			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
-			if err != nil {
-				return fmt.Errorf("stored %s/%s: %w", sr.Collection, sr.ID, err)
-			}
-			ans.Records = append(ans.Records, syncproto.PulledRecord{Pairing: pid, Seq: sr.Seq, Record: r})
+			recs.add(pid, sr.Seq, sr.Data)
 		}
 		if page.Next > after {
 			ans.Cursor[pid] = page.Next
 		}
 		ans.More = ans.More || page.More
 	}
-	return c.JSON(ans)
+	body, err := recs.encode(ans)
+	if err != nil {
+		return err
+	}
+	c.Type("json")
+	return c.Send(body)
 }
 
 // scopes: GET /v1/sync/scopes — the pairings this user syncs, with their

@@ -464,6 +464,7 @@ type simStats struct {
 	pullFaults, standIns, acked, rejected, records, conflicts      int64
 	editDelete, deletedRecs, pagesSmall, maxPending, merged, apply int64
 	serverWrites                                                   int64
+	skipped                                                        int64 // own sequences the cursor moved over (no pull-back)
 }
 
 func (a *simStats) add(b simStats) {
@@ -494,6 +495,7 @@ func (a *simStats) add(b simStats) {
 	a.merged += b.merged
 	a.apply += b.apply
 	a.serverWrites += b.serverWrites
+	a.skipped += b.skipped
 }
 
 type sim struct {
@@ -775,8 +777,22 @@ func (s *sim) checkPushAnswer(p *simPush, st int, resp []byte, err error) *syncp
 }
 
 // applyPushAnswer is the client acting on an answer it received.
+//
+// An applied change whose result carries the server's stamp is folded as
+// the stored version (Result.StoredVersion), and the cursor moves over the
+// device's own sequences that follow it without a gap, as mobile does: the
+// final check (every replica equals the server, byte for byte) fails if
+// that skips another device's commit or leaves a copy that differs.
 func (s *sim) applyPushAnswer(p *simPush, ans *syncproto.PushAnswer) {
 	d := p.d
+	own := map[string][]uint64{}
+	defer func() {
+		next := d.cursor.Advance(own)
+		for pid, seq := range next {
+			s.st.skipped += int64(seq - d.cursor[pid])
+		}
+		d.cursor = next
+	}()
 	for i, r := range ans.Results {
 		ch := p.changes[i]
 		idx := slices.IndexFunc(d.pending, func(w syncproto.Write) bool { return w.Dot == r.Dot })
@@ -798,7 +814,16 @@ func (s *sim) applyPushAnswer(p *simPush, ans *syncproto.PushAnswer) {
 			// base would drop them on the server (this simulation found
 			// that too). The base has seen w already: nothing to fold.
 			if !d.base[k].VV.Covers(w.Dot) {
-				d.base[k] = syncproto.Merge(d.base[k], ch.Record)
+				rec := ch.Record
+				stored, ok, err := r.StoredVersion(ch)
+				if err != nil {
+					s.failf("%s: stamp of %s: %v", d.id, r.Dot, err)
+				}
+				if ok {
+					rec = stored
+					own[w.Pairing] = append(own[w.Pairing], r.Seq)
+				}
+				d.base[k] = syncproto.Merge(d.base[k], rec)
 			}
 			s.st.acked++
 			if r.Status == syncproto.StatusMerged {
@@ -1518,10 +1543,12 @@ func TestConvergence(t *testing.T) {
 	t.Logf("%d seeds in %v%s on %d workers: %d steps, %d writes (%d sets, %d deletes, %d keeps; %d forbidden by the policy), "+
 		"%d push requests (%d dropped, %d delayed, %d answers lost, %d sent twice at once, %d stale replays, %d bursts), "+
 		"%d pull requests (%d small-page pulls, %d pull faults), %d stand-ins, %d server writes; answers: %d applied, %d merged, %d rejected; "+
+		"%d own sequences not pulled back; "+
 		"end state: %d records, %d conflict entries, %d edit/delete conflicts, %d deleted; outbox at most %d",
 		total.seeds, time.Since(start).Round(time.Millisecond), race, workers, total.steps, total.sets+total.deletes+total.keeps,
 		total.sets, total.deletes, total.keeps, total.forbidden,
 		total.pushes, total.dropped, total.delayed, total.lost, total.dups, total.stale, total.bursts,
 		total.pulls, total.pagesSmall, total.pullFaults, total.standIns, total.serverWrites, total.apply, total.merged, total.rejected,
+		total.skipped,
 		total.records, total.conflicts, total.editDelete, total.deletedRecs, total.maxPending)
 }

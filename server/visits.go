@@ -161,9 +161,15 @@ func (s *Server) listVisits(c *fiber.Ctx) error {
 	if !pairing.MayRead(principal(c).Role, pairing.CollVisits) {
 		ids = nil
 	}
-	all := s.ledger.Visits(ids, f)
+	all, err := s.ledger.Visits(c.UserContext(), ids, f)
+	if err != nil {
+		return err
+	}
 	pg, total, err := page(c, all)
 	if err != nil {
+		return err
+	}
+	if err := s.ledger.FillVisits(c.UserContext(), pg); err != nil {
 		return err
 	}
 	out := visitList{Visits: make([]visitItem, 0, len(pg)), Total: total}

@@ -33,6 +33,37 @@ func (c Cursor) Next(a *PullAnswer) Cursor {
 	return out
 }
 
+// Advance returns the cursor moved over sequences the client holds exactly
+// already: own maps a pairing to sequences its own pushes were committed at
+// whose stored versions it rebuilt from the answers (Result.StoredVersion).
+// Each pairing in c moves only across an unbroken run starting right after
+// its position, so a commit of anyone else in between (a gap) stops it
+// there, and the next pull reads from that point. Pairings not in c stay
+// out. It does not modify c.
+func (c Cursor) Advance(own map[string][]uint64) Cursor {
+	out := make(Cursor, len(c))
+	for p, s := range c {
+		out[p] = s
+	}
+	for p, seqs := range own {
+		pos, ok := out[p]
+		if !ok || len(seqs) == 0 {
+			continue
+		}
+		sorted := slices.Clone(seqs)
+		slices.Sort(sorted)
+		for _, s := range sorted {
+			if s == pos+1 {
+				pos = s
+			} else if s > pos+1 {
+				break
+			}
+		}
+		out[p] = pos
+	}
+	return out
+}
+
 // NeedsResync reports whether a client at cursor must resync a pairing whose
 // tombstone horizon is horizon, the highest sequence of a purged tombstone
 // (0 when none was purged): it may still hold a record whose delete it never

@@ -76,7 +76,7 @@ func DecodePush(data []byte, lim Limits) (*PushRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, e := pushFrom(&n, lim)
+	req, e := pushFrom(&n, lim, data)
 	if e != nil {
 		return nil, e
 	}
@@ -105,7 +105,7 @@ func DecodePushAnswer(data []byte, lim Limits) (*PushAnswer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, e := pushAnswerFrom(&n)
+	a, e := pushAnswerFrom(&n, data)
 	if e != nil {
 		return nil, e
 	}
@@ -120,11 +120,29 @@ func DecodePullAnswer(data []byte, lim Limits) (*PullAnswer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, e := pullAnswerFrom(&n, lim)
+	a, e := pullAnswerFrom(&n, lim, data)
 	if e != nil {
 		return nil, e
 	}
 	return a, nil
+}
+
+// DecodeWrite decodes and validates one write (an outbox entry, as
+// Encode or encoding/json wrote it). Values come back canonical.
+func DecodeWrite(data []byte, lim Limits) (Write, error) {
+	lim = lim.withDefaults()
+	n, err := parseJSON(data, lim)
+	if err != nil {
+		return Write{}, err
+	}
+	w, e := writeFrom(&n, "", data)
+	if e != nil {
+		return Write{}, e
+	}
+	if e := w.validate(lim); e != nil {
+		return Write{}, e
+	}
+	return w, nil
 }
 
 // DecodeScopes decodes a scopes answer (on the client).
@@ -253,7 +271,7 @@ func vectorFrom(n *node, path string) (Vector, *Error) {
 	return v, nil
 }
 
-func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
+func recordFrom(n *node, path string, lim Limits, src []byte) (Record, *Error) {
 	if e := wantKind(n, kObject, path); e != nil {
 		return Record{}, e
 	}
@@ -294,7 +312,7 @@ func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
 				return Record{}, e
 			}
 			var f Field
-			if f.Value, f.Dot, f.HLC, e = entryFrom(&m.val, p, true); e != nil {
+			if f.Value, f.Dot, f.HLC, e = entryFrom(&m.val, p, true, src); e != nil {
 				return Record{}, e
 			}
 			r.Fields[m.key] = f
@@ -319,7 +337,7 @@ func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
 			if k.Field, e = stringFrom(fv, join(p, "field")); e != nil {
 				return Record{}, e
 			}
-			if k.Value, k.Dot, k.HLC, e = entryFrom(c, p, true); e != nil {
+			if k.Value, k.Dot, k.HLC, e = entryFrom(c, p, true, src); e != nil {
 				return Record{}, e
 			}
 			r.Conflicts = append(r.Conflicts, k)
@@ -337,7 +355,7 @@ func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
 				return Record{}, e
 			}
 			var d Delete
-			if _, d.Dot, d.HLC, e = entryFrom(c, p, false); e != nil {
+			if _, d.Dot, d.HLC, e = entryFrom(c, p, false, src); e != nil {
 				return Record{}, e
 			}
 			cv, e := required(c, "context", p)
@@ -362,7 +380,7 @@ func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
 				return Record{}, e
 			}
 			var k Keep
-			if _, k.Dot, k.HLC, e = entryFrom(c, p, false); e != nil {
+			if _, k.Dot, k.HLC, e = entryFrom(c, p, false, src); e != nil {
 				return Record{}, e
 			}
 			r.Keeps = append(r.Keeps, k)
@@ -376,7 +394,7 @@ func recordFrom(n *node, path string, lim Limits) (Record, *Error) {
 }
 
 // entryFrom reads "dot", "hlc" and, if withValue, "value" of an entry.
-func entryFrom(n *node, path string, withValue bool) (json.RawMessage, Dot, HLC, *Error) {
+func entryFrom(n *node, path string, withValue bool, src []byte) (json.RawMessage, Dot, HLC, *Error) {
 	dn, e := required(n, "dot", path)
 	if e != nil {
 		return nil, Dot{}, HLC{}, e
@@ -400,10 +418,10 @@ func entryFrom(n *node, path string, withValue bool) (json.RawMessage, Dot, HLC,
 	if e != nil {
 		return nil, Dot{}, HLC{}, e
 	}
-	return appendCanonical(nil, vn), d, h, nil
+	return canonicalOf(vn, src), d, h, nil
 }
 
-func changeFrom(n *node, path string, lim Limits) (Change, *Error) {
+func changeFrom(n *node, path string, lim Limits, src []byte) (Change, *Error) {
 	var c Change
 	if e := wantKind(n, kObject, path); e != nil {
 		return c, e
@@ -427,7 +445,7 @@ func changeFrom(n *node, path string, lim Limits) (Change, *Error) {
 	if e != nil {
 		return c, e
 	}
-	if c.Record, e = recordFrom(rn, join(path, "record"), lim); e != nil {
+	if c.Record, e = recordFrom(rn, join(path, "record"), lim, src); e != nil {
 		return c, e
 	}
 	if e := c.validate(path); e != nil {
@@ -436,7 +454,7 @@ func changeFrom(n *node, path string, lim Limits) (Change, *Error) {
 	return c, nil
 }
 
-func pushFrom(n *node, lim Limits) (*PushRequest, *Error) {
+func pushFrom(n *node, lim Limits, src []byte) (*PushRequest, *Error) {
 	if e := versionFrom(n); e != nil {
 		return nil, e
 	}
@@ -466,7 +484,7 @@ func pushFrom(n *node, lim Limits) (*PushRequest, *Error) {
 	req.Changes = make([]Change, len(cs.arr))
 	for i := range cs.arr {
 		p := "changes[" + strconv.Itoa(i) + "]"
-		c, e := changeFrom(&cs.arr[i], p, lim)
+		c, e := changeFrom(&cs.arr[i], p, lim, src)
 		if e != nil {
 			return nil, e
 		}
@@ -542,7 +560,7 @@ func pullFrom(n *node) (*PullRequest, *Error) {
 	return req, nil
 }
 
-func pushAnswerFrom(n *node) (*PushAnswer, *Error) {
+func pushAnswerFrom(n *node, src []byte) (*PushAnswer, *Error) {
 	if e := versionFrom(n); e != nil {
 		return nil, e
 	}
@@ -614,6 +632,18 @@ func pushAnswerFrom(n *node) (*PushAnswer, *Error) {
 				}
 			}
 		}
+		if sn := optional(rn, "stamp"); sn != nil {
+			sp := join(p, "stamp")
+			if e := wantKind(sn, kArray, sp); e != nil {
+				return nil, e
+			}
+			r.Stamp = make([]Write, len(sn.arr))
+			for j := range sn.arr {
+				if r.Stamp[j], e = writeFrom(&sn.arr[j], sp+"["+strconv.Itoa(j)+"]", src); e != nil {
+					return nil, e
+				}
+			}
+		}
 		if r.Status == StatusRejected && r.Error == nil {
 			return nil, fieldErr(CodeBadRequest, p, "a rejected change needs an error")
 		}
@@ -622,7 +652,7 @@ func pushAnswerFrom(n *node) (*PushAnswer, *Error) {
 	return a, nil
 }
 
-func pullAnswerFrom(n *node, lim Limits) (*PullAnswer, *Error) {
+func pullAnswerFrom(n *node, lim Limits, data []byte) (*PullAnswer, *Error) {
 	if e := versionFrom(n); e != nil {
 		return nil, e
 	}
@@ -650,8 +680,13 @@ func pullAnswerFrom(n *node, lim Limits) (*PullAnswer, *Error) {
 			if e != nil {
 				return nil, e
 			}
-			if pr.Record, e = recordFrom(recn, join(p, "record"), lim); e != nil {
+			if pr.Record, e = recordFrom(recn, join(p, "record"), lim, data); e != nil {
 				return nil, e
+			}
+			if recn.end > recn.start {
+				if raw := data[recn.start:recn.end]; isCanonical(raw) {
+					pr.Raw = raw
+				}
 			}
 			pr.Pairing = pr.Record.Pairing
 			if pn := optional(rn, "pairing"); pn != nil {
@@ -734,4 +769,53 @@ func scopesFrom(n *node) (*ScopesAnswer, *Error) {
 		}
 	}
 	return a, nil
+}
+
+func writeFrom(n *node, path string, src []byte) (Write, *Error) {
+	var w Write
+	if e := wantKind(n, kObject, path); e != nil {
+		return w, e
+	}
+	for _, k := range []struct {
+		key string
+		dst *string
+	}{{"collection", &w.Collection}, {"id", &w.ID}, {"pairing", &w.Pairing}} {
+		v, e := required(n, k.key, path)
+		if e != nil {
+			return Write{}, e
+		}
+		if *k.dst, e = stringFrom(v, join(path, k.key)); e != nil {
+			return Write{}, e
+		}
+	}
+	on, e := required(n, "op", path)
+	if e != nil {
+		return Write{}, e
+	}
+	op, e := stringFrom(on, join(path, "op"))
+	if e != nil {
+		return Write{}, e
+	}
+	w.Op = Op(op)
+	if _, w.Dot, w.HLC, e = entryFrom(n, path, false, src); e != nil {
+		return Write{}, e
+	}
+	if vn := optional(n, "values"); vn != nil {
+		vp := join(path, "values")
+		if e := wantKind(vn, kObject, vp); e != nil {
+			return Write{}, e
+		}
+		w.Values = make(map[string]json.RawMessage, len(vn.obj))
+		for i := range vn.obj {
+			m := &vn.obj[i]
+			w.Values[m.key] = canonicalOf(&m.val, src)
+		}
+	}
+	w.Context = Vector{}
+	if cn := optional(n, "context"); cn != nil {
+		if w.Context, e = vectorFrom(cn, join(path, "context")); e != nil {
+			return Write{}, e
+		}
+	}
+	return w, nil
 }

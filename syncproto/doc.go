@@ -137,7 +137,12 @@
 //     Rebuild computes it at push time (never a state computed earlier,
 //     which may hold a write rejected since).
 //   - Answers: applied or merged: fold the change's record into the base
-//     (never a stand-in's, see below) and drop the write from the outbox. Rejected: move the write to the
+//     (never a stand-in's, see below) and drop the write from the outbox.
+//     Applied with a stamp (Result.Stamp): fold Result.StoredVersion
+//     instead, the very version the server stored at Result.Seq; the
+//     cursor may then move over the client's own such sequences that
+//     follow it with no gap (Cursor.Advance), since the pull would only
+//     bring them back. Rejected: move the write to the
 //     rejected list (for the user to see, edit and write again as a new
 //     write) and rebuild the view without it. Duplicate: drop it from the
 //     outbox; the next pull shows whether it was applied.

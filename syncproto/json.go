@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -41,14 +42,26 @@ func (k kind) String() string {
 type node struct {
 	kind kind
 	b    bool
-	s    string   // decoded string, or a number's literal
-	arr  []node   // array elements
-	obj  []member // object members, in input order
+	// start and end locate an object in the parsed data (end is 0 when
+	// unknown); a decoder may keep an object's bytes as they arrived.
+	start, end int32
+	s          string   // decoded string, or a number's literal
+	arr        []node   // array elements
+	obj        []member // object members, in input order
 }
 
 type member struct {
 	key string
 	val node
+}
+
+// maxSpan bounds the offsets a node records.
+const maxSpan = 1<<31 - 1
+
+func (n *node) setSpan(start, end int) {
+	if end <= maxSpan {
+		n.start, n.end = int32(start), int32(end)
+	}
 }
 
 // get returns the member named key (exact match), or nil.
@@ -77,6 +90,10 @@ type jsonParser struct {
 	// topArrays gives the element limit and its name for arrays that are
 	// members of the top-level object ("changes" in a push).
 	topArrays map[string]topArray
+	// members and elems are the stacks objects and arrays collect their
+	// contents on while they are parsed.
+	members []member
+	elems   []node
 }
 
 type topArray struct {
@@ -89,6 +106,19 @@ type pathElem struct {
 	index int // -1 for an object member
 }
 
+// parseStacks are a parser's member and element stacks, kept for the next
+// parse (a small message would otherwise spend most of its allocations
+// growing them).
+type parseStacks struct {
+	members []member
+	elems   []node
+}
+
+var stacks = sync.Pool{New: func() any { return new(parseStacks) }}
+
+// maxPooledStack bounds the stacks kept for reuse.
+const maxPooledStack = 4096
+
 // parseJSON parses one JSON value that makes up all of data.
 func parseJSON(data []byte, lim Limits) (node, *Error) {
 	return parseJSONTop(data, lim, nil)
@@ -99,7 +129,16 @@ func parseJSONTop(data []byte, lim Limits, top map[string]topArray) (node, *Erro
 	if lim.MaxBytes >= 0 && len(data) > lim.MaxBytes {
 		return node{}, Errorf(CodeTooLarge, "body is %d bytes, over the limit of %d", len(data), lim.MaxBytes)
 	}
-	p := jsonParser{data: data, lim: lim, topArrays: top}
+	st := stacks.Get().(*parseStacks)
+	p := jsonParser{data: data, lim: lim, topArrays: top, members: st.members[:0], elems: st.elems[:0]}
+	defer func() {
+		if cap(p.members) <= maxPooledStack && cap(p.elems) <= maxPooledStack {
+			clear(p.members) // an error leaves entries behind (a success none)
+			clear(p.elems)
+			st.members, st.elems = p.members[:0], p.elems[:0]
+			stacks.Put(st)
+		}
+	}()
 	p.skipWS()
 	n, err := p.value()
 	if err != nil {
@@ -154,6 +193,13 @@ func (p *jsonParser) skipWS() {
 }
 
 func (p *jsonParser) value() (node, *Error) {
+	start := p.pos
+	n, err := p.value1()
+	n.setSpan(start, p.pos)
+	return n, err
+}
+
+func (p *jsonParser) value1() (node, *Error) {
 	if p.pos >= len(p.data) {
 		return node{}, p.syntax("unexpected end of input")
 	}
@@ -206,7 +252,12 @@ func (p *jsonParser) object() (node, *Error) {
 		p.depth--
 		return n, nil
 	}
+	// Members collect on the parser's stack (nested objects push and pop
+	// above them) and move to an exactly sized slice at the end: one
+	// allocation per object instead of a growing slice.
+	base := len(p.members)
 	for {
+		mine := p.members[base:]
 		p.skipWS()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
 			return node{}, p.syntax("want a string key")
@@ -218,17 +269,17 @@ func (p *jsonParser) object() (node, *Error) {
 		if bad := badKey(key); bad != "" {
 			return node{}, p.fail(CodeBadRequest, "key %q is not allowed: keys may not %s", truncate(key, 64), bad)
 		}
-		if len(n.obj) < 16 {
-			for i := range n.obj {
-				if n.obj[i].key == key {
+		if len(mine) < 16 {
+			for i := range mine {
+				if mine[i].key == key {
 					return node{}, p.fail(CodeInvalidJSON, "duplicate key %q", truncate(key, 64))
 				}
 			}
 		} else {
 			if seen == nil {
 				seen = make(map[string]struct{}, 32)
-				for i := range n.obj {
-					seen[n.obj[i].key] = struct{}{}
+				for i := range mine {
+					seen[mine[i].key] = struct{}{}
 				}
 			}
 			if _, dup := seen[key]; dup {
@@ -236,7 +287,7 @@ func (p *jsonParser) object() (node, *Error) {
 			}
 			seen[key] = struct{}{}
 		}
-		if p.lim.MaxKeys >= 0 && len(n.obj) >= p.lim.MaxKeys {
+		if p.lim.MaxKeys >= 0 && len(mine) >= p.lim.MaxKeys {
 			return node{}, p.fail(CodeTooLarge, "object has more than %d keys", p.lim.MaxKeys)
 		}
 		p.skipWS()
@@ -251,7 +302,7 @@ func (p *jsonParser) object() (node, *Error) {
 			return node{}, err
 		}
 		p.path = p.path[:len(p.path)-1]
-		n.obj = append(n.obj, member{key: key, val: v})
+		p.members = append(p.members, member{key: key, val: v})
 		p.skipWS()
 		if p.pos >= len(p.data) {
 			return node{}, p.syntax("unterminated object")
@@ -262,6 +313,10 @@ func (p *jsonParser) object() (node, *Error) {
 		case '}':
 			p.pos++
 			p.depth--
+			n.obj = make([]member, len(p.members)-base)
+			copy(n.obj, p.members[base:])
+			clear(p.members[base:])
+			p.members = p.members[:base]
 			return n, nil
 		default:
 			return node{}, p.syntax("want ',' or '}' in an object")
@@ -303,18 +358,19 @@ func (p *jsonParser) array() (node, *Error) {
 		p.depth--
 		return n, nil
 	}
+	base := len(p.elems) // as object's members
 	for {
-		if limit >= 0 && len(n.arr) >= limit {
+		if limit >= 0 && len(p.elems)-base >= limit {
 			return node{}, p.fail(CodeTooLarge, "%s has more than %d elements", what, limit)
 		}
 		p.skipWS()
-		p.path = append(p.path, pathElem{index: len(n.arr)})
+		p.path = append(p.path, pathElem{index: len(p.elems) - base})
 		v, err := p.value()
 		if err != nil {
 			return node{}, err
 		}
 		p.path = p.path[:len(p.path)-1]
-		n.arr = append(n.arr, v)
+		p.elems = append(p.elems, v)
 		p.skipWS()
 		if p.pos >= len(p.data) {
 			return node{}, p.syntax("unterminated array")
@@ -325,6 +381,10 @@ func (p *jsonParser) array() (node, *Error) {
 		case ']':
 			p.pos++
 			p.depth--
+			n.arr = make([]node, len(p.elems)-base)
+			copy(n.arr, p.elems[base:])
+			clear(p.elems[base:])
+			p.elems = p.elems[:base]
 			return n, nil
 		default:
 			return node{}, p.syntax("want ',' or ']' in an array")
@@ -514,6 +574,18 @@ func hex4(d []byte, i int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// canonicalOf returns the canonical form of a parsed value of src: a copy
+// of its bytes when they are canonical already (the usual case: what a
+// client or server of this package wrote), else re-encoded from the tree.
+func canonicalOf(n *node, src []byte) []byte {
+	if n.end > n.start && int(n.end) <= len(src) {
+		if raw := src[n.start:n.end]; isCanonical(raw) {
+			return bytes.Clone(raw)
+		}
+	}
+	return appendCanonical(nil, n)
 }
 
 // appendCanonical appends n in canonical form.

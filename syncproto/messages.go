@@ -3,6 +3,8 @@ package syncproto
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -42,13 +44,42 @@ const (
 
 // Result answers one change.
 //
-//	{"dot":"phone-7:42","status":"applied","seq":118}
+//	{"dot":"phone-7:42","status":"applied","seq":118,"stamp":[{"collection":"visits",…,"dot":"srv-1:9","op":"set","values":{"received_at":"…"},"context":{"phone-7":42}}]}
 //	{"dot":"phone-7:43","status":"rejected","error":{"code":"validation_failed","message":"rating must be 1 to 5","field":"rating"}}
 type Result struct {
 	Dot    Dot    `json:"dot"`
 	Status Status `json:"status"`
 	Seq    uint64 `json:"seq,omitempty"` // the pairing sequence the merged version was committed at
 	Error  *Error `json:"error,omitempty"`
+	// Stamp (optional) says what the server added to an applied change's
+	// record before storing it at Seq: its own writes (received_at, …), in
+	// order, each made with the server's replica id on the record as the
+	// device pushed it. StoredVersion applies them. An empty list says the
+	// stored version is the pushed record itself. Absent (nil) says
+	// nothing: an older server, a status other than applied, or a record
+	// changed again later in the same push. Older clients ignore it.
+	Stamp []Write `json:"stamp,omitzero"`
+}
+
+// StoredVersion returns the version the server stored at r.Seq for the
+// change c that r answers, rebuilt on the device without pulling it back:
+// c's record with r.Stamp applied. ok is false when r does not say (not
+// applied, no sequence, no stamp): pull it as usual. The error reports a
+// stamp that does not apply to c's record.
+func (r Result) StoredVersion(c Change) (stored Record, ok bool, err error) {
+	if r.Status != StatusApplied || r.Seq == 0 || r.Stamp == nil || r.Dot != c.Dot {
+		return Record{}, false, nil
+	}
+	stored = c.Record
+	for _, w := range r.Stamp {
+		if stored.VV.Covers(w.Dot) {
+			return Record{}, false, Errorf(CodeBadRequest, "stamp %s of %s: the record has seen it already", w.Dot, r.Dot)
+		}
+		if stored, err = Apply(stored, w); err != nil {
+			return Record{}, false, err
+		}
+	}
+	return stored, true, nil
 }
 
 // PushAnswer answers a push: one Result per change, in the request's order.
@@ -77,6 +108,12 @@ type PulledRecord struct {
 	Pairing string `json:"pairing"`
 	Seq     uint64 `json:"seq"`
 	Record  Record `json:"record"`
+	// Raw is the record's JSON as it arrived, set by DecodePullAnswer only
+	// when it is already canonical (Record.MarshalJSON gives the same
+	// bytes from a conforming server): a client with no copy of the record
+	// may store it as it is instead of encoding Record again. It aliases the
+	// decoded body.
+	Raw []byte `json:"-"`
 }
 
 // PullAnswer is one page of a pull: record versions committed after the
@@ -124,6 +161,18 @@ func Encode(msg any) ([]byte, error) {
 		return m.MarshalJSON()
 	case *Record:
 		return m.MarshalJSON()
+	case Change:
+		return appendChange(nil, m)
+	case *Change:
+		return appendChange(nil, *m)
+	case Write:
+		return appendWrite(nil, m)
+	case *Write:
+		return appendWrite(nil, *m)
+	case *PushRequest:
+		return m.appendJSON()
+	case PushRequest:
+		return m.appendJSON()
 	case *PullAnswer:
 		return m.MarshalJSON()
 	case PullAnswer:
@@ -199,4 +248,95 @@ func appendStrings(b []byte, ss []string) []byte {
 		b = appendString(b, s)
 	}
 	return append(b, ']')
+}
+
+// appendChange appends the wire form of a change, as encoding/json would
+// write it (without HTML escaping) but without reflection.
+func appendChange(b []byte, c Change) ([]byte, error) {
+	if !c.Dot.Valid() {
+		return nil, Errorf(CodeBadRequest, "invalid dot %q", truncate(c.Dot.String(), 80))
+	}
+	if err := c.Record.checkValues(); err != nil {
+		return nil, err
+	}
+	b = append(b, `{"dot":`...)
+	b = appendDot(b, c.Dot)
+	b = append(b, `,"hlc":`...)
+	b = appendHLC(b, c.HLC)
+	b = append(b, `,"record":`...)
+	b = c.Record.appendJSON(b)
+	return append(b, '}'), nil
+}
+
+// appendJSON encodes a push request without reflection.
+func (r PushRequest) appendJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+2700*len(r.Changes))
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(r.V), 10)
+	b = append(b, `,"device":`...)
+	b = appendString(b, string(r.Device))
+	b = append(b, `,"changes":`...)
+	if r.Changes == nil {
+		return append(b, "null}"...), nil
+	}
+	b = append(b, '[')
+	for i, c := range r.Changes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendChange(b, c); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+// appendWrite appends the wire form of a write (the fields in Write's
+// order, values in canonical form, "values" left out when empty), as
+// encoding/json would write it without HTML escaping.
+func appendWrite(b []byte, w Write) ([]byte, error) {
+	if !w.Dot.Valid() {
+		return nil, Errorf(CodeBadRequest, "invalid dot %q", truncate(w.Dot.String(), 80))
+	}
+	b = append(b, `{"collection":`...)
+	b = appendString(b, w.Collection)
+	b = append(b, `,"id":`...)
+	b = appendString(b, w.ID)
+	b = append(b, `,"pairing":`...)
+	b = appendString(b, w.Pairing)
+	b = append(b, `,"dot":`...)
+	b = appendDot(b, w.Dot)
+	b = append(b, `,"hlc":`...)
+	b = appendHLC(b, w.HLC)
+	b = append(b, `,"op":`...)
+	b = appendString(b, string(w.Op))
+	if len(w.Values) > 0 {
+		names := make([]string, 0, len(w.Values))
+		for k := range w.Values {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		b = append(b, `,"values":{`...)
+		for i, k := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			v, e := canonicalValue(w.Values[k], trustedLimits)
+			if e != nil {
+				return nil, fmt.Errorf("syncproto: write %s value of %q: %w", w.Dot, k, e)
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = append(b, v...)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"context":`...)
+	if w.Context == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendVector(b, w.Context)
+	}
+	return append(b, '}'), nil
 }

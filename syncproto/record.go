@@ -431,17 +431,32 @@ func (r Record) String() string { return string(r.appendJSON(nil)) }
 // (shown over several lines; the encoding has no whitespace). A value that
 // is not valid JSON is an error.
 func (r Record) MarshalJSON() ([]byte, error) {
+	if err := r.checkValues(); err != nil {
+		return nil, err
+	}
+	return r.appendJSON(nil), nil
+}
+
+// checkValues reports a field or conflict value that is not valid JSON
+// (canonical values, the usual case, are checked by one scan).
+func (r Record) checkValues() error {
 	for name, f := range r.Fields {
+		if isCanonical(f.Value) {
+			continue
+		}
 		if _, err := canonicalValue(f.Value, trustedLimits); err != nil {
-			return nil, fmt.Errorf("syncproto: field %q: %w", name, err)
+			return fmt.Errorf("syncproto: field %q: %w", name, err)
 		}
 	}
 	for _, c := range r.Conflicts {
+		if isCanonical(c.Value) {
+			continue
+		}
 		if _, err := canonicalValue(c.Value, trustedLimits); err != nil {
-			return nil, fmt.Errorf("syncproto: conflict on %q: %w", c.Field, err)
+			return fmt.Errorf("syncproto: conflict on %q: %w", c.Field, err)
 		}
 	}
-	return r.appendJSON(nil), nil
+	return nil
 }
 
 func appendDot(b []byte, d Dot) []byte {
@@ -595,5 +610,5 @@ func decodeRecord(data []byte, lim Limits) (Record, *Error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return recordFrom(&n, "", lim.withDefaults())
+	return recordFrom(&n, "", lim.withDefaults(), data)
 }

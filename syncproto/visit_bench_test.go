@@ -181,3 +181,71 @@ func BenchmarkEncodePullVisitsEncodingJSON(b *testing.B) {
 	b.SetBytes(int64(buf.Len()))
 	b.ReportMetric(float64(500*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkEncodePushVisits: a phone's push of 50 visits through Encode
+// (its own encoder, no reflection)…
+func BenchmarkEncodePushVisits(b *testing.B) {
+	req := benchVisitPush(b, 50)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		out, err := Encode(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(out)
+	}
+	b.SetBytes(int64(n))
+}
+
+// BenchmarkEncodePushVisitsEncodingJSON: …and through encoding/json, as
+// Encode did before (Record.MarshalJSON, then compaction of its output).
+func BenchmarkEncodePushVisitsEncodingJSON(b *testing.B) {
+	req := benchVisitPush(b, 50)
+	b.ReportAllocs()
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+// BenchmarkDecodeWriteVisit: one outbox entry (a new visit's write)
+// through DecodeWrite…
+func BenchmarkDecodeWriteVisit(b *testing.B) {
+	_, w := benchVisit(b, &Writer{Replica: "01a20328-1c27-7db3-9c66-98296b6b063a"}, nil, 1, t0)
+	data, err := json.Marshal(w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := DecodeWrite(data, Limits{MaxBytes: -1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeWriteVisitEncodingJSON: …and through encoding/json, as
+// the phone's outbox did before.
+func BenchmarkDecodeWriteVisitEncodingJSON(b *testing.B) {
+	_, w := benchVisit(b, &Writer{Replica: "01a20328-1c27-7db3-9c66-98296b6b063a"}, nil, 1, t0)
+	data, err := json.Marshal(w)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var out Write
+		if err := json.Unmarshal(data, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

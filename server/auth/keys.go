@@ -35,7 +35,21 @@ type KeySet struct {
 	signKID  string
 	signKey  ed25519.PrivateKey
 	verify   map[string]ed25519.PublicKey
+	short    map[string]string // short kid → kid, for the kids no other key shares
 	loadedAt time.Time
+}
+
+// shortKIDLen is the length of the kid tokens carry: a prefix of the key's
+// thumbprint (48 bits), enough to tell apart the handful of keys a set
+// holds, and 35 bytes shorter than the whole. A prefix two keys share is
+// not used (tokens then carry the whole kid); both forms verify.
+const shortKIDLen = 8
+
+func shortKID(kid string) string {
+	if len(kid) <= shortKIDLen {
+		return kid
+	}
+	return kid[:shortKIDLen]
 }
 
 // LoadKeySet reads the key set, creating the first key when there is none.
@@ -113,24 +127,55 @@ func (ks *KeySet) load(ctx context.Context) error {
 		}
 		verify[k.ID] = priv.Public().(ed25519.PublicKey)
 	}
+	short := make(map[string]string, len(verify))
+	shared := map[string]bool{}
+	for kid := range verify {
+		sk := shortKID(kid)
+		if _, dup := short[sk]; dup || shared[sk] {
+			delete(short, sk)
+			shared[sk] = true
+			continue
+		}
+		short[sk] = kid
+	}
 	ks.mu.Lock()
-	ks.signKID, ks.signKey, ks.verify, ks.loadedAt = signKID, signKey, verify, now
+	ks.signKID, ks.signKey, ks.verify, ks.short, ks.loadedAt = signKID, signKey, verify, short, now
 	ks.mu.Unlock()
 	return nil
 }
 
-// signer returns the active key.
+// signer returns the active key and the kid tokens carry: its short form
+// when no other key shares it.
 func (ks *KeySet) signer() (string, ed25519.PrivateKey) {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	return ks.signKID, ks.signKey
+	return ks.tokenKID(ks.signKID), ks.signKey
+}
+
+// tokenKID is the kid a token signed by kid carries (ks.mu held).
+func (ks *KeySet) tokenKID(kid string) string {
+	if sk := shortKID(kid); ks.short[sk] == kid {
+		return sk
+	}
+	return kid
+}
+
+// lookup finds the key of a kid, whole or short (ks.mu held).
+func (ks *KeySet) lookup(kid string) (ed25519.PublicKey, bool) {
+	if pub, ok := ks.verify[kid]; ok {
+		return pub, true
+	}
+	if full, ok := ks.short[kid]; ok && len(kid) == shortKIDLen {
+		return ks.verify[full], true
+	}
+	return nil, false
 }
 
 // publicKey returns the verification key for kid, re-reading storage at
 // most every reloadEvery when the kid is unknown (another process rotated).
 func (ks *KeySet) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, bool) {
 	ks.mu.RLock()
-	pub, ok := ks.verify[kid]
+	pub, ok := ks.lookup(kid)
 	stale := ks.now().Sub(ks.loadedAt) > reloadEvery
 	ks.mu.RUnlock()
 	if ok || !stale {
@@ -141,8 +186,7 @@ func (ks *KeySet) publicKey(ctx context.Context, kid string) (ed25519.PublicKey,
 	}
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
-	pub, ok = ks.verify[kid]
-	return pub, ok
+	return ks.lookup(kid)
 }
 
 // JWK is one public key as published at the JWKS endpoint.
@@ -160,13 +204,14 @@ type JWKS struct {
 	Keys []JWK `json:"keys"`
 }
 
-// JWKS returns the public keys that currently verify tokens.
+// JWKS returns the public keys that currently verify tokens, each with the
+// kid its tokens carry.
 func (ks *KeySet) JWKS() JWKS {
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	out := JWKS{Keys: []JWK{}}
 	for kid, pub := range ks.verify {
-		out.Keys = append(out.Keys, JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: kid, Use: "sig", Algorithm: algEdDSA})
+		out.Keys = append(out.Keys, JWK{KeyType: "OKP", Curve: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), KeyID: ks.tokenKID(kid), Use: "sig", Algorithm: algEdDSA})
 	}
 	return out
 }

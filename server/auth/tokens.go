@@ -29,11 +29,16 @@ const (
 // reason, so answers never tell an attacker which check failed.
 var ErrInvalidToken = errors.New("auth: invalid token")
 
-// Claims are the claims of an access token.
+// Claims are the claims of an access token. A token carries only what a
+// request needs (every byte of it travels with every request): iss, sub,
+// aud, iat, exp and Pairsync's own; no nbf (iat says as much), no jti
+// (nothing looks tokens up), and the header's typ "at+jwt" (RFC 9068),
+// required, is what separates access tokens from anything else.
 type Claims struct {
 	jwt.RegisteredClaims
-	// Type separates access tokens from anything else signed with the key.
-	Type         string `json:"typ"`
+	// Type is no longer issued; a token that carries one must say
+	// "access" (tokens issued before the change).
+	Type         string `json:"typ,omitempty"`
 	Role         string `json:"role"`
 	OrgUnit      string `json:"ou,omitempty"`
 	Counterparty string `json:"cp,omitempty"`
@@ -73,14 +78,11 @@ func NewTokens(keys *KeySet, issuer, audience string, now func() time.Time) *Tok
 func (t *Tokens) Issue(subject string, c Claims) (string, time.Time, error) {
 	now := t.now().UTC().Truncate(time.Second)
 	exp := now.Add(AccessTTL)
-	var jti [12]byte
-	_, _ = rand.Read(jti[:])
 	c.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer: t.Issuer, Subject: subject, Audience: jwt.ClaimStrings{t.Audience},
-		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
-		ID: hex.EncodeToString(jti[:]),
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 	}
-	c.Type = accessType
+	c.Type = ""
 	kid, key := t.keys.signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &c)
 	tok.Header["kid"] = kid
@@ -94,8 +96,8 @@ func (t *Tokens) Issue(subject string, c Claims) (string, time.Time, error) {
 
 // Parse checks an access token: EdDSA only, a kid from the key set (no
 // jku/x5u/jwk header is ever consulted), exp required, iat not in the
-// future, the right issuer and audience, 30s leeway, typ "access". Every
-// failure is ErrInvalidToken.
+// future, the right issuer and audience, 30s leeway, header typ "at+jwt"
+// and no typ claim other than "access". Every failure is ErrInvalidToken.
 func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 	if token == "" || len(token) > MaxTokenLen {
 		return nil, ErrInvalidToken
@@ -115,7 +117,7 @@ func (t *Tokens) Parse(ctx context.Context, token string) (*Claims, error) {
 		}
 		return pub, nil
 	})
-	if err != nil || c.Type != accessType || c.Subject == "" || c.IssuedAt == nil {
+	if err != nil || c.Type != "" && c.Type != accessType || c.Subject == "" || c.IssuedAt == nil {
 		return nil, ErrInvalidToken
 	}
 	return &c, nil

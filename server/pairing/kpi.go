@@ -316,31 +316,6 @@ type watch struct {
 
 func secondsBetween(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }
 
-// visitContribution computes a visit's contribution; stored says which
-// photos the server holds.
-func visitContribution(v *VisitSummary, stored func(string) bool) contribution {
-	var c contribution
-	if v.VisitedAt.IsZero() {
-		return c
-	}
-	m := MonthOf(v.VisitedAt)
-	c.add(m, cVisits, 1)
-	if v.HasLocation && len(v.Photos) > 0 {
-		c.add(m, cVisitsEvidence, 1)
-	}
-	if v.Status == "returned" {
-		c.add(m, cVisitsReturned, 1)
-	}
-	for _, p := range v.Photos {
-		if !stored(p.SHA256) {
-			c.add(m, cVisitsPending, 1)
-			break
-		}
-	}
-	c.visited, c.visitCP, c.visitMonth = true, v.Counterparty, m // the field: resolved when reported
-	return c
-}
-
 // issueContribution computes an issue's contribution from its state.
 func issueContribution(s *IssueSummary, latestResponse time.Time) contribution {
 	st := &s.State

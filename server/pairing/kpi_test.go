@@ -830,7 +830,7 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 		for _, issues := range b.issues {
 			for _, is := range issues {
 				live++
-				got, ok := l.Issue(is.id)
+				got, ok := issueOf(t, l, is.id)
 				if !ok {
 					t.Errorf("%s: issue %s: got none, want it", name, is.id)
 					continue
@@ -841,14 +841,30 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 			}
 		}
 		all := subsets(w)[0].pids
-		if got := len(l.Issues(all, pairing.Filter{})); got != live {
+		listed := l.Issues(all, pairing.Filter{})
+		if got := len(listed); got != live {
 			t.Errorf("%s: got %d issues listed, want %d", name, got, live)
+		}
+		// A list's state is the Ledger's own (kept as changes come), without
+		// Applied and Ignored.
+		want := map[string]pairing.IssueState{}
+		for _, issues := range b.issues {
+			for _, is := range issues {
+				st := is.state
+				st.Applied, st.Ignored = nil, nil
+				want[is.id] = st
+			}
+		}
+		for _, got := range listed {
+			if !reflect.DeepEqual(got.State, want[got.ID]) {
+				t.Errorf("%s: issue %s listed: got state %+v, want %+v", name, got.ID, got.State, want[got.ID])
+			}
 		}
 		nv := 0
 		for _, vs := range b.visits {
 			nv += len(vs)
 		}
-		if got := len(l.Visits(all, pairing.Filter{})); got != nv {
+		if got := len(mustVisits(t, l, all, pairing.Filter{})); got != nv {
 			t.Errorf("%s: got %d visits listed, want %d", name, got, nv)
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pairsync/pairsync/storage"
@@ -20,11 +22,17 @@ import (
 // every process that runs one converges on the same figures, and no
 // dashboard request ever scans records.
 //
-// For each live record the Ledger keeps its summary and its contribution to
-// the per-(pairing, month) counters; when a record changes or is deleted, its
-// old contribution is subtracted and the new one added. An issue's summary
-// and contribution are recomputed (DeriveIssue) when the issue or one of its
-// events changes. The issue record is itself the raise: a raised event built
+// For each live record the Ledger keeps what its contribution to the
+// per-(pairing, month) counters, the lists' filters and their order are
+// computed from, compactly (a million records fit in about 220 bytes each):
+// when a record changes or is deleted, its old contribution is computed
+// again and subtracted, and the new one added. Visits keep a 48-byte entry
+// (visits.go; lists read the rest of a page from storage, FillVisits); an
+// issue keeps its fields and derived state but not its events, which are
+// read from storage when the issue or one of its events changes and its
+// state is derived again (DeriveIssue), and for Issue. Records are read
+// from their feeds by skimming the stored JSON for the fields the Ledger
+// keeps (skim.go), each in full only when it is not as Encode writes it. The issue record is itself the raise: a raised event built
 // from it (At raised_at, ReceivedAt received_at, By raised_by, Role officer,
 // Order the HLC and dot of its raised_at field) precedes the issue's events.
 // (Role officer, whoever raised it: DeriveIssue refuses a raise of role "",
@@ -38,14 +46,17 @@ type Ledger struct {
 	dir     *Directory
 	rules   func(p Pairing, category string) IssueRules
 
-	refreshMu sync.Mutex // one refresh at a time
+	refreshMu sync.Mutex  // one refresh at a time
+	loaded    atomic.Bool // a Refresh has completed: the figures hold every record
 
 	mu    sync.RWMutex
-	books map[string]*book       // pairing id → its part
-	where map[storage.Key]string // visit, issue and project keys → pairing
+	books map[string]*book // pairing id → its part
+	// issue and project id → pairing (keys and values shared with books)
+	whereIssue, whereProject map[string]string
+	syms                     *symbols
 	// stored holds the photos whose receipts (PhotoScope) say stored;
 	// photoSeq is the watermark of that feed.
-	stored   map[string]bool
+	stored   map[[32]byte]struct{}
 	photoSeq uint64
 }
 
@@ -55,7 +66,8 @@ type Ledger struct {
 // the defaults. rules is called with the Ledger's lock held: it must not
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
-	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, where: map[storage.Key]string{}, stored: map[string]bool{}}
+	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
@@ -152,10 +164,10 @@ type book struct {
 	id  string
 	seq uint64 // watermark: the last sequence applied
 
-	visits       map[string]*visitEntry
+	visits       visitMap
 	issues       map[string]*issueEntry
-	events       map[string]eventEntry          // issue event id → event
-	eventsOf     map[string]map[string]struct{} // issue id → event ids
+	events       map[string]eventRef // issue event id → its issue
+	eventsOf     map[string][]string // issue id → event ids (the keys of events)
 	projects     map[string]*projectEntry
 	milestones   map[string]milestoneEntry
 	milestonesOf map[string]map[string]struct{} // project id → milestone ids
@@ -169,28 +181,144 @@ type book struct {
 	projectStatus map[string]int
 	watched       map[string]*watch // issue id → what the SLA looks at
 
-	// Photos cited (photos.go): record "collection/id" → hashes it cites,
-	// hash → number of records citing it, hash → visits citing it.
-	cites       map[string][]string
-	citations   map[string]int
-	visitsBySHA map[string]map[string]struct{}
+	// Photos cited (photos.go) by the records other than live visits:
+	// record "collection/id" → hashes it cites, hash → number of records
+	// citing it. Live visits: the prefixes of the hashes they cite
+	// (visitEntry.photoOff), photoDead of them no longer used.
+	cites     map[string][]string
+	citations map[string]int
+	photoPfx  []uint64
+	photoDead int
 }
 
-type visitEntry struct {
-	s VisitSummary // Counterparty as stored (unresolved)
-	c contribution
-}
-
+// issueEntry is an issue as the Ledger keeps it: its summary without
+// Events, and its State without Applied and Ignored, compactly (strings
+// shared by many issues interned, times as seconds and nanoseconds in UTC:
+// every time of a summary is UTC); summary gives it back whole.
 type issueEntry struct {
-	s     IssueSummary
-	raise IssueEvent
-	seq   uint64 // of the issue record
-	c     contribution
+	id, title, visit, response               string
+	cp, category, priority, raisedBy         sym
+	status, handler, handlerName, resolution sym
+	sec                                      [nIssueTimes]int64
+	nsec                                     [nIssueTimes]int32
+	dispatches, bounces, reopens, disputes   int32
+	orderHLC                                 syncproto.HLC // of the raised_at field
+	orderCounter                             uint64
+	orderReplica                             sym
+	flags                                    uint8
+	seq                                      uint64 // of the issue record
+	seqAll                                   uint64 // the highest of the issue and its events
 }
 
-type eventEntry struct {
-	e   IssueEvent
-	seq uint64
+// The times of an issueEntry.
+const (
+	tRaisedField = iota // IssueSummary.RaisedAt
+	tReceived           // the record's received_at (of the raise)
+	tLatest             // the latest response (for the contribution)
+	tRaised
+	tAccepted
+	tDispatched
+	tSigned
+	tResponded
+	tClosed
+	tConfirmed
+	tDue
+	nIssueTimes
+)
+
+// issueEntry flags.
+const (
+	iSignedInTime = 1 << iota
+	iRespondedOnTime
+	iOverdue
+	iConfirmedSolved
+	iApplied // its contribution is in the figures
+)
+
+// time returns a time of the entry: nsec holds the nanoseconds + 1, and 0
+// for the zero time.
+func (e *issueEntry) time(i int) time.Time {
+	if e.nsec[i] == 0 {
+		return time.Time{}
+	}
+	return time.Unix(e.sec[i], int64(e.nsec[i]-1)).UTC()
+}
+
+func (e *issueEntry) setTime(i int, t time.Time) {
+	if t.IsZero() {
+		e.sec[i], e.nsec[i] = 0, 0
+		return
+	}
+	e.sec[i], e.nsec[i] = t.Unix(), int32(t.Nanosecond())+1
+}
+
+func (e *issueEntry) flag(f uint8) bool { return e.flags&f != 0 }
+
+func (e *issueEntry) setFlag(f uint8, on bool) {
+	if on {
+		e.flags |= f
+	} else {
+		e.flags &^= f
+	}
+}
+
+// summary returns the issue's summary (no Events; a State without Applied
+// and Ignored), its counterparty field unresolved.
+func (e *issueEntry) summary(pid string, t *symbols) IssueSummary {
+	return IssueSummary{
+		ID: e.id, Pairing: pid, Counterparty: t.str(e.cp), Title: e.title, Category: t.str(e.category),
+		Priority: t.str(e.priority), RaisedBy: t.str(e.raisedBy), Visit: e.visit, RaisedAt: e.time(tRaisedField),
+		Seq: e.seqAll, State: e.state(t),
+	}
+}
+
+func (e *issueEntry) state(t *symbols) IssueState {
+	return IssueState{
+		Issue: e.id, Status: IssueStatus(t.str(e.status)),
+		RaisedAt: e.time(tRaised), AcceptedAt: e.time(tAccepted), DispatchedAt: e.time(tDispatched),
+		SignedAt: e.time(tSigned), RespondedAt: e.time(tResponded), ClosedAt: e.time(tClosed),
+		ConfirmedAt: e.time(tConfirmed), Due: e.time(tDue),
+		Handler: t.str(e.handler), HandlerName: t.str(e.handlerName), Resolution: t.str(e.resolution), Response: e.response,
+		Dispatches: int(e.dispatches), Bounces: int(e.bounces), Reopens: int(e.reopens), Disputes: int(e.disputes),
+		SignedInTime: e.flag(iSignedInTime), RespondedOnTime: e.flag(iRespondedOnTime), Overdue: e.flag(iOverdue),
+		ConfirmedSolved: e.flag(iConfirmedSolved),
+	}
+}
+
+// setState keeps a derived state (Issue is the entry's id; Applied and
+// Ignored are left out).
+func (e *issueEntry) setState(st *IssueState, t *symbols) {
+	e.status, e.handler, e.handlerName = t.of([]byte(st.Status)), t.of([]byte(st.Handler)), t.of([]byte(st.HandlerName))
+	e.resolution, e.response = t.of([]byte(st.Resolution)), st.Response
+	e.setTime(tRaised, st.RaisedAt)
+	e.setTime(tAccepted, st.AcceptedAt)
+	e.setTime(tDispatched, st.DispatchedAt)
+	e.setTime(tSigned, st.SignedAt)
+	e.setTime(tResponded, st.RespondedAt)
+	e.setTime(tClosed, st.ClosedAt)
+	e.setTime(tConfirmed, st.ConfirmedAt)
+	e.setTime(tDue, st.Due)
+	e.dispatches, e.bounces, e.reopens, e.disputes = int32(st.Dispatches), int32(st.Bounces), int32(st.Reopens), int32(st.Disputes)
+	e.setFlag(iSignedInTime, st.SignedInTime)
+	e.setFlag(iRespondedOnTime, st.RespondedOnTime)
+	e.setFlag(iOverdue, st.Overdue)
+	e.setFlag(iConfirmedSolved, st.ConfirmedSolved)
+}
+
+// raise is the raised event the issue record stands for.
+func (e *issueEntry) raise(t *symbols) IssueEvent {
+	return IssueEvent{ID: e.id, Issue: e.id, Type: EventRaised, At: e.time(tRaisedField), ReceivedAt: e.time(tReceived),
+		By: t.str(e.raisedBy), Role: Officer,
+		Order: EventOrder{HLC: e.orderHLC, Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
+}
+
+// eventRef is an issue event as the Ledger keeps it: which issue it is of.
+// Its content is read from storage when its issue's state is derived
+// (events come to the Ledger once, so this is mostly within the page that
+// brings them), and for Issue.
+type eventRef struct {
+	issue string
+	seq   uint64
 }
 
 type projectEntry struct {
@@ -211,25 +339,55 @@ type ratingEntry struct {
 
 func newBook(id string) *book {
 	return &book{
-		id: id, visits: map[string]*visitEntry{}, issues: map[string]*issueEntry{},
-		events: map[string]eventEntry{}, eventsOf: map[string]map[string]struct{}{},
+		id: id, visits: newVisitMap(), issues: map[string]*issueEntry{},
+		events: map[string]eventRef{}, eventsOf: map[string][]string{},
 		projects: map[string]*projectEntry{}, milestones: map[string]milestoneEntry{},
 		milestonesOf: map[string]map[string]struct{}{}, ratings: map[string]*ratingEntry{},
 		ratingsOf: map[string]map[string]struct{}{}, months: map[Month]*counters{},
 		visited: map[string]map[Month]int{}, issueStatus: map[IssueStatus]int{},
 		projectStatus: map[string]int{}, watched: map[string]*watch{},
-		cites: map[string][]string{}, citations: map[string]int{}, visitsBySHA: map[string]map[string]struct{}{},
+		cites: map[string][]string{}, citations: map[string]int{},
 	}
 }
+
+// ErrWarmingUp is what Refresh returns while another caller is reading
+// every feed for the first time (after a start): until that first Refresh
+// completes, the figures and lists miss records, and a caller that cannot
+// wait says so rather than answer with them. It wraps
+// storage.ErrUnavailable.
+var ErrWarmingUp = fmt.Errorf("pairing: the ledger is still loading: %w", storage.ErrUnavailable)
 
 // Refresh catches up every pairing of the directory: it compares each
 // pairing's head with its watermark and reads, page by page, only the feeds
 // that moved. When records were purged past a watermark (storage.Records
 // Horizon), the pairing is read again from 0. It returns the first storage
 // or decoding error, wrapped; what was applied before it stays applied.
+// While the first Refresh (the load) runs in another goroutine, it returns
+// ErrWarmingUp at once; Load waits instead.
 func (l *Ledger) Refresh(ctx context.Context) error {
+	if !l.refreshMu.TryLock() {
+		if !l.loaded.Load() {
+			return ErrWarmingUp
+		}
+		l.refreshMu.Lock()
+	}
+	defer l.refreshMu.Unlock()
+	return l.refresh(ctx)
+}
+
+// Load is Refresh that waits for a Refresh in progress, the load included:
+// for background jobs.
+func (l *Ledger) Load(ctx context.Context) error {
 	l.refreshMu.Lock()
 	defer l.refreshMu.Unlock()
+	return l.refresh(ctx)
+}
+
+// Loaded reports whether a Refresh has completed since the Ledger was
+// made: whether its figures count every record committed before it.
+func (l *Ledger) Loaded() bool { return l.loaded.Load() }
+
+func (l *Ledger) refresh(ctx context.Context) error {
 	if err := l.refreshPhotos(ctx); err != nil {
 		return err
 	}
@@ -238,6 +396,7 @@ func (l *Ledger) Refresh(ctx context.Context) error {
 			return err
 		}
 	}
+	l.loaded.Store(true)
 	return nil
 }
 
@@ -269,13 +428,40 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 	if reset {
 		after, rebuilt = 0, newBook(pid)
 	}
+	var sk skimmed
+	var vfs []visitFields
 	for {
 		page, err := l.records.Changes(ctx, pid, after, storage.PageLimit{})
 		if err != nil {
 			return fmt.Errorf("pairing: ledger %s: changes after %d: %w", pid, after, err)
 		}
+		// Visits are skimmed (the fields the Ledger keeps, no more);
+		// the rest, and visits not as Encode writes them, decoded in full.
 		recs := make([]syncproto.Record, len(page.Records))
+		if cap(vfs) < len(page.Records) {
+			vfs = make([]visitFields, len(page.Records))
+		}
+		vfs = vfs[:len(page.Records)]
+		skimmedVisit := make([]bool, len(page.Records))
 		for i, sr := range page.Records {
+			if sr.Collection == CollVisits && skimVisit(sr.Data, &sk, &vfs[i]) && vfs[i].id == sr.ID {
+				skimmedVisit[i] = true
+				continue
+			}
+			var want []string
+			var order string // the field whose dot and HLC are read
+			switch sr.Collection {
+			case CollIssues:
+				want, order = issueWant, "raised_at"
+			case CollIssueEvents:
+				want, order = eventWant, "type"
+			}
+			if want != nil {
+				var ok bool
+				if recs[i], ok = skimToRecord(sr.Data, want, order, &sk); ok && recs[i].ID == sr.ID && recs[i].Collection == sr.Collection {
+					continue
+				}
+			}
 			if recs[i], err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
 				return fmt.Errorf("pairing: ledger %s: record %s/%s: %w", pid, sr.Collection, sr.ID, err)
 			}
@@ -289,11 +475,19 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 			}
 		}
 		dirty := map[string]struct{}{}
+		evs := map[string]IssueEvent{} // the events of the page
 		for i, r := range recs {
-			l.apply(b, r, page.Records[i].Seq, dirty)
+			if skimmedVisit[i] {
+				l.applyVisit(b, &vfs[i], page.Records[i].Seq)
+				continue
+			}
+			l.apply(b, r, page.Records[i].Seq, dirty, evs)
 		}
 		for id := range dirty {
-			l.deriveIssue(b, id)
+			if err := l.deriveIssue(ctx, b, id, evs); err != nil {
+				l.mu.Unlock()
+				return fmt.Errorf("pairing: ledger %s: %w", pid, err)
+			}
 		}
 		b.seq = page.Next
 		if rebuilt != nil && !page.More {
@@ -311,19 +505,14 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
 // l.mu held.
 func (l *Ledger) swap(nb *book) {
 	if old := l.books[nb.id]; old != nil {
-		for id := range old.visits {
-			if nb.visits[id] == nil {
-				delete(l.where, storage.Key{Collection: CollVisits, ID: id})
-			}
-		}
 		for id := range old.issues {
 			if nb.issues[id] == nil {
-				delete(l.where, storage.Key{Collection: CollIssues, ID: id})
+				delete(l.whereIssue, id)
 			}
 		}
 		for id := range old.projects {
 			if nb.projects[id] == nil {
-				delete(l.where, storage.Key{Collection: CollProjects, ID: id})
+				delete(l.whereProject, id)
 			}
 		}
 	}
@@ -332,50 +521,51 @@ func (l *Ledger) swap(nb *book) {
 
 // apply takes in one record version; issues whose state must be derived
 // again are added to dirty. Called with l.mu held.
-func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string]struct{}) {
-	key := storage.Key{Collection: r.Collection, ID: r.ID}
+func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string]struct{}, evs map[string]IssueEvent) {
 	live := !r.Deleted()
+	if r.Collection == CollVisits {
+		var v visitFields
+		visitFieldsOf(&r, &v)
+		l.applyVisit(b, &v, seq)
+		return
+	}
 	b.cite(r)
 	switch r.Collection {
-	case CollVisits:
-		if old := b.visits[r.ID]; old != nil {
-			b.add(r.ID, &old.c, -1)
-			delete(b.visits, r.ID)
-			delete(l.where, key)
-		}
-		if live {
-			e := &visitEntry{s: visitFromRecord(r, seq)}
-			e.c = visitContribution(&e.s, l.isStored)
-			b.add(r.ID, &e.c, 1)
-			b.visits[r.ID] = e
-			l.where[key] = b.id
-		}
 	case CollIssues:
 		old := b.issues[r.ID]
 		if !live {
 			if old != nil {
-				b.add(r.ID, &old.c, -1)
+				b.addIssue(old, l.syms, -1)
 				delete(b.issues, r.ID)
-				delete(l.where, key)
+				delete(l.whereIssue, r.ID)
 			}
 			return
 		}
-		e := &issueEntry{seq: seq}
-		e.s, e.raise = issueFromRecord(r, seq)
+		is, raise := issueFromRecord(r, seq)
+		t := l.syms
+		e := &issueEntry{id: r.ID, title: is.Title, visit: is.Visit, cp: t.of([]byte(is.Counterparty)),
+			category: t.of([]byte(is.Category)), priority: t.of([]byte(is.Priority)), raisedBy: t.of([]byte(is.RaisedBy)),
+			orderHLC: raise.Order.HLC, orderCounter: raise.Order.Counter, orderReplica: t.of([]byte(raise.Order.Replica)),
+			seq: seq, seqAll: seq}
+		e.setTime(tRaisedField, is.RaisedAt)
+		e.setTime(tReceived, raise.ReceivedAt)
 		if old != nil {
-			e.c = old.c // still applied: deriveIssue replaces it
+			b.addIssue(old, l.syms, -1) // deriveIssue adds the new one
 		}
 		b.issues[r.ID] = e
-		l.where[key] = b.id
+		l.whereIssue[r.ID] = b.id
 		dirty[r.ID] = struct{}{}
 	case CollIssueEvents:
 		if old, ok := b.events[r.ID]; ok {
-			delete(b.eventsOf[old.e.Issue], r.ID)
-			if len(b.eventsOf[old.e.Issue]) == 0 {
-				delete(b.eventsOf, old.e.Issue)
+			ids := slices.DeleteFunc(b.eventsOf[old.issue], func(id string) bool { return id == r.ID })
+			if len(ids) == 0 {
+				delete(b.eventsOf, old.issue)
+			} else {
+				b.eventsOf[old.issue] = ids
 			}
 			delete(b.events, r.ID)
-			dirty[old.e.Issue] = struct{}{}
+			delete(evs, r.ID)
+			dirty[old.issue] = struct{}{}
 		}
 		if !live {
 			return
@@ -384,26 +574,26 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		if err != nil {
 			return // malformed (push validation refuses these): it does not count
 		}
-		b.events[r.ID] = eventEntry{e: ev, seq: seq}
-		set := b.eventsOf[ev.Issue]
-		if set == nil {
-			set = map[string]struct{}{}
-			b.eventsOf[ev.Issue] = set
+		issue := ev.Issue
+		if ie := b.issues[issue]; ie != nil {
+			issue = ie.id // one copy of the id
 		}
-		set[r.ID] = struct{}{}
-		dirty[ev.Issue] = struct{}{}
+		b.events[r.ID] = eventRef{issue: issue, seq: seq}
+		b.eventsOf[issue] = append(b.eventsOf[issue], r.ID)
+		evs[r.ID] = ev
+		dirty[issue] = struct{}{}
 	case CollProjects:
 		if old := b.projects[r.ID]; old != nil {
 			b.add(r.ID, &old.c, -1)
 			delete(b.projects, r.ID)
-			delete(l.where, key)
+			delete(l.whereProject, r.ID)
 		}
 		if live {
 			e := &projectEntry{s: projectFromRecord(r, seq)}
 			e.c = projectContribution(&e.s)
 			b.add(r.ID, &e.c, 1)
 			b.projects[r.ID] = e
-			l.where[key] = b.id
+			l.whereProject[r.ID] = b.id
 		}
 	case CollMilestones:
 		if old, ok := b.milestones[r.ID]; ok {
@@ -452,41 +642,95 @@ func unlink(m map[string]map[string]struct{}, k, id string) {
 }
 
 // deriveIssue recomputes an issue's state and contribution from the issue
-// record and its events. Called with l.mu held.
-func (l *Ledger) deriveIssue(b *book, id string) {
+// record and its events (those of the page in evs, the others read from
+// storage). The state kept leaves out Applied and Ignored (Issue derives
+// them again). Called with l.mu held.
+func (l *Ledger) deriveIssue(ctx context.Context, b *book, id string, evs map[string]IssueEvent) error {
 	e := b.issues[id]
 	if e == nil {
-		return // events of an issue not (or no longer) here wait for it
+		return nil // events of an issue not (or no longer) here wait for it
 	}
-	b.add(id, &e.c, -1)
-	evs := make([]IssueEvent, 0, len(b.eventsOf[id])+1)
-	evs = append(evs, e.raise)
-	seq := e.seq
-	for eid := range b.eventsOf[id] {
-		ee := b.events[eid]
-		evs = append(evs, ee.e)
-		seq = max(seq, ee.seq)
+	all, seq, err := l.issueEvents(ctx, b, e, evs)
+	if err != nil {
+		return err
 	}
-	slices.SortFunc(evs[1:], func(a, b IssueEvent) int {
-		return cmp.Or(a.Order.Compare(b.Order), strings.Compare(a.ID, b.ID))
-	})
-	p, _ := l.dir.Pairing(b.id)
-	p.ID = b.id
-	var rules IssueRules
-	if l.rules != nil {
-		rules = l.rules(p, e.s.Category)
-	}
-	e.s.State = DeriveIssue(evs, rules)
-	e.s.Events = evs[1:]
-	e.s.Seq = seq
+	b.addIssue(e, l.syms, -1)
+	st := l.derive(b.id, e, all)
+	st.Applied, st.Ignored = nil, nil
+	e.setState(&st, l.syms)
+	e.seqAll = seq
 	var latest time.Time
-	if resp := e.s.State.Response; resp != "" {
-		if ee, ok := b.events[resp]; ok {
-			latest = ee.e.When().UTC()
+	if resp := st.Response; resp != "" {
+		for _, ev := range all {
+			if ev.ID == resp {
+				latest = ev.When().UTC()
+				break
+			}
 		}
 	}
-	e.c = issueContribution(&e.s, latest)
-	b.add(id, &e.c, 1)
+	e.setTime(tLatest, latest)
+	b.addIssue(e, l.syms, 1)
+	return nil
+}
+
+// addIssue adds (sign 1) or subtracts (sign -1) an issue's contribution,
+// computed again from what it was computed from. Called with l.mu held.
+func (b *book) addIssue(e *issueEntry, t *symbols, sign int64) {
+	if sign < 0 && !e.flag(iApplied) {
+		return
+	}
+	e.setFlag(iApplied, sign > 0)
+	s := e.summary(b.id, t)
+	c := issueContribution(&s, e.time(tLatest))
+	b.add(e.id, &c, sign)
+}
+
+// issueEvents returns an issue's raise and events, sorted by Order then
+// id (the events from evs when there, else read from storage), and the
+// highest sequence of the issue and its events. An event gone from storage,
+// or no longer an event, is left out: its pairing's feed brings the change.
+// Called with l.mu held (read or write).
+func (l *Ledger) issueEvents(ctx context.Context, b *book, e *issueEntry, evs map[string]IssueEvent) ([]IssueEvent, uint64, error) {
+	ids := b.eventsOf[e.id]
+	all := make([]IssueEvent, 0, len(ids)+1)
+	all = append(all, e.raise(l.syms))
+	seq := e.seq
+	for _, eid := range ids {
+		seq = max(seq, b.events[eid].seq)
+		ev, ok := evs[eid]
+		if !ok {
+			sr, err := l.records.Get(ctx, storage.Key{Collection: CollIssueEvents, ID: eid})
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, 0, fmt.Errorf("issue event %s: %w", eid, err)
+			}
+			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
+			if err != nil {
+				return nil, 0, fmt.Errorf("issue event %s: %w", eid, err)
+			}
+			if ev, err = IssueEventFromRecord(r); err != nil {
+				continue
+			}
+		}
+		all = append(all, ev)
+	}
+	slices.SortFunc(all[1:], func(a, b IssueEvent) int {
+		return cmp.Or(a.Order.Compare(b.Order), strings.Compare(a.ID, b.ID))
+	})
+	return all, seq, nil
+}
+
+// derive runs DeriveIssue with the issue's rules.
+func (l *Ledger) derive(pid string, e *issueEntry, all []IssueEvent) IssueState {
+	p, _ := l.dir.Pairing(pid)
+	p.ID = pid
+	var rules IssueRules
+	if l.rules != nil {
+		rules = l.rules(p, l.syms.str(e.category))
+	}
+	return DeriveIssue(all, rules)
 }
 
 // add adds (sign 1) or subtracts (sign -1) a record's contribution. Called
@@ -564,20 +808,6 @@ func intField(r syncproto.Record, name string) int {
 	return n
 }
 
-func visitFromRecord(r syncproto.Record, seq uint64) VisitSummary {
-	v := VisitSummary{
-		ID: r.ID, Pairing: r.Pairing, Counterparty: str(r, "counterparty"), Title: str(r, "title"),
-		Mode: str(r, "mode"), Status: str(r, "status"), Officers: strsField(r, "officers"),
-		VisitedAt: timeField(r, "visited_at"), ReceivedAt: timeField(r, "received_at"),
-		HasLocation: present(r.Value("location")), Photos: Photos(r, "photos"),
-		Issues: strsField(r, "issues"), ReturnComment: str(r, "return_comment"), Seq: seq,
-	}
-	if v.Status == "" {
-		v.Status = "submitted"
-	}
-	return v
-}
-
 func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, IssueEvent) {
 	s := IssueSummary{
 		ID: r.ID, Pairing: r.Pairing, Counterparty: str(r, "counterparty"), Title: str(r, "title"),
@@ -652,16 +882,6 @@ func clonePhotos(ps []Photo) []Photo {
 	return out
 }
 
-// visitOut copies a visit, resolving its counterparty. Called with l.mu held.
-func visitOut(e *visitEntry, p Pairing) VisitSummary {
-	v := e.s
-	v.Counterparty = resolveCounterparty(v.Counterparty, p)
-	v.Officers = slices.Clone(v.Officers)
-	v.Photos = clonePhotos(v.Photos)
-	v.Issues = slices.Clone(v.Issues)
-	return v
-}
-
 // resolveCounterparty: a record's counterparty field, or the pairing's only
 // counterparty when the field is empty.
 func resolveCounterparty(field string, p Pairing) string {
@@ -671,16 +891,11 @@ func resolveCounterparty(field string, p Pairing) string {
 	return field
 }
 
-func issueOut(e *issueEntry, p Pairing) IssueSummary {
-	s := e.s
+// issueOut copies an issue as lists see it: no Events, and a State
+// without Applied and Ignored (see Issue).
+func (l *Ledger) issueOut(e *issueEntry, p Pairing) IssueSummary {
+	s := e.summary(p.ID, l.syms)
 	s.Counterparty = resolveCounterparty(s.Counterparty, p)
-	s.Events = make([]IssueEvent, len(e.s.Events))
-	for i, ev := range e.s.Events {
-		ev.Evidence = slices.Clone(ev.Evidence)
-		s.Events[i] = ev
-	}
-	s.State.Applied = slices.Clone(s.State.Applied)
-	s.State.Ignored = slices.Clone(s.State.Ignored)
 	return s
 }
 
@@ -717,33 +932,44 @@ func (l *Ledger) pairing(id string) Pairing {
 	return p
 }
 
-// Visit returns a visit's summary.
-func (l *Ledger) Visit(id string) (VisitSummary, bool) {
+// Issue returns an issue's summary, with its events (read from storage)
+// and the whole derived state.
+func (l *Ledger) Issue(ctx context.Context, id string) (IssueSummary, bool, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	pid, ok := l.where[storage.Key{Collection: CollVisits, ID: id}]
+	pid, ok := l.whereIssue[id]
 	if !ok {
-		return VisitSummary{}, false
+		return IssueSummary{}, false, nil
 	}
-	return visitOut(l.books[pid].visits[id], l.pairing(pid)), true
+	b := l.books[pid]
+	e := b.issues[id]
+	all, seq, err := l.issueEvents(ctx, b, e, nil)
+	if err != nil {
+		return IssueSummary{}, false, fmt.Errorf("pairing: issue %s: %w", id, err)
+	}
+	s := l.issueOut(e, l.pairing(pid))
+	s.State, s.Seq = l.derive(pid, e, all), seq
+	s.Events = all[1:]
+	return s, true, nil
 }
 
-// Issue returns an issue's summary.
-func (l *Ledger) Issue(id string) (IssueSummary, bool) {
+// ListedIssue returns an issue's summary as lists have it: no Events, and
+// a State without Applied and Ignored; it reads nothing from storage.
+func (l *Ledger) ListedIssue(id string) (IssueSummary, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	pid, ok := l.where[storage.Key{Collection: CollIssues, ID: id}]
+	pid, ok := l.whereIssue[id]
 	if !ok {
 		return IssueSummary{}, false
 	}
-	return issueOut(l.books[pid].issues[id], l.pairing(pid)), true
+	return l.issueOut(l.books[pid].issues[id], l.pairing(pid)), true
 }
 
 // Project returns a project's summary.
 func (l *Ledger) Project(id string) (ProjectSummary, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	pid, ok := l.where[storage.Key{Collection: CollProjects, ID: id}]
+	pid, ok := l.whereProject[id]
 	if !ok {
 		return ProjectSummary{}, false
 	}
@@ -771,38 +997,6 @@ func (f *Filter) matchPairingCounterparty(p Pairing) bool {
 	return f.Counterparty == "" || slices.Contains(p.Counterparties, f.Counterparty)
 }
 
-// Visits lists the visits of the pairings that pass the filter, newest
-// first (VisitedAt descending, then ID).
-func (l *Ledger) Visits(pairings []string, f Filter) []VisitSummary {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	var out []VisitSummary
-	for _, pid := range unique(pairings) {
-		b := l.books[pid]
-		if b == nil {
-			continue
-		}
-		p := l.pairing(pid)
-		for _, e := range b.visits {
-			v := &e.s
-			switch {
-			case !f.inPeriod(v.VisitedAt),
-				f.Status != "" && v.Status != f.Status,
-				f.Counterparty != "" && resolveCounterparty(v.Counterparty, p) != f.Counterparty,
-				f.Officer != "" && !slices.Contains(v.Officers, f.Officer),
-				!f.matchQuery(v.Title),
-				f.Category != "", f.Overdue:
-				continue
-			}
-			out = append(out, visitOut(e, p))
-		}
-	}
-	slices.SortFunc(out, func(a, b VisitSummary) int {
-		return cmp.Or(b.VisitedAt.Compare(a.VisitedAt), strings.Compare(a.ID, b.ID))
-	})
-	return out
-}
-
 // issueOverdue: at now (status dispatched, signed or reopened, due before
 // now), or by its overdue event when now is zero.
 func issueOverdue(st *IssueState, now time.Time) bool {
@@ -827,7 +1021,8 @@ func (l *Ledger) Issues(pairings []string, f Filter) []IssueSummary {
 		}
 		p := l.pairing(pid)
 		for _, e := range b.issues {
-			s := &e.s
+			is := e.summary(pid, l.syms)
+			s := &is
 			switch {
 			case !f.inPeriod(s.RaisedAt),
 				f.Status != "" && string(s.State.Status) != f.Status,
@@ -838,7 +1033,8 @@ func (l *Ledger) Issues(pairings []string, f Filter) []IssueSummary {
 				f.Overdue && !issueOverdue(&s.State, f.Now):
 				continue
 			}
-			out = append(out, issueOut(e, p))
+			s.Counterparty = resolveCounterparty(s.Counterparty, p)
+			out = append(out, is)
 		}
 	}
 	rank := func(s *IssueSummary) int {

@@ -3,6 +3,7 @@ package pairing_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -273,12 +274,12 @@ func fixture(t *testing.T) (*harness, *pairing.Ledger) {
 
 func TestLedgerSummaries(t *testing.T) {
 	h, l := fixture(t)
-	v1, ok1 := l.Visit("v1")
-	v2, _ := l.Visit("v2")
-	i1, ok2 := l.Issue("i1")
-	i2, _ := l.Issue("i2")
+	v1, ok1 := visit(t, l, "v1")
+	v2, _ := visit(t, l, "v2")
+	i1, ok2 := issueOf(t, l, "i1")
+	i2, _ := issueOf(t, l, "i2")
 	pr1, ok3 := l.Project("pr1")
-	_, okNo := l.Visit("nope")
+	_, okNo := visit(t, l, "nope")
 	var evIDs []string
 	for _, e := range i1.Events {
 		evIDs = append(evIDs, e.ID)
@@ -319,7 +320,7 @@ func TestLedgerSummaries(t *testing.T) {
 	}
 	// Summaries are copies.
 	v1.Officers[0] = "changed"
-	if again, _ := l.Visit("v1"); again.Officers[0] != "o1" {
+	if again, _ := visit(t, l, "v1"); again.Officers[0] != "o1" {
 		t.Errorf("got officer %q after changing a returned copy, want o1", again.Officers[0])
 	}
 }
@@ -377,8 +378,8 @@ func TestLedgerFigures(t *testing.T) {
 	h.del("p1", pairing.CollProjects, "pr1", mar(26, 10))
 	refresh(t, h, l)
 	gone := l.Figures(both, march, march+1, now)
-	_, v1ok := l.Visit("v1")
-	_, i1ok := l.Issue("i1")
+	_, v1ok := visit(t, l, "v1")
+	_, i1ok := issueOf(t, l, "i1")
 	_, pr1ok := l.Project("pr1")
 	for _, tc := range []struct {
 		name      string
@@ -386,7 +387,7 @@ func TestLedgerFigures(t *testing.T) {
 	}{
 		{"edited: march visits and coverage", []any{moved.Visits, moved.Coverage.Num, moved.Coverage.Den}, []any{3, 3, 3}},
 		{"edited: february visits", feb.Visits, 0},
-		{"edited: the summary moved", func() bool { v, _ := l.Visit("v3"); return v.VisitedAt.Equal(mar(11, 9)) }(), true},
+		{"edited: the summary moved", func() bool { v, _ := visit(t, l, "v3"); return v.VisitedAt.Equal(mar(11, 9)) }(), true},
 		{"deleted: summaries gone", []bool{v1ok, i1ok, pr1ok}, []bool{false, false, false}},
 		{"deleted: visits and coverage", []any{gone.Visits, gone.VisitsWithEvidence, gone.Coverage.Num}, []any{2, 1, 2}},
 		{"deleted: issues", []int{gone.IssuesRaised, gone.IssuesClosed, gone.IssuesResponded}, []int{1, 0, 0}},
@@ -416,7 +417,7 @@ func TestLedgerRefreshIncremental(t *testing.T) {
 	h.set("p2", pairing.CollVisits, "v4", mar(27, 9), "officers", []string{"o3"}, "mode", "online", "visited_at", mar(27, 9))
 	refresh(t, h, l)
 	third, _ := h.counted.reset()
-	_, found := l.Visit("v4")
+	_, found := visit(t, l, "v4")
 	for _, tc := range []struct {
 		name      string
 		got, want any
@@ -447,7 +448,7 @@ func TestLedgerFilter(t *testing.T) {
 		return out
 	}
 	visits := func(ps []string, f pairing.Filter) []string {
-		vs := l.Visits(ps, f)
+		vs := mustVisits(t, l, ps, f)
 		return ids(len(vs), func(i int) string { return vs[i].ID })
 	}
 	issues := func(f pairing.Filter) []string {
@@ -569,7 +570,7 @@ func TestLedgerSLADue(t *testing.T) {
 	if got := l.SLADue(now, confirm); len(got) != 0 {
 		t.Errorf("after appending: got %+v, want none", got)
 	}
-	s3, _ := l.Issue("s3")
+	s3, _ := issueOf(t, l, "s3")
 	if s3.State.Status != pairing.IssueClosedUnconfirmed {
 		t.Errorf("s3: got status %s, want %s", s3.State.Status, pairing.IssueClosedUnconfirmed)
 	}
@@ -654,7 +655,7 @@ func TestLedgerConcurrentUse(t *testing.T) {
 				default:
 				}
 				l.Figures(both, march, march+1, mar(25, 0))
-				l.Visits(both, pairing.Filter{})
+				_, _ = l.Visits(h.ctx, both, pairing.Filter{})
 				l.Issues(both, pairing.Filter{Now: mar(25, 0)})
 				l.SLADue(mar(25, 0), nil)
 				_ = l.Refresh(h.ctx) // concurrent refreshes take turns
@@ -685,8 +686,8 @@ func TestLedgerRereadsAfterPurge(t *testing.T) {
 	h.counted.reset()
 	refresh(t, h, l)
 	pages, _ := h.counted.reset()
-	_, v2 := l.Visit("v2")
-	_, v3 := l.Visit("v3")
+	_, v2 := visit(t, l, "v2")
+	_, v3 := visit(t, l, "v3")
 	march := pairing.MonthOf(mar(1, 0))
 	f := l.Figures([]string{"p2"}, march-1, march+1, mar(27, 0))
 	for _, tc := range []struct {
@@ -702,5 +703,84 @@ func TestLedgerRereadsAfterPurge(t *testing.T) {
 				t.Errorf("got %v, want %v", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// visit reads a visit's summary, filled from storage.
+func visit(tb testing.TB, l *pairing.Ledger, id string) (pairing.VisitSummary, bool) {
+	tb.Helper()
+	v, ok, err := l.Visit(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v, ok
+}
+
+// mustVisits lists visits, filled from storage.
+func mustVisits(tb testing.TB, l *pairing.Ledger, pairings []string, f pairing.Filter) []pairing.VisitSummary {
+	tb.Helper()
+	vs, err := l.Visits(context.Background(), pairings, f)
+	if err == nil {
+		err = l.FillVisits(context.Background(), vs)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return vs
+}
+
+// issue reads an issue's summary, with its events and whole state.
+func issueOf(tb testing.TB, l *pairing.Ledger, id string) (pairing.IssueSummary, bool) {
+	tb.Helper()
+	is, ok, err := l.Issue(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return is, ok
+}
+
+// gatedRecords holds every Changes call until the gate opens.
+type gatedRecords struct {
+	storage.Records
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedRecords) Changes(ctx context.Context, p string, after uint64, lim storage.PageLimit) (storage.Page, error) {
+	g.once.Do(func() { close(g.entered) })
+	<-g.gate
+	return g.Records.Changes(ctx, p, after, lim)
+}
+
+// TestLedgerWarmingUp: while the first load runs, Refresh says so at once
+// (the figures would miss records); once loaded, it waits for a refresh in
+// progress as before.
+func TestLedgerWarmingUp(t *testing.T) {
+	h, _ := fixture(t)
+	g := &gatedRecords{Records: h.db, entered: make(chan struct{}), gate: make(chan struct{})}
+	l := pairing.NewLedger(g, h.dir, nil)
+	loaded := make(chan error)
+	go func() { loaded <- l.Load(h.ctx) }()
+	<-g.entered
+	if err := l.Refresh(h.ctx); !errors.Is(err, pairing.ErrWarmingUp) || !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("during the load: got %v, want ErrWarmingUp (storage.ErrUnavailable)", err)
+	}
+	if l.Loaded() {
+		t.Errorf("during the load: got loaded, want not yet")
+	}
+	close(g.gate)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Refresh(h.ctx); err != nil || !l.Loaded() {
+		t.Errorf("after the load: got %v (loaded %v), want nil (loaded)", err, l.Loaded())
+	}
+	want := h.ledger(nil)
+	refresh(t, h, want)
+	all := []string{"p1", "p2"}
+	m := pairing.MonthOf(mar(1, 0))
+	if got, w := l.Figures(all, m, m+1, mar(25, 0)), want.Figures(all, m, m+1, mar(25, 0)); !equalJSON(got, w) {
+		t.Errorf("got %+v, want %+v", got, w)
 	}
 }

@@ -1,7 +1,9 @@
 package pairing
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -70,34 +72,38 @@ func citedPhotos(r syncproto.Record) []string {
 }
 
 // cite records which photos a record cites, replacing what it cited
-// before. Called with l.mu held.
+// before (live visits keep theirs in their entry instead). Called with
+// l.mu held.
 func (b *book) cite(r syncproto.Record) {
-	key := r.Collection + "/" + r.ID
-	for _, sum := range b.cites[key] {
-		if b.citations[sum]--; b.citations[sum] <= 0 {
-			delete(b.citations, sum)
-		}
-		if r.Collection == CollVisits {
-			unlink(b.visitsBySHA, sum, r.ID)
-		}
-	}
-	delete(b.cites, key)
+	b.uncite(r.Collection, r.ID)
 	sums := citedPhotos(r)
 	if len(sums) == 0 {
 		return
 	}
-	b.cites[key] = sums
+	b.cites[r.Collection+"/"+r.ID] = sums
 	for _, sum := range sums {
 		b.citations[sum]++
-		if r.Collection == CollVisits {
-			link(b.visitsBySHA, sum, r.ID)
-		}
 	}
 }
 
+// uncite forgets what cite recorded of a record. Called with l.mu held.
+func (b *book) uncite(coll, id string) {
+	if len(b.cites) == 0 {
+		return
+	}
+	key := coll + "/" + id
+	for _, sum := range b.cites[key] {
+		if b.citations[sum]--; b.citations[sum] <= 0 {
+			delete(b.citations, sum)
+		}
+	}
+	delete(b.cites, key)
+}
+
 // refreshPhotos reads the photo receipts committed since the last refresh
-// and, for each photo whose stored state changed, recomputes the
-// contribution of the visits citing it.
+// and, for each photo whose stored state changed, recomputes whether the
+// visits citing it still wait for a photo. Receipts whose id is not a
+// SHA-256 in hex (the server writes none) are ignored.
 func (l *Ledger) refreshPhotos(ctx context.Context) error {
 	l.mu.RLock()
 	seen := l.photoSeq
@@ -115,7 +121,7 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("pairing: ledger photos after %d: %w", after, err)
 		}
-		changed := map[string]bool{}
+		changed := map[[32]byte]bool{}
 		for _, sr := range page.Records {
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 			if err != nil {
@@ -123,45 +129,110 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 			}
 			var stored bool
 			_ = json.Unmarshal(r.Value("stored"), &stored)
-			changed[r.ID] = stored && !r.Deleted()
+			if k, ok := sumKey(r.ID); ok {
+				changed[k] = stored && !r.Deleted()
+			}
 		}
 		l.mu.Lock()
-		for sum, stored := range changed {
-			if l.stored[sum] == stored {
+		moved := map[uint64]struct{}{}
+		for k, stored := range changed {
+			if _, now := l.stored[k]; now == stored {
 				continue
 			}
 			if stored {
-				l.stored[sum] = true
+				l.stored[k] = struct{}{}
 			} else {
-				delete(l.stored, sum)
+				delete(l.stored, k)
 			}
-			for _, b := range l.books {
-				for id := range b.visitsBySHA[sum] {
-					if e := b.visits[id]; e != nil {
-						b.add(id, &e.c, -1)
-						e.c = visitContribution(&e.s, l.isStored)
-						b.add(id, &e.c, 1)
+			moved[binary.BigEndian.Uint64(k[:8])] = struct{}{}
+		}
+		var cands []visitRef
+		if len(moved) > 0 {
+			for pid, b := range l.books {
+				hit := false
+				for _, p := range b.photoPfx {
+					if _, ok := moved[p]; ok {
+						hit = true
+						break
+					}
+				}
+				if !hit {
+					continue
+				}
+				for id, e := range b.visits.all() {
+					for _, p := range b.photoPfx[e.photoOff : e.photoOff+uint32(e.nCited)] {
+						if _, ok := moved[p]; ok {
+							cands = append(cands, visitRef{pid, id.String()})
+							break
+						}
 					}
 				}
 			}
 		}
 		l.photoSeq = page.Next
 		l.mu.Unlock()
+		if err := l.recheckPending(ctx, cands); err != nil {
+			return err
+		}
 		if !page.More {
 			return nil
 		}
 	}
 }
 
+type visitRef struct{ pairing, id string }
+
+// recheckPending reads the visits from storage and recomputes whether each
+// waits for a photo. A visit changed since the Ledger read it is left to
+// the refresh of its pairing, which reads it with the photos stored then.
+func (l *Ledger) recheckPending(ctx context.Context, cands []visitRef) error {
+	for _, c := range cands {
+		r, seq, found, err := l.readVisit(ctx, c.id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		l.mu.Lock()
+		if b := l.books[c.pairing]; b != nil {
+			if e, ok := b.visits.get(c.id); ok && e.seq == seq {
+				pending := false
+				for _, p := range Photos(r, "photos") {
+					if !l.isStored(p.SHA256) {
+						pending = true
+						break
+					}
+				}
+				if pending != (e.flags&fPending != 0) {
+					b.addVisit(&e, l.syms, -1)
+					e.flags ^= fPending
+					b.addVisit(&e, l.syms, 1)
+					b.visits.put(c.id, e)
+				}
+			}
+		}
+		l.mu.Unlock()
+	}
+	return nil
+}
+
 // isStored reports whether a photo is stored. Called with l.mu held.
-func (l *Ledger) isStored(sum string) bool { return l.stored[sum] }
+func (l *Ledger) isStored(sum string) bool {
+	k, ok := sumKey(sum)
+	if !ok {
+		return false
+	}
+	_, stored := l.stored[k]
+	return stored
+}
 
 // PhotoStored reports whether the server holds a photo (its receipt says
 // stored).
 func (l *Ledger) PhotoStored(sum string) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.stored[sum]
+	return l.isStored(sum)
 }
 
 // MissingPhotos returns the hashes of the photos a list cites that are not
@@ -171,62 +242,93 @@ func (l *Ledger) MissingPhotos(photos []Photo) []string {
 	defer l.mu.RUnlock()
 	missing := []string{}
 	for _, p := range photos {
-		if !l.stored[p.SHA256] {
+		if !l.isStored(p.SHA256) {
 			missing = append(missing, p.SHA256)
 		}
 	}
 	return missing
 }
 
-// PhotoPairings returns the pairings whose records cite the photo, ordered
-// by id: whoever sees one of them may read the photo.
-func (l *Ledger) PhotoPairings(sum string) []string {
+// citing returns, per pairing, whether a record other than a live visit
+// cites the photo, and the live visits that may cite it (the prefix of the
+// hash matches: read them to know).
+func (l *Ledger) citing(sum string) (others map[string]bool, visits []visitRef) {
+	p, ok := pfx(sum)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var out []string
+	others = map[string]bool{}
 	for pid, b := range l.books {
 		if b.citations[sum] > 0 {
-			out = append(out, pid)
+			others[pid] = true
+		}
+		if ok {
+			for _, id := range b.visitsCiting(p) {
+				visits = append(visits, visitRef{pid, id})
+			}
 		}
 	}
+	slices.SortFunc(visits, func(a, b visitRef) int { return cmp.Or(cmp.Compare(a.pairing, b.pairing), cmp.Compare(a.id, b.id)) })
+	return others, visits
+}
+
+// PhotoPairings returns the pairings whose records cite the photo, ordered
+// by id: whoever sees one of them may read the photo.
+func (l *Ledger) PhotoPairings(ctx context.Context, sum string) ([]string, error) {
+	others, visits := l.citing(sum)
+	for _, v := range visits {
+		if others[v.pairing] {
+			continue
+		}
+		r, _, found, err := l.readVisit(ctx, v.id)
+		if err != nil {
+			return nil, err
+		}
+		if found && slices.Contains(citedPhotos(r), sum) {
+			others[v.pairing] = true
+		}
+	}
+	out := make([]string, 0, len(others))
+	for pid := range others {
+		out = append(out, pid)
+	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // PhotoCited reports whether any record of any pairing cites the photo.
-func (l *Ledger) PhotoCited(sum string) bool {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	for _, b := range l.books {
-		if b.citations[sum] > 0 {
-			return true
-		}
-	}
-	return false
+func (l *Ledger) PhotoCited(ctx context.Context, sum string) (bool, error) {
+	pids, err := l.PhotoPairings(ctx, sum)
+	return len(pids) > 0, err
 }
 
 // PhotoManifest returns how the records cite a photo: the first manifest
 // entry found (declared size and type), if any record carries one.
-func (l *Ledger) PhotoManifest(sum string) (Photo, bool) {
+func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (Photo, bool, error) {
+	_, visits := l.citing(sum)
+	for _, v := range visits {
+		r, _, found, err := l.readVisit(ctx, v.id)
+		if err != nil {
+			return Photo{}, false, err
+		}
+		if !found {
+			continue
+		}
+		for _, p := range Photos(r, "photos") {
+			if p.SHA256 == sum {
+				return p, true, nil
+			}
+		}
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, b := range l.books {
-		for id := range b.visitsBySHA[sum] {
-			if e := b.visits[id]; e != nil {
-				for _, p := range e.s.Photos {
-					if p.SHA256 == sum {
-						return p, true
-					}
-				}
-			}
-		}
 		for _, m := range b.milestones {
 			for _, p := range m.s.Evidence {
 				if p.SHA256 == sum {
-					return p, true
+					return p, true, nil
 				}
 			}
 		}
 	}
-	return Photo{}, false
+	return Photo{}, false, nil
 }

@@ -36,19 +36,26 @@ func TestLedgerPhotos(t *testing.T) {
 		h.set(pairing.PhotoScope, pairing.CollPhotos, sum, mar(5, 9), "sha256", sum, "stored", stored, "size", 100, "type", "image/jpeg")
 		refresh(t, h, l)
 	}
+	must := func(v any, err error) any {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	check := func(what string, got, want any) {
 		t.Helper()
 		if !equalJSON(got, want) {
 			t.Fatalf("%s: got %v, want %v", what, got, want)
 		}
 	}
-	check("pairings citing b", l.PhotoPairings(b), []string{"p1", "p2"})
-	check("pairings citing c (event evidence)", l.PhotoPairings(c), []string{"p2"})
-	check("an uncited photo", l.PhotoCited(strings.Repeat("d", 64)), false)
+	check("pairings citing b", must(l.PhotoPairings(h.ctx, b)), []string{"p1", "p2"})
+	check("pairings citing c (event evidence)", must(l.PhotoPairings(h.ctx, c)), []string{"p2"})
+	check("an uncited photo", must(l.PhotoCited(h.ctx, strings.Repeat("d", 64))), false)
 	check("pending before any upload", pending(), 2)
 	receipt(a, true)
 	check("a stored: v1 still misses b", pending(), 2)
-	v1, _ := l.Visit("v1")
+	v1, _ := visit(t, l, "v1")
 	check("v1 missing", l.MissingPhotos(v1.Photos), []string{b})
 	receipt(b, true)
 	check("a and b stored", pending(), 0)
@@ -58,7 +65,8 @@ func TestLedgerPhotos(t *testing.T) {
 	// A deleted visit keeps citing its photos until it is purged.
 	h.del("p1", pairing.CollVisits, "v1", mar(6, 9))
 	refresh(t, h, l)
-	check("deleted v1 still cites a", slices.Contains(l.PhotoPairings(a), "p1"), true)
-	m, ok := l.PhotoManifest(b)
+	check("deleted v1 still cites a", slices.Contains(must(l.PhotoPairings(h.ctx, a)).([]string), "p1"), true)
+	m, ok, err := l.PhotoManifest(h.ctx, b)
+	check("manifest error", err, nil)
 	check("manifest of b", m.Type+" "+map[bool]string{true: "found"}[ok], "image/jpeg found")
 }

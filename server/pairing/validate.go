@@ -337,8 +337,8 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 	}
 	switch f.Type {
 	case TypeString, TypeText:
-		var s string
-		if json.Unmarshal(v, &s) != nil {
+		s, ok := jsonString(v)
+		if !ok {
 			return bad("want a string")
 		}
 		return checkText(f, s)
@@ -346,8 +346,8 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 		if f.Min != nil { // an enum of numbers (rating levels)
 			return checkInt(f, v)
 		}
-		var s string
-		if json.Unmarshal(v, &s) != nil {
+		s, ok := jsonString(v)
+		if !ok {
 			return bad("want a string")
 		}
 		if !slices.ContainsFunc(f.Enum, func(c Choice) bool { return c.Value == s }) {
@@ -367,8 +367,8 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 		}
 		return checkTime(f, t, now)
 	case TypeDate:
-		var s string
-		if json.Unmarshal(v, &s) != nil || !datePattern.MatchString(s) {
+		s, ok := jsonString(v)
+		if !ok || !datePattern.MatchString(s) {
 			return bad("want a date YYYY-MM-DD")
 		}
 		t, err := time.Parse(time.DateOnly, s)
@@ -377,8 +377,8 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 		}
 		return checkTime(f, t, now)
 	case TypeID:
-		var s string
-		if json.Unmarshal(v, &s) != nil || !idPattern.MatchString(s) {
+		s, ok := jsonString(v)
+		if !ok || !idPattern.MatchString(s) {
 			return bad("want an id (1–128 of A–Z, a–z, 0–9, _ and -)")
 		}
 	case TypeIDs, TypeSHA256s:
@@ -497,8 +497,8 @@ func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
 }
 
 func parseTime(f FieldSpec, v json.RawMessage) (time.Time, *syncproto.Error) {
-	var s string
-	if json.Unmarshal(v, &s) != nil {
+	s, ok := jsonString(v)
+	if !ok {
 		return time.Time{}, invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -614,6 +614,12 @@ func checkObjects(f FieldSpec, v json.RawMessage, keys []string, required string
 // strictObject reports (as a message) a value that is not an object or
 // has keys outside allowed.
 func strictObject(v json.RawMessage, allowed []string) string {
+	if ok, known := scanKeys(v, allowed); known {
+		if ok {
+			return ""
+		}
+		return "want an object"
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(v, &m) != nil {
 		return "want an object"
@@ -626,15 +632,119 @@ func strictObject(v json.RawMessage, allowed []string) string {
 	return ""
 }
 
+// scanKeys is strictObject's fast path, without encoding/json's map: it
+// reports whether v is an object whose keys are all in allowed. known is
+// false when it cannot tell as strictObject would (a key that is escaped,
+// not ASCII or not allowed: the slow path then words the message).
+func scanKeys(v []byte, allowed []string) (ok, known bool) {
+	if !json.Valid(v) {
+		return false, true
+	}
+	i := scanSkipSpace(v, 0)
+	if v[i] == 'n' {
+		return true, true // null decodes to an empty map
+	}
+	if v[i] != '{' {
+		return false, true
+	}
+	i++
+	for {
+		i = scanSkipSpace(v, i)
+		if v[i] == '}' {
+			return true, true
+		}
+		if v[i] == ',' {
+			i = scanSkipSpace(v, i+1)
+		}
+		// A key: v is valid JSON, so a string follows.
+		end := i + 1
+		for v[end] != '"' {
+			if v[end] == '\\' || v[end] >= 0x80 {
+				return false, false
+			}
+			end++
+		}
+		if !slices.Contains(allowed, string(v[i+1:end])) {
+			return false, false
+		}
+		i = scanSkipSpace(v, end+1) + 1 // past the colon
+		i = scanSkipValue(v, scanSkipSpace(v, i))
+	}
+}
+
+func scanSkipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanSkipValue returns the index just past the (valid) JSON value at v[i].
+func scanSkipValue(v []byte, i int) int {
+	depth := 0
+	for ; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			for i++; v[i] != '"'; i++ {
+				if v[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i // the end of the enclosing object
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
 func isNull(v json.RawMessage) bool {
 	return len(v) == 0 || string(v) == "null"
 }
 
 // str reads a string field of a record ("" when absent or not a string).
 func str(r syncproto.Record, field string) string {
-	var s string
-	_ = json.Unmarshal(r.Value(field), &s)
+	s, _ := jsonString(r.Value(field))
 	return s
+}
+
+// jsonString decodes a JSON string value as json.Unmarshal into a string
+// would, reporting false for anything else. The common value (no escapes,
+// valid UTF-8, no surrounding space) is read in place: pushed values are
+// checked per change, and encoding/json cost more than the rest of the
+// checks together.
+func jsonString(v []byte) (string, bool) {
+	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
+		body := v[1 : n-1]
+		plain := true
+		for _, c := range body {
+			if c < 0x20 || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(body) {
+			return string(body), true
+		}
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return "", false
+	}
+	return s, true
 }
 
 // Str reads a string field of a record ("" when absent or not a string).

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -411,6 +412,41 @@ func (db *DB) UpdateDevice(ctx context.Context, d storage.Device) (storage.Devic
 		return storage.Device{}, fmt.Errorf("bolt: update device %s: %w", d.ID, err)
 	}
 	return doc.device(), nil
+}
+
+// TouchDevices records when devices were last seen, in one transaction:
+// each device in seen whose stored LastSeen is older gets the time given
+// (millisecond precision) and Rev+1; unknown devices are skipped. A server
+// keeps sightings in memory and writes them a few seconds at a time with
+// it, so that a sync reads the store only.
+func (db *DB) TouchDevices(ctx context.Context, seen map[string]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		devices := tx.Bucket(bucketDevices)
+		for id, t := range seen {
+			var doc deviceDoc
+			if err := getJSON(devices, id, &doc); errors.Is(err, storage.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			if t = millis(t); !doc.LastSeen.Before(t) {
+				continue
+			}
+			doc.LastSeen = t
+			doc.Rev++
+			if err := putJSON(devices, id, doc); err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: touch devices: %w", err)
+	}
+	return nil
 }
 
 // DevicesOf lists a user's devices, oldest (CreatedAt, then ID) first; an

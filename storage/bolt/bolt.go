@@ -83,6 +83,7 @@ type DB struct {
 	bolt   *bbolt.DB
 	path   string
 	closed atomic.Bool
+	group  committer // Commit's group commit
 }
 
 var _ storage.Store = (*DB)(nil)

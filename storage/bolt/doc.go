@@ -14,7 +14,10 @@
 // Every write is one bbolt read-write transaction, fsync'd before the call
 // returns. bbolt admits one writer at a time, so a pairing's sequence numbers
 // are handed out in commit order without gaps; readers run concurrently on
-// consistent snapshots.
+// consistent snapshots. Commit calls that arrive while a transaction runs
+// share the next one, and its fsync (group commit, group.go): each batch is
+// still checked on its own and fails alone, and none returns before the
+// transaction holding it is durable.
 //
 // # File layout
 //

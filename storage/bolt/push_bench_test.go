@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pairsync/pairsync/storage"
@@ -73,4 +75,44 @@ func BenchmarkPushReads(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkCommitPushConcurrent is BenchmarkCommitPush from 50 goroutines
+// at once (fieldctl bench's 50 devices), each on its own pairing: the
+// store's rate when concurrent pushes share transactions and fsyncs
+// (group commit). One op is one batch of 50 records and 50 receipts.
+func BenchmarkCommitPushConcurrent(b *testing.B) {
+	const pushers = 50
+	db := benchOpen(b, false)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
+	answer := []byte(`{"dot":"01a20328-1c27-7db3-9c66-98296b6b063a:123","status":"applied","seq":123}`)
+	b.SetBytes(benchBatch * int64(len(data)))
+	var next atomic.Int64
+	b.SetParallelism((pushers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		g := next.Add(1)
+		pairing := fmt.Sprintf("p%d", g)
+		replica := fmt.Sprintf("01a20328-1c27-7db3-9c66-%012d", g)
+		n := 0
+		for pb.Next() {
+			head, err := db.Head(ctx, pairing)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			batch := storage.Batch{Pairing: pairing, ExpectHead: &head}
+			for range benchBatch {
+				n++
+				batch.Puts = append(batch.Puts, storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("%s-%012d", pairing, n)}, Data: data})
+				batch.Receipts = append(batch.Receipts, storage.Receipt{Replica: replica, Counter: uint64(n), Answer: answer})
+			}
+			if _, err := db.Commit(ctx, batch); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "records/s")
 }

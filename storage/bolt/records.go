@@ -157,8 +157,10 @@ func (db *DB) Receipt(ctx context.Context, replica string, counter uint64) ([]by
 	return answer, nil
 }
 
-// Commit writes b in one fsync'd bbolt transaction, as storage.Records
-// documents. Before writing anything it checks every put's Expect and
+// Commit writes b durably, as storage.Records documents: in one fsync'd
+// bbolt transaction, which it may share with the batches of concurrent
+// Commit calls (group commit, see group.go). Each batch is checked and
+// fails on its own: another batch's conflict never fails or changes it. Before writing anything it checks every put's Expect and
 // pairing and every receipt's absence; any failure returns
 // storage.ErrConflict and nothing is written. A malformed batch — puts with
 // an empty Pairing, a put with an empty collection or id, the same key or
@@ -174,12 +176,10 @@ func (db *DB) Commit(ctx context.Context, b storage.Batch) (storage.Committed, e
 		head, err := db.Head(ctx, b.Pairing)
 		return storage.Committed{Head: head}, err
 	}
-	var c storage.Committed
-	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		c, err = commit(tx, b)
-		return err
-	})
+	if err := db.begin(ctx); err != nil {
+		return storage.Committed{}, fmt.Errorf("bolt: commit %s: %w", b.Pairing, err)
+	}
+	c, err := db.group.commit(db, b)
 	if err != nil {
 		return storage.Committed{}, fmt.Errorf("bolt: commit %s: %w", b.Pairing, err)
 	}
@@ -225,14 +225,37 @@ func validBatch(b storage.Batch) error {
 }
 
 // commit is the body of Commit's transaction: all checks, then all writes.
-func commit(tx *bbolt.Tx, b storage.Batch) (storage.Committed, error) {
+// dirty reports that it failed after it began writing: the transaction
+// then holds part of b and must be rolled back. An error with dirty false
+// (a failed check) leaves the transaction as it was.
+func commit(tx *bbolt.Tx, b storage.Batch) (c storage.Committed, dirty bool, err error) {
+	pl, err := checkBatch(tx, b)
+	if err != nil {
+		return storage.Committed{}, false, err
+	}
+	c, err = writeBatch(tx, b, pl)
+	if err != nil {
+		return storage.Committed{}, true, err
+	}
+	return c, false, nil
+}
+
+// plan is what checkBatch found for writeBatch: the encoded keys of the
+// puts and receipts, and the seq each put replaces (0 if new).
+type plan struct {
+	keys, rkeys [][]byte
+	prev        []uint64
+}
+
+// checkBatch makes every check of commit; it writes nothing.
+func checkBatch(tx *bbolt.Tx, b storage.Batch) (plan, error) {
 	records := tx.Bucket(bucketRecords)
 	receipts := tx.Bucket(bucketReceipts)
 
 	// Check everything before writing anything.
 	if b.ExpectHead != nil {
 		if head := readHead(tx, b.Pairing); head != *b.ExpectHead {
-			return storage.Committed{}, fmt.Errorf("expected head %d, stored %d: %w", *b.ExpectHead, head, storage.ErrConflict)
+			return plan{}, fmt.Errorf("expected head %d, stored %d: %w", *b.ExpectHead, head, storage.ErrConflict)
 		}
 	}
 	keys := make([][]byte, len(b.Puts))
@@ -242,19 +265,19 @@ func commit(tx *bbolt.Tx, b storage.Batch) (storage.Committed, error) {
 		v := records.Get(keys[i])
 		if v == nil {
 			if p.Expect != 0 {
-				return storage.Committed{}, fmt.Errorf("put %s/%s: expected seq %d, record absent: %w", p.Collection, p.ID, p.Expect, storage.ErrConflict)
+				return plan{}, fmt.Errorf("put %s/%s: expected seq %d, record absent: %w", p.Collection, p.ID, p.Expect, storage.ErrConflict)
 			}
 			continue
 		}
 		r, err := decodeRecord(v)
 		if err != nil {
-			return storage.Committed{}, fmt.Errorf("put %s/%s: %w", p.Collection, p.ID, err)
+			return plan{}, fmt.Errorf("put %s/%s: %w", p.Collection, p.ID, err)
 		}
 		if string(r.pairing) != b.Pairing {
-			return storage.Committed{}, fmt.Errorf("put %s/%s: record belongs to pairing %s: %w", p.Collection, p.ID, r.pairing, storage.ErrConflict)
+			return plan{}, fmt.Errorf("put %s/%s: record belongs to pairing %s: %w", p.Collection, p.ID, r.pairing, storage.ErrConflict)
 		}
 		if r.seq != p.Expect {
-			return storage.Committed{}, fmt.Errorf("put %s/%s: expected seq %d, stored %d: %w", p.Collection, p.ID, p.Expect, r.seq, storage.ErrConflict)
+			return plan{}, fmt.Errorf("put %s/%s: expected seq %d, stored %d: %w", p.Collection, p.ID, p.Expect, r.seq, storage.ErrConflict)
 		}
 		prev[i] = r.seq
 	}
@@ -262,11 +285,18 @@ func commit(tx *bbolt.Tx, b storage.Batch) (storage.Committed, error) {
 	for i, r := range b.Receipts {
 		rkeys[i] = receiptKey(r.Replica, r.Counter)
 		if receipts.Get(rkeys[i]) != nil {
-			return storage.Committed{}, fmt.Errorf("receipt %s/%d exists: %w", r.Replica, r.Counter, storage.ErrConflict)
+			return plan{}, fmt.Errorf("receipt %s/%d exists: %w", r.Replica, r.Counter, storage.ErrConflict)
 		}
 	}
 
-	// Write.
+	return plan{keys: keys, rkeys: rkeys, prev: prev}, nil
+}
+
+// writeBatch is the writing half of commit, after checkBatch.
+func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, error) {
+	records := tx.Bucket(bucketRecords)
+	receipts := tx.Bucket(bucketReceipts)
+	keys, rkeys, prev := pl.keys, pl.rkeys, pl.prev
 	for i, r := range b.Receipts {
 		if err := receipts.Put(rkeys[i], append([]byte{}, r.Answer...)); err != nil {
 			return storage.Committed{}, fmt.Errorf("receipt %s/%d: %w", r.Replica, r.Counter, err)

@@ -373,8 +373,8 @@ func TestLoad(t *testing.T) {
 			}
 		}},
 		{"idle", []string{"-mode", "idle", "-devices", "4", "-duration", "10s"}, func(t *testing.T, r report) {
-			if r.Changes != 0 || r.Syncs != 4 || r.Latency["server"].Count < 8 || r.BytesPerSync <= 0 {
-				t.Errorf("want 4 idle syncs with server times and bytes: %+v", r)
+			if r.Changes != 0 || r.Syncs != 4 || r.Latency["server"].Count != 4 || r.BytesPerSync <= 0 {
+				t.Errorf("want 4 idle syncs of one request each, with server times and bytes: %+v", r)
 			}
 		}},
 		{"hot-pairing with photos", []string{"-mode", "hot-pairing", "-devices", "3", "-duration", "2s", "-interval", "400ms", "-photos", "-photo-kb", "20"}, func(t *testing.T, r report) {
