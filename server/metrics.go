@@ -30,7 +30,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "pairsync", Name: "http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by method and route pattern.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: []float64{.001, .002, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
 		storageCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "pairsync", Name: "storage_call_duration_seconds",

@@ -570,7 +570,18 @@ func (b *bench) idleSteady(idle, steady bool) error {
 		details["idle"] = map[string]any{"load": r, "cpu": cpu, "server": h}
 		w := fmt.Sprintf("3 idle (%d devices)", r.Devices)
 		s := r.Latency["server"]
-		b.add(w, "request latency, client-observed on 127.0.0.1, p50 / p99", "≤ 2 ms", fmtMS(s.P50)+" / "+fmtMS(s.P99), s.P99, "ms", atMost(s.P99, 2))
+		// The target is server time: the share of idle syncs pairsyncd's own
+		// histogram (which has a 2 ms bucket) puts within 2 ms must be ≥ 99%
+		// (p99 ≤ 2 ms). Every request of every sync counts, scopes too.
+		var within, all float64
+		for _, route := range []string{"/v1/sync/scopes", "/v1/sync/pull"} {
+			d := histogramDelta(before, after, "pairsync_http_request_duration_seconds", 0.002, `route="`+route+`"`)
+			within += d.Share * d.Count
+			all += d.Count
+		}
+		share := within / max(all, 1)
+		b.add(w, "server time: requests answered within 2 ms (its histogram)", "p99 ≤ 2 ms", fmt.Sprintf("%.2f%% of %.0f", 100*share, all), 100*share, "%", atLeast(share, 0.99))
+		b.add(w, "  request latency, client-observed on 127.0.0.1, p50 / p99", "", fmtMS(s.P50)+" / "+fmtMS(s.P99), s.P99, "ms", nil)
 		sc, pl := h["/v1/sync/scopes"], h["/v1/sync/pull"]
 		b.add(w, "server time (its histogram): mean, share ≤ 2.5 ms", "", fmt.Sprintf("scopes %s, %.1f%% (%.0f requests); pull %s, %.1f%% (%.0f)",
 			fmtMS(1000*sc.Mean), 100*sc.Share, sc.Count, fmtMS(1000*pl.Mean), 100*pl.Share, pl.Count), 1000*pl.Mean, "ms", nil)
