@@ -103,10 +103,11 @@ soak:
 FUZZTIME       ?= 2m
 FUZZTIME_OTHER ?= 20s
 FUZZ_MAIN  := ./syncproto:FuzzDecodePush ./syncproto:FuzzDecodePull ./syncproto:FuzzDecodePullAnswer \
-	./syncproto:FuzzDecodeRecord ./syncproto:FuzzCursorNext ./syncproto:FuzzMerge \
+	./syncproto:FuzzDecodeRecord ./syncproto:FuzzDecodeWrite ./syncproto:FuzzCursorNext ./syncproto:FuzzMerge \
 	./server:FuzzAuthorizationHeader ./server:FuzzBind ./server/pairing:FuzzCheckWrite
 FUZZ_OTHER := ./syncproto:FuzzDecodePushAnswer ./syncproto:FuzzDecodeScopes ./syncproto:FuzzRecordJSON \
-	./syncproto:FuzzCanonicalValue ./server/imaging:FuzzCheck ./server/imaging:FuzzThumbnail
+	./syncproto:FuzzCanonicalValue ./server/pairing:FuzzJSONString ./server/pairing:FuzzStrictObject ./server/pairing:FuzzSkim \
+	./server/imaging:FuzzCheck ./server/imaging:FuzzThumbnail
 
 ## soak-fuzz: run every fuzz target for its time (go test takes one -fuzz
 ## target per package run); a crash fails it and leaves its input in the
