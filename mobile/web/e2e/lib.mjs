@@ -104,3 +104,58 @@ export async function api(username) {
     return text ? JSON.parse(text) : null
   }
 }
+
+// shots saves the screen at a phone's 360×640 and at a desktop's 1366×768
+// (name-360.png, name-1366.png), then puts the phone's size back.
+export async function shots(page, name) {
+  mkdirSync(SHOTS, { recursive: true })
+  const size = page.viewportSize()
+  await page.setViewportSize({ width: 360, height: 640 })
+  await page.screenshot({ path: join(SHOTS, `${name}-360.png`) })
+  await page.setViewportSize({ width: 1366, height: 768 })
+  await page.screenshot({ path: join(SHOTS, `${name}-1366.png`) })
+  if (size) await page.setViewportSize(size)
+}
+
+// People see people and words: on a Chinese screen no id, no wire code and
+// no English sentence is visible. visibleText is what a person can read:
+// the page's text, inputs' values and placeholders, and titles.
+export async function visibleText(page) {
+  return page.evaluate(() => {
+    const parts = [document.body.innerText]
+    for (const el of document.querySelectorAll('input, textarea')) {
+      if (el.type === 'hidden' || el.type === 'password') continue
+      const r = el.getBoundingClientRect()
+      if (r.width === 0 && r.height === 0) continue
+      if (el.placeholder) parts.push(el.placeholder)
+    }
+    for (const el of document.querySelectorAll('[title]')) parts.push(el.getAttribute('title'))
+    return parts.join('\n')
+  })
+}
+
+// Words allowed in Latin letters on a Chinese screen (units, formats, brand
+// names a person types or reads as they are).
+const LATIN_OK = new Set(['PWA', 'QR', 'Excel', 'xlsx', 'CSV', 'csv', 'ods', 'WPS', 'LibreOffice', 'English', 'OK', 'KB', 'MB', 'GB', 'km', 'px'])
+
+// peopleWordsProblems lists what a person should not see in text: ids
+// (uuid-like strings, long hex), wire codes (snake_case words) and English
+// sentences (three or more Latin words in a row). Typed user data (names,
+// user names like "zhangwei") is single words and passes.
+export function peopleWordsProblems(text) {
+  const problems = []
+  for (const m of text.matchAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{20,}\b/gi)) problems.push(`id ${m[0]}`)
+  for (const m of text.matchAll(/\b[a-z]+(?:_[a-z]+)+\b/g)) problems.push(`code ${m[0]}`)
+  for (const m of text.matchAll(/[A-Za-z][A-Za-z'’]+(?:[ ,:;.!?-]+[A-Za-z][A-Za-z'’]+){2,}/g)) {
+    const words = m[0].split(/[ ,:;.!?-]+/).filter((w) => !LATIN_OK.has(w))
+    if (words.length >= 3) problems.push(`English "${m[0]}"`)
+  }
+  return problems
+}
+
+// assertPeopleWords fails when the screen (Chinese UI) shows an id, a code or
+// an English sentence; where says which screen, for the message.
+export async function assertPeopleWords(page, where) {
+  const problems = peopleWordsProblems(await visibleText(page))
+  if (problems.length) throw new Error(`${where}: a person would see ${problems.join('; ')}`)
+}
