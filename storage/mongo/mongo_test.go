@@ -129,7 +129,11 @@ func newServer(t *testing.T, uri string, standalone bool) *server {
 
 // config returns the Config of a database on the server.
 func (s *server) config(t *testing.T, database string) mongo.Config {
-	return mongo.Config{URI: s.uri, Database: database, AllowStandalone: s.standalone, Logger: testLogger(t)}
+	// The conformance suite checks contracts, not speed: a generous bound per
+	// operation keeps a loaded machine (FerretDB on SQLite writing 1 MiB
+	// records) from failing it with client-side timeouts. The timeout itself
+	// is tested apart (TestUnreachable…).
+	return mongo.Config{URI: s.uri, Database: database, AllowStandalone: s.standalone, Logger: testLogger(t), Timeout: 30 * time.Second}
 }
 
 // open opens a fresh, empty database, closed and dropped when t ends.
