@@ -18,6 +18,7 @@ import PairingAdmin from './views/PairingAdmin.vue'
 import Users from './views/Users.vue'
 import Devices from './views/Devices.vue'
 import Audit from './views/Audit.vue'
+import Todo from './views/Todo.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -25,6 +26,7 @@ export const router = createRouter({
     { path: '/console', redirect: '/console/overview' },
     { path: '/console/login', component: Login, meta: { public: true } },
     { path: '/console/overview', component: Overview },
+    { path: '/console/todo', component: Todo },
     { path: '/console/pairings', component: Pairings },
     { path: '/console/pairings/:id', component: PairingPage, props: true },
     { path: '/console/issues', component: Issues },
