@@ -24,10 +24,15 @@ if (typeof window !== 'undefined') setInterval(() => { now.value = Date.now() },
 
 const field = (v, name) => v.rec.fields[name]?.value
 
+// The synced records todoItems reads: the engine's views.
+const synced = { pairings, list }
+
 // todoItems lists the entries: {kind, key, to, title, pairing, due?}. One
-// thing may be in two kinds (待签收 and 即将超期).
-export function todoItems(me = state.me, at = now.value) {
+// thing may be in two kinds (待签收 and 即将超期). from gives the records
+// ({pairings(), list(pairing, collection)}; tests pass their own).
+export function todoItems(me = state.me, at = now.value, from = synced) {
   if (!me) return []
+  const { pairings, list } = from
   const out = []
   for (const p of pairings()) {
     const pid = p.rec.id
