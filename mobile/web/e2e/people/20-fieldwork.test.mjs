@@ -147,6 +147,15 @@ test('2. the administrator sees it in 待办 (待受理/待交办) and dispatche
   assert.ok(Number(await page.getAttribute('[data-test=todo-count][data-kind=dispatch]', 'data-count')) >= 1)
   await see(page, 'console-todo')
 
+  // The entry opens the issue on its pairing's page, scrolled to it.
+  await page.click(`${row} [data-test=todo-open]`)
+  await page.waitForSelector(`[data-test=pairing-page] [data-test=pairing-issue][data-id="${ids.issue}"]`)
+  await page.waitForFunction((id) => { const r = document.getElementById('issue-' + id)?.getBoundingClientRect(); return r && r.top >= 0 && r.top < innerHeight }, ids.issue)
+  assert.ok(await page.$(`[data-test=pairing-issue][data-id="${ids.issue}"] [data-test=act-dispatched]`), 'dispatch offered on the pairing page')
+  await see(page, 'console-todo-opens-issue')
+  await page.goBack()
+  await page.waitForSelector(row)
+
   await page.click(`${row} [data-test=act-dispatched]`)
   await page.waitForSelector('[data-test=modal]')
   await page.selectOption('[data-test=dispatch-handler]', { label: P.officerA.name })
