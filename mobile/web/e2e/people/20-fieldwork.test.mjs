@@ -76,6 +76,13 @@ let ctxA, pageA
 test('1. officer A, offline: a visit with a photo and an issue; online: synced', { skip: nobody }, async () => {
   assert.ok(P.officerA && P.admin && P.contact, 'the state file names the people (10-firstday, or PAIRSYNC_JOURNEY_FROM=seed)')
   ctxA = await phone(browser)
+  // The app icon's badge: record what the app asks for (a page that is not
+  // an installed app has nothing to show it on).
+  await ctxA.addInitScript(() => {
+    window.badges = []
+    navigator.setAppBadge = (n) => { window.badges.push(n); return Promise.resolve() }
+    navigator.clearAppBadge = () => { window.badges.push(0); return Promise.resolve() }
+  })
   pageA = await newPage(ctxA)
   const page = pageA
   await signInPhone(page, P.officerA)
@@ -187,6 +194,7 @@ test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, sig
   assert.ok(items.some((i) => i.kind === 'dueSoon' && i.to === `/issues/${ids.issue}`), `即将超期 listed: ${JSON.stringify(items)}`)
   assert.equal(await page.getAttribute('[data-test=tab-todo]', 'data-count'), '1')
   assert.match(await page.textContent('[data-test=tab-todo]'), /1/)
+  assert.equal(await page.evaluate(() => window.badges.at(-1)), 1, 'the app icon badge shows the count')
   await see(page, 'officer-todo-to-sign')
 
   await page.click(item)
@@ -206,6 +214,7 @@ test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, sig
   await page.waitForSelector('[data-test=home]')
   await page.waitForSelector('[data-test=todo-empty]')
   assert.equal(await page.getAttribute('[data-test=tab-todo]', 'data-count'), '0')
+  assert.equal(await page.evaluate(() => window.badges.at(-1)), 0, 'the app icon badge cleared')
   await see(page, 'officer-home-done')
   await ctxA.close()
 })
