@@ -151,7 +151,9 @@ test('2. the administrator sees it in 待办 (待受理/待交办) and dispatche
   const row = `[data-test=todo-section][data-kind=dispatch] [data-test=todo-issue][data-id="${ids.issue}"]`
   await page.waitForSelector(row)
   assert.match(await page.textContent(row), new RegExp(issueTitle))
-  assert.ok(Number(await page.getAttribute('[data-test=todo-count][data-kind=dispatch]', 'data-count')) >= 1)
+  const waiting = Number(await page.getAttribute('[data-test=todo-count][data-kind=dispatch]', 'data-count'))
+  assert.ok(waiting >= 1)
+  const navCount = Number(await page.textContent('[data-test=nav-todo-count]'))
   await see(page, 'console-todo')
 
   // The entry opens the issue on its pairing's page, scrolled to it.
@@ -173,6 +175,9 @@ test('2. the administrator sees it in 待办 (待受理/待交办) and dispatche
   await page.click('[data-test=modal-ok]')
   await page.waitForSelector('[data-test=modal]', { state: 'detached' })
   await page.waitForSelector(row, { state: 'detached' })
+  await page.waitForSelector(`[data-test=todo-count][data-kind=dispatch][data-count="${waiting - 1}"]`)
+  // The nav's count follows at once.
+  await page.waitForFunction((n) => Number(document.querySelector('[data-test=nav-todo-count]')?.textContent || 0) === n, navCount - 1)
   await see(page, 'console-todo-after')
   await ctx.close()
 
