@@ -201,6 +201,15 @@ test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, sig
   assert.match(await page.textContent('[data-test=tab-todo]'), /1/)
   assert.equal(await page.evaluate(() => window.badges.at(-1)), 1, 'the app icon badge shows the count')
   await see(page, 'officer-todo-to-sign')
+  // 待办 is derived on the phone: offline, after a reload, it is all there.
+  await ctxA.setOffline(true)
+  await page.reload()
+  await page.waitForSelector(item)
+  assert.deepEqual(await todoItems(page), items)
+  assert.equal(await page.getAttribute('[data-test=tab-todo]', 'data-count'), '1')
+  await see(page, 'officer-todo-offline')
+  await ctxA.setOffline(false)
+  await page.waitForSelector('[data-test=sync-status]:not([data-state=offline])')
 
   await page.click(item)
   await page.waitForSelector('[data-test=issue-page][data-status=dispatched]')
