@@ -127,6 +127,10 @@ test('2. the contact confirms and rates the issue; the officer sees it after syn
   await shot(pc, '07-contact-issues.png')
   await pc.click(`[data-test=issue][data-id="${ids.issue}"]`)
   await pc.waitForSelector('[data-test=confirm-form]')
+  // Ratings are chosen, never preset: nothing picked, confirming disabled.
+  assert.equal(await pc.getAttribute('[data-test=confirm-form] [data-test=rate]', 'data-level'), '')
+  assert.ok(await pc.isDisabled('[data-test=confirm-submit]'))
+  await pc.click('[data-test=confirm-form] [data-test=rate-level][data-level="5"]')
   assert.equal(await pc.textContent('[data-test=rate-label]'), '非常满意')
   await pc.fill('[data-test=rate-comment] textarea', '办理及时，非常感谢！')
   await shot(pc, '08-contact-confirm-rate.png', '[data-test=confirm-form]')

@@ -145,6 +145,8 @@ const LATIN_OK = new Set(['PWA', 'QR', 'Excel', 'xlsx', 'CSV', 'csv', 'ods', 'WP
 export function peopleWordsProblems(text) {
   const problems = []
   for (const m of text.matchAll(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\b[0-9a-f]{20,}\b/gi)) problems.push(`id ${m[0]}`)
+  // An id cut short for display ("0192f3a1-7b…") is still an id (web-todo).
+  for (const m of text.matchAll(/\b[0-9a-f]{8}-[0-9a-f]{0,4}…/gi)) problems.push(`id ${m[0]}`)
   for (const m of text.matchAll(/\b[a-z]+(?:_[a-z]+)+\b/g)) problems.push(`code ${m[0]}`)
   for (const m of text.matchAll(/[A-Za-z][A-Za-z'’]+(?:[ ,:;.!?-]+[A-Za-z][A-Za-z'’]+){2,}/g)) {
     const words = m[0].split(/[ ,:;.!?-]+/).filter((w) => !LATIN_OK.has(w))

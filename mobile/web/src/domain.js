@@ -181,3 +181,22 @@ export function mayAppend(role, type, status) {
   const t = table.find((x) => x.event === type)
   return !!t && (t.roles || []).includes(role) && (t.from || []).includes(status)
 }
+
+// DUE_SOON is how close to its due date an issue counts as 即将超期 (due
+// within 24 h) in the 待办 lists.
+export const DUE_SOON_MS = 24 * 3600e3
+
+// issueDue says, for an issue's derived state (deriveIssue) at now (ms), whether
+// its handler is late or nearly so: the server's rule (pairing watch.overdueAt
+// and the issue list's overdue flag): while dispatched, signed or reopened,
+// overdue once the due date is past. dueSoon: not yet overdue, due within
+// DUE_SOON_MS. Overdue and due-soon are read only through this function (and
+// the state through deriveIssue), so the WebAssembly rule can replace both.
+export function issueDue(st, now = Date.now()) {
+  const open = ['dispatched', 'signed', 'reopened'].includes(st.status)
+  const due = st.due ? new Date(st.due).getTime() : NaN
+  if (!open || isNaN(due)) return { overdue: false, dueSoon: false, due: st.due || '', left: NaN }
+  const left = due - now
+  const overdue = left < 0 || !!st.overdue
+  return { overdue, dueSoon: !overdue && left <= DUE_SOON_MS, due: st.due, left }
+}

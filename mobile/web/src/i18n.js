@@ -108,6 +108,24 @@ const dict = {
   returnedNote: ['被退回：{m}', 'Returned: {m}'],
   missingPhotos: ['照片未上传', 'Photos not uploaded'],
   console: ['管理后台', 'Console'],
+  // 待办 (web-todo)
+  todo: ['待办', 'To do'],
+  todo_toSign: ['待签收', 'To sign for'],
+  todo_toRespond: ['待答复', 'To answer'],
+  todo_returnedVisits: ['被退回的走访', 'Returned visits'],
+  todo_dueSoon: ['即将超期', 'Due within 24 h'],
+  todo_overdue: ['已超期', 'Overdue'],
+  todo_toConfirm: ['待确认', 'To confirm'],
+  todo_toRate: ['待评价', 'To rate'],
+  todo_toAccept: ['待验收', 'Projects to accept'],
+  todoNone: ['暂无待办', 'Nothing to do'],
+  todoNoneOfficer: ['交办给您的诉求、被退回的走访会出现在这里。可以进入下方的结对记录走访。', 'Issues dispatched to you and returned visits appear here. Open a pairing below to record a visit.'],
+  todoNoneContact: ['需要您确认、评价或验收的事项会出现在这里。可以进入下方的结对提出诉求。', 'What you need to confirm, rate or accept appears here. Open a pairing below to raise an issue.'],
+  todoNoneOther: ['管理员和领导的待办在管理后台。', 'Administrators and viewers find theirs in the console.'],
+  todoDue: ['期限 {d}', 'Due {d}'],
+  home: ['首页', 'Home'],
+  chooseLevel: ['请选择满意度', 'Choose a level'],
+  rateOnly: ['评价本次办理', 'Rate how it was handled'],
 }
 
 // addMessages adds entries ({key: [zh, en]}) to the dictionary: the

@@ -21,8 +21,14 @@ import 'vant/es/badge/style/index.mjs'
 import 'vant/es/stepper/style/index.mjs'
 import 'vant/es/toast/style/index.mjs'
 import 'vant/es/dialog/style/index.mjs'
+// 待办's tab bar (web-todo)
+import { Tabbar, TabbarItem } from 'vant'
+import 'vant/es/tabbar/style/index.mjs'
+import 'vant/es/tabbar-item/style/index.mjs'
 
 export function install(app) {
   for (const c of [Button, Cell, CellGroup, Field, Form, NavBar, Tab, Tabs, Tag, Radio, RadioGroup, Empty, Rate, Icon, Loading, Divider, Badge, Stepper]) app.use(c)
+  app.use(Tabbar)
+  app.use(TabbarItem)
 }
 export { showToast, showConfirmDialog, showFailToast, showSuccessToast } from 'vant'

@@ -218,4 +218,17 @@ export const messages = {
   roles_viewer: ['领导', 'Viewer'],
   roles_officer: ['联络员', 'Officer'],
   roles_contact: ['企业/社区联系人', 'Contact'],
+  // 待办 (web-todo)
+  c_todo: ['待办', 'To do'],
+  c_todoDispatch: ['待受理/待交办', 'To accept / dispatch'],
+  c_todoDispatchHint: ['新提出、已受理、被退回或待裁决的诉求，等待受理并交办给承办人。', 'Issues raised, accepted, bounced or in arbitration: accept them and dispatch them to a handler.'],
+  c_todoOverdue: ['超期', 'Overdue'],
+  c_todoOverdueHint: ['已过办理期限仍未答复的诉求：请督办承办人，或改派他人。', 'Issues past their due date and not answered: chase the handler or dispatch to someone else.'],
+  c_todoProposed: ['待立项', 'To approve'],
+  c_todoProposedHint: ['联络员提出的实事项目，等待立项、暂缓或取消。', 'Projects proposed by officers: approve, defer or cancel them.'],
+  c_todoCompleted: ['待验收', 'To verify'],
+  c_todoCompletedHint: ['已完成的实事项目：联系人验收后，由管理员验收。', 'Completed projects: verify them once the contact has accepted.'],
+  c_todoDevicesHint: ['超过一天未同步的设备：请联系使用人打开应用同步。', 'Devices not synced for a day: ask the person to open the app and sync.'],
+  c_todoNone: ['暂无待办。新的诉求、超期、待立项和待验收的项目会出现在这里。', 'Nothing to do. New issues, overdue ones and projects to approve or verify appear here.'],
+  c_contactAccepted: ['联系人已验收', 'Accepted by the contact'],
 }

@@ -18,13 +18,31 @@ import PairingAdmin from './views/PairingAdmin.vue'
 import Users from './views/Users.vue'
 import Devices from './views/Devices.vue'
 import Audit from './views/Audit.vue'
+import Todo from './views/Todo.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
+  // A link to a record on its page (#issue-…, #project-…, from 待办): the page
+  // loads its records first, so wait for the element (at most 5 s).
+  scrollBehavior(to, from, saved) {
+    if (saved) return saved
+    if (!to.hash) return false
+    const t0 = Date.now()
+    return new Promise((resolve) => {
+      const look = () => {
+        let el = null
+        try { el = document.querySelector(to.hash) } catch { /* not a selector */ }
+        if (el || Date.now() - t0 > 5000) resolve(el ? { el, top: 16 } : false)
+        else setTimeout(look, 100)
+      }
+      look()
+    })
+  },
   routes: [
     { path: '/console', redirect: '/console/overview' },
     { path: '/console/login', component: Login, meta: { public: true } },
     { path: '/console/overview', component: Overview },
+    { path: '/console/todo', component: Todo },
     { path: '/console/pairings', component: Pairings },
     { path: '/console/pairings/:id', component: PairingPage, props: true },
     { path: '/console/issues', component: Issues },
