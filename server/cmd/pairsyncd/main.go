@@ -5,6 +5,8 @@
 //	pairsyncd [serve] [flags]     run the server (the default)
 //	pairsyncd rotate-key [flags]  make a new token-signing key; tokens of the
 //	                              old one stay valid until they expire
+//	pairsyncd healthcheck         exit 0 if the server on -addr answers
+//	                              /healthz (container health checks)
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,19 +24,26 @@ import (
 var version = "dev"
 
 func main() {
-	args := os.Args[1:]
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+// run is pairsyncd's command line: the subcommand (serve, the default;
+// rotate-key; healthcheck) and its flags. It returns the exit code: 0 when
+// done, 1 when the command failed, 2 for bad flags.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	command := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "rotate-key" || args[0] == "healthcheck") {
 		command, args = args[0], args[1:]
 	}
 	m := NewMain()
-	cfg, err := ParseConfig(args, os.Getenv, os.Stderr)
+	m.Stderr = stderr
+	cfg, err := ParseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pairsyncd:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "pairsyncd:", err)
+		return 2
 	}
 	cfg.Server.Version = version
 	m.Config = cfg
@@ -46,9 +56,10 @@ func main() {
 		err = serveUntilSignal(context.Background(), m)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pairsyncd:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "pairsyncd:", err)
+		return 1
 	}
+	return 0
 }
 
 // serveUntilSignal runs m until SIGINT or SIGTERM, then shuts it down:
