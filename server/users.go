@@ -307,7 +307,9 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, userID string)
 		return activationView{}, err
 	}
 	shown := code[:4] + "-" + code[4:8] + "-" + code[8:]
-	link := s.publicURL(c) + "/activate#code=" + shown
+	// The link carries the code without its dashes: a shorter QR, and a URL
+	// that reads as one word (the app accepts both forms).
+	link := s.publicURL(c) + "/activate#code=" + code
 	qrc, err := qr.Encode(link, qr.M)
 	if err != nil {
 		return activationView{}, err
