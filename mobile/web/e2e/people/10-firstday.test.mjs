@@ -432,3 +432,23 @@ test('7. what the people chose is saved for the later journeys', async () => {
   // Every one of them signs in with what was saved.
   for (const p of Object.values(people)) assert.equal(await loginStatus(p.username, p.password), 200, `${p.username} cannot sign in with the saved password`)
 })
+
+test('8. too many wrong passwords: the sign-in screen says how long to wait', async () => {
+  // An account nobody has, so no person of the later journeys is throttled.
+  const ctx = await phone(browser)
+  const page = await newPage(ctx)
+  await page.goto('/login')
+  let last
+  for (let i = 0; i < 4; i++) {
+    await page.fill('[data-test=username] input', 'nobody-here')
+    await page.fill('[data-test=password] input', 'wrong-password-' + i)
+    const answer = page.waitForResponse((r) => r.url().endsWith('/v1/auth/login'))
+    await page.click('[data-test=sign-in]')
+    const status = (await answer).status()
+    await page.waitForFunction((want) => document.querySelector('[data-test=login-error]')?.textContent.includes(want), status === 429 ? '分钟' : '不正确')
+    last = await page.textContent('[data-test=login-error]')
+  }
+  assert.match(last, /尝试次数过多，请在 \d+ 分钟后再试/)
+  await look(page, 'firstday-23-phone-too-many')
+  await ctx.close()
+})
