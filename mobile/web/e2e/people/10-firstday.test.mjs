@@ -18,7 +18,8 @@
 //     password (no code);
 //  5. officer B signs in again with the phone number, records an issue
 //     offline; the administrator presses 重置密码: the old password no
-//     longer works, and the new link on officer B's own phone (signed in
+//     longer works, the new code typed under 使用激活码 shows officer B
+//     (without using it), and the new link on officer B's own phone (signed in
 //     first with the phone number, now activated by user name) signs in
 //     without "此设备上还有其他账号未同步的记录" and the pending issue syncs;
 //  6. officer B changes the password in 我的 on a second phone (which keeps
@@ -341,6 +342,7 @@ test('5. a reset: the old password stops working, the new link works on the same
   await adm.waitForSelector('[data-test=activation] [data-test=activation-qr]')
   const link = (await adm.textContent('[data-test=activation-url]')).trim()
   assert.notEqual(link, links.officerB)
+  const printed = (await adm.textContent('[data-test=activation-code]')).trim() // as on the printed sheet
   await look(adm, 'firstday-19-console-reset')
   await adm.click('[data-test=modal] [data-test=modal-ok]')
 
@@ -354,6 +356,17 @@ test('5. a reset: the old password stops working, the new link works on the same
   await op.waitForSelector('[data-test=login-error]')
   assert.match(await op.textContent('[data-test=login-error]'), /用户名或密码不正确/)
   await look(op, 'firstday-20-phone-old-password')
+  // 使用激活码: the code typed by hand shows whom it is for (and is not
+  // used by looking).
+  await op.click('[data-test=use-code]')
+  await op.waitForSelector('[data-test=activate-page] [data-test=code] input')
+  await op.fill('[data-test=code] input', printed.toLowerCase())
+  await op.click('[data-test=check-code]')
+  await op.waitForSelector('[data-test=activation-person]')
+  assert.equal((await op.textContent('[data-test=act-name]')).trim(), people.officerB.name)
+  assert.equal((await op.textContent('[data-test=act-unit]')).trim(), ORG.branch)
+  await look(op, 'firstday-20b-phone-typed-code')
+  await op.goto('/login')
   phones.officerB2 = { ctx: other, page: op }
 
   // The new link, on officer B's own phone (signed in with the phone
