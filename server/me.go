@@ -55,7 +55,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err = s.updateUser(ctx, u.ID, func(u *storage.User) error { u.PasswordHash = phc; return nil })
+	u, err = s.updateUser(ctx, u.ID, func(u *storage.User) error { u.PasswordHash, u.MustChangePassword = phc, false; return nil })
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/auth/refresh", Tag: "auth", Summary: "Exchange a refresh token (single use) for new tokens", Request: refreshRequest{}, Response: tokenResponse{}, Handler: s.refresh},
 		{Method: fiber.MethodPost, Path: "/v1/auth/logout", Tag: "auth", Summary: "End the refresh token's sign-in", Request: refreshRequest{}, Handler: s.logout},
 		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, Handler: s.activate},
+		{Method: fiber.MethodPost, Path: "/v1/auth/activation-info", Tag: "auth", Summary: "Whom a one-time activation code is for (name, user name, role, org unit or counterparty name; no id, no phone), without using it; throttled like activation", Request: activationInfoRequest{}, Response: activationInfo{}, Handler: s.activationInfo},
+		{Method: fiber.MethodGet, Path: "/v1/auth/password-rules", Tag: "auth", Summary: "What a new password must be (shown before it is typed)", Response: auth.PasswordRules{}, Handler: s.passwordRules},
 		{Method: fiber.MethodGet, Path: "/v1/auth/jwks.json", Tag: "auth", Summary: "Public keys that verify access tokens (JWKS)", Response: auth.JWKS{}, Handler: s.jwks},
 		{Method: fiber.MethodPost, Path: "/v1/auth/keys/rotate", Tag: "auth", Summary: "Rotate the token-signing key (administrators of a root unit)", Auth: true, Handler: s.rotateKeys},
 
@@ -146,6 +148,8 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/assets/*", Tag: "web", Summary: "The field app's hashed assets (cached for a year)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/icons/*", Tag: "web", Summary: "The field app's icons", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/login", Tag: "web", Summary: "The field app's sign-in screen (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/activate", Tag: "web", Summary: "The field app's activation screen, opened by an activation link or QR (SPA fallback to index.html)", Handler: s.webFiles},
+		{Method: fiber.MethodGet, Path: "/account", Tag: "web", Summary: "The field app's account screen: change password, sign out, language (SPA fallback to index.html)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/review", Tag: "web", Summary: "The field app's conflicts and rejected changes (SPA fallback to index.html)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/pairings/*", Tag: "web", Summary: "The field app's pairing screens (SPA fallback to index.html)", Handler: s.webFiles},
 		{Method: fiber.MethodGet, Path: "/visits/*", Tag: "web", Summary: "The field app's visit screens (SPA fallback to index.html)", Handler: s.webFiles},

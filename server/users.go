@@ -36,11 +36,15 @@ type userView struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	Rev          uint64    `json:"rev"`
+
+	// MustChangePassword: the password is one the person did not choose
+	// (the first administrator's); the apps prompt them to change it.
+	MustChangePassword bool `json:"must_change_password,omitempty"`
 }
 
 func (s *Server) viewUser(u storage.User, orgPath string, showPhone bool) userView {
 	v := userView{ID: u.ID, Username: u.Username, Name: u.Name, Role: u.Role, OrgUnit: u.OrgUnit, OrgPath: orgPath,
-		Counterparty: u.Counterparty, Disabled: u.Disabled, Activated: u.PasswordHash != "",
+		Counterparty: u.Counterparty, Disabled: u.Disabled, Activated: u.PasswordHash != "", MustChangePassword: u.MustChangePassword,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Rev: u.Rev}
 	if showPhone {
 		v.Phone = u.Phone
@@ -303,7 +307,9 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, userID string)
 		return activationView{}, err
 	}
 	shown := code[:4] + "-" + code[4:8] + "-" + code[8:]
-	link := s.publicURL(c) + "/activate#code=" + shown
+	// The link carries the code without its dashes: a shorter QR, and a URL
+	// that reads as one word (the app accepts both forms).
+	link := s.publicURL(c) + "/activate#code=" + code
 	qrc, err := qr.Encode(link, qr.M)
 	if err != nil {
 		return activationView{}, err
@@ -406,6 +412,7 @@ func (s *Server) resetUser(c *fiber.Ctx) error {
 	}
 	u, err := s.updateUser(ctx, lu.user.ID, func(u *storage.User) error {
 		u.PasswordHash = ""
+		u.MustChangePassword = false // the person chooses the next one
 		return nil
 	})
 	if err != nil {

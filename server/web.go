@@ -34,7 +34,8 @@ type webFile struct {
 // appPaths are the first segments of the app's own routes (mobile/web's
 // router, and the route table): a GET of one of them opens the app.
 var appPaths = map[string]bool{"login": true, "pairings": true, "visits": true, "issues": true, "projects": true, "review": true,
-	"console": true} // the administrators' console, /console/*
+	"console":  true, // the administrators' console, /console/*
+	"activate": true, "account": true}
 
 // webTypes are the types mime's table may lack on a minimal system.
 var webTypes = map[string]string{

@@ -28,6 +28,12 @@ type User struct {
 	// Rev is the revision for compare-and-set; adapters set it (1 on
 	// create, +1 on each update).
 	Rev uint64
+
+	// MustChangePassword is set while the password is one the person did
+	// not choose (the first administrator's printed or configured
+	// password): the apps prompt them to change it, and a password change
+	// clears it.
+	MustChangePassword bool
 }
 
 // UserQuery selects users for listing. Results are ordered by Username.

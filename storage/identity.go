@@ -130,6 +130,11 @@ type Activations interface {
 	// it. ErrNotFound for an unknown, used, replaced or expired code (one
 	// answer for all, so nothing leaks about which).
 	ConsumeActivation(ctx context.Context, hash string, now time.Time) (Activation, error)
+	// LiveActivation returns the code with this hash as it is stored when
+	// ConsumeActivation would accept it at now, without marking it used (the
+	// activation page shows whom a code is for). ErrNotFound for an unknown,
+	// used, replaced or expired code, one answer for all.
+	LiveActivation(ctx context.Context, hash string, now time.Time) (Activation, error)
 }
 
 // AuditEvent is one line of the append-only audit log. It never holds

@@ -31,6 +31,7 @@ type userDoc struct {
 	OrgUnit      string    `json:"org_unit,omitempty"`
 	Counterparty string    `json:"counterparty,omitempty"`
 	PasswordHash string    `json:"password_hash,omitempty"`
+	MustChange   bool      `json:"must_change_password,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
@@ -40,7 +41,7 @@ type userDoc struct {
 func toUserDoc(u storage.User) userDoc {
 	return userDoc{
 		ID: u.ID, Username: u.Username, Phone: u.Phone, Name: u.Name, Role: u.Role,
-		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash,
+		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash, MustChange: u.MustChangePassword,
 		Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: u.Rev,
 	}
 }
@@ -48,7 +49,7 @@ func toUserDoc(u storage.User) userDoc {
 func (d userDoc) user() storage.User {
 	return storage.User{
 		ID: d.ID, Username: d.Username, Phone: d.Phone, Name: d.Name, Role: d.Role,
-		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash,
+		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash, MustChangePassword: d.MustChange,
 		Disabled: d.Disabled, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Rev: d.Rev,
 	}
 }

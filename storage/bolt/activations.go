@@ -116,3 +116,32 @@ func (db *DB) ConsumeActivation(ctx context.Context, hash string, now time.Time)
 	}
 	return doc.activation(), nil
 }
+
+// LiveActivation returns the code with hash, unchanged, if ConsumeActivation
+// would accept it at now (stored, unused, the user's current code, expiring
+// after now). Every refusal is the same error, wrapping storage.ErrNotFound.
+func (db *DB) LiveActivation(ctx context.Context, hash string, now time.Time) (storage.Activation, error) {
+	var doc activationDoc
+	refused := false
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		codes, byUser := tx.Bucket(bucketActivations), tx.Bucket(bucketActivationsByUser)
+		if err := getJSON(codes, hash, &doc); err != nil {
+			refused = errors.Is(err, storage.ErrNotFound)
+			return err
+		}
+		if !doc.UsedAt.IsZero() || !doc.ExpiresAt.After(now) || string(byUser.Get([]byte(doc.UserID))) != hash {
+			refused = true
+			return storage.ErrNotFound
+		}
+		return nil
+	})
+	if refused {
+		return storage.Activation{}, errNoLiveActivation
+	}
+	if err != nil {
+		return storage.Activation{}, fmt.Errorf("bolt: live activation: %w", err)
+	}
+	return doc.activation(), nil
+}
+
+var errNoLiveActivation = fmt.Errorf("bolt: live activation: unknown, used, replaced or expired code: %w", storage.ErrNotFound)

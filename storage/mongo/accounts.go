@@ -30,6 +30,7 @@ type userDoc struct {
 	OrgUnit      string    `bson:"org_unit,omitempty"`
 	Counterparty string    `bson:"counterparty,omitempty"`
 	PasswordHash string    `bson:"password_hash,omitempty"`
+	MustChange   bool      `bson:"must_change_password,omitempty"`
 	Disabled     bool      `bson:"disabled,omitempty"`
 	CreatedAt    time.Time `bson:"created_at"`
 	UpdatedAt    time.Time `bson:"updated_at"`
@@ -39,7 +40,7 @@ type userDoc struct {
 func toUserDoc(u storage.User) userDoc {
 	return userDoc{
 		ID: u.ID, Username: u.Username, Phone: u.Phone, Name: u.Name, Role: u.Role,
-		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash,
+		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash, MustChange: u.MustChangePassword,
 		Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: int64(u.Rev),
 	}
 }
@@ -47,7 +48,7 @@ func toUserDoc(u storage.User) userDoc {
 func (d userDoc) user() storage.User {
 	return storage.User{
 		ID: d.ID, Username: d.Username, Phone: d.Phone, Name: d.Name, Role: d.Role,
-		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash,
+		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash, MustChangePassword: d.MustChange,
 		Disabled: d.Disabled, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), Rev: uint64(d.Rev),
 	}
 }

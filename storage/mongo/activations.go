@@ -115,3 +115,27 @@ func (db *DB) ConsumeActivation(ctx context.Context, hash string, now time.Time)
 	}
 	return doc.activation(), nil
 }
+
+var errNoLiveActivation = fmt.Errorf("mongo: live activation: unknown, used, replaced or expired code: %w", storage.ErrNotFound)
+
+// LiveActivation returns the code with hash, unchanged, if ConsumeActivation
+// would accept it at now (stored — a replaced code is deleted —, unused and
+// expiring after now). Every refusal is the same error, wrapping
+// storage.ErrNotFound.
+func (db *DB) LiveActivation(ctx context.Context, hash string, now time.Time) (storage.Activation, error) {
+	var doc activationDoc
+	err := db.run(ctx, func(ctx context.Context) error {
+		return found(db.activations.FindOne(ctx, bson.D{
+			{Key: "_id", Value: hash},
+			{Key: "used_at", Value: d("$exists", false)},
+			{Key: "expires_at", Value: d("$gt", now)},
+		}).Decode(&doc))
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Activation{}, errNoLiveActivation
+	}
+	if err != nil {
+		return storage.Activation{}, fmt.Errorf("mongo: live activation: %w", err)
+	}
+	return doc.activation(), nil
+}

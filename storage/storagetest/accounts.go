@@ -85,7 +85,7 @@ func fullUser() storage.User {
 	return storage.User{
 		ID: "u1", Username: "zhang.wei", Phone: "13800000001", Name: "张伟", Role: "officer",
 		OrgUnit: "org-7", Counterparty: "", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
-		Disabled: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Hour),
+		MustChangePassword: true, Disabled: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Hour),
 	}
 }
 
@@ -186,11 +186,11 @@ func (s suite) usersUpdate(t *testing.T) {
 	created := mustCreateUser(t, st, fullUser())
 
 	u := created
-	u.Name, u.Role, u.Disabled, u.PasswordHash = "张伟伟", "admin", false, "$argon2id$new"
+	u.Name, u.Role, u.Disabled, u.PasswordHash, u.MustChangePassword = "张伟伟", "admin", false, "$argon2id$new", false
 	got, err := st.UpdateUser(ctx, u)
 	wantErr(t, "update", err, nil)
 	equal(t, "rev after update", got.Rev, 2)
-	if got.Name != u.Name || got.Role != u.Role || got.Disabled || got.PasswordHash != u.PasswordHash {
+	if got.Name != u.Name || got.Role != u.Role || got.Disabled || got.PasswordHash != u.PasswordHash || got.MustChangePassword {
 		t.Fatalf("updated user: got %+v, want the new name, role, disabled and hash of %+v", got, u)
 	}
 	if !got.CreatedAt.Equal(created.CreatedAt) {

@@ -16,6 +16,7 @@ func (s suite) activations(t *testing.T) {
 	t.Run("Replace", s.activationsReplace)
 	t.Run("CreateRefused", s.activationsCreateRefused)
 	t.Run("ConcurrentConsume", s.activationsConcurrentConsume)
+	t.Run("Live", s.activationsLive)
 }
 
 // code returns the code hash (hex SHA-256) of a named activation code.
@@ -110,6 +111,18 @@ func (s suite) activationsRefused(t *testing.T) {
 			for _, a := range tc.setup {
 				mustCreateActivation(t, as, a)
 			}
+			// LiveActivation answers as ConsumeActivation will, and
+			// consumes nothing (asked twice).
+			for range 2 {
+				_, err := as.LiveActivation(t.Context(), tc.hash, tc.now)
+				live := "ok"
+				if errors.Is(err, storage.ErrNotFound) {
+					live = "not found"
+				} else if err != nil {
+					t.Fatalf("live: got error %v, want none or ErrNotFound", err)
+				}
+				equal(t, "live", live, tc.want)
+			}
 			a, err := as.ConsumeActivation(t.Context(), tc.hash, tc.now)
 			got := "ok"
 			switch {
@@ -195,4 +208,28 @@ func (s suite) activationsConcurrentConsume(t *testing.T) {
 		}
 	}
 	equal(t, fmt.Sprintf("consumes accepted of %d", n), accepted, 1)
+}
+
+// activationsLive checks that LiveActivation shows a code as stored without
+// using it, and stops showing it once it is used or replaced.
+func (s suite) activationsLive(t *testing.T) {
+	as := s.open(t)
+	in := activation("x", "u1", t0.Add(time.Hour))
+	mustCreateActivation(t, as, in)
+	now := t0.Add(time.Minute)
+	for i := range 3 {
+		got, err := as.LiveActivation(t.Context(), code("x"), now)
+		wantErr(t, fmt.Sprintf("live #%d", i+1), err, nil)
+		sameActivation(t, "live activation", got, in)
+	}
+	equal(t, "consume after looking", consumed(t, as, "x", now), "ok")
+	_, err := as.LiveActivation(t.Context(), code("x"), now)
+	wantErr(t, "live after consume", err, storage.ErrNotFound)
+
+	mustCreateActivation(t, as, activation("y", "u2", t0.Add(time.Hour)))
+	mustCreateActivation(t, as, activation("z", "u2", t0.Add(time.Hour)))
+	_, err = as.LiveActivation(t.Context(), code("y"), now)
+	wantErr(t, "live replaced code", err, storage.ErrNotFound)
+	_, err = as.LiveActivation(t.Context(), code("z"), now)
+	wantErr(t, "live newest code", err, nil)
 }

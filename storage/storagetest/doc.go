@@ -62,7 +62,8 @@
 //     counts live tokens, used ones included; an expired one may be pruned.
 //     BindSessionDevice returns storage.ErrNotFound for a family without an
 //     unrevoked token.
-//   - ConsumeActivation accepts a code while ExpiresAt > now.
+//   - ConsumeActivation accepts a code while ExpiresAt > now; LiveActivation
+//     answers as ConsumeActivation would, without using the code.
 //   - AppendAudit ignores the events' Seq, refuses an event with an empty
 //     Action (storage.ErrInvalid, nothing stored); AuditQuery.Since is
 //     inclusive, Until exclusive, OrgPath a string prefix.

@@ -139,6 +139,7 @@ func (s suite) lifecycleClosedIdentity(t *testing.T) {
 			return st.CreateActivation(ctx, activation("x", "u1", t0.Add(time.Hour)))
 		}},
 		{"ConsumeActivation", func(ctx context.Context) error { _, err := st.ConsumeActivation(ctx, code("x"), t0); return err }},
+		{"LiveActivation", func(ctx context.Context) error { _, err := st.LiveActivation(ctx, code("x"), t0); return err }},
 		{"AppendAudit", func(ctx context.Context) error { return st.AppendAudit(ctx, auditEvent(t0, "a", "login", "")) }},
 		{"AppendAudit none", func(ctx context.Context) error { return st.AppendAudit(ctx) }},
 		{"AuditLog", func(ctx context.Context) error { _, _, err := st.AuditLog(ctx, storage.AuditQuery{}); return err }},

@@ -354,7 +354,7 @@ test('7. management: org units, counterparties and the import, pairings, users, 
   await page.selectOption('[data-test=uf-unit]', 'unitB')
   await page.click('[data-test=modal-ok]')
   await page.waitForSelector('[data-test=activation] [data-test=activation-qr]')
-  assert.match(await page.textContent('[data-test=activation-code]'), /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/)
+  assert.match(await page.getAttribute('[data-test=activation-code]', 'data-code'), /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/)
   assert.ok(await page.$eval('[data-test=activation-qr]', (i) => i.complete && i.naturalWidth > 100))
   await shot(page, 'console-12-users-activation.png')
   await page.click('[data-test=modal-ok]')

@@ -5,12 +5,25 @@
 import { getMeta, setMeta } from './db.js'
 
 export class HTTPError extends Error {
-  constructor(status, body) {
+  constructor(status, body, headers) {
     super((body && body.message) || `HTTP ${status}`)
     this.status = status
     this.code = (body && body.code) || 'internal'
     this.field = body && body.field
+    // retryAfter: seconds to wait (429, 503), from Retry-After or the body.
+    this.retryAfter = retryAfterSeconds(headers, body)
   }
+}
+
+// retryAfterSeconds reads Retry-After (seconds or an HTTP date) or a
+// retry_after field; 0 when neither says.
+export function retryAfterSeconds(headers, body) {
+  const v = (headers && headers.get && headers.get('Retry-After')) || (body && body.retry_after)
+  if (v === undefined || v === null || v === '') return 0
+  const n = Number(v)
+  if (Number.isFinite(n)) return Math.max(0, Math.ceil(n))
+  const at = Date.parse(v)
+  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : 0
 }
 
 // Offline: the request could not reach the server at all.
@@ -64,7 +77,7 @@ async function send(method, path, { body, token, headers = {}, raw = false } = {
   if (resp.ok) return raw ? text : (text ? JSON.parse(text) : null)
   let problem = null
   try { problem = JSON.parse(text) } catch { /* not a problem body */ }
-  throw new HTTPError(resp.status, problem)
+  throw new HTTPError(resp.status, problem, resp.headers)
 }
 
 // request sends one API request; auth: with the session's access token.
@@ -114,25 +127,72 @@ async function refresh(force) {
 }
 
 // signIn logs in online; the first time on this browser it registers the
-// device, whose id becomes the replica id of every local write.
+// device, whose id becomes the replica id of every local write. On a
+// device already registered it signs in with the device: the server checks
+// that the device is the signed-in user's, whatever they typed (user name or
+// phone). When it is another user's device, it throws an error with
+// otherUser set (the caller decides whether the device may be wiped).
 export async function signIn(username, password, deviceName) {
   const existing = await loadSession()
-  if (existing && existing.deviceId && existing.username !== username) {
-    throw new HTTPError(409, { code: 'conflict', message: 'other_user' })
-  }
   if (existing && existing.deviceId) {
-    const tr = await send('POST', '/v1/auth/login', { body: { username, password, device_id: existing.deviceId } })
+    let tr
+    try {
+      tr = await send('POST', '/v1/auth/login', { body: { username, password, device_id: existing.deviceId } })
+    } catch (e) {
+      if (e instanceof HTTPError && e.status === 400 && e.field === 'device_id') throw Object.assign(e, { otherUser: true })
+      throw e
+    }
+    if (existing.userId && tr.user.id !== existing.userId) {
+      // Not expected (the server checks the device's user); never mix two
+      // people's data.
+      try { await send('POST', '/v1/auth/logout', { body: { refresh_token: tr.refresh_token } }) } catch { /* it expires */ }
+      throw Object.assign(new HTTPError(400, { code: 'validation', field: 'device_id', message: 'other_user' }), { otherUser: true })
+    }
     await saveSession({ ...existing, userId: tr.user.id, user: tr.user, accessToken: tr.access_token, refreshToken: tr.refresh_token, accessExpires: expiresAt(tr.expires_in) })
     return { registered: false }
   }
   const first = await send('POST', '/v1/auth/login', { body: { username, password } })
-  const reg = await send('POST', '/v1/devices', { body: { name: deviceName }, token: first.access_token })
+  return registerDevice(first, username, deviceName)
+}
+
+// registerDevice registers this browser as a device of the user signed in
+// by tr (a login's or an activation's answer) and keeps the session.
+export async function registerDevice(tr, username, deviceName) {
+  const reg = await send('POST', '/v1/devices', { body: { name: deviceName }, token: tr.access_token })
   // The sign-in is bound to the device now (its refresh token too).
   await saveSession({
-    server: location.origin, username, userId: first.user.id, user: first.user, deviceId: reg.device.id,
-    accessToken: reg.access_token, refreshToken: first.refresh_token, accessExpires: expiresAt(reg.expires_in),
+    server: location.origin, username, userId: tr.user.id, user: tr.user, deviceId: reg.device.id,
+    accessToken: reg.access_token, refreshToken: tr.refresh_token, accessExpires: expiresAt(reg.expires_in),
   })
   return { registered: true, deviceId: reg.device.id }
+}
+
+// ---- onboarding: activation codes, password rules, password change ----
+
+// cleanCode keeps the letters and digits of a code as typed or pasted.
+export const cleanCode = (code) => String(code || '').replace(/[^0-9a-z]/gi, '').toUpperCase()
+
+// activationInfo asks whom an activation code is for (without using it).
+export const activationInfo = (code) => send('POST', '/v1/auth/activation-info', { body: { code: cleanCode(code) } })
+
+// passwordRules are the server's rules for a new password.
+export const passwordRules = () => send('GET', '/v1/auth/password-rules')
+
+// activate sets the password with the code; the answer signs the person in
+// (not yet bound to this device).
+export const activate = (code, password) => send('POST', '/v1/auth/activate', { body: { code: cleanCode(code), password } })
+
+// dropTokens ends a sign-in this app will not keep.
+export async function dropTokens(tr) {
+  try { await send('POST', '/v1/auth/logout', { body: { refresh_token: tr.refresh_token } }) } catch { /* it expires */ }
+}
+
+// changePassword changes the signed-in user's password; the server ends
+// the other sign-ins and answers new tokens for this device, kept at once.
+export async function changePassword(oldPassword, newPassword) {
+  const tr = await request('POST', '/v1/me/password', { body: { old_password: oldPassword, new_password: newPassword } })
+  await saveSession({ ...session, user: tr.user, accessToken: tr.access_token, refreshToken: tr.refresh_token, accessExpires: expiresAt(tr.expires_in) })
+  return tr
 }
 
 export async function signOut() {

@@ -141,14 +141,55 @@ export function pairings() {
 
 // ---- signing in --------------------------------------------------------
 
+// signIn signs in on this device. Whether the device is the person's is
+// decided by the signed-in user's id (the server checks the device's user),
+// never by the typed string: a person may sign in with their user name one
+// day and their phone number the next. Another person's device is wiped
+// first, unless it holds changes not yet synced.
 export async function signIn(username, password) {
-  const sess = await api.loadSession()
-  if (sess && sess.deviceId && sess.username !== username) {
+  const name = deviceName()
+  let r
+  try {
+    r = await api.signIn(username, password, name)
+  } catch (e) {
+    if (!e.otherUser) throw e
     if (outbox.length) throw Object.assign(new Error('otherUser'), { i18n: 'otherUser' })
     await reset()
+    r = await api.signIn(username, password, name)
   }
-  const name = deviceName()
-  const r = await api.signIn(username, password, name)
+  await signedIn(r)
+}
+
+// activate sets the person's password with an activation code and signs
+// them in on this device (registering it), as the sign-in screen does.
+// On a device already signed in (a reset, or another person's phone) it
+// goes through signIn with the new password; if that fails, the error says
+// the account is activated all the same (activated: true).
+export async function activate(code, password) {
+  const sess = await api.loadSession()
+  const tr = await api.activate(code, password)
+  if (sess && sess.deviceId) {
+    await api.dropTokens(tr)
+    try {
+      await signIn(tr.user.username, password)
+    } catch (e) {
+      throw Object.assign(e, { activated: true })
+    }
+    return tr.user
+  }
+  await signedIn(await api.registerDevice(tr, tr.user.username, deviceName()))
+  return tr.user
+}
+
+// changePassword changes the signed-in person's password (online); the
+// new tokens are kept, so the app goes on working.
+export async function changePassword(oldPassword, newPassword) {
+  const tr = await api.changePassword(oldPassword, newPassword)
+  state.me = tr.user
+  await db.setMeta('me', tr.user)
+}
+
+async function signedIn(r) {
   const s = api.currentSession()
   if (r.registered) {
     await db.setMeta('writer', { replica: s.deviceId, counter: 0, clock: [0, 0] })

@@ -10,6 +10,8 @@ import Issue from './views/Issue.vue'
 import IssueForm from './views/IssueForm.vue'
 import Project from './views/Project.vue'
 import Review from './views/Review.vue'
+import Activate from './views/Activate.vue'
+import Account from './views/Account.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -23,6 +25,8 @@ export const router = createRouter({
     { path: '/issues/:id', component: Issue, props: true },
     { path: '/projects/:id', component: Project, props: true },
     { path: '/review', component: Review },
+    { path: '/activate', component: Activate, meta: { public: true } },
+    { path: '/account', component: Account },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
 })

@@ -99,6 +99,9 @@ func TestEndToEnd(t *testing.T) {
 	if pw == nil {
 		t.Fatalf("banner shows no generated password:\n%s", banner)
 	}
+	if !strings.Contains(banner, base+"/console/account") {
+		t.Errorf("banner does not point at the change-password screen %s/console/account:\n%s", base, banner)
+	}
 
 	for _, tc := range []struct {
 		path, want string
@@ -217,6 +220,11 @@ func TestAdminPasswordFromEnv(t *testing.T) {
 	defer db.Close()
 	if n, _ := db.CountUsers(context.Background()); n != 1 {
 		t.Errorf("got %d users after two starts, want 1", n)
+	}
+	// The configured password is not the administrator's own: the console
+	// prompts them to change it, and the banner says where.
+	if u, err := db.UserByLogin(context.Background(), "admin"); err != nil || !u.MustChangePassword {
+		t.Errorf("first administrator: got %+v (%v), want MustChangePassword set", u, err)
 	}
 	short, _, _ := testMain(t, t.TempDir(), map[string]string{"PAIRSYNC_ADMIN_PASSWORD": "short"})
 	if err := short.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "PAIRSYNC_ADMIN_PASSWORD") {

@@ -208,7 +208,9 @@ func bootstrapAdmin(ctx context.Context, store bootstrapStore, password string) 
 	}
 	_, err = store.CreateUser(ctx, storage.User{
 		ID: uuid.Must(uuid.NewV7()).String(), Username: "admin", Name: "管理员 Administrator", Role: "admin",
-		OrgUnit: root.ID, PasswordHash: phc, CreatedAt: now, UpdatedAt: now,
+		// Printed or configured, the password is not the person's own: the
+		// console prompts them to change it until they do.
+		OrgUnit: root.ID, PasswordHash: phc, MustChangePassword: true, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, storage.ErrExists) {
 		return "", false, nil // another process created it first
@@ -248,8 +250,10 @@ func (m *Main) printBanner(password string, created bool) {
 	case created && password != "":
 		fmt.Fprintf(&b, "First start: an administrator was created.\n  user name: admin\n  password:  %s\n", password)
 		b.WriteString("  (shown only this once and stored only as a hash: note it now, change it after signing in)\n")
+		fmt.Fprintf(&b, "  Change it after signing in: %s/console/account (账号 · 修改密码), or 我的 in the field app.\n", m.URL())
 	case created:
 		b.WriteString("First start: an administrator was created. Sign in as admin with the password from PAIRSYNC_ADMIN_PASSWORD.\n")
+		fmt.Fprintf(&b, "  Change it after signing in: %s/console/account (账号 · 修改密码), or 我的 in the field app.\n", m.URL())
 	default:
 		b.WriteString("Sign in with your account (the first administrator is admin).\n")
 	}

@@ -231,4 +231,14 @@ export const messages = {
   c_todoDevicesHint: ['超过一天未同步的设备：请联系使用人打开应用同步。', 'Devices not synced for a day: ask the person to open the app and sync.'],
   c_todoNone: ['暂无待办。新的诉求、超期、待立项和待验收的项目会出现在这里。', 'Nothing to do. New issues, overdue ones and projects to approve or verify appear here.'],
   c_contactAccepted: ['联系人已验收', 'Accepted by the contact'],
+  // onboarding: account, initial password, activation links (web-onboard)
+  c_account: ['账号', 'Account'],
+  c_mustChange: ['您正在使用初始密码（服务器首次启动时打印或配置的密码），请立即修改为只有您本人知道的密码。', 'You are using the initial password (printed or configured at the first start): change it now to one only you know.'],
+  c_changeNow: ['去修改密码', 'Change it now'],
+  c_activationLink: ['激活链接', 'Activation link'],
+  c_copyLink: ['复制链接', 'Copy the link'],
+  c_copied: ['已复制', 'Copied'],
+  c_openLink: ['用手机扫描二维码，或把链接发给本人', 'Scan the QR with the phone, or send the link to the person'],
+  c_pickCounterparty: ['请选择共建单位', 'Choose a counterparty'],
+  c_noCounterparties: ['还没有共建单位：请先在“共建单位”中新建', 'No counterparties yet: create one under Counterparties first'],
 }

@@ -19,6 +19,7 @@ import Users from './views/Users.vue'
 import Devices from './views/Devices.vue'
 import Audit from './views/Audit.vue'
 import Todo from './views/Todo.vue'
+import Account from './views/Account.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -56,6 +57,7 @@ export const router = createRouter({
     { path: '/console/manage/users', component: Users },
     { path: '/console/manage/devices', component: Devices },
     { path: '/console/manage/audit', component: Audit },
+    { path: '/console/account', component: Account },
     { path: '/console/:rest(.*)*', redirect: '/console/overview' },
     // Outside /console the field app answers (a full load).
     { path: '/:rest(.*)*', component: { render: () => null }, beforeEnter: (to) => { location.assign(to.fullPath); return false } },

@@ -4,16 +4,19 @@
 // IndexedDB), refreshes the access token before it expires and once on a
 // 401 (refresh tokens are single use: the new pair is stored at once).
 import { reactive } from 'vue'
+import { retryAfterSeconds } from '../api.js'
 
 const KEY = 'pairsync.console'
 const AHEAD_MS = 60_000
 
 export class APIError extends Error {
-  constructor(status, body) {
+  constructor(status, body, headers) {
     super((body && body.message) || `HTTP ${status}`)
     this.status = status
     this.code = (body && body.code) || 'internal'
     this.field = body && body.field
+    // retryAfter: seconds to wait (429, 503).
+    this.retryAfter = retryAfterSeconds(headers, body)
   }
 }
 
@@ -51,7 +54,7 @@ async function send(method, path, { body, token, headers = {} } = {}) {
   if (resp.ok) return resp
   let problem = null
   try { problem = await resp.json() } catch { /* not a problem body */ }
-  throw new APIError(resp.status, problem)
+  throw new APIError(resp.status, problem, resp.headers)
 }
 
 let refreshing = null
@@ -186,3 +189,11 @@ export async function signOut() {
 }
 
 export const isAdmin = () => session.user && session.user.role === 'admin'
+
+// changePassword changes the signed-in administrator's password; the server
+// ends their other sign-ins and answers new tokens, kept at once (the
+// console goes on working), with the user (must_change_password cleared).
+export async function changePassword(oldPassword, newPassword) {
+  const resp = await call('POST', '/v1/me/password', { body: { old_password: oldPassword, new_password: newPassword } })
+  setTokens(await resp.json())
+}
