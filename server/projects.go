@@ -19,6 +19,7 @@ type projectItem struct {
 	Title             string    `json:"title"`
 	Category          string    `json:"category"`
 	Status            string    `json:"status"`
+	StatusReason      string    `json:"status_reason,omitempty"`
 	Owner             string    `json:"owner,omitempty"`
 	PlannedEnd        string    `json:"planned_end,omitempty"`
 	CompletedAt       time.Time `json:"completed_at,omitzero"`
@@ -36,7 +37,7 @@ type projectList struct {
 }
 
 func viewProject(ps pairing.ProjectSummary) projectItem {
-	v := projectItem{ID: ps.ID, Pairing: ps.Pairing, Title: ps.Title, Category: ps.Category, Status: ps.Status, Owner: ps.Owner,
+	v := projectItem{ID: ps.ID, Pairing: ps.Pairing, Title: ps.Title, Category: ps.Category, Status: ps.Status, StatusReason: ps.StatusReason, Owner: ps.Owner,
 		PlannedEnd: ps.PlannedEnd, CompletedAt: ps.CompletedAt, ContactAcceptedAt: ps.ContactAcceptedAt, VerifiedAt: ps.VerifiedAt,
 		Milestones: len(ps.Milestones), Ratings: len(ps.Ratings), Seq: ps.Seq}
 	for _, m := range ps.Milestones {
