@@ -251,9 +251,11 @@ var projectMoves = map[string]map[string][]Role{
 	"in_progress": {"completed": {Officer, Admin}, "cancelled": {Officer, Admin}, "deferred": {Officer, Admin}},
 	"completed":   {"verified": {Admin}, "in_progress": {Officer, Admin}},
 	"verified":    {"archived": {Admin}},
-	"deferred":    {"approved": {Officer, Admin}, "in_progress": {Officer, Admin}, "cancelled": {Officer, Admin}},
-	"cancelled":   {},
-	"archived":    {},
+	// Resuming a deferred project is a decision like 立项: an officer could
+	// otherwise defer a proposed project and approve it themselves.
+	"deferred":  {"approved": {Admin}, "in_progress": {Admin}, "cancelled": {Officer, Admin}},
+	"cancelled": {},
+	"archived":  {},
 }
 
 // projectMoveNeeds lists, per target status, the fields a move there must

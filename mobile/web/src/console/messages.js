@@ -145,7 +145,7 @@ export const messages = {
   // Projects board.
   c_board: ['看板', 'Board'],
   c_byPairing: ['按结对', 'By pairing'],
-  c_plannedGroup: ['计划中（已提出、已立项、已暂缓）', 'Planned (proposed, approved, deferred)'],
+  c_plannedGroup: ['计划中（待立项、已立项、已暂缓）', 'Planned (proposed, approved, deferred)'],
   c_completedIn: ['{p} 完成', 'completed {p}'],
   c_verifiedIn: ['{p} 验收', 'verified {p}'],
   c_completedProjects: ['已完成的项目', 'Projects completed'],
@@ -218,4 +218,7 @@ export const messages = {
   roles_viewer: ['领导', 'Viewer'],
   roles_officer: ['联络员', 'Officer'],
   roles_contact: ['企业/社区联系人', 'Contact'],
+  // projects (实事项目: 立项, 暂缓, 取消 from the board and the pairing page)
+  c_moveNote: ['说明（可选）', 'Note (optional)'],
+  c_decidedBy: ['决定：{who} · {at}', 'Decided by {who} · {at}'],
 }
