@@ -131,3 +131,27 @@ func TestCheckWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestProjectMovesNamed: every move the rule allows has an action name in
+// both languages (the buttons show it), and every field a move needs is a
+// field of projects.
+func TestProjectMovesNamed(t *testing.T) {
+	spec, _ := Spec(CollProjects)
+	for from, tos := range ProjectMoves() {
+		for to := range tos {
+			if l := LabelOf(ProjectActions, to); l.ZH == "" || l.EN == "" {
+				t.Errorf("move %q → %q: no action name, want one in Chinese and English", from, to)
+			}
+			if l := LabelOf(ProjectStatuses, to); l.ZH == LabelOf(ProjectActions, to).ZH {
+				t.Errorf("move to %q: the action is named %q like the state; name it for the action", to, l.ZH)
+			}
+		}
+	}
+	for to, fields := range ProjectMoveNeeds() {
+		for _, f := range fields {
+			if _, ok := spec.Field(f); !ok {
+				t.Errorf("a move to %q needs %q: projects have no such field", to, f)
+			}
+		}
+	}
+}
