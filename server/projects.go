@@ -114,7 +114,14 @@ func (s *Server) verifyProject(c *fiber.Ctx) error {
 	case pairing.Str(lr.rec, "contact_accepted_at") == "":
 		return errorf(http.StatusConflict, syncproto.CodeConflict, "the contact has not accepted the project yet")
 	}
-	values, _ := jsonValues(map[string]any{"status": "verified", "verified_at": s.now().UTC().Format(time.RFC3339), "verified_by": p.UserID})
+	// The verification is the project's last decision: who and when, like
+	// 立项 or 暂缓 (status_by, status_by_name, status_at), so the phones show it.
+	now := s.now().UTC().Format(time.RFC3339)
+	fields := map[string]any{"status": "verified", "verified_at": now, "verified_by": p.UserID, "status_by": p.UserID, "status_at": now}
+	if u, err := s.store.User(c.UserContext(), p.UserID); err == nil && u.Name != "" {
+		fields["status_by_name"] = u.Name
+	}
+	values, _ := jsonValues(fields)
 	r, seq, err := s.writeAs(c.UserContext(), p, pairing.CollProjects, lr.rec.ID, lr.rec.Pairing, values, writeOptions{expect: &lr.seq})
 	if err != nil {
 		return err
