@@ -308,5 +308,7 @@ step('6. the administrator verifies it in the console; read back', async () => {
   await syncNow(off)
   await off.goto(`/projects/${ids.first}`)
   await off.waitForSelector('[data-test=project-page][data-status=verified]')
+  assert.match(await off.textContent('[data-test=project-status]'), /已验收/)
+  assert.match(await off.textContent('[data-test=project-decision]'), new RegExp(P.admin.name), 'the officer sees who verified it')
   await see(off, '30-21-officer-sees-verified')
 })
