@@ -298,6 +298,12 @@ func TestFieldWorkThroughSync(t *testing.T) {
 	if r := e.call("POST", "/v1/projects/pj1/verify", admin, nil); r.status != 200 {
 		t.Fatalf("verify: got %d %s", r.status, r.body)
 	}
+	// The verification is the project's last decision: who and when.
+	var pd projectDetail
+	e.call("GET", "/v1/projects/pj1", admin, nil).json(t, &pd)
+	if by, at := pd.Record.Fields["status_by"], pd.Record.Fields["status_at"]; string(by) != `"u-adminA"` || at == nil || pd.Record.Fields["status_by_name"] == nil {
+		t.Fatalf("verified project: status_by %s, status_at %s, status_by_name %s; want the administrator, the time and their name", by, at, pd.Record.Fields["status_by_name"])
+	}
 	var board projectList
 	e.call("GET", "/v1/projects?status=verified", admin, nil).json(t, &board)
 	if len(board.Projects) != 1 || board.Projects[0].MilestonesDone != 1 {

@@ -383,3 +383,61 @@ func testPhotoChannel(t *testing.T, e *idEnv, st photoStore) {
 		}
 	})
 }
+
+// TestMilestoneEvidencePhotos: a milestone's evidence photos (and a
+// project's own photos) travel on the same channel as a visit's. The
+// records cite them, so the officer may
+// upload them, everyone who sees the project's pairing may read them (the
+// contact, the administrator), another pairing's officer may not, and the
+// photo collection never removes them while the milestone cites them.
+func TestMilestoneEvidencePhotos(t *testing.T) {
+	e := newEnvWith(t, true, nil)
+	pid, _ := domainFixture(t, e)
+	admin := e.login("adminA").AccessToken
+	off := e.device(t, "officerA")
+	off.pull()
+	at := time.Now().UTC().Format(time.RFC3339)
+	ev, plan := testJPEG(t, 40, 20<<10), testJPEG(t, 41, 20<<10)
+	_, ans := off.push(off.set("projects", "pj-ev", pid, map[string]any{"title": "企业党建指导员进驻", "category": "party_building", "status": "proposed",
+		"photos": manifestOf("image/jpeg", plan)}))
+	wantResults(t, "project proposed with a photo of its plan", ans, "applied")
+	if r := off.phoneUpload(plan, "image/jpeg", 0); r.status != 200 {
+		t.Fatalf("officer uploads the project's own photo: got %d %s, want 200", r.status, r.body)
+	}
+	_, ans = off.push(off.set("milestones", "m-ev", pid, map[string]any{"project": "pj-ev", "title": "召开对接会", "order": 1,
+		"done_at": at, "evidence": manifestOf("image/jpeg", ev)}))
+	wantResults(t, "milestone done with evidence", ans, "applied")
+	if r := off.phoneUpload(ev, "image/jpeg", 0); r.status != 200 {
+		t.Fatalf("officer uploads the milestone's evidence: got %d %s, want 200", r.status, r.body)
+	}
+	con := e.device(t, "contactA")
+	offB := e.device(t, "officerB")
+	for _, c := range []struct {
+		who, token string
+		want       int
+	}{{"administrator", admin, 200}, {"contact of the pairing", con.token, 200}, {"officer of another pairing", offB.token, 404}} {
+		for _, p := range [][]byte{ev, plan} {
+			if r := e.call("GET", "/v1/photos/"+sumOf(p), c.token, nil); r.status != c.want || c.want == 200 && !bytes.Equal(r.body, p) {
+				t.Fatalf("GET a project's photo as the %s: got %d (%d bytes), want %d", c.who, r.status, len(r.body), c.want)
+			}
+		}
+	}
+	var pd projectDetail
+	e.call("GET", "/v1/projects/pj-ev", admin, nil).json(t, &pd)
+	if len(pd.Milestones) != 1 || len(pd.Milestones[0].Evidence) != 1 || pd.Milestones[0].Evidence[0].SHA256 != sumOf(ev) {
+		t.Fatalf("project detail: got milestones %+v, want m-ev citing the evidence", pd.Milestones)
+	}
+	e.advance(8 * 24 * time.Hour)
+	root := e.login("root").AccessToken
+	var rep gcReport
+	e.call("POST", "/v1/photos/gc?dry_run=false", root, nil).json(t, &rep)
+	for _, o := range rep.Orphan {
+		if o.SHA256 == sumOf(ev) || o.SHA256 == sumOf(plan) {
+			t.Fatalf("the photo collection removed a milestone's evidence: %+v", rep)
+		}
+	}
+	admin = e.login("adminA").AccessToken
+	if r := e.call("GET", "/v1/photos/"+sumOf(ev), admin, nil); r.status != 200 {
+		t.Fatalf("the evidence after the collection: got %d, want 200", r.status)
+	}
+}

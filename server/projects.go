@@ -19,6 +19,7 @@ type projectItem struct {
 	Title             string    `json:"title"`
 	Category          string    `json:"category"`
 	Status            string    `json:"status"`
+	StatusReason      string    `json:"status_reason,omitempty"`
 	Owner             string    `json:"owner,omitempty"`
 	PlannedEnd        string    `json:"planned_end,omitempty"`
 	CompletedAt       time.Time `json:"completed_at,omitzero"`
@@ -36,7 +37,7 @@ type projectList struct {
 }
 
 func viewProject(ps pairing.ProjectSummary) projectItem {
-	v := projectItem{ID: ps.ID, Pairing: ps.Pairing, Title: ps.Title, Category: ps.Category, Status: ps.Status, Owner: ps.Owner,
+	v := projectItem{ID: ps.ID, Pairing: ps.Pairing, Title: ps.Title, Category: ps.Category, Status: ps.Status, StatusReason: ps.StatusReason, Owner: ps.Owner,
 		PlannedEnd: ps.PlannedEnd, CompletedAt: ps.CompletedAt, ContactAcceptedAt: ps.ContactAcceptedAt, VerifiedAt: ps.VerifiedAt,
 		Milestones: len(ps.Milestones), Ratings: len(ps.Ratings), Seq: ps.Seq}
 	for _, m := range ps.Milestones {
@@ -113,7 +114,14 @@ func (s *Server) verifyProject(c *fiber.Ctx) error {
 	case pairing.Str(lr.rec, "contact_accepted_at") == "":
 		return errorf(http.StatusConflict, syncproto.CodeConflict, "the contact has not accepted the project yet")
 	}
-	values, _ := jsonValues(map[string]any{"status": "verified", "verified_at": s.now().UTC().Format(time.RFC3339), "verified_by": p.UserID})
+	// The verification is the project's last decision: who and when, like
+	// 立项 or 暂缓 (status_by, status_by_name, status_at), so the phones show it.
+	now := s.now().UTC().Format(time.RFC3339)
+	fields := map[string]any{"status": "verified", "verified_at": now, "verified_by": p.UserID, "status_by": p.UserID, "status_at": now}
+	if u, err := s.store.User(c.UserContext(), p.UserID); err == nil && u.Name != "" {
+		fields["status_by_name"] = u.Name
+	}
+	values, _ := jsonValues(fields)
 	r, seq, err := s.writeAs(c.UserContext(), p, pairing.CollProjects, lr.rec.ID, lr.rec.Pairing, values, writeOptions{expect: &lr.seq})
 	if err != nil {
 		return err

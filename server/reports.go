@@ -174,6 +174,8 @@ type schemaAnswer struct {
 	Collections      []pairing.CollectionSpec             `json:"collections"`
 	IssueTransitions []pairing.IssueTransition            `json:"issue_transitions"`
 	ProjectMoves     map[string]map[string][]pairing.Role `json:"project_moves"`
+	ProjectMoveNeeds map[string][]string                  `json:"project_move_needs"`
+	ProjectActions   []pairing.Choice                     `json:"project_actions"`
 	DueDays          map[string]int                       `json:"due_days"`
 	SignDays         int                                  `json:"sign_days"`
 	ConfirmDays      int                                  `json:"confirm_days"`
@@ -192,6 +194,8 @@ func (s *Server) schema(c *fiber.Ctx) error {
 		Collections:      pairing.Schema,
 		IssueTransitions: pairing.IssueTransitions(),
 		ProjectMoves:     pairing.ProjectMoves(),
+		ProjectMoveNeeds: pairing.ProjectMoveNeeds(),
+		ProjectActions:   pairing.ProjectActions,
 		DueDays:          pairing.DefaultDueDays,
 		SignDays:         pairing.DefaultSignDays,
 		ConfirmDays:      pairing.DefaultConfirmDays,

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -319,12 +321,46 @@ func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (Photo, bool, er
 			}
 		}
 	}
+	var others []storage.Key
 	l.mu.RLock()
-	defer l.mu.RUnlock()
 	for _, b := range l.books {
 		for _, m := range b.milestones {
 			for _, p := range m.s.Evidence {
 				if p.SHA256 == sum {
+					l.mu.RUnlock()
+					return p, true, nil
+				}
+			}
+		}
+		// Other records citing it (a project's or an issue's own photos):
+		// read below, without the lock.
+		if b.citations[sum] > 0 {
+			for key, sums := range b.cites {
+				if coll, id, ok := strings.Cut(key, "/"); ok && coll != CollMilestones && slices.Contains(sums, sum) {
+					others = append(others, storage.Key{Collection: coll, ID: id})
+				}
+			}
+		}
+	}
+	l.mu.RUnlock()
+	slices.SortFunc(others, func(a, b storage.Key) int {
+		return cmp.Or(cmp.Compare(a.Collection, b.Collection), cmp.Compare(a.ID, b.ID))
+	})
+	for _, k := range others {
+		sr, err := l.records.Get(ctx, k)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
+		}
+		r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
+		if err != nil {
+			return Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
+		}
+		for _, f := range photoFields {
+			for _, p := range Photos(r, f) {
+				if p.SHA256 == sum && p.Type != "" {
 					return p, true, nil
 				}
 			}

@@ -170,7 +170,7 @@ var (
 	// (claimed) → verified (accepted by the contact and an admin) →
 	// archived; deferred and cancelled need a reason.
 	ProjectStatuses = choices(
-		"proposed", "已提出", "Proposed",
+		"proposed", "待立项", "Awaiting approval",
 		"approved", "已立项", "Approved",
 		"in_progress", "推进中", "In progress",
 		"completed", "已完成(待验收)", "Completed (claimed)",
@@ -178,6 +178,20 @@ var (
 		"archived", "已归档", "Archived",
 		"deferred", "已暂缓", "Deferred",
 		"cancelled", "已取消", "Cancelled",
+	)
+	// ProjectActions name each project move for the button that makes it:
+	// a person presses 立项 (approve), not "已立项" (the target state). One
+	// label per target status, published with the moves (GET /v1/schema
+	// project_actions) so the phone and the console show the same words.
+	ProjectActions = choices(
+		"proposed", "提出", "Propose",
+		"approved", "立项", "Approve",
+		"in_progress", "开始推进", "Start",
+		"completed", "申报完成", "Claim completion",
+		"verified", "审核验收", "Verify",
+		"archived", "归档", "Archive",
+		"deferred", "暂缓", "Defer",
+		"cancelled", "取消项目", "Cancel the project",
 	)
 	// RatingLevels: 5 非常满意 … 1 非常不满意.
 	RatingLevels = choices(
@@ -327,6 +341,13 @@ var Schema = []CollectionSpec{
 		typed("owner", "负责人", "Owner", TypeID, false).by(Officer, Admin),
 		enum("status", "状态", "Status", ProjectStatuses, true).by(Officer, Admin),
 		text("status_reason", "暂缓/取消理由", "Reason (deferred, cancelled)", MaxShort, false).by(Officer, Admin),
+		// Who made the last status move (立项, 暂缓, 取消…) and when: the
+		// writer's own id (checkProject), their name as shown to people on
+		// phones that hold no user directory (like an issue event's
+		// handler_name), and the time of the decision.
+		typed("status_by", "决定人", "Decided by", TypeID, false).by(Officer, Admin),
+		text("status_by_name", "决定人姓名", "Decided by (name)", MaxLine, false).by(Officer, Admin),
+		typed("status_at", "决定时间", "Decided at", TypeTime, false).by(Officer, Admin).past(),
 		typed("planned_start", "计划开始", "Planned start", TypeDate, false).by(Officer, Admin),
 		typed("planned_end", "计划完成", "Planned end", TypeDate, false).by(Officer, Admin),
 		typed("completed_at", "完成时间", "Completed at", TypeTime, false).by(Officer, Admin).past(),

@@ -251,13 +251,26 @@ var projectMoves = map[string]map[string][]Role{
 	"in_progress": {"completed": {Officer, Admin}, "cancelled": {Officer, Admin}, "deferred": {Officer, Admin}},
 	"completed":   {"verified": {Admin}, "in_progress": {Officer, Admin}},
 	"verified":    {"archived": {Admin}},
-	"deferred":    {"approved": {Officer, Admin}, "in_progress": {Officer, Admin}, "cancelled": {Officer, Admin}},
-	"cancelled":   {},
-	"archived":    {},
+	// Resuming a deferred project is a decision like 立项: an officer could
+	// otherwise defer a proposed project and approve it themselves.
+	"deferred":  {"approved": {Admin}, "in_progress": {Admin}, "cancelled": {Officer, Admin}},
+	"cancelled": {},
+	"archived":  {},
+}
+
+// projectMoveNeeds lists, per target status, the fields a move there must
+// carry (DOMAIN.md: deferred/cancelled need a reason).
+var projectMoveNeeds = map[string][]string{
+	"deferred":  {"status_reason"},
+	"cancelled": {"status_reason"},
 }
 
 // ProjectMoves publishes the project transitions for the schema route.
 func ProjectMoves() map[string]map[string][]Role { return projectMoves }
+
+// ProjectMoveNeeds publishes, per target status, the fields a project move
+// there needs (the schema route), so screens ask for them before writing.
+func ProjectMoveNeeds() map[string][]string { return projectMoveNeeds }
 
 func checkProject(w Write) *syncproto.Error {
 	role := w.Principal.Role
@@ -277,6 +290,9 @@ func checkProject(w Write) *syncproto.Error {
 	if _, ok := w.Values["contact_accepted_at"]; ok && role == Officer && str(w.Merged, "code") == "" {
 		return forbidden("code", "an officer records the contact's acceptance only with the contact's confirmation code")
 	}
+	if v, ok := w.Values["status_by"]; ok && !isNull(v) && str(w.Merged, "status_by") != w.Principal.UserID {
+		return forbidden("status_by", "status_by must be your own user id (%s), not %q", w.Principal.UserID, str(w.Merged, "status_by"))
+	}
 	if before != after {
 		roles, ok := projectMoves[before][after]
 		if !ok {
@@ -285,8 +301,10 @@ func checkProject(w Write) *syncproto.Error {
 		if !slices.Contains(roles, role) {
 			return forbidden("status", "your role (%s) may not move a project from %s to %s", role, orNone(before), after)
 		}
-		if (after == "deferred" || after == "cancelled") && str(w.Merged, "status_reason") == "" {
-			return invalid("status_reason", "a %s project needs a reason", after)
+		for _, need := range projectMoveNeeds[after] {
+			if strings.TrimSpace(str(w.Merged, need)) == "" {
+				return invalid(need, "a %s project needs a reason", after)
+			}
 		}
 		if after == "verified" && (str(w.Merged, "contact_accepted_at") == "" || str(w.Merged, "verified_at") == "") {
 			return invalid("status", "a project is verified once the contact has accepted it and an administrator verifies it (verified_at)")

@@ -101,8 +101,15 @@ func TestCheckWrite(t *testing.T) {
 		{"officer rates without code", officer, CollRatings, nil, map[string]any{"target_kind": "issue", "target": "i1", "level": 5, "by": "u-off", "at": at}, "forbidden code"},
 		{"project skips approval", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "proposed"}, map[string]any{"status": "in_progress"}, "validation_failed status"},
 		{"officer approves", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "proposed"}, map[string]any{"status": "approved"}, "forbidden status"},
+		{"officer approves a deferred project", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "deferred", "status_reason": "x"}, map[string]any{"status": "approved"}, "forbidden status"},
+		{"officer resumes a deferred project", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "deferred", "status_reason": "x"}, map[string]any{"status": "in_progress"}, "forbidden status"},
+		{"admin resumes a deferred project", admin, CollProjects, map[string]any{"title": "t", "category": "other", "status": "deferred", "status_reason": "x"}, map[string]any{"status": "in_progress"}, ""},
 		{"cancel without reason", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "approved"}, map[string]any{"status": "cancelled"}, "validation_failed status_reason"},
 		{"cancel with reason", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "approved"}, map[string]any{"status": "cancelled", "status_reason": "企业搬迁"}, ""},
+		{"cancel with a blank reason", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "approved"}, map[string]any{"status": "cancelled", "status_reason": "  "}, "validation_failed status_reason"},
+		{"admin approves, signed", admin, CollProjects, map[string]any{"title": "t", "category": "other", "status": "proposed"}, map[string]any{"status": "approved", "status_by": "u-adm", "status_by_name": "王管理", "status_at": at}, ""},
+		{"decision signed by another", admin, CollProjects, map[string]any{"title": "t", "category": "other", "status": "proposed"}, map[string]any{"status": "deferred", "status_reason": "资金未到位", "status_by": "u-off", "status_at": at}, "forbidden status_by"},
+		{"officer signs a decision for an admin", officer, CollProjects, map[string]any{"title": "t", "category": "other", "status": "proposed"}, map[string]any{"status": "deferred", "status_reason": "资金未到位", "status_by": "u-adm"}, "forbidden status_by"},
 		{"contact accepts too early", contact, CollProjects, map[string]any{"title": "t", "category": "other", "status": "in_progress"}, map[string]any{"contact_accepted_at": at, "contact_accepted_by": "u-con"}, "forbidden contact_accepted_at"},
 		{"contact accepts", contact, CollProjects, map[string]any{"title": "t", "category": "other", "status": "completed"}, map[string]any{"contact_accepted_at": at, "contact_accepted_by": "u-con"}, ""},
 		{"enterprise with a bad code", admin, CollCounterparties, nil, map[string]any{"kind": "enterprise", "name": "某公司", "org_unit": "u1", "credit_code": "91320100MA1ABCDE10"}, "validation_failed credit_code"},
@@ -122,5 +129,29 @@ func TestCheckWrite(t *testing.T) {
 				t.Fatalf("got %q (%s), want %q", got, msg, tc.want)
 			}
 		})
+	}
+}
+
+// TestProjectMovesNamed: every move the rule allows has an action name in
+// both languages (the buttons show it), and every field a move needs is a
+// field of projects.
+func TestProjectMovesNamed(t *testing.T) {
+	spec, _ := Spec(CollProjects)
+	for from, tos := range ProjectMoves() {
+		for to := range tos {
+			if l := LabelOf(ProjectActions, to); l.ZH == "" || l.EN == "" {
+				t.Errorf("move %q → %q: no action name, want one in Chinese and English", from, to)
+			}
+			if l := LabelOf(ProjectStatuses, to); l.ZH == LabelOf(ProjectActions, to).ZH {
+				t.Errorf("move to %q: the action is named %q like the state; name it for the action", to, l.ZH)
+			}
+		}
+	}
+	for to, fields := range ProjectMoveNeeds() {
+		for _, f := range fields {
+			if _, ok := spec.Field(f); !ok {
+				t.Errorf("a move to %q needs %q: projects have no such field", to, f)
+			}
+		}
 	}
 }

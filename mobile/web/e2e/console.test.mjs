@@ -286,6 +286,19 @@ test('6. the projects board: verify a project; it is verified on the board and i
   await page.waitForSelector('[data-test=projects-board][data-ready="1"]')
   const card = `[data-test=project-card][data-id="${VERIFY}"]`
   await page.waitForSelector(`[data-test=board-col][data-status=completed] ${card}`)
+  // Each card's move buttons are the server's allowed moves for an
+  // administrator from its status, named for the action (立项, 暂缓…), never
+  // for the target state (已立项); 审核验收 has its own button.
+  const schema = await call('GET', '/v1/schema')
+  const actionName = Object.fromEntries(schema.project_actions.map((a) => [a.value, a.label.zh]))
+  const cards = await page.$$eval('[data-test=project-card]', (els) => els.map((e) => ({ status: e.dataset.status,
+    moves: [...e.querySelectorAll('[data-test^=move-]')].map((b) => [b.dataset.test.slice(5), b.textContent.trim()]) })))
+  assert.ok(cards.some((c) => c.moves.length), 'some card offers a move')
+  for (const c of cards) {
+    const want = Object.entries(schema.project_moves[c.status] || {}).filter(([to, roles]) => roles.includes('admin') && to !== 'verified').map(([to]) => to).sort()
+    assert.deepEqual(c.moves.map(([to]) => to).sort(), want, `moves of a ${c.status} card`)
+    for (const [to, text] of c.moves) assert.equal(text, actionName[to], `the ${to} button is named for the action`)
+  }
   const title = (await call('GET', `/v1/projects/${VERIFY}`)).record.fields.title
   await page.click(`${card} [data-test=verify]`)
   await page.click('[data-test=modal-ok]')

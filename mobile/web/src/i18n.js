@@ -172,6 +172,25 @@ const dict = {
   role_viewer: ['领导（只读）', 'Viewer (read-only)'],
   role_officer: ['联络员', 'Liaison officer'],
   role_contact: ['企业/社区联系人', 'Contact'],
+  // projects (实事项目: proposing, decisions, evidence, acceptance)
+  newProject: ['新建实事项目', 'New practical project'],
+  proposeProject: ['提交立项申请', 'Propose the project'],
+  pickOne: ['请选择', 'Choose one'],
+  tooLong: ['{f}最多 {n} 字', '{f} takes at most {n} characters'],
+  decision: ['决定', 'Decision'],
+  decidedBy: ['{who} · {at}', '{who} · {at}'],
+  decisionReason: ['理由', 'Reason'],
+  plannedEnd: ['计划完成', 'Planned completion'],
+  addEvidence: ['添加佐证照片', 'Add evidence photos'],
+  evidenceN: ['佐证照片 {n} 张', '{n} evidence photos'],
+  projectActions: ['项目操作', 'Project actions'],
+  reasonNeeded: ['请填写理由：{a}需要说明理由', 'Give a reason: {a} needs one'],
+  acceptProject: ['验收与评价', 'Accept and rate'],
+  pickLevel: ['请选择满意度', 'Choose how satisfied you are'],
+  levelPicked: ['已选：{l}', 'Chosen: {l}'],
+  projectRating: ['满意度评价：{l}', 'Rating: {l}'],
+  waitingApproval: ['等待管理员立项', 'Waiting for an administrator to approve'],
+  noMilestones: ['暂无项目节点，可在下方添加', 'No milestones yet: add one below'],
 }
 
 // addMessages adds entries ({key: [zh, en]}) to the dictionary: the

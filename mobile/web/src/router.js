@@ -9,6 +9,7 @@ import VisitForm from './views/VisitForm.vue'
 import Issue from './views/Issue.vue'
 import IssueForm from './views/IssueForm.vue'
 import Project from './views/Project.vue'
+import ProjectForm from './views/ProjectForm.vue'
 import Review from './views/Review.vue'
 import Activate from './views/Activate.vue'
 import Account from './views/Account.vue'
@@ -21,6 +22,7 @@ export const router = createRouter({
     { path: '/pairings/:pid', component: Pairing, props: true },
     { path: '/pairings/:pid/visits/new', component: VisitForm, props: true },
     { path: '/pairings/:pid/issues/new', component: IssueForm, props: true },
+    { path: '/pairings/:pid/projects/new', component: ProjectForm, props: true },
     { path: '/visits/:id', component: VisitForm, props: true },
     { path: '/issues/:id', component: Issue, props: true },
     { path: '/projects/:id', component: Project, props: true },

@@ -145,7 +145,7 @@ export const messages = {
   // Projects board.
   c_board: ['看板', 'Board'],
   c_byPairing: ['按结对', 'By pairing'],
-  c_plannedGroup: ['计划中（已提出、已立项、已暂缓）', 'Planned (proposed, approved, deferred)'],
+  c_plannedGroup: ['计划中（待立项、已立项、已暂缓）', 'Planned (proposed, approved, deferred)'],
   c_completedIn: ['{p} 完成', 'completed {p}'],
   c_verifiedIn: ['{p} 验收', 'verified {p}'],
   c_completedProjects: ['已完成的项目', 'Projects completed'],
@@ -241,4 +241,7 @@ export const messages = {
   c_openLink: ['用手机扫描二维码，或把链接发给本人', 'Scan the QR with the phone, or send the link to the person'],
   c_pickCounterparty: ['请选择共建单位', 'Choose a counterparty'],
   c_noCounterparties: ['还没有共建单位：请先在“共建单位”中新建', 'No counterparties yet: create one under Counterparties first'],
+  // projects (实事项目: 立项, 暂缓, 取消 from the board and the pairing page)
+  c_moveNote: ['说明（可选）', 'Note (optional)'],
+  c_decidedBy: ['决定：{who} · {at}', 'Decided by {who} · {at}'],
 }
