@@ -29,6 +29,7 @@ var functions = map[string]func(args []string) (any, error){
 	"encodePull":       encodePullFn,
 	"decodePushAnswer": decodePushAnswerFn,
 	"decodePullAnswer": decodePullAnswerFn,
+	"deriveIssue":      deriveIssueFn,
 }
 
 // answerLimits decode the server's answers (as mobile's engine does): it is

@@ -108,7 +108,20 @@ const dict = {
   returnedNote: ['被退回：{m}', 'Returned: {m}'],
   missingPhotos: ['照片未上传', 'Photos not uploaded'],
   console: ['管理后台', 'Console'],
+  // one issue rule, details (web-rule)
+  dueBy: ['办理期限', 'Due by'],
+  notApplied: ['未生效', 'Did not apply'],
+  savedSyncing: ['已保存，正在同步', 'Saved; syncing now'],
 }
+
+// The saved toast says what happens next: online, the sync starts now;
+// offline, it waits for the network (the key stays 'saved' for every form).
+Object.defineProperty(dict, 'saved', {
+  enumerable: true,
+  get: () => (typeof navigator === 'undefined' || navigator.onLine
+    ? dict.savedSyncing
+    : ['已保存，将在联网时同步', 'Saved; it syncs when online']),
+})
 
 // addMessages adds entries ({key: [zh, en]}) to the dictionary: the
 // administrators' console brings its own (console/messages.js).
