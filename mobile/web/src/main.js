@@ -1,5 +1,10 @@
-// Boot: load syncproto.wasm (the one merge), open the local store, show the
-// app, register the service worker (the app then starts offline).
+// Boot: open the local store, show the app, then (after first paint) load
+// syncproto.wasm (the one merge) and register the service worker. A fresh
+// phone shows the sign-in screen without waiting for the wasm (1 MB on a
+// weak network); a phone with records waits for it in engine.init, from the
+// service worker's cache. The service worker registers once the wasm is
+// fetched, so its precache finds every file in the HTTP cache instead of
+// downloading the app a second time.
 import { createApp } from 'vue'
 import App from './App.vue'
 import { router } from './router.js'
@@ -11,7 +16,6 @@ import './app.css'
 
 async function boot() {
   setLocale(locale.value)
-  await sp.load('/syncproto.wasm')
   await engine.init()
   const app = createApp(App)
   install(app)
@@ -22,9 +26,18 @@ async function boot() {
   window.pairsync = { sync: engine.sync, state: engine.state, readyAt: performance.now() }
   engine.watchNetwork()
   if (engine.state.signedIn && navigator.onLine) engine.sync()
-  if ('serviceWorker' in navigator) {
-    navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker', e))
-  }
+  afterPaint(() => {
+    sp.load().catch((e) => console.warn('syncproto.wasm', e)).finally(() => {
+      if ('serviceWorker' in navigator) {
+        navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker', e))
+      }
+    })
+  })
+}
+
+// afterPaint runs fn once the browser has painted the current frame.
+function afterPaint(fn) {
+  requestAnimationFrame(() => setTimeout(fn, 0))
 }
 
 function failed(e) {
