@@ -109,6 +109,9 @@ export function newID() {
 // applied, why}]}, the events in the rule's order. No copy of the rule lives
 // in the app.
 export function deriveIssue(issue, eventRecs, now = Date.now()) {
+  // Nothing to derive before the wasm is there: no record can be either
+  // (records come through it).
+  if (!sp.loaded()) return { status: '', handler: '', handlerName: '', due: '', dispatchedAt: '', response: '', resolution: '', overdue: false, bounces: 0, dueRunning: false, events: [] }
   const recs = new Map((eventRecs || []).map((r) => [r.id, r]))
   const st = sp.deriveIssue(issue ? JSON.stringify(issue) : '', [...recs.values()].map((r) => JSON.stringify(r)), { category: value(issue, 'category') || '', now })
   const events = st.events.map((e) => {

@@ -88,7 +88,7 @@ export async function init() {
   if (schema) setSchema(schema)
   for (const b of await db.getAll('base')) bases.set(b.key, b.record)
   outbox = (await db.getAll('outbox')).sort((a, b) => a.counter - b.counter)
-  if (bases.size || outbox.length) await sp.load()
+  if (bases.size || outbox.length) await loadWasm()
   state.rejected = (await db.getAll('rejected')).map(parseRejected)
   await countPhotos()
   indexOutbox()
@@ -107,6 +107,24 @@ async function countPhotos() {
   const all = await db.getAll('photos')
   state.photosPending = all.filter((p) => p.state === 'pending').length
 }
+
+// loadWasm loads syncproto.wasm once. On a fresh phone the service worker
+// downloads it with its precache: while the worker installs, wait for it
+// (20 s at most) so the page takes the wasm from its cache instead of
+// downloading it a second time.
+export async function loadWasm() {
+  const sw = typeof navigator !== 'undefined' && navigator.serviceWorker
+  if (sw && !sw.controller) {
+    const reg = await sw.getRegistration().catch(() => null)
+    if (reg && (reg.installing || reg.waiting)) {
+      const controlled = new Promise((r) => sw.addEventListener('controllerchange', r, { once: true }))
+      await Promise.race([sw.ready.then(() => Promise.race([controlled, sleep(3000)])), sleep(20_000)])
+    }
+  }
+  return sp.load()
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 // ---- reading ----------------------------------------------------------
 
@@ -148,7 +166,6 @@ export function pairings() {
 // ---- signing in --------------------------------------------------------
 
 export async function signIn(username, password) {
-  sp.load().catch(() => {}) // the first sync needs it: fetch it while the server answers
   const sess = await api.loadSession()
   if (sess && sess.deviceId && sess.username !== username) {
     if (outbox.length) throw Object.assign(new Error('otherUser'), { i18n: 'otherUser' })
@@ -208,7 +225,7 @@ async function reset() {
 // state (a dot is never handed out twice) and any photos they cite: ops are
 // [{op: set | delete | keep, collection, id, pairing, values}].
 export async function write(ops, photos = []) {
-  await sp.load()
+  await loadWasm()
   const entries = []
   await db.tx(['meta', 'outbox', 'photos'], 'readwrite', async (s) => {
     let writer = await db.req(s.meta.get('writer'))
@@ -262,7 +279,7 @@ async function runSync() {
   state.done = 0
   state.total = 0
   try {
-    await sp.load()
+    await loadWasm()
     // The progress total is counted once, at the start (records to push,
     // versions to pull, photos to upload), and never changes during the
     // sync: the bar's x/y only moves forward.

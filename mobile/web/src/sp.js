@@ -51,6 +51,9 @@ async function loadOnce(url, fetchImpl) {
   return api
 }
 
+// loaded reports whether the wasm is ready to call.
+export const loaded = () => api !== null
+
 // use installs an already loaded module (the node tests).
 export function use(mod) { api = mod }
 
