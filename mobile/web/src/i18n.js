@@ -112,6 +112,7 @@ const dict = {
   dueBy: ['办理期限', 'Due by'],
   notApplied: ['未生效', 'Did not apply'],
   savedSyncing: ['已保存，正在同步', 'Saved; syncing now'],
+  syncStarting: ['正在同步…', 'Syncing…'],
 }
 
 // The saved toast says what happens next: online, the sync starts now;
