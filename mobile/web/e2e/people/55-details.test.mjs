@@ -6,7 +6,7 @@
 // at least 44 px; text meets WCAG AA contrast; every input has a label.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, shots, assertPeopleWords } from '../lib.mjs'
+import { launch, phone, newPage, shots, assertPeopleWords, photo } from '../lib.mjs'
 import { loadState } from './state.mjs'
 
 // problems lists, on the current screen, controls smaller than 44 × 44 px,
@@ -97,13 +97,22 @@ test('the details: one pending count, a steady sync total, the right saved messa
       await page.click('[data-test=issue-save]')
       await page.waitForSelector('.van-toast:has-text("将在联网时同步")')
     }
+    // And a visit with a photo: a record and a photo waiting, counted apart.
+    await page.goto(pairingURL.replace(/\?.*$/, '') + '/visits/new')
+    await page.waitForSelector('[data-test=visit-form]')
+    await page.fill('[data-test=visit-notes] textarea', '走访企业，了解用工情况（离线）')
+    await page.setInputFiles('[data-test=visit-photos]', [photo(7, 400, 300)])
+    await page.waitForFunction(() => document.querySelectorAll('[data-test=visit-form] [data-test=photo-thumb]').length === 1)
+    await page.click('[data-test=visit-save]')
+    await page.waitForSelector('[data-test=visit-pending]')
     await page.goto('/')
     await page.waitForSelector('[data-test=pairing-pending]')
     const bar = await page.textContent('[data-test=sync-status]')
     const tags = await page.$$eval('[data-test=pairing-pending]', (els) => els.map((e) => Number(e.textContent.match(/\d+/)[0])))
     const barN = Number((bar.match(/待同步\s*(\d+)/) || [])[1])
     assert.equal(barN, tags.reduce((a, b) => a + b, 0), `top bar "${bar.trim()}" against the pairings' ${tags}`)
-    assert.equal(barN, 2, 'two records wait')
+    assert.equal(barN, 3, 'three records wait')
+    assert.match(bar, /照片待上传 1/, 'the photo is counted apart')
     await shots(page, '55-details-offline')
     await checkScreen(page, 'home, offline with pending records')
 
