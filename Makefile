@@ -12,7 +12,7 @@ CACHE   ?= $(HOME)/.cache/pairsync
 
 WEB     := mobile/web
 
-.PHONY: run build test test-go vet bench soak soak-fuzz lint clean minio web web-env
+.PHONY: run build test test-go vet bench soak soak-fuzz lint clean minio web web-env lighthouse
 
 ## run: build the web app and pairsyncd, and start it on the embedded default (./data)
 run: web
@@ -26,6 +26,11 @@ web:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WEB)/public/syncproto.wasm ./mobile/wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WEB)/public/wasm_exec.js
 	cd $(WEB) && npm run --silent build
+
+## lighthouse: Lighthouse's performance and accessibility scores of the field app (mobile defaults, Debian's Chromium; not in make test)
+lighthouse: web
+	@$(MAKE) --no-print-directory build
+	cd $(WEB) && node scripts/lighthouse.mjs ../../$(BIN)/pairsyncd
 
 # web-env: Chromium (Debian's, once) and the npm packages the browser tests use.
 web-env:

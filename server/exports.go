@@ -473,11 +473,7 @@ func (s *Server) exportIssues(c *fiber.Ctx) error {
 // issueOverdueAt: dispatched, signed or reopened (not responded since, not
 // closed) with its due date past.
 func issueOverdueAt(st pairing.IssueState, now time.Time) bool {
-	switch st.Status {
-	case pairing.IssueDispatched, pairing.IssueSigned, pairing.IssueReopened:
-		return !st.Due.IsZero() && st.Due.Before(now)
-	}
-	return false
+	return st.OverdueAt(now) // the one rule, the phone's too (mobile/wasm)
 }
 
 // exportProjects: GET /v1/exports/projects — one row per practical project,

@@ -41,10 +41,9 @@ type issueList struct {
 
 func (s *Server) viewIssue(is pairing.IssueSummary) issueItem {
 	now := s.now()
-	open := is.State.Status == pairing.IssueDispatched || is.State.Status == pairing.IssueSigned || is.State.Status == pairing.IssueReopened
 	return issueItem{ID: is.ID, Pairing: is.Pairing, Counterparty: is.Counterparty, Title: is.Title, Category: is.Category,
 		Priority: is.Priority, RaisedBy: is.RaisedBy, RaisedAt: is.RaisedAt, Status: is.State.Status, Handler: is.State.Handler,
-		HandlerName: is.State.HandlerName, Due: is.State.Due, Overdue: open && !is.State.Due.IsZero() && is.State.Due.Before(now),
+		HandlerName: is.State.HandlerName, Due: is.State.Due, Overdue: is.State.OverdueAt(now),
 		Bounces: is.State.Bounces, Reopens: is.State.Reopens, Resolution: is.State.Resolution, Seq: is.Seq}
 }
 

@@ -110,11 +110,42 @@ func (w *webApp) serveFile(c *fiber.Ctx, name string) error {
 		c.Set(fiber.HeaderContentSecurityPolicy, appPolicy)
 		c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	}
-	c.Set(fiber.HeaderETag, f.etag)
-	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && strings.Contains(match, f.etag) {
+	etag, data := f.etag, f.data
+	// A precompressed copy (name.br, name.gz, written by the build) goes
+	// out as it is when the browser takes it: the wasm at brotli's best
+	// without compressing it on every request. The compress middleware
+	// leaves a response with a Content-Encoding alone.
+	c.Vary(fiber.HeaderAcceptEncoding)
+	for _, enc := range [...]struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		if !acceptsEncoding(c.Get(fiber.HeaderAcceptEncoding), enc.name) {
+			continue
+		}
+		if z, err := w.file(name + enc.ext); err == nil {
+			c.Set(fiber.HeaderContentEncoding, enc.name)
+			etag, data = strings.TrimSuffix(f.etag, `"`)+"-"+enc.name+`"`, z.data
+			break
+		}
+	}
+	c.Set(fiber.HeaderETag, etag)
+	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && strings.Contains(match, etag) {
+		c.Response().Header.Del(fiber.HeaderContentEncoding)
 		return c.SendStatus(fiber.StatusNotModified)
 	}
-	return c.Send(f.data)
+	return c.Send(data)
+}
+
+// acceptsEncoding reports whether an Accept-Encoding header takes enc (not
+// with q=0).
+func acceptsEncoding(header, enc string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), enc) {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }
 
 // webFiles: GET of the app's files (/sw.js, /assets/*, …) and of its own

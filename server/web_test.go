@@ -83,3 +83,50 @@ func TestWebAppFiles(t *testing.T) {
 		t.Fatalf("DELETE /healthz: got %d, want 405", resp.StatusCode)
 	}
 }
+
+// TestWebAppPrecompressed: a file the build wrote a .br or .gz copy of goes
+// out as that copy to a browser that takes it (Content-Encoding, its own
+// ETag, Vary), and as it is to one that does not; its 304 still works.
+func TestWebAppPrecompressed(t *testing.T) {
+	db, photos := openStores(t)
+	app := fstest.MapFS{
+		"index.html":        {Data: []byte("<!doctype html><title>app</title>")},
+		"syncproto.wasm":    {Data: []byte("\x00asm\x01\x00\x00\x00 raw")},
+		"syncproto.wasm.br": {Data: []byte("BROTLI-BYTES")},
+		"syncproto.wasm.gz": {Data: []byte("GZIP-BYTES")},
+	}
+	s, err := New(Config{}, Deps{Store: db, Photos: photos, Web: app})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(ae, inm string) (int, string, string, string, string) {
+		req := httptest.NewRequest("GET", "/syncproto.wasm", nil)
+		if ae != "" {
+			req.Header.Set("Accept-Encoding", ae)
+		}
+		if inm != "" {
+			req.Header.Set("If-None-Match", inm)
+		}
+		resp, body := do(t, s, req)
+		return resp.StatusCode, resp.Header.Get("Content-Encoding"), resp.Header.Get("ETag"), resp.Header.Get("Vary"), string(body)
+	}
+	code, enc, brTag, vary, body := get("gzip, deflate, br, zstd", "")
+	if code != 200 || enc != "br" || body != "BROTLI-BYTES" || !strings.Contains(vary, "Accept-Encoding") {
+		t.Fatalf("with br: got %d %q %q Vary %q, want 200 br BROTLI-BYTES Vary Accept-Encoding", code, enc, body, vary)
+	}
+	code, enc, gzTag, _, body := get("gzip", "")
+	if code != 200 || enc != "gzip" || body != "GZIP-BYTES" || gzTag == brTag {
+		t.Fatalf("with gzip: got %d %q %q (ETag %s, br's %s), want 200 gzip GZIP-BYTES with its own ETag", code, enc, body, gzTag, brTag)
+	}
+	code, enc, _, _, body = get("br;q=0, gzip", "")
+	if enc != "gzip" {
+		t.Fatalf("br;q=0: got %d %q %q, want gzip", code, enc, body)
+	}
+	code, enc, _, _, body = get("identity", "")
+	if code != 200 || enc != "" || !strings.HasSuffix(body, " raw") {
+		t.Fatalf("without br or gzip: got %d %q %q, want the file as it is", code, enc, body)
+	}
+	if code, _, _, _, _ = get("gzip, br", brTag); code != 304 {
+		t.Fatalf("revalidating the br copy: got %d, want 304", code)
+	}
+}

@@ -29,6 +29,8 @@ var functions = map[string]func(args []string) (any, error){
 	"encodePull":       encodePullFn,
 	"decodePushAnswer": decodePushAnswerFn,
 	"decodePullAnswer": decodePullAnswerFn,
+	"deriveIssue":      deriveIssueFn,
+	"issueTransitions": issueTransitionsFn,
 }
 
 // answerLimits decode the server's answers (as mobile's engine does): it is

@@ -263,6 +263,35 @@ func (e IssueEvent) field(name string) string {
 	return ""
 }
 
+// IssueRaise is the raised event an issue record stands for: the issue
+// record is itself the raise (At raised_at, ReceivedAt received_at, By
+// raised_by, Role officer, Order the HLC and dot of its raised_at field).
+// The server's ledger and the phone (mobile/wasm) both derive an issue from
+// it and its events.
+func IssueRaise(r syncproto.Record) IssueEvent {
+	_, e := issueFromRecord(r, 0)
+	return e
+}
+
+// DefaultIssueRules are the rules of an issue of the category when no org
+// unit overrides them (OrgUnit.SLADays): DefaultDueDays (the "other"
+// category's for an unknown one) and DefaultSignDays.
+func DefaultIssueRules(category string) IssueRules {
+	days, ok := DefaultDueDays[category]
+	if !ok {
+		days = DefaultDueDays["other"]
+	}
+	return IssueRules{DueAfter: time.Duration(days) * 24 * time.Hour, SignWithin: DefaultSignDays * 24 * time.Hour}
+}
+
+// OverdueAt reports whether the issue counts as overdue at now: it waits for
+// its handler (dispatched, signed or reopened) and its due date has passed.
+// The overdue flag of the SLA job's event says the same once the server has
+// run it; OverdueAt needs no event, so a phone offline sees it too.
+func (st IssueState) OverdueAt(now time.Time) bool {
+	return (&watch{Status: st.Status, Due: st.Due}).overdueAt(now)
+}
+
 // IssueEventFromRecord reads an event from its record. A malformed event is
 // refused with a *syncproto.Error (CodeValidation) whose Field names the
 // record field at fault: a missing issue or type, an unknown type, a time

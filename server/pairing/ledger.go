@@ -1003,8 +1003,7 @@ func issueOverdue(st *IssueState, now time.Time) bool {
 	if now.IsZero() {
 		return st.Overdue
 	}
-	w := watch{Status: st.Status, Due: st.Due}
-	return w.overdueAt(now)
+	return st.OverdueAt(now)
 }
 
 // Issues lists the issues of the pairings that pass the filter: overdue

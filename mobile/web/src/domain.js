@@ -1,10 +1,9 @@
-// The domain as the app needs it offline: labels from the server's schema,
-// times in RFC 3339, and an issue's status derived from its events by the
-// server's rule (server/pairing/issue.go DeriveIssue): events sorted by the
-// HLC of the write that created them (then replica, counter), each applied
-// if the lifecycle table allows it in the status it meets. The issue record
-// is itself the raise.
+// The domain as the app needs it offline: labels and form limits from the
+// server's schema, times in RFC 3339, and an issue's state derived from its
+// events by the server's own Go rule through syncproto.wasm (deriveIssue).
+import { ref } from 'vue'
 import { L, locale } from './i18n.js'
+import * as sp from './sp.js'
 
 export const ISSUE_STATUS = {
   raised: ['已提出', 'Raised'],
@@ -25,24 +24,6 @@ export function statusLabel(s) {
   const e = ISSUE_STATUS[s]
   return e ? e[locale.value === 'en' ? 1 : 0] : s
 }
-
-// The lifecycle, as GET /v1/schema publishes it (issue_transitions); this
-// copy serves until the schema has been fetched once.
-const TRANSITIONS = [
-  { event: 'raised', from: [''], to: 'raised', roles: ['officer', 'contact', 'admin'] },
-  { event: 'accepted', from: ['raised'], to: 'accepted', roles: ['officer', 'admin'] },
-  { event: 'not_accepted', from: ['raised'], to: 'not_accepted', roles: ['officer', 'admin'], needs: ['reason'] },
-  { event: 'dispatched', from: ['raised', 'accepted', 'bounced', 'arbitration', 'reopened'], to: 'dispatched', roles: ['admin'], needs: ['handler'] },
-  { event: 'signed', from: ['dispatched'], to: 'signed', roles: ['officer', 'admin'] },
-  { event: 'bounced', from: ['dispatched', 'signed'], roles: ['officer', 'admin'], needs: ['reason'] },
-  { event: 'responded', from: ['dispatched', 'signed', 'reopened'], to: 'responded', roles: ['officer', 'admin'], needs: ['resolution'] },
-  { event: 'confirmed', from: ['responded'], to: 'closed', roles: ['contact'], with_code: ['officer'] },
-  { event: 'disputed', from: ['responded'], to: 'disputed', roles: ['contact'], with_code: ['officer'], needs: ['reason'] },
-  { event: 'reopened', from: ['disputed', 'closed', 'closed_unconfirmed'], to: 'reopened', roles: ['admin', 'officer'], needs: ['reason'] },
-  { event: 'closed', from: ['responded', 'disputed', 'not_accepted'], to: 'closed', roles: ['admin'] },
-  { event: 'closed_unconfirmed', from: ['responded'], to: 'closed_unconfirmed', roles: ['system'] },
-  { event: 'overdue', from: ['dispatched', 'signed', 'reopened'], roles: ['system'] },
-]
 
 let schema = null
 export function setSchema(s) { schema = s }
@@ -66,6 +47,24 @@ export function choices(collection, field) {
 export function choiceLabel(collection, field, value) {
   const c = choices(collection, field).find((x) => String(x.value) === String(value))
   return c ? L(c.label) : String(value ?? '')
+}
+
+// Form limits come from the schema (GET /v1/schema), never literals:
+// required(c, f) and maxLen(c, f) (undefined when the field has none, so
+// :maxlength leaves the input free), and missing(c, values) lists the labels
+// of the required fields a form leaves empty (for the message before saving).
+export function required(collection, field) {
+  const f = fieldSpec(collection, field)
+  return !!(f && f.required)
+}
+export function maxLen(collection, field) {
+  const f = fieldSpec(collection, field)
+  return (f && f.max_len) || undefined
+}
+export function missing(collection, values) {
+  const c = spec(collection)
+  if (!c) return []
+  return c.fields.filter((f) => f.required && f.name in values && (values[f.name] === undefined || values[f.name] === null || String(values[f.name]).trim() === '')).map((f) => L(f.label))
 }
 
 // value reads a field of a record view ({fields: {name: {value}}}).
@@ -102,82 +101,73 @@ export function newID() {
   return `${ms.slice(0, 8)}-${ms.slice(8)}-7${hex.slice(0, 3)}-${hex.slice(3, 7)}-${hex.slice(7, 19)}`
 }
 
-function parseDot(d) {
-  const i = d.lastIndexOf(':')
-  return { replica: d.slice(0, i), counter: Number(d.slice(i + 1)) }
-}
-
-// compareOrder orders entries {hlc:[wall, logical], dot} like EventOrder.
-function compareOrder(a, b) {
-  if (a.hlc[0] !== b.hlc[0]) return a.hlc[0] - b.hlc[0]
-  if (a.hlc[1] !== b.hlc[1]) return a.hlc[1] - b.hlc[1]
-  const x = parseDot(a.dot)
-  const y = parseDot(b.dot)
-  if (x.replica !== y.replica) return x.replica < y.replica ? -1 : 1
-  return x.counter - y.counter
-}
-
-// deriveIssue computes an issue's state from its record and its events'
-// records (views). It returns {status, handler, handlerName, due, response,
-// resolution, overdue, events: [{id, type, role, by, at, …, applied, why}]}.
-export function deriveIssue(issue, eventRecs) {
-  const table = (schema && schema.issue_transitions) || TRANSITIONS
-  const tr = (e) => table.find((x) => x.event === e)
-  const evs = []
-  if (issue && issue.fields && issue.fields.raised_at) {
-    const f = issue.fields.raised_at
-    evs.push({ id: issue.id, type: 'raised', role: 'officer', by: value(issue, 'raised_by'), at: f.value, order: { hlc: f.hlc, dot: f.dot } })
-  }
-  for (const r of eventRecs) {
-    const f = r.fields && r.fields.type
-    if (!f) continue
-    const e = { id: r.id, order: { hlc: f.hlc, dot: f.dot } }
-    for (const k of ['type', 'role', 'by', 'at', 'reason', 'handler', 'handler_name', 'resolution', 'note', 'response', 'code', 'due']) e[k] = value(r, k)
-    evs.push(e)
-  }
-  evs.sort((a, b) => compareOrder(a.order, b.order) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  const st = { status: '', bounces: 0, response: '', resolution: '', handler: '', handlerName: '', due: '', overdue: false, responses: new Set(), events: [] }
-  for (const e of evs) {
-    const t = tr(e.type)
-    let why = ''
-    if (!t) why = 'unknown'
-    else if (!(t.roles || []).includes(e.role) && !(e.code && (t.with_code || []).includes(e.role))) why = 'role'
-    else if (!(t.from || []).includes(st.status)) why = 'state'
-    else if ((t.needs || []).some((n) => !String(e[n] ?? '').trim())) why = 'needs'
-    else if ((e.type === 'confirmed' || e.type === 'disputed') && e.response && e.response !== st.response) why = 'stale'
-    e.applied = !why
-    e.why = why
-    st.events.push(e)
-    if (why) continue
-    if (t.to) st.status = t.to
-    switch (e.type) {
-      case 'dispatched':
-        st.handler = e.handler
-        st.handlerName = e.handler_name || ''
-        st.due = e.due || ''
-        st.overdue = false
-        break
-      case 'bounced':
-        st.bounces++
-        st.status = st.bounces >= 2 ? 'arbitration' : 'bounced'
-        break
-      case 'responded':
-        st.response = e.id
-        st.resolution = e.resolution
-        st.responses.add(e.id)
-        st.overdue = false
-        break
-      case 'overdue':
-        st.overdue = true
-        break
+// deriveIssue is an issue's state by the server's own rule (server/pairing
+// DeriveIssue and OverdueAt, compiled into syncproto.wasm): from its record
+// (the raise) and its events' records (views' rec), judged at now (ms). It
+// returns {status, handler, handlerName, due, dispatchedAt, response,
+// resolution, overdue, bounces, dueRunning (the 办理期限 is in force), events: [{id, type, role, by, at, …,
+// applied, why}]}, the events in the rule's order. No copy of the rule lives
+// in the app.
+export function deriveIssue(issue, eventRecs, now = Date.now()) {
+  // Nothing to derive before the wasm is there: no record can be either
+  // (records come through it).
+  if (!sp.loaded()) return { status: '', handler: '', handlerName: '', due: '', dispatchedAt: '', response: '', resolution: '', overdue: false, bounces: 0, dueRunning: false, events: [] }
+  const recs = new Map((eventRecs || []).map((r) => [r.id, r]))
+  const st = sp.deriveIssue(issue ? JSON.stringify(issue) : '', [...recs.values()].map((r) => JSON.stringify(r)), { category: value(issue, 'category') || '', now })
+  const events = st.events.map((e) => {
+    const out = { id: e.id, type: e.type, applied: e.applied, why: e.why || '' }
+    const r = recs.get(e.id)
+    if (r) {
+      for (const k of ['role', 'by', 'at', 'reason', 'handler', 'handler_name', 'resolution', 'note', 'response', 'code', 'due']) out[k] = value(r, k)
+    } else if (issue && e.id === issue.id) {
+      Object.assign(out, { role: 'officer', by: value(issue, 'raised_by'), at: value(issue, 'raised_at') })
     }
+    return out
+  })
+  return {
+    status: st.status,
+    handler: st.handler,
+    handlerName: st.handler_name,
+    due: st.due || '',
+    dispatchedAt: st.dispatched_at || '',
+    response: st.response,
+    resolution: st.resolution,
+    overdue: st.overdue,
+    bounces: st.bounces,
+    dueRunning: st.due_running,
+    events,
   }
-  return st
 }
 
-// mayAppend: may a user of role append an event of type now (status)?
+// clock is now (ms), ticking each 30 s, for the screens that show the time
+// left: pass clock.value to deriveIssue and timeLeft to recompute as time
+// passes.
+export const clock = ref(Date.now())
+if (typeof window !== 'undefined') setInterval(() => { clock.value = Date.now() }, 30_000)
+
+// timeLeft says how long is left until due (剩余 2 天 3 小时) or how long it
+// is past (已超期 5 小时), in days, hours and (under an hour) minutes.
+export function timeLeft(due, now = Date.now()) {
+  if (!due) return ''
+  const ms = new Date(due).getTime() - now
+  const late = ms < 0
+  const min = Math.floor(Math.abs(ms) / 60000)
+  const d = Math.floor(min / 1440)
+  const h = Math.floor((min % 1440) / 60)
+  const m = min % 60
+  const en = locale.value === 'en'
+  const parts = []
+  if (d) parts.push(en ? `${d} d` : `${d} 天`)
+  if (d || h) parts.push(en ? `${h} h` : `${h} 小时`)
+  if (!d && !h) parts.push(en ? `${m} min` : `${m} 分钟`)
+  const span = parts.join(' ')
+  return late ? (en ? `${span} overdue` : `已超期 ${span}`) : (en ? `${span} left` : `剩余 ${span}`)
+}
+
+// mayAppend: may a user of role append an event of type now (status)? The
+// lifecycle table is the server's (GET /v1/schema issue_transitions).
 export function mayAppend(role, type, status) {
-  const table = (schema && schema.issue_transitions) || TRANSITIONS
+  const table = (schema && schema.issue_transitions) || []
   const t = table.find((x) => x.event === type)
   return !!t && (t.roles || []).includes(role) && (t.from || []).includes(status)
 }
@@ -186,17 +176,15 @@ export function mayAppend(role, type, status) {
 // within 24 h) in the 待办 lists.
 export const DUE_SOON_MS = 24 * 3600e3
 
-// issueDue says, for an issue's derived state (deriveIssue) at now (ms), whether
-// its handler is late or nearly so: the server's rule (pairing watch.overdueAt
-// and the issue list's overdue flag): while dispatched, signed or reopened,
-// overdue once the due date is past. dueSoon: not yet overdue, due within
-// DUE_SOON_MS. Overdue and due-soon are read only through this function (and
-// the state through deriveIssue), so the WebAssembly rule can replace both.
+// issueDue says, for an issue's derived state (deriveIssue, judged at the
+// same now), whether its handler is late or nearly so. Overdue is the
+// server's rule, as the wasm judged it (st.overdue: pairing's OverdueAt while
+// the 办理期限 is in force); dueSoon — not yet overdue, the 办理期限 in force
+// and due within DUE_SOON_MS — is the 待办 list's presentation of it.
 export function issueDue(st, now = Date.now()) {
-  const open = ['dispatched', 'signed', 'reopened'].includes(st.status)
   const due = st.due ? new Date(st.due).getTime() : NaN
-  if (!open || isNaN(due)) return { overdue: false, dueSoon: false, due: st.due || '', left: NaN }
+  if (st.overdue) return { overdue: true, dueSoon: false, due: st.due || '', left: due - now }
+  if (!st.dueRunning || isNaN(due)) return { overdue: false, dueSoon: false, due: st.due || '', left: NaN }
   const left = due - now
-  const overdue = left < 0 || !!st.overdue
-  return { overdue, dueSoon: !overdue && left <= DUE_SOON_MS, due: st.due, left }
+  return { overdue: false, dueSoon: left <= DUE_SOON_MS, due: st.due, left }
 }

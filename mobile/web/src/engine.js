@@ -48,7 +48,9 @@ function indexOutbox() {
     if (!writesByKey.has(o.key)) writesByKey.set(o.key, [])
     writesByKey.get(o.key).push(o)
   }
-  state.pending = outbox.length
+  // Pending is counted in records (not writes) everywhere: the top bar shows
+  // state.pending, each pairing pendingCount(p), and they add up.
+  state.pending = writesByKey.size
 }
 
 function rebuildKey(key) {
@@ -73,6 +75,8 @@ function touched(keys) {
 }
 
 // init loads the local store into memory (offline: no network needed).
+// syncproto.wasm is needed only when there is something to rebuild: a
+// fresh phone shows the sign-in screen without waiting for it.
 export async function init() {
   await db.open()
   const sess = await api.loadSession()
@@ -84,6 +88,7 @@ export async function init() {
   if (schema) setSchema(schema)
   for (const b of await db.getAll('base')) bases.set(b.key, b.record)
   outbox = (await db.getAll('outbox')).sort((a, b) => a.counter - b.counter)
+  if (bases.size || outbox.length) await loadWasm()
   state.rejected = (await db.getAll('rejected')).map(parseRejected)
   await countPhotos()
   indexOutbox()
@@ -102,6 +107,24 @@ async function countPhotos() {
   const all = await db.getAll('photos')
   state.photosPending = all.filter((p) => p.state === 'pending').length
 }
+
+// loadWasm loads syncproto.wasm once. On a fresh phone the service worker
+// downloads it with its precache: while the worker installs, wait for it
+// (20 s at most) so the page takes the wasm from its cache instead of
+// downloading it a second time.
+export async function loadWasm() {
+  const sw = typeof navigator !== 'undefined' && navigator.serviceWorker
+  if (sw && !sw.controller) {
+    const reg = await sw.getRegistration().catch(() => null)
+    if (reg && (reg.installing || reg.waiting)) {
+      const controlled = new Promise((r) => sw.addEventListener('controllerchange', r, { once: true }))
+      await Promise.race([sw.ready.then(() => Promise.race([controlled, sleep(3000)])), sleep(20_000)])
+    }
+  }
+  return sp.load()
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 // ---- reading ----------------------------------------------------------
 
@@ -128,10 +151,11 @@ export function conflicts() {
   return [...views.values()].filter((v) => v.edc || (v.rec.conflicts && v.rec.conflicts.length))
 }
 
-// pendingCount is how many pending writes a pairing has.
+// pendingCount is how many records of a pairing have changes waiting to
+// sync (the unit of state.pending, so the pairings add up to the top bar).
 export function pendingCount(pairing) {
   void state.version
-  return outbox.filter((o) => o.pairing === pairing).length
+  return new Set(outbox.filter((o) => o.pairing === pairing).map((o) => o.key)).size
 }
 
 export function pairings() {
@@ -242,6 +266,7 @@ async function reset() {
 // state (a dot is never handed out twice) and any photos they cite: ops are
 // [{op: set | delete | keep, collection, id, pairing, values}].
 export async function write(ops, photos = []) {
+  await loadWasm()
   const entries = []
   await db.tx(['meta', 'outbox', 'photos'], 'readwrite', async (s) => {
     let writer = await db.req(s.meta.get('writer'))
@@ -295,6 +320,14 @@ async function runSync() {
   state.done = 0
   state.total = 0
   try {
+    await loadWasm()
+    // The progress total is counted once, at the start (records to push,
+    // versions to pull, photos to upload), and never changes during the
+    // sync: the bar's x/y only moves forward.
+    state.phase = 'push'
+    const behind = await pullBehind()
+    const photos = (await db.getAll('photos')).filter((p) => p.state === 'pending').length
+    state.total = outbox.length + behind + photos
     const resync = (await db.getMeta('resync')) || []
     if (resync.length) await pull()
     await push()
@@ -338,7 +371,6 @@ async function push() {
   const deviceId = api.currentSession().deviceId
   for (;;) {
     const items = buildPush(limit)
-    state.total = state.done + outbox.length
     if (!items.length) return
     const body = sp.encodePush(deviceId, items.map((i) => i.ch))
     let text
@@ -397,17 +429,25 @@ async function apply(items, results) {
   touched(new Set(items.map((i) => i.o.key)))
 }
 
-async function pull() {
-  state.phase = 'pull'
-  let cursor = (await db.getMeta('cursor')) || {}
+// pullBehind is how many versions the pull has to bring (the scopes'
+// sequences past the cursor), for the progress total; 0 when the server
+// cannot say.
+async function pullBehind() {
+  const cursor = (await db.getMeta('cursor')) || {}
   try {
     const scopes = await api.request('GET', '/v1/sync/scopes')
     let behind = 0
     for (const sc of scopes.pairings || []) behind += Math.max(0, sc.seq - (cursor[sc.pairing] || 0))
-    state.total = state.done + behind
+    return behind
   } catch (e) {
     if (e instanceof api.OfflineError) throw e
+    return 0
   }
+}
+
+async function pull() {
+  state.phase = 'pull'
+  let cursor = (await db.getMeta('cursor')) || {}
   const purge = new Set()
   let resyncs = 0
   for (;;) {
@@ -435,7 +475,6 @@ async function pull() {
     cursor = page.next
     for (const p of page.purge || []) purge.add(p)
     state.done += page.records.length
-    state.total = Math.max(state.total, state.done)
     touched(new Set([...keys, ...dropped]))
     if (resync.length) {
       if (++resyncs > 10) throw new Error('pull: the server keeps asking to resync')
@@ -477,7 +516,6 @@ async function uploadPhotos() {
   const photos = (await db.getAll('photos')).filter((p) => p.state === 'pending')
   if (!photos.length) return
   state.phase = 'photos'
-  state.total = state.done + photos.length
   for (const p of photos) {
     try {
       const ans = await api.request('POST', `/v1/photos/${p.sha}/uploads`, { body: { size: p.size, type: p.type } })

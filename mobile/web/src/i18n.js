@@ -191,7 +191,21 @@ const dict = {
   projectRating: ['满意度评价：{l}', 'Rating: {l}'],
   waitingApproval: ['等待管理员立项', 'Waiting for an administrator to approve'],
   noMilestones: ['暂无项目节点，可在下方添加', 'No milestones yet: add one below'],
+  // one issue rule, details (web-rule)
+  dueBy: ['办理期限', 'Due by'],
+  notApplied: ['未生效', 'Did not apply'],
+  savedSyncing: ['已保存，正在同步', 'Saved; syncing now'],
+  syncStarting: ['正在同步…', 'Syncing…'],
 }
+
+// The saved toast says what happens next: online, the sync starts now;
+// offline, it waits for the network (the key stays 'saved' for every form).
+Object.defineProperty(dict, 'saved', {
+  enumerable: true,
+  get: () => (typeof navigator === 'undefined' || navigator.onLine
+    ? dict.savedSyncing
+    : ['已保存，将在联网时同步', 'Saved; it syncs when online']),
+})
 
 // addMessages adds entries ({key: [zh, en]}) to the dictionary: the
 // administrators' console brings its own (console/messages.js).

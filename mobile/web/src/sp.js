@@ -11,11 +11,30 @@ export class SyncprotoError extends Error {
 }
 
 let api = null
+let loading = null
 
-// load instantiates the wasm once (wasm_exec.js, loaded by index.html or by
-// the caller, defines globalThis.Go).
-export async function load(url = '/syncproto.wasm', fetchImpl = fetch) {
-  if (api) return api
+// load instantiates the wasm once; concurrent callers share the one load.
+// Go's wasm_exec.js (which defines globalThis.Go) is loaded here on first
+// use in a page, so neither blocks the first screen: the app calls load
+// after first paint, and before anything needs a merge.
+export function load(url = '/syncproto.wasm', fetchImpl = fetch) {
+  if (api) return Promise.resolve(api)
+  if (!loading) loading = loadOnce(url, fetchImpl).catch((e) => { loading = null; throw e })
+  return loading
+}
+
+function script(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script')
+    s.src = src
+    s.onload = resolve
+    s.onerror = () => reject(new Error(`${src}: failed to load`))
+    document.head.appendChild(s)
+  })
+}
+
+async function loadOnce(url, fetchImpl) {
+  if (!globalThis.Go && typeof document !== 'undefined') await script('/wasm_exec.js')
   const go = new globalThis.Go()
   const ready = new Promise((resolve) => { globalThis.__syncprotoReady = resolve })
   let inst
@@ -31,6 +50,9 @@ export async function load(url = '/syncproto.wasm', fetchImpl = fetch) {
   api = globalThis.syncproto
   return api
 }
+
+// loaded reports whether the wasm is ready to call.
+export const loaded = () => api !== null
 
 // use installs an already loaded module (the node tests).
 export function use(mod) { api = mod }
@@ -62,6 +84,11 @@ export const encodePush = (device, changes) => call('encodePush', device, arr(ch
 export const encodePull = (cursor, limit = 0) => call('encodePull', JSON.stringify(cursor || {}), String(limit))
 export const decodePushAnswer = (body) => call('decodePushAnswer', body)
 export const decodePullAnswer = (body, cursor) => call('decodePullAnswer', body, JSON.stringify(cursor || {}))
+// deriveIssue(issue, events, {category, now}) is the server's issue rule
+// (server/pairing DeriveIssue, OverdueAt) on the issue record (the raise) and
+// its events' records: {status, due, handler, handler_name, overdue, events, …}.
+export const issueTransitions = () => call('issueTransitions')
+export const deriveIssue = (issue, events, opts) => call('deriveIssue', issue || '', arr(events), JSON.stringify(opts || {}))
 
 // dotCounter returns the counter of a dot "replica:counter".
 export function dotCounter(dot) {

@@ -47,7 +47,7 @@ export function todoItems(me = state.me, at = now.value, from = synced) {
       }
       const ratings = me.role === 'contact' ? list(pid, 'ratings') : []
       for (const v of list(pid, 'issues')) {
-        const st = deriveIssue(v.rec, byIssue.get(v.rec.id) || [])
+        const st = deriveIssue(v.rec, byIssue.get(v.rec.id) || [], at)
         const item = (kind, extra) => out.push({ kind, key: kind + '/' + v.rec.id, to: '/issues/' + v.rec.id, title: field(v, 'title') || '', pairing: pname, status: st.status, ...extra })
         if (me.role === 'officer') {
           if (st.handler !== me.id) continue
