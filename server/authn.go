@@ -39,6 +39,14 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pairsync", error="invalid_token"`)
 		return errUnauthorized
 	}
+	// The signature is not enough: the sign-in behind the token must still
+	// be live (liveness.go, SECURITY.md item 12).
+	if err := s.checkLive(c.UserContext(), claims); err != nil {
+		if err == errUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pairsync", error="invalid_token"`)
+		}
+		return err
+	}
 	c.Locals(claimsKey, claims)
 	return c.Next()
 }

@@ -204,9 +204,15 @@ func TestJWTNegativeMatrix(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 	now := e.now()
+	// The hand-signed tokens name the live sign-in of good (a token must
+	// name a live one: liveness.go), so they fail only for their own reason.
+	goodClaims, err := e.s.tokens.Parse(t.Context(), good.AccessToken)
+	if err != nil || goodClaims.Family == "" {
+		t.Fatalf("the control token's claims: %+v %v", goodClaims, err)
+	}
 	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"iss": tokenIssuer, "aud": tokenAudience, "sub": "u-officerA", "typ": "access", "role": "officer",
-			"ou": e.units["A"].Path, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+			"ou": e.units["A"].Path, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "sid": goodClaims.Family}
 		if mod != nil {
 			mod(c)
 		}
@@ -262,6 +268,9 @@ func TestJWTNegativeMatrix(t *testing.T) {
 		{"refresh token as access token", good.RefreshToken, false},
 		{"typ claim refresh", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["typ"] = "refresh" }), nil), false},
 		{"no typ header", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"typ": nil}), false},
+		{"no sign-in (sid)", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { delete(c, "sid") }), nil), false},
+		{"ended or unknown sign-in (sid)", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["sid"] = "01a20324-cb52-783c-9b67-000000000009" }), nil), false},
+		{"unknown user", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["sub"] = "u-nobody" }), nil), false},
 		{"unknown kid", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": "no-such-key"}), false},
 		{"no kid", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": nil}), false},
 		{"kid with path traversal", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": "../../../../etc/passwd"}), false},

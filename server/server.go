@@ -192,6 +192,8 @@ type Server struct {
 	// with toucher when the store can write many at once.
 	seen    sightings
 	toucher deviceToucher
+	// live caches whether sign-ins are live (liveness.go).
+	live *liveness
 }
 
 // New builds a Server with every route registered.
@@ -228,9 +230,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
+	live := &liveness{}
 	s := &Server{
 		cfg:          cfg,
-		store:        instrumentStore(deps.Store, m),
+		store:        forgettingStore{Store: instrumentStore(deps.Store, m), live: live},
+		live:         live,
 		photos:       deps.Photos,
 		web:          newWebApp(deps.Web),
 		log:          deps.Logger.With("component", "server"),

@@ -144,7 +144,7 @@ func maskLogin(login string) string {
 
 func deviceRevoked() *Error {
 	return &Error{Status: http.StatusForbidden,
-		Wire: syncproto.Error{Code: syncproto.CodeDeviceRevoked, Message: "this device was revoked: push what you have, then wipe local data"}}
+		Wire: syncproto.Error{Code: syncproto.CodeDeviceRevoked, Message: "this device was revoked by an administrator: what it has not synced stays unsent and its local data is wiped; sign in on another device"}}
 }
 
 type session struct {
@@ -331,14 +331,16 @@ func (s *Server) activate(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := s.updateUser(ctx, act.UserID, func(u *storage.User) error {
+		if u.Disabled {
+			// A disabled account gets no password and no session
+			// (SECURITY.md item 12).
+			return errWrongCredentials
+		}
 		u.PasswordHash = phc
 		return nil
 	})
 	if err != nil {
 		return err
-	}
-	if u.Disabled {
-		return errWrongCredentials
 	}
 	resp, err := s.startSession(ctx, u, "")
 	if err != nil {

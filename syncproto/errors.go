@@ -29,7 +29,7 @@ const (
 
 	// Sync-level codes (per change or per pairing in sync answers).
 	CodeValidation     Code = "validation_failed" // a field or transition breaks the domain rules
-	CodeDeviceRevoked  Code = "device_revoked"    // push what you have, then wipe local data
+	CodeDeviceRevoked  Code = "device_revoked"    // refused: wipe local data (nothing more is accepted from it)
 	CodeResyncRequired Code = "resync_required"   // the cursor is older than the tombstone horizon
 	CodeOutOfScope     Code = "out_of_scope"      // the record's pairing is not one the user may write
 )
