@@ -80,6 +80,13 @@ func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEn
 // nowhere).
 func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger) *idEnv {
 	t.Helper()
+	return newEnvConfig(t, domainRules, photoStore, logger, Config{}, Deps{})
+}
+
+// newEnvConfig is newEnvLogged with the server's Config and, for the fields
+// set in extra, its Deps (HashesInFlight, PasswordParams).
+func newEnvConfig(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger, cfg Config, extra Deps) *idEnv {
+	t.Helper()
 	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
 	e.clock.Store(time.Now().UnixNano())
 	db, folder := openStores(t)
@@ -89,7 +96,12 @@ func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, log
 	}
 	e.db = db
 	var err error
-	e.s, err = New(Config{}, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: !domainRules, Logger: logger})
+	params := fastPasswords
+	if extra.PasswordParams != (auth.Params{}) {
+		params = extra.PasswordParams
+	}
+	e.s, err = New(cfg, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: params, ProtocolOnly: !domainRules, Logger: logger,
+		HashesInFlight: extra.HashesInFlight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +118,7 @@ func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, log
 	mk("root", "root", "", "committee")
 	mk("A", "unitA", "root", "department")
 	mk("B", "unitB", "root", "department")
-	hasher := auth.NewHasher(fastPasswords, 1)
+	hasher := auth.NewHasher(params, 1)
 	phc, err := hasher.Hash(ctx, testPassword)
 	if err != nil {
 		t.Fatal(err)

@@ -41,6 +41,9 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RetryAfter, with rate_limited, is how many seconds to wait (the
+	// Retry-After header's value, for clients that show it translated).
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.
