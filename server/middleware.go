@@ -138,12 +138,18 @@ func (s *Server) admit(c *fiber.Ctx) error {
 	case "/healthz", "/readyz", "/metrics":
 		return c.Next()
 	}
+	// Sign-ins (password hashes) have their own pool: a flood of them, bad
+	// or not, waits there and never takes a slot from sync (issue 18 M6).
+	slots := s.slots
+	if s.signInRoutes[c.Method()+" "+c.Path()] {
+		slots = s.signInSlots
+	}
 	select {
-	case s.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	default:
 		t := time.NewTimer(s.cfg.QueueWait)
 		select {
-		case s.slots <- struct{}{}:
+		case slots <- struct{}{}:
 			t.Stop()
 		case <-t.C:
 			s.metrics.shed.Inc()
@@ -151,6 +157,6 @@ func (s *Server) admit(c *fiber.Ctx) error {
 				Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: "the server is busy; send the same request again shortly"}}
 		}
 	}
-	defer func() { <-s.slots }()
+	defer func() { <-slots }()
 	return c.Next()
 }

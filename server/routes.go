@@ -32,6 +32,11 @@ type route struct {
 	MaxBody int
 	// Auth requires a valid access token.
 	Auth bool
+	// SignIn marks the routes that hash a password: they are admitted by
+	// their own bounded pool (Config.SignInMaxInFlight), never by the
+	// shared in-flight slots, so a flood of sign-ins cannot starve sync
+	// (SECURITY.md 14, issue 18 M6).
+	SignIn bool
 	// Load resolves the object named by the path's :id; the router asks
 	// pairing.Policy for Action on it before Handler runs. Every route with
 	// an id has one (a test checks).
@@ -50,16 +55,16 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/v1/openapi.json", Tag: "ops", Summary: "This OpenAPI description", Handler: s.openAPIHandler},
 
 		// Sign-in and tokens (public: they carry their own credentials).
-		{Method: fiber.MethodPost, Path: "/v1/auth/login", Tag: "auth", Summary: "Sign in with user name (or phone) and password", Request: loginRequest{}, Response: tokenResponse{}, Handler: s.login},
+		{Method: fiber.MethodPost, Path: "/v1/auth/login", Tag: "auth", Summary: "Sign in with user name (or phone) and password", Request: loginRequest{}, Response: tokenResponse{}, SignIn: true, Handler: s.login},
 		{Method: fiber.MethodPost, Path: "/v1/auth/refresh", Tag: "auth", Summary: "Exchange a refresh token (single use) for new tokens", Request: refreshRequest{}, Response: tokenResponse{}, Handler: s.refresh},
 		{Method: fiber.MethodPost, Path: "/v1/auth/logout", Tag: "auth", Summary: "End the refresh token's sign-in", Request: refreshRequest{}, Handler: s.logout},
-		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, Handler: s.activate},
+		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, SignIn: true, Handler: s.activate},
 		{Method: fiber.MethodGet, Path: "/v1/auth/jwks.json", Tag: "auth", Summary: "Public keys that verify access tokens (JWKS)", Response: auth.JWKS{}, Handler: s.jwks},
 		{Method: fiber.MethodPost, Path: "/v1/auth/keys/rotate", Tag: "auth", Summary: "Rotate the token-signing key (administrators of a root unit)", Auth: true, Handler: s.rotateKeys},
 
 		// The signed-in user and their devices.
 		{Method: fiber.MethodGet, Path: "/v1/me", Tag: "users", Summary: "The signed-in user", Response: userView{}, Auth: true, Handler: s.me},
-		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, Handler: s.changePassword},
+		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, SignIn: true, Handler: s.changePassword},
 		{Method: fiber.MethodPost, Path: "/v1/devices", Tag: "devices", Summary: "Register this device; its id is the replica id of its changes", Request: registerDeviceRequest{}, Response: registeredDevice{}, Auth: true, Handler: s.registerDevice},
 		{Method: fiber.MethodGet, Path: "/v1/devices", Tag: "devices", Summary: "Your devices, or (admins) a user's: ?user=ID", Auth: true, Handler: s.listDevices},
 		// Before /v1/devices/:id, which would take "attention" for an id
@@ -170,6 +175,12 @@ func (s *Server) register(routes []route) {
 				s.largeBodies = map[string]int{}
 			}
 			s.largeBodies[r.Method+" "+r.Path] = r.MaxBody
+		}
+		if r.SignIn {
+			if s.signInRoutes == nil {
+				s.signInRoutes = map[string]bool{}
+			}
+			s.signInRoutes[r.Method+" "+r.Path] = true
 		}
 		h = bodyLimit(limit, h)
 		switch {

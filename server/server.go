@@ -64,6 +64,12 @@ type Config struct {
 	// slowing every request down. Health, readiness and metrics are exempt.
 	MaxInFlight int
 	QueueWait   time.Duration
+	// SignInMaxInFlight bounds the sign-ins (routes that hash a password:
+	// login, activation, password change) served at once, in a pool of
+	// their own apart from MaxInFlight (default 4 × Deps.HashesInFlight:
+	// the hashes running and a short queue); past it a sign-in waits up to
+	// QueueWait, then gets 503 with Retry-After.
+	SignInMaxInFlight int
 }
 
 func (c *Config) setDefaults() {
@@ -170,8 +176,12 @@ type Server struct {
 	// few at a time.
 	photoPolicy imaging.Policy
 	thumbnailer *imaging.Thumbnailer
-	// slots holds one token per API request being served (Config.MaxInFlight).
-	slots chan struct{}
+	// slots holds one token per API request being served (Config.MaxInFlight);
+	// signInSlots one per sign-in (Config.SignInMaxInFlight), the routes
+	// listed in signInRoutes ("METHOD /path", set by register).
+	slots        chan struct{}
+	signInSlots  chan struct{}
+	signInRoutes map[string]bool
 	// presignPut is how long a signed part URL lives (tests shorten it).
 	presignPut time.Duration
 	// pairingLocks and deviceLocks serialize, within this process, the
@@ -263,6 +273,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.thumbnailer = imaging.NewThumbnailer(s.photoPolicy, 2)
 	s.presignPut = presignPutExpiry
 	s.slots = make(chan struct{}, cfg.MaxInFlight)
+	if cfg.SignInMaxInFlight <= 0 {
+		cfg.SignInMaxInFlight = 4 * deps.HashesInFlight
+		s.cfg.SignInMaxInFlight = cfg.SignInMaxInFlight
+	}
+	s.signInSlots = make(chan struct{}, cfg.SignInMaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
 	s.app = fiber.New(fiber.Config{

@@ -90,3 +90,58 @@ func TestThrottleCannotLockOwnerOut(t *testing.T) {
 		t.Fatalf("the owner from another client: got %d %s, want 200 (an attacker cannot lock the owner out)", r.status, r.body)
 	}
 }
+
+// TestSignInFloodDoesNotStarveSync is issue 18 M6 (SECURITY.md 14): while a
+// flood of bad sign-ins (from many clients, so no throttle stops it) keeps
+// the password hasher saturated, authenticated requests and pushes are
+// admitted by the shared slots and never answered 503.
+func TestSignInFloodDoesNotStarveSync(t *testing.T) {
+	slow := fastPasswords
+	slow.MemoryKiB, slow.Time = 8<<10, 2
+	e := newEnvConfig(t, false, nil, nil,
+		Config{MaxInFlight: 4, QueueWait: 50 * time.Millisecond, TrustedProxies: []string{"127.0.0.1"}},
+		Deps{HashesInFlight: 1, PasswordParams: slow})
+	pairingsFixture(t, e)
+	d := e.device(t, "officerA")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var floodMu sync.Mutex
+	flood := map[int]int{}
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := e.call("POST", "/v1/auth/login", "", map[string]string{"username": fmt.Sprintf("nobody%d-%d", g, i), "password": "wrong-password"},
+					"X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", g, i/250%250, i%250+1))
+				floodMu.Lock()
+				flood[r.status]++
+				floodMu.Unlock()
+			}
+		}()
+	}
+	h0 := e.s.hasher.Hashes()
+	time.Sleep(100 * time.Millisecond) // the flood fills the hasher's queue
+	authed := map[int]int{}
+	for i := range 40 {
+		authed[e.call("GET", "/v1/me", d.token, nil).status]++
+		r, _ := d.push(d.set("visits", fmt.Sprintf("v-flood-%d", i), "p1", map[string]any{"notes": "洪水期间"}))
+		authed[r.status]++
+	}
+	close(stop)
+	wg.Wait()
+	hashes := e.s.hasher.Hashes() - h0
+	t.Logf("authenticated answers %v; flood answers %v, %d hashes during it", authed, flood, hashes)
+	if authed[503] != 0 || authed[200] != 80 {
+		t.Fatalf("authenticated requests under a sign-in flood: %v; want 80 × 200, no 503", authed)
+	}
+	if hashes < 10 || flood[503] == 0 {
+		t.Fatalf("the flood did not saturate sign-ins (%d hashes, answers %v): the test proves nothing", hashes, flood)
+	}
+}
