@@ -37,3 +37,37 @@ func TestCommonPasswordsRefused(t *testing.T) {
 		t.Fatalf("the old password after refused changes: got %d, want 200", r.status)
 	}
 }
+
+// TestLoginNamesUnambiguous is issue 18 L3: a user name can never equal a
+// phone number (someone else's phone would otherwise sign in as the name's
+// owner), and a refused creation answers alike whoever holds the number.
+func TestLoginNamesUnambiguous(t *testing.T) {
+	e := newIDEnv(t)
+	adminA := e.login("adminA").AccessToken
+	phoneB := e.users["officerB"].Phone // an officer of B, outside A's subtree
+	for _, name := range []string{phoneB, "+8613912340000", "13912340000"} {
+		r := e.call("POST", "/v1/users", adminA, map[string]any{"username": name, "name": "冒名者", "role": "officer", "org_unit": "unitA"})
+		if r.status != 400 || !strings.Contains(string(r.body), `"field":"username"`) {
+			t.Errorf("user name %s: got %d %s, want 400 on username", maskLogin(name), r.status, r.body)
+		}
+	}
+	// The phone number still signs in its owner.
+	if r := e.call("POST", "/v1/auth/login", "", map[string]string{"username": phoneB, "password": testPassword}); r.status != 200 {
+		t.Fatalf("login by phone: got %d %s", r.status, r.body)
+	}
+	var me userView
+	r := e.call("POST", "/v1/auth/login", "", map[string]string{"username": phoneB, "password": testPassword})
+	var tr tokenResponse
+	r.json(t, &tr)
+	e.call("GET", "/v1/me", tr.AccessToken, nil).json(t, &me)
+	if me.ID != "u-officerB" {
+		t.Fatalf("login by officerB's phone signed in %s, want u-officerB", me.ID)
+	}
+	// Taken inside A's subtree or outside it: one answer.
+	phoneA := e.users["officerA"].Phone
+	in := e.call("POST", "/v1/users", adminA, map[string]any{"username": "new.a", "name": "新人", "role": "officer", "org_unit": "unitA", "phone": phoneA})
+	out := e.call("POST", "/v1/users", adminA, map[string]any{"username": "new.b", "name": "新人", "role": "officer", "org_unit": "unitA", "phone": phoneB})
+	if in.status != out.status || string(withoutRequestID(in.body)) != string(withoutRequestID(out.body)) {
+		t.Fatalf("phone taken in the subtree: %d %s; outside it: %d %s; want one answer", in.status, in.body, out.status, out.body)
+	}
+}

@@ -214,6 +214,12 @@ func validateUserFields(username, name, phone, role, counterparty string) error 
 	switch {
 	case !validUsername(username):
 		return badRequest("username", "username must be 2 to 64 letters, digits, '.', '_' or '-'")
+	case validPhone(username):
+		// A phone number signs in by itself; a user name shaped like one
+		// could equal another user's phone and take over their sign-in
+		// (issue 18 L3). Names and phones are disjoint by shape, so a typed
+		// login resolves one account whatever is stored.
+		return badRequest("username", "a user name cannot be a phone number: put the number in phone (it signs in too) and choose a name with a letter")
 	case utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name):
 		return badRequest("name", "name must be at most 64 characters")
 	case phone != "" && !validPhone(phone):
