@@ -3,6 +3,9 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pairsync/pairsync/storage"
 )
 
 // TestCommonPasswordsRefused: activation and password change refuse a
@@ -71,3 +74,77 @@ func TestLoginNamesUnambiguous(t *testing.T) {
 		t.Fatalf("phone taken in the subtree: %d %s; outside it: %d %s; want one answer", in.status, in.body, out.status, out.body)
 	}
 }
+
+// TestAnswerHeaders (issue 18 hardening, SECURITY.md 15): nosniff on every
+// answer; no-store on tokens and personal data (every /v1/ JSON answer);
+// photos cached privately and briefly, never for a year; a CSP with
+// connect-src 'self' and frame-ancestors 'none' on every HTML page, the
+// placeholder shown when the web app is not built included.
+func TestAnswerHeaders(t *testing.T) {
+	e := newDomainEnv(t)
+	pid, _ := domainFixture(t, e)
+	off := e.device(t, "officerA")
+	off.pull()
+	photo := testJPEG(t, 7, 10<<10)
+	_, ans := off.push(off.set("visits", "v-h", pid, map[string]any{"mode": "onsite", "visited_at": time.Now().UTC().Format(time.RFC3339),
+		"officers": []string{"u-officerA"}, "location": map[string]any{"lat": 32, "lng": 118.8}, "photos": manifestOf("image/jpeg", photo)}))
+	wantResults(t, "visit with a photo", ans, "applied")
+	if r := off.phoneUpload(photo, "image/jpeg", 0); r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	tok := e.login("officerA")
+	for _, tc := range []struct {
+		name, method, path, token string
+		body                      any
+		cache                     string // "" = not checked
+	}{
+		{"login", "POST", "/v1/auth/login", "", map[string]string{"username": "officerB", "password": testPassword}, "no-store"},
+		{"refresh", "POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}, "no-store"},
+		{"me", "GET", "/v1/me", tok.AccessToken, nil, "no-store"},
+		{"users", "GET", "/v1/users", e.login("adminA").AccessToken, nil, "no-store"},
+		{"a 401", "GET", "/v1/me", "", nil, "no-store"},
+		{"a 404", "GET", "/v1/nowhere", "", nil, "no-store"},
+		{"photo", "GET", "/v1/photos/" + sumOf(photo), off.token, nil, "private, max-age=300"},
+		{"thumbnail", "GET", "/v1/photos/" + sumOf(photo) + "?thumb=1", off.token, nil, "private, max-age=300"},
+		{"healthz", "GET", "/healthz", "", nil, ""},
+		{"placeholder page", "GET", "/", "", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.call(tc.method, tc.path, tc.token, tc.body)
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options: got %q, want nosniff (status %d)", got, r.status)
+			}
+			if tc.cache != "" && r.header.Get("Cache-Control") != tc.cache {
+				t.Errorf("Cache-Control: got %q, want %q (status %d)", r.header.Get("Cache-Control"), tc.cache, r.status)
+			}
+			if strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+				csp := r.header.Get("Content-Security-Policy")
+				for _, want := range []string{"connect-src 'self';", "frame-ancestors 'none'", "script-src 'self' 'wasm-unsafe-eval'"} {
+					if !strings.Contains(csp, want) {
+						t.Errorf("CSP %q lacks %q", csp, want)
+					}
+				}
+			}
+		})
+	}
+	if r := e.call("GET", "/", "", nil); !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the placeholder page: Content-Type %q, want HTML", r.header.Get("Content-Type"))
+	}
+	// With photos on an object store, its origin joins connect-src and
+	// img-src, and nothing else does.
+	p := pagePolicy("https://photos.example.org")
+	if !strings.Contains(p, "connect-src 'self' https://photos.example.org;") || !strings.Contains(p, "img-src 'self' blob: data: https://photos.example.org;") ||
+		strings.Contains(p, "*") {
+		t.Fatalf("policy with a photo store: %s", p)
+	}
+	if o := photoOrigin(originPhotos{e.s.photos, "https://photos.example.org"}); o != "https://photos.example.org" {
+		t.Fatalf("photoOrigin: got %q", o)
+	}
+}
+
+type originPhotos struct {
+	storage.Photos
+	origin string
+}
+
+func (o originPhotos) PublicOrigin() string { return o.origin }

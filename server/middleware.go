@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -55,6 +56,28 @@ func plainID(s string) bool {
 func requestID(c *fiber.Ctx) string {
 	id, _ := c.Locals(requestIDKey).(string)
 	return id
+}
+
+// secureHeaders sets what every answer carries (SECURITY.md 15, issue 18):
+// X-Content-Type-Options nosniff everywhere, and Cache-Control no-store on
+// the API (tokens and personal data; a handler may loosen it for what is
+// neither, like the JWKS). HTML pages set their CSP where they are served
+// (web.go, home.go).
+func secureHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	if strings.HasPrefix(c.Path(), "/v1/") {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return c.Next()
+}
+
+// photoOrigin is the origin browsers reach the photo store at, when photos
+// go straight to it (a store with PublicOrigin, as storage/minio), else "".
+func photoOrigin(p storage.Photos) string {
+	if o, ok := p.(interface{ PublicOrigin() string }); ok {
+		return o.PublicOrigin()
+	}
+	return ""
 }
 
 // accessLog writes one structured line per request and records the request

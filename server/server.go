@@ -246,7 +246,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		store:        forgettingStore{Store: instrumentStore(deps.Store, m), live: live},
 		live:         live,
 		photos:       deps.Photos,
-		web:          newWebApp(deps.Web),
+		web:          newWebApp(deps.Web, pagePolicy(photoOrigin(deps.Photos))),
 		log:          deps.Logger.With("component", "server"),
 		registry:     deps.Registry,
 		metrics:      m,
@@ -301,6 +301,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.app.Use(
 		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
 		s.requestID,
+		secureHeaders,
 		s.accessLog,
 		s.admit,
 		compress.New(compress.Config{Level: compress.LevelDefault}),
