@@ -51,7 +51,6 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/", Tag: "web", Summary: "The field app (PWA), or a page saying how to build it (make web)", Handler: s.home},
 		{Method: fiber.MethodGet, Path: "/healthz", Tag: "ops", Summary: "Process liveness", Response: health{}, Handler: s.healthz},
 		{Method: fiber.MethodGet, Path: "/readyz", Tag: "ops", Summary: "Readiness: storage reachable and not shutting down", Response: health{}, Handler: s.readyz},
-		{Method: fiber.MethodGet, Path: "/metrics", Tag: "ops", Summary: "Prometheus metrics (text exposition format)", Handler: s.metricsHandler()},
 		{Method: fiber.MethodGet, Path: "/v1/openapi.json", Tag: "ops", Summary: "This OpenAPI description", Handler: s.openAPIHandler},
 
 		// Sign-in and tokens (public: they carry their own credentials).

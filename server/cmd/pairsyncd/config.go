@@ -35,7 +35,10 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight requests after the
 	// listener closes; with DrainDelay it must stay under 15s.
 	ShutdownTimeout time.Duration
-	Server          server.Config
+	// MetricsAddr is where /metrics is served, on a listener of its own;
+	// empty serves no metrics. Never the public listener (issue 18).
+	MetricsAddr string
+	Server      server.Config
 	// MinIO locates the photo bucket when Photos is minio. The keys come
 	// from PAIRSYNC_MINIO_ACCESS_KEY / PAIRSYNC_MINIO_SECRET_KEY or the
 	// files the -minio-*-key-file flags name (never flags holding them).
@@ -68,6 +71,7 @@ func settings() []setting {
 	}
 	return []setting{
 		{"addr", "PAIRSYNC_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", str(func(c *Config) *string { return &c.Addr })},
+		{"metrics-addr", "PAIRSYNC_METRICS_ADDR", "", "address of a separate listener serving /metrics (Prometheus), kept to the private network; empty serves no metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 		{"data-dir", "PAIRSYNC_DATA_DIR", "./data", "directory of the embedded store: pairsync.db (bolt) and photos/", str(func(c *Config) *string { return &c.DataDir })},
 		{"storage", "PAIRSYNC_STORAGE", "bolt", "record store: bolt (embedded) or mongo", oneOf(func(c *Config) *string { return &c.Storage }, "bolt", "mongo")},
 		{"photos", "PAIRSYNC_PHOTOS", "files", "photo store: files (under the data dir) or minio", oneOf(func(c *Config) *string { return &c.Photos }, "files", "minio")},
