@@ -148,3 +148,46 @@ type originPhotos struct {
 }
 
 func (o originPhotos) PublicOrigin() string { return o.origin }
+
+// TestActivationLinksNeedPublicURL: without -public-url, a request whose
+// Host is not loopback gets no activation link (a Host header is the
+// client's to choose) and nothing is written; a loopback Host, or a
+// configured public URL, gets one.
+func TestActivationLinksNeedPublicURL(t *testing.T) {
+	e := newIDEnv(t)
+	admin := e.login("adminA").AccessToken
+	body := func(name string) map[string]any {
+		return map[string]any{"username": name, "name": "王芳", "role": "officer", "org_unit": "unitA"}
+	}
+	r := e.call("POST", "/v1/users", admin, body("wang.fang"), "Host", "evil.example.org")
+	if r.status != 409 || !strings.Contains(string(r.body), `"code":"not_configured"`) || !strings.Contains(string(r.body), "-public-url") {
+		t.Fatalf("create with a foreign Host: got %d %s, want 409 not_configured naming -public-url", r.status, r.body)
+	}
+	if _, err := e.db.UserByLogin(t.Context(), "wang.fang"); err == nil {
+		t.Fatal("the refused creation stored the user")
+	}
+	if r := e.call("POST", "/v1/users/u-officerA/activation", admin, nil, "Host", "evil.example.org"); r.status != 409 {
+		t.Fatalf("reset with a foreign Host: got %d %s, want 409", r.status, r.body)
+	}
+	if r := e.call("POST", "/v1/auth/login", "", map[string]string{"username": "officerA", "password": testPassword}); r.status != 200 {
+		t.Fatalf("the refused reset changed the password: login got %d", r.status)
+	}
+	for _, host := range []string{"localhost:8080", "127.0.0.1", "[::1]:8080"} {
+		r := e.call("POST", "/v1/users", admin, body("loop."+strings.NewReplacer(":", "", "[", "", "]", "").Replace(host)), "Host", host)
+		var cu createdUser
+		if r.status != 201 {
+			t.Fatalf("create with Host %s: got %d %s, want 201", host, r.status, r.body)
+		}
+		r.json(t, &cu)
+		if !strings.HasPrefix(cu.Activation.URL, "http://"+host+"/activate#code=") {
+			t.Fatalf("Host %s: link %s", host, cu.Activation.URL)
+		}
+	}
+	e.s.cfg.PublicURL = "https://pairsync.example.gov.cn/"
+	r = e.call("POST", "/v1/users", admin, body("zhao.lei"), "Host", "evil.example.org")
+	var cu createdUser
+	r.json(t, &cu)
+	if r.status != 201 || !strings.HasPrefix(cu.Activation.URL, "https://pairsync.example.gov.cn/activate#code=") {
+		t.Fatalf("with a public URL: got %d, link %q; want 201 and a link on the public URL", r.status, cu.Activation.URL)
+	}
+}

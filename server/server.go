@@ -45,7 +45,8 @@ type Config struct {
 	// Version is reported by /healthz and the OpenAPI description.
 	Version string
 	// PublicURL is the base URL people reach the server at (activation
-	// links); empty means the request's own scheme and host.
+	// links); empty allows links only for requests to a loopback host
+	// (users.go, activationBase).
 	PublicURL string
 	// TombstoneHorizon is how long deleted records are kept before they
 	// are purged (default 180 days); devices that have not synced for

@@ -26,6 +26,7 @@ const (
 	CodeTimeout          Code = "timeout"            // the request took longer than its deadline
 	CodeUnsupportedMedia Code = "unsupported_media"  // wrong Content-Type
 	CodeInternal         Code = "internal"           // a server bug; details are in the server log only
+	CodeNotConfigured    Code = "not_configured"     // the server lacks a setting this needs; the message names it
 
 	// Sync-level codes (per change or per pairing in sync answers).
 	CodeValidation     Code = "validation_failed" // a field or transition breaks the domain rules

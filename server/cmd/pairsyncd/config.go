@@ -86,7 +86,7 @@ func settings() []setting {
 			c.AdminPassword = strings.TrimRight(string(b), "\r\n")
 			return nil
 		}},
-		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links (default: the request's own)", str(func(c *Config) *string { return &c.Server.PublicURL })},
+		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links; unset, links are made only for requests to a loopback address", str(func(c *Config) *string { return &c.Server.PublicURL })},
 		{"tombstone-horizon", "PAIRSYNC_TOMBSTONE_HORIZON", "4320h", "deleted records are purged after this long (180 days); devices offline longer read their pairings again", dur(func(c *Config) *time.Duration { return &c.Server.TombstoneHorizon })},
 		{"log-level", "PAIRSYNC_LOG_LEVEL", "info", "log level: debug, info, warn or error (logs are JSON on stderr)", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{"drain-delay", "PAIRSYNC_DRAIN_DELAY", "0s", "on SIGTERM, answer /readyz with 503 this long before closing the listener", dur(func(c *Config) *time.Duration { return &c.DrainDelay })},
