@@ -12,6 +12,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 type deviceView struct {
@@ -36,6 +37,9 @@ func viewDevice(d storage.Device) deviceView {
 	}
 	return v
 }
+
+// maxLiveDevices is how many devices (not revoked) one user may have.
+const maxLiveDevices = 10
 
 type registerDeviceRequest struct {
 	Name string `json:"name"`
@@ -64,6 +68,24 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	u, err := s.store.User(ctx, cl.Subject)
 	if err != nil {
 		return err
+	}
+	// At most maxLiveDevices live devices per user (issue 18 hardening): a
+	// stolen password cannot enrol phones without end. Serialized per user
+	// within this process (the "u|" keys do not meet the device ids).
+	defer s.deviceLocks.lock("u|" + u.ID)()
+	devices, err := s.store.DevicesOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	live := 0
+	for _, d := range devices {
+		if d.RevokedAt.IsZero() {
+			live++
+		}
+	}
+	if live >= maxLiveDevices {
+		return errorf(http.StatusConflict, syncproto.CodeTooManyDevices,
+			"you already have %d devices registered: ask an administrator to revoke one you no longer use (console, Devices), then register this one", live)
 	}
 	d, err := s.store.CreateDevice(ctx, storage.Device{ID: uuid.Must(uuid.NewV7()).String(), UserID: u.ID, Name: req.Name, CreatedAt: s.now().UTC()})
 	if err != nil {

@@ -191,3 +191,34 @@ func TestActivationLinksNeedPublicURL(t *testing.T) {
 		t.Fatalf("with a public URL: got %d, link %q; want 201 and a link on the public URL", r.status, cu.Activation.URL)
 	}
 }
+
+// TestDeviceCap: a user has at most maxLiveDevices live devices; the next
+// registration is refused saying to revoke an old one, and revoking one
+// makes room.
+func TestDeviceCap(t *testing.T) {
+	e := newIDEnv(t)
+	tok := e.login("officerA").AccessToken
+	var first string
+	for i := range maxLiveDevices {
+		r := e.call("POST", "/v1/devices", tok, map[string]string{"name": "手机 " + strings.Repeat("I", i+1)})
+		if r.status != 201 {
+			t.Fatalf("device %d: got %d %s, want 201", i+1, r.status, r.body)
+		}
+		if i == 0 {
+			var reg registeredDevice
+			r.json(t, &reg)
+			first = reg.Device.ID
+		}
+	}
+	r := e.call("POST", "/v1/devices", tok, map[string]string{"name": "第十一部手机"})
+	if r.status != 409 || !strings.Contains(string(r.body), `"code":"too_many_devices"`) || !strings.Contains(string(r.body), "revoke") {
+		t.Fatalf("device %d: got %d %s, want 409 too_many_devices saying to revoke one", maxLiveDevices+1, r.status, r.body)
+	}
+	if r := e.call("POST", "/v1/devices/"+first+"/revoke", e.login("adminA").AccessToken, nil); r.status != 200 {
+		t.Fatalf("revoke: got %d %s", r.status, r.body)
+	}
+	tok = e.login("officerA").AccessToken
+	if r := e.call("POST", "/v1/devices", tok, map[string]string{"name": "第十一部手机"}); r.status != 201 {
+		t.Fatalf("after revoking one: got %d %s, want 201", r.status, r.body)
+	}
+}
