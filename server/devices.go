@@ -38,9 +38,6 @@ func viewDevice(d storage.Device) deviceView {
 	return v
 }
 
-// maxLiveDevices is how many devices (not revoked) one user may have.
-const maxLiveDevices = 10
-
 type registerDeviceRequest struct {
 	Name string `json:"name"`
 }
@@ -69,7 +66,7 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// At most maxLiveDevices live devices per user (issue 18 hardening): a
+	// At most Config.MaxDevicesPerUser live devices per user (issue 18 hardening): a
 	// stolen password cannot enrol phones without end. Serialized per user
 	// within this process (the "u|" keys do not meet the device ids).
 	defer s.deviceLocks.lock("u|" + u.ID)()
@@ -83,7 +80,7 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 			live++
 		}
 	}
-	if live >= maxLiveDevices {
+	if live >= s.cfg.MaxDevicesPerUser {
 		return errorf(http.StatusConflict, syncproto.CodeTooManyDevices,
 			"you already have %d devices registered: ask an administrator to revoke one you no longer use (console, Devices), then register this one", live)
 	}

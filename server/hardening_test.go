@@ -199,6 +199,10 @@ func TestDeviceCap(t *testing.T) {
 	e := newIDEnv(t)
 	tok := e.login("officerA").AccessToken
 	var first string
+	maxLiveDevices := e.s.cfg.MaxDevicesPerUser
+	if maxLiveDevices != 10 {
+		t.Fatalf("default MaxDevicesPerUser %d, want 10", maxLiveDevices)
+	}
 	for i := range maxLiveDevices {
 		r := e.call("POST", "/v1/devices", tok, map[string]string{"name": "手机 " + strings.Repeat("I", i+1)})
 		if r.status != 201 {
@@ -220,5 +224,54 @@ func TestDeviceCap(t *testing.T) {
 	tok = e.login("officerA").AccessToken
 	if r := e.call("POST", "/v1/devices", tok, map[string]string{"name": "第十一部手机"}); r.status != 201 {
 		t.Fatalf("after revoking one: got %d %s, want 201", r.status, r.body)
+	}
+}
+
+// TestProbeAuditBounded: a flood of refused requests from one client
+// writes at most probeAuditMax entries and one summary to the audit log per
+// window; another client's refusals are still recorded.
+func TestProbeAuditBounded(t *testing.T) {
+	e := newEnvConfig(t, false, nil, nil, Config{TrustedProxies: []string{"127.0.0.1"}}, Deps{})
+	tok := e.login("contactA").AccessToken
+	count := func(ip string) (probes, summaries int) {
+		t.Helper()
+		events, _, err := e.db.AuditLog(t.Context(), storage.AuditQuery{Limit: 10_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range events {
+			switch {
+			case ev.IP != ip:
+			case ev.Action == "probes_suppressed":
+				summaries++
+			case probeResults[ev.Result]:
+				probes++
+			}
+		}
+		return probes, summaries
+	}
+	for i := range 150 {
+		path := "/v1/users/u-adminB"
+		if i%2 == 1 {
+			path = "/v1/users/no-such-user"
+		}
+		if r := e.call("GET", path, tok, nil, "X-Forwarded-For", "10.9.9.9"); r.status != 404 {
+			t.Fatalf("probe %d: got %d, want 404", i, r.status)
+		}
+	}
+	for i := range 5 {
+		e.call("POST", "/v1/auth/login", "", map[string]string{"username": "nobody" + strings.Repeat("x", i), "password": "wrong-password"}, "X-Forwarded-For", "10.9.9.9")
+	}
+	if probes, summaries := count("10.9.9.9"); probes != probeAuditMax || summaries != 1 {
+		t.Fatalf("155 refused requests from one client: %d recorded and %d summaries, want %d and 1", probes, summaries, probeAuditMax)
+	}
+	if r := e.call("GET", "/v1/users/u-adminB", tok, nil, "X-Forwarded-For", "10.8.8.8"); r.status != 404 {
+		t.Fatalf("another client: got %d", r.status)
+	}
+	if probes, _ := count("10.8.8.8"); probes != 1 {
+		t.Fatalf("another client's refusal: %d recorded, want 1", probes)
+	}
+	if body := scrape(t, e.s); !strings.Contains(body, "pairsync_audit_probes_suppressed_total 135") {
+		t.Fatalf("metrics lack 135 suppressed probes")
 	}
 }

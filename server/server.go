@@ -71,6 +71,9 @@ type Config struct {
 	// the hashes running and a short queue); past it a sign-in waits up to
 	// QueueWait, then gets 503 with Retry-After.
 	SignInMaxInFlight int
+	// MaxDevicesPerUser bounds the live (not revoked) devices of one user
+	// (default 10): a stolen password cannot enrol phones without end.
+	MaxDevicesPerUser int
 }
 
 func (c *Config) setDefaults() {
@@ -106,6 +109,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueWait <= 0 {
 		c.QueueWait = 100 * time.Millisecond
+	}
+	if c.MaxDevicesPerUser <= 0 {
+		c.MaxDevicesPerUser = 10
 	}
 	if c.PhotoGCGrace <= 0 {
 		c.PhotoGCGrace = 7 * 24 * time.Hour
@@ -205,6 +211,9 @@ type Server struct {
 	toucher deviceToucher
 	// live caches whether sign-ins are live (liveness.go).
 	live *liveness
+	// probes bounds the refused-probe audit entries per client
+	// (auditlimit.go).
+	probes probeLimiter
 }
 
 // New builds a Server with every route registered.

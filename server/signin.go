@@ -108,8 +108,10 @@ func (s *Server) login(c *fiber.Ctx) error {
 		s.audit(c, storage.AuditEvent{Action: "login_failed", Actor: u.ID, Result: "failed", Username: maskLogin(req.Username)})
 		return errWrongCredentials
 	}
+	// A success gives back its own attempt only: resetting the counter
+	// would let guesses running beside it through (60 concurrent guesses,
+	// one of them right, must still evaluate at most 3).
 	s.throttle.Refund(limits...)
-	s.throttle.Reset(limits[0].Key)
 	if s.hasher.NeedsRehash(u.PasswordHash) {
 		if phc, err := s.hasher.Hash(ctx, req.Password); err == nil {
 			u.PasswordHash = phc

@@ -39,19 +39,25 @@ func TestConcurrentGuessesReserved(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	evaluated := 0
+	evaluated, wrong := 0, 0
 	for _, st := range statuses {
 		switch st {
-		case 200, 401:
+		case 200:
 			evaluated++
-		case 429:
+		case 401:
+			evaluated++
+			wrong++
+		case 429, 503: // throttled, or shed by the sign-in pool
 		default:
 			t.Errorf("a guess answered %d, want 200, 401 or 429", st)
 		}
 	}
+	// At most 3 wrong passwords are evaluated; the right one, if it was
+	// reserved, gives its attempt back (a success costs no attempt), so at
+	// most one more hash.
 	hashes := e.s.hasher.Hashes() - h0
-	if evaluated > maxFailsAccountIP || hashes > maxFailsAccountIP {
-		t.Fatalf("%d concurrent guesses: %d evaluated, %d hashes; want at most %d", n, evaluated, hashes, maxFailsAccountIP)
+	if wrong > maxFailsAccountIP || evaluated > maxFailsAccountIP+1 || hashes > int64(evaluated) {
+		t.Fatalf("%d concurrent guesses: %d evaluated (%d wrong), %d hashes; want at most %d wrong and %d evaluated", n, evaluated, wrong, hashes, maxFailsAccountIP, maxFailsAccountIP+1)
 	}
 	t.Logf("%d concurrent guesses: %d evaluated (%d hashes), the rest 429", n, evaluated, hashes)
 }
