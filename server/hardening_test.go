@@ -275,3 +275,11 @@ func TestProbeAuditBounded(t *testing.T) {
 		t.Fatalf("metrics lack 135 suppressed probes")
 	}
 }
+
+// reset forgets every client's window (tests that count audit lines of
+// many refusals from one address).
+func (l *probeLimiter) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clients = nil
+}

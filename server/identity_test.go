@@ -609,6 +609,10 @@ func TestCrossScopeMatrix(t *testing.T) {
 		path := strings.Replace(rt.Path, ":id", id, 1)
 		row := fmt.Sprintf("%-6s %-28s", rt.Method, rt.Path)
 		for _, who := range []string{"adminA", "viewerA", "officerA", "contactA"} {
+			// Every call here comes from one address: a fresh audit
+			// budget for each pair (auditlimit.go bounds probes per client;
+			// TestProbeAuditBounded checks the bound).
+			e.s.probes.reset()
 			before := auditCount(t, e)
 			r := e.call(rt.Method, path, tokens[who], bodies[rt.Method])
 			if r.status != 404 {
