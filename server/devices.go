@@ -157,9 +157,9 @@ func (s *Server) getDevice(c *fiber.Ctx) error {
 	return c.JSON(viewDevice(s.seen.seen(loaded[storage.Device](c))))
 }
 
-// revokeDevice: POST /v1/devices/:id/revoke — its refresh tokens die now;
-// its next contact is answered device_revoked (push what you have, then
-// wipe local data).
+// revokeDevice: POST /v1/devices/:id/revoke — its sessions end now: every
+// request of it, pushes included, is answered device_revoked (the client
+// wipes its local data; liveness.go).
 func (s *Server) revokeDevice(c *fiber.Ctx) error {
 	ctx, now := c.UserContext(), s.now().UTC()
 	d := loaded[storage.Device](c)

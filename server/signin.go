@@ -243,7 +243,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		return errUnauthorized
 	case errors.Is(err, storage.ErrConflict) && old.UsedAt.IsZero():
 		// Revoked earlier (logout, reuse, disabling, device revocation). A
-		// revoked device is told so: push what you have, then wipe.
+		// revoked device is told so: it wipes its local data.
 		if old.DeviceID != "" {
 			if d, err := s.store.Device(ctx, old.DeviceID); err == nil && !d.RevokedAt.IsZero() {
 				return deviceRevoked()
