@@ -56,24 +56,26 @@ func (s *Server) activationInfo(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
+	// A look-up is reserved before it is tried, like a use (SECURITY.md 14),
+	// and given back only when the code is good.
 	ctx, limits := c.UserContext(), activationLimits(c.IP())
-	if wait, blocked := s.throttle.Blocked(limits...); blocked {
+	if wait, ok := s.throttle.Reserve(limits...); !ok {
 		return tooManyAttempts(wait)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	code := normalizeCode(req.Code)
 	if len(code) != activationCodeLen {
-		s.throttle.Fail(limits...)
 		return errBadActivationCode()
 	}
 	act, err := s.store.LiveActivation(ctx, auth.HashSecret(code), s.now().UTC())
 	if errors.Is(err, storage.ErrNotFound) {
-		s.throttle.Fail(limits...)
 		return errBadActivationCode()
 	}
 	if err != nil {
+		s.throttle.Refund(limits...)
 		return err
 	}
+	s.throttle.Refund(limits...)
 	u, err := s.store.User(ctx, act.UserID)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled {
 		// The code cannot be used either: say the same thing.

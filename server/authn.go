@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -38,6 +39,14 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if err != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pairsync", error="invalid_token"`)
 		return errUnauthorized
+	}
+	// The signature is not enough: the sign-in behind the token must still
+	// be live (liveness.go, SECURITY.md item 12).
+	if err := s.checkLive(c.UserContext(), claims); err != nil {
+		if err == errUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="pairsync", error="invalid_token"`)
+		}
+		return err
 	}
 	c.Locals(claimsKey, claims)
 	return c.Next()
@@ -140,6 +149,19 @@ func (s *Server) audit(c *fiber.Ctx, e storage.AuditEvent) {
 		}
 	}
 	e.IP = c.IP()
+	if probeResults[e.Result] {
+		record, summary := s.probes.admit(e.IP, e.Time)
+		switch {
+		case summary:
+			e = storage.AuditEvent{Time: e.Time, IP: e.IP, Action: "probes_suppressed", Result: "denied", OrgPath: e.OrgPath,
+				Detail: fmt.Sprintf("more than %d refused requests from this address within %s: the rest of that time is counted, not recorded one by one",
+					probeAuditMax, probeAuditWindow)}
+			s.metrics.probesSuppressed.Inc()
+		case !record:
+			s.metrics.probesSuppressed.Inc()
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), 5*time.Second)
 	defer cancel()
 	if err := s.store.AppendAudit(ctx, e); err != nil {

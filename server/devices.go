@@ -12,6 +12,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 type deviceView struct {
@@ -64,6 +65,24 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	u, err := s.store.User(ctx, cl.Subject)
 	if err != nil {
 		return err
+	}
+	// At most Config.MaxDevicesPerUser live devices per user (issue 18 hardening): a
+	// stolen password cannot enrol phones without end. Serialized per user
+	// within this process (the "u|" keys do not meet the device ids).
+	defer s.deviceLocks.lock("u|" + u.ID)()
+	devices, err := s.store.DevicesOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	live := 0
+	for _, d := range devices {
+		if d.RevokedAt.IsZero() {
+			live++
+		}
+	}
+	if live >= s.cfg.MaxDevicesPerUser {
+		return errorf(http.StatusConflict, syncproto.CodeTooManyDevices,
+			"you already have %d devices registered: ask an administrator to revoke one you no longer use (console, Devices), then register this one", live)
 	}
 	d, err := s.store.CreateDevice(ctx, storage.Device{ID: uuid.Must(uuid.NewV7()).String(), UserID: u.ID, Name: req.Name, CreatedAt: s.now().UTC()})
 	if err != nil {
@@ -138,9 +157,9 @@ func (s *Server) getDevice(c *fiber.Ctx) error {
 	return c.JSON(viewDevice(s.seen.seen(loaded[storage.Device](c))))
 }
 
-// revokeDevice: POST /v1/devices/:id/revoke — its refresh tokens die now;
-// its next contact is answered device_revoked (push what you have, then
-// wipe local data).
+// revokeDevice: POST /v1/devices/:id/revoke — its sessions end now: every
+// request of it, pushes included, is answered device_revoked (the client
+// wipes its local data; liveness.go).
 func (s *Server) revokeDevice(c *fiber.Ctx) error {
 	ctx, now := c.UserContext(), s.now().UTC()
 	d := loaded[storage.Device](c)

@@ -99,7 +99,7 @@ func statusOf(c syncproto.Code) int {
 		return http.StatusNotFound
 	case syncproto.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case syncproto.CodeConflict:
+	case syncproto.CodeConflict, syncproto.CodeNotConfigured, syncproto.CodeTooManyDevices:
 		return http.StatusConflict
 	case syncproto.CodeRateLimited:
 		return http.StatusTooManyRequests

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -67,11 +66,11 @@ func (s *Server) pingPhotos(ctx context.Context) error {
 	return err
 }
 
-// metricsHandler serves the Prometheus registry.
-func (s *Server) metricsHandler() fiber.Handler {
-	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	return func(c *fiber.Ctx) error {
-		h(c.Context())
-		return nil
-	}
+// MetricsHandler serves the Prometheus registry (text exposition format).
+// It is not a route of the public listener: metrics tell request volumes,
+// routes and timings to anyone who asks, so pairsyncd serves them only on
+// a listener of their own (-metrics-addr), kept to the private network
+// (issue 18 hardening).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }

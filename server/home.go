@@ -29,5 +29,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderContentSecurityPolicy, s.web.csp)
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	return c.SendString(buildPage)
 }

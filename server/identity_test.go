@@ -80,6 +80,13 @@ func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEn
 // nowhere).
 func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger) *idEnv {
 	t.Helper()
+	return newEnvConfig(t, domainRules, photoStore, logger, Config{}, Deps{})
+}
+
+// newEnvConfig is newEnvLogged with the server's Config and, for the fields
+// set in extra, its Deps (HashesInFlight, PasswordParams).
+func newEnvConfig(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger, cfg Config, extra Deps) *idEnv {
+	t.Helper()
 	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
 	e.clock.Store(time.Now().UnixNano())
 	db, folder := openStores(t)
@@ -89,7 +96,12 @@ func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, log
 	}
 	e.db = db
 	var err error
-	e.s, err = New(Config{}, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: !domainRules, Logger: logger})
+	params := fastPasswords
+	if extra.PasswordParams != (auth.Params{}) {
+		params = extra.PasswordParams
+	}
+	e.s, err = New(cfg, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: params, ProtocolOnly: !domainRules, Logger: logger,
+		HashesInFlight: extra.HashesInFlight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +118,7 @@ func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, log
 	mk("root", "root", "", "committee")
 	mk("A", "unitA", "root", "department")
 	mk("B", "unitB", "root", "department")
-	hasher := auth.NewHasher(fastPasswords, 1)
+	hasher := auth.NewHasher(params, 1)
 	phc, err := hasher.Hash(ctx, testPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +176,10 @@ func (e *idEnv) call(method, path, token string, body any, hdr ...string) result
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1] // net/http sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -204,9 +220,15 @@ func TestJWTNegativeMatrix(t *testing.T) {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 	now := e.now()
+	// The hand-signed tokens name the live sign-in of good (a token must
+	// name a live one: liveness.go), so they fail only for their own reason.
+	goodClaims, err := e.s.tokens.Parse(t.Context(), good.AccessToken)
+	if err != nil || goodClaims.Family == "" {
+		t.Fatalf("the control token's claims: %+v %v", goodClaims, err)
+	}
 	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
 		c := jwt.MapClaims{"iss": tokenIssuer, "aud": tokenAudience, "sub": "u-officerA", "typ": "access", "role": "officer",
-			"ou": e.units["A"].Path, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+			"ou": e.units["A"].Path, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "sid": goodClaims.Family}
 		if mod != nil {
 			mod(c)
 		}
@@ -262,6 +284,9 @@ func TestJWTNegativeMatrix(t *testing.T) {
 		{"refresh token as access token", good.RefreshToken, false},
 		{"typ claim refresh", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["typ"] = "refresh" }), nil), false},
 		{"no typ header", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"typ": nil}), false},
+		{"no sign-in (sid)", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { delete(c, "sid") }), nil), false},
+		{"ended or unknown sign-in (sid)", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["sid"] = "01a20324-cb52-783c-9b67-000000000009" }), nil), false},
+		{"unknown user", sign(jwt.SigningMethodEdDSA, realKey, claims(func(c jwt.MapClaims) { c["sub"] = "u-nobody" }), nil), false},
 		{"unknown kid", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": "no-such-key"}), false},
 		{"no kid", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": nil}), false},
 		{"kid with path traversal", sign(jwt.SigningMethodEdDSA, realKey, claims(nil), map[string]any{"kid": "../../../../etc/passwd"}), false},
@@ -584,6 +609,10 @@ func TestCrossScopeMatrix(t *testing.T) {
 		path := strings.Replace(rt.Path, ":id", id, 1)
 		row := fmt.Sprintf("%-6s %-28s", rt.Method, rt.Path)
 		for _, who := range []string{"adminA", "viewerA", "officerA", "contactA"} {
+			// Every call here comes from one address: a fresh audit
+			// budget for each pair (auditlimit.go bounds probes per client;
+			// TestProbeAuditBounded checks the bound).
+			e.s.probes.reset()
 			before := auditCount(t, e)
 			r := e.call(rt.Method, path, tokens[who], bodies[rt.Method])
 			if r.status != 404 {

@@ -34,10 +34,6 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		return err
 	}
 	ctx, cl := c.UserContext(), claims(c)
-	limits := []auth.Limit{{Key: "pw|" + cl.Subject, Max: maxFailsAccountIP}}
-	if wait, blocked := s.throttle.Blocked(limits...); blocked {
-		return tooManyAttempts(wait)
-	}
 	if err := auth.CheckPassword(req.NewPassword); err != nil {
 		return badRequest("new_password", "%s", err.Error())
 	}
@@ -45,12 +41,21 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ok, _ := s.hasher.Verify(ctx, req.OldPassword, u.PasswordHash)
-	if !ok || len(req.OldPassword) > 1024 {
-		s.throttle.Fail(limits...)
+	// The guess at the current password is reserved before the hash
+	// (SECURITY.md 14) and given back when it was right.
+	limits := []auth.Limit{{Key: "pw|" + cl.Subject, Max: maxFailsAccountIP}}
+	if wait, ok := s.throttle.Reserve(limits...); !ok {
+		return tooManyAttempts(wait)
+	}
+	ok := false
+	if len(req.OldPassword) <= 1024 {
+		ok, _ = s.hasher.Verify(ctx, req.OldPassword, u.PasswordHash)
+	}
+	if !ok {
 		s.audit(c, storage.AuditEvent{Action: "password_change_failed", Result: "failed", Object: "user:" + u.ID})
 		return badRequest("old_password", "the current password is wrong")
 	}
+	s.throttle.Refund(limits...)
 	phc, err := s.hasher.Hash(ctx, req.NewPassword)
 	if err != nil {
 		return err

@@ -19,6 +19,9 @@ type metrics struct {
 	storageCalls *prometheus.HistogramVec
 	photoBytes   prometheus.Counter
 	shed         prometheus.Counter
+	// probesSuppressed counts refused requests not audited one by one
+	// (auditlimit.go).
+	probesSuppressed prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -41,13 +44,17 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Namespace: "pairsync", Name: "http_requests_shed_total",
 			Help: "API requests answered 503 because MaxInFlight requests were being served.",
 		}),
+		probesSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "pairsync", Name: "audit_probes_suppressed_total",
+			Help: "Refused requests (authentication failures, authorization refusals) over a client's audit budget: counted, not recorded one by one.",
+		}),
 		photoBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "pairsync", Name: "photo_bytes_stored_total",
 			Help: "Bytes of photos verified and stored.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.requests, m.latency, m.storageCalls, m.photoBytes, m.shed,
+		m.requests, m.latency, m.storageCalls, m.photoBytes, m.shed, m.probesSuppressed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

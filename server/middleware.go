@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -55,6 +56,28 @@ func plainID(s string) bool {
 func requestID(c *fiber.Ctx) string {
 	id, _ := c.Locals(requestIDKey).(string)
 	return id
+}
+
+// secureHeaders sets what every answer carries (SECURITY.md 15, issue 18):
+// X-Content-Type-Options nosniff everywhere, and Cache-Control no-store on
+// the API (tokens and personal data; a handler may loosen it for what is
+// neither, like the JWKS). HTML pages set their CSP where they are served
+// (web.go, home.go).
+func secureHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	if strings.HasPrefix(c.Path(), "/v1/") {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	return c.Next()
+}
+
+// photoOrigin is the origin browsers reach the photo store at, when photos
+// go straight to it (a store with PublicOrigin, as storage/minio), else "".
+func photoOrigin(p storage.Photos) string {
+	if o, ok := p.(interface{ PublicOrigin() string }); ok {
+		return o.PublicOrigin()
+	}
+	return ""
 }
 
 // accessLog writes one structured line per request and records the request
@@ -138,12 +161,18 @@ func (s *Server) admit(c *fiber.Ctx) error {
 	case "/healthz", "/readyz", "/metrics":
 		return c.Next()
 	}
+	// Sign-ins (password hashes) have their own pool: a flood of them, bad
+	// or not, waits there and never takes a slot from sync (issue 18 M6).
+	slots := s.slots
+	if s.signInRoutes[c.Method()+" "+c.Path()] {
+		slots = s.signInSlots
+	}
 	select {
-	case s.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	default:
 		t := time.NewTimer(s.cfg.QueueWait)
 		select {
-		case s.slots <- struct{}{}:
+		case slots <- struct{}{}:
 			t.Stop()
 		case <-t.C:
 			s.metrics.shed.Inc()
@@ -151,6 +180,6 @@ func (s *Server) admit(c *fiber.Ctx) error {
 				Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: "the server is busy; send the same request again shortly"}}
 		}
 	}
-	defer func() { <-s.slots }()
+	defer func() { <-slots }()
 	return c.Next()
 }

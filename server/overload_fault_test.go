@@ -84,7 +84,7 @@ func overloadScale() (slots int, steady, over time.Duration) {
 // overload ending the server answers as before (no shedding).
 func TestOverloadFiveTimes(t *testing.T) {
 	slots, steadyFor, overFor := overloadScale()
-	e := newFaultEnv(t, Config{MaxInFlight: slots}, nil, true)
+	e := newFaultEnv(t, Config{MaxInFlight: slots, MaxDevicesPerUser: 5 * slots}, nil, true)
 	pid, _ := domainFixture(t, e)
 	var devs []*device
 	for range 5 * slots {

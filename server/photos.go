@@ -379,7 +379,9 @@ func (s *Server) getPhoto(c *fiber.Ctx) error {
 	if !s.ledger.PhotoStored(lp.sum) {
 		return errorf(http.StatusNotFound, syncproto.CodeNotFound, "the photo has not been uploaded yet")
 	}
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
+	// Private and short (issue 18): a device keeps a photo at most 5
+	// minutes after its access to it ends.
+	c.Set(fiber.HeaderCacheControl, "private, max-age=300")
 	c.Set(fiber.HeaderETag, `"`+lp.sum+`"`)
 	if c.QueryBool("thumb") {
 		thumb, err := s.thumbnail(ctx, lp.sum)

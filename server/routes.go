@@ -32,6 +32,11 @@ type route struct {
 	MaxBody int
 	// Auth requires a valid access token.
 	Auth bool
+	// SignIn marks the routes that hash a password: they are admitted by
+	// their own bounded pool (Config.SignInMaxInFlight), never by the
+	// shared in-flight slots, so a flood of sign-ins cannot starve sync
+	// (SECURITY.md 14, issue 18 M6).
+	SignIn bool
 	// Load resolves the object named by the path's :id; the router asks
 	// pairing.Policy for Action on it before Handler runs. Every route with
 	// an id has one (a test checks).
@@ -46,14 +51,13 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodGet, Path: "/", Tag: "web", Summary: "The field app (PWA), or a page saying how to build it (make web)", Handler: s.home},
 		{Method: fiber.MethodGet, Path: "/healthz", Tag: "ops", Summary: "Process liveness", Response: health{}, Handler: s.healthz},
 		{Method: fiber.MethodGet, Path: "/readyz", Tag: "ops", Summary: "Readiness: storage reachable and not shutting down", Response: health{}, Handler: s.readyz},
-		{Method: fiber.MethodGet, Path: "/metrics", Tag: "ops", Summary: "Prometheus metrics (text exposition format)", Handler: s.metricsHandler()},
 		{Method: fiber.MethodGet, Path: "/v1/openapi.json", Tag: "ops", Summary: "This OpenAPI description", Handler: s.openAPIHandler},
 
 		// Sign-in and tokens (public: they carry their own credentials).
-		{Method: fiber.MethodPost, Path: "/v1/auth/login", Tag: "auth", Summary: "Sign in with user name (or phone) and password", Request: loginRequest{}, Response: tokenResponse{}, Handler: s.login},
+		{Method: fiber.MethodPost, Path: "/v1/auth/login", Tag: "auth", Summary: "Sign in with user name (or phone) and password", Request: loginRequest{}, Response: tokenResponse{}, SignIn: true, Handler: s.login},
 		{Method: fiber.MethodPost, Path: "/v1/auth/refresh", Tag: "auth", Summary: "Exchange a refresh token (single use) for new tokens", Request: refreshRequest{}, Response: tokenResponse{}, Handler: s.refresh},
 		{Method: fiber.MethodPost, Path: "/v1/auth/logout", Tag: "auth", Summary: "End the refresh token's sign-in", Request: refreshRequest{}, Handler: s.logout},
-		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, Handler: s.activate},
+		{Method: fiber.MethodPost, Path: "/v1/auth/activate", Tag: "auth", Summary: "Set your password with a one-time activation code, and sign in", Request: activateRequest{}, Response: tokenResponse{}, SignIn: true, Handler: s.activate},
 		{Method: fiber.MethodPost, Path: "/v1/auth/activation-info", Tag: "auth", Summary: "Whom a one-time activation code is for (name, user name, role, org unit or counterparty name; no id, no phone), without using it; throttled like activation", Request: activationInfoRequest{}, Response: activationInfo{}, Handler: s.activationInfo},
 		{Method: fiber.MethodGet, Path: "/v1/auth/password-rules", Tag: "auth", Summary: "What a new password must be (shown before it is typed)", Response: auth.PasswordRules{}, Handler: s.passwordRules},
 		{Method: fiber.MethodGet, Path: "/v1/auth/jwks.json", Tag: "auth", Summary: "Public keys that verify access tokens (JWKS)", Response: auth.JWKS{}, Handler: s.jwks},
@@ -61,7 +65,7 @@ func (s *Server) routeTable() []route {
 
 		// The signed-in user and their devices.
 		{Method: fiber.MethodGet, Path: "/v1/me", Tag: "users", Summary: "The signed-in user", Response: userView{}, Auth: true, Handler: s.me},
-		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, Handler: s.changePassword},
+		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, SignIn: true, Handler: s.changePassword},
 		{Method: fiber.MethodPost, Path: "/v1/devices", Tag: "devices", Summary: "Register this device; its id is the replica id of its changes", Request: registerDeviceRequest{}, Response: registeredDevice{}, Auth: true, Handler: s.registerDevice},
 		{Method: fiber.MethodGet, Path: "/v1/devices", Tag: "devices", Summary: "Your devices, or (admins) a user's: ?user=ID", Auth: true, Handler: s.listDevices},
 		// Before /v1/devices/:id, which would take "attention" for an id
@@ -174,6 +178,12 @@ func (s *Server) register(routes []route) {
 				s.largeBodies = map[string]int{}
 			}
 			s.largeBodies[r.Method+" "+r.Path] = r.MaxBody
+		}
+		if r.SignIn {
+			if s.signInRoutes == nil {
+				s.signInRoutes = map[string]bool{}
+			}
+			s.signInRoutes[r.Method+" "+r.Path] = true
 		}
 		h = bodyLimit(limit, h)
 		switch {

@@ -45,7 +45,8 @@ type Config struct {
 	// Version is reported by /healthz and the OpenAPI description.
 	Version string
 	// PublicURL is the base URL people reach the server at (activation
-	// links); empty means the request's own scheme and host.
+	// links); empty allows links only for requests to a loopback host
+	// (users.go, activationBase).
 	PublicURL string
 	// TombstoneHorizon is how long deleted records are kept before they
 	// are purged (default 180 days); devices that have not synced for
@@ -64,6 +65,15 @@ type Config struct {
 	// slowing every request down. Health, readiness and metrics are exempt.
 	MaxInFlight int
 	QueueWait   time.Duration
+	// SignInMaxInFlight bounds the sign-ins (routes that hash a password:
+	// login, activation, password change) served at once, in a pool of
+	// their own apart from MaxInFlight (default 4 × Deps.HashesInFlight:
+	// the hashes running and a short queue); past it a sign-in waits up to
+	// QueueWait, then gets 503 with Retry-After.
+	SignInMaxInFlight int
+	// MaxDevicesPerUser bounds the live (not revoked) devices of one user
+	// (default 10): a stolen password cannot enrol phones without end.
+	MaxDevicesPerUser int
 }
 
 func (c *Config) setDefaults() {
@@ -99,6 +109,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.QueueWait <= 0 {
 		c.QueueWait = 100 * time.Millisecond
+	}
+	if c.MaxDevicesPerUser <= 0 {
+		c.MaxDevicesPerUser = 10
 	}
 	if c.PhotoGCGrace <= 0 {
 		c.PhotoGCGrace = 7 * 24 * time.Hour
@@ -170,8 +183,12 @@ type Server struct {
 	// few at a time.
 	photoPolicy imaging.Policy
 	thumbnailer *imaging.Thumbnailer
-	// slots holds one token per API request being served (Config.MaxInFlight).
-	slots chan struct{}
+	// slots holds one token per API request being served (Config.MaxInFlight);
+	// signInSlots one per sign-in (Config.SignInMaxInFlight), the routes
+	// listed in signInRoutes ("METHOD /path", set by register).
+	slots        chan struct{}
+	signInSlots  chan struct{}
+	signInRoutes map[string]bool
 	// presignPut is how long a signed part URL lives (tests shorten it).
 	presignPut time.Duration
 	// pairingLocks and deviceLocks serialize, within this process, the
@@ -192,6 +209,11 @@ type Server struct {
 	// with toucher when the store can write many at once.
 	seen    sightings
 	toucher deviceToucher
+	// live caches whether sign-ins are live (liveness.go).
+	live *liveness
+	// probes bounds the refused-probe audit entries per client
+	// (auditlimit.go).
+	probes probeLimiter
 }
 
 // New builds a Server with every route registered.
@@ -228,11 +250,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
+	live := &liveness{}
 	s := &Server{
 		cfg:          cfg,
-		store:        instrumentStore(deps.Store, m),
+		store:        forgettingStore{Store: instrumentStore(deps.Store, m), live: live},
+		live:         live,
 		photos:       deps.Photos,
-		web:          newWebApp(deps.Web),
+		web:          newWebApp(deps.Web, pagePolicy(photoOrigin(deps.Photos))),
 		log:          deps.Logger.With("component", "server"),
 		registry:     deps.Registry,
 		metrics:      m,
@@ -259,6 +283,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.thumbnailer = imaging.NewThumbnailer(s.photoPolicy, 2)
 	s.presignPut = presignPutExpiry
 	s.slots = make(chan struct{}, cfg.MaxInFlight)
+	if cfg.SignInMaxInFlight <= 0 {
+		cfg.SignInMaxInFlight = 4 * deps.HashesInFlight
+		s.cfg.SignInMaxInFlight = cfg.SignInMaxInFlight
+	}
+	s.signInSlots = make(chan struct{}, cfg.SignInMaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
 	s.app = fiber.New(fiber.Config{
@@ -282,6 +311,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.app.Use(
 		recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}),
 		s.requestID,
+		secureHeaders,
 		s.accessLog,
 		s.admit,
 		compress.New(compress.Config{Level: compress.LevelDefault}),

@@ -238,11 +238,22 @@ func TestReadiness(t *testing.T) {
 	}
 }
 
+// scrape reads the server's metrics as Prometheus would.
+func scrape(t testing.TB, s *Server) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	s.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("metrics: got %d", rec.Code)
+	}
+	return rec.Body.String()
+}
+
 func TestMetricsAndGzip(t *testing.T) {
 	s, _ := newTestServer(t)
 	do(t, s, httptest.NewRequest("GET", "/readyz", nil))
 	do(t, s, httptest.NewRequest("GET", "/v1/nothing/here", nil))
-	_, body := do(t, s, httptest.NewRequest("GET", "/metrics", nil))
+	body := scrape(t, s)
 	for _, want := range []string{
 		`pairsync_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
 		`pairsync_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
@@ -253,6 +264,11 @@ func TestMetricsAndGzip(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	// Metrics are not on the public listener (issue 18): pairsyncd serves
+	// MetricsHandler on -metrics-addr.
+	if resp, _ := do(t, s, httptest.NewRequest("GET", "/metrics", nil)); resp.StatusCode != 404 {
+		t.Errorf("GET /metrics on the public app: got %d, want 404", resp.StatusCode)
 	}
 	req := httptest.NewRequest("GET", "/v1/openapi.json", nil)
 	req.Header.Set("Accept-Encoding", "gzip")

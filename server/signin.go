@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -16,12 +17,17 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// Sign-in throttling (SECURITY.md item 3): failures allowed per window.
+// Sign-in throttling (SECURITY.md items 3 and 14). Attempts are counted per
+// account × client and per client, never per account alone: a per-account
+// lock would let anyone lock the owner out by guessing from elsewhere. The
+// account is the user the typed login resolves to, so typing the phone
+// number or the user name counts on one counter; an unknown login counts
+// under what was typed. Each attempt is reserved before the hash
+// (auth.Throttle.Reserve) and given back on success.
 const (
 	throttleWindow     = 15 * time.Minute
-	maxFailsAccountIP  = 3  // the 4th wrong password from one address gets 429
-	maxFailsAccount    = 10 // across addresses (a trusted proxy's clients)
-	maxFailsIP         = 30 // across accounts (password spraying)
+	maxFailsAccountIP  = 3  // the 4th wrong password from one client gets 429
+	maxFailsIP         = 30 // across accounts from one client (password spraying)
 	throttleKeysMemory = 100_000
 	activationTTL      = 72 * time.Hour
 )
@@ -45,17 +51,24 @@ type tokenResponse struct {
 	User         userView `json:"user"`
 }
 
-func throttleKeys(login, ip string) []auth.Limit {
+// signInLimits are the limits of one sign-in attempt on account (a user id,
+// or "?" and the login typed when it names nobody) from client ip.
+func signInLimits(account, ip string) []auth.Limit {
 	return []auth.Limit{
-		{Key: "a|" + login + "|" + ip, Max: maxFailsAccountIP},
-		{Key: "a|" + login, Max: maxFailsAccount},
+		{Key: "a|" + account + "|" + ip, Max: maxFailsAccountIP},
 		{Key: "i|" + ip, Max: maxFailsIP},
 	}
 }
 
+// tooManyAttempts is the 429 of every throttle: Retry-After, and the wait in
+// whole minutes in the message and in seconds in retry_after (the clients
+// translate the code and show the minutes).
 func tooManyAttempts(wait time.Duration) *Error {
+	secs := int((wait + time.Second - 1) / time.Second)
+	mins := (secs + 59) / 60
 	return &Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
-		Wire: syncproto.Error{Code: syncproto.CodeRateLimited, Message: "too many failed attempts; try again later"}}
+		Wire: syncproto.Error{Code: syncproto.CodeRateLimited, RetryAfter: secs,
+			Message: fmt.Sprintf("too many failed attempts: try again in %d minutes", mins)}}
 }
 
 // login: POST /v1/auth/login.
@@ -68,14 +81,18 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return errWrongCredentials
 	}
 	ctx, ip := c.UserContext(), c.IP()
-	limits := throttleKeys(req.Username, ip)
-	if wait, blocked := s.throttle.Blocked(limits...); blocked {
-		s.audit(c, storage.AuditEvent{Action: "login_throttled", Result: "denied", Username: maskLogin(req.Username)})
-		return tooManyAttempts(wait)
-	}
 	u, err := s.store.UserByLogin(ctx, req.Username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
+	}
+	account := "?" + req.Username
+	if err == nil {
+		account = u.ID
+	}
+	limits := signInLimits(account, ip)
+	if wait, ok := s.throttle.Reserve(limits...); !ok {
+		s.audit(c, storage.AuditEvent{Action: "login_throttled", Result: "denied", Username: maskLogin(req.Username)})
+		return tooManyAttempts(wait)
 	}
 	ok := false
 	if err == nil && u.PasswordHash != "" {
@@ -87,11 +104,14 @@ func (s *Server) login(c *fiber.Ctx) error {
 		s.hasher.Dummy(ctx, req.Password) // same time for unknown users
 	}
 	if !ok || u.Disabled {
-		s.throttle.Fail(limits...)
+		// The reserved attempt stays counted.
 		s.audit(c, storage.AuditEvent{Action: "login_failed", Actor: u.ID, Result: "failed", Username: maskLogin(req.Username)})
 		return errWrongCredentials
 	}
-	s.throttle.Reset(limits[0].Key)
+	// A success gives back its own attempt only: resetting the counter
+	// would let guesses running beside it through (60 concurrent guesses,
+	// one of them right, must still evaluate at most 3).
+	s.throttle.Refund(limits...)
 	if s.hasher.NeedsRehash(u.PasswordHash) {
 		if phc, err := s.hasher.Hash(ctx, req.Password); err == nil {
 			u.PasswordHash = phc
@@ -144,7 +164,7 @@ func maskLogin(login string) string {
 
 func deviceRevoked() *Error {
 	return &Error{Status: http.StatusForbidden,
-		Wire: syncproto.Error{Code: syncproto.CodeDeviceRevoked, Message: "this device was revoked: push what you have, then wipe local data"}}
+		Wire: syncproto.Error{Code: syncproto.CodeDeviceRevoked, Message: "this device was revoked by an administrator: what it has not synced stays unsent and its local data is wiped; sign in on another device"}}
 }
 
 type session struct {
@@ -223,7 +243,7 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		return errUnauthorized
 	case errors.Is(err, storage.ErrConflict) && old.UsedAt.IsZero():
 		// Revoked earlier (logout, reuse, disabling, device revocation). A
-		// revoked device is told so: push what you have, then wipe.
+		// revoked device is told so: it wipes its local data.
 		if old.DeviceID != "" {
 			if d, err := s.store.Device(ctx, old.DeviceID); err == nil && !d.RevokedAt.IsZero() {
 				return deviceRevoked()
@@ -305,40 +325,43 @@ func (s *Server) activate(c *fiber.Ctx) error {
 		return err
 	}
 	ctx, ip := c.UserContext(), c.IP()
-	limits := []auth.Limit{{Key: "act|" + ip, Max: 10}}
-	if wait, blocked := s.throttle.Blocked(limits...); blocked {
-		return tooManyAttempts(wait)
-	}
 	if err := auth.CheckPassword(req.Password); err != nil {
 		return badRequest("password", "%s", err.Error())
 	}
+	// A guess at a code is reserved before it is tried (SECURITY.md 14).
+	limits := activationLimits(ip)
+	if wait, ok := s.throttle.Reserve(limits...); !ok {
+		return tooManyAttempts(wait)
+	}
 	code := normalizeCode(req.Code)
 	if len(code) != activationCodeLen {
-		s.throttle.Fail(limits...)
-		return badRequest("code", "this activation code is not valid (it may have expired or been used)")
+		return errBadActivationCode()
 	}
 	act, err := s.store.ConsumeActivation(ctx, auth.HashSecret(code), s.now().UTC())
 	if errors.Is(err, storage.ErrNotFound) {
-		s.throttle.Fail(limits...)
 		s.audit(c, storage.AuditEvent{Action: "activate_failed", Result: "failed"})
-		return badRequest("code", "this activation code is not valid (it may have expired or been used)")
+		return errBadActivationCode()
 	}
 	if err != nil {
+		s.throttle.Refund(limits...)
 		return err
 	}
+	s.throttle.Refund(limits...)
 	phc, err := s.hasher.Hash(ctx, req.Password)
 	if err != nil {
 		return err
 	}
 	u, err := s.updateUser(ctx, act.UserID, func(u *storage.User) error {
+		if u.Disabled {
+			// A disabled account gets no password and no session
+			// (SECURITY.md item 12).
+			return errWrongCredentials
+		}
 		u.PasswordHash = phc
 		return nil
 	})
 	if err != nil {
 		return err
-	}
-	if u.Disabled {
-		return errWrongCredentials
 	}
 	resp, err := s.startSession(ctx, u, "")
 	if err != nil {

@@ -51,8 +51,8 @@ func (s *Server) syncDevice(c *fiber.Ctx) (storage.Device, error) {
 // replayed change gets the same answer and changes nothing. A rejected
 // change is answered and kept, and blocks nothing else.
 //
-// A revoked device may still push what it has (its token lives at most ten
-// minutes more): nothing it recorded is lost; its pulls are refused.
+// A revoked device's requests are refused by authenticate (liveness.go,
+// SECURITY.md item 12): a lost or stolen phone pushes nothing more.
 func (s *Server) push(c *fiber.Ctx) error {
 	dev, err := s.syncDevice(c)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // userView is a user as the API shows it: never the password hash; the
@@ -175,6 +177,10 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err := validateUserFields(req.Username, req.Name, req.Phone, req.Role, req.Counterparty); err != nil {
 		return err
 	}
+	base, err := s.activationBase(c)
+	if err != nil {
+		return err
+	}
 	unit, err := s.userUnit(c, req.OrgUnit)
 	if err != nil {
 		return err
@@ -190,7 +196,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	act, err := s.newActivation(ctx, c, u.ID)
+	act, err := s.newActivation(ctx, c, base, u.ID)
 	if err != nil {
 		return err
 	}
@@ -218,6 +224,12 @@ func validateUserFields(username, name, phone, role, counterparty string) error 
 	switch {
 	case !validUsername(username):
 		return badRequest("username", "username must be 2 to 64 letters, digits, '.', '_' or '-'")
+	case validPhone(username):
+		// A phone number signs in by itself; a user name shaped like one
+		// could equal another user's phone and take over their sign-in
+		// (issue 18 L3). Names and phones are disjoint by shape, so a typed
+		// login resolves one account whatever is stored.
+		return badRequest("username", "a user name cannot be a phone number: put the number in phone (it signs in too) and choose a name with a letter")
 	case utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name):
 		return badRequest("name", "name must be at most 64 characters")
 	case phone != "" && !validPhone(phone):
@@ -298,7 +310,7 @@ func normalizeCode(s string) string {
 
 // newActivation stores a fresh code for the user (replacing older ones) and
 // returns it with the sign-up link and its QR image.
-func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, userID string) (activationView, error) {
+func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, base, userID string) (activationView, error) {
 	code := newActivationCode()
 	now := s.now().UTC()
 	a := storage.Activation{CodeHash: auth.HashSecret(code), UserID: userID, CreatedBy: principal(c).UserID,
@@ -309,7 +321,7 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, userID string)
 	shown := code[:4] + "-" + code[4:8] + "-" + code[8:]
 	// The link carries the code without its dashes: a shorter QR, and a URL
 	// that reads as one word (the app accepts both forms).
-	link := s.publicURL(c) + "/activate#code=" + code
+	link := base + "/activate#code=" + code
 	qrc, err := qr.Encode(link, qr.M)
 	if err != nil {
 		return activationView{}, err
@@ -318,12 +330,27 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, userID string)
 	return activationView{Code: shown, ExpiresAt: a.ExpiresAt, URL: link, QRPNG: base64.StdEncoding.EncodeToString(qrc.PNG())}, nil
 }
 
-// publicURL is the base URL people reach the server at.
-func (s *Server) publicURL(c *fiber.Ctx) string {
+// activationBase is the base URL of activation links: Config.PublicURL.
+// Without it, only a request to a loopback host (a server tried out on
+// one machine) may build links from its own Host header; any other request
+// is refused before anything is written, because a Host header is the
+// client's to choose and a link to an attacker's host would carry the code
+// there (issue 18 hardening).
+func (s *Server) activationBase(c *fiber.Ctx) (string, error) {
 	if s.cfg.PublicURL != "" {
-		return strings.TrimRight(s.cfg.PublicURL, "/")
+		return strings.TrimRight(s.cfg.PublicURL, "/"), nil
 	}
-	return c.Protocol() + "://" + c.Hostname()
+	host := c.Hostname()
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.Trim(name, "[]")
+	if ip := net.ParseIP(name); (ip != nil && ip.IsLoopback()) || strings.EqualFold(name, "localhost") {
+		return c.Protocol() + "://" + host, nil
+	}
+	return "", errorf(http.StatusConflict, syncproto.CodeNotConfigured,
+		"activation links need the server's public address: the operator sets -public-url (PAIRSYNC_PUBLIC_URL) to the URL people open, then try again")
 }
 
 type updateUserRequest struct {
@@ -410,6 +437,10 @@ func (s *Server) resetUser(c *fiber.Ctx) error {
 	if lu.user.ID == principal(c).UserID {
 		return badRequest("id", "use the password route to change your own password")
 	}
+	base, err := s.activationBase(c)
+	if err != nil {
+		return err
+	}
 	u, err := s.updateUser(ctx, lu.user.ID, func(u *storage.User) error {
 		u.PasswordHash = ""
 		u.MustChangePassword = false // the person chooses the next one
@@ -421,7 +452,7 @@ func (s *Server) resetUser(c *fiber.Ctx) error {
 	if _, err := s.store.RevokeSessions(ctx, storage.SessionFilter{UserID: u.ID}, s.now().UTC()); err != nil {
 		return err
 	}
-	act, err := s.newActivation(ctx, c, u.ID)
+	act, err := s.newActivation(ctx, c, base, u.ID)
 	if err != nil {
 		return err
 	}

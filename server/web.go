@@ -20,7 +20,8 @@ import (
 // a shared link opens the app there (SPA fallback), and the right types for
 // .wasm and .webmanifest. Safe for concurrent use.
 type webApp struct {
-	fsys fs.FS // nil: no web app
+	fsys fs.FS  // nil: no web app
+	csp  string // pagePolicy
 	// files caches each file read once: its bytes and ETag. The embedded
 	// files never change while the process runs.
 	files sync.Map // name → *webFile
@@ -51,14 +52,22 @@ var webTypes = map[string]string{
 	".txt":         "text/plain; charset=utf-8",
 }
 
-// appPolicy is the Content-Security-Policy of the app's pages: its own code
-// only ('wasm-unsafe-eval' runs syncproto.wasm), photos as blob: URLs, the
-// icon font inline, and any host for connections (photos may go straight to
-// signed object-store URLs).
-const appPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
-	"img-src 'self' blob: data:; font-src 'self' data:; connect-src *; worker-src 'self'; manifest-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+// pagePolicy is the Content-Security-Policy of every HTML page (the app's and
+// the placeholder's): its own code only ('wasm-unsafe-eval' runs
+// syncproto.wasm), photos as blob: URLs, the icon font inline, connections
+// to this origin and, when photos go straight to an object store (MinIO),
+// to photoOrigin; never framed (issue 18, SECURITY.md 15).
+func pagePolicy(photoOrigin string) string {
+	extra := ""
+	if photoOrigin != "" {
+		extra = " " + photoOrigin
+	}
+	return "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' blob: data:" + extra + "; font-src 'self' data:; connect-src 'self'" + extra +
+		"; worker-src 'self'; manifest-src 'self'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+}
 
-func newWebApp(fsys fs.FS) *webApp { return &webApp{fsys: fsys} }
+func newWebApp(fsys fs.FS, csp string) *webApp { return &webApp{fsys: fsys, csp: csp} }
 
 // built reports whether the app is there (the placeholder alone is not).
 func (w *webApp) built() bool {
@@ -107,7 +116,7 @@ func (w *webApp) serveFile(c *fiber.Ctx, name string) error {
 		c.Set(fiber.HeaderCacheControl, "no-cache")
 	}
 	if ext == ".html" {
-		c.Set(fiber.HeaderContentSecurityPolicy, appPolicy)
+		c.Set(fiber.HeaderContentSecurityPolicy, w.csp)
 		c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	}
 	etag, data := f.etag, f.data

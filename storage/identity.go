@@ -103,6 +103,13 @@ type Sessions interface {
 	// BindSessionDevice sets DeviceID on every live (not revoked, not
 	// expired) token of a family; ErrNotFound when it has none.
 	BindSessionDevice(ctx context.Context, family, deviceID string) error
+	// SessionLive reports whether a sign-in family is still live: it has a
+	// token, used or not, that is not revoked and whose family has not
+	// expired at now. An unknown family is not live (no error). The server
+	// asks it (through a short cache) on every authenticated request, so
+	// that logout, disabling a user or revoking a device ends the access
+	// tokens of the family at once (SECURITY.md item 12).
+	SessionLive(ctx context.Context, family string, now time.Time) (bool, error)
 }
 
 // SessionFilter selects sessions to revoke.

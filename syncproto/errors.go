@@ -26,10 +26,12 @@ const (
 	CodeTimeout          Code = "timeout"            // the request took longer than its deadline
 	CodeUnsupportedMedia Code = "unsupported_media"  // wrong Content-Type
 	CodeInternal         Code = "internal"           // a server bug; details are in the server log only
+	CodeNotConfigured    Code = "not_configured"     // the server lacks a setting this needs; the message names it
+	CodeTooManyDevices   Code = "too_many_devices"   // the user has the most devices allowed: revoke an old one first
 
 	// Sync-level codes (per change or per pairing in sync answers).
 	CodeValidation     Code = "validation_failed" // a field or transition breaks the domain rules
-	CodeDeviceRevoked  Code = "device_revoked"    // push what you have, then wipe local data
+	CodeDeviceRevoked  Code = "device_revoked"    // refused: wipe local data (nothing more is accepted from it)
 	CodeResyncRequired Code = "resync_required"   // the cursor is older than the tombstone horizon
 	CodeOutOfScope     Code = "out_of_scope"      // the record's pairing is not one the user may write
 )
@@ -41,6 +43,9 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// RetryAfter, with rate_limited, is how many seconds to wait (the
+	// Retry-After header's value, for clients that show it translated).
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.

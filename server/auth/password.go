@@ -40,11 +40,17 @@ var ErrWeakPassword = fmt.Errorf("password must be %d to %d characters", MinPass
 // errMalformedHash is returned by Verify for a stored hash it cannot read.
 var errMalformedHash = errors.New("auth: malformed password hash")
 
-// CheckPassword reports whether pw is acceptable as a new password.
+// CheckPassword reports whether pw is acceptable as a new password: the
+// length bounds (ErrWeakPassword), and not a common one (ErrCommonPassword,
+// blocklist.go). Every way a password is set calls it: activation, password
+// change and the first administrator's.
 func CheckPassword(pw string) error {
 	n := utf8.RuneCountInString(pw)
 	if n < MinPasswordLen || n > MaxPasswordLen || !utf8.ValidString(pw) {
 		return ErrWeakPassword
+	}
+	if commonPassword(pw) {
+		return ErrCommonPassword
 	}
 	return nil
 }

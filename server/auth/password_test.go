@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -85,14 +86,33 @@ func TestCheckPassword(t *testing.T) {
 		ok bool
 	}{
 		{"1234567", false},
-		{"12345678", true},
+		{"12345679", true},
 		{"八个汉字的密码好", true},
-		{strings.Repeat("x", 128), true},
+		{strings.Repeat("xy", 64), true},
 		{strings.Repeat("x", 129), false},
 		{"abc\xffdefgh", false},
 	} {
 		if err := CheckPassword(tc.pw); (err == nil) != tc.ok {
 			t.Errorf("CheckPassword(%q) = %v; want ok=%v", tc.pw, err, tc.ok)
 		}
+	}
+}
+
+// TestCheckPasswordRefusesCommon: the blocklist (ASVS 5 V6.2.4) and the
+// shapes no list needs to hold; ordinary passphrases pass.
+func TestCheckPasswordRefusesCommon(t *testing.T) {
+	for _, pw := range []string{"12345678", "password", "Password", " password ", "        ", "\t\t\t\t\t\t\t\t",
+		"qwertyuiop", "woaini1314", "aaaaaaaaaa", "87654321", "abcdefghij", "P@ssw0rd", "1qaz2wsx"} {
+		if err := CheckPassword(pw); !errors.Is(err, ErrCommonPassword) {
+			t.Errorf("CheckPassword(%q): got %v, want ErrCommonPassword", pw, err)
+		}
+	}
+	for _, pw := range []string{"correct-horse-9", "我的新密码-2026", "another-horse-10", "bench-Pa55word-结对", "e2e-admin-password", "fault-officer-password"} {
+		if err := CheckPassword(pw); err != nil {
+			t.Errorf("CheckPassword(%q): got %v, want nil", pw, err)
+		}
+	}
+	if len(commonPasswords) < 100 {
+		t.Errorf("the blocklist holds %d passwords, want at least 100", len(commonPasswords))
 	}
 }

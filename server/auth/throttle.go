@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -12,11 +13,23 @@ type Limit struct {
 	Max int
 }
 
-// Throttle counts failures (wrong passwords, bad activation codes) per key
-// in a fixed window that starts at a key's first failure, and says when a
-// key is over its limit. It lives in one process's memory, bounded to
-// maxKeys entries; with several server processes each counts on its own
-// (ARCHITECTURE.md). Safe for concurrent use.
+// Throttle counts attempts (wrong passwords, bad activation codes) per key
+// in a fixed window that starts at a key's first attempt, and says when a
+// key is over its limit (SECURITY.md item 14).
+//
+// An expensive check (a password hash) reserves its attempt first, with
+// Reserve: the check and the count are one atomic step, so n concurrent
+// guesses evaluate at most Max of them (issue 18 M5: checking before the
+// hash and counting after let 60 concurrent guesses all through). A
+// success gives its attempt back with Refund; a failure keeps it counted.
+// Blocked and Fail remain for cheap checks that count only failures.
+//
+// It lives in one process's memory, bounded to maxKeys entries; with
+// several server processes each counts on its own (ARCHITECTURE.md). When
+// full it drops expired windows, then the windows with the fewest attempts
+// (oldest first among equals) — never at random, so an attacker who floods
+// it with fresh keys pushes out their own chaff, not the counters that
+// block them. Safe for concurrent use.
 type Throttle struct {
 	window  time.Duration
 	maxKeys int
@@ -41,6 +54,11 @@ func NewThrottle(win time.Duration, maxKeys int, now func() time.Time) *Throttle
 func (t *Throttle) Blocked(limits ...Limit) (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	wait := t.blocked(limits)
+	return wait, wait > 0
+}
+
+func (t *Throttle) blocked(limits []Limit) time.Duration {
 	now := t.now()
 	var wait time.Duration
 	for _, l := range limits {
@@ -54,13 +72,17 @@ func (t *Throttle) Blocked(limits ...Limit) (time.Duration, bool) {
 			}
 		}
 	}
-	return wait, wait > 0
+	return wait
 }
 
 // Fail records one failure against every key.
 func (t *Throttle) Fail(limits ...Limit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.fail(limits)
+}
+
+func (t *Throttle) fail(limits []Limit) {
 	now := t.now()
 	for _, l := range limits {
 		w := t.entries[l.Key]
@@ -84,8 +106,11 @@ func (t *Throttle) Reset(keys ...string) {
 	}
 }
 
-// evict drops expired windows, and if the map is still full, half of the
-// rest (map order is random, so an attacker cannot choose which).
+// evict drops expired windows, and if the map is still full, the windows
+// with the fewest attempts, oldest first among equals, down to 90% of
+// maxKeys. Deterministic: which counters survive does not depend on map
+// order (a random choice would let a flood of fresh keys reset a blocked
+// counter with some luck).
 func (t *Throttle) evict(now time.Time) {
 	for k, w := range t.entries {
 		if now.Sub(w.start) >= t.window {
@@ -95,12 +120,51 @@ func (t *Throttle) evict(now time.Time) {
 	if len(t.entries) < t.maxKeys {
 		return
 	}
-	n := len(t.entries) / 2
-	for k := range t.entries {
-		if n == 0 {
-			break
+	type entry struct {
+		key string
+		w   *window
+	}
+	all := make([]entry, 0, len(t.entries))
+	for k, w := range t.entries {
+		all = append(all, entry{k, w})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.w.count != b.w.count {
+			return a.w.count < b.w.count
 		}
-		delete(t.entries, k)
-		n--
+		if !a.w.start.Equal(b.w.start) {
+			return a.w.start.Before(b.w.start)
+		}
+		return a.key < b.key
+	})
+	for _, e := range all[:len(all)-t.maxKeys*9/10] {
+		delete(t.entries, e.key)
+	}
+}
+
+// Reserve counts one attempt against every limit if none of them is
+// reached, in one atomic step, and reports true; otherwise it counts
+// nothing and reports false with how long until the longest of the reached
+// limits lifts. Call it before the expensive check the limits protect.
+func (t *Throttle) Reserve(limits ...Limit) (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if wait := t.blocked(limits); wait > 0 {
+		return wait, false
+	}
+	t.fail(limits)
+	return 0, true
+}
+
+// Refund gives back one reserved attempt of every limit (after a success).
+func (t *Throttle) Refund(limits ...Limit) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, l := range limits {
+		if w := t.entries[l.Key]; w != nil && now.Sub(w.start) < t.window && w.count > 0 {
+			w.count--
+		}
 	}
 }

@@ -383,3 +383,32 @@ func (db *DB) BindSessionDevice(ctx context.Context, family, deviceID string) er
 	}
 	return nil
 }
+
+// SessionLive reports whether the family has a token that is neither
+// revoked nor expired at now (an unknown family: false, no error).
+func (db *DB) SessionLive(ctx context.Context, family string, now time.Time) (bool, error) {
+	if family == "" {
+		return false, nil
+	}
+	live := false
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		b := sessionsOf(tx)
+		prefix := appendStr(nil, family)
+		c := b.byFamily.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			d, err := b.get(string(k[len(prefix):]))
+			if err != nil {
+				return fmt.Errorf("index entry: %w", err)
+			}
+			if d.live(now) {
+				live = true
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("bolt: session live %s: %w", family, err)
+	}
+	return live, nil
+}

@@ -58,6 +58,7 @@ type Store struct {
 	transport *http.Transport
 	bucket    string
 	endpoint  string
+	origin    string // PublicOrigin
 	timeout   time.Duration
 }
 
@@ -117,7 +118,19 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("minio: open: public endpoint %q: %w: %w", cfg.PublicEndpoint, storage.ErrInvalid, err)
 		}
 	}
+	origin := "http://" + cfg.Endpoint
+	if cfg.Secure {
+		origin = "https://" + cfg.Endpoint
+	}
+	if cfg.PublicEndpoint != "" {
+		host, secure, _ := publicEndpoint(cfg.PublicEndpoint, cfg.Secure)
+		origin = "http://" + host
+		if secure {
+			origin = "https://" + host
+		}
+	}
 	s := &Store{
+		origin:    origin,
 		client:    client,
 		core:      s3.Core{Client: client},
 		presigner: presigner,
@@ -220,6 +233,11 @@ func (s *Store) Close() error {
 
 // Bucket returns the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
+
+// PublicOrigin is the origin (scheme://host[:port]) of the URLs it signs:
+// where browsers send and fetch photos (the server names it in its
+// Content-Security-Policy's connect-src).
+func (s *Store) PublicOrigin() string { return s.origin }
 
 // call is one call's hold on MinIO: its context is canceled, with an error
 // wrapping storage.ErrUnavailable, once MinIO has kept it waiting for

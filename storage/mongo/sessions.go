@@ -283,3 +283,22 @@ func (db *DB) BindSessionDevice(ctx context.Context, family, deviceID string) er
 	}
 	return nil
 }
+
+// SessionLive reports whether the family has a token that is neither
+// revoked nor expired at now (an unknown family: false, no error). One
+// indexed count, limited to 1.
+func (db *DB) SessionLive(ctx context.Context, family string, now time.Time) (bool, error) {
+	if family == "" {
+		return false, nil
+	}
+	var n int64
+	err := db.run(ctx, func(ctx context.Context) error {
+		var err error
+		n, err = db.sessions.CountDocuments(ctx, live(bson.E{Key: "family", Value: family}, now), options.Count().SetLimit(1))
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("mongo: session live %s: %w", family, err)
+	}
+	return n > 0, nil
+}

@@ -19,6 +19,43 @@ func (s suite) sessions(t *testing.T) {
 	t.Run("ConcurrentRotate", s.sessionsConcurrentRotate)
 	t.Run("Revoke", s.sessionsRevoke)
 	t.Run("BindDevice", s.sessionsBindDevice)
+	t.Run("Live", s.sessionsLive)
+}
+
+// sessionsLive: a family is live while one of its tokens, used or not, is
+// neither revoked nor expired; revoking it (by family, user or device)
+// or its expiry ends it, and other families are untouched.
+func (s suite) sessionsLive(t *testing.T) {
+	ss := s.open(t)
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	mustCreateSession(t, ss, session("L1a", "L1", "u1", "D1"))
+	mustRotate(t, ss, "L1a", "L1b", t0.Add(time.Minute))
+	mustCreateSession(t, ss, session("L2a", "L2", "u1", ""))
+	mustCreateSession(t, ss, session("L3a", "L3", "u2", "D2"))
+	liveness := func(now time.Time) string {
+		var out []string
+		for _, f := range []string{"L1", "L2", "L3", "L9", ""} {
+			ok, err := ss.SessionLive(ctx, f, now)
+			wantErr(t, "session live "+f, err, nil)
+			out = append(out, fmt.Sprintf("%s:%v", f, ok))
+		}
+		return strings.Join(out, " ")
+	}
+	equal(t, "live at first", liveness(now), "L1:true L2:true L3:true L9:false :false")
+	equal(t, "live after the families' end", liveness(tExp), "L1:false L2:false L3:false L9:false :false")
+	if _, err := ss.RevokeSessions(ctx, storage.SessionFilter{Family: "L1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "after revoking L1", liveness(now), "L1:false L2:true L3:true L9:false :false")
+	if _, err := ss.RevokeSessions(ctx, storage.SessionFilter{DeviceID: "D2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "after revoking D2", liveness(now), "L1:false L2:true L3:false L9:false :false")
+	if _, err := ss.RevokeSessions(ctx, storage.SessionFilter{UserID: "u1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "after revoking u1", liveness(now), "L1:false L2:false L3:false L9:false :false")
 }
 
 // tExp is the end of the suite's session families: sign-in at t0 + 30 days.

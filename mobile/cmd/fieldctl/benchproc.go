@@ -24,6 +24,7 @@ import (
 type serverProc struct {
 	cmd     *exec.Cmd
 	url     string
+	metURL  string // the -metrics-addr listener
 	dataDir string
 	started time.Time
 	ready   time.Duration // from exec to the first 200 of /readyz
@@ -43,14 +44,20 @@ func startServer(ctx context.Context, bin, dataDir string) (*serverProc, error) 
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	logf, err := os.Create(filepath.Join(filepath.Dir(dataDir), filepath.Base(dataDir)+"-pairsyncd.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "-addr", addr, "-data-dir", dataDir, "-log-level", "warn")
+	cmd := exec.Command(bin, "serve", "-addr", addr, "-metrics-addr", metricsAddr, "-data-dir", dataDir, "-log-level", "warn")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	p := &serverProc{cmd: cmd, url: "http://" + addr, dataDir: dataDir, done: make(chan error, 1), log: logf}
+	p := &serverProc{cmd: cmd, url: "http://" + addr, metURL: "http://" + metricsAddr, dataDir: dataDir, done: make(chan error, 1), log: logf}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -110,7 +117,7 @@ func (p *serverProc) stop() error {
 type promSample map[string]float64
 
 func (p *serverProc) metrics(ctx context.Context) (promSample, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metURL+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}

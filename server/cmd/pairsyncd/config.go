@@ -35,7 +35,10 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for in-flight requests after the
 	// listener closes; with DrainDelay it must stay under 15s.
 	ShutdownTimeout time.Duration
-	Server          server.Config
+	// MetricsAddr is where /metrics is served, on a listener of its own;
+	// empty serves no metrics. Never the public listener (issue 18).
+	MetricsAddr string
+	Server      server.Config
 	// MinIO locates the photo bucket when Photos is minio. The keys come
 	// from PAIRSYNC_MINIO_ACCESS_KEY / PAIRSYNC_MINIO_SECRET_KEY or the
 	// files the -minio-*-key-file flags name (never flags holding them).
@@ -68,6 +71,7 @@ func settings() []setting {
 	}
 	return []setting{
 		{"addr", "PAIRSYNC_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", str(func(c *Config) *string { return &c.Addr })},
+		{"metrics-addr", "PAIRSYNC_METRICS_ADDR", "", "address of a separate listener serving /metrics (Prometheus), kept to the private network; empty serves no metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 		{"data-dir", "PAIRSYNC_DATA_DIR", "./data", "directory of the embedded store: pairsync.db (bolt) and photos/", str(func(c *Config) *string { return &c.DataDir })},
 		{"storage", "PAIRSYNC_STORAGE", "bolt", "record store: bolt (embedded) or mongo", oneOf(func(c *Config) *string { return &c.Storage }, "bolt", "mongo")},
 		{"photos", "PAIRSYNC_PHOTOS", "files", "photo store: files (under the data dir) or minio", oneOf(func(c *Config) *string { return &c.Photos }, "files", "minio")},
@@ -82,7 +86,7 @@ func settings() []setting {
 			c.AdminPassword = strings.TrimRight(string(b), "\r\n")
 			return nil
 		}},
-		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links (default: the request's own)", str(func(c *Config) *string { return &c.Server.PublicURL })},
+		{"public-url", "PAIRSYNC_PUBLIC_URL", "", "base URL people reach the server at, for activation links; unset, links are made only for requests to a loopback address", str(func(c *Config) *string { return &c.Server.PublicURL })},
 		{"tombstone-horizon", "PAIRSYNC_TOMBSTONE_HORIZON", "4320h", "deleted records are purged after this long (180 days); devices offline longer read their pairings again", dur(func(c *Config) *time.Duration { return &c.Server.TombstoneHorizon })},
 		{"log-level", "PAIRSYNC_LOG_LEVEL", "info", "log level: debug, info, warn or error (logs are JSON on stderr)", oneOf(func(c *Config) *string { return &c.LogLevel }, "debug", "info", "warn", "error")},
 		{"drain-delay", "PAIRSYNC_DRAIN_DELAY", "0s", "on SIGTERM, answer /readyz with 503 this long before closing the listener", dur(func(c *Config) *time.Duration { return &c.DrainDelay })},

@@ -70,7 +70,7 @@ func get(t *testing.T, url string) (int, string) {
 // cleanly and the bolt file is released.
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	m, out, logs := testMain(t, dir, nil, "-drain-delay", "800ms", "-shutdown-timeout", "5s")
+	m, out, logs := testMain(t, dir, nil, "-drain-delay", "800ms", "-shutdown-timeout", "5s", "-metrics-addr", "127.0.0.1:0")
 	slowStarted := make(chan struct{})
 	m.extraRoutes = func(app *fiber.App) {
 		app.Get("/test/slow", func(c *fiber.Ctx) error {
@@ -114,8 +114,13 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: got %d %s, want 200 with %s", tc.path, code, body, tc.want)
 		}
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, `pairsync_http_requests_total{code="200",method="GET",route="/healthz"}`) {
-		t.Errorf("GET /metrics: got %d, want request counts by route", code)
+	// Metrics are on their own listener only (issue 18): the public one
+	// answers 404.
+	if code, body := get(t, m.MetricsURL()+"/metrics"); code != 200 || !strings.Contains(body, `pairsync_http_requests_total{code="200",method="GET",route="/healthz"}`) {
+		t.Errorf("GET /metrics on -metrics-addr: got %d, want request counts by route", code)
+	}
+	if code, body := get(t, base+"/metrics"); code != 404 {
+		t.Errorf("GET /metrics on the public listener: got %d %.200s, want 404", code, body)
 	}
 
 	// A second pairsyncd on the same data directory fails fast.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,10 @@ type Main struct {
 	srv    *server.Server
 	ln     net.Listener
 	done   chan error
-	ready  chan struct{}
+	// metrics serves /metrics on Config.MetricsAddr (nil when unset).
+	metrics   *http.Server
+	metricsLn net.Listener
+	ready     chan struct{}
 	// stopMaintenance ends the background work (tombstone sweeps).
 	stopMaintenance context.CancelFunc
 
@@ -92,6 +96,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.ln, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	}
+	if m.Config.MetricsAddr != "" {
+		if m.metricsLn, err = net.Listen("tcp", m.Config.MetricsAddr); err != nil {
+			m.ln.Close()
+			return fmt.Errorf("listen for metrics on %s: %w", m.Config.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.srv.MetricsHandler())
+		m.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() {
+			if err := m.metrics.Serve(m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.log.Error("metrics listener stopped", "err", err)
+			}
+		}()
 	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(m.ln) }()
@@ -273,6 +292,14 @@ func (m *Main) Addr() string {
 // URL is the base URL to open.
 func (m *Main) URL() string { return "http://" + m.Addr() }
 
+// MetricsURL is the base URL of the metrics listener ("" when there is none).
+func (m *Main) MetricsURL() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return "http://" + m.metricsLn.Addr().String()
+}
+
 // Ready is closed once Run has started serving.
 func (m *Main) Ready() <-chan struct{} { return m.ready }
 
@@ -308,6 +335,9 @@ func (m *Main) Close() error {
 			m.stopMaintenance()
 		}
 		var errs []error
+		if m.metrics != nil {
+			_ = m.metrics.Close()
+		}
 		if m.srv != nil && !m.srv.Draining() {
 			// Not shut down gracefully: stop accepting and cut connections.
 			ctx, cancel := context.WithCancel(context.Background())

@@ -121,11 +121,11 @@ func TestGracefulShutdownInFlight(t *testing.T) {
 		t.Skip("starts pairsyncd processes; skipped with -short")
 	}
 	dir := t.TempDir()
-	fx := seedBolt(t, dir, 5)
+	fx := seedBolt(t, dir, 10) // 10 officers × 10 devices: the most a user may have
 	c := newChild(t, dir, "PAIRSYNC_DRAIN_DELAY=200ms", "PAIRSYNC_SHUTDOWN_TIMEOUT=10s")
 	c.start()
 	fx.setUpPairings(t, c.url(), 2)
-	devs := registerDevices(t, c.url(), fx, 20)
+	devs := registerDevices(t, c.url(), fx, 10)
 
 	var (
 		mu       sync.Mutex
