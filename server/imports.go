@@ -31,7 +31,61 @@ const (
 	// rows is committed on its own.
 	importTimeout = 10 * time.Minute
 	mimeXLSX      = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	// mimeODS is taken too, so that sheets.Read can say how to save it as
+	// .xlsx rather than a 415 saying only that it is not one.
+	mimeODS = "application/vnd.oasis.opendocument.spreadsheet"
 )
+
+// importMessage names a text of the import shown to its user; the texts
+// are in one table, importMessages, so that a translation is one more
+// column. (sheets has its own for the workbook as a whole: sheets/messages.go.)
+// The server has no language choice yet: they are Chinese, the default.
+type importMessage int
+
+const (
+	imNotDate          importMessage = iota // the cell
+	imCodeBecameNumber                      // the cell as shown
+	imNumberNotFound                        // the cell as shown
+)
+
+// importMessages are the Chinese texts, with fmt verbs for their arguments.
+// Each says what is wrong and what to do next.
+var importMessages = map[importMessage]string{
+	imNotDate: "“%s”不是日期，请写成 2026-03-01，或把单元格设为日期格式后重新输入",
+	imCodeBecameNumber: "统一社会信用代码“%s”在表格中变成了数字，末几位已丢失。" +
+		"请把该列的单元格格式设为“文本”后重新输入代码，或输入时先打一个英文单引号（'）再输入代码",
+	imNumberNotFound: "“%s”在表格中变成了数字，末几位已丢失，找不到对应的共建单位。" +
+		"请把该列的单元格格式设为“文本”后重新输入统一社会信用代码，或输入时先打一个英文单引号（'），也可改填单位全称",
+}
+
+// importText renders an import message with its arguments.
+func importText(m importMessage, args ...any) string {
+	return fmt.Sprintf(importMessages[m], args...)
+}
+
+// numberLostDigits reports whether a cell holds what a spreadsheet made of
+// a long code typed into a General cell: a number in scientific notation
+// (9.1110108E+17), or 16 to 20 digits past the 15 significant ones a
+// spreadsheet keeps, all zero (911101080000000000). A 统一社会信用代码 has
+// neither a '.' nor a '+', and 18 digits ending in 000 would still be read
+// as typed (the code is validated first; this only words the refusal).
+func numberLostDigits(cell string) bool {
+	mant, exp, sci := strings.Cut(strings.ToUpper(cell), "E+")
+	if sci {
+		whole, frac, _ := strings.Cut(mant, ".")
+		return len(whole) >= 1 && allDigits(whole) && allDigits(frac) && len(exp) > 0 && allDigits(exp)
+	}
+	return len(cell) >= 16 && len(cell) <= 20 && allDigits(cell) && strings.Trim(cell[15:], "0") == ""
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // The sheets of the import workbook.
 const (
@@ -200,7 +254,7 @@ func uploadedWorkbook(c *fiber.Ctx) ([]byte, error) {
 	tooLarge := errorf(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "文件超过 %d MB 的上限，请分成多个文件导入", importMaxBytes>>20)
 	media, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	switch media {
-	case mimeXLSX, "application/octet-stream":
+	case mimeXLSX, mimeODS, "application/octet-stream":
 		body := c.Body()
 		if len(body) > importMaxBytes {
 			return nil, tooLarge
@@ -414,6 +468,10 @@ func (im *importer) counterparty(r sheets.Row, rep *sheetReport) {
 	case code == "":
 	default:
 		if err := pairing.ValidateCreditCode(code); err != nil {
+			if numberLostDigits(cell("credit_code")) {
+				errs.add(col("credit_code"), "%s", importText(imCodeBecameNumber, cell("credit_code")))
+				break
+			}
 			errs.add(col("credit_code"), "%s", creditCodeMessage(err))
 			break
 		}
@@ -572,7 +630,7 @@ func (im *importer) pairing(r sheets.Row, rep *sheetReport) {
 		if v := cell(key); v != "" {
 			d, ok := parseImportDate(v)
 			if !ok {
-				errs.add(col(key), "“%s”不是日期，请写成 2026-03-01", v)
+				errs.add(col(key), "%s", importText(imNotDate, v))
 				continue
 			}
 			dates[key] = d
@@ -698,6 +756,8 @@ func (im *importer) counterpartyRef(v string) (id, msg string) {
 		return "", fmt.Sprintf("有多个共建单位名为“%s”，请改填统一社会信用代码", v)
 	case failed > 0:
 		return "", fmt.Sprintf("共建单位“%s”（共建单位表第 %d 行）未能导入", v, failed)
+	case numberLostDigits(v):
+		return "", importText(imNumberNotFound, v)
 	}
 	return "", fmt.Sprintf("未找到共建单位“%s”（应为统一社会信用代码或完整名称）", v)
 }
@@ -792,12 +852,14 @@ func parsePersons(s string) []map[string]string {
 	return out
 }
 
-// dateLayouts are the ways people write a date in a sheet.
-var dateLayouts = []string{"2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "20060102", "01-02-06"}
+// dateLayouts are the ways people write a date in a sheet, and (2006-1-2
+// 15:04) how sheets.Read gives a date cell whose format shows a time.
+var dateLayouts = []string{"2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "20060102", "01-02-06", "2006-1-2 15:04"}
 
-// parseImportDate reads a date cell as typed (2026-03-01, 2026/3/1,
-// 2026年3月1日) or as Excel shows a date cell (03-01-26), or an Excel date
-// serial; it returns YYYY-MM-DD.
+// parseImportDate reads a date typed as text (2026-03-01, 2026/3/1,
+// 2026年3月1日), a date cell (sheets.Read gives its value as 2026-03-01
+// whatever pattern shows it; with a time of day, the day is taken), or an
+// Excel date serial; it returns YYYY-MM-DD.
 func parseImportDate(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	for _, layout := range dateLayouts {
