@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,37 @@ func TestIssueDetailJSON(t *testing.T) {
 	}
 	if m["$.events[].type"] != "dispatched" || m["$.events[].id"] != "e1" {
 		t.Errorf("i1 events: got type %v id %v, want the dispatch e1", m["$.events[].type"], m["$.events[].id"])
+	}
+}
+
+// The OpenAPI description, generated from the types, says the same: the
+// state's members in snake_case, a time not reached a nullable date-time.
+func TestIssueStateOpenAPI(t *testing.T) {
+	s, _ := newTestServer(t)
+	_, body := do(t, s, httptest.NewRequest("GET", "/v1/openapi.json", nil))
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(body, &spec); err != nil {
+		t.Fatal(err)
+	}
+	state, ok := spec.Components.Schemas["IssueStateView"]
+	if !ok {
+		t.Fatal("no IssueStateView schema")
+	}
+	for name := range state.Properties {
+		if strings.IndexFunc(name, unicode.IsUpper) >= 0 {
+			t.Errorf("IssueStateView.%s is not snake_case", name)
+		}
+	}
+	if got, want := string(state.Properties["dispatched_at"]), `{"format":"date-time","type":["string","null"]}`; got != want {
+		t.Errorf("dispatched_at: got %s, want %s", got, want)
+	}
+	if _, ok := spec.Components.Schemas["IssueDetail"].Properties["state"]; !ok {
+		t.Error("IssueDetail has no state")
 	}
 }
