@@ -126,6 +126,7 @@ func TestImportExcelAsPeopleUseIt(t *testing.T) {
 	must(f.SetSheetRow("共建单位", "A1", &[]any{"类型", "名称", "统一社会信用代码", "管理单位"}))
 	must(f.SetSheetRow("共建单位", "A2", &[]any{"企业", "数字科技有限公司", int64(911101080000000000), "unitA"}))
 	must(f.SetSheetRow("共建单位", "A3", &[]any{"企业", "科学记数有限公司", "9.1110108E+17", "unitA"}))
+	must(f.SetSheetRow("共建单位", "A4", &[]any{"社区", "幸福（社区）", "", "unitA"})) // like the registered one
 	_, err := f.NewSheet("结对")
 	must(err)
 	must(f.SetSheetRow("结对", "A1", &[]any{"结对名称", "机关支部", "共建单位", "开始日期", "结束日期"}))
@@ -153,8 +154,12 @@ func TestImportExcelAsPeopleUseIt(t *testing.T) {
 		t.Fatalf("got %d sheets, want 2: %s", len(rep.Sheets), r.body)
 	}
 	cps, prs := rep.Sheets[0], rep.Sheets[1]
-	if cps.Imported != 0 || len(cps.Errors) != 2 {
-		t.Fatalf("共建单位: got %d imported, errors %+v; want none imported, 2 errors", cps.Imported, cps.Errors)
+	if cps.Imported != 1 || len(cps.Errors) != 2 {
+		t.Fatalf("共建单位: got %d imported, errors %+v; want row 4 imported, 2 errors", cps.Imported, cps.Errors)
+	}
+	// A registered community is told apart by its unit, never by its id (a uuid).
+	if len(cps.Warnings) != 1 || cps.Warnings[0].Message != "与已登记的“幸福社区”（单位 A）名称相近，请确认不是同一单位" {
+		t.Errorf("共建单位 warnings: got %+v, want row 4 like the registered 幸福社区 of 单位 A", cps.Warnings)
 	}
 	for _, p := range cps.Errors {
 		for _, want := range []string{"变成了数字", "文本", "单引号"} {

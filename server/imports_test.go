@@ -354,8 +354,8 @@ func TestImportRefusals(t *testing.T) {
 		status int
 		msg    string // a part of the message
 	}{
-		{"a viewer", e.login("viewerA").AccessToken, good, mimeXLSX, 403, "only administrators"},
-		{"an officer", e.login("officerA").AccessToken, good, mimeXLSX, 403, "only administrators"},
+		{"a viewer", e.login("viewerA").AccessToken, good, mimeXLSX, 403, "只有管理员可以导入"},
+		{"an officer", e.login("officerA").AccessToken, good, mimeXLSX, 403, "只有管理员可以导入"},
 		{"not a workbook", admin, []byte("名称,代码\n甲,1\n"), mimeXLSX, 400, "文件不是有效的 Excel 工作簿（.xlsx）"},
 		{"JSON", admin, []byte(`{"fields":{}}`), "application/json", 415, "请上传 .xlsx 文件"},
 		{"no import sheet", admin, workbook(t, "Sheet1", [][]string{{"名称"}, {"甲"}}), mimeXLSX, 400, "工作簿中没有“共建单位”或“结对”工作表（工作簿中有：Sheet1）"},
