@@ -20,7 +20,7 @@ const (
 	msgMissingColumns                 // the columns, quoted
 	msgTooManyRows                    // the row limit
 	msgEmptySheet                     // the sheet
-	msgRowBeyondLimit                 // the sheet, Excel's last row
+	msgRowBeyondLimit                 // Excel's last row
 )
 
 // messages are the Chinese texts, with fmt verbs for their arguments. Each
@@ -37,7 +37,7 @@ var messages = map[message]string{
 	msgMissingColumns:  "缺少必填列%s，请使用导入模板的表头",
 	msgTooManyRows:     "数据超过 %d 行的上限，请分成多个文件导入",
 	msgEmptySheet:      "工作表“%s”是空的，找不到表头行，请使用导入模板",
-	msgRowBeyondLimit:  "工作表“%s”中有行号超过 Excel 上限（%d 行）的行，文件已损坏或不是由 Excel、WPS 或 LibreOffice 保存的；请用其中之一打开后另存为 .xlsx 再上传",
+	msgRowBeyondLimit:  "工作表中有行号超过 Excel 上限（%d 行）的行，文件已损坏或不是由 Excel、WPS 或 LibreOffice 保存的；请用其中之一打开后另存为 .xlsx 再上传",
 }
 
 // text renders message m with its arguments.

@@ -207,7 +207,7 @@ func readRows(rows *excelize.Rows, sheet string, schema Schema, spellings map[st
 	// ErrMaxRows) gets its own words.
 	unreadable := func(err error) error {
 		if errors.Is(err, excelize.ErrMaxRows) {
-			return &Error{Message: text(msgRowBeyondLimit, sheet, excelize.TotalRows), Err: err}
+			return &Error{Message: text(msgRowBeyondLimit, excelize.TotalRows), Err: err}
 		}
 		return &Error{Row: number, Message: text(msgSheetUnreadable, sheet), Err: err}
 	}
