@@ -73,35 +73,14 @@ func loadCounterparty(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 // caller may see: ?search= (name or credit code), kind=, org_unit=,
 // after=, limit=.
 func (s *Server) listCounterparties(c *fiber.Ctx) error {
-	ctx, p := c.UserContext(), principal(c)
-	if err := s.dir.Refresh(ctx); err != nil {
-		return err
-	}
 	limit, err := queryLimit(c, 100, 1000)
 	if err != nil {
 		return err
 	}
-	root := ""
-	if id := c.Query("org_unit"); id != "" {
-		u, err := s.store.OrgUnit(ctx, id)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return err
-		}
-		if root = u.Path; root == "" {
-			return errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
-		}
+	list, err := s.counterpartiesMatching(c, c.Query("after"))
+	if err != nil {
+		return err
 	}
-	search, kind, after := strings.ToLower(strings.TrimSpace(c.Query("search"))), c.Query("kind"), c.Query("after")
-	list := s.dir.Counterparties(func(cp pairing.Counterparty) bool {
-		switch {
-		case cp.ID <= after,
-			kind != "" && cp.Kind != kind,
-			root != "" && !strings.HasPrefix(cp.OrgPath, root),
-			search != "" && !strings.Contains(strings.ToLower(cp.Name), search) && !strings.Contains(strings.ToLower(cp.CreditCode), search):
-			return false
-		}
-		return pairing.Policy(p, pairing.Read, s.counterpartyObject(p, cp)) == nil
-	})
 	out := counterpartyList{Counterparties: []counterpartyView{}}
 	for i, cp := range list {
 		if i == limit {
@@ -111,6 +90,38 @@ func (s *Server) listCounterparties(c *fiber.Ctx) error {
 		out.Counterparties = append(out.Counterparties, viewCounterparty(cp))
 	}
 	return c.JSON(out)
+}
+
+// counterpartiesMatching is the counterparties the caller may see that the
+// list's filters keep (?search= name or credit code, kind=, org_unit=),
+// with ids after after (the list's pages; "" for all), by id: the list
+// and its export (GET /v1/exports/counterparties).
+func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.Counterparty, error) {
+	ctx, p := c.UserContext(), principal(c)
+	if err := s.dir.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	root := ""
+	if id := c.Query("org_unit"); id != "" {
+		u, err := s.store.OrgUnit(ctx, id)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
+		if root = u.Path; root == "" {
+			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		}
+	}
+	search, kind := strings.ToLower(strings.TrimSpace(c.Query("search"))), c.Query("kind")
+	return s.dir.Counterparties(func(cp pairing.Counterparty) bool {
+		switch {
+		case cp.ID <= after,
+			kind != "" && cp.Kind != kind,
+			root != "" && !strings.HasPrefix(cp.OrgPath, root),
+			search != "" && !strings.Contains(strings.ToLower(cp.Name), search) && !strings.Contains(strings.ToLower(cp.CreditCode), search):
+			return false
+		}
+		return pairing.Policy(p, pairing.Read, s.counterpartyObject(p, cp)) == nil
+	}), nil
 }
 
 // getCounterparty: GET /v1/counterparties/:id — the whole record.

@@ -201,7 +201,7 @@ func TestFieldWorkThroughSync(t *testing.T) {
 	}
 	var dispatched issueEventAnswer
 	r.json(t, &dispatched)
-	if dispatched.State.Status != pairing.IssueDispatched || dispatched.State.Due.IsZero() {
+	if dispatched.State.Status != pairing.IssueDispatched || dispatched.State.Due == nil {
 		t.Fatalf("after dispatch: got %+v, want dispatched with a due date", dispatched.State)
 	}
 	keys, _ := off.pull()

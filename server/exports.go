@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,6 +189,19 @@ func cnTime(t time.Time) any {
 	return t.In(china)
 }
 
+// dateCell shows a date-only field (2006-01-02, as records keep them) as a
+// date cell, so that a spreadsheet sorts, filters and compares it as a
+// date: empty when unset, the text as stored when it is not such a date.
+func dateCell(s string) any {
+	if s == "" {
+		return nil
+	}
+	if d, ok := sheets.ParseDate(s); ok {
+		return d
+	}
+	return s
+}
+
 // ratePercent is a rate as a percentage with one decimal; empty when there is
 // nothing to divide by.
 func ratePercent(r pairing.Rate) any {
@@ -276,7 +290,7 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 		for _, pr := range list {
 			f := s.ledger.Figures([]string{pr.ID}, fromM, toM, now)
 			if err := w.Row(pr.Name, zhLabel(pairing.PairingStatuses, pr.Status), nm.unitList(pr.Branches), nm.counterpartyList(pr.Counterparties),
-				nm.userList(pr.Officers), pr.StartsOn, pr.EndsOn, period, f.Visits, ratePercent(f.Coverage), f.IssuesRaised, f.IssuesClosed,
+				nm.userList(pr.Officers), dateCell(pr.StartsOn), dateCell(pr.EndsOn), period, f.Visits, ratePercent(f.Coverage), f.IssuesRaised, f.IssuesClosed,
 				ratePercent(f.ResponseRate), ratePercent(f.ResolutionRate), ratePercent(f.SatisfactionRate), f.Overdue.Total,
 				f.ProjectsCompleted, f.ProjectsPlanned); err != nil {
 				return err
@@ -525,11 +539,92 @@ func (s *Server) exportProjects(c *fiber.Ctx) error {
 				owner = nm.user(p.Owner)
 			}
 			if err := w.Row(nm.pairing(p.Pairing), nm.counterpartyList(cps), p.Title, zhLabel(pairing.ProjectCategories, p.Category),
-				zhLabel(pairing.ProjectStatuses, p.Status), owner, p.PlannedEnd, cnTime(p.CompletedAt), cnTime(p.VerifiedAt),
+				zhLabel(pairing.ProjectStatuses, p.Status), owner, dateCell(p.PlannedEnd), cnTime(p.CompletedAt), cnTime(p.VerifiedAt),
 				done, len(p.Milestones)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// exportCounterparties: GET /v1/exports/counterparties — the counterparty
+// list itself (共建单位), with the list's filters (?search=&kind=&org_unit=),
+// by name. The sheet and its first columns are those of the import
+// template's 共建单位 sheet, so an export can be edited and imported
+// elsewhere; 所在结对 names the pairings the caller sees it in.
+func (s *Server) exportCounterparties(c *fiber.Ctx) error {
+	if err := exportable(c); err != nil {
+		return err
+	}
+	format, err := exportFormat(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.counterpartiesMatching(c, "")
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(list, func(a, b pairing.Counterparty) int { return strings.Compare(a.Name, b.Name) })
+	ctx := c.UserContext()
+	nm, err := s.exportNames(ctx)
+	if err != nil {
+		return err
+	}
+	in := map[string][]string{} // counterparty → names of the pairings the caller sees it in
+	for _, pr := range s.dir.Visible(principal(c)) {
+		for _, id := range pr.Counterparties {
+			in[id] = append(in[id], pr.Name)
+		}
+	}
+	header := make([]string, 0, len(counterpartySchema.Columns)+1)
+	for _, col := range counterpartySchema.Columns {
+		header = append(header, col.Headers[0])
+	}
+	header = append(header, "所在结对")
+	name := s.now().In(china).Format(time.DateOnly)
+	return s.streamExport(c, format, "共建单位-"+name, "counterparties-"+name, func(ctx context.Context, w sheets.Writer) error {
+		if err := w.Sheet(sheetCounterparties, exportColumns(header...)); err != nil {
+			return err
+		}
+		for _, cp := range list {
+			// Contacts and note are not in the directory: read the record.
+			r, _, err := s.getRecord(ctx, pairing.CollCounterparties, cp.ID)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // deleted since
+			}
+			if err != nil {
+				return err
+			}
+			unit := nm.units[cp.OrgUnit]
+			if unit == "" {
+				unit = cp.OrgUnit
+			}
+			names := in[cp.ID]
+			slices.Sort(names)
+			if err := w.Row(zhLabel(pairing.CounterpartyKinds, cp.Kind), cp.Name, cp.CreditCode, unit, cp.Address, cp.Industry,
+				counterpartyContacts(r.Value("contacts")), pairing.Str(r, "note"), strings.Join(names, "、")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// counterpartyContacts shows a counterparty's contacts as the import reads
+// them: 张三（总经理）、李四.
+func counterpartyContacts(raw json.RawMessage) string {
+	var list []struct{ Name, Title string }
+	if json.Unmarshal(raw, &list) != nil {
+		return ""
+	}
+	out := make([]string, 0, len(list))
+	for _, p := range list {
+		if p.Title != "" {
+			out = append(out, p.Name+"（"+p.Title+"）")
+		} else {
+			out = append(out, p.Name)
+		}
+	}
+	return strings.Join(out, "、")
 }

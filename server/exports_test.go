@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/sheets"
 )
 
 // exportFixture is what seedExports wrote.
@@ -45,7 +47,8 @@ func seedExports(t *testing.T, e *idEnv) exportFixture {
 		r.json(t, &a)
 		return a.Record.ID
 	}
-	post(fx.admin, "/v1/counterparties", map[string]any{"kind": "enterprise", "name": "甲科技有限公司", "credit_code": fx.code, "org_unit": "unitA"})
+	post(fx.admin, "/v1/counterparties", map[string]any{"kind": "enterprise", "name": "甲科技有限公司", "credit_code": fx.code, "org_unit": "unitA",
+		"industry": "软件", "address": "南京市玄武区 1 号", "contacts": []map[string]any{{"name": "张三", "title": "总经理"}, {"name": "李四"}}, "note": "重点企业"})
 	fx.comm = post(fx.admin, "/v1/counterparties", map[string]any{"kind": "community", "name": "幸福社区", "org_unit": "unitA"})
 	fx.p1 = post(fx.admin, "/v1/pairings", map[string]any{"name": "结对一", "status": "active", "branches": []string{"unitA"},
 		"counterparties": []string{fx.code, fx.comm}, "officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "starts_on": "2026-03-01"})
@@ -227,9 +230,74 @@ func TestExports(t *testing.T) {
 		})
 	})
 
+	t.Run("date-only columns are date cells", func(t *testing.T) {
+		// 开始日期 and 计划完成 are numbers (date serials) shown yyyy-mm-dd,
+		// so a spreadsheet filters and compares them as dates.
+		for _, tt := range []struct{ path, sheet, cell string }{
+			{"/v1/exports/pairings", "结对", "F2"},
+			{"/v1/exports/projects", "实事项目", "G2"},
+		} {
+			r := e.call("GET", tt.path, fx.admin, nil)
+			f, err := excelize.OpenReader(bytes.NewReader(r.body))
+			if err != nil {
+				t.Fatalf("%s: %v", tt.path, err)
+			}
+			raw, _ := f.GetCellValue(tt.sheet, tt.cell, excelize.Options{RawCellValue: true})
+			shownAs, _ := f.GetCellValue(tt.sheet, tt.cell)
+			id, _ := f.GetCellStyle(tt.sheet, tt.cell)
+			style, _ := f.GetStyle(id)
+			f.Close()
+			if _, err := strconv.Atoi(raw); err != nil || style == nil || style.CustomNumFmt == nil || *style.CustomNumFmt != "yyyy-mm-dd" {
+				t.Errorf("%s %s: got raw %q, style %+v; want a date serial formatted yyyy-mm-dd (shown %q)", tt.path, tt.cell, raw, style, shownAs)
+			}
+		}
+	})
+
+	t.Run("counterparties", func(t *testing.T) {
+		// A name a spreadsheet would take for a formula stays text.
+		r := e.call("POST", "/v1/counterparties", fx.admin, map[string]any{"fields": map[string]any{"kind": "community",
+			"name": `=HYPERLINK("http://x","点我")`, "org_unit": "unitA"}})
+		if r.status != 201 {
+			t.Fatalf("create: got %d %s, want 201", r.status, r.body)
+		}
+		day := shown(fx.now)[:10]
+		header := []string{"类型", "名称", "统一社会信用代码", "管理单位", "地址", "行业", "联系人", "备注", "所在结对"}
+		want := [][]string{header,
+			{"社区", `=HYPERLINK("http://x","点我")`, "", "单位 A", "", "", "", "", ""},
+			{"社区", "幸福社区", "", "单位 A", "", "", "", "", "结对一"},
+			{"企业", "甲科技有限公司", fx.code, "单位 A", "南京市玄武区 1 号", "软件", "张三（总经理）、李四", "重点企业", "结对一、结对二"},
+		}
+		b := download(t, e, fx.viewer, "/v1/exports/counterparties", mimeXLSX, "共建单位-"+day+".xlsx", "counterparties-"+day+".xlsx")
+		compareRows(t, sheetRows(t, b, "共建单位"), want)
+		f, _ := excelize.OpenReader(bytes.NewReader(b))
+		if formula, _ := f.GetCellFormula("共建单位", "B2"); formula != "" {
+			t.Errorf("B2: got formula %q, want text", formula)
+		}
+		f.Close()
+
+		// The list's filters apply; CSV neutralizes the formula.
+		b = download(t, e, fx.admin, "/v1/exports/counterparties?format=csv&kind=community", "text/csv; charset=utf-8", "共建单位-"+day+".csv", "counterparties-"+day+".csv")
+		got, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF")))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		compareRows(t, got, [][]string{header,
+			{"社区", `'=HYPERLINK("http://x","点我")`, "", "单位 A", "", "", "", "", ""},
+			{"社区", "幸福社区", "", "单位 A", "", "", "", "", "结对一"},
+		})
+		b = download(t, e, fx.admin, "/v1/exports/counterparties?search=甲科技", mimeXLSX, "共建单位-"+day+".xlsx", "counterparties-"+day+".xlsx")
+		compareRows(t, sheetRows(t, b, "共建单位"), [][]string{header, want[3]})
+
+		// What it exports, the import reads: its sheet and columns are the template's.
+		rows, err := sheets.Read(bytes.NewReader(b), counterpartySchema, 10, 1<<20)
+		if err != nil || len(rows) != 1 || rows[0].Cells["credit_code"] != fx.code || rows[0].Cells["contacts"] != "张三（总经理）、李四" {
+			t.Errorf("read back as an import: got %v, %v", rows, err)
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		officer, contact := e.login("officerA").AccessToken, e.login("contactA").AccessToken
-		for _, path := range []string{"/v1/exports/pairings", "/v1/exports/visits", "/v1/exports/issues", "/v1/exports/projects"} {
+		for _, path := range []string{"/v1/exports/pairings", "/v1/exports/visits", "/v1/exports/issues", "/v1/exports/projects", "/v1/exports/counterparties"} {
 			for who, token := range map[string]string{"officerA": officer, "contactA": contact} {
 				if r := e.call("GET", path, token, nil); r.status != 403 {
 					t.Errorf("GET %s as %s: got %d %s, want 403", path, who, r.status, r.body)
@@ -237,6 +305,9 @@ func TestExports(t *testing.T) {
 			}
 			if r := e.call("GET", path+"?format=pdf", fx.admin, nil); r.status != 400 || !strings.Contains(string(r.body), "xlsx or csv") {
 				t.Errorf("GET %s?format=pdf: got %d %s, want 400 naming the formats", path, r.status, r.body)
+			}
+			if path == "/v1/exports/counterparties" {
+				continue // no period
 			}
 			if r := e.call("GET", path+"?from=2026-13", fx.admin, nil); r.status != 400 {
 				t.Errorf("GET %s?from=2026-13: got %d %s, want 400", path, r.status, r.body)

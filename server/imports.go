@@ -31,7 +31,125 @@ const (
 	// rows is committed on its own.
 	importTimeout = 10 * time.Minute
 	mimeXLSX      = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	// mimeODS is taken too, so that sheets.Read can say how to save it as
+	// .xlsx rather than a 415 saying only that it is not one.
+	mimeODS = "application/vnd.oasis.opendocument.spreadsheet"
 )
+
+// importMessage names a text of the import shown to its user; the texts
+// are in one table, importMessages, so that a translation is one more
+// column. (sheets has its own for the workbook as a whole: sheets/messages.go.)
+// The server has no language choice yet: they are Chinese, the default.
+type importMessage int
+
+const (
+	imForbidden             importMessage = iota //
+	imDryRun                                     //
+	imTooLarge                                   // the limit in MB
+	imEmptyBody                                  //
+	imNoFileField                                //
+	imMediaType                                  // the .xlsx media type
+	imNoImportSheet                              // the two sheets, the workbook's sheets
+	imInSheet                                    // the sheet, what sheets.Read said
+	imRequired                                   // the column
+	imKind                                       // the cell
+	imCodeRequired                               //
+	imCodeDuplicate                              // the code, the first row
+	imCodeRegistered                             // the code, the registered name, its code or unit
+	imCodeLength                                 //
+	imCodeChar                                   //
+	imCodeDivision                               //
+	imCodeCheck                                  //
+	imCodeBecameNumber                           // the cell as shown
+	imLikeRow                                    // the row, its name
+	imLikeRegistered                             // the registered name, its code or unit
+	imOnePrimary                                 //
+	imNotDate                                    // the cell
+	imEndsBeforeStarts                           // the end, the start
+	imStatus                                     // the cell
+	imUnitNotFound                               // the cell
+	imUnitAmbiguous                              // the cell
+	imCounterpartyAmbiguous                      // the cell
+	imCounterpartyFailed                         // the cell, its row
+	imCounterpartyNotFound                       // the cell
+	imNumberNotFound                             // the cell as shown
+	imUserLookup                                 //
+	imUserNotFound                               // the user name
+	imUserDisabled                               // the user name
+	imUserRole                                   // the user name, their role, the role wanted
+	imSaveFailed                                 //
+)
+
+// importMessages are the Chinese texts, with fmt verbs for their arguments.
+// Each says what is wrong and what to do next.
+var importMessages = map[importMessage]string{
+	imForbidden:      "只有管理员可以导入共建单位和结对，请联系您的管理员",
+	imDryRun:         "dry_run 应为 true 或 false",
+	imTooLarge:       "文件超过 %d MB 的上限，请分成多个文件导入",
+	imEmptyBody:      "请上传 .xlsx 文件（请求体为空）",
+	imNoFileField:    "请在 multipart/form-data 的 file 字段上传 .xlsx 文件",
+	imMediaType:      "请上传 .xlsx 文件：请求体为文件本身（Content-Type: %s），或 multipart/form-data 的 file 字段",
+	imNoImportSheet:  "工作簿中没有“%s”或“%s”工作表（工作簿中有：%s），请使用导入模板",
+	imInSheet:        "工作表“%s”：%s",
+	imRequired:       "“%s”为必填项",
+	imKind:           "类型应为“企业”或“社区”，不是“%s”",
+	imCodeRequired:   "企业须填写统一社会信用代码",
+	imCodeDuplicate:  "统一社会信用代码 %s 与第 %d 行重复",
+	imCodeRegistered: "统一社会信用代码 %s 已登记为“%s”（%s）",
+	imCodeLength:     "统一社会信用代码应为 18 位",
+	imCodeChar:       "统一社会信用代码含有无效字符（只用数字和除 I、O、S、V、Z 以外的大写字母）",
+	imCodeDivision:   "统一社会信用代码第 3 至 8 位（行政区划码）应为数字",
+	imCodeCheck:      "统一社会信用代码校验位不符，可能有字符输错",
+	imCodeBecameNumber: "统一社会信用代码“%s”在表格中变成了数字，末几位已丢失。" +
+		"请把该列的单元格格式设为“文本”后重新输入代码，或输入时先打一个英文单引号（'）再输入代码",
+	imLikeRow:               "与第 %d 行的“%s”名称相近，请确认不是同一单位",
+	imLikeRegistered:        "与已登记的“%s”（%s）名称相近，请确认不是同一单位",
+	imOnePrimary:            "主联络员只填一人，其他人请填在“副联络员”",
+	imNotDate:               "“%s”不是日期，请写成 2026-03-01，或把单元格设为日期格式后重新输入",
+	imEndsBeforeStarts:      "结束日期 %s 早于开始日期 %s",
+	imStatus:                "状态应为“草稿”或“进行中”，不是“%s”",
+	imUnitNotFound:          "未找到单位“%s”（应为您管辖范围内的单位编号或完整名称）",
+	imUnitAmbiguous:         "有多个单位名为“%s”，请改填单位编号",
+	imCounterpartyAmbiguous: "有多个共建单位名为“%s”，请改填统一社会信用代码",
+	imCounterpartyFailed:    "共建单位“%s”（共建单位表第 %d 行）未能导入",
+	imCounterpartyNotFound:  "未找到共建单位“%s”（应为统一社会信用代码或完整名称）",
+	imNumberNotFound: "“%s”在表格中变成了数字，末几位已丢失，找不到对应的共建单位。" +
+		"请把该列的单元格格式设为“文本”后重新输入统一社会信用代码，或输入时先打一个英文单引号（'），也可改填单位全称",
+	imUserLookup:   "暂时无法查询用户，请稍后重新导入本行",
+	imUserNotFound: "未找到用户名为“%s”的用户",
+	imUserDisabled: "用户“%s”已停用",
+	imUserRole:     "用户“%s”是%s，不是%s",
+	imSaveFailed:   "保存失败，请稍后重新导入本行",
+}
+
+// importText renders an import message with its arguments.
+func importText(m importMessage, args ...any) string {
+	return fmt.Sprintf(importMessages[m], args...)
+}
+
+// numberLostDigits reports whether a cell holds what a spreadsheet made of
+// a long code typed into a General cell: a number in scientific notation
+// (9.1110108E+17), or 16 to 20 digits past the 15 significant ones a
+// spreadsheet keeps, all zero (911101080000000000). A 统一社会信用代码 has
+// neither a '.' nor a '+', and 18 digits ending in 000 would still be read
+// as typed (the code is validated first; this only words the refusal).
+func numberLostDigits(cell string) bool {
+	mant, exp, sci := strings.Cut(strings.ToUpper(cell), "E+")
+	if sci {
+		whole, frac, _ := strings.Cut(mant, ".")
+		return len(whole) >= 1 && allDigits(whole) && allDigits(frac) && len(exp) > 0 && allDigits(exp)
+	}
+	return len(cell) >= 16 && len(cell) <= 20 && allDigits(cell) && strings.Trim(cell[15:], "0") == ""
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // The sheets of the import workbook.
 const (
@@ -133,13 +251,13 @@ func (s *Server) importTemplate(c *fiber.Ctx) error {
 func (s *Server) importDirectory(c *fiber.Ctx) error {
 	ctx, p := c.UserContext(), principal(c)
 	if p.Role != pairing.Admin {
-		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only administrators import counterparties and pairings")
+		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "%s", importText(imForbidden))
 	}
 	dryRun := false
 	if v := c.Query("dry_run"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return badRequest("dry_run", "dry_run must be true or false")
+			return badRequest("dry_run", "%s", importText(imDryRun))
 		}
 		dryRun = b
 	}
@@ -159,7 +277,7 @@ func (s *Server) importDirectory(c *fiber.Ctx) error {
 			var bad *sheets.Error
 			if errors.As(err, &bad) {
 				return &Error{Status: http.StatusBadRequest, Cause: err, Wire: syncproto.Error{Code: syncproto.CodeValidation,
-					Message: "工作表“" + schema.Sheet + "”：" + bad.Error()}}
+					Message: importText(imInSheet, schema.Sheet, bad.Error())}}
 			}
 			return err
 		}
@@ -197,23 +315,23 @@ func (s *Server) importDirectory(c *fiber.Ctx) error {
 // uploadedWorkbook returns the uploaded file: the body itself, or the
 // multipart field "file".
 func uploadedWorkbook(c *fiber.Ctx) ([]byte, error) {
-	tooLarge := errorf(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "文件超过 %d MB 的上限，请分成多个文件导入", importMaxBytes>>20)
+	tooLarge := errorf(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "%s", importText(imTooLarge, importMaxBytes>>20))
 	media, _, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	switch media {
-	case mimeXLSX, "application/octet-stream":
+	case mimeXLSX, mimeODS, "application/octet-stream":
 		body := c.Body()
 		if len(body) > importMaxBytes {
 			return nil, tooLarge
 		}
 		if len(body) == 0 {
-			return nil, badRequest("file", "请上传 .xlsx 文件（请求体为空）")
+			return nil, badRequest("file", "%s", importText(imEmptyBody))
 		}
 		return body, nil
 	case fiber.MIMEMultipartForm:
 		fh, err := c.FormFile("file")
 		if err != nil {
 			return nil, &Error{Status: http.StatusBadRequest, Cause: err, Wire: syncproto.Error{Code: syncproto.CodeValidation, Field: "file",
-				Message: "请在 multipart/form-data 的 file 字段上传 .xlsx 文件"}}
+				Message: importText(imNoFileField)}}
 		}
 		if fh.Size > importMaxBytes {
 			return nil, tooLarge
@@ -233,7 +351,7 @@ func uploadedWorkbook(c *fiber.Ctx) ([]byte, error) {
 		return b, nil
 	}
 	return nil, errorf(http.StatusUnsupportedMediaType, syncproto.CodeUnsupportedMedia,
-		"请上传 .xlsx 文件：请求体为文件本身（Content-Type: %s），或 multipart/form-data 的 file 字段", mimeXLSX)
+		"%s", importText(imMediaType, mimeXLSX))
 }
 
 // importSheets returns the schemas of the import sheets the workbook has,
@@ -261,8 +379,7 @@ func importSheets(body []byte) ([]sheets.Schema, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, badRequest("file", "工作簿中没有“%s”或“%s”工作表（工作簿中有：%s），请使用导入模板",
-			sheetCounterparties, sheetPairings, strings.Join(names, "、"))
+		return nil, badRequest("file", "%s", importText(imNoImportSheet, sheetCounterparties, sheetPairings, strings.Join(names, "、")))
 	}
 	return out, nil
 }
@@ -374,18 +491,18 @@ func counterpartyKind(cell string) string {
 // creditCodeMessages say what is wrong with a credit code, in Chinese.
 var creditCodeMessages = []struct {
 	err error
-	msg string
+	msg importMessage
 }{
-	{pairing.ErrCreditCodeLength, "统一社会信用代码应为 18 位"},
-	{pairing.ErrCreditCodeChar, "统一社会信用代码含有无效字符（只用数字和除 I、O、S、V、Z 以外的大写字母）"},
-	{pairing.ErrCreditCodeDivision, "统一社会信用代码第 3 至 8 位（行政区划码）应为数字"},
-	{pairing.ErrCreditCodeCheck, "统一社会信用代码校验位不符，可能有字符输错"},
+	{pairing.ErrCreditCodeLength, imCodeLength},
+	{pairing.ErrCreditCodeChar, imCodeChar},
+	{pairing.ErrCreditCodeDivision, imCodeDivision},
+	{pairing.ErrCreditCodeCheck, imCodeCheck},
 }
 
 func creditCodeMessage(err error) string {
 	for _, m := range creditCodeMessages {
 		if errors.Is(err, m.err) {
-			return m.msg
+			return importText(m.msg)
 		}
 	}
 	return err.Error()
@@ -398,32 +515,36 @@ func (im *importer) counterparty(r sheets.Row, rep *sheetReport) {
 	cell := func(key string) string { return r.Cells[key] }
 	for _, key := range []string{"kind", "name", "org_unit"} {
 		if cell(key) == "" {
-			errs.add(col(key), "“%s”为必填项", col(key))
+			errs.add(col(key), "%s", importText(imRequired, col(key)))
 		}
 	}
 	wb := workbookCounterparty{row: r.Number, name: cell("name"), code: pairing.NormalizeCreditCode(cell("credit_code"))}
 	defer func() { im.cps = append(im.cps, wb) }() // as it ends up: imported or not
 	if v := cell("kind"); v != "" {
 		if wb.kind = counterpartyKind(v); wb.kind == "" {
-			errs.add(col("kind"), "类型应为“企业”或“社区”，不是“%s”", v)
+			errs.add(col("kind"), "%s", importText(imKind, v))
 		}
 	}
 	switch code := wb.code; {
 	case code == "" && wb.kind == "enterprise":
-		errs.add(col("credit_code"), "企业须填写统一社会信用代码")
+		errs.add(col("credit_code"), "%s", importText(imCodeRequired))
 	case code == "":
 	default:
 		if err := pairing.ValidateCreditCode(code); err != nil {
+			if numberLostDigits(cell("credit_code")) {
+				errs.add(col("credit_code"), "%s", importText(imCodeBecameNumber, cell("credit_code")))
+				break
+			}
 			errs.add(col("credit_code"), "%s", creditCodeMessage(err))
 			break
 		}
 		if first, dup := im.codes[code]; dup {
-			errs.add(col("credit_code"), "统一社会信用代码 %s 与第 %d 行重复", code, first)
+			errs.add(col("credit_code"), "%s", importText(imCodeDuplicate, code, first))
 			break
 		}
 		im.codes[code] = r.Number
 		if other, ok := im.s.dir.ByCreditCode(code); ok {
-			errs.add(col("credit_code"), "统一社会信用代码 %s 已登记为“%s”（%s）", code, other.Name, other.ID)
+			errs.add(col("credit_code"), "%s", importText(imCodeRegistered, code, other.Name, im.counterpartyHint(other)))
 		}
 	}
 	var unit string
@@ -481,6 +602,22 @@ func (im *importer) counterparty(r sheets.Row, rep *sheetReport) {
 	rep.Warnings = append(rep.Warnings, warnings...)
 }
 
+// counterpartyHint tells a registered counterparty apart from others of
+// its name, in words a person knows: its credit code, else its managing
+// unit (a community's id is a uuid, which no one should be shown).
+func (im *importer) counterpartyHint(cp pairing.Counterparty) string {
+	if cp.CreditCode != "" {
+		return cp.CreditCode
+	}
+	if u, ok := im.units[cp.OrgUnit]; ok {
+		return u.Name
+	}
+	if u, err := im.s.store.OrgUnit(im.ctx, cp.OrgUnit); err == nil && u.Name != "" {
+		return u.Name
+	}
+	return "另一管辖范围"
+}
+
 // likelyDuplicates warns of counterparties with a similar name: earlier
 // rows of the sheet, and those already registered (not imported by this
 // workbook), the same in a dry run as in a real one.
@@ -490,14 +627,14 @@ func (im *importer) likelyDuplicates(wb workbookCounterparty) []rowProblem {
 	key := pairing.NameKey(wb.name)
 	for _, o := range im.cps {
 		if o.ok && pairing.NameKey(o.name) == key {
-			out = append(out, rowProblem{Row: wb.row, Column: col, Message: fmt.Sprintf("与第 %d 行的“%s”名称相近，请确认不是同一单位", o.row, o.name)})
+			out = append(out, rowProblem{Row: wb.row, Column: col, Message: importText(imLikeRow, o.row, o.name)})
 		}
 	}
 	for _, d := range im.s.dir.LikelyDuplicates(wb.name, "", "") {
 		if slices.ContainsFunc(im.cps, func(o workbookCounterparty) bool { return o.ok && o.id == d.ID }) {
 			continue
 		}
-		out = append(out, rowProblem{Row: wb.row, Column: col, Message: fmt.Sprintf("与已登记的“%s”（%s）名称相近，请确认不是同一单位", d.Name, d.ID)})
+		out = append(out, rowProblem{Row: wb.row, Column: col, Message: importText(imLikeRegistered, d.Name, im.counterpartyHint(d))})
 	}
 	return out
 }
@@ -509,7 +646,7 @@ func (im *importer) pairing(r sheets.Row, rep *sheetReport) {
 	cell := func(key string) string { return r.Cells[key] }
 	for _, key := range []string{"name", "branches", "counterparties"} {
 		if cell(key) == "" {
-			errs.add(col(key), "“%s”为必填项", col(key))
+			errs.add(col(key), "%s", importText(imRequired, col(key)))
 		}
 	}
 	var branches, cps, contacts []string
@@ -540,7 +677,7 @@ func (im *importer) pairing(r sheets.Row, rep *sheetReport) {
 	var officers []officerRef
 	if v := cell("primary"); v != "" {
 		if list := splitList(v); len(list) > 1 {
-			errs.add(col("primary"), "主联络员只填一人，其他人请填在“副联络员”")
+			errs.add(col("primary"), "%s", importText(imOnePrimary))
 		} else if id, msg := im.user(v, pairing.Officer); msg != "" {
 			errs.add(col("primary"), "%s", msg)
 		} else {
@@ -572,14 +709,14 @@ func (im *importer) pairing(r sheets.Row, rep *sheetReport) {
 		if v := cell(key); v != "" {
 			d, ok := parseImportDate(v)
 			if !ok {
-				errs.add(col(key), "“%s”不是日期，请写成 2026-03-01", v)
+				errs.add(col(key), "%s", importText(imNotDate, v))
 				continue
 			}
 			dates[key] = d
 		}
 	}
 	if dates["starts_on"] != "" && dates["ends_on"] != "" && dates["ends_on"] < dates["starts_on"] {
-		errs.add(col("ends_on"), "结束日期 %s 早于开始日期 %s", dates["ends_on"], dates["starts_on"])
+		errs.add(col("ends_on"), "%s", importText(imEndsBeforeStarts, dates["ends_on"], dates["starts_on"]))
 	}
 	status := pairing.StatusDraft
 	if v := cell("status"); v != "" {
@@ -588,7 +725,7 @@ func (im *importer) pairing(r sheets.Row, rep *sheetReport) {
 		case v == pairing.StatusActive || v == "进行中" || strings.EqualFold(v, "active"):
 			status = pairing.StatusActive
 		default:
-			errs.add(col("status"), "状态应为“草稿”或“进行中”，不是“%s”", v)
+			errs.add(col("status"), "%s", importText(imStatus, v))
 		}
 	}
 	if len(errs.list) > 0 {
@@ -639,9 +776,9 @@ func (im *importer) unit(v string) (id, msg string) {
 	case 1:
 		return list[0].ID, ""
 	case 0:
-		return "", fmt.Sprintf("未找到单位“%s”（应为您管辖范围内的单位编号或完整名称）", v)
+		return "", importText(imUnitNotFound, v)
 	}
-	return "", fmt.Sprintf("有多个单位名为“%s”，请改填单位编号", v)
+	return "", importText(imUnitAmbiguous, v)
 }
 
 // counterpartyRef resolves a counterparty named by credit code or exact
@@ -695,11 +832,13 @@ func (im *importer) counterpartyRef(v string) (id, msg string) {
 	case len(ids) == 1:
 		return ids[0], ""
 	case len(ids) > 1:
-		return "", fmt.Sprintf("有多个共建单位名为“%s”，请改填统一社会信用代码", v)
+		return "", importText(imCounterpartyAmbiguous, v)
 	case failed > 0:
-		return "", fmt.Sprintf("共建单位“%s”（共建单位表第 %d 行）未能导入", v, failed)
+		return "", importText(imCounterpartyFailed, v, failed)
+	case numberLostDigits(v):
+		return "", importText(imNumberNotFound, v)
 	}
-	return "", fmt.Sprintf("未找到共建单位“%s”（应为统一社会信用代码或完整名称）", v)
+	return "", importText(imCounterpartyNotFound, v)
 }
 
 // roleNames are the roles in Chinese.
@@ -716,17 +855,17 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		case err == nil, errors.Is(err, storage.ErrNotFound):
 		default:
 			im.s.log.Warn("import: look up user", "err", err)
-			return "", "暂时无法查询用户，请稍后重新导入本行"
+			return "", importText(imUserLookup)
 		}
 		im.users[name] = u
 	}
 	switch {
 	case u == nil:
-		return "", fmt.Sprintf("未找到用户名为“%s”的用户", name)
+		return "", importText(imUserNotFound, name)
 	case u.Disabled:
-		return "", fmt.Sprintf("用户“%s”已停用", name)
+		return "", importText(imUserDisabled, name)
 	case pairing.Role(u.Role) != role:
-		return "", fmt.Sprintf("用户“%s”是%s，不是%s", name, roleNames[pairing.Role(u.Role)], roleNames[role])
+		return "", importText(imUserRole, name, roleNames[pairing.Role(u.Role)], roleNames[role])
 	}
 	return u.ID, ""
 }
@@ -756,7 +895,7 @@ func (im *importer) writeProblem(err error, row int, column map[string]string) r
 	e, known := classify(err)
 	if !known || e.Status >= 500 {
 		im.s.log.Warn("import: write a row", "row", row, "err", err)
-		return rowProblem{Row: row, Message: "保存失败，请稍后重新导入本行"}
+		return rowProblem{Row: row, Message: importText(imSaveFailed)}
 	}
 	return rowProblem{Row: row, Column: column[e.Wire.Field], Message: e.Wire.Message}
 }
@@ -792,12 +931,14 @@ func parsePersons(s string) []map[string]string {
 	return out
 }
 
-// dateLayouts are the ways people write a date in a sheet.
-var dateLayouts = []string{"2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "20060102", "01-02-06"}
+// dateLayouts are the ways people write a date in a sheet, and (2006-1-2
+// 15:04) how sheets.Read gives a date cell whose format shows a time.
+var dateLayouts = []string{"2006-1-2", "2006/1/2", "2006.1.2", "2006年1月2日", "20060102", "01-02-06", "2006-1-2 15:04"}
 
-// parseImportDate reads a date cell as typed (2026-03-01, 2026/3/1,
-// 2026年3月1日) or as Excel shows a date cell (03-01-26), or an Excel date
-// serial; it returns YYYY-MM-DD.
+// parseImportDate reads a date typed as text (2026-03-01, 2026/3/1,
+// 2026年3月1日), a date cell (sheets.Read gives its value as 2026-03-01
+// whatever pattern shows it; with a time of day, the day is taken), or an
+// Excel date serial; it returns YYYY-MM-DD.
 func parseImportDate(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	for _, layout := range dateLayouts {

@@ -143,7 +143,7 @@ func TestImport(t *testing.T) {
 			{6, "主联络员", "用户“adminA”是管理员，不是联络员"},
 			{7, "主联络员", "未找到用户名为“nobody”的用户"},
 			{8, "联系人账号", "用户“officerA”是联络员，不是联系人"},
-			{9, "开始日期", "“2026-13-45”不是日期，请写成 2026-03-01"},
+			{9, "开始日期", "“2026-13-45”不是日期，请写成 2026-03-01，或把单元格设为日期格式后重新输入"},
 			{10, "结对名称", "“结对名称”为必填项"},
 			{11, "状态", "状态应为“草稿”或“进行中”，不是“已结束”"},
 		},
@@ -354,8 +354,8 @@ func TestImportRefusals(t *testing.T) {
 		status int
 		msg    string // a part of the message
 	}{
-		{"a viewer", e.login("viewerA").AccessToken, good, mimeXLSX, 403, "only administrators"},
-		{"an officer", e.login("officerA").AccessToken, good, mimeXLSX, 403, "only administrators"},
+		{"a viewer", e.login("viewerA").AccessToken, good, mimeXLSX, 403, "只有管理员可以导入"},
+		{"an officer", e.login("officerA").AccessToken, good, mimeXLSX, 403, "只有管理员可以导入"},
 		{"not a workbook", admin, []byte("名称,代码\n甲,1\n"), mimeXLSX, 400, "文件不是有效的 Excel 工作簿（.xlsx）"},
 		{"JSON", admin, []byte(`{"fields":{}}`), "application/json", 415, "请上传 .xlsx 文件"},
 		{"no import sheet", admin, workbook(t, "Sheet1", [][]string{{"名称"}, {"甲"}}), mimeXLSX, 400, "工作簿中没有“共建单位”或“结对”工作表（工作簿中有：Sheet1）"},

@@ -67,9 +67,97 @@ func (s *Server) listIssues(c *fiber.Ctx) error {
 
 // issueDetail is an issue with its whole event history and derived state.
 type issueDetail struct {
-	Record recordView           `json:"record"`
-	State  pairing.IssueState   `json:"state"`
-	Events []pairing.IssueEvent `json:"events"`
+	Record recordView       `json:"record"`
+	State  issueStateView   `json:"state"`
+	Events []issueEventView `json:"events"`
+}
+
+// issueStateView is an issue's derived state (pairing.IssueState) as the
+// API shows it: snake_case like every other answer, a time not reached
+// (not yet dispatched…) null rather than 0001-01-01T00:00:00Z.
+type issueStateView struct {
+	Issue           string              `json:"issue"`
+	Status          pairing.IssueStatus `json:"status"`
+	RaisedAt        *time.Time          `json:"raised_at"`
+	AcceptedAt      *time.Time          `json:"accepted_at"`
+	DispatchedAt    *time.Time          `json:"dispatched_at"` // first dispatch
+	SignedAt        *time.Time          `json:"signed_at"`     // first signing (or first response, when it came unsigned)
+	RespondedAt     *time.Time          `json:"responded_at"`  // first response
+	ClosedAt        *time.Time          `json:"closed_at"`     // latest closing; null again after a reopening
+	ConfirmedAt     *time.Time          `json:"confirmed_at"`  // the confirmation that closed it
+	Due             *time.Time          `json:"due"`           // of the current dispatch
+	Handler         string              `json:"handler"`       // user id of the current dispatch's handler
+	HandlerName     string              `json:"handler_name"`
+	Resolution      string              `json:"resolution"` // of the latest response
+	Response        string              `json:"response"`   // id of the latest response event
+	Dispatches      int                 `json:"dispatches"`
+	Bounces         int                 `json:"bounces"`
+	Reopens         int                 `json:"reopens"`
+	Disputes        int                 `json:"disputes"`
+	SignedInTime    bool                `json:"signed_in_time"`
+	RespondedOnTime bool                `json:"responded_on_time"`
+	Overdue         bool                `json:"overdue"`
+	ConfirmedSolved bool                `json:"confirmed_solved"`
+	Applied         []string            `json:"applied"` // ids of the events that took effect, in order
+	Ignored         []ignoredEventView  `json:"ignored"` // events that did not apply, and why
+}
+
+// ignoredEventView is an event that did not apply in the state it met.
+type ignoredEventView struct {
+	ID   string            `json:"id"`
+	Type pairing.EventType `json:"type"`
+	Why  string            `json:"why"`
+}
+
+// nullTime is t, or nil (JSON null) when t is zero.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func viewIssueState(st pairing.IssueState) issueStateView {
+	v := issueStateView{Issue: st.Issue, Status: st.Status, RaisedAt: nullTime(st.RaisedAt), AcceptedAt: nullTime(st.AcceptedAt),
+		DispatchedAt: nullTime(st.DispatchedAt), SignedAt: nullTime(st.SignedAt), RespondedAt: nullTime(st.RespondedAt),
+		ClosedAt: nullTime(st.ClosedAt), ConfirmedAt: nullTime(st.ConfirmedAt), Due: nullTime(st.Due), Handler: st.Handler,
+		HandlerName: st.HandlerName, Resolution: st.Resolution, Response: st.Response, Dispatches: st.Dispatches, Bounces: st.Bounces,
+		Reopens: st.Reopens, Disputes: st.Disputes, SignedInTime: st.SignedInTime, RespondedOnTime: st.RespondedOnTime,
+		Overdue: st.Overdue, ConfirmedSolved: st.ConfirmedSolved, Applied: st.Applied, Ignored: []ignoredEventView{}}
+	if v.Applied == nil {
+		v.Applied = []string{}
+	}
+	for _, ig := range st.Ignored {
+		v.Ignored = append(v.Ignored, ignoredEventView{ID: ig.ID, Type: ig.Type, Why: ig.Why})
+	}
+	return v
+}
+
+// issueEventView is one event of an issue's log (pairing.IssueEvent) as
+// the API shows it. The contact's one-time code an officer recorded an
+// answer with and the internal order key are not shown.
+type issueEventView struct {
+	ID          string            `json:"id"`
+	Issue       string            `json:"issue"`
+	Type        pairing.EventType `json:"type"`
+	At          time.Time         `json:"at"`          // by the writer's device clock
+	ReceivedAt  *time.Time        `json:"received_at"` // when the server first stored it
+	By          string            `json:"by"`
+	Role        pairing.Role      `json:"role"`
+	Reason      string            `json:"reason,omitempty"`
+	Handler     string            `json:"handler,omitempty"`
+	HandlerName string            `json:"handler_name,omitempty"`
+	Resolution  string            `json:"resolution,omitempty"`
+	Note        string            `json:"note,omitempty"`
+	Response    string            `json:"response,omitempty"`
+	Due         *time.Time        `json:"due"`
+	Evidence    []string          `json:"evidence,omitempty"`
+}
+
+func viewIssueEvent(e pairing.IssueEvent) issueEventView {
+	return issueEventView{ID: e.ID, Issue: e.Issue, Type: e.Type, At: e.At, ReceivedAt: nullTime(e.ReceivedAt), By: e.By, Role: e.Role,
+		Reason: e.Reason, Handler: e.Handler, HandlerName: e.HandlerName, Resolution: e.Resolution, Note: e.Note, Response: e.Response,
+		Due: nullTime(e.Due), Evidence: e.Evidence}
 }
 
 // getIssue: GET /v1/issues/:id.
@@ -82,11 +170,11 @@ func (s *Server) getIssue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	events := is.Events
-	if events == nil {
-		events = []pairing.IssueEvent{}
+	events := make([]issueEventView, 0, len(is.Events))
+	for _, e := range is.Events {
+		events = append(events, viewIssueEvent(e))
 	}
-	return c.JSON(issueDetail{Record: viewRecord(lr.rec, lr.seq), State: is.State, Events: events})
+	return c.JSON(issueDetail{Record: viewRecord(lr.rec, lr.seq), State: viewIssueState(is.State), Events: events})
 }
 
 // issueEventRequest appends one event to an issue's log from the web
@@ -108,8 +196,8 @@ type issueEventRequest struct {
 }
 
 type issueEventAnswer struct {
-	Event recordView         `json:"event"`
-	State pairing.IssueState `json:"state"`
+	Event recordView     `json:"event"`
+	State issueStateView `json:"state"`
 }
 
 // appendIssueEvent: POST /v1/issues/:id/events — dispatch (交办), accept,
@@ -196,7 +284,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 		return err
 	}
 	s.audit(c, storage.AuditEvent{Action: "issue." + string(req.Type), Object: "issue:" + lr.rec.ID, Result: "ok", OrgPath: p.OrgPath})
-	return c.Status(http.StatusCreated).JSON(issueEventAnswer{Event: viewRecord(r, seq), State: after.State})
+	return c.Status(http.StatusCreated).JSON(issueEventAnswer{Event: viewRecord(r, seq), State: viewIssueState(after.State)})
 }
 
 // applies reports whether an event of type t by p would take effect on the

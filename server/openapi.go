@@ -121,7 +121,24 @@ func (ss schemaSet) fields(t reflect.Type, props map[string]any, required *[]str
 		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
 			*required = append(*required, name)
 		}
+		if f.Type.Kind() == reflect.Pointer && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+			props[name] = nullable(props[name].(map[string]any)) // encoding/json writes a nil pointer as null
+		}
 	}
+}
+
+// nullable is schema, or null.
+func nullable(schema map[string]any) map[string]any {
+	if t, ok := schema["type"].(string); ok {
+		out := map[string]any{"type": []string{t, "null"}}
+		for k, v := range schema {
+			if k != "type" {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return map[string]any{"anyOf": []any{schema, map[string]any{"type": "null"}}}
 }
 
 // componentName names a schema after its Go type: loginRequest → LoginRequest.

@@ -130,6 +130,12 @@ func csvField(col int, v any) (string, error) {
 		}
 		return t.Format(timeLayout), nil
 	}
+	if d, ok := v.(Date); ok {
+		if d.IsZero() {
+			return "", nil
+		}
+		return d.String(), nil
+	}
 	return "", errValueType(col, v)
 }
 

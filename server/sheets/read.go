@@ -53,7 +53,9 @@ const minUnzip = 4 << 20
 // first non-empty row is the header row, mapped to keys by the schema;
 // header cells matching no column are ignored. Every later row that is not
 // fully empty is a data row. Cell values are the strings Excel displays,
-// trimmed of spaces.
+// trimmed of spaces, except numbers shown as dates (a date number format,
+// whatever its pattern: 3/1/26, 03/01/2026, 26年3月1日), which read as
+// 2006-01-02, or 2006-01-02 15:04 when the format shows a time of day.
 //
 // Read reads at most maxBytes from r and lets the workbook unzip to at most
 // 20 times that (at least 4 MB), so a bad upload cannot exhaust memory.
@@ -62,7 +64,9 @@ const minUnzip = 4 << 20
 // Problems a user can fix come back as *Error: r longer than maxBytes; not
 // an .xlsx workbook (an .xls, an encrypted or a damaged file included); the
 // sheet missing; a required column missing (all missing ones named); two
-// header cells matching one column; more than maxRows data rows. Other
+// header cells matching one column; more than maxRows data rows; an
+// OpenDocument spreadsheet (.ods: the message says how to save it as
+// .xlsx); a row number beyond Excel's 1,048,576 rows. Other
 // errors are the caller's: maxRows or maxBytes not positive, an invalid
 // schema (a column without key or headers, a key or a spelling used twice),
 // or reading r failing.
@@ -79,7 +83,7 @@ func Read(r io.Reader, schema Schema, maxRows int, maxBytes int64) ([]Row, error
 		return nil, fmt.Errorf("sheets: read upload: %w", err)
 	}
 	if int64(len(b)) > maxBytes {
-		return nil, &Error{Message: fmt.Sprintf("文件超过大小上限（%s）", byteSize(maxBytes))}
+		return nil, &Error{Message: text(msgTooLarge, byteSize(maxBytes))}
 	}
 	unzip := int64(math.MaxInt64)
 	if maxBytes < math.MaxInt64/unzipRatio {
@@ -96,7 +100,7 @@ func Read(r io.Reader, schema Schema, maxRows int, maxBytes int64) ([]Row, error
 	}
 	rows, err := f.Rows(sheet)
 	if err != nil {
-		return nil, &Error{Message: fmt.Sprintf("无法读取工作表“%s”，文件可能已损坏", sheet), Err: err}
+		return nil, &Error{Message: text(msgSheetUnreadable, sheet), Err: err}
 	}
 	defer rows.Close()
 	return readRows(rows, sheet, schema, spellings, maxRows)
@@ -106,14 +110,17 @@ func Read(r io.Reader, schema Schema, maxRows int, maxBytes int64) ([]Row, error
 // to more than limit bytes.
 func openWorkbook(b []byte, limit int64) (*excelize.File, error) {
 	notXLSX := func(err error) error {
-		return &Error{Message: "文件不是有效的 Excel 工作簿（.xlsx），请用 Excel 另存为 .xlsx 后重新上传", Err: err}
+		return &Error{Message: text(msgNotXLSX), Err: err}
 	}
 	if bytes.HasPrefix(b, []byte{0xD0, 0xCF, 0x11, 0xE0}) { // OLE2: .xls, or an encrypted .xlsx
-		return nil, &Error{Message: "文件是旧版 .xls 或已加密，请用 Excel 另存为未加密的 .xlsx 后重新上传"}
+		return nil, &Error{Message: text(msgOLE2)}
 	}
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return nil, notXLSX(err)
+	}
+	if isODS(zr) {
+		return nil, &Error{Message: text(msgODS)}
 	}
 	// The same check excelize makes, done first for a clearer message. The
 	// sizes are the zip's own claims; archive/zip fails reading an entry
@@ -123,7 +130,7 @@ func openWorkbook(b []byte, limit int64) (*excelize.File, error) {
 		unzipped += zf.UncompressedSize64
 	}
 	if unzipped > uint64(limit) {
-		return nil, &Error{Message: fmt.Sprintf("文件解压后超过 %s，不像正常的 Excel 工作簿", byteSize(limit))}
+		return nil, &Error{Message: text(msgUnzipTooLarge, byteSize(limit))}
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(b), excelize.Options{
 		UnzipSizeLimit:    limit,
@@ -139,7 +146,32 @@ func openWorkbook(b []byte, limit int64) (*excelize.File, error) {
 		_ = f.Close()
 		return nil, notXLSX(errors.New("no worksheets"))
 	}
+	if err := isoDates(f); err != nil {
+		_ = f.Close()
+		return nil, notXLSX(err)
+	}
 	return f, nil
+}
+
+// odsMimetype begins the "mimetype" entry of an OpenDocument spreadsheet
+// (.ods, and .ots templates), which the format puts first in its zip.
+const odsMimetype = "application/vnd.oasis.opendocument.spreadsheet"
+
+// isODS reports whether zr is an OpenDocument spreadsheet.
+func isODS(zr *zip.Reader) bool {
+	for _, zf := range zr.File {
+		if zf.Name != "mimetype" {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return false
+		}
+		defer rc.Close()
+		head, _ := io.ReadAll(io.LimitReader(rc, int64(len(odsMimetype))))
+		return string(head) == odsMimetype
+	}
+	return false
 }
 
 // pickSheet chooses the sheet to read from a workbook's sheets.
@@ -160,7 +192,7 @@ func pickSheet(sheets []string, want string) (string, error) {
 	if len(sheets) == 1 {
 		return sheets[0], nil
 	}
-	return "", &Error{Message: fmt.Sprintf("找不到工作表“%s”（工作簿中有：%s）", want, quoteList(sheets))}
+	return "", &Error{Message: text(msgNoSheet, want, quoteList(sheets))}
 }
 
 // readRows maps the header row and collects the data rows.
@@ -170,11 +202,26 @@ func readRows(rows *excelize.Rows, sheet string, schema Schema, spellings map[st
 		keys   []string // header cell index → key, "" for a cell matching no column
 		number int      // the row number of the current row
 	)
+	// unreadable says why the sheet cannot be read: a row number beyond
+	// Excel's last row (a crafted or broken file; excelize refuses it with
+	// ErrMaxRows) gets its own words.
+	unreadable := func(err error) error {
+		if errors.Is(err, excelize.ErrMaxRows) {
+			return &Error{Message: text(msgRowBeyondLimit, excelize.TotalRows), Err: err}
+		}
+		return &Error{Row: number, Message: text(msgSheetUnreadable, sheet), Err: err}
+	}
 	for rows.Next() {
 		number++
+		// Rows yields the rows a sheet skips as empty ones. excelize stops
+		// at a row number beyond Excel's last row; so does this, so that
+		// no version of it can walk a billion empty rows.
+		if number > excelize.TotalRows {
+			return nil, unreadable(excelize.ErrMaxRows)
+		}
 		cells, err := rows.Columns()
 		if err != nil {
-			return nil, &Error{Row: number, Message: fmt.Sprintf("无法读取工作表“%s”，文件可能已损坏", sheet), Err: err}
+			return nil, unreadable(err)
 		}
 		empty := true
 		for i := range cells {
@@ -191,7 +238,7 @@ func readRows(rows *excelize.Rows, sheet string, schema Schema, spellings map[st
 			continue
 		}
 		if len(out) == maxRows {
-			return nil, &Error{Row: number, Message: fmt.Sprintf("数据超过 %d 行的上限，请分成多个文件导入", maxRows)}
+			return nil, &Error{Row: number, Message: text(msgTooManyRows, maxRows)}
 		}
 		row := Row{Number: number, Cells: make(map[string]string, len(schema.Columns))}
 		for i, k := range keys {
@@ -207,10 +254,10 @@ func readRows(rows *excelize.Rows, sheet string, schema Schema, spellings map[st
 		out = append(out, row)
 	}
 	if err := rows.Error(); err != nil {
-		return nil, &Error{Row: number, Message: fmt.Sprintf("无法读取工作表“%s”，文件可能已损坏", sheet), Err: err}
+		return nil, unreadable(err)
 	}
 	if keys == nil {
-		return nil, &Error{Message: fmt.Sprintf("工作表“%s”是空的，找不到表头行", sheet)}
+		return nil, &Error{Message: text(msgEmptySheet, sheet)}
 	}
 	return out, nil
 }
@@ -225,8 +272,7 @@ func mapHeader(cells []string, number int, schema Schema, spellings map[string]i
 			continue
 		}
 		if prev, dup := at[c]; dup {
-			return nil, &Error{Row: number, Column: columnName(i), Message: fmt.Sprintf(
-				"表头“%s”与 %s 列的“%s”重复", cell, columnName(prev), cells[prev])}
+			return nil, &Error{Row: number, Column: columnName(i), Message: text(msgDupHeader, cell, columnName(prev), cells[prev])}
 		}
 		at[c] = i
 		keys[i] = schema.Columns[c].Key
@@ -238,7 +284,7 @@ func mapHeader(cells []string, number int, schema Schema, spellings map[string]i
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &Error{Row: number, Message: "缺少必填列" + quoteList(missing)}
+		return nil, &Error{Row: number, Message: text(msgMissingColumns, quoteList(missing))}
 	}
 	return keys, nil
 }

@@ -32,8 +32,10 @@ type Writer interface {
 	// Row appends one row to the current sheet, at most one value per column.
 	// Values may be string, any int or uint type, float32/float64, bool,
 	// time.Time or *time.Time (a date-time in the location it carries:
-	// a yyyy-mm-dd hh:mm cell in xlsx, "2006-01-02 15:04" in CSV), or nil.
-	// nil, a nil *time.Time and the zero time.Time give an empty cell.
+	// a yyyy-mm-dd hh:mm cell in xlsx, "2006-01-02 15:04" in CSV), Date
+	// (a date alone: a yyyy-mm-dd cell in xlsx, "2006-01-02" in CSV), or
+	// nil. nil, a nil *time.Time, the zero time.Time and the zero Date give
+	// an empty cell.
 	// Strings are always text, never formulas (see the package doc); in
 	// xlsx, integers of more than 15 digits are text too, as Excel would
 	// round them.

@@ -22,9 +22,10 @@ type xlsxWriter struct {
 	ncols  int                    // columns of the current sheet
 	row    int                    // last row written to the current sheet
 	bold   int                    // style ids
-	date   int
-	cells  []any // reused for each row
-	err    error // sticky
+	date   int                    // a date-time
+	day    int                    // a Date
+	cells  []any                  // reused for each row
+	err    error                  // sticky
 	closed bool
 }
 
@@ -41,8 +42,12 @@ func newXLSXWriter(w io.Writer) *xlsxWriter {
 		x.err = fmt.Errorf("sheets: header style: %w", err)
 		return x
 	}
-	layout := "yyyy-mm-dd hh:mm"
-	if x.date, err = f.NewStyle(&excelize.Style{CustomNumFmt: &layout}); err != nil {
+	minutes, days := minuteLayout, dayLayout
+	if x.date, err = f.NewStyle(&excelize.Style{CustomNumFmt: &minutes}); err != nil {
+		x.err = fmt.Errorf("sheets: date-time style: %w", err)
+		return x
+	}
+	if x.day, err = f.NewStyle(&excelize.Style{CustomNumFmt: &days}); err != nil {
 		x.err = fmt.Errorf("sheets: date style: %w", err)
 	}
 	return x
@@ -171,6 +176,12 @@ func (x *xlsxWriter) cell(col int, v any) (any, error) {
 		}
 		// excelize writes the wall clock of t's own location.
 		return excelize.Cell{StyleID: x.date, Value: t}, nil
+	}
+	if d, ok := v.(Date); ok {
+		if d.IsZero() {
+			return nil, nil
+		}
+		return excelize.Cell{StyleID: x.day, Value: d.time()}, nil
 	}
 	return nil, errValueType(col, v)
 }

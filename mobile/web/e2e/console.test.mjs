@@ -270,15 +270,15 @@ test('5. the workbench: overdue first with the SLA clock; dispatch an issue', as
   await page.waitForSelector(`${row}[data-status=dispatched]`)
   assert.match(await page.textContent(`${row} [data-test=sla]`), /剩余/)
   const is = await call('GET', `/v1/issues/${DISPATCH}`)
-  assert.equal(is.state.Status, 'dispatched')
-  assert.equal(is.state.Handler, DISPATCH_TO)
+  assert.equal(is.state.status, 'dispatched')
+  assert.equal(is.state.handler, DISPATCH_TO)
   // The arbitration: the bounced-twice issue goes back to a handler.
   await page.click('[data-test=chip-arbitration]')
   const arb = (await ids(page, '[data-test=issue-row]'))[0]
   await page.click(`[data-test=issue-row][data-id="${arb}"] [data-test=act-dispatched]`)
   await page.click('[data-test=modal-ok]')
   await page.waitForFunction(() => !document.querySelector('[data-test=chip-arbitration]'))
-  assert.equal((await call('GET', `/v1/issues/${arb}`)).state.Status, 'dispatched')
+  assert.equal((await call('GET', `/v1/issues/${arb}`)).state.status, 'dispatched')
 })
 
 test('6. the projects board: verify a project; it is verified on the board and in the export', async () => {

@@ -142,7 +142,7 @@ test('2. the contact confirms and rates the issue; the officer sees it after syn
 
   const officer = await api(users.officerA)
   const is = await officer('GET', `/v1/issues/${ids.issue}`)
-  assert.equal(is.state.Status, 'closed', JSON.stringify(is.state))
+  assert.equal(is.state.status, 'closed', JSON.stringify(is.state))
 
   // The officer's app shows the confirmation and the rating after a sync.
   assert.equal(await syncNow(page), 'caught-up')
