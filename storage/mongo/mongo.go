@@ -80,26 +80,28 @@ type DB struct {
 	signingKeys, sessions            *mongo.Collection
 	activations, audit, meta         *mongo.Collection
 	secrets, leases                  *mongo.Collection
+	notifications                    *mongo.Collection
 }
 
 var _ storage.Store = (*DB)(nil)
 
 // Collection names; see the package documentation for their documents.
 const (
-	collRecords     = "records"
-	collHeads       = "heads"
-	collReceipts    = "receipts"
-	collPruned      = "receipts_pruned"
-	collUsers       = "users"
-	collDevices     = "devices"
-	collOrgUnits    = "org_units"
-	collSigningKeys = "signing_keys"
-	collSessions    = "sessions"
-	collActivations = "activations"
-	collAudit       = "audit"
-	collMeta        = "meta"
-	collSecrets     = "secrets"
-	collLeases      = "leases"
+	collRecords       = "records"
+	collHeads         = "heads"
+	collReceipts      = "receipts"
+	collPruned        = "receipts_pruned"
+	collUsers         = "users"
+	collDevices       = "devices"
+	collOrgUnits      = "org_units"
+	collSigningKeys   = "signing_keys"
+	collSessions      = "sessions"
+	collActivations   = "activations"
+	collAudit         = "audit"
+	collMeta          = "meta"
+	collSecrets       = "secrets"
+	collLeases        = "leases"
+	collNotifications = "notifications"
 )
 
 // indexes are the secondary indexes Open creates (idempotently), by
@@ -148,6 +150,10 @@ var indexes = map[string][]mongo.IndexModel{
 		// CreateActivation deletes the user's previous code. Unique: a
 		// user has at most one stored code, the current one.
 		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetUnique(true)},
+	},
+	collNotifications: {
+		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
+		{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}},
 	},
 	collAudit: {
 		// AuditLog filtered by actor, newest first.
@@ -227,20 +233,21 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			SetReadConcern(readconcern.Snapshot()).
 			SetWriteConcern(wc).
 			SetReadPreference(readpref.Primary()),
-		records:     mdb.Collection(collRecords),
-		heads:       mdb.Collection(collHeads),
-		receipts:    mdb.Collection(collReceipts),
-		pruned:      mdb.Collection(collPruned),
-		users:       mdb.Collection(collUsers),
-		devices:     mdb.Collection(collDevices),
-		orgUnits:    mdb.Collection(collOrgUnits),
-		signingKeys: mdb.Collection(collSigningKeys),
-		sessions:    mdb.Collection(collSessions),
-		activations: mdb.Collection(collActivations),
-		audit:       mdb.Collection(collAudit),
-		meta:        mdb.Collection(collMeta),
-		secrets:     mdb.Collection(collSecrets),
-		leases:      mdb.Collection(collLeases),
+		records:       mdb.Collection(collRecords),
+		heads:         mdb.Collection(collHeads),
+		receipts:      mdb.Collection(collReceipts),
+		pruned:        mdb.Collection(collPruned),
+		users:         mdb.Collection(collUsers),
+		devices:       mdb.Collection(collDevices),
+		orgUnits:      mdb.Collection(collOrgUnits),
+		signingKeys:   mdb.Collection(collSigningKeys),
+		sessions:      mdb.Collection(collSessions),
+		activations:   mdb.Collection(collActivations),
+		audit:         mdb.Collection(collAudit),
+		meta:          mdb.Collection(collMeta),
+		secrets:       mdb.Collection(collSecrets),
+		leases:        mdb.Collection(collLeases),
+		notifications: mdb.Collection(collNotifications),
 	}
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
@@ -287,6 +294,7 @@ func (db *DB) createCollections(ctx context.Context, mdb *mongo.Database) error 
 	for _, c := range []string{
 		collRecords, collHeads, collReceipts, collPruned, collUsers, collDevices, collOrgUnits,
 		collSigningKeys, collSessions, collActivations, collAudit, collMeta, collSecrets, collLeases,
+		collNotifications,
 	} {
 		if models := indexes[c]; len(models) > 0 {
 			// Creates the collection too, when missing.
