@@ -18,6 +18,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/imaging"
+	"github.com/pairsync/pairsync/server/notify"
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -64,6 +65,9 @@ type Config struct {
 	// slowing every request down. Health, readiness and metrics are exempt.
 	MaxInFlight int
 	QueueWait   time.Duration
+	// NotifyWebhook is the webhook channel of notifications (issue 17);
+	// an empty URL turns it off (server/notifications.go).
+	NotifyWebhook notify.Webhook
 }
 
 func (c *Config) setDefaults() {
@@ -192,6 +196,8 @@ type Server struct {
 	// with toucher when the store can write many at once.
 	seen    sightings
 	toucher deviceToucher
+	// notify plans notifications in every commit and sends them.
+	notify notifier
 }
 
 // New builds a Server with every route registered.
@@ -261,6 +267,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.slots = make(chan struct{}, cfg.MaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
+	if err := s.setupNotifications(); err != nil {
+		return nil, fmt.Errorf("server: notifications: %w", err)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",
 		ReadTimeout:             cfg.ReadTimeout,

@@ -296,7 +296,7 @@ func (s suite) notificationsConcurrentClaim(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			holder := fmt.Sprintf("h%d", c)
-			for {
+			for range total { // bounded: a store that hands out leased ones again fails, not hangs
 				claimed, err := st.ClaimNotifications(t.Context(), holder, t0.Add(time.Second), time.Hour, 3)
 				if err != nil {
 					t.Errorf("%s claims: got error %v, want none", holder, err)
