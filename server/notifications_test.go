@@ -408,7 +408,9 @@ func TestNotificationRetries(t *testing.T) {
 			t.Errorf("%s resends: got %d %s, want 403 or 404", who, r.status, r.body)
 		}
 	}
+	rc.mu.Lock()
 	broken = false
+	rc.mu.Unlock()
 	if r := e.call("POST", "/v1/notifications/"+other+"/resend", e.login("adminA").AccessToken, nil); r.status != 200 || !strings.Contains(string(r.body), `"state":"pending"`) {
 		t.Fatalf("adminA resends: got %d %s, want 200 pending", r.status, r.body)
 	}
