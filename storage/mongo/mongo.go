@@ -87,22 +87,24 @@ var _ storage.Store = (*DB)(nil)
 
 // Collection names; see the package documentation for their documents.
 const (
-	collRecords       = "records"
-	collHeads         = "heads"
-	collReceipts      = "receipts"
-	collPruned        = "receipts_pruned"
-	collUsers         = "users"
-	collDevices       = "devices"
-	collOrgUnits      = "org_units"
-	collSigningKeys   = "signing_keys"
-	collSessions      = "sessions"
-	collActivations   = "activations"
-	collAudit         = "audit"
-	collMeta          = "meta"
-	collSecrets       = "secrets"
-	collLeases        = "leases"
-	collNotifications = "notifications"
+	collRecords     = "records"
+	collHeads       = "heads"
+	collReceipts    = "receipts"
+	collPruned      = "receipts_pruned"
+	collUsers       = "users"
+	collDevices     = "devices"
+	collOrgUnits    = "org_units"
+	collSigningKeys = "signing_keys"
+	collSessions    = "sessions"
+	collActivations = "activations"
+	collAudit       = "audit"
+	collMeta        = "meta"
+	collSecrets     = "secrets"
+	collLeases      = "leases"
 )
+
+// collNotifications is the notification outbox (notifications.go).
+const collNotifications = "notifications"
 
 // indexes are the secondary indexes Open creates (idempotently), by
 // collection, each with the queries it serves. Collections not listed are
@@ -233,22 +235,22 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			SetReadConcern(readconcern.Snapshot()).
 			SetWriteConcern(wc).
 			SetReadPreference(readpref.Primary()),
-		records:       mdb.Collection(collRecords),
-		heads:         mdb.Collection(collHeads),
-		receipts:      mdb.Collection(collReceipts),
-		pruned:        mdb.Collection(collPruned),
-		users:         mdb.Collection(collUsers),
-		devices:       mdb.Collection(collDevices),
-		orgUnits:      mdb.Collection(collOrgUnits),
-		signingKeys:   mdb.Collection(collSigningKeys),
-		sessions:      mdb.Collection(collSessions),
-		activations:   mdb.Collection(collActivations),
-		audit:         mdb.Collection(collAudit),
-		meta:          mdb.Collection(collMeta),
-		secrets:       mdb.Collection(collSecrets),
-		leases:        mdb.Collection(collLeases),
-		notifications: mdb.Collection(collNotifications),
+		records:     mdb.Collection(collRecords),
+		heads:       mdb.Collection(collHeads),
+		receipts:    mdb.Collection(collReceipts),
+		pruned:      mdb.Collection(collPruned),
+		users:       mdb.Collection(collUsers),
+		devices:     mdb.Collection(collDevices),
+		orgUnits:    mdb.Collection(collOrgUnits),
+		signingKeys: mdb.Collection(collSigningKeys),
+		sessions:    mdb.Collection(collSessions),
+		activations: mdb.Collection(collActivations),
+		audit:       mdb.Collection(collAudit),
+		meta:        mdb.Collection(collMeta),
+		secrets:     mdb.Collection(collSecrets),
+		leases:      mdb.Collection(collLeases),
 	}
+	db.notifications = mdb.Collection(collNotifications)
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
 	}
