@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -44,9 +45,15 @@ func authzFixture(t *testing.T, e *idEnv) map[string]*scopeFixture {
 				t.Fatal(err)
 			}
 		}
+		note := storage.Notification{ID: "n-" + sc.pid, Channel: "webhook", Recipient: "u-" + sc.officer, Pairing: sc.pid,
+			OrgPaths: []string{e.units[sc.key].Path}, CreatedAt: e.now()}
+		if _, err := e.s.store.Commit(t.Context(), storage.Batch{Notifications: []storage.Notification{note}}); err != nil {
+			t.Fatal(err)
+		}
 		out[sc.key] = &scopeFixture{unit: sc.unit, ids: map[string]string{
 			"users": "u-" + sc.officer, "devices": reg.Device.ID, "org-units": sc.unit, "counterparties": sc.cp,
-			"pairings": sc.pid, "visits": "v-" + sc.pid, "issues": "i-" + sc.pid, "projects": "p-" + sc.pid, "photos": sum}}
+			"pairings": sc.pid, "visits": "v-" + sc.pid, "issues": "i-" + sc.pid, "projects": "p-" + sc.pid, "photos": sum,
+			"notifications": note.ID}}
 	}
 	return out
 }

@@ -143,7 +143,7 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if err != nil {
 			return syncproto.Record{}, 0, err
 		}
-		c, err := s.store.Commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
+		c, err := s.commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
 		if err == nil {
 			return next, c.Seqs[0], nil
 		}

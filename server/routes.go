@@ -141,6 +141,8 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/sync/pull", Tag: "sync", Summary: "Pull one page of the versions committed after the cursor, in every pairing you may see", Request: schemaPull, Response: schemaPullAnswer, Auth: true, Handler: s.pull},
 		{Method: fiber.MethodGet, Path: "/v1/sync/scopes", Tag: "sync", Summary: "The pairings you sync, with their current sequence", Response: schemaScopes, Auth: true, Handler: s.scopes},
 		{Method: fiber.MethodGet, Path: "/v1/audit", Tag: "audit", Summary: "The audit log of your subtree, newest first", Auth: true, Handler: s.listAudit},
+		{Method: fiber.MethodGet, Path: "/v1/notifications", Tag: "notifications", Summary: "Notifications of your subtree with their delivery state and the provider's answer, newest first: ?state=pending|sent|failed&offset=&limit= (administrators)", Response: notificationList{}, Auth: true, Handler: s.listNotifications},
+		{Method: fiber.MethodPost, Path: "/v1/notifications/:id/resend", Tag: "notifications", Summary: "Send a notification again (administrators of its subtree)", Response: notificationView{}, Auth: true, Load: loadNotification, Action: pairing.Read, Handler: s.resendNotification},
 
 		// The field app's files, last: every route above wins. Hashed assets
 		// are immutable, index.html and the service worker revalidate, the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/imaging"
+	"github.com/pairsync/pairsync/server/notify"
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -74,6 +75,9 @@ type Config struct {
 	// MaxDevicesPerUser bounds the live (not revoked) devices of one user
 	// (default 10): a stolen password cannot enrol phones without end.
 	MaxDevicesPerUser int
+	// NotifyWebhook is the webhook channel of notifications (issue 17);
+	// an empty URL turns it off (server/notifications.go).
+	NotifyWebhook notify.Webhook
 }
 
 func (c *Config) setDefaults() {
@@ -214,6 +218,8 @@ type Server struct {
 	// probes bounds the refused-probe audit entries per client
 	// (auditlimit.go).
 	probes probeLimiter
+	// notify plans notifications in every commit and sends them.
+	notify notifier
 }
 
 // New builds a Server with every route registered.
@@ -290,6 +296,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.signInSlots = make(chan struct{}, cfg.SignInMaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
+	if err := s.setupNotifications(); err != nil {
+		return nil, fmt.Errorf("server: notifications: %w", err)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "pairsyncd",
 		ReadTimeout:             cfg.ReadTimeout,

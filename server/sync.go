@@ -260,7 +260,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			}
 			batch.Receipts = append(batch.Receipts, receipt(device, results[i]))
 		}
-		_, err = s.store.Commit(ctx, batch)
+		_, err = s.commit(ctx, batch)
 		if err == nil {
 			s.auditChanges(ctx, p, device, pid, changes, idx, results)
 			return nil

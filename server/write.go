@@ -64,7 +64,7 @@ func (s *Server) writeRecord(ctx context.Context, collection, id, pid string, va
 		if err != nil {
 			return syncproto.Record{}, 0, err
 		}
-		c, err := s.store.Commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
+		c, err := s.commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
 		if err == nil {
 			return next, c.Seqs[0], nil
 		}

@@ -55,6 +55,11 @@ type Batch struct {
 	// take *ExpectHead+1, +2, … — a writer that must record the sequences
 	// in its receipts knows them before it commits.
 	ExpectHead *uint64
+	// Notifications are written to the outbox in the same transaction,
+	// pending and due at their NextAt (CreatedAt when zero). One whose ID
+	// is already stored, or earlier in the batch, is left as it is: not an
+	// error. ErrInvalid for an empty ID, Channel or Recipient.
+	Notifications []Notification
 }
 
 // Committed reports a successful commit.

@@ -17,6 +17,7 @@ type Store interface {
 	Audit
 	Secrets
 	Leases
+	Notifications
 	// Ping reports whether the database is reachable (for /readyz);
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error

@@ -58,6 +58,9 @@ var (
 	bucketAudit             = []byte("audit")
 	bucketSecrets           = []byte("secrets")
 	bucketLeases            = []byte("leases")
+	// The notification outbox (notifications.go).
+	bucketNotifications        = []byte("notifications")
+	bucketNotificationsPending = []byte("notifications_pending")
 
 	keySchema = []byte("schema")
 )
@@ -144,6 +147,7 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,
 		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
 		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets, bucketLeases,
+		bucketNotifications, bucketNotificationsPending,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

@@ -48,6 +48,9 @@
 //	activations_by_user user id → code hash of the user's current code (a
 //	                    user has at most one stored code)
 //	audit               u64 seq (bucket sequence) → JSON event
+//	notifications       id → JSON notification (the outbox, written by Commit)
+//	notifications_pending id → empty, for each pending notification (what
+//	                    ClaimNotifications scans)
 //
 // Get and Head are one lookup each; Changes seeks a cursor in the pairing's
 // log and looks each key up in records. The identity buckets came after

@@ -172,7 +172,7 @@ func (db *DB) Commit(ctx context.Context, b storage.Batch) (storage.Committed, e
 	if err := validBatch(b); err != nil {
 		return storage.Committed{}, fmt.Errorf("bolt: commit %s: %w", b.Pairing, err)
 	}
-	if len(b.Puts) == 0 && len(b.Receipts) == 0 && b.ExpectHead == nil {
+	if len(b.Puts) == 0 && len(b.Receipts) == 0 && b.ExpectHead == nil && len(b.Notifications) == 0 {
 		head, err := db.Head(ctx, b.Pairing)
 		return storage.Committed{Head: head}, err
 	}
@@ -221,7 +221,7 @@ func validBatch(b storage.Batch) error {
 		}
 		seenR[k] = true
 	}
-	return nil
+	return validNotifications(b.Notifications)
 }
 
 // commit is the body of Commit's transaction: all checks, then all writes.
@@ -301,6 +301,9 @@ func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, erro
 		if err := receipts.Put(rkeys[i], append([]byte{}, r.Answer...)); err != nil {
 			return storage.Committed{}, fmt.Errorf("receipt %s/%d: %w", r.Replica, r.Counter, err)
 		}
+	}
+	if err := writeNotifications(tx, b.Notifications); err != nil {
+		return storage.Committed{}, err
 	}
 	head := readHead(tx, b.Pairing)
 	if len(b.Puts) == 0 {

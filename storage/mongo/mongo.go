@@ -80,6 +80,7 @@ type DB struct {
 	signingKeys, sessions            *mongo.Collection
 	activations, audit, meta         *mongo.Collection
 	secrets, leases                  *mongo.Collection
+	notifications                    *mongo.Collection
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -101,6 +102,9 @@ const (
 	collSecrets     = "secrets"
 	collLeases      = "leases"
 )
+
+// collNotifications is the notification outbox (notifications.go).
+const collNotifications = "notifications"
 
 // indexes are the secondary indexes Open creates (idempotently), by
 // collection, each with the queries it serves. Collections not listed are
@@ -148,6 +152,10 @@ var indexes = map[string][]mongo.IndexModel{
 		// CreateActivation deletes the user's previous code. Unique: a
 		// user has at most one stored code, the current one.
 		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetUnique(true)},
+	},
+	collNotifications: {
+		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
+		{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}},
 	},
 	collAudit: {
 		// AuditLog filtered by actor, newest first.
@@ -242,6 +250,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		secrets:     mdb.Collection(collSecrets),
 		leases:      mdb.Collection(collLeases),
 	}
+	db.notifications = mdb.Collection(collNotifications)
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
 	}
@@ -287,6 +296,7 @@ func (db *DB) createCollections(ctx context.Context, mdb *mongo.Database) error 
 	for _, c := range []string{
 		collRecords, collHeads, collReceipts, collPruned, collUsers, collDevices, collOrgUnits,
 		collSigningKeys, collSessions, collActivations, collAudit, collMeta, collSecrets, collLeases,
+		collNotifications,
 	} {
 		if models := indexes[c]; len(models) > 0 {
 			// Creates the collection too, when missing.

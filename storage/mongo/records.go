@@ -157,7 +157,7 @@ func (db *DB) Commit(ctx context.Context, b storage.Batch) (storage.Committed, e
 	if err := validBatch(b); err != nil {
 		return storage.Committed{}, fmt.Errorf("mongo: commit %s: %w", b.Pairing, err)
 	}
-	if len(b.Puts) == 0 && len(b.Receipts) == 0 && b.ExpectHead == nil {
+	if len(b.Puts) == 0 && len(b.Receipts) == 0 && b.ExpectHead == nil && len(b.Notifications) == 0 {
 		head, err := db.Head(ctx, b.Pairing)
 		return storage.Committed{Head: head}, err
 	}
@@ -201,7 +201,7 @@ func validBatch(b storage.Batch) error {
 		}
 		seenR[id] = true
 	}
-	return nil
+	return validNotifications(b.Notifications)
 }
 
 // commit is the body of Commit's transaction: all checks, then all writes.
@@ -331,6 +331,9 @@ func (db *DB) commit(ctx context.Context, b storage.Batch, inTxn bool) (storage.
 		if err != nil {
 			return storage.Committed{}, fmt.Errorf("write receipts: %w", err)
 		}
+	}
+	if err := db.writeNotifications(ctx, b.Notifications, inTxn); err != nil {
+		return storage.Committed{}, err
 	}
 	return c, nil
 }

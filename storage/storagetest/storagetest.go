@@ -48,6 +48,7 @@ func TestStoreWith(t *testing.T, open func(t *testing.T) storage.Store, opts Opt
 	t.Run("Audit", s.audit)
 	t.Run("Secrets", s.secrets)
 	t.Run("Leases", s.leases)
+	t.Run("Notifications", s.notifications)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Durability", s.durability)
 	t.Run("Lifecycle", s.lifecycle)

@@ -141,6 +141,31 @@ func settings() []setting {
 		}},
 		{"minio-access-key-file", "PAIRSYNC_MINIO_ACCESS_KEY_FILE", "", "file holding the MinIO access key (else PAIRSYNC_MINIO_ACCESS_KEY)", secretFile(func(c *Config) *string { return &c.MinIO.AccessKey })},
 		{"minio-secret-key-file", "PAIRSYNC_MINIO_SECRET_KEY_FILE", "", "file holding the MinIO secret key (else PAIRSYNC_MINIO_SECRET_KEY)", secretFile(func(c *Config) *string { return &c.MinIO.SecretKey })},
+		{"notify-webhook-url", "PAIRSYNC_NOTIFY_WEBHOOK_URL", "", "URL that receives one signed JSON POST per notification (empty: no webhook)", func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+				return fmt.Errorf("want an http(s) URL, got %q", v)
+			}
+			c.Server.NotifyWebhook.URL = v
+			return nil
+		}},
+		{"notify-webhook-secret-file", "PAIRSYNC_NOTIFY_WEBHOOK_SECRET_FILE", "", "file holding the key of the webhook's HMAC-SHA256 signature (else PAIRSYNC_NOTIFY_WEBHOOK_SECRET, environment only)", func(c *Config, v string) error {
+			var secret string
+			if err := secretFile(func(*Config) *string { return &secret })(c, v); err != nil {
+				return err
+			}
+			if secret != "" {
+				c.Server.NotifyWebhook.Secret = []byte(secret)
+			}
+			return nil
+		}},
+		{"notify-webhook-phone", "PAIRSYNC_NOTIFY_WEBHOOK_PHONE", "false", "add the recipient's phone number to each webhook notification", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Server.NotifyWebhook.Phone = b
+			return nil
+		}},
 		{"trusted-proxies", "PAIRSYNC_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 			c.Server.TrustedProxies = nil
 			for _, p := range strings.Split(v, ",") {
@@ -188,10 +213,13 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	c.AdminPassword = getenv("PAIRSYNC_ADMIN_PASSWORD")
 	c.MinIO.AccessKey, c.MinIO.SecretKey = getenv("PAIRSYNC_MINIO_ACCESS_KEY"), getenv("PAIRSYNC_MINIO_SECRET_KEY")
 	c.Mongo.URI = getenv("PAIRSYNC_MONGODB_URI")
+	if v := getenv("PAIRSYNC_NOTIFY_WEBHOOK_SECRET"); v != "" {
+		c.Server.NotifyWebhook.Secret = []byte(v)
+	}
 	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n  pairsyncd healthcheck         exit 0 if the server on -addr answers /healthz (for containers)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys;\nPAIRSYNC_MONGODB_URI (environment only) the MongoDB connection string.\n\n")
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n  pairsyncd healthcheck         exit 0 if the server on -addr answers /healthz (for containers)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys;\nPAIRSYNC_MONGODB_URI (environment only) the MongoDB connection string;\nPAIRSYNC_NOTIFY_WEBHOOK_SECRET (environment only) the webhook's signing key.\n\n")
 		for _, s := range settings() {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
 		}
@@ -212,6 +240,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if c.Server.NotifyWebhook.URL != "" && len(c.Server.NotifyWebhook.Secret) == 0 {
+		return c, errors.New("notify-webhook-url needs a signing key: set PAIRSYNC_NOTIFY_WEBHOOK_SECRET or -notify-webhook-secret-file")
 	}
 	if c.DrainDelay+c.ShutdownTimeout > 14*time.Second {
 		return c, errors.New("drain-delay + shutdown-timeout must stay under 14s so the process exits within 15s of SIGTERM")

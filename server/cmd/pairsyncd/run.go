@@ -118,6 +118,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.stopMaintenance = stopMaintenance
 	go m.srv.RunMaintenance(mctx, time.Hour)
 	go m.srv.RunSLALoop(mctx, 5*time.Minute)
+	go m.srv.RunNotifyLoop(mctx, 5*time.Second)
 
 	m.log.Info("ready", "addr", m.ln.Addr().String(), "storage", m.Config.Storage, "photos", m.Config.Photos,
 		"data_dir", m.Config.DataDir, "startup_ms", time.Since(start).Milliseconds())

@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Notification states. A notification is pending until it is delivered
+// (sent) or given up on (failed); an administrator's resend makes a sent
+// or failed one pending again.
+const (
+	NotificationPending = "pending"
+	NotificationSent    = "sent"
+	NotificationFailed  = "failed"
+)
+
+// Notification is one message to one person on one channel, kept in the
+// durable outbox (ARCHITECTURE.md: notifications are part of the commit).
+// It is written by Commit in the same transaction as the change that causes
+// it; its ID is derived from the cause, the recipient and the channel, so a
+// retried push or two server processes committing the same change write it
+// once. Adapters store times in UTC at millisecond precision.
+type Notification struct {
+	ID      string
+	Channel string // "webhook", …
+	Event   string // issue_dispatched, issue_responded, visit_returned, …
+	// Cause names the record whose change caused it ("issue_events/<id>").
+	Cause string
+	// Subject is what the link opens ("issues/<id>").
+	Subject   string
+	Recipient string // user id
+	// RecipientName is the recipient's name when it was created (the phone
+	// is read from the user at delivery, never stored here).
+	RecipientName string
+	Pairing       string
+	// OrgPaths are the org-unit paths of the pairing's branches: the
+	// administrators of any of their subtrees see the notification.
+	OrgPaths []string
+	Lang     string // zh or en
+	Text     string
+	Link     string
+	State    string // NotificationPending, NotificationSent, NotificationFailed
+	// CreatedAt is when it was committed; Since the start of the current
+	// delivery round (CreatedAt, or the last resend); NextAt when it is due
+	// for its next attempt.
+	CreatedAt time.Time
+	Since     time.Time
+	NextAt    time.Time
+	// Attempts counts the delivery attempts of the current round; Answer is
+	// the provider's answer to the last one (status and a short body), and
+	// AttemptAt its time. DoneAt is when it was sent or failed.
+	Attempts  int
+	Answer    string
+	AttemptAt time.Time
+	DoneAt    time.Time
+	// LeaseHolder claimed it until LeaseUntil (ClaimNotifications).
+	LeaseHolder string
+	LeaseUntil  time.Time
+}
+
+// NotificationOutcome is what a sender reports for one attempt.
+type NotificationOutcome struct {
+	// State is NotificationSent, NotificationFailed, or NotificationPending
+	// to retry at NextAt.
+	State  string
+	Answer string
+	At     time.Time
+	NextAt time.Time
+}
+
+// NotificationQuery selects notifications for administrators, newest first
+// (CreatedAt, then ID).
+type NotificationQuery struct {
+	// OrgPath keeps the notifications one of whose OrgPaths starts with it
+	// (an administrator's subtree); "" keeps all.
+	OrgPath string
+	State   string // exact when set
+	Offset  int
+	Limit   int // 0 means 100
+}
+
+// Notifications is the outbox's delivery side; notifications are written by
+// Records.Commit (Batch.Notifications). Safe for concurrent use; returned
+// values belong to the caller.
+type Notifications interface {
+	// ClaimNotifications leases up to limit pending notifications whose
+	// NextAt ≤ now and whose lease is free (LeaseUntil ≤ now) to holder
+	// until now+lease, oldest NextAt first, and returns them. Each
+	// notification is claimed by one holder at a time; a lease that expires
+	// lets another holder claim it. ErrInvalid for an empty holder, a lease
+	// ≤ 0 or a limit ≤ 0.
+	ClaimNotifications(ctx context.Context, holder string, now time.Time, lease time.Duration, limit int) ([]Notification, error)
+	// FinishNotification records the outcome of holder's attempt: Attempts
+	// +1, Answer, AttemptAt, then State (DoneAt set when sent or failed) or,
+	// for NotificationPending, NextAt; the lease is released. ErrNotFound
+	// for an unknown id; ErrConflict when the notification is not pending
+	// or holder no longer holds its lease (another holder claimed it after
+	// the lease expired); ErrInvalid for an unknown State.
+	FinishNotification(ctx context.Context, id, holder string, o NotificationOutcome) error
+	// Notification returns one notification, or ErrNotFound.
+	Notification(ctx context.Context, id string) (Notification, error)
+	// ListNotifications returns one page of notifications matching q and
+	// whether more follow.
+	ListNotifications(ctx context.Context, q NotificationQuery) ([]Notification, bool, error)
+	// ResendNotification makes a notification pending again, due at now, in
+	// a new delivery round (Since = now, Attempts 0, lease released), and
+	// returns it. ErrNotFound for an unknown id.
+	ResendNotification(ctx context.Context, id string, now time.Time) (Notification, error)
+}
