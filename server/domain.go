@@ -21,11 +21,11 @@ import (
 type lookupFunc func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error)
 
 // checkDomain applies the domain rules to one change before it is merged:
-// pairing.CheckWrite, then the rules that need other records — an issue
-// event's issue exists in the same pairing, and a confirmation, rating or
-// acceptance an officer records on a contact's behalf carries the contact's
-// code. It returns the rejection, or nil.
-func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid string, stored syncproto.Record, ch syncproto.Change, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
+// pairing.CheckWrite, pairing.CheckRefs (every id the change names resolves
+// within the writer's scope), then the contact's code that a confirmation,
+// rating or acceptance an officer records on a contact's behalf carries. It
+// returns the rejection, or nil.
+func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid string, stored syncproto.Record, ch syncproto.Change, merged syncproto.Record, refs resolver) (*syncproto.Error, error) {
 	if pid == pairing.DirectoryScope {
 		// Directory records come through the administrators' routes, which
 		// check them there; a device holds no write to them.
@@ -40,12 +40,23 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 	if e := pairing.CheckWrite(w); e != nil {
 		return e, nil
 	}
+	if e, err := pairing.CheckRefs(ctx, w, refs); e != nil || err != nil {
+		return e, err
+	}
 	if merged.Deleted() || op != syncproto.OpSet {
 		return nil, nil
 	}
 	switch merged.Collection {
 	case pairing.CollIssueEvents:
-		return s.checkIssueEvent(ctx, p, pid, merged, lookup)
+		typ := pairing.EventType(pairing.Str(merged, "type"))
+		if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
+			response := pairing.Str(merged, "response")
+			if response == "" {
+				return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
+					Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
+			}
+			return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
+		}
 	case pairing.CollRatings:
 		if p.Role == pairing.Officer {
 			target := pairing.Str(merged, "target_kind") + "/" + pairing.Str(merged, "target")
@@ -55,37 +66,6 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 		if _, ok := values["contact_accepted_at"]; ok && p.Role == pairing.Officer {
 			return s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code"))
 		}
-	case pairing.CollMilestones:
-		return s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollProjects, ID: pairing.Str(merged, "project")}, "project", lookup)
-	}
-	return nil, nil
-}
-
-func (s *Server) checkIssueEvent(ctx context.Context, p pairing.Principal, pid string, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
-	if e, err := s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollIssues, ID: pairing.Str(merged, "issue")}, "issue", lookup); e != nil || err != nil {
-		return e, err
-	}
-	typ := pairing.EventType(pairing.Str(merged, "type"))
-	if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
-		response := pairing.Str(merged, "response")
-		if response == "" {
-			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
-				Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
-		}
-		return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
-	}
-	return nil, nil
-}
-
-// checkParent: the record a field names exists, live, in the same pairing.
-func (s *Server) checkParent(ctx context.Context, pid string, k storage.Key, field string, lookup lookupFunc) (*syncproto.Error, error) {
-	r, ok, err := lookup(ctx, k)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || r.Deleted() || r.Pairing != pid {
-		return &syncproto.Error{Code: syncproto.CodeValidation, Field: field,
-			Message: fmt.Sprintf("%s %s does not exist in pairing %s (push it first)", field, k.ID, pid)}, nil
 	}
 	return nil, nil
 }

@@ -456,7 +456,7 @@ func TestActivation(t *testing.T) {
 	e := newIDEnv(t)
 	admin := e.login("adminA").AccessToken
 	r := e.call("POST", "/v1/users", admin, map[string]any{"username": "zhang.wei", "name": "张伟", "role": "contact",
-		"org_unit": "unitA", "counterparty": "cp-A", "phone": "13912345678"})
+		"org_unit": "unitA", "counterparty": communityA(t, e), "phone": "13912345678"})
 	if r.status != 201 {
 		t.Fatalf("create: got %d %s", r.status, r.body)
 	}

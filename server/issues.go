@@ -163,11 +163,6 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 		rules := s.issueRules(lr.pairing, pairing.Str(lr.rec, "category"))
 		fields["due"] = now.Add(rules.DueAfter).Format(time.RFC3339)
 	}
-	if req.Type == pairing.EventDispatched && req.Handler != "" {
-		if _, err := s.store.User(ctx, req.Handler); err != nil {
-			return validation("handler", "no user %s", req.Handler)
-		}
-	}
 	values, err := jsonValues(fields)
 	if err != nil {
 		return err

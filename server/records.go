@@ -128,8 +128,12 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if pid == pairing.DirectoryScope {
 			pr = pairing.Pairing{ID: pid}
 		}
-		if e := pairing.CheckWrite(pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}); e != nil {
+		w := pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}
+		if e := pairing.CheckWrite(w); e != nil {
 			return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
+		}
+		if err := s.checkRefs(ctx, w, s.resolver()); err != nil {
+			return syncproto.Record{}, 0, err
 		}
 		if opt.check != nil {
 			if err := opt.check(stored, next); err != nil {

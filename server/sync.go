@@ -200,6 +200,13 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			}
 			return cur.rec, true, nil
 		}
+		refs := resolver{s: s, lookup: lookup, batch: func() []syncproto.Record {
+			out := make([]syncproto.Record, 0, len(keys))
+			for _, k := range keys {
+				out = append(out, state[k].rec)
+			}
+			return out
+		}}
 		lastOf := map[storage.Key]int{} // the last change of each record in the batch
 		for _, i := range idx {
 			ch := changes[i]
@@ -215,7 +222,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			merged, status := ch.MergeInto(cur.rec)
 			stamp := []syncproto.Write{} // what the server adds to the device's record
 			if status != syncproto.StatusDuplicate && s.rules {
-				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, lookup)
+				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, refs)
 				if err != nil {
 					return err
 				}

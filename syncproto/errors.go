@@ -41,6 +41,10 @@ type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// Reason, when set, is a stable machine word that says more precisely
+	// than Code why (e.g. "unknown_reference" within validation_failed),
+	// for clients to translate; new reasons may be added.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.

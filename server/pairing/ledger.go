@@ -953,6 +953,25 @@ func (l *Ledger) Issue(ctx context.Context, id string) (IssueSummary, bool, erro
 	return s, true, nil
 }
 
+// IssueWith returns an issue's state derived from its stored events and
+// extra ones (a push's events not yet committed; an event of another issue
+// is left out). false: the ledger has no such issue.
+func (l *Ledger) IssueWith(ctx context.Context, id string, extra []IssueEvent) (IssueState, bool, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	pid, ok := l.whereIssue[id]
+	if !ok {
+		return IssueState{}, false, nil
+	}
+	b := l.books[pid]
+	e := b.issues[id]
+	all, _, err := l.issueEvents(ctx, b, e, nil)
+	if err != nil {
+		return IssueState{}, false, fmt.Errorf("pairing: issue %s: %w", id, err)
+	}
+	return l.derive(pid, e, append(all, extra...)), true, nil
+}
+
 // ListedIssue returns an issue's summary as lists have it: no Events, and
 // a State without Applied and Ignored; it reads nothing from storage.
 func (l *Ledger) ListedIssue(id string) (IssueSummary, bool) {
