@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pairsync/pairsync/server/auth"
@@ -55,19 +56,56 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 				return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
 					Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
 			}
-			return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
+			issue := pairing.Str(merged, "issue")
+			if e, err := s.checkCode(ctx, p, "confirm", issue+"/"+response, pairing.Str(merged, "code")); e != nil || err != nil {
+				return e, err
+			}
+			// Single-use: the code answers the latest response once.
+			st, _, err := refs.Issue(ctx, issue)
+			if err != nil {
+				return nil, err
+			}
+			if st.Status != pairing.IssueResponded || st.Response != response {
+				return codeUsed(), nil
+			}
 		}
 	case pairing.CollRatings:
 		if p.Role == pairing.Officer {
-			target := pairing.Str(merged, "target_kind") + "/" + pairing.Str(merged, "target")
-			return s.checkCode(ctx, p, "rate", target, pairing.Str(merged, "code"))
+			kind, id := pairing.Str(merged, "target_kind"), pairing.Str(merged, "target")
+			return s.checkCode(ctx, p, "rate", s.rateSubject(pid, kind, id, refs), pairing.Str(merged, "code"))
 		}
 	case pairing.CollProjects:
 		if _, ok := values["contact_accepted_at"]; ok && p.Role == pairing.Officer {
-			return s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code"))
+			if e, err := s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code")); e != nil || err != nil {
+				return e, err
+			}
+			if pairing.Str(stored, "contact_accepted_at") != "" {
+				return codeUsed(), nil
+			}
 		}
 	}
 	return nil, nil
+}
+
+// codeUsed refuses a contact's code used a second time (issue 18 M2).
+func codeUsed() *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code", Reason: pairing.ReasonCodeUsed,
+		Message: "this confirmation code has been used already: ask the contact for the code their app shows now"}
+}
+
+// rateSubject is what a rate code is bound to: the target and how many
+// coded ratings it has had (committed, and earlier in this push), so a
+// rate code records one rating and the contact's app then shows the next.
+func (s *Server) rateSubject(pid, kind, id string, refs resolver) string {
+	n := s.ledger.CodedRatings(pid, kind, id)
+	if refs.batch != nil {
+		for _, r := range refs.batch() {
+			if r.Collection == pairing.CollRatings && pairing.Str(r, "target_kind") == kind && pairing.Str(r, "target") == id && pairing.Str(r, "code") != "" {
+				n++
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s#%d", kind, id, n)
 }
 
 // receivedFields are the collections whose records keep the server's
@@ -157,7 +195,8 @@ const (
 )
 
 func (s *Server) checkCode(ctx context.Context, p pairing.Principal, what, subject, code string) (*syncproto.Error, error) {
-	limits := []auth.Limit{{Key: "c|" + what + "|" + subject, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
+	thing, _, _ := strings.Cut(subject, "#") // guesses count per thing, across its codes
+	limits := []auth.Limit{{Key: "c|" + what + "|" + thing, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
 	if wait, blocked := s.throttle.Blocked(limits...); blocked {
 		return &syncproto.Error{Code: syncproto.CodeRateLimited, Field: "code",
 			Message: fmt.Sprintf("too many wrong confirmation codes: try again in %d minutes", int(wait.Minutes())+1)}, nil

@@ -128,6 +128,14 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if pid == pairing.DirectoryScope {
 			pr = pairing.Pairing{ID: pid}
 		}
+		if pid != pairing.DirectoryScope {
+			// The rule a push meets (Policy, through mayWrite): the role
+			// writes the collection in a pairing it sees, and an ended
+			// pairing is read-only in the field (issue 18 L1).
+			if e := s.mayWrite(p, next); e != nil {
+				return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
+			}
+		}
 		w := pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}
 		if e := pairing.CheckWrite(w); e != nil {
 			return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}

@@ -206,6 +206,8 @@ func validateUserFields(username, name, phone, role, counterparty string) error 
 		return badRequest("username", "username must be 2 to 64 letters, digits, '.', '_' or '-'")
 	case utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name):
 		return badRequest("name", "name must be at most 64 characters")
+	case pairing.HasBidiControl(name):
+		return &Error{Status: http.StatusBadRequest, Wire: *pairing.BidiRefusal("name")}
 	case phone != "" && !validPhone(phone):
 		return badRequest("phone", "phone must be 5 to 20 digits, optionally starting with +")
 	case !pairing.Role(role).Valid():

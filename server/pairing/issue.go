@@ -482,6 +482,7 @@ type issueFold struct {
 	rules     IssueRules
 	st        IssueState
 	responses map[string]bool // ids of the responses applied so far
+	last      time.Time       // the time the latest applied event counts at
 }
 
 func (f *issueFold) apply(e IssueEvent) {
@@ -491,7 +492,15 @@ func (f *issueFold) apply(e IssueEvent) {
 	}
 	f.st.Applied = append(f.st.Applied, e.ID)
 	st := &f.st
+	// An event never counts before the events it follows (issue 18 M3):
+	// its device time is clamped to the latest time already applied, so a
+	// response dated before its dispatch counts at the dispatch, and the
+	// figures never see a step earlier than the one it answers.
 	when := e.When().UTC()
+	if when.Before(f.last) {
+		when = f.last
+	}
+	f.last = when
 	if tr, _ := transitionOf(e.Type); tr.To != "" {
 		st.Status = tr.To
 	}
