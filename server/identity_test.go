@@ -555,6 +555,7 @@ func TestCrossScopeMatrix(t *testing.T) {
 	if err := e.s.writeReceipt(t.Context(), pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: int64(len(photo))}); err != nil {
 		t.Fatal(err)
 	}
+	grantPhotoForTest(t, e, "p2", sum) // as the upload of the pairing's officer would
 	for _, rec := range []struct{ coll, id string }{{"visits", "v-B"}, {"issues", "i-B"}, {"projects", "pr-B"}} {
 		vals, _ := jsonValues(map[string]any{"title": "B 的记录", "photos": []map[string]any{{"sha256": sum, "size": len(photo), "type": "image/jpeg"}}})
 		if _, _, err := e.s.writeRecord(t.Context(), rec.coll, rec.id, "p2", vals); err != nil {

@@ -84,8 +84,10 @@ func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.P
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		if root = u.Path; root == "" {
-			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		// A unit the caller may not read answers as an unknown one
+		// (issue 18 L2).
+		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
+			return nil, errNoOrgUnit(id)
 		}
 	}
 	status, officer, cp := c.Query(statusParam), c.Query("officer"), c.Query("counterparty")
@@ -103,6 +105,10 @@ func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.P
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+func errNoOrgUnit(id string) *Error {
+	return errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
 }
 
 func (s *Server) counterpartyNameMatches(pr pairing.Pairing, search string) bool {

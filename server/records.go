@@ -128,7 +128,7 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if pid == pairing.DirectoryScope {
 			pr = pairing.Pairing{ID: pid}
 		}
-		if pid != pairing.DirectoryScope {
+		if pid != pairing.DirectoryScope && p.Role != pairing.RoleSystem { // the server's own events (SLA job) are its own
 			// The rule a push meets (Policy, through mayWrite): the role
 			// writes the collection in a pairing it sees, and an ended
 			// pairing is read-only in the field (issue 18 L1).

@@ -215,3 +215,34 @@ func communityA(t *testing.T, e *idEnv) string {
 	r.json(t, &ans)
 	return ans.Record.ID
 }
+
+// TestOverviewOrgTreeInScope is issue 18 L2: the overview's org_unit= does
+// not read the org tree outside the caller's subtree, for any role, and a
+// unit outside it answers exactly as an unknown one.
+func TestOverviewOrgTreeInScope(t *testing.T) {
+	e := newDomainEnv(t)
+	domainFixture(t, e)
+	for _, who := range []string{"contactA", "officerA", "viewerA", "adminA"} {
+		tok := e.login(who).AccessToken
+		for _, unit := range []string{"unitB", "root"} {
+			rf := e.call("GET", "/v1/reports/overview?org_unit="+unit, tok, nil)
+			ru := e.call("GET", "/v1/reports/overview?org_unit=unit-none", tok, nil)
+			if rf.status != 404 || refusal(t, rf, unit) != refusal(t, ru, "unit-none") {
+				t.Errorf("%s reads the overview of %s: got %d %s, want the answer of an unknown unit (%d %s)", who, unit, rf.status, rf.body, ru.status, ru.body)
+			}
+		}
+		var ov overviewReport
+		r := e.call("GET", "/v1/reports/overview", tok, nil)
+		r.json(t, &ov)
+		for _, u := range ov.Units {
+			if u.ID == "unitB" || u.ID == "unitA" && who != "root" {
+				t.Errorf("%s's overview lists unit %s", who, u.ID)
+			}
+		}
+	}
+	var ov overviewReport
+	e.call("GET", "/v1/reports/overview?org_unit=root", e.login("root").AccessToken, nil).json(t, &ov)
+	if len(ov.Units) != 2 {
+		t.Fatalf("the root administrator's overview of root: got units %+v, want A and B", ov.Units)
+	}
+}

@@ -147,23 +147,6 @@ func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record) *syncproto.Er
 		Message: fmt.Sprintf("pairing %s is not one you may write", r.Pairing)}
 }
 
-// checkClock refuses a change stamped more than syncproto.MaxClockAhead
-// ahead of the server's clock (issue 18 M4): merged, its HLC would sort
-// it after everything written for as long as the device's clock is wrong
-// — an administrator's later event would be ordered before it — and drag
-// the server's own clock. It cannot be clamped: the HLC is part of the
-// write the device keeps. The device is told to set its clock; the change
-// stays in its rejected list, nothing else in the batch is lost.
-func (s *Server) checkClock(ch syncproto.Change) *syncproto.Error {
-	limit := s.now().Add(syncproto.MaxClockAhead).UnixMilli()
-	if ch.HLC.Wall <= limit {
-		return nil
-	}
-	return &syncproto.Error{Code: syncproto.CodeValidation, Field: "hlc", Reason: pairing.ReasonClockAhead,
-		Message: fmt.Sprintf("this change is stamped %s, more than %s ahead of the server's clock: set the device's date and time, then record it again",
-			time.UnixMilli(ch.HLC.Wall).UTC().Format(time.RFC3339), syncproto.MaxClockAhead)}
-}
-
 func rejected(d syncproto.Dot, e *syncproto.Error) syncproto.Result {
 	return syncproto.Result{Dot: d, Status: syncproto.StatusRejected, Error: e}
 }
@@ -231,13 +214,6 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			cur, err := load(ctx, k)
 			if err != nil {
 				return err
-			}
-			// A domain rule, as pairsyncd runs: the protocol's own tests
-			// (Deps.ProtocolOnly, the convergence simulation) drive device
-			// clocks ±48 h off a fixed server clock on purpose.
-			if e := s.checkClock(ch); s.rules && e != nil {
-				results[i] = rejected(ch.Dot, e)
-				continue
 			}
 			if e := ch.Check(syncproto.ReplicaID(device), cur.rec); e != nil {
 				results[i] = rejected(ch.Dot, e)

@@ -338,7 +338,25 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	}
 	f := r.Fields["type"]
 	e.Order = EventOrder{HLC: f.HLC, Replica: f.Dot.Replica, Counter: f.Dot.Counter}
+	// A device clock far ahead cannot pin an event last (issue 18 M4): once
+	// the server has received the event, its place in the order is at most
+	// syncproto.MaxClockAhead after that receipt, as the server's own clock
+	// would have it. Every replica reads the same received_at, so the order
+	// stays the same everywhere.
+	e.Order.HLC = clampOrder(e.Order.HLC, e.ReceivedAt)
 	return e, nil
+}
+
+// clampOrder bounds an event's place in the order by its receipt: at most
+// syncproto.MaxClockAhead after the server received it (no bound before).
+func clampOrder(h syncproto.HLC, received time.Time) syncproto.HLC {
+	if received.IsZero() {
+		return h
+	}
+	if limit := received.Add(syncproto.MaxClockAhead).UnixMilli(); h.Wall > limit {
+		return syncproto.HLC{Wall: limit, Logical: h.Logical}
+	}
+	return h
 }
 
 // present reports whether a field value is set (absent and null are not).

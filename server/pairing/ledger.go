@@ -58,6 +58,12 @@ type Ledger struct {
 	// photoSeq is the watermark of that feed.
 	stored   map[[32]byte]struct{}
 	photoSeq uint64
+	// granted holds, per photo, the pairings whose citations of it give
+	// access to its bytes (PhotoGrant records in PhotoScope).
+	granted map[[32]byte]map[string]struct{}
+	// legacy holds the stored photos whose receipts predate grants (no
+	// "grants": true): their citations open them, as before grants.
+	legacy map[[32]byte]struct{}
 }
 
 // NewLedger returns an empty Ledger; call Refresh (after dir.Refresh) to
@@ -67,7 +73,7 @@ type Ledger struct {
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
-		syms: newSymbols(), stored: map[[32]byte]struct{}{}}
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, legacy: map[[32]byte]struct{}{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
@@ -349,7 +355,7 @@ func (e *issueEntry) setState(st *IssueState, t *symbols) {
 func (e *issueEntry) raise(t *symbols) IssueEvent {
 	return IssueEvent{ID: e.id, Issue: e.id, Type: EventRaised, At: e.time(tRaisedField), ReceivedAt: e.time(tReceived),
 		By: t.str(e.raisedBy), Role: Officer,
-		Order: EventOrder{HLC: e.orderHLC, Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
+		Order: EventOrder{HLC: clampOrder(e.orderHLC, e.time(tReceived)), Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
 }
 
 // eventRef is an issue event as the Ledger keeps it: which issue it is of.
@@ -884,7 +890,7 @@ func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, IssueEvent) 
 	raise := IssueEvent{
 		ID: r.ID, Issue: r.ID, Type: EventRaised, At: s.RaisedAt, ReceivedAt: timeField(r, "received_at"),
 		By: s.RaisedBy, Role: Officer,
-		Order: EventOrder{HLC: f.HLC, Replica: f.Dot.Replica, Counter: f.Dot.Counter},
+		Order: EventOrder{HLC: clampOrder(f.HLC, timeField(r, "received_at")), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
 	}
 	return s, raise
 }

@@ -65,6 +65,11 @@ const (
 	// KindRecord is a synced record in a pairing's scope (Object.Pairing
 	// and Object.Collection say which).
 	KindRecord Kind = "record"
+	// KindReport is the figures of an org-unit subtree broken down by the
+	// units below it (the overview): administrators and viewers of the
+	// subtree; to everyone else it is not visible, so a unit outside a
+	// caller's subtree answers as an unknown one.
+	KindReport Kind = "report"
 	// KindCounterparty is a counterparty (共建单位): administrators of the
 	// managing unit's subtree manage it; viewers of that subtree, and
 	// everyone who sees a pairing with it (Object.Related), read it.
@@ -158,6 +163,12 @@ func Policy(p Principal, a Action, o Object) error {
 
 	case KindRecord:
 		return recordPolicy(p, a, o)
+
+	case KindReport:
+		if (p.Role == Admin || p.Role == Viewer) && inSubtree && a == Read {
+			return nil
+		}
+		return ErrNotVisible
 
 	case KindCounterparty:
 		switch {

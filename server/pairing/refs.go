@@ -34,7 +34,6 @@ const (
 	ReasonWrongRole    = "wrong_role"         // names a user whose role does not fit the field
 	ReasonNotRatable   = "not_ratable"        // a rating's target is not yet responded/closed/completed
 	ReasonCodeUsed     = "code_used"          // a confirmation/rating code was used already
-	ReasonClockAhead   = "clock_ahead"        // a change stamped too far ahead of the server's clock
 	ReasonBeforeEvent  = "before_prior_event" // an event dated before an event it follows
 	ReasonDueInPast    = "due_in_past"        // a dispatch whose due date is not after the dispatch
 	ReasonBeforeStart  = "before_pairing"     // a device time before the pairing existed
@@ -42,7 +41,6 @@ const (
 	ReasonBidi         = "bidi_control"       // text holding bidirectional control characters
 	ReasonPairingEnded = "pairing_ended"      // a write into an ended pairing
 	ReasonNotApplied   = "not_applied"        // an administrator's event that would not take effect
-	ReasonRemovedOnly  = "removed_officer"    // an officer in their removal grace writing a change made after the removal
 )
 
 // ReasonLabels are the reasons in the two languages of every screen.
@@ -51,7 +49,6 @@ var ReasonLabels = map[string]Label{
 	ReasonWrongRole:    {"所选人员的角色不符合要求", "the person named does not have the role this field needs"},
 	ReasonNotRatable:   {"该事项尚未答复或完成,暂不能评价", "this cannot be rated until it has been answered or completed"},
 	ReasonCodeUsed:     {"该确认码已使用,请联系人重新获取", "this code has been used; ask the contact for a new one"},
-	ReasonClockAhead:   {"设备时间超前,请校准手机时间后重新记录", "the device's clock is ahead; set it right and record again"},
 	ReasonBeforeEvent:  {"时间早于此前的办理环节", "dated before an earlier step of the issue"},
 	ReasonDueInPast:    {"办理期限必须晚于交办时间", "the due date must be after the dispatch"},
 	ReasonBeforeStart:  {"时间早于结对建立时间,请检查手机时间", "dated before the pairing existed; check the device's clock"},
@@ -59,7 +56,6 @@ var ReasonLabels = map[string]Label{
 	ReasonBidi:         {"文字中含有不允许的方向控制字符", "the text holds bidirectional control characters, which are not allowed"},
 	ReasonPairingEnded: {"结对已结束,不能再记录", "the pairing has ended; nothing more can be recorded in it"},
 	ReasonNotApplied:   {"该操作在诉求当前状态下不会生效", "this step would not take effect in the issue's current state"},
-	ReasonRemovedOnly:  {"您已不再是该结对的联络员,只能同步移除前记录的内容", "you are no longer an officer of this pairing; only what you recorded before can still be sent"},
 }
 
 // UserRef is what the reference checker needs of a user.

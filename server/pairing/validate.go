@@ -229,7 +229,7 @@ func checkIssueEvent(w Write) *syncproto.Error {
 		}
 		return forbidden("type", "your role (%s) may not append %q events", w.Principal.Role, ev.Type)
 	}
-	if ev.Type == EventDispatched && !ev.Due.IsZero() && (!ev.Due.After(ev.At) || !w.Now.IsZero() && ev.Due.Before(w.Now)) {
+	if ev.Type == EventDispatched && !ev.Due.IsZero() && !ev.Due.After(ev.At) {
 		return &syncproto.Error{Code: syncproto.CodeValidation, Field: "due", Reason: ReasonDueInPast,
 			Message: fmt.Sprintf("due %s is not after the dispatch: set a due date in the future", ev.Due.Format(time.RFC3339))}
 	}
