@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -132,7 +133,7 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 			// The rule a push meets (Policy, through mayWrite): the role
 			// writes the collection in a pairing it sees, and an ended
 			// pairing is read-only in the field (issue 18 L1).
-			if e := s.mayWrite(p, next); e != nil {
+			if e := s.mayWrite(p, next, time.Time{}); e != nil {
 				return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
 			}
 		}

@@ -246,3 +246,32 @@ func TestOverviewOrgTreeInScope(t *testing.T) {
 		t.Fatalf("the root administrator's overview of root: got units %+v, want A and B", ov.Units)
 	}
 }
+
+// TestRemovedOfficerOnlyEarlierChanges: an officer in their removal grace
+// pushes what they recorded before the removal, not what they record after
+// it; and a pushed record whose id is taken in another pairing is refused
+// without naming that pairing (issue 18 hardening).
+func TestRemovedOfficerOnlyEarlierChanges(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA := e.device(t, "officerA")
+	offA.pull()
+	before := offA.setAt(e.now().Add(-time.Hour), "visits", "v-before", "p1", map[string]any{"notes": "移除前"})
+	vals, _ := jsonValues(map[string]any{"officers": []map[string]any{},
+		"former_officers": []map[string]any{{"user_id": "u-officerA", "removed_at": e.now()}}})
+	if _, _, err := e.s.writeRecord(t.Context(), pairing.CollPairings, "p1", pairing.DirectoryScope, vals); err != nil {
+		t.Fatal(err)
+	}
+	after := offA.setAt(e.now().Add(time.Hour), "visits", "v-after", "p1", map[string]any{"notes": "移除后"})
+	_, ans := offA.push(before, after)
+	if ans.Results[0].Status != syncproto.StatusApplied || ans.Results[1].Status != syncproto.StatusRejected {
+		t.Fatalf("recorded before and after the removal: got %+v, want applied then rejected", ans.Results)
+	}
+
+	offB := e.device(t, "officerB")
+	offB.pull()
+	_, ans = offB.push(offB.set("visits", "v-before", "p2", map[string]any{"notes": "B 用了 A 的编号"}))
+	if len(ans.Results) != 1 || ans.Results[0].Error == nil || strings.Contains(ans.Results[0].Error.Message, "p1") {
+		t.Fatalf("an id taken in another pairing: got %+v, want rejected without naming that pairing", ans.Results)
+	}
+}

@@ -100,7 +100,7 @@ func (s *Server) push(c *fiber.Ctx) error {
 			results[i].Status = syncproto.StatusDuplicate
 			continue
 		}
-		if e := s.mayWrite(p, ch.Record); e != nil {
+		if e := s.mayWrite(p, ch.Record, ch.HLC.Time()); e != nil {
 			results[i] = rejected(ch.Dot, e)
 			continue
 		}
@@ -130,13 +130,14 @@ func (s *Server) push(c *fiber.Ctx) error {
 	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: results})
 }
 
-// mayWrite applies the policy to a pushed record.
-func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record) *syncproto.Error {
+// mayWrite applies the policy to a pushed record, whose change was made at
+// recorded by the writer's clock (its HLC; zero for the server's writes).
+func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record, recorded time.Time) *syncproto.Error {
 	var scope *pairing.Pairing
 	if pr, ok := s.dir.Pairing(r.Pairing); ok {
 		scope = &pr
 	}
-	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection, At: s.now()}) {
+	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection, At: s.now(), Recorded: recorded}) {
 	case nil:
 		return nil
 	case pairing.ErrForbidden:

@@ -95,6 +95,10 @@ type Object struct {
 	// At is when the decision is made (the removal grace of a pairing's
 	// former officers is measured from it).
 	At time.Time
+	// Recorded is when a pushed change was made, by its writer's clock
+	// (its HLC): an officer in their removal grace may push only changes
+	// recorded before the removal. Zero: not a pushed change.
+	Recorded time.Time
 	// Related reports, for a counterparty, that the principal sees a
 	// pairing it belongs to.
 	Related bool

@@ -180,8 +180,12 @@ func writers(collection string) []Role {
 
 // recordPolicy decides on a synced record of a pairing.
 func recordPolicy(p Principal, a Action, o Object) error {
-	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers(o.Collection), p.Role) {
-		return nil // a removed officer's last changes still land
+	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers(o.Collection), p.Role) &&
+		!o.Recorded.After(o.Pairing.FormerOfficers[p.UserID].Add(syncproto.MaxClockAhead)) {
+		// A removed officer's last changes, recorded before the removal
+		// (by the device's clock, allowed MaxClockAhead of error), still
+		// land; what they record after it does not.
+		return nil
 	}
 	if o.Pairing == nil || !o.Pairing.Sees(p) {
 		return ErrNotVisible
