@@ -57,8 +57,8 @@ func TestIssueEventsEndedPairingREST(t *testing.T) {
 		t.Fatalf("end: got %d %s", r.status, r.body)
 	}
 	r := e.call("POST", "/v1/issues/i1/events", e.login("officerA").AccessToken, map[string]any{"type": "signed"})
-	if r.status != 403 {
-		t.Fatalf("officer signs through REST in an ended pairing: got %d %s, want 403 as a push gets", r.status, r.body)
+	if r.status != 403 || !strings.Contains(string(r.body), pairing.ReasonPairingEnded) {
+		t.Fatalf("officer signs through REST in an ended pairing: got %d %s, want 403 %s as a push gets", r.status, r.body, pairing.ReasonPairingEnded)
 	}
 	_, ans := off.push(off.set("issue_events", "e-sign", pid, map[string]any{"issue": "i1", "type": "signed", "by": "u-officerA", "role": "officer",
 		"at": e.now().UTC().Format(time.RFC3339)}))

@@ -141,6 +141,10 @@ func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record, recorded time
 	case nil:
 		return nil
 	case pairing.ErrForbidden:
+		if scope != nil && scope.Status == pairing.StatusEnded && p.Role != pairing.Admin {
+			return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection", Reason: pairing.ReasonPairingEnded,
+				Message: fmt.Sprintf("pairing %s has ended: nothing more is recorded in it", r.Pairing)}
+		}
 		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection",
 			Message: fmt.Sprintf("your role may not write %s in pairing %s", r.Collection, r.Pairing)}
 	}
