@@ -109,8 +109,10 @@ func newWorldWith(t *testing.T, rules bool) *world {
 	for _, p := range []struct{ id, unit, officer, cp string }{
 		{"p1", "unitA", "u-officerA", "cp-A"}, {"p2", "unitB", "u-officerB", "cp-B"}, {"p3", "unitA", "u-officerA", "cp-C"},
 	} {
+		// starts_on: the fixtures record visits dated weeks back, and a
+		// device time before its pairing began is refused.
 		w.dirSet("pairings", p.id, map[string]any{"name": "结对 " + p.id, "status": "active", "branches": []string{p.unit},
-			"counterparties": []string{p.cp}, "officers": []map[string]any{{"user_id": p.officer, "primary": true}}})
+			"counterparties": []string{p.cp}, "officers": []map[string]any{{"user_id": p.officer, "primary": true}}, "starts_on": "2020-01-01"})
 		w.dirSet("counterparties", p.cp, map[string]any{"name": "企业 " + p.cp, "kind": "enterprise"})
 	}
 	return w

@@ -39,6 +39,7 @@ func authzFixture(t *testing.T, e *idEnv) map[string]*scopeFixture {
 		if err := e.s.writeReceipt(t.Context(), pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: int64(len(photo))}); err != nil {
 			t.Fatal(err)
 		}
+		grantPhotoForTest(t, e, sc.pid, sum) // as the upload of the pairing's officer would
 		for _, coll := range []string{"visits", "issues", "projects"} {
 			vals, _ := jsonValues(map[string]any{"title": "记录 " + sc.pid, "photos": []map[string]any{{"sha256": sum, "size": len(photo), "type": "image/jpeg"}}})
 			if _, _, err := e.s.writeRecord(t.Context(), coll, coll[:1]+"-"+sc.pid, sc.pid, vals); err != nil {

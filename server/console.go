@@ -186,8 +186,9 @@ type ratingList struct {
 
 // figureRatings: GET /v1/reports/ratings?org_unit=&from=&to=&pairing= (and
 // the pairing filters of the overview) — the ratings the satisfaction rate
-// (满意率) counts: those of the pairings, by month of their at, with a level
-// from 1 to 5; newest first.
+// (满意率) counts: those of the pairings, by month of their receipt
+// (RatingSummary.CountedAt), with a level from 1 to 5, the latest of each
+// (target, rater); newest first.
 func (s *Server) figureRatings(c *fiber.Ctx) error {
 	from, to, err := s.reportPeriod(c)
 	if err != nil {
@@ -211,7 +212,7 @@ func (s *Server) figureRatings(c *fiber.Ctx) error {
 	var all []pairing.RatingSummary
 	out := ratingList{From: from, To: to - 1}
 	for _, r := range s.ledger.Ratings(ids, pairing.Filter{}) {
-		if in(r.At) && r.Level >= 1 && r.Level <= 5 {
+		if in(r.CountedAt()) && r.Level >= 1 && r.Level <= 5 {
 			all = append(all, r)
 			if r.Level >= 4 {
 				out.Satisfied++

@@ -35,11 +35,14 @@ func TestFigureRecords(t *testing.T) {
 			t.Fatalf("dispatch %s: got %d %s", id, r.status, r.body)
 		}
 	}
-	past := time.Now().Add(-time.Hour)
-	dispatch("i1", &past) // overdue
+	// i1 is due in a minute, then the clock passes it: overdue (a dispatch
+	// cannot set a due date in the past, issue 18 M3).
+	soon := e.now().Add(time.Minute)
+	dispatch("i1", &soon)
 	dispatch("i2", nil)
 	dispatch("i3", nil)
 	dispatch("i4", nil)
+	e.advance(2 * time.Minute)
 	off.pull()
 	ev := func(d *device, id, issue, typ string, extra map[string]any) {
 		t.Helper()
@@ -59,8 +62,22 @@ func TestFigureRecords(t *testing.T) {
 	if r := e.call("POST", "/v1/issues/i3/events", admin, map[string]any{"type": "closed"}); r.status != 201 {
 		t.Fatalf("close i3: got %d %s", r.status, r.body)
 	}
-	for i, level := range []int{5, 4, 2} {
-		_, ans := con.push(con.set("ratings", "rt"+string(rune('1'+i)), pid, map[string]any{"target_kind": "issue", "target": "i2", "level": level, "by": "u-contactA", "at": at}))
+	// Three ratings that each count (one per target and rater, issue 18
+	// M2): the contact rates i2 and i3, and an officer's phone records a
+	// second rater's view of i2 with the contact's rate code.
+	var codes confirmationCodeAnswer
+	e.call("GET", "/v1/issues/i2/confirmation-code", e.login("contactA").AccessToken, nil).json(t, &codes)
+	off.pull()
+	for i, rt := range []struct {
+		d      *device
+		target string
+		level  int
+	}{{con, "i2", 5}, {con, "i3", 4}, {off, "i2", 2}} {
+		f := map[string]any{"target_kind": "issue", "target": rt.target, "level": rt.level, "by": "u-" + rt.d.user(), "at": at}
+		if rt.d == off {
+			f["code"] = codes.RateCode
+		}
+		_, ans := rt.d.push(rt.d.set("ratings", "rt"+string(rune('1'+i)), pid, f))
 		wantResults(t, "rate", ans, "applied")
 	}
 

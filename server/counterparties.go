@@ -202,29 +202,10 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 				Message: "统一社会信用代码 " + code + " is already registered as " + other.Name + " (" + other.ID + ")"}}
 		}
 	}
-	check := func(stored, next syncproto.Record) error {
-		// The managing unit must be in the caller's subtree, before and after.
-		for _, r := range []syncproto.Record{stored, next} {
-			unit := pairing.Str(r, "org_unit")
-			if r.IsZero() || unit == "" {
-				continue
-			}
-			path, err := s.orgPath(ctx, unit)
-			if err != nil {
-				return err
-			}
-			if path == "" {
-				return &Error{Status: http.StatusBadRequest, Wire: syncproto.Error{Code: syncproto.CodeValidation, Field: "org_unit", Message: "no org unit " + unit}}
-			}
-			if err := pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindCounterparty, ID: id, OrgPath: path}); err != nil {
-				return &Error{Status: http.StatusForbidden, Cause: err, Wire: syncproto.Error{Code: syncproto.CodeForbidden, Field: "org_unit",
-					Message: "counterparties you manage belong to an org unit of your subtree"}}
-			}
-		}
-		return nil
-	}
+	// The managing unit is checked, before and after, by the reference
+	// checker (pairing.CheckRefs) that writeAs runs.
 	r, seq, err := s.writeAs(ctx, p, pairing.CollCounterparties, id, pairing.DirectoryScope, fields,
-		writeOptions{create: create, expect: req.Seq, check: check})
+		writeOptions{create: create, expect: req.Seq})
 	if err != nil {
 		return recordView{}, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pairsync/pairsync/server/auth"
@@ -21,11 +22,11 @@ import (
 type lookupFunc func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error)
 
 // checkDomain applies the domain rules to one change before it is merged:
-// pairing.CheckWrite, then the rules that need other records — an issue
-// event's issue exists in the same pairing, and a confirmation, rating or
-// acceptance an officer records on a contact's behalf carries the contact's
-// code. It returns the rejection, or nil.
-func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid string, stored syncproto.Record, ch syncproto.Change, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
+// pairing.CheckWrite, pairing.CheckRefs (every id the change names resolves
+// within the writer's scope), then the contact's code that a confirmation,
+// rating or acceptance an officer records on a contact's behalf carries. It
+// returns the rejection, or nil.
+func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid string, stored syncproto.Record, ch syncproto.Change, merged syncproto.Record, refs resolver) (*syncproto.Error, error) {
 	if pid == pairing.DirectoryScope {
 		// Directory records come through the administrators' routes, which
 		// check them there; a device holds no write to them.
@@ -40,54 +41,71 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 	if e := pairing.CheckWrite(w); e != nil {
 		return e, nil
 	}
+	if e, err := pairing.CheckRefs(ctx, w, refs); e != nil || err != nil {
+		return e, err
+	}
 	if merged.Deleted() || op != syncproto.OpSet {
 		return nil, nil
 	}
 	switch merged.Collection {
 	case pairing.CollIssueEvents:
-		return s.checkIssueEvent(ctx, p, pid, merged, lookup)
+		typ := pairing.EventType(pairing.Str(merged, "type"))
+		if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
+			response := pairing.Str(merged, "response")
+			if response == "" {
+				return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
+					Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
+			}
+			issue := pairing.Str(merged, "issue")
+			if e, err := s.checkCode(ctx, p, "confirm", issue+"/"+response, pairing.Str(merged, "code")); e != nil || err != nil {
+				return e, err
+			}
+			// Single-use: the code answers the latest response once.
+			st, _, err := refs.Issue(ctx, issue)
+			if err != nil {
+				return nil, err
+			}
+			if st.Status != pairing.IssueResponded || st.Response != response {
+				return codeUsed(), nil
+			}
+		}
 	case pairing.CollRatings:
 		if p.Role == pairing.Officer {
-			target := pairing.Str(merged, "target_kind") + "/" + pairing.Str(merged, "target")
-			return s.checkCode(ctx, p, "rate", target, pairing.Str(merged, "code"))
+			kind, id := pairing.Str(merged, "target_kind"), pairing.Str(merged, "target")
+			return s.checkCode(ctx, p, "rate", s.rateSubject(pid, kind, id, refs), pairing.Str(merged, "code"))
 		}
 	case pairing.CollProjects:
 		if _, ok := values["contact_accepted_at"]; ok && p.Role == pairing.Officer {
-			return s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code"))
+			if e, err := s.checkCode(ctx, p, "accept", merged.ID, pairing.Str(merged, "code")); e != nil || err != nil {
+				return e, err
+			}
+			if pairing.Str(stored, "contact_accepted_at") != "" {
+				return codeUsed(), nil
+			}
 		}
-	case pairing.CollMilestones:
-		return s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollProjects, ID: pairing.Str(merged, "project")}, "project", lookup)
 	}
 	return nil, nil
 }
 
-func (s *Server) checkIssueEvent(ctx context.Context, p pairing.Principal, pid string, merged syncproto.Record, lookup lookupFunc) (*syncproto.Error, error) {
-	if e, err := s.checkParent(ctx, pid, storage.Key{Collection: pairing.CollIssues, ID: pairing.Str(merged, "issue")}, "issue", lookup); e != nil || err != nil {
-		return e, err
-	}
-	typ := pairing.EventType(pairing.Str(merged, "type"))
-	if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
-		response := pairing.Str(merged, "response")
-		if response == "" {
-			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
-				Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
-		}
-		return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
-	}
-	return nil, nil
+// codeUsed refuses a contact's code used a second time (issue 18 M2).
+func codeUsed() *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code", Reason: pairing.ReasonCodeUsed,
+		Message: "this confirmation code has been used already: ask the contact for the code their app shows now"}
 }
 
-// checkParent: the record a field names exists, live, in the same pairing.
-func (s *Server) checkParent(ctx context.Context, pid string, k storage.Key, field string, lookup lookupFunc) (*syncproto.Error, error) {
-	r, ok, err := lookup(ctx, k)
-	if err != nil {
-		return nil, err
+// rateSubject is what a rate code is bound to: the target and how many
+// coded ratings it has had (committed, and earlier in this push), so a
+// rate code records one rating and the contact's app then shows the next.
+func (s *Server) rateSubject(pid, kind, id string, refs resolver) string {
+	n := s.ledger.CodedRatings(pid, kind, id)
+	if refs.batch != nil {
+		for _, r := range refs.batch() {
+			if r.Collection == pairing.CollRatings && pairing.Str(r, "target_kind") == kind && pairing.Str(r, "target") == id && pairing.Str(r, "code") != "" {
+				n++
+			}
+		}
 	}
-	if !ok || r.Deleted() || r.Pairing != pid {
-		return &syncproto.Error{Code: syncproto.CodeValidation, Field: field,
-			Message: fmt.Sprintf("%s %s does not exist in pairing %s (push it first)", field, k.ID, pid)}, nil
-	}
-	return nil, nil
+	return fmt.Sprintf("%s/%s#%d", kind, id, n)
 }
 
 // receivedFields are the collections whose records keep the server's
@@ -177,7 +195,8 @@ const (
 )
 
 func (s *Server) checkCode(ctx context.Context, p pairing.Principal, what, subject, code string) (*syncproto.Error, error) {
-	limits := []auth.Limit{{Key: "c|" + what + "|" + subject, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
+	thing, _, _ := strings.Cut(subject, "#") // guesses count per thing, across its codes
+	limits := []auth.Limit{{Key: "c|" + what + "|" + thing, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
 	if wait, blocked := s.throttle.Blocked(limits...); blocked {
 		return &syncproto.Error{Code: syncproto.CodeRateLimited, Field: "code",
 			Message: fmt.Sprintf("too many wrong confirmation codes: try again in %d minutes", int(wait.Minutes())+1)}, nil

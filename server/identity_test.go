@@ -481,7 +481,7 @@ func TestActivation(t *testing.T) {
 	e := newIDEnv(t)
 	admin := e.login("adminA").AccessToken
 	r := e.call("POST", "/v1/users", admin, map[string]any{"username": "zhang.wei", "name": "张伟", "role": "contact",
-		"org_unit": "unitA", "counterparty": "cp-A", "phone": "13912345678"})
+		"org_unit": "unitA", "counterparty": communityA(t, e), "phone": "13912345678"})
 	if r.status != 201 {
 		t.Fatalf("create: got %d %s", r.status, r.body)
 	}
@@ -580,6 +580,7 @@ func TestCrossScopeMatrix(t *testing.T) {
 	if err := e.s.writeReceipt(t.Context(), pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: int64(len(photo))}); err != nil {
 		t.Fatal(err)
 	}
+	grantPhotoForTest(t, e, "p2", sum) // as the upload of the pairing's officer would
 	for _, rec := range []struct{ coll, id string }{{"visits", "v-B"}, {"issues", "i-B"}, {"projects", "pr-B"}} {
 		vals, _ := jsonValues(map[string]any{"title": "B 的记录", "photos": []map[string]any{{"sha256": sum, "size": len(photo), "type": "image/jpeg"}}})
 		if _, _, err := e.s.writeRecord(t.Context(), rec.coll, rec.id, "p2", vals); err != nil {

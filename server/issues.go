@@ -250,11 +250,6 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 		rules := s.issueRules(lr.pairing, pairing.Str(lr.rec, "category"))
 		fields["due"] = now.Add(rules.DueAfter).Format(time.RFC3339)
 	}
-	if req.Type == pairing.EventDispatched && req.Handler != "" {
-		if _, err := s.store.User(ctx, req.Handler); err != nil {
-			return validation("handler", "no user %s", req.Handler)
-		}
-	}
 	values, err := jsonValues(fields)
 	if err != nil {
 		return err
@@ -262,6 +257,21 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	id := newID()
 	r, seq, err := s.writeAs(ctx, p, pairing.CollIssueEvents, id, lr.rec.Pairing, values, writeOptions{create: true,
 		check: func(_, next syncproto.Record) error {
+			// Never appended and silently ignored (issue 18 M4): an event
+			// the issue's order would not apply is refused with the reason.
+			if ev, err := pairing.IssueEventFromRecord(next); err == nil {
+				st, _, err := s.ledger.IssueWith(ctx, lr.rec.ID, []pairing.IssueEvent{ev})
+				if err != nil {
+					return err
+				}
+				for _, ig := range st.Ignored {
+					if ig.ID == ev.ID {
+						e := errorf(http.StatusConflict, syncproto.CodeConflict, "this %s would not take effect: %s", req.Type, ig.Why)
+						e.Wire.Reason = pairing.ReasonNotApplied
+						return e
+					}
+				}
+			}
 			if p.Role == pairing.Officer && (req.Type == pairing.EventConfirmed || req.Type == pairing.EventDisputed) {
 				e, err := s.checkCode(ctx, p, "confirm", lr.rec.ID+"/"+req.Response, req.Code)
 				if err != nil {
@@ -331,7 +341,7 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if ans.RateCode, err = s.confirmationCode(ctx, "rate", "issue/"+lr.rec.ID); err != nil {
+	if ans.RateCode, err = s.confirmationCode(ctx, "rate", s.rateSubject(lr.rec.Pairing, "issue", lr.rec.ID, resolver{})); err != nil {
 		return err
 	}
 	return c.JSON(ans)

@@ -55,7 +55,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	admin := e.login("adminA").AccessToken
 	const phone, newPassword = "13912345678", "我的新密码-2026"
 	r = e.call("POST", "/v1/users", admin, map[string]any{"username": "li.na", "name": "李娜", "role": "contact",
-		"org_unit": "unitA", "counterparty": "cp-A", "phone": phone})
+		"org_unit": "unitA", "counterparty": communityA(t, e), "phone": phone})
 	if r.status != 201 {
 		t.Fatalf("create: got %d %s", r.status, r.body)
 	}

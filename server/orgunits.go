@@ -102,6 +102,8 @@ func validateOrgUnit(name, kind string, sla map[string]int) error {
 	switch {
 	case strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > 100:
 		return badRequest("name", "name must be 1 to 100 characters")
+	case pairing.HasBidiControl(name):
+		return &Error{Status: http.StatusBadRequest, Wire: *pairing.BidiRefusal("name")}
 	case !orgUnitKinds[kind]:
 		return badRequest("kind", "kind must be committee, department or branch")
 	}

@@ -84,8 +84,10 @@ func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.P
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		if root = u.Path; root == "" {
-			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		// A unit the caller may not read answers as an unknown one
+		// (issue 18 L2).
+		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
+			return nil, errNoOrgUnit(id)
 		}
 	}
 	status, officer, cp := c.Query(statusParam), c.Query("officer"), c.Query("counterparty")
@@ -103,6 +105,10 @@ func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.P
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+func errNoOrgUnit(id string) *Error {
+	return errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
 }
 
 func (s *Server) counterpartyNameMatches(pr pairing.Pairing, search string) bool {
@@ -220,9 +226,9 @@ func (s *Server) endPairing(c *fiber.Ctx) error {
 	return c.JSON(writeAnswer{Record: v})
 }
 
-// putPairing creates (id "") or changes a pairing for p, checking that
-// every branch is an org unit of p's subtree, every counterparty exists,
-// officers are officers and contacts are contacts of its counterparties.
+// putPairing creates (id "") or changes a pairing for p. Its references
+// (branches in p's subtree, counterparties, officers and contacts p may
+// name, with their roles) are checked by pairing.CheckRefs through writeAs.
 func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string, req fieldsRequest) (recordView, error) {
 	if err := s.dir.Refresh(ctx); err != nil {
 		return recordView{}, err
@@ -233,42 +239,6 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 	}
 	now := s.now().UTC()
 	fields := req.Fields
-	check := func(stored, next syncproto.Record) error {
-		after := pairing.PairingFromRecord(next)
-		before := pairing.PairingFromRecord(stored)
-		if len(after.Branches) == 0 || len(after.Counterparties) == 0 {
-			return validation("branches", "a pairing pairs at least one branch with at least one counterparty")
-		}
-		for _, b := range append(slices.Clone(before.Branches), after.Branches...) {
-			path, err := s.orgPath(ctx, b)
-			if err != nil {
-				return err
-			}
-			if path == "" {
-				return validation("branches", "no org unit %s", b)
-			}
-			if !strings.HasPrefix(path, p.OrgPath) {
-				return &Error{Status: http.StatusForbidden, Wire: syncproto.Error{Code: syncproto.CodeForbidden, Field: "branches",
-					Message: "every branch of a pairing you manage must be in your subtree (" + b + " is not)"}}
-			}
-		}
-		for _, cp := range after.Counterparties {
-			if _, ok := s.dir.Counterparty(cp); !ok {
-				return validation("counterparties", "no counterparty %s", cp)
-			}
-		}
-		for _, uid := range after.Officers {
-			if err := s.checkUserRole(ctx, uid, pairing.Officer, "", "officers"); err != nil {
-				return err
-			}
-		}
-		for _, uid := range after.Contacts {
-			if err := s.checkUserRole(ctx, uid, pairing.Contact, "", "contacts"); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	// Officers taken off: remember when, for their devices' last pushes.
 	if raw, ok := fields["officers"]; ok && !create {
 		old, _ := s.dir.Pairing(id)
@@ -301,7 +271,7 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 		}
 	}
 	r, seq, err := s.writeAs(ctx, p, pairing.CollPairings, id, pairing.DirectoryScope, fields,
-		writeOptions{create: create, expect: req.Seq, check: check})
+		writeOptions{create: create, expect: req.Seq})
 	if err != nil {
 		return recordView{}, err
 	}
@@ -309,21 +279,6 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 		return recordView{}, err
 	}
 	return viewRecord(r, seq), nil
-}
-
-// checkUserRole: a user named in a pairing exists with the role.
-func (s *Server) checkUserRole(ctx context.Context, uid string, role pairing.Role, _ string, field string) error {
-	u, err := s.store.User(ctx, uid)
-	if errors.Is(err, storage.ErrNotFound) {
-		return validation(field, "no user %s", uid)
-	}
-	if err != nil {
-		return err
-	}
-	if pairing.Role(u.Role) != role {
-		return validation(field, "user %s is a %s, not a %s", uid, u.Role, role)
-	}
-	return nil
 }
 
 // validation is a 400 validation_failed naming a field.

@@ -3,10 +3,13 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,16 +38,23 @@ const (
 )
 
 // loadedPhoto is a photo named by a route, with a pairing through which
-// the caller may see a record citing it.
+// the caller may see a record citing it, and whether the caller may open
+// its bytes.
 type loadedPhoto struct {
 	sum     string
 	pairing string
+	// open: a pairing the caller sees holds a grant for the photo
+	// (pairing.CollPhotoGrants): they stored it, proved they hold its
+	// bytes, or could already open it when they cited it.
+	open bool
 }
 
 // loadPhoto resolves /v1/photos/:id: the photo must be cited by a record
-// of a pairing the caller sees. A photo nobody cites, and one cited only
-// where the caller cannot see, both answer 404: the route is no oracle of
-// which photos exist.
+// of a pairing the caller sees (for contacts, a record they receive: not
+// a visit). A photo nobody cites, and one cited only where the caller
+// cannot see, both answer 404: the route is no oracle of which photos
+// exist. Reading the bytes takes more (loadedPhoto.open, checked by
+// getPhoto): a citation alone opens nothing (issue 18 M1).
 func loadPhoto(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 	sum := c.Params("id")
 	if !storage.ValidSHA256(sum) {
@@ -57,23 +67,73 @@ func loadPhoto(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return pairing.Object{}, nil, err
 	}
-	pids, err := s.ledger.PhotoPairings(ctx, sum)
+	lp, _, err := s.photoAccess(ctx, p, sum)
 	if err != nil {
 		return pairing.Object{}, nil, err
 	}
-	if len(pids) == 0 {
+	if lp.pairing == "" { // cited nowhere p sees: as for a photo nobody cites
 		return pairing.Object{}, nil, storage.ErrNotFound
 	}
 	obj := pairing.Object{Kind: pairing.KindRecord, ID: sum, Collection: pairing.CollPhotos, At: s.now()}
+	if lp.pairing != "" {
+		pr, _ := s.dir.Pairing(lp.pairing)
+		obj.Pairing = &pr
+	}
+	return obj, lp, nil
+}
+
+// photoAccess says how p may reach a photo: a citing pairing p sees (and
+// whether one of those opens the bytes), and the citing pairings p sees
+// that hold no grant yet.
+func (s *Server) photoAccess(ctx context.Context, p pairing.Principal, sum string) (loadedPhoto, []string, error) {
+	lp := loadedPhoto{sum: sum}
+	citers, err := s.ledger.PhotoCiters(ctx, sum)
+	if err != nil {
+		return lp, nil, err
+	}
+	pids := make([]string, 0, len(citers))
+	for pid := range citers {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	var ungranted []string
 	for _, pid := range pids {
-		if pr, ok := s.dir.Pairing(pid); ok {
-			obj.Pairing = &pr
-			if pr.Sees(p) {
-				return obj, loadedPhoto{sum: sum, pairing: pid}, nil
-			}
+		c := citers[pid]
+		pr, ok := s.dir.Pairing(pid)
+		if !ok || !pr.Sees(p) || p.Role == pairing.Contact && !c.Other {
+			continue
+		}
+		if lp.pairing == "" || c.Granted && !lp.open {
+			lp.pairing = pid
+		}
+		lp.open = lp.open || c.Granted
+		if !c.Granted {
+			ungranted = append(ungranted, pid)
 		}
 	}
-	return obj, loadedPhoto{sum: sum}, nil
+	return lp, ungranted, nil
+}
+
+// grantPhoto lets the citations of the photo in every pairing p sees open
+// its bytes (p stored them, proved they hold them, or could open them).
+func (s *Server) grantPhoto(ctx context.Context, p pairing.Principal, sum string) error {
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	_, ungranted, err := s.photoAccess(ctx, p, sum)
+	if err != nil {
+		return err
+	}
+	for _, pid := range ungranted {
+		values, err := jsonValues(map[string]any{"sha256": sum, "pairing": pid, "by": p.UserID, "at": s.now().UTC().Format(time.RFC3339)})
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.writeRecord(ctx, pairing.CollPhotoGrants, pairing.PhotoGrantID(pid, sum), pairing.PhotoScope, values); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type uploadRequest struct {
@@ -140,11 +200,35 @@ func (s *Server) beginUpload(c *fiber.Ctx) error {
 		return photoError(&imaging.Error{Code: imaging.CodeTypeNotAccepted,
 			Message: fmt.Sprintf("%s photos are not accepted; send one of %s", req.Type, strings.Join(s.photoPolicy.Types, ", "))})
 	}
-	ans, err := s.uploadState(c.UserContext(), lp.sum, req.Size)
+	ctx := c.UserContext()
+	if !lp.open && s.ledger.PhotoStored(lp.sum) {
+		// Stored, but not yet the caller's to open: answered as for a
+		// photo the server lacks — send the bytes; they prove the caller
+		// holds the photo (putPhoto), and only then is it theirs to open.
+		return c.JSON(proofPlan(lp.sum, req.Size))
+	}
+	ans, err := s.uploadState(ctx, lp.sum, req.Size)
 	if err != nil {
 		return err
 	}
+	if ans.Stored {
+		if err := s.grantPhoto(ctx, principal(c), lp.sum); err != nil {
+			return err
+		}
+	}
 	return c.JSON(ans)
+}
+
+// proofUpload is the upload id of a proof: the bytes of a photo the
+// server has, sent whole to PUT /v1/photos/{sha256}.
+const proofUpload = "proof"
+
+// proofPlan asks for a stored photo's bytes from a caller who may not open
+// it yet: one part, the whole photo, through the server.
+func proofPlan(sum string, size int64) uploadAnswer {
+	return uploadAnswer{SHA256: sum, UploadID: proofUpload, Size: size, PartSize: size,
+		Parts: []uploadPart{{Number: 1, Size: size, Method: http.MethodPut, URL: "/v1/photos/" + sum + "?upload=" + proofUpload}},
+		Done:  "/v1/photos/" + sum + "/done?upload=" + proofUpload}
 }
 
 func contains(list []string, v string) bool {
@@ -234,9 +318,25 @@ func (s *Server) putPhoto(c *fiber.Ctx) error {
 	if err := s.photoPolicy.CheckSize(int64(len(body))); err != nil {
 		return photoError(err)
 	}
+	if !lp.open && s.ledger.PhotoStored(lp.sum) || c.Query("upload") == proofUpload {
+		// A proof: the bytes must hash to the photo; then the caller's
+		// citations open it.
+		if h := sha256.Sum256(body); hex.EncodeToString(h[:]) != lp.sum {
+			return errMismatch(lp.sum)
+		}
+		if err := s.grantPhoto(ctx, principal(c), lp.sum); err != nil {
+			return err
+		}
+		if s.ledger.PhotoStored(lp.sum) {
+			return c.JSON(photoDone{SHA256: lp.sum, Stored: true})
+		}
+	}
 	ans, err := s.uploadState(ctx, lp.sum, int64(len(body)))
 	if err != nil || ans.Stored {
 		if err == nil {
+			if err := s.grantPhoto(ctx, principal(c), lp.sum); err != nil {
+				return err
+			}
 			return c.JSON(photoDone{SHA256: lp.sum, Stored: true})
 		}
 		return err
@@ -250,7 +350,7 @@ func (s *Server) putPhoto(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	done, err := s.completeUpload(ctx, lp.sum, ans.UploadID, c.Get(fiber.HeaderContentType))
+	done, err := s.completeUpload(ctx, principal(c), lp, ans.UploadID, c.Get(fiber.HeaderContentType))
 	if err != nil {
 		return err
 	}
@@ -276,7 +376,16 @@ func (s *Server) donePhoto(c *fiber.Ctx) error {
 	if upload == "" {
 		return badRequest("upload", "name the upload (?upload=)")
 	}
-	done, err := s.completeUpload(c.UserContext(), lp.sum, upload, "")
+	if upload == proofUpload {
+		// The proof's bytes went whole to PUT /v1/photos/{sha256}: done
+		// when they opened the photo to the caller, else as for an upload
+		// the server does not know.
+		if !lp.open {
+			return errNoUpload(lp.sum)
+		}
+		return c.JSON(photoDone{SHA256: lp.sum, Stored: true})
+	}
+	done, err := s.completeUpload(c.UserContext(), principal(c), lp, upload, "")
 	if err != nil {
 		return err
 	}
@@ -286,7 +395,8 @@ func (s *Server) donePhoto(c *fiber.Ctx) error {
 // completeUpload assembles, checks and stores an upload, and writes the
 // photo's receipt. declared is the type the uploader says (else the
 // manifest's).
-func (s *Server) completeUpload(ctx context.Context, sum, upload, declared string) (photoDone, error) {
+func (s *Server) completeUpload(ctx context.Context, p pairing.Principal, lp loadedPhoto, upload, declared string) (photoDone, error) {
+	sum := lp.sum
 	manifest, cited, err := s.ledger.PhotoManifest(ctx, sum)
 	if err != nil {
 		return photoDone{}, err
@@ -306,17 +416,30 @@ func (s *Server) completeUpload(ctx context.Context, sum, upload, declared strin
 	case errors.As(err, &pe):
 		return photoDone{}, photoError(err)
 	case errors.Is(err, storage.ErrMismatch):
-		return photoDone{}, errorf(http.StatusUnprocessableEntity, syncproto.CodeValidation,
-			"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum)
+		return photoDone{}, errMismatch(sum)
 	case errors.Is(err, storage.ErrIncomplete):
 		return photoDone{}, errorf(http.StatusConflict, syncproto.CodeConflict,
 			"parts are missing: POST /v1/photos/%s/uploads says which, then send them", sum)
 	case errors.Is(err, storage.ErrNotFound):
-		if _, serr := s.photos.StatPhoto(ctx, sum); serr == nil {
+		if _, serr := s.photos.StatPhoto(ctx, sum); serr == nil && lp.open {
 			break // completed already (a retried done)
 		}
-		return photoDone{}, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no such upload: start it with POST /v1/photos/%s/uploads", sum)
+		// A caller who may not open the photo learns nothing of it.
+		return photoDone{}, errNoUpload(sum)
 	case err != nil:
+		return photoDone{}, err
+	}
+	// The header is not the photo (issue 18 L4): decode it whole (making
+	// its thumbnail, kept for later) before it counts as stored; one that
+	// does not decode is removed and refused.
+	if _, err := s.thumbnail(ctx, sum); err != nil {
+		var pe *imaging.Error
+		if !errors.As(err, &pe) {
+			return photoDone{}, err
+		}
+		if derr := s.photos.DeletePhoto(ctx, sum); derr != nil {
+			s.log.Warn("undecodable photo not removed", "sha256", sum, "err", derr)
+		}
 		return photoDone{}, err
 	}
 	if cited && manifest.Size > 0 && pi.Size != 0 && manifest.Size != pi.Size {
@@ -329,15 +452,27 @@ func (s *Server) completeUpload(ctx context.Context, sum, upload, declared strin
 	if err := s.writeReceipt(ctx, pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: pi.Size, Type: typ, Width: info.Width, Height: info.Height}); err != nil {
 		return photoDone{}, err
 	}
+	if err := s.grantPhoto(ctx, p, sum); err != nil { // the uploader's citations open it
+		return photoDone{}, err
+	}
 	s.metrics.photoBytes.Add(float64(pi.Size))
 	return photoDone{SHA256: sum, Stored: true, Size: pi.Size, Type: typ, Width: info.Width, Height: info.Height}, nil
+}
+
+func errMismatch(sum string) *Error {
+	return errorf(http.StatusUnprocessableEntity, syncproto.CodeValidation,
+		"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum)
+}
+
+func errNoUpload(sum string) *Error {
+	return errorf(http.StatusNotFound, syncproto.CodeNotFound, "no such upload: start it with POST /v1/photos/%s/uploads", sum)
 }
 
 // writeReceipt records in the photo scope that a photo is (or is no
 // longer) stored.
 func (s *Server) writeReceipt(ctx context.Context, r pairing.PhotoReceipt) error {
 	values, err := jsonValues(map[string]any{"sha256": r.SHA256, "stored": r.Stored, "size": r.Size, "type": r.Type,
-		"width": r.Width, "height": r.Height, "at": s.now().UTC().Format(time.RFC3339)})
+		"width": r.Width, "height": r.Height, "at": s.now().UTC().Format(time.RFC3339), "grants": true})
 	if err != nil {
 		return err
 	}
@@ -376,7 +511,9 @@ func (s *Server) ensureReceipt(ctx context.Context, sum string) error {
 func (s *Server) getPhoto(c *fiber.Ctx) error {
 	lp := loaded[loadedPhoto](c)
 	ctx := c.UserContext()
-	if !s.ledger.PhotoStored(lp.sum) {
+	if !s.ledger.PhotoStored(lp.sum) || !lp.open {
+		// Not stored, or not yet the caller's to open (a citation alone
+		// opens nothing): the same answer.
 		return errorf(http.StatusNotFound, syncproto.CodeNotFound, "the photo has not been uploaded yet")
 	}
 	// Private and short (issue 18): a device keeps a photo at most 5

@@ -144,7 +144,10 @@ func (s *Server) projectCode(c *fiber.Ctx) error {
 	if ans.AcceptCode, err = s.confirmationCode(ctx, "accept", lr.rec.ID); err != nil {
 		return err
 	}
-	if ans.RateCode, err = s.confirmationCode(ctx, "rate", "project/"+lr.rec.ID); err != nil {
+	if err := s.ledger.Refresh(ctx); err != nil {
+		return err
+	}
+	if ans.RateCode, err = s.confirmationCode(ctx, "rate", s.rateSubject(lr.rec.Pairing, "project", lr.rec.ID, resolver{})); err != nil {
 		return err
 	}
 	return c.JSON(ans)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -128,8 +129,20 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if pid == pairing.DirectoryScope {
 			pr = pairing.Pairing{ID: pid}
 		}
-		if e := pairing.CheckWrite(pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}); e != nil {
+		if pid != pairing.DirectoryScope && p.Role != pairing.RoleSystem { // the server's own events (SLA job) are its own
+			// The rule a push meets (Policy, through mayWrite): the role
+			// writes the collection in a pairing it sees, and an ended
+			// pairing is read-only in the field (issue 18 L1).
+			if e := s.mayWrite(p, next, time.Time{}); e != nil {
+				return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
+			}
+		}
+		w := pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}
+		if e := pairing.CheckWrite(w); e != nil {
 			return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
+		}
+		if err := s.checkRefs(ctx, w, s.resolver()); err != nil {
+			return syncproto.Record{}, 0, err
 		}
 		if opt.check != nil {
 			if err := opt.check(stored, next); err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/imaging"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
 )
 
 // reportPeriod reads from= and to= as months (YYYY-MM, both inclusive) into
@@ -75,14 +77,23 @@ func (s *Server) overview(c *fiber.Ctx) error {
 	ids := pairingIDs(prs)
 	out := overviewReport{OrgUnit: c.Query("org_unit"), Figures: s.ledger.Figures(ids, from, to, now),
 		Trend: s.ledger.Trend(ids, from, to, now), Units: []unitFigures{}}
-	// The units one level below the report's root.
+	// The units one level below the report's root: only within the
+	// caller's subtree (administrators and viewers); a unit outside it
+	// answers as an unknown one, and other roles see no breakdown
+	// (issue 18 L2: the org tree is not read through the overview).
 	root := p.OrgPath
 	if out.OrgUnit != "" {
 		u, err := s.store.OrgUnit(ctx, out.OrgUnit)
-		if err != nil {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
 		root = u.Path
+	}
+	if pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindReport, OrgPath: root}) != nil {
+		if out.OrgUnit != "" {
+			return errNoOrgUnit(out.OrgUnit)
+		}
+		return c.JSON(out)
 	}
 	units, err := s.store.OrgUnits(ctx, root)
 	if err != nil {

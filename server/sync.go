@@ -100,7 +100,7 @@ func (s *Server) push(c *fiber.Ctx) error {
 			results[i].Status = syncproto.StatusDuplicate
 			continue
 		}
-		if e := s.mayWrite(p, ch.Record); e != nil {
+		if e := s.mayWrite(p, ch.Record, ch.HLC.Time()); e != nil {
 			results[i] = rejected(ch.Dot, e)
 			continue
 		}
@@ -130,16 +130,21 @@ func (s *Server) push(c *fiber.Ctx) error {
 	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: results})
 }
 
-// mayWrite applies the policy to a pushed record.
-func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record) *syncproto.Error {
+// mayWrite applies the policy to a pushed record, whose change was made at
+// recorded by the writer's clock (its HLC; zero for the server's writes).
+func (s *Server) mayWrite(p pairing.Principal, r syncproto.Record, recorded time.Time) *syncproto.Error {
 	var scope *pairing.Pairing
 	if pr, ok := s.dir.Pairing(r.Pairing); ok {
 		scope = &pr
 	}
-	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection, At: s.now()}) {
+	switch pairing.Policy(p, pairing.Manage, pairing.Object{Kind: pairing.KindRecord, ID: r.ID, Pairing: scope, Collection: r.Collection, At: s.now(), Recorded: recorded}) {
 	case nil:
 		return nil
 	case pairing.ErrForbidden:
+		if scope != nil && scope.Status == pairing.StatusEnded && p.Role != pairing.Admin {
+			return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection", Reason: pairing.ReasonPairingEnded,
+				Message: fmt.Sprintf("pairing %s has ended: nothing more is recorded in it", r.Pairing)}
+		}
 		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "collection",
 			Message: fmt.Sprintf("your role may not write %s in pairing %s", r.Collection, r.Pairing)}
 	}
@@ -200,6 +205,13 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			}
 			return cur.rec, true, nil
 		}
+		refs := resolver{s: s, lookup: lookup, batch: func() []syncproto.Record {
+			out := make([]syncproto.Record, 0, len(keys))
+			for _, k := range keys {
+				out = append(out, state[k].rec)
+			}
+			return out
+		}}
 		lastOf := map[storage.Key]int{} // the last change of each record in the batch
 		for _, i := range idx {
 			ch := changes[i]
@@ -215,7 +227,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			merged, status := ch.MergeInto(cur.rec)
 			stamp := []syncproto.Write{} // what the server adds to the device's record
 			if status != syncproto.StatusDuplicate && s.rules {
-				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, lookup)
+				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, refs)
 				if err != nil {
 					return err
 				}

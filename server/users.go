@@ -181,7 +181,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	unit, err := s.userUnit(c, req.OrgUnit)
+	unit, err := s.userRefs(c, req.OrgUnit, req.Counterparty)
 	if err != nil {
 		return err
 	}
@@ -204,20 +204,10 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(createdUser{User: s.viewUser(u, unit.Path, true), Activation: act})
 }
 
-// userUnit resolves the org unit a user is created in or moved to, and
-// checks that the caller may manage users there.
+// userUnit resolves the org unit a user is moved to, checked by the
+// reference checker (userRefs).
 func (s *Server) userUnit(c *fiber.Ctx, id string) (storage.OrgUnit, error) {
-	unit, err := s.store.OrgUnit(c.UserContext(), id)
-	if errors.Is(err, storage.ErrNotFound) || id == "" {
-		return storage.OrgUnit{}, badRequest("org_unit", "org_unit must name an existing org unit")
-	}
-	if err != nil {
-		return storage.OrgUnit{}, err
-	}
-	if err := s.authorize(c, pairing.Manage, pairing.Object{Kind: pairing.KindUser, OrgPath: unit.Path}); err != nil {
-		return storage.OrgUnit{}, err
-	}
-	return unit, nil
+	return s.userRefs(c, id, "")
 }
 
 func validateUserFields(username, name, phone, role, counterparty string) error {
@@ -232,6 +222,8 @@ func validateUserFields(username, name, phone, role, counterparty string) error 
 		return badRequest("username", "a user name cannot be a phone number: put the number in phone (it signs in too) and choose a name with a letter")
 	case utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name):
 		return badRequest("name", "name must be at most 64 characters")
+	case pairing.HasBidiControl(name):
+		return &Error{Status: http.StatusBadRequest, Wire: *pairing.BidiRefusal("name")}
 	case phone != "" && !validPhone(phone):
 		return badRequest("phone", "phone must be 5 to 20 digits, optionally starting with +")
 	case !pairing.Role(role).Valid():

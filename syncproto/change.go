@@ -131,7 +131,12 @@ func (c Change) Check(device ReplicaID, stored Record) *Error {
 			return fieldErr(CodeBadRequest, "record", "change for %s/%s merged into %s/%s", r.Collection, r.ID, stored.Collection, stored.ID)
 		}
 		if r.Pairing != stored.Pairing {
-			return fieldErr(CodeValidation, "pairing", "record %s/%s belongs to pairing %s, not %s", r.Collection, r.ID, stored.Pairing, r.Pairing)
+			// Named by a record of another pairing: refused without saying
+			// which pairing or what the record is (the id is taken; the
+			// device makes a new one), the same answer wherever it lives.
+			e := fieldErr(CodeValidation, "pairing", "the id of %s/%s is taken in another pairing: record it again with a new id", r.Collection, r.ID)
+			e.Reason = "id_taken"
+			return e
 		}
 	}
 	for rep, n := range r.VV {

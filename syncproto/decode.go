@@ -631,6 +631,11 @@ func pushAnswerFrom(n *node, src []byte) (*PushAnswer, *Error) {
 					return nil, e
 				}
 			}
+			if rn := optional(en, "reason"); rn != nil {
+				if r.Error.Reason, e = stringFrom(rn, join(ep, "reason")); e != nil {
+					return nil, e
+				}
+			}
 		}
 		if sn := optional(rn, "stamp"); sn != nil {
 			sp := join(p, "stamp")

@@ -46,6 +46,10 @@ type Error struct {
 	// RetryAfter, with rate_limited, is how many seconds to wait (the
 	// Retry-After header's value, for clients that show it translated).
 	RetryAfter int `json:"retry_after,omitempty"`
+	// Reason, when set, is a stable machine word that says more precisely
+	// than Code why (e.g. "unknown_reference" within validation_failed),
+	// for clients to translate; new reasons may be added.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.

@@ -367,7 +367,25 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	}
 	f := r.Fields["type"]
 	e.Order = EventOrder{HLC: f.HLC, Replica: f.Dot.Replica, Counter: f.Dot.Counter}
+	// A device clock far ahead cannot pin an event last (issue 18 M4): once
+	// the server has received the event, its place in the order is at most
+	// syncproto.MaxClockAhead after that receipt, as the server's own clock
+	// would have it. Every replica reads the same received_at, so the order
+	// stays the same everywhere.
+	e.Order.HLC = clampOrder(e.Order.HLC, e.ReceivedAt)
 	return e, nil
+}
+
+// clampOrder bounds an event's place in the order by its receipt: at most
+// syncproto.MaxClockAhead after the server received it (no bound before).
+func clampOrder(h syncproto.HLC, received time.Time) syncproto.HLC {
+	if received.IsZero() {
+		return h
+	}
+	if limit := received.Add(syncproto.MaxClockAhead).UnixMilli(); h.Wall > limit {
+		return syncproto.HLC{Wall: limit, Logical: h.Logical}
+	}
+	return h
 }
 
 // present reports whether a field value is set (absent and null are not).
@@ -511,6 +529,7 @@ type issueFold struct {
 	rules     IssueRules
 	st        IssueState
 	responses map[string]bool // ids of the responses applied so far
+	last      time.Time       // the time the latest applied event counts at
 }
 
 func (f *issueFold) apply(e IssueEvent) {
@@ -520,7 +539,15 @@ func (f *issueFold) apply(e IssueEvent) {
 	}
 	f.st.Applied = append(f.st.Applied, e.ID)
 	st := &f.st
+	// An event never counts before the events it follows (issue 18 M3):
+	// its device time is clamped to the latest time already applied, so a
+	// response dated before its dispatch counts at the dispatch, and the
+	// figures never see a step earlier than the one it answers.
 	when := e.When().UTC()
+	if when.Before(f.last) {
+		when = f.last
+	}
+	f.last = when
 	if tr, _ := transitionOf(e.Type); tr.To != "" {
 		st.Status = tr.To
 	}

@@ -172,9 +172,11 @@ type Snapshot struct {
 //   - resolution rate (解决率) = issues_confirmed_solved ÷ issues_closed
 //     (closed-unconfirmed kept out).
 //   - satisfaction rate (满意率) = ratings with level ≥ 4 (非常满意 5, 满意 4)
-//     ÷ ratings, by month of the rating's at; every live rating record
-//     counts, on issues and on projects (a rating without a readable at or
-//     level counts nowhere).
+//     ÷ ratings, by month of the rating's receipt by the server (its at
+//     for ratings stored without one: RatingSummary.CountedAt); one rating
+//     counts per (target, rater), the latest written (RatingSummary.Rater),
+//     on issues and on projects (a rating without a readable time or level
+//     counts nowhere).
 //   - on-time rate (按时办结率) = RespondedOnTime ÷ issues_responded, by month
 //     of first response.
 //   - bounce rate = issues with Bounces ≥ 1 ÷ issues_dispatched (month of
@@ -385,10 +387,10 @@ func projectContribution(p *ProjectSummary) contribution {
 // ratingContribution computes a rating's contribution.
 func ratingContribution(r *RatingSummary) contribution {
 	var c contribution
-	if r.At.IsZero() || r.Level < 1 || r.Level > 5 {
+	if r.CountedAt().IsZero() || r.Level < 1 || r.Level > 5 {
 		return c
 	}
-	m := MonthOf(r.At)
+	m := MonthOf(r.CountedAt())
 	c.add(m, cRatings, 1)
 	if r.Level >= 4 {
 		c.add(m, cSatisfied, 1)

@@ -652,8 +652,28 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 				}
 			}
 		}
+		// One rating per (target, rater) counts, the latest written (its
+		// level's HLC, then id); a rating with a code stands for the
+		// contact side ("code"); it counts at its receipt, else its at.
+		counted := map[string]syncproto.Record{}
 		for _, r := range b.ratings[pid] {
-			at := rawTime(r, "at")
+			rater := pairing.Str(r, "by")
+			if pairing.Str(r, "code") != "" {
+				rater = "code"
+			}
+			key := pairing.Str(r, "target_kind") + "/" + pairing.Str(r, "target") + "/" + rater
+			if old, ok := counted[key]; ok {
+				if c := r.Fields["level"].HLC.Compare(old.Fields["level"].HLC); c < 0 || c == 0 && r.ID < old.ID {
+					continue
+				}
+			}
+			counted[key] = r
+		}
+		for _, r := range counted {
+			at := rawTime(r, "received_at")
+			if at.IsZero() {
+				at = rawTime(r, "at")
+			}
 			level, _ := strconv.Atoi(string(r.Value("level")))
 			if at.IsZero() || level < 1 || level > 5 || !in(at) {
 				continue

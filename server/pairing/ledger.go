@@ -58,6 +58,12 @@ type Ledger struct {
 	// photoSeq is the watermark of that feed.
 	stored   map[[32]byte]struct{}
 	photoSeq uint64
+	// granted holds, per photo, the pairings whose citations of it give
+	// access to its bytes (PhotoGrant records in PhotoScope).
+	granted map[[32]byte]map[string]struct{}
+	// legacy holds the stored photos whose receipts predate grants (no
+	// "grants": true): their citations open them, as before grants.
+	legacy map[[32]byte]struct{}
 }
 
 // NewLedger returns an empty Ledger; call Refresh (after dir.Refresh) to
@@ -67,7 +73,7 @@ type Ledger struct {
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
-		syms: newSymbols(), stored: map[[32]byte]struct{}{}}
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, legacy: map[[32]byte]struct{}{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
@@ -126,6 +132,45 @@ type RatingSummary struct {
 	ID, Pairing, TargetKind, Target, By, Comment string
 	Level                                        int
 	At                                           time.Time
+	// ReceivedAt is when the server first stored it; Coded, that an
+	// officer's phone recorded it with the contact's code.
+	ReceivedAt time.Time `json:"-"`
+	Coded      bool      `json:"-"`
+	order      syncproto.HLC
+}
+
+// Rater is who a rating counts for: one rating per (target, rater) counts,
+// the latest written (issue 18 M2). A contact rates as themselves; a rating
+// an officer's phone records with the contact's code stands for the
+// contact side of the pairing ("code"), whichever officer recorded it.
+func (r RatingSummary) Rater() string {
+	if r.Coded {
+		return "code"
+	}
+	return r.By
+}
+
+// CountedAt is the time a rating counts at in the figures: when the server
+// received it (a device clock set back cannot move it into a month already
+// reported), else, for ratings stored before receipt times, its own time.
+func (r RatingSummary) CountedAt() time.Time {
+	if !r.ReceivedAt.IsZero() {
+		return r.ReceivedAt
+	}
+	return r.At
+}
+
+func (r RatingSummary) raterKey() string {
+	return r.TargetKind + "/" + r.Target + "/" + r.Rater()
+}
+
+// later reports whether a replaces b as the rating that counts: written
+// later (HLC), then by id.
+func (a RatingSummary) later(b RatingSummary) bool {
+	if c := a.order.Compare(b.order); c != 0 {
+		return c > 0
+	}
+	return a.ID > b.ID
 }
 
 // Filter narrows a list; zero values mean "any".
@@ -173,6 +218,7 @@ type book struct {
 	milestonesOf map[string]map[string]struct{} // project id → milestone ids
 	ratings      map[string]*ratingEntry
 	ratingsOf    map[string]map[string]struct{} // project id → rating ids
+	raters       map[string]map[string]struct{} // target kind/target/rater → rating ids (the latest counts)
 
 	// The figures.
 	months        map[Month]*counters
@@ -309,7 +355,7 @@ func (e *issueEntry) setState(st *IssueState, t *symbols) {
 func (e *issueEntry) raise(t *symbols) IssueEvent {
 	return IssueEvent{ID: e.id, Issue: e.id, Type: EventRaised, At: e.time(tRaisedField), ReceivedAt: e.time(tReceived),
 		By: t.str(e.raisedBy), Role: Officer,
-		Order: EventOrder{HLC: e.orderHLC, Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
+		Order: EventOrder{HLC: clampOrder(e.orderHLC, e.time(tReceived)), Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
 }
 
 // eventRef is an issue event as the Ledger keeps it: which issue it is of.
@@ -342,7 +388,7 @@ func newBook(id string) *book {
 		id: id, visits: newVisitMap(), issues: map[string]*issueEntry{},
 		events: map[string]eventRef{}, eventsOf: map[string][]string{},
 		projects: map[string]*projectEntry{}, milestones: map[string]milestoneEntry{},
-		milestonesOf: map[string]map[string]struct{}{}, ratings: map[string]*ratingEntry{},
+		milestonesOf: map[string]map[string]struct{}{}, ratings: map[string]*ratingEntry{}, raters: map[string]map[string]struct{}{},
 		ratingsOf: map[string]map[string]struct{}{}, months: map[Month]*counters{},
 		visited: map[string]map[Month]int{}, issueStatus: map[IssueStatus]int{},
 		projectStatus: map[string]int{}, watched: map[string]*watch{},
@@ -607,21 +653,47 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		}
 	case CollRatings:
 		if old := b.ratings[r.ID]; old != nil {
-			b.add(r.ID, &old.c, -1)
+			key := old.s.raterKey()
+			b.countRater(key, -1)
+			unlink(b.raters, key, r.ID)
 			if old.s.TargetKind == "project" {
 				unlink(b.ratingsOf, old.s.Target, r.ID)
 			}
 			delete(b.ratings, r.ID)
+			b.countRater(key, 1)
 		}
 		if live {
 			e := &ratingEntry{s: ratingFromRecord(r), seq: seq}
 			e.c = ratingContribution(&e.s)
-			b.add(r.ID, &e.c, 1)
+			key := e.s.raterKey()
+			b.countRater(key, -1)
 			b.ratings[r.ID] = e
+			link(b.raters, key, r.ID)
 			if e.s.TargetKind == "project" {
 				link(b.ratingsOf, e.s.Target, r.ID)
 			}
+			b.countRater(key, 1)
 		}
+	}
+}
+
+// ratingCounted returns the rating of a (target, rater) key that counts:
+// the latest written. Called with l.mu held.
+func (b *book) ratingCounted(key string) *ratingEntry {
+	var win *ratingEntry
+	for id := range b.raters[key] {
+		if e := b.ratings[id]; e != nil && (win == nil || e.s.later(win.s)) {
+			win = e
+		}
+	}
+	return win
+}
+
+// countRater adds (sign 1) or subtracts (sign -1) the contribution of the
+// rating that counts for the key. Called with l.mu held.
+func (b *book) countRater(key string, sign int64) {
+	if e := b.ratingCounted(key); e != nil {
+		b.add(e.s.ID, &e.c, sign)
 	}
 }
 
@@ -818,7 +890,7 @@ func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, IssueEvent) 
 	raise := IssueEvent{
 		ID: r.ID, Issue: r.ID, Type: EventRaised, At: s.RaisedAt, ReceivedAt: timeField(r, "received_at"),
 		By: s.RaisedBy, Role: Officer,
-		Order: EventOrder{HLC: f.HLC, Replica: f.Dot.Replica, Counter: f.Dot.Counter},
+		Order: EventOrder{HLC: clampOrder(f.HLC, timeField(r, "received_at")), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
 	}
 	return s, raise
 }
@@ -854,6 +926,7 @@ func ratingFromRecord(r syncproto.Record) RatingSummary {
 	return RatingSummary{
 		ID: r.ID, Pairing: r.Pairing, TargetKind: str(r, "target_kind"), Target: str(r, "target"),
 		By: str(r, "by"), Comment: str(r, "comment"), Level: intField(r, "level"), At: timeField(r, "at"),
+		ReceivedAt: timeField(r, "received_at"), Coded: str(r, "code") != "", order: r.Fields["level"].HLC,
 	}
 }
 
@@ -951,6 +1024,25 @@ func (l *Ledger) Issue(ctx context.Context, id string) (IssueSummary, bool, erro
 	s.State, s.Seq = l.derive(pid, e, all), seq
 	s.Events = all[1:]
 	return s, true, nil
+}
+
+// IssueWith returns an issue's state derived from its stored events and
+// extra ones (a push's events not yet committed; an event of another issue
+// is left out). false: the ledger has no such issue.
+func (l *Ledger) IssueWith(ctx context.Context, id string, extra []IssueEvent) (IssueState, bool, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	pid, ok := l.whereIssue[id]
+	if !ok {
+		return IssueState{}, false, nil
+	}
+	b := l.books[pid]
+	e := b.issues[id]
+	all, _, err := l.issueEvents(ctx, b, e, nil)
+	if err != nil {
+		return IssueState{}, false, fmt.Errorf("pairing: issue %s: %w", id, err)
+	}
+	return l.derive(pid, e, append(all, extra...)), true, nil
 }
 
 // ListedIssue returns an issue's summary as lists have it: no Events, and
@@ -1109,7 +1201,8 @@ func (l *Ledger) Ratings(pairings []string, f Filter) []RatingSummary {
 		for _, e := range b.ratings {
 			s := &e.s
 			switch {
-			case !f.inPeriod(s.At),
+			case b.ratingCounted(s.raterKey()) != e, // replaced by a later rating of the same rater
+				!f.inPeriod(s.CountedAt()),
 				f.Category != "" && s.TargetKind != f.Category,
 				f.Officer != "" && s.By != f.Officer,
 				!f.matchQuery(s.Comment),
@@ -1123,6 +1216,19 @@ func (l *Ledger) Ratings(pairings []string, f Filter) []RatingSummary {
 		return cmp.Or(b.At.Compare(a.At), strings.Compare(a.ID, b.ID))
 	})
 	return out
+}
+
+// CodedRatings counts the ratings of a target that officers' phones
+// recorded with the contact's code: each use of a rate code makes the
+// next code another (codes are single-use, issue 18 M2).
+func (l *Ledger) CodedRatings(pairing, kind, target string) int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	b := l.books[pairing]
+	if b == nil {
+		return 0
+	}
+	return len(b.raters[kind+"/"+target+"/code"])
 }
 
 // SLADue lists the events the SLA job must append at now, sorted by

@@ -26,6 +26,18 @@ const PhotoScope = "_photos"
 // CollPhotos is the collection of photo receipts.
 const CollPhotos = "photos"
 
+// CollPhotoGrants is the collection, in PhotoScope, of the grants that let
+// a pairing's citations of a photo open its bytes (issue 18 M1): one record
+// per (pairing, photo), fields "sha256" and "pairing", written when a user
+// who sees the pairing stores the photo's bytes, proves they hold them (an
+// upload whose bytes hash to it), or could already open the photo. A
+// citation alone grants nothing: a hash copied from elsewhere opens no
+// bytes.
+const CollPhotoGrants = "photo_grants"
+
+// PhotoGrantID is the id of a grant record.
+func PhotoGrantID(pairing, sum string) string { return pairing + "_" + sum }
+
 // PhotoReceipt is what a photo receipt says.
 type PhotoReceipt struct {
 	SHA256 string `json:"sha256"`
@@ -124,18 +136,43 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 			return fmt.Errorf("pairing: ledger photos after %d: %w", after, err)
 		}
 		changed := map[[32]byte]bool{}
+		grants := map[[32]byte][]string{}
+		old := map[[32]byte]bool{} // stored by a receipt without grants
 		for _, sr := range page.Records {
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 			if err != nil {
 				return fmt.Errorf("pairing: ledger photo receipt %s: %w", sr.ID, err)
 			}
-			var stored bool
+			if sr.Collection == CollPhotoGrants {
+				if k, ok := sumKey(str(r, "sha256")); ok && !r.Deleted() && str(r, "pairing") != "" {
+					grants[k] = append(grants[k], str(r, "pairing"))
+				}
+				continue
+			}
+			var stored, grants bool
 			_ = json.Unmarshal(r.Value("stored"), &stored)
+			_ = json.Unmarshal(r.Value("grants"), &grants)
 			if k, ok := sumKey(r.ID); ok {
 				changed[k] = stored && !r.Deleted()
+				old[k] = stored && !r.Deleted() && !grants
 			}
 		}
 		l.mu.Lock()
+		for k, legacy := range old {
+			if legacy {
+				l.legacy[k] = struct{}{}
+			} else {
+				delete(l.legacy, k)
+			}
+		}
+		for k, pids := range grants {
+			if l.granted[k] == nil {
+				l.granted[k] = map[string]struct{}{}
+			}
+			for _, pid := range pids {
+				l.granted[k][pid] = struct{}{}
+			}
+		}
 		moved := map[uint64]struct{}{}
 		for k, stored := range changed {
 			if _, now := l.stored[k]; now == stored {
@@ -295,6 +332,49 @@ func (l *Ledger) PhotoPairings(ctx context.Context, sum string) ([]string, error
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// PhotoCiters returns, per pairing whose records cite the photo, whether a
+// record other than a visit cites it (what contacts, who do not receive
+// visits, may see it through) and whether the pairing holds a grant to
+// open its bytes.
+func (l *Ledger) PhotoCiters(ctx context.Context, sum string) (map[string]PhotoCitation, error) {
+	others, visits := l.citing(sum)
+	out := map[string]PhotoCitation{}
+	for pid, ok := range others {
+		if ok {
+			out[pid] = PhotoCitation{Other: true}
+		}
+	}
+	for _, v := range visits {
+		if _, done := out[v.pairing]; done {
+			continue
+		}
+		r, _, found, err := l.readVisit(ctx, v.id)
+		if err != nil {
+			return nil, err
+		}
+		if found && slices.Contains(citedPhotos(r), sum) {
+			out[v.pairing] = PhotoCitation{}
+		}
+	}
+	k, ok := sumKey(sum)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, legacy := l.legacy[k]
+	for pid, c := range out {
+		if _, g := l.granted[k][pid]; ok && (g || legacy) {
+			c.Granted = true
+			out[pid] = c
+		}
+	}
+	return out, nil
+}
+
+// PhotoCitation is how one pairing cites a photo (PhotoCiters).
+type PhotoCitation struct {
+	Other   bool // a record other than a visit cites it
+	Granted bool // the pairing's citations open the bytes
 }
 
 // PhotoCited reports whether any record of any pairing cites the photo.

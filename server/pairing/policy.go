@@ -65,6 +65,11 @@ const (
 	// KindRecord is a synced record in a pairing's scope (Object.Pairing
 	// and Object.Collection say which).
 	KindRecord Kind = "record"
+	// KindReport is the figures of an org-unit subtree broken down by the
+	// units below it (the overview): administrators and viewers of the
+	// subtree; to everyone else it is not visible, so a unit outside a
+	// caller's subtree answers as an unknown one.
+	KindReport Kind = "report"
 	// KindCounterparty is a counterparty (共建单位): administrators of the
 	// managing unit's subtree manage it; viewers of that subtree, and
 	// everyone who sees a pairing with it (Object.Related), read it.
@@ -90,6 +95,10 @@ type Object struct {
 	// At is when the decision is made (the removal grace of a pairing's
 	// former officers is measured from it).
 	At time.Time
+	// Recorded is when a pushed change was made, by its writer's clock
+	// (its HLC): an officer in their removal grace may push only changes
+	// recorded before the removal. Zero: not a pushed change.
+	Recorded time.Time
 	// Related reports, for a counterparty, that the principal sees a
 	// pairing it belongs to.
 	Related bool
@@ -158,6 +167,12 @@ func Policy(p Principal, a Action, o Object) error {
 
 	case KindRecord:
 		return recordPolicy(p, a, o)
+
+	case KindReport:
+		if (p.Role == Admin || p.Role == Viewer) && inSubtree && a == Read {
+			return nil
+		}
+		return ErrNotVisible
 
 	case KindCounterparty:
 		switch {

@@ -52,8 +52,12 @@ type Pairing struct {
 	// StartsOn and EndsOn are the pairing's period (YYYY-MM-DD, may be
 	// empty); Seq is the directory sequence of this version.
 	StartsOn, EndsOn string
-	Seq              uint64
-	Deleted          bool
+	// Since is when the pairing began, for the device times recorded in
+	// it: the earlier of its starts_on and the wall time of the oldest
+	// write its record still holds (zero when neither is known).
+	Since   time.Time
+	Seq     uint64
+	Deleted bool
 }
 
 // RemovalGrace is how long an officer removed from a pairing may still
@@ -90,6 +94,14 @@ func PairingFromRecord(r syncproto.Record) Pairing {
 	p.Name, p.Status = str("name"), str("status")
 	p.StartsOn, p.EndsOn = str("starts_on"), str("ends_on")
 	p.Branches, p.Counterparties, p.Contacts = strs("branches"), strs("counterparties"), strs("contacts")
+	for _, f := range r.Fields {
+		if t := f.HLC.Time(); !f.HLC.IsZero() && (p.Since.IsZero() || t.Before(p.Since)) {
+			p.Since = t
+		}
+	}
+	if d, err := time.Parse(time.DateOnly, p.StartsOn); err == nil && (p.Since.IsZero() || d.Before(p.Since)) {
+		p.Since = d
+	}
 	var officers []officerRef
 	_ = json.Unmarshal(r.Value("officers"), &officers)
 	slices.SortStableFunc(officers, func(a, b officerRef) int {
@@ -168,8 +180,12 @@ func writers(collection string) []Role {
 
 // recordPolicy decides on a synced record of a pairing.
 func recordPolicy(p Principal, a Action, o Object) error {
-	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers(o.Collection), p.Role) {
-		return nil // a removed officer's last changes still land
+	if o.Pairing != nil && !o.Pairing.Sees(p) && a == Manage && o.Pairing.inGrace(p, o.At) && slices.Contains(writers(o.Collection), p.Role) &&
+		!o.Recorded.After(o.Pairing.FormerOfficers[p.UserID].Add(syncproto.MaxClockAhead)) {
+		// A removed officer's last changes, recorded before the removal
+		// (by the device's clock, allowed MaxClockAhead of error), still
+		// land; what they record after it does not.
+		return nil
 	}
 	if o.Pairing == nil || !o.Pairing.Sees(p) {
 		return ErrNotVisible

@@ -106,6 +106,9 @@ func CheckWrite(w Write) *syncproto.Error {
 		if e := checkValue(f, v, w.Now); e != nil {
 			return e
 		}
+		if e := checkSince(w, f, v); e != nil {
+			return e
+		}
 	}
 	if w.Merged.Deleted() {
 		return nil
@@ -225,6 +228,10 @@ func checkIssueEvent(w Write) *syncproto.Error {
 			return forbidden("code", "an officer records a %s only with the contact's confirmation code", ev.Type)
 		}
 		return forbidden("type", "your role (%s) may not append %q events", w.Principal.Role, ev.Type)
+	}
+	if ev.Type == EventDispatched && !ev.Due.IsZero() && !ev.Due.After(ev.At) {
+		return &syncproto.Error{Code: syncproto.CodeValidation, Field: "due", Reason: ReasonDueInPast,
+			Message: fmt.Sprintf("due %s is not after the dispatch: set a due date in the future", ev.Due.Format(time.RFC3339))}
 	}
 	for _, t := range IssueTransitions() {
 		if t.Event != ev.Type {
@@ -494,6 +501,9 @@ func checkText(f FieldSpec, s string) *syncproto.Error {
 	if strings.ContainsRune(s, 0) {
 		return invalid(f.Name, "%s: NUL characters are not allowed", f.Name)
 	}
+	if HasBidiControl(s) {
+		return BidiRefusal(f.Name)
+	}
 	if f.Type == TypeString && strings.ContainsAny(s, "\n\r") {
 		return invalid(f.Name, "%s: one line only", f.Name)
 	}
@@ -501,6 +511,23 @@ func checkText(f FieldSpec, s string) *syncproto.Error {
 		return invalid(f.Name, "%s is required and cannot be blank", f.Name)
 	}
 	return nil
+}
+
+// HasBidiControl reports whether s holds a bidirectional control
+// character (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069): invisible,
+// they reorder what people read (a name or a reason shown reversed, a file
+// name that hides its type), so text fields refuse them.
+func HasBidiControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return r == '\u200E' || r == '\u200F' || r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
+	})
+}
+
+// BidiRefusal is the refusal of a text field holding bidirectional
+// control characters.
+func BidiRefusal(field string) *syncproto.Error {
+	return &syncproto.Error{Code: syncproto.CodeValidation, Field: field, Reason: ReasonBidi,
+		Message: fmt.Sprintf("%s: remove the invisible direction-control characters (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)", field)}
 }
 
 func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
@@ -537,6 +564,22 @@ func checkTime(f FieldSpec, t, now time.Time) *syncproto.Error {
 		return invalid(f.Name, "%s: %s is more than two years ahead", f.Name, t.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// checkSince refuses a device time (a Past time: when something happened)
+// dated more than pastSkew before the pairing began (issue 18): nothing is
+// recorded in a pairing before it existed, and a clock set back cannot
+// push a record into months already reported.
+func checkSince(w Write, f FieldSpec, v json.RawMessage) *syncproto.Error {
+	if !f.Past || f.Type != TypeTime || w.Pairing.Since.IsZero() {
+		return nil
+	}
+	t, e := parseTime(f, v)
+	if e != nil || !t.Before(w.Pairing.Since.Add(-pastSkew)) {
+		return e
+	}
+	return &syncproto.Error{Code: syncproto.CodeValidation, Field: f.Name, Reason: ReasonBeforeStart,
+		Message: fmt.Sprintf("%s: %s is before pairing %s began (%s); check the device's clock", f.Name, t.Format(time.RFC3339), w.Pairing.ID, w.Pairing.Since.Format(time.DateOnly))}
 }
 
 // Photo is one entry of a photo manifest: a photo cited by its content.
