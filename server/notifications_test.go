@@ -418,10 +418,11 @@ func TestNotificationRetries(t *testing.T) {
 	if n := get(other); n.State != storage.NotificationSent || n.Attempts != 1 {
 		t.Fatalf("after the resend: got state %s attempts %d, want sent, 1", n.State, n.Attempts)
 	}
-	if r := e.call("GET", "/metrics", "", nil); !strings.Contains(string(r.body), `pairsync_notifications_total{channel="webhook",outcome="retry"}`) ||
-		!strings.Contains(string(r.body), `pairsync_notifications_total{channel="webhook",outcome="sent"} 2`) ||
-		!strings.Contains(string(r.body), `pairsync_notifications_total{channel="webhook",outcome="failed"} 1`) {
-		t.Fatalf("metrics: want webhook counters sent 2, failed 1 and retries; got\n%s", grepLines(string(r.body), "pairsync_notifications_total"))
+	// Metrics are served on their own listener (-metrics-addr), not the app.
+	if m := scrape(t, e.s); !strings.Contains(m, `pairsync_notifications_total{channel="webhook",outcome="retry"}`) ||
+		!strings.Contains(m, `pairsync_notifications_total{channel="webhook",outcome="sent"} 2`) ||
+		!strings.Contains(m, `pairsync_notifications_total{channel="webhook",outcome="failed"} 1`) {
+		t.Fatalf("metrics: want webhook counters sent 2, failed 1 and retries; got\n%s", grepLines(m, "pairsync_notifications_total"))
 	}
 }
 
