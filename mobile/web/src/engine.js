@@ -211,6 +211,7 @@ export async function write(ops, photos = []) {
       const view = local.has(key) ? local.get(key) : (views.get(key)?.raw || '')
       const ans = sp.write(writer, view, { op: o.op || 'set', collection: o.collection, id: o.id, pairing: o.pairing || '', values: o.values, now: Date.now() })
       writer = ans.state
+      if (!ans.write) continue // every value was already there: nothing written (syncproto Writer.Set)
       const w = JSON.parse(ans.write)
       const entry = { counter: sp.dotCounter(w.dot), key, pairing: w.pairing, write: ans.write, dot: w.dot }
       s.outbox.put(entry)
