@@ -388,3 +388,18 @@ func TestWriterSetEqualValueWritesNothing(t *testing.T) {
 		t.Errorf("setting a field of a deleted record: write %q, deleted %v; want a set that brings it back", wrd.Op, back.Deleted())
 	}
 }
+
+func TestOpenConflicts(t *testing.T) {
+	wa, wb := &Writer{Replica: "A"}, &Writer{Replica: "B"}
+	base, _ := mustSet(t, wa, NewRecord("visits", "v1", "p1"), vals("notes", `"n0"`, "title", `"t0"`), t0)
+	a, _ := mustSet(t, wa, base, vals("notes", `"same"`, "title", `"ta"`), t0.Add(time.Second))
+	b, _ := mustSet(t, wb, base, vals("notes", `"same"`, "title", `"tb"`), t0.Add(2*time.Second))
+	m := Merge(a, b)
+	if len(m.Conflicts) != 2 {
+		t.Fatalf("got %d conflict entries, want 2 (notes and title): %s", len(m.Conflicts), m)
+	}
+	open := m.OpenConflicts()
+	if len(open) != 1 || open[0].Field != "title" || string(open[0].Value) != `"ta"` {
+		t.Errorf("OpenConflicts = %v, want title's \"ta\" only (notes: both wrote the same)", open)
+	}
+}
