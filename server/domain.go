@@ -69,7 +69,7 @@ func (s *Server) checkIssueEvent(ctx context.Context, p pairing.Principal, pid s
 	if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
 		response := pairing.Str(merged, "response")
 		if response == "" {
-			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
+			return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response", Reason: pairing.ReasonConfirmNeedsAnswer,
 				Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
 		}
 		return s.checkCode(ctx, p, "confirm", pairing.Str(merged, "issue")+"/"+response, pairing.Str(merged, "code"))
@@ -84,7 +84,7 @@ func (s *Server) checkParent(ctx context.Context, pid string, k storage.Key, fie
 		return nil, err
 	}
 	if !ok || r.Deleted() || r.Pairing != pid {
-		return &syncproto.Error{Code: syncproto.CodeValidation, Field: field,
+		return &syncproto.Error{Code: syncproto.CodeValidation, Field: field, Reason: pairing.ReasonMissingParent, Args: map[string]string{"field": field},
 			Message: fmt.Sprintf("%s %s does not exist in pairing %s (push it first)", field, k.ID, pid)}, nil
 	}
 	return nil, nil

@@ -163,6 +163,9 @@ func (e *idEnv) call(method, path, token string, body any, hdr ...string) result
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	// The tests read the server's English messages unless they ask for
+	// another language (Chinese is the default for people: messages.go).
+	req.Header.Set("Accept-Language", "en")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

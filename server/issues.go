@@ -165,7 +165,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	}
 	if req.Type == pairing.EventDispatched && req.Handler != "" {
 		if _, err := s.store.User(ctx, req.Handler); err != nil {
-			return validation("handler", "no user %s", req.Handler)
+			return validation("handler", "no user %s", req.Handler).why(pairing.ReasonNoSuchUser, "field", "handler")
 		}
 	}
 	values, err := jsonValues(fields)

@@ -237,7 +237,7 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 		after := pairing.PairingFromRecord(next)
 		before := pairing.PairingFromRecord(stored)
 		if len(after.Branches) == 0 || len(after.Counterparties) == 0 {
-			return validation("branches", "a pairing pairs at least one branch with at least one counterparty")
+			return validation("branches", "a pairing pairs at least one branch with at least one counterparty").why(pairing.ReasonPairingNeedsParties)
 		}
 		for _, b := range append(slices.Clone(before.Branches), after.Branches...) {
 			path, err := s.orgPath(ctx, b)
@@ -245,7 +245,7 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 				return err
 			}
 			if path == "" {
-				return validation("branches", "no org unit %s", b)
+				return validation("branches", "no org unit %s", b).why(pairing.ReasonNoSuchOrgUnit, "field", "branches")
 			}
 			if !strings.HasPrefix(path, p.OrgPath) {
 				return &Error{Status: http.StatusForbidden, Wire: syncproto.Error{Code: syncproto.CodeForbidden, Field: "branches",
@@ -254,7 +254,7 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 		}
 		for _, cp := range after.Counterparties {
 			if _, ok := s.dir.Counterparty(cp); !ok {
-				return validation("counterparties", "no counterparty %s", cp)
+				return validation("counterparties", "no counterparty %s", cp).why(pairing.ReasonNoSuchCounterparty, "field", "counterparties")
 			}
 		}
 		for _, uid := range after.Officers {
@@ -315,15 +315,21 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 func (s *Server) checkUserRole(ctx context.Context, uid string, role pairing.Role, _ string, field string) error {
 	u, err := s.store.User(ctx, uid)
 	if errors.Is(err, storage.ErrNotFound) {
-		return validation(field, "no user %s", uid)
+		return validation(field, "no user %s", uid).why(pairing.ReasonNoSuchUser, "field", field)
 	}
 	if err != nil {
 		return err
 	}
 	if pairing.Role(u.Role) != role {
-		return validation(field, "user %s is a %s, not a %s", uid, u.Role, role)
+		return validation(field, "user %s is a %s, not a %s", uid, u.Role, role).why(pairing.ReasonWrongRole, "field", field, "role", u.Role, "want", string(role))
 	}
 	return nil
+}
+
+// why sets the domain reason (server/pairing/reasons.go) and its args on e.
+func (e *Error) why(reason string, kv ...string) *Error {
+	pairing.Why(&e.Wire, reason, kv...)
+	return e
 }
 
 // validation is a 400 validation_failed naming a field.

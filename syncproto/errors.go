@@ -37,10 +37,18 @@ const (
 // Error is a wire error. It is what a client decodes from a problem body and
 // what a rejected change carries. Message is for people and may be shown to
 // the user as is; Field, when set, names the offending field.
+//
+// Reason, when set, names the domain rule that refused (a stable snake_case
+// code such as "project_move", defined where the rule lives: the server's
+// pairing package) and Args the values its message names ({"from":
+// "cancelled", "to": "approved"}): a client shows a message of its own for
+// the reason, in the person's language, with what to do next (issue 16).
 type Error struct {
-	Code    Code   `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Code    Code              `json:"code"`
+	Message string            `json:"message"`
+	Field   string            `json:"field,omitempty"`
+	Reason  string            `json:"reason,omitempty"`
+	Args    map[string]string `json:"args,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.

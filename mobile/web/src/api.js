@@ -3,15 +3,26 @@
 // tokens are single use: the new pair is stored at once). Mirrors
 // mobile/client.go.
 import { getMeta, setMeta } from './db.js'
+import { errorText } from './errors.js'
+import { locale } from './i18n.js'
 
+// HTTPError is an error answer; its message is in the person's language
+// (errors.js: from its code and reason, never the code itself).
 export class HTTPError extends Error {
   constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`)
+    super(body && body.code ? errorText(body) : (body && body.message) || `HTTP ${status}`)
     this.status = status
     this.code = (body && body.code) || 'internal'
     this.field = body && body.field
+    this.reason = body && body.reason
+    this.args = body && body.args
+    this.serverMessage = body && body.message
   }
 }
+
+// acceptLanguage is sent with every request: the server's own text follows
+// the language chosen in the app (server/messages.go).
+export const acceptLanguage = () => (locale.value === 'en' ? 'en' : 'zh-CN,zh;q=0.9')
 
 // Offline: the request could not reach the server at all.
 export class OfflineError extends Error {
@@ -45,7 +56,7 @@ function expiresAt(expiresIn) {
 }
 
 async function send(method, path, { body, token, headers = {}, raw = false } = {}) {
-  const h = { Accept: 'application/json', ...headers }
+  const h = { Accept: 'application/json', 'Accept-Language': acceptLanguage(), ...headers }
   let b = body
   if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
     b = JSON.stringify(body)
@@ -64,6 +75,7 @@ async function send(method, path, { body, token, headers = {}, raw = false } = {
   if (resp.ok) return raw ? text : (text ? JSON.parse(text) : null)
   let problem = null
   try { problem = JSON.parse(text) } catch { /* not a problem body */ }
+  if (problem && resp.headers.get('Retry-After')) problem.retryAfter = resp.headers.get('Retry-After')
   throw new HTTPError(resp.status, problem)
 }
 

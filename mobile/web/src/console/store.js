@@ -5,6 +5,7 @@
 import { reactive } from 'vue'
 import { APIError, get, getCursor } from './session.js'
 import { setSchema, getSchema } from '../domain.js'
+import { setErrorSchema } from '../errors.js'
 import { locale } from '../i18n.js'
 
 export const store = reactive({
@@ -49,6 +50,7 @@ export async function loadUnits(force = false) {
 export async function loadSchema() {
   if (getSchema()) { store.schemaReady = true; return }
   setSchema(await get('/v1/schema'))
+  setErrorSchema(getSchema())
   store.schemaReady = true
 }
 
