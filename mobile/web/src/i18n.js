@@ -108,6 +108,22 @@ const dict = {
   returnedNote: ['被退回：{m}', 'Returned: {m}'],
   missingPhotos: ['照片未上传', 'Photos not uploaded'],
   console: ['管理后台', 'Console'],
+  // words (web-words): people, conflicts, errors
+  someone: ['其他人员', 'someone else'],
+  consoleAdmin: ['管理员（管理后台）', 'an administrator (console)'],
+  role_officer: ['联络员', 'officer'],
+  role_contact: ['联系人', 'contact'],
+  role_admin: ['管理员', 'administrator'],
+  role_viewer: ['领导', 'viewer'],
+  mine: ['我的', 'yours'],
+  writtenBy: ['{who} · {when}', '{who} · {when}'],
+  conflictHint: ['两人同时修改了同一项内容，请选择保留哪一个', 'Two people changed the same thing at once: choose which to keep'],
+  notAllowedNow: ['不能选择此值：{why}', 'This value cannot be chosen: {why}'],
+  validChoices: ['可以选择：', 'You may choose:'],
+  op_set: ['修改', 'change'],
+  op_delete: ['删除', 'delete'],
+  op_keep: ['保留', 'keep'],
+  chosen: ['已选择，将在同步后生效', 'Chosen; it takes effect once synced'],
 }
 
 // addMessages adds entries ({key: [zh, en]}) to the dictionary: the

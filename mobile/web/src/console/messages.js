@@ -218,4 +218,12 @@ export const messages = {
   roles_viewer: ['领导', 'Viewer'],
   roles_officer: ['联络员', 'Officer'],
   roles_contact: ['企业/社区联系人', 'Contact'],
+  // words (web-words): audit, conflicts, people
+  c_otherAction: ['其他操作', 'Other action'],
+  c_otherObject: ['其他', 'Other'],
+  c_ip: ['IP 地址', 'IP address'],
+  c_conflicts: ['未解决的冲突', 'Open conflicts'],
+  c_conflictsNote: ['两人同时修改了同一项内容，由联络员在手机上选择保留哪一个；选择并同步后此处不再显示。', 'Two people changed the same thing at once; an officer chooses which to keep on the phone, and once synced it leaves this list.'],
+  c_current: ['当前值', 'current'],
+  c_byAt: ['{who} · {when}', '{who} · {when}'],
 }
