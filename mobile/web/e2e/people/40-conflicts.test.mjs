@@ -194,6 +194,14 @@ test('two officers, one visit: no conflict from untouched participants; a same-f
   await pc.reload()
   await pc.waitForSelector('[data-test=pairing-conflicts][data-count="0"]')
   await see(pc, '40-08-console-no-conflicts')
+  // The audit log in words: actors by name, actions and objects in Chinese.
+  await pc.goto('/console/manage/audit')
+  await pc.waitForSelector('[data-test=audit-row]')
+  const actors = (await pc.locator('[data-test=audit-actor]').allTextContents()).join('\n')
+  assert.ok(actors.includes(A.name) && actors.includes(B.name), `the audit log names the officers who signed in: ${actors.slice(0, 300)}`)
+  const actions = await pc.locator('[data-test=audit-action]').allTextContents()
+  assert.ok(actions.includes('登录') && actions.includes('登记设备'), `actions in words: ${actions.slice(0, 10)}`)
+  await see(pc, '40-12-audit')
   await ctxC.close()
 
   // 4. A change the server refuses, in both languages: a visit dated three
