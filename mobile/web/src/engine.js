@@ -329,7 +329,7 @@ async function push() {
           limit = Math.max(Math.floor(items.length / 2), 1)
           continue
         }
-        await apply(items, [{ dot: items[0].o.dot, status: 'rejected', error: { code: e.code, message: e.message, field: e.field } }])
+        await apply(items, [{ dot: items[0].o.dot, status: 'rejected', error: { code: e.code, message: e.serverMessage || e.message, field: e.field, reason: e.reason, args: e.args } }])
         limit = MAX_CHANGES
         continue
       }
