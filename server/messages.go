@@ -60,7 +60,7 @@ var codeMessages = map[string][2]string{
 	"bad_request":        {"请求有误，请检查填写的内容后重试", "The request is malformed: check what you entered and try again"},
 	"invalid_json":       {"提交的数据格式有误，请刷新页面后重试", "The data sent is not valid: reload the page and try again"},
 	"too_large":          {"内容太大，请减少内容（如照片数量）后重试", "Too large: send less (fewer photos, shorter text) and try again"},
-	"unauthorized":       {"登录已失效，请重新登录", "You are not signed in: sign in again"},
+	"unauthorized":       {"用户名或密码不正确，或登录已失效：请重新登录", "Not signed in, or a wrong user name or password: sign in again"},
 	"forbidden":          {"您没有权限进行此操作，如有需要请联系管理员", "You may not do this: ask an administrator if you need to"},
 	"not_found":          {"找不到该内容，可能已被删除或您无权查看，请刷新后重试", "Not found: it may have been deleted or you may not see it; reload and try again"},
 	"method_not_allowed": {"不支持此操作，请刷新页面后重试", "This action is not supported: reload the page and try again"},
