@@ -127,6 +127,11 @@ var reasonMessages = map[string][2]string{
 	"no_such_org_unit":       {"所选单位不存在，请重新选择", "The org unit chosen does not exist: choose again"},
 	"no_such_counterparty":   {"所选共建单位不存在，请重新选择", "The counterparty chosen does not exist: choose again"},
 	"pairing_needs_parties":  {"结对至少需要一个机关支部和一个共建单位", "A pairing needs at least one branch and one counterparty"},
+	"photo_type_mismatch":    {"照片文件与其类型不符，请重新拍照或另选一张照片", "The photo's bytes are not of the type it claims: take it again or choose another"},
+	"photo_type_refused":     {"不支持此照片格式，请改用 JPEG 或 PNG 照片", "This photo format is not taken: use a JPEG or PNG photo"},
+	"photo_too_large":        {"照片太大，请缩小后重新上传（应用会自动压缩）", "The photo is too large: make it smaller and upload it again (the app compresses it)"},
+	"photo_unreadable":       {"照片已损坏无法读取，请重新拍照", "The photo cannot be read: take it again"},
+	"photo_mismatch":         {"照片上传不完整，本机照片已保留，请联网后重新同步", "The photo arrived incomplete: it is kept on the phone; sync again when online"},
 }
 
 var roleLabels = map[string][2]string{

@@ -123,7 +123,9 @@ func photoError(err error) error {
 	case imaging.CodeTypeNotAccepted:
 		status, code = http.StatusUnsupportedMediaType, syncproto.CodeUnsupportedMedia
 	}
-	return &Error{Status: status, Cause: err, Wire: syncproto.Error{Code: code, Field: "photo", Message: pe.Message}}
+	reason := map[imaging.Code]string{imaging.CodeTypeMismatch: pairing.ReasonPhotoTypeMismatch, imaging.CodeTypeNotAccepted: pairing.ReasonPhotoTypeRefused,
+		imaging.CodeTooLarge: pairing.ReasonPhotoTooLarge, imaging.CodeUnreadable: pairing.ReasonPhotoUnreadable}[pe.Code]
+	return &Error{Status: status, Cause: err, Wire: syncproto.Error{Code: code, Field: "photo", Message: pe.Message, Reason: reason}}
 }
 
 // beginUpload: POST /v1/photos/:id/uploads.
@@ -307,7 +309,7 @@ func (s *Server) completeUpload(ctx context.Context, sum, upload, declared strin
 		return photoDone{}, photoError(err)
 	case errors.Is(err, storage.ErrMismatch):
 		return photoDone{}, errorf(http.StatusUnprocessableEntity, syncproto.CodeValidation,
-			"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum)
+			"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum).why(pairing.ReasonPhotoMismatch)
 	case errors.Is(err, storage.ErrIncomplete):
 		return photoDone{}, errorf(http.StatusConflict, syncproto.CodeConflict,
 			"parts are missing: POST /v1/photos/%s/uploads says which, then send them", sum)

@@ -60,6 +60,12 @@ const (
 	ReasonNoSuchOrgUnit       = "no_such_org_unit"       // args: field
 	ReasonNoSuchCounterparty  = "no_such_counterparty"   // args: field
 	ReasonPairingNeedsParties = "pairing_needs_parties"  // a pairing needs a branch and a counterparty
+	// The photo channel's refusals (server/imaging's policy).
+	ReasonPhotoTypeMismatch = "photo_type_mismatch" // the bytes are not of the declared type
+	ReasonPhotoTypeRefused  = "photo_type_refused"  // a type the server does not take
+	ReasonPhotoTooLarge     = "photo_too_large"     // too many bytes or pixels
+	ReasonPhotoUnreadable   = "photo_unreadable"    // the image cannot be read
+	ReasonPhotoMismatch     = "photo_mismatch"      // the bytes do not hash to the photo's SHA-256 or have another size
 )
 
 // why sets the reason and its args (key, value, key, value…) on e.
