@@ -18,10 +18,15 @@ import { launch, phone, newPage, syncNow, shots, assertPeopleWords, URL } from '
 import { loadState } from './state.mjs'
 
 const st = loadState()
-const A = st.people.officerA
-const B = st.people.officerB
-const admin = st.people.admin
-const pairingName = st.pairing.name
+// Until the first day (10-firstday) has made the people, there is no one to
+// sign in as: the journey says so and skips (PAIRSYNC_JOURNEY_FROM=seed
+// seeds them).
+const noPeople = !st.people?.officerA || !st.people?.officerB || !st.people?.admin || !st.pairing?.name
+  ? 'no people in the state file yet: 10-firstday makes them (or run with PAIRSYNC_JOURNEY_FROM=seed)' : false
+const A = st.people?.officerA
+const B = st.people?.officerB
+const admin = st.people?.admin
+const pairingName = st.pairing?.name
 let browser
 
 after(async () => { if (browser) await browser.close() })
@@ -62,7 +67,7 @@ async function reader(who) {
   return async (path) => (await fetch(URL + path, { headers: { Authorization: 'Bearer ' + token } })).json()
 }
 
-test('two officers, one visit: no conflict from untouched participants; a same-field conflict shown with names, resolved; words in both languages', async () => {
+test('two officers, one visit: no conflict from untouched participants; a same-field conflict shown with names, resolved; words in both languages', { skip: noPeople }, async () => {
   browser = await launch()
   const ctxA = await phone(browser)
   const ctxB = await phone(browser)
