@@ -134,6 +134,7 @@ func (c *conn) send(ctx context.Context, r request, token string) (int, http.Hea
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Language", c.e.cfg.Language)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

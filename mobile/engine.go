@@ -92,6 +92,12 @@ type Config struct {
 	// Logger receives a few lines per sync (default: discarded). Tokens
 	// and passwords are never logged.
 	Logger *slog.Logger
+	// Language is the Accept-Language sent with every request: the
+	// language of the server's messages (Chinese when it prefers zh or is
+	// empty, English when it prefers en). Default "en": fieldctl is an
+	// English command-line tool; an app for people passes the language
+	// its person chose ("zh-CN").
+	Language string
 	// OnProgress, when set, is called (on the syncing goroutine) after
 	// every step of a Sync. It must not call Sync, SignIn or Reset.
 	OnProgress func(Progress)
@@ -110,6 +116,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Language == "" {
+		c.Language = "en"
+	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport
 	}

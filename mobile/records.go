@@ -71,6 +71,9 @@ func (e *Engine) write(op syncproto.Op, coll, id, pairing string, fields map[str
 		if err != nil {
 			return err
 		}
+		if wr.IsZero() {
+			return nil // every value was already there: nothing to write
+		}
 		// The dot and the outbox entry are committed together: a dot is
 		// never handed out twice, and an acknowledged write is never lost.
 		if err := saveJSON(tx, keyWriter, writerState{Replica: w.Replica, Counter: w.Counter, Clock: w.Clock}); err != nil {

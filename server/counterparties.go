@@ -191,7 +191,8 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 		id = newID()
 		if kind == "enterprise" && code != "" {
 			if err := pairing.ValidateCreditCode(code); err != nil {
-				return recordView{}, nil, &Error{Status: http.StatusBadRequest, Wire: syncproto.Error{Code: syncproto.CodeValidation, Field: "credit_code", Message: err.Error()}}
+				return recordView{}, nil, &Error{Status: http.StatusBadRequest, Wire: syncproto.Error{Code: syncproto.CodeValidation, Field: "credit_code", Message: err.Error(),
+					Reason: pairing.CreditCodeReason(err), Args: map[string]string{"field": "credit_code"}}}
 			}
 			id = code
 		}

@@ -53,7 +53,7 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 		if p.Role == pairing.Officer && (typ == pairing.EventConfirmed || typ == pairing.EventDisputed) {
 			response := pairing.Str(merged, "response")
 			if response == "" {
-				return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response",
+				return &syncproto.Error{Code: syncproto.CodeValidation, Field: "response", Reason: pairing.ReasonConfirmNeedsAnswer,
 					Message: "a confirmation recorded on an officer's phone names the response it answers (response) with the contact's code"}, nil
 			}
 			issue := pairing.Str(merged, "issue")

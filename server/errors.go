@@ -162,7 +162,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds(e.RetryAfter))
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(e.Status).JSON(e.Wire)
+	wire := e.Wire
+	localize(lang(c), "", &wire, int((e.RetryAfter+time.Second-1)/time.Second))
+	return c.Status(e.Status).JSON(wire)
 }
 
 // conflictWire is the body of a 409 for an object changed since it was read.

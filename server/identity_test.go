@@ -175,6 +175,9 @@ func (e *idEnv) call(method, path, token string, body any, hdr ...string) result
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	// The tests read the server's English messages unless they ask for
+	// another language (Chinese is the default for people: messages.go).
+	req.Header.Set("Accept-Language", "en")
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i] == "Host" {
 			req.Host = hdr[i+1] // net/http sends req.Host, not a Host header

@@ -281,6 +281,12 @@ func (s *Server) putPairing(ctx context.Context, p pairing.Principal, id string,
 	return viewRecord(r, seq), nil
 }
 
+// why sets the domain reason (server/pairing/reasons.go) and its args on e.
+func (e *Error) why(reason string, kv ...string) *Error {
+	pairing.Why(&e.Wire, reason, kv...)
+	return e
+}
+
 // validation is a 400 validation_failed naming a field.
 func validation(field, format string, args ...any) *Error {
 	e := errorf(http.StatusBadRequest, syncproto.CodeValidation, format, args...)

@@ -183,7 +183,9 @@ func photoError(err error) error {
 	case imaging.CodeTypeNotAccepted:
 		status, code = http.StatusUnsupportedMediaType, syncproto.CodeUnsupportedMedia
 	}
-	return &Error{Status: status, Cause: err, Wire: syncproto.Error{Code: code, Field: "photo", Message: pe.Message}}
+	reason := map[imaging.Code]string{imaging.CodeTypeMismatch: pairing.ReasonPhotoTypeMismatch, imaging.CodeTypeNotAccepted: pairing.ReasonPhotoTypeRefused,
+		imaging.CodeTooLarge: pairing.ReasonPhotoTooLarge, imaging.CodeUnreadable: pairing.ReasonPhotoUnreadable}[pe.Code]
+	return &Error{Status: status, Cause: err, Wire: syncproto.Error{Code: code, Field: "photo", Message: pe.Message, Reason: reason}}
 }
 
 // beginUpload: POST /v1/photos/:id/uploads.
@@ -461,7 +463,7 @@ func (s *Server) completeUpload(ctx context.Context, p pairing.Principal, lp loa
 
 func errMismatch(sum string) *Error {
 	return errorf(http.StatusUnprocessableEntity, syncproto.CodeValidation,
-		"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum)
+		"the bytes do not hash to %s or have another size: nothing was stored; keep the photo and upload it again", sum).why(pairing.ReasonPhotoMismatch)
 }
 
 func errNoUpload(sum string) *Error {

@@ -120,7 +120,7 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 			return syncproto.Record{}, 0, errorf(http.StatusNotFound, syncproto.CodeNotFound, "not found")
 		}
 		s.writer.mu.Lock()
-		next, _, err := s.writer.w.Set(cur, values, s.now())
+		next, wr, err := s.writer.w.Set(cur, values, s.now())
 		s.writer.mu.Unlock()
 		if err != nil {
 			return syncproto.Record{}, 0, badRequest("fields", "%v", err)
@@ -151,6 +151,11 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		}
 		if next, err = s.stampReceived(stored, next); err != nil {
 			return syncproto.Record{}, 0, err
+		}
+		if wr.IsZero() && expect != 0 {
+			// Every value was already there (syncproto Writer.Set): the
+			// rules passed, nothing to commit.
+			return next, expect, nil
 		}
 		data, err := syncproto.Encode(next)
 		if err != nil {

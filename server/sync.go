@@ -7,6 +7,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -127,7 +128,22 @@ func (s *Server) push(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: results})
+	// Refusals in the person's language (messages.go); receipts keep the
+	// server's own words.
+	l := lang(c)
+	answer := slices.Clone(results)
+	for i := range answer {
+		if answer[i].Error != nil {
+			e := *answer[i].Error
+			collection := ""
+			if i < len(req.Changes) {
+				collection = req.Changes[i].Record.Collection
+			}
+			localize(l, collection, &e, 0)
+			answer[i].Error = &e
+		}
+	}
+	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: answer})
 }
 
 // mayWrite applies the policy to a pushed record, whose change was made at

@@ -660,6 +660,13 @@ func (s *sim) localOp(d *simDevice) {
 	if err != nil {
 		s.failf("%s: local %s of %s: %v", d.id, w.Op, k, err)
 	}
+	if w.IsZero() {
+		// Every value was already there: nothing is written (Writer.Set).
+		if !out.Equal(cur) {
+			s.failf("%s: a set that writes nothing changed %s: %s, was %s", d.id, k, out, cur)
+		}
+		return
+	}
 	d.pending = append(d.pending, w)
 	s.st.maxPending = max(s.st.maxPending, int64(len(d.pending)))
 	// The client model: the view the Writer returned is the rebuilt view.

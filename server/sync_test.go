@@ -58,6 +58,9 @@ func (d *device) set(collection, id, pid string, fields map[string]any) syncprot
 	if err != nil {
 		d.t.Fatal(err)
 	}
+	if w.IsZero() {
+		d.t.Fatalf("%s: setting %s/%s to the values it holds writes nothing (syncproto Writer.Set)", d.id, collection, id)
+	}
 	d.view[k] = next
 	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}
 }

@@ -215,10 +215,10 @@ func (s *Server) returnVisit(c *fiber.Ctx) error {
 	}
 	p := principal(c)
 	if p.Role != pairing.Admin {
-		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only an administrator returns a visit")
+		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only an administrator returns a visit").why(pairing.ReasonAdminReturnsVisit)
 	}
 	if strings.TrimSpace(req.Comment) == "" {
-		return validation("comment", "say what the officer should change")
+		return validation("comment", "say what the officer should change").why(pairing.ReasonReturnComment)
 	}
 	lr := loaded[loadedRecord](c)
 	values, _ := jsonValues(map[string]any{"status": "returned", "return_comment": req.Comment,

@@ -55,10 +55,13 @@ func (s *Server) writeRecord(ctx context.Context, collection, id, pid string, va
 			expect = sr.Seq
 		}
 		s.writer.mu.Lock()
-		next, _, err := s.writer.w.Set(cur, values, s.now())
+		next, wr, err := s.writer.w.Set(cur, values, s.now())
 		s.writer.mu.Unlock()
 		if err != nil {
 			return syncproto.Record{}, 0, err
+		}
+		if wr.IsZero() && expect != 0 {
+			return next, expect, nil // every value was already there
 		}
 		data, err := syncproto.Encode(next)
 		if err != nil {

@@ -636,6 +636,17 @@ func pushAnswerFrom(n *node, src []byte) (*PushAnswer, *Error) {
 					return nil, e
 				}
 			}
+			if an := optional(en, "args"); an != nil && an.kind != kNull {
+				if e := wantKind(an, kObject, join(ep, "args")); e != nil {
+					return nil, e
+				}
+				r.Error.Args = make(map[string]string, len(an.obj))
+				for _, m := range an.obj {
+					if r.Error.Args[m.key], e = stringFrom(&m.val, join(ep, "args."+m.key)); e != nil {
+						return nil, e
+					}
+				}
+			}
 		}
 		if sn := optional(rn, "stamp"); sn != nil {
 			sp := join(p, "stamp")

@@ -182,3 +182,20 @@ func TestRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestPushAnswerReason: a refusal's reason and args (issue 16) survive the
+// push answer's decoder, for the apps' own words.
+func TestPushAnswerReason(t *testing.T) {
+	body := `{"v":1,"results":[{"dot":"A:1","status":"rejected","error":{"code":"validation_failed","message":"m","field":"status","reason":"project_move","args":{"from":"cancelled","to":"approved"}}}]}`
+	a, err := DecodePushAnswer([]byte(body), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := a.Results[0].Error
+	if e.Reason != "project_move" || e.Args["from"] != "cancelled" || e.Args["to"] != "approved" || e.Field != "status" {
+		t.Errorf("got %+v, want reason project_move with from and to", e)
+	}
+	if _, err := DecodePushAnswer([]byte(`{"v":1,"results":[{"dot":"A:1","status":"rejected","error":{"code":"x","args":{"a":1}}}]}`), Limits{}); err == nil {
+		t.Errorf("args with a number: got no error, want one (args are strings)")
+	}
+}

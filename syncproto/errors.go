@@ -39,6 +39,12 @@ const (
 // Error is a wire error. It is what a client decodes from a problem body and
 // what a rejected change carries. Message is for people and may be shown to
 // the user as is; Field, when set, names the offending field.
+//
+// Reason, when set, names the domain rule that refused (a stable snake_case
+// code such as "project_move", defined where the rule lives: the server's
+// pairing package) and Args the values its message names ({"from":
+// "cancelled", "to": "approved"}): a client shows a message of its own for
+// the reason, in the person's language, with what to do next (issue 16).
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
@@ -48,8 +54,10 @@ type Error struct {
 	RetryAfter int `json:"retry_after,omitempty"`
 	// Reason, when set, is a stable machine word that says more precisely
 	// than Code why (e.g. "unknown_reference" within validation_failed),
-	// for clients to translate; new reasons may be added.
-	Reason string `json:"reason,omitempty"`
+	// for clients to translate (server/pairing/reasons.go lists them); new
+	// reasons may be added. Args are its placeholders' values, in words.
+	Reason string            `json:"reason,omitempty"`
+	Args   map[string]string `json:"args,omitempty"`
 }
 
 // Errorf returns a wire error with a formatted message.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // goldenCase is one file of testdata/golden (format in its README.md).
@@ -16,6 +17,22 @@ type goldenCase struct {
 	Deleted            bool              `json:"deleted"`
 	EditDeleteConflict bool              `json:"edit_delete_conflict"`
 	Canonical          string            `json:"canonical"`
+	Writes             []goldenWrite     `json:"writes"`
+}
+
+// goldenWrite is a local write (Writer.Set) that must give one of the
+// inputs: the record it is made on, the writer's state, the time and the
+// values (see the README).
+type goldenWrite struct {
+	On     json.RawMessage `json:"on"`
+	Writer struct {
+		Replica ReplicaID `json:"replica"`
+		Counter uint64    `json:"counter"`
+		Clock   HLC       `json:"clock"`
+	} `json:"writer"`
+	Now    int64                      `json:"now"`
+	Values map[string]json.RawMessage `json:"values"`
+	Gives  int                        `json:"gives"`
 }
 
 func loadGolden(t testing.TB) map[string]goldenCase {
@@ -78,6 +95,23 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("output: %v", err)
 			}
 			wantJSON := want.String()
+			for i, gw := range g.Writes {
+				on, err := DecodeRecord(gw.On, Limits{})
+				if err != nil {
+					t.Fatalf("write %d: on: %v", i, err)
+				}
+				if gw.Gives < 0 || gw.Gives >= len(inputs) {
+					t.Fatalf("write %d gives input %d of %d", i, gw.Gives, len(inputs))
+				}
+				w := Writer{Replica: gw.Writer.Replica, Counter: gw.Writer.Counter, Clock: gw.Writer.Clock}
+				view, _, err := w.Set(on, gw.Values, time.UnixMilli(gw.Now))
+				if err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+				if got, want := view.String(), inputs[gw.Gives].String(); got != want {
+					t.Errorf("write %d gives\n got  %s\n want %s (input %d)", i, got, want, gw.Gives)
+				}
+			}
 			if g.Canonical != "" && wantJSON != g.Canonical {
 				t.Errorf("canonical encoding of output:\n got  %s\n want %s", wantJSON, g.Canonical)
 			}

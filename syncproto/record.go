@@ -100,6 +100,22 @@ func (r Record) ConflictsOf(field string) []Conflict {
 	return out
 }
 
+// OpenConflicts returns the conflict entries people have to settle: those
+// whose value differs from the field's current value. An entry holding the
+// same value (two replicas wrote equal values concurrently) stays on the
+// record until the field is next written, as Merge's join laws require, but
+// there is nothing to choose between, so it is not shown as a conflict.
+// Values are canonical: equal values are equal bytes.
+func (r Record) OpenConflicts() []Conflict {
+	var out []Conflict
+	for _, c := range r.Conflicts {
+		if f, ok := r.Fields[c.Field]; !ok || !bytes.Equal(f.Value, c.Value) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // deleteContext returns the join of the contexts of r's deletes.
 func (r Record) deleteContext() Vector {
 	if len(r.Deletes) == 1 {

@@ -1,7 +1,9 @@
 package syncproto
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"slices"
 	"time"
 )
@@ -212,6 +214,15 @@ type Writer struct {
 // outbox. The write overwrites the field's value and every conflict entry of
 // those fields: the writer has seen them all. r is the current local state,
 // or NewRecord(collection, id, pairing) for a new record.
+//
+// A value equal to the field's current one (compared in canonical form, so
+// key order and spelling do not matter) is left out of the write when the
+// field has no conflict entries and the record is not deleted: writing what
+// is already there would only make a conflict with a concurrent write of
+// another replica, between two equal values (issue 16: a visit's
+// participants re-sent in another key order). If every value is left out,
+// nothing is written: Set returns r, a zero Write (Op "") and a nil error,
+// and the Writer's counter and clock stay as they were.
 func (w *Writer) Set(r Record, values map[string]json.RawMessage, now time.Time) (Record, Write, error) {
 	return w.write(r, OpSet, values, now)
 }
@@ -267,7 +278,10 @@ func (w *Writer) write(r Record, op Op, values map[string]json.RawMessage, now t
 			}
 			canon[name] = c
 		}
-		values = canon
+		values = unchanged(r, canon)
+		if len(values) == 0 && len(canon) > 0 {
+			return r, Write{}, nil
+		}
 	}
 	clock := w.Clock.Recv(r.MaxHLC(), now)
 	wr := Write{
@@ -325,3 +339,33 @@ func StandIn(w Write) (Change, error) {
 	}
 	return Change{Dot: w.Dot, HLC: w.HLC, Record: out}, nil
 }
+
+// unchanged returns values without those equal to the field's current value
+// in r (values and r's are canonical, so equal values are equal bytes),
+// unless the field has conflict entries (writing any value settles them) or
+// r is deleted (a write brings it back). It returns values itself when
+// nothing is left out.
+func unchanged(r Record, values map[string]json.RawMessage) map[string]json.RawMessage {
+	if len(r.Fields) == 0 || r.Deleted() {
+		return values
+	}
+	var out map[string]json.RawMessage
+	for name, v := range values {
+		f, ok := r.Fields[name]
+		if !ok || !bytes.Equal(f.Value, v) || slices.ContainsFunc(r.Conflicts, func(c Conflict) bool { return c.Field == name }) {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(values)
+		}
+		delete(out, name)
+	}
+	if out == nil {
+		return values
+	}
+	return out
+}
+
+// IsZero reports whether w is the zero Write: what Writer.Set returns when
+// every value it was given is already the field's value (nothing to push).
+func (w Write) IsZero() bool { return w.Op == "" && w.Dot == (Dot{}) }

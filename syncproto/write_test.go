@@ -338,3 +338,68 @@ func TestWriterDoesNotFollowAFarFutureClock(t *testing.T) {
 		t.Fatalf("Recv followed a century-ahead clock past %v", limit)
 	}
 }
+
+// TestWriterSetEqualValueWritesNothing: issue 16. Editing a visit re-sent its
+// participants, a list of objects, with the keys in another order; two
+// officers editing other fields of the same visit then made a conflict
+// between two identical lists that nobody could settle. A value equal to the
+// field's current one (compared canonically) is no write.
+func TestWriterSetEqualValueWritesNothing(t *testing.T) {
+	wa, wb := &Writer{Replica: "A"}, &Writer{Replica: "B"}
+	base, _ := mustSet(t, wa, NewRecord("visits", "v1", "p1"),
+		vals("participants", `[{"name":"王经理","title":"总经理","org":"星河电梯"}]`, "notes", `"n0"`), t0)
+	a, wra := mustSet(t, wa, base, vals("participants", `[{"title":"总经理","org":"星河电梯","name":"王经理"}]`, "notes", `"n1"`), t0.Add(time.Second))
+	b, _ := mustSet(t, wb, base, vals("participants", `[{"org":"星河电梯","name":"王经理","title":"总经理"}]`, "title", `"t1"`), t0.Add(2*time.Second))
+	if _, ok := wra.Values["participants"]; ok {
+		t.Errorf("A's write holds participants %s, equal to the current value: want it left out", wra.Values["participants"])
+	}
+	m := Merge(a, b)
+	if len(m.Conflicts) != 0 {
+		t.Errorf("got conflicts %v, want none: both sides wrote the value that was there", m.Conflicts)
+	}
+	if got, want := m.Fields["participants"].Dot, (Dot{"A", 1}); got != want {
+		t.Errorf("participants dot = %s, want %s (untouched)", got, want)
+	}
+
+	// Everything equal: nothing is written, the counter stays.
+	same, wr, err := wa.Set(a, vals("notes", `"n1"`), t0.Add(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wr.Op != "" || wa.Counter != 2 || !same.Equal(a) {
+		t.Errorf("setting notes to its value: write %+v, counter %d; want no write, counter 2, record unchanged", wr, wa.Counter)
+	}
+
+	// A field with a conflict: writing even the winning value settles it.
+	_, _, cm, _, _ := concurrentNotes(t)
+	c := &Writer{Replica: "C"}
+	settled, wrc := mustSet(t, c, cm, map[string]json.RawMessage{"notes": cm.Value("notes")}, t0.Add(5*time.Second))
+	if wrc.Op != OpSet || len(settled.Conflicts) != 0 {
+		t.Errorf("keeping the winning value of a conflicted field: write %q, conflicts %v; want a set that settles it", wrc.Op, settled.Conflicts)
+	}
+
+	// A deleted record: writing a value brings it back, even an equal one.
+	del, _, err := wa.Delete(a, t0.Add(6*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, wrd := mustSet(t, wa, del, vals("notes", `"n1"`), t0.Add(7*time.Second))
+	if wrd.Op != OpSet || back.Deleted() {
+		t.Errorf("setting a field of a deleted record: write %q, deleted %v; want a set that brings it back", wrd.Op, back.Deleted())
+	}
+}
+
+func TestOpenConflicts(t *testing.T) {
+	wa, wb := &Writer{Replica: "A"}, &Writer{Replica: "B"}
+	base, _ := mustSet(t, wa, NewRecord("visits", "v1", "p1"), vals("notes", `"n0"`, "title", `"t0"`), t0)
+	a, _ := mustSet(t, wa, base, vals("notes", `"same"`, "title", `"ta"`), t0.Add(time.Second))
+	b, _ := mustSet(t, wb, base, vals("notes", `"same"`, "title", `"tb"`), t0.Add(2*time.Second))
+	m := Merge(a, b)
+	if len(m.Conflicts) != 2 {
+		t.Fatalf("got %d conflict entries, want 2 (notes and title): %s", len(m.Conflicts), m)
+	}
+	open := m.OpenConflicts()
+	if len(open) != 1 || open[0].Field != "title" || string(open[0].Value) != `"ta"` {
+		t.Errorf("OpenConflicts = %v, want title's \"ta\" only (notes: both wrote the same)", open)
+	}
+}

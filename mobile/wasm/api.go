@@ -174,7 +174,7 @@ type writeRequest struct {
 type writeAnswer struct {
 	State writerState `json:"state"`
 	View  recordInfo  `json:"view"`
-	Write string      `json:"write"` // the syncproto.Write for the outbox, JSON
+	Write string      `json:"write"` // the syncproto.Write for the outbox, JSON; "" when nothing was written
 }
 
 // write(state, view, request): a local write with Writer.Set, Delete or Keep
@@ -226,6 +226,11 @@ func writeFn(args []string) (any, error) {
 	ri, err := info(out)
 	if err != nil {
 		return nil, err
+	}
+	if wr.IsZero() {
+		// Every value was already the field's value: nothing to push
+		// (Writer.Set), and the writer's state has not moved.
+		return writeAnswer{State: writerState{Replica: w.Replica, Counter: w.Counter, Clock: w.Clock}, View: ri}, nil
 	}
 	wb, err := syncproto.Encode(wr)
 	if err != nil {

@@ -74,3 +74,19 @@ func CompleteCreditCode(first17 string) string {
 	}
 	return first17 + string(creditAlphabet[creditCheck(sum)])
 }
+
+// CreditCodeReason is the reason code (reasons.go) of an error of
+// ValidateCreditCode.
+func CreditCodeReason(err error) string {
+	switch {
+	case errors.Is(err, ErrCreditCodeLength):
+		return ReasonCreditCodeLength
+	case errors.Is(err, ErrCreditCodeChar):
+		return ReasonCreditCodeChar
+	case errors.Is(err, ErrCreditCodeDivision):
+		return ReasonCreditCodeDivision
+	case errors.Is(err, ErrCreditCodeCheck):
+		return ReasonCreditCodeCheck
+	}
+	return ReasonBadValue
+}

@@ -201,12 +201,22 @@ func (d *Directory) Counterparty(id string) (Counterparty, bool) {
 
 // Counterparties returns the live counterparties for which keep is true,
 // ordered by id.
+//
+// keep is called without the directory's lock held, so it may ask the
+// directory (SeesDirectoryRecord): a second read lock taken while a refresh
+// waits to write would deadlock.
 func (d *Directory) Counterparties(keep func(Counterparty) bool) []Counterparty {
 	d.mu.RLock()
-	defer d.mu.RUnlock()
-	var out []Counterparty
+	live := make([]Counterparty, 0, len(d.counterparties))
 	for _, cp := range d.counterparties {
-		if !cp.Deleted && keep(cp) {
+		if !cp.Deleted {
+			live = append(live, cp)
+		}
+	}
+	d.mu.RUnlock()
+	out := live[:0]
+	for _, cp := range live {
+		if keep(cp) {
 			out = append(out, cp)
 		}
 	}

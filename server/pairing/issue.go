@@ -301,6 +301,7 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	bad := func(field, format string, args ...any) (IssueEvent, error) {
 		err := syncproto.Errorf(syncproto.CodeValidation, "issue event %s: "+format, append([]any{r.ID}, args...)...)
 		err.Field = field
+		why(err, ReasonEventInvalid, "field", field)
 		return IssueEvent{}, err
 	}
 	if r.Collection != CollIssueEvents {

@@ -27,37 +27,6 @@ import (
 // and everything that joins them does so within the record's own pairing,
 // so an id of another pairing resolves to nothing, as an unknown id does.
 
-// Refusal reasons (syncproto.Error.Reason) the domain package gives. The web
-// app translates them; ReasonLabels has the Chinese and English.
-const (
-	ReasonUnknownRef   = "unknown_reference" // names nothing the writer may name here (unknown or out of scope)
-	ReasonWrongRole    = "wrong_role"        // names a user whose role does not fit the field
-	ReasonNotRatable   = "not_ratable"       // a rating's target is not yet responded/closed/completed
-	ReasonCodeUsed     = "code_used"         // a confirmation/rating code was used already
-	ReasonDueInPast    = "due_in_past"       // a dispatch whose due date is not after the dispatch
-	ReasonBeforeStart  = "before_pairing"    // a device time before the pairing existed
-	ReasonFutureTime   = "future_time"       // a time later than the server's clock allows
-	ReasonBidi         = "bidi_control"      // text holding bidirectional control characters
-	ReasonPairingEnded = "pairing_ended"     // a write into an ended pairing
-	ReasonNotApplied   = "not_applied"       // an administrator's event that would not take effect
-	ReasonIDTaken      = "id_taken"          // a pushed record's id is used in another pairing (syncproto sets it)
-)
-
-// ReasonLabels are the reasons in the two languages of every screen.
-var ReasonLabels = map[string]Label{
-	ReasonUnknownRef:   {"引用的对象不存在或不在您的权限范围内", "it names something that does not exist or is outside your scope"},
-	ReasonWrongRole:    {"所选人员的角色不符合要求", "the person named does not have the role this field needs"},
-	ReasonNotRatable:   {"该事项尚未答复或完成,暂不能评价", "this cannot be rated until it has been answered or completed"},
-	ReasonCodeUsed:     {"该确认码已使用,请联系人重新获取", "this code has been used; ask the contact for a new one"},
-	ReasonDueInPast:    {"办理期限必须晚于交办时间", "the due date must be after the dispatch"},
-	ReasonBeforeStart:  {"时间早于结对建立时间,请检查手机时间", "dated before the pairing existed; check the device's clock"},
-	ReasonFutureTime:   {"时间晚于当前时间", "later than now"},
-	ReasonBidi:         {"文字中含有不允许的方向控制字符", "the text holds bidirectional control characters, which are not allowed"},
-	ReasonPairingEnded: {"结对已结束,不能再记录", "the pairing has ended; nothing more can be recorded in it"},
-	ReasonNotApplied:   {"该操作在诉求当前状态下不会生效", "this step would not take effect in the issue's current state"},
-	ReasonIDTaken:      {"编号已被其他结对使用,请重新记录", "the id is used in another pairing; record it again"},
-}
-
 // UserRef is what the reference checker needs of a user.
 type UserRef struct {
 	ID           string
@@ -108,6 +77,7 @@ func unknownUnit(field, id string) *syncproto.Error {
 
 func wrongRole(field string, u UserRef, want string) *syncproto.Error {
 	return &syncproto.Error{Code: syncproto.CodeValidation, Field: field, Reason: ReasonWrongRole,
+		Args:    map[string]string{"field": field, "role": string(u.Role), "want": want},
 		Message: fmt.Sprintf("user %s is a %s, not a %s", u.ID, u.Role, want)}
 }
 

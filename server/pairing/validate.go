@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -55,25 +56,25 @@ func forbidden(field, format string, args ...any) *syncproto.Error {
 func CheckWrite(w Write) *syncproto.Error {
 	spec, ok := Spec(w.Merged.Collection)
 	if !ok {
-		return invalid("collection", "unknown collection %q", w.Merged.Collection)
+		return why(invalid("collection", "unknown collection %q", w.Merged.Collection), ReasonUnknownCollection)
 	}
 	role := w.Principal.Role
 	creating := w.Stored.IsZero() || w.Stored.Deleted() && len(w.Stored.Fields) == 0
 	if spec.AppendOnly && !w.Stored.IsZero() {
-		return forbidden("record", "%s are append-only: append a new record instead of changing %s", spec.Name, w.Merged.ID)
+		return why(forbidden("record", "%s are append-only: append a new record instead of changing %s", spec.Name, w.Merged.ID), ReasonAppendOnly)
 	}
 	switch w.Op {
 	case syncproto.OpDelete, syncproto.OpKeep:
 		if spec.AppendOnly {
-			return forbidden("record", "%s are append-only and cannot be deleted", spec.Name)
+			return why(forbidden("record", "%s are append-only and cannot be deleted", spec.Name), ReasonAppendOnly)
 		}
 		if role == Contact {
-			return forbidden("record", "contacts may not delete %s", spec.Name)
+			return why(forbidden("record", "contacts may not delete %s", spec.Name), ReasonContactNoDelete)
 		}
 		return nil
 	case syncproto.OpSet:
 	default:
-		return invalid("record", "unknown operation %q", w.Op)
+		return why(invalid("record", "unknown operation %q", w.Op), ReasonUnknownOperation)
 	}
 	names := make([]string, 0, len(w.Values))
 	for name := range w.Values {
@@ -83,23 +84,23 @@ func CheckWrite(w Write) *syncproto.Error {
 	for _, name := range names {
 		f, ok := spec.Field(name)
 		if !ok {
-			return invalid(name, "%s has no field %q", spec.Name, name)
+			return why(invalid(name, "%s has no field %q", spec.Name, name), ReasonUnknownField, "field", name)
 		}
 		v := w.Values[name]
 		if f.Writers != nil && !slices.Contains(f.Writers, role) {
 			if slices.Contains(f.Writers, RoleSystem) && len(f.Writers) == 1 {
-				return forbidden(name, "%s is set by the server only", name)
+				return why(forbidden(name, "%s is set by the server only", name), ReasonServerOnly, "field", name)
 			}
-			return forbidden(name, "your role (%s) may not set %s of %s", role, name, spec.Name)
+			return why(forbidden(name, "your role (%s) may not set %s of %s", role, name, spec.Name), ReasonRoleMayNotSet, "field", name, "role", string(role))
 		}
 		if f.Immutable && !creating {
 			if old := w.Stored.Value(name); old != nil && !bytes.Equal(old, v) {
-				return forbidden(name, "%s is set when the record is created and cannot change", name)
+				return why(forbidden(name, "%s is set when the record is created and cannot change", name), ReasonImmutable, "field", name)
 			}
 		}
 		if isNull(v) {
 			if f.Required {
-				return invalid(name, "%s is required and cannot be cleared", name)
+				return why(invalid(name, "%s is required and cannot be cleared", name), ReasonRequired, "field", name)
 			}
 			continue
 		}
@@ -116,7 +117,7 @@ func CheckWrite(w Write) *syncproto.Error {
 	if creating {
 		for _, f := range spec.Fields {
 			if f.Required && isNull(w.Merged.Value(f.Name)) {
-				return invalid(f.Name, "%s is required: create the record with it", f.Name)
+				return why(invalid(f.Name, "%s is required: create the record with it", f.Name), ReasonRequired, "field", f.Name)
 			}
 		}
 	}
@@ -134,7 +135,7 @@ func CheckWrite(w Write) *syncproto.Error {
 		return checkProject(w)
 	case CollRatings:
 		if role == Officer && str(w.Merged, "code") == "" {
-			return forbidden("code", "a rating recorded on an officer's phone needs the contact's confirmation code")
+			return why(forbidden("code", "a rating recorded on an officer's phone needs the contact's confirmation code"), ReasonCodeNeeded)
 		}
 	case CollCounterparties:
 		return checkCounterparty(w.Merged)
@@ -151,13 +152,13 @@ func checkIdentity(w Write, spec CollectionSpec, creating bool) *syncproto.Error
 	for _, name := range []string{"by", "raised_by"} {
 		if _, ok := spec.Field(name); ok {
 			if got := str(w.Merged, name); got != p.UserID {
-				return forbidden(name, "%s must be your own user id (%s), not %q", name, p.UserID, got)
+				return why(forbidden(name, "%s must be your own user id (%s), not %q", name, p.UserID, got), ReasonNotYourself, "field", name)
 			}
 		}
 	}
 	if spec.Name == CollIssueEvents {
 		if got := str(w.Merged, "role"); got != string(p.Role) {
-			return forbidden("role", "role must be your own role (%s), not %q", p.Role, got)
+			return why(forbidden("role", "role must be your own role (%s), not %q", p.Role, got), ReasonNotYourself, "field", "role")
 		}
 	}
 	return nil
@@ -171,7 +172,7 @@ func checkVisit(w Write) *syncproto.Error {
 		for _, id := range ids {
 			if !slices.Contains(pr.Officers, id) {
 				if _, former := pr.FormerOfficers[id]; !former {
-					return invalid("officers", "%s is not an officer of pairing %s", id, pr.ID)
+					return why(invalid("officers", "%s is not an officer of pairing %s", id, pr.ID), ReasonNotPairingOfficer, "field", "officers")
 				}
 			}
 		}
@@ -183,9 +184,9 @@ func checkVisit(w Write) *syncproto.Error {
 		status := str(w.Merged, "status")
 		switch {
 		case status == "returned" && role != Admin:
-			return forbidden("status", "only an administrator returns a visit")
+			return why(forbidden("status", "only an administrator returns a visit"), ReasonAdminReturnsVisit)
 		case status == "returned" && str(w.Merged, "return_comment") == "":
-			return invalid("return_comment", "a returned visit needs a comment saying what to change")
+			return why(invalid("return_comment", "a returned visit needs a comment saying what to change"), ReasonReturnNeedsComment, "field", "return_comment")
 		}
 	}
 	return nil
@@ -196,7 +197,7 @@ func checkIssue(w Write) *syncproto.Error {
 		return e
 	}
 	if w.Principal.Role == Contact && !w.Stored.IsZero() && str(w.Stored, "raised_by") != w.Principal.UserID {
-		return forbidden("record", "contacts edit only the issues they raised")
+		return why(forbidden("record", "contacts edit only the issues they raised"), ReasonContactOwnIssues)
 	}
 	return nil
 }
@@ -210,10 +211,10 @@ func checkCounterpartyRef(w Write, field string) *syncproto.Error {
 	}
 	id := str(w.Merged, field)
 	if !slices.Contains(w.Pairing.Counterparties, id) {
-		return invalid(field, "%s is not a counterparty of pairing %s", id, w.Pairing.ID)
+		return why(invalid(field, "%s is not a counterparty of pairing %s", id, w.Pairing.ID), ReasonNotCounterparty, "field", field)
 	}
 	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && id != w.Principal.Counterparty {
-		return forbidden(field, "contacts raise issues for their own counterparty only")
+		return why(forbidden(field, "contacts raise issues for their own counterparty only"), ReasonContactOwnParty)
 	}
 	return nil
 }
@@ -221,13 +222,13 @@ func checkCounterpartyRef(w Write, field string) *syncproto.Error {
 func checkIssueEvent(w Write) *syncproto.Error {
 	ev, err := IssueEventFromRecord(w.Merged)
 	if err != nil {
-		return invalid("record", "%v", err)
+		return why(invalid("record", "%v", err), ReasonEventInvalid)
 	}
 	if !MayAppend(w.Principal.Role, ev.Type, ev.Code != "") {
 		if (ev.Type == EventConfirmed || ev.Type == EventDisputed) && w.Principal.Role == Officer {
-			return forbidden("code", "an officer records a %s only with the contact's confirmation code", ev.Type)
+			return why(forbidden("code", "an officer records a %s only with the contact's confirmation code", ev.Type), ReasonCodeNeeded)
 		}
-		return forbidden("type", "your role (%s) may not append %q events", w.Principal.Role, ev.Type)
+		return why(forbidden("type", "your role (%s) may not append %q events", w.Principal.Role, ev.Type), ReasonEventNotAllowed, "type", string(ev.Type), "role", string(w.Principal.Role))
 	}
 	if ev.Type == EventDispatched && !ev.Due.IsZero() && !ev.Due.After(ev.At) {
 		return &syncproto.Error{Code: syncproto.CodeValidation, Field: "due", Reason: ReasonDueInPast,
@@ -239,7 +240,7 @@ func checkIssueEvent(w Write) *syncproto.Error {
 		}
 		for _, need := range t.Needs {
 			if isNull(w.Merged.Value(need)) || str(w.Merged, need) == "" && bytes.HasPrefix(w.Merged.Value(need), []byte(`"`)) {
-				return invalid(need, "a %q event needs %s", ev.Type, need)
+				return why(invalid(need, "a %q event needs %s", ev.Type, need), ReasonEventNeeds, "type", string(ev.Type), "field", need)
 			}
 		}
 		break
@@ -288,33 +289,33 @@ func checkProject(w Write) *syncproto.Error {
 	if role == Contact {
 		// A contact accepts a completed project, and does nothing else.
 		if before != "completed" {
-			return forbidden("contact_accepted_at", "a contact accepts a project once it is completed (it is %s)", before)
+			return why(forbidden("contact_accepted_at", "a contact accepts a project once it is completed (it is %s)", before), ReasonAcceptNotCompleted, "status", before)
 		}
 		if str(w.Merged, "contact_accepted_by") != w.Principal.UserID {
-			return forbidden("contact_accepted_by", "contact_accepted_by must be your own user id")
+			return why(forbidden("contact_accepted_by", "contact_accepted_by must be your own user id"), ReasonNotYourself, "field", "contact_accepted_by")
 		}
 	}
 	if _, ok := w.Values["contact_accepted_at"]; ok && role == Officer && str(w.Merged, "code") == "" {
-		return forbidden("code", "an officer records the contact's acceptance only with the contact's confirmation code")
+		return why(forbidden("code", "an officer records the contact's acceptance only with the contact's confirmation code"), ReasonCodeNeeded)
 	}
 	if v, ok := w.Values["status_by"]; ok && !isNull(v) && str(w.Merged, "status_by") != w.Principal.UserID {
-		return forbidden("status_by", "status_by must be your own user id (%s), not %q", w.Principal.UserID, str(w.Merged, "status_by"))
+		return why(forbidden("status_by", "status_by must be your own user id (%s), not %q", w.Principal.UserID, str(w.Merged, "status_by")), ReasonNotYourself, "field", "status_by")
 	}
 	if before != after {
 		roles, ok := projectMoves[before][after]
 		if !ok {
-			return invalid("status", "a project cannot move from %s to %s", orNone(before), after)
+			return why(invalid("status", "a project cannot move from %s to %s", orNone(before), after), ReasonProjectMove, "from", before, "to", after)
 		}
 		if !slices.Contains(roles, role) {
-			return forbidden("status", "your role (%s) may not move a project from %s to %s", role, orNone(before), after)
+			return why(forbidden("status", "your role (%s) may not move a project from %s to %s", role, orNone(before), after), ReasonProjectMoveRole, "from", before, "to", after, "role", string(role))
 		}
 		for _, need := range projectMoveNeeds[after] {
 			if strings.TrimSpace(str(w.Merged, need)) == "" {
-				return invalid(need, "a %s project needs a reason", after)
+				return why(invalid(need, "a %s project needs a reason", after), ReasonStatusReason, "to", after)
 			}
 		}
 		if after == "verified" && (str(w.Merged, "contact_accepted_at") == "" || str(w.Merged, "verified_at") == "") {
-			return invalid("status", "a project is verified once the contact has accepted it and an administrator verifies it (verified_at)")
+			return why(invalid("status", "a project is verified once the contact has accepted it and an administrator verifies it (verified_at)"), ReasonVerifyNeedsAccept)
 		}
 	}
 	return nil
@@ -333,10 +334,10 @@ func checkCounterparty(r syncproto.Record) *syncproto.Error {
 	}
 	code := str(r, "credit_code")
 	if code == "" {
-		return invalid("credit_code", "an enterprise needs its 统一社会信用代码 (unified social credit code)")
+		return why(invalid("credit_code", "an enterprise needs its 统一社会信用代码 (unified social credit code)"), ReasonCreditCodeMissing, "field", "credit_code")
 	}
 	if err := ValidateCreditCode(code); err != nil {
-		return invalid("credit_code", "%v", err)
+		return why(invalid("credit_code", "%v", err), CreditCodeReason(err), "field", "credit_code")
 	}
 	return nil
 }
@@ -358,7 +359,7 @@ const MaxPhotoBytes = 64 << 20
 // checkValue checks one non-null value against its field's spec.
 func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	bad := func(format string, args ...any) *syncproto.Error {
-		return invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...)
+		return why(invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...), ReasonBadValue, "field", f.Name)
 	}
 	switch f.Type {
 	case TypeString, TypeText:
@@ -376,7 +377,7 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 			return bad("want a string")
 		}
 		if !slices.ContainsFunc(f.Enum, func(c Choice) bool { return c.Value == s }) {
-			return bad("%q is not one of %s", s, enumValues(f.Enum))
+			return why(bad("%q is not one of %s", s, enumValues(f.Enum)), ReasonNotAChoice, "field", f.Name, "value", s)
 		}
 	case TypeInt:
 		return checkInt(f, v)
@@ -412,7 +413,7 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 			return bad("want an array of strings")
 		}
 		if len(ss) > f.MaxLen {
-			return bad("at most %d items", f.MaxLen)
+			return why(bad("at most %d items", f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
 		}
 		pattern := idPattern
 		if f.Type == TypeSHA256s {
@@ -459,7 +460,7 @@ func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error 
 			return bad("want an array of {\"user_id\", \"primary\"}")
 		}
 		if len(items) > f.MaxLen {
-			return bad("at most %d items", f.MaxLen)
+			return why(bad("at most %d items", f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
 		}
 		seen := map[string]bool{}
 		for _, it := range items {
@@ -493,22 +494,22 @@ func enumValues(cs []Choice) string {
 
 func checkText(f FieldSpec, s string) *syncproto.Error {
 	if !utf8.ValidString(s) {
-		return invalid(f.Name, "%s: not valid UTF-8", f.Name)
+		return why(invalid(f.Name, "%s: not valid UTF-8", f.Name), ReasonBadValue, "field", f.Name)
 	}
 	if n := utf8.RuneCountInString(s); f.MaxLen > 0 && n > f.MaxLen {
-		return invalid(f.Name, "%s: at most %d characters (got %d)", f.Name, f.MaxLen, n)
+		return why(invalid(f.Name, "%s: at most %d characters (got %d)", f.Name, f.MaxLen, n), ReasonTooLong, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
 	}
 	if strings.ContainsRune(s, 0) {
-		return invalid(f.Name, "%s: NUL characters are not allowed", f.Name)
+		return why(invalid(f.Name, "%s: NUL characters are not allowed", f.Name), ReasonBadValue, "field", f.Name)
 	}
 	if HasBidiControl(s) {
 		return BidiRefusal(f.Name)
 	}
 	if f.Type == TypeString && strings.ContainsAny(s, "\n\r") {
-		return invalid(f.Name, "%s: one line only", f.Name)
+		return why(invalid(f.Name, "%s: one line only", f.Name), ReasonOneLine, "field", f.Name)
 	}
 	if f.Required && strings.TrimSpace(s) == "" {
-		return invalid(f.Name, "%s is required and cannot be blank", f.Name)
+		return why(invalid(f.Name, "%s is required and cannot be blank", f.Name), ReasonRequired, "field", f.Name)
 	}
 	return nil
 }
@@ -533,10 +534,10 @@ func BidiRefusal(field string) *syncproto.Error {
 func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
 	var n int64
 	if json.Unmarshal(v, &n) != nil {
-		return invalid(f.Name, "%s: want an integer", f.Name)
+		return why(invalid(f.Name, "%s: want an integer", f.Name), ReasonBadValue, "field", f.Name)
 	}
 	if f.Min != nil && n < *f.Min || f.Max != nil && n > *f.Max {
-		return invalid(f.Name, "%s: must lie in [%d, %d] (got %d)", f.Name, *f.Min, *f.Max, n)
+		return why(invalid(f.Name, "%s: must lie in [%d, %d] (got %d)", f.Name, *f.Min, *f.Max, n), ReasonOutOfRange, "field", f.Name, "min", strconv.FormatInt(*f.Min, 10), "max", strconv.FormatInt(*f.Max, 10))
 	}
 	return nil
 }
@@ -544,24 +545,24 @@ func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
 func parseTime(f FieldSpec, v json.RawMessage) (time.Time, *syncproto.Error) {
 	s, ok := jsonString(v)
 	if !ok {
-		return time.Time{}, invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name)
+		return time.Time{}, why(invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name), ReasonBadTime, "field", f.Name)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name)
+		return time.Time{}, why(invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name), ReasonBadTime, "field", f.Name)
 	}
 	return t, nil
 }
 
 func checkTime(f FieldSpec, t, now time.Time) *syncproto.Error {
 	if t.Before(earliest) {
-		return invalid(f.Name, "%s: %s is before 2000; check the device's clock", f.Name, t.Format(time.RFC3339))
+		return why(invalid(f.Name, "%s: %s is before 2000; check the device's clock", f.Name, t.Format(time.RFC3339)), ReasonTimeTooEarly, "field", f.Name)
 	}
 	if !now.IsZero() && f.Past && t.After(now.Add(pastSkew)) {
-		return invalid(f.Name, "%s: %s is in the future; check the device's clock", f.Name, t.Format(time.RFC3339))
+		return why(invalid(f.Name, "%s: %s is in the future; check the device's clock", f.Name, t.Format(time.RFC3339)), ReasonTimeInFuture, "field", f.Name)
 	}
 	if !now.IsZero() && t.After(now.Add(futureSpan)) {
-		return invalid(f.Name, "%s: %s is more than two years ahead", f.Name, t.Format(time.RFC3339))
+		return why(invalid(f.Name, "%s: %s is more than two years ahead", f.Name, t.Format(time.RFC3339)), ReasonTimeTooFar, "field", f.Name)
 	}
 	return nil
 }
@@ -599,33 +600,33 @@ var photoKeys = []string{"sha256", "size", "type", "width", "height", "taken_at"
 func checkPhotos(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	var items []json.RawMessage
 	if json.Unmarshal(v, &items) != nil {
-		return invalid(f.Name, "%s: want an array of photos", f.Name)
+		return why(invalid(f.Name, "%s: want an array of photos", f.Name), ReasonBadPhoto, "field", f.Name)
 	}
 	if len(items) > f.MaxLen {
-		return invalid(f.Name, "%s: at most %d photos", f.Name, f.MaxLen)
+		return why(invalid(f.Name, "%s: at most %d photos", f.Name, f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
 	}
 	seen := map[string]bool{}
 	for i, it := range items {
 		if e := strictObject(it, photoKeys); e != "" {
-			return invalid(f.Name, "%s[%d]: %s", f.Name, i, e)
+			return why(invalid(f.Name, "%s[%d]: %s", f.Name, i, e), ReasonBadPhoto, "field", f.Name)
 		}
 		var p Photo
 		if err := json.Unmarshal(it, &p); err != nil {
-			return invalid(f.Name, "%s[%d]: %v", f.Name, i, err)
+			return why(invalid(f.Name, "%s[%d]: %v", f.Name, i, err), ReasonBadPhoto, "field", f.Name)
 		}
 		switch {
 		case !sha256Pattern.MatchString(p.SHA256):
-			return invalid(f.Name, "%s[%d].sha256: want 64 lowercase hex digits", f.Name, i)
+			return why(invalid(f.Name, "%s[%d].sha256: want 64 lowercase hex digits", f.Name, i), ReasonBadPhoto, "field", f.Name)
 		case seen[p.SHA256]:
-			return invalid(f.Name, "%s[%d]: photo %s is listed twice", f.Name, i, p.SHA256)
+			return why(invalid(f.Name, "%s[%d]: photo %s is listed twice", f.Name, i, p.SHA256), ReasonBadPhoto, "field", f.Name)
 		case p.Size <= 0 || p.Size > MaxPhotoBytes:
-			return invalid(f.Name, "%s[%d].size: must lie in [1, %d]", f.Name, i, MaxPhotoBytes)
+			return why(invalid(f.Name, "%s[%d].size: must lie in [1, %d]", f.Name, i, MaxPhotoBytes), ReasonBadPhoto, "field", f.Name)
 		case !slices.Contains(PhotoTypes, p.Type):
-			return invalid(f.Name, "%s[%d].type: want one of %s", f.Name, i, strings.Join(PhotoTypes, ", "))
+			return why(invalid(f.Name, "%s[%d].type: want one of %s", f.Name, i, strings.Join(PhotoTypes, ", ")), ReasonBadPhoto, "field", f.Name)
 		case p.Width < 0 || p.Height < 0 || p.Width > 100000 || p.Height > 100000:
-			return invalid(f.Name, "%s[%d]: width and height must lie in [0, 100000]", f.Name, i)
+			return why(invalid(f.Name, "%s[%d]: width and height must lie in [0, 100000]", f.Name, i), ReasonBadPhoto, "field", f.Name)
 		case p.Lat != nil && (*p.Lat < -90 || *p.Lat > 90), p.Lng != nil && (*p.Lng < -180 || *p.Lng > 180):
-			return invalid(f.Name, "%s[%d]: lat must lie in [-90, 90] and lng in [-180, 180]", f.Name, i)
+			return why(invalid(f.Name, "%s[%d]: lat must lie in [-90, 90] and lng in [-180, 180]", f.Name, i), ReasonBadPhoto, "field", f.Name)
 		}
 		if p.TakenAt != nil {
 			if e := checkTime(FieldSpec{Name: f.Name + ".taken_at", Past: true}, *p.TakenAt, now); e != nil {
@@ -647,18 +648,18 @@ func Photos(r syncproto.Record, field string) []Photo {
 func checkObjects(f FieldSpec, v json.RawMessage, keys []string, required string) *syncproto.Error {
 	var items []json.RawMessage
 	if json.Unmarshal(v, &items) != nil {
-		return invalid(f.Name, "%s: want an array of objects", f.Name)
+		return why(invalid(f.Name, "%s: want an array of objects", f.Name), ReasonBadValue, "field", f.Name)
 	}
 	if len(items) > f.MaxLen {
-		return invalid(f.Name, "%s: at most %d items", f.Name, f.MaxLen)
+		return why(invalid(f.Name, "%s: at most %d items", f.Name, f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
 	}
 	for i, it := range items {
 		if e := strictObject(it, keys); e != "" {
-			return invalid(f.Name, "%s[%d]: %s", f.Name, i, e)
+			return why(invalid(f.Name, "%s[%d]: %s", f.Name, i, e), ReasonBadValue, "field", f.Name)
 		}
 		var m map[string]string
 		if json.Unmarshal(it, &m) != nil {
-			return invalid(f.Name, "%s[%d]: every value must be a string", f.Name, i)
+			return why(invalid(f.Name, "%s[%d]: every value must be a string", f.Name, i), ReasonBadValue, "field", f.Name)
 		}
 		for k, s := range m {
 			if e := checkText(FieldSpec{Name: f.Name + "." + k, Type: TypeString, MaxLen: MaxLine}, s); e != nil {
@@ -666,7 +667,7 @@ func checkObjects(f FieldSpec, v json.RawMessage, keys []string, required string
 			}
 		}
 		if strings.TrimSpace(m[required]) == "" {
-			return invalid(f.Name, "%s[%d].%s is required", f.Name, i, required)
+			return why(invalid(f.Name, "%s[%d].%s is required", f.Name, i, required), ReasonRequired, "field", f.Name)
 		}
 	}
 	return nil

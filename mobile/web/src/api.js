@@ -3,15 +3,23 @@
 // tokens are single use: the new pair is stored at once). Mirrors
 // mobile/client.go.
 import { getMeta, setMeta } from './db.js'
+import { errorText } from './errors.js'
+import { locale } from './i18n.js'
 
+// HTTPError is an error answer; its message is in the person's language
+// (errors.js: from its code and reason, never the code itself).
 export class HTTPError extends Error {
   constructor(status, body, headers) {
-    super((body && body.message) || `HTTP ${status}`)
+    super(body && body.code ? errorText(body) : (body && body.message) || `HTTP ${status}`)
     this.status = status
     this.code = (body && body.code) || 'internal'
     this.field = body && body.field
+    this.reason = body && body.reason
+    this.args = body && body.args
+    this.serverMessage = body && body.message
     // retryAfter: seconds to wait (429, 503), from Retry-After or the body.
     this.retryAfter = retryAfterSeconds(headers, body)
+    if (body && this.retryAfter) body.retryAfter = this.retryAfter
   }
 }
 
@@ -25,6 +33,10 @@ export function retryAfterSeconds(headers, body) {
   const at = Date.parse(v)
   return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : 0
 }
+
+// acceptLanguage is sent with every request: the server's own text follows
+// the language chosen in the app (server/messages.go).
+export const acceptLanguage = () => (locale.value === 'en' ? 'en' : 'zh-CN,zh;q=0.9')
 
 // Offline: the request could not reach the server at all.
 export class OfflineError extends Error {
@@ -58,7 +70,7 @@ function expiresAt(expiresIn) {
 }
 
 async function send(method, path, { body, token, headers = {}, raw = false } = {}) {
-  const h = { Accept: 'application/json', ...headers }
+  const h = { Accept: 'application/json', 'Accept-Language': acceptLanguage(), ...headers }
   let b = body
   if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
     b = JSON.stringify(body)
@@ -77,6 +89,7 @@ async function send(method, path, { body, token, headers = {}, raw = false } = {
   if (resp.ok) return raw ? text : (text ? JSON.parse(text) : null)
   let problem = null
   try { problem = JSON.parse(text) } catch { /* not a problem body */ }
+  if (problem) problem.retryAfter = retryAfterSeconds(resp.headers, problem) || undefined
   throw new HTTPError(resp.status, problem, resp.headers)
 }
 

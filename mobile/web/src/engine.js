@@ -13,6 +13,7 @@ import * as sp from './sp.js'
 import * as db from './db.js'
 import * as api from './api.js'
 import { setSchema } from './domain.js'
+import { setErrorSchema, errorText } from './errors.js'
 
 const MAX_CHANGES = 500
 const MAX_PUSH_BYTES = 960 << 10
@@ -32,6 +33,10 @@ export const state = reactive({
   lastSync: 0,
   lastError: '',
   rejected: [],
+  // people: the people of the user's pairings, for names (never ids) on
+  // every screen: {users: {id: {name, role}}, devices: {deviceId: userId}}
+  // from GET /v1/pairings/{id}/people, kept for offline use.
+  people: { users: {}, devices: {} },
   version: 0, // bumped whenever views change: read it to recompute
 })
 
@@ -86,10 +91,12 @@ export async function init() {
   state.me = (await db.getMeta('me')) || (sess && sess.user) || null
   const schema = await db.getMeta('schema')
   if (schema) setSchema(schema)
+  if (schema) setErrorSchema(schema)
   for (const b of await db.getAll('base')) bases.set(b.key, b.record)
   outbox = (await db.getAll('outbox')).sort((a, b) => a.counter - b.counter)
   if (bases.size || outbox.length) await loadWasm()
   state.rejected = (await db.getAll('rejected')).map(parseRejected)
+  state.people = (await db.getMeta('people')) || { users: {}, devices: {} }
   await countPhotos()
   indexOutbox()
   const keys = new Set([...bases.keys(), ...writesByKey.keys()])
@@ -144,11 +151,18 @@ export function get(collection, id) {
   return views.get(keyOf(collection, id)) || null
 }
 
-// conflicts lists the views holding conflict entries or an edit/delete
-// conflict, for review.
+// hasOpenConflict: the view holds an edit/delete conflict or a conflict
+// entry whose value differs from its field's (syncproto
+// Record.OpenConflicts: an entry equal to the value is nothing to choose).
+export function hasOpenConflict(v) {
+  if (v.edc) return true
+  return (v.rec.conflicts || []).some((c) => JSON.stringify(c.value) !== JSON.stringify(v.rec.fields[c.field]?.value))
+}
+
+// conflicts lists the views holding open conflicts, for review.
 export function conflicts() {
   void state.version
-  return [...views.values()].filter((v) => v.edc || (v.rec.conflicts && v.rec.conflicts.length))
+  return [...views.values()].filter(hasOpenConflict)
 }
 
 // pendingCount is how many records of a pairing have changes waiting to
@@ -236,6 +250,7 @@ export async function refreshProfile() {
   const [me, schema] = await Promise.all([api.request('GET', '/v1/me'), api.request('GET', '/v1/schema')])
   state.me = me
   setSchema(schema)
+  setErrorSchema(schema)
   await db.setMeta('me', me)
   await db.setMeta('schema', schema)
 }
@@ -252,6 +267,7 @@ async function reset() {
   views.clear()
   state.rejected = []
   state.me = null
+  state.people = { users: {}, devices: {} }
   state.signedIn = false
   state.deviceId = ''
   state.lastSync = 0
@@ -277,6 +293,7 @@ export async function write(ops, photos = []) {
       const view = local.has(key) ? local.get(key) : (views.get(key)?.raw || '')
       const ans = sp.write(writer, view, { op: o.op || 'set', collection: o.collection, id: o.id, pairing: o.pairing || '', values: o.values, now: Date.now() })
       writer = ans.state
+      if (!ans.write) continue // every value was already there: nothing written (syncproto Writer.Set)
       const w = JSON.parse(ans.write)
       const entry = { counter: sp.dotCounter(w.dot), key, pairing: w.pairing, write: ans.write, dot: w.dot }
       s.outbox.put(entry)
@@ -332,13 +349,14 @@ async function runSync() {
     if (resync.length) await pull()
     await push()
     await pull()
+    await refreshPeople()
     await uploadPhotos()
     state.lastSync = Date.now()
     state.lastError = ''
     state.online = true
   } catch (e) {
     if (e instanceof api.OfflineError) state.online = false
-    else state.lastError = e.message || String(e)
+    else state.lastError = e instanceof api.HTTPError ? e.message : errorText(e.code ? e : { code: 'internal' })
     if (!(e instanceof api.OfflineError)) console.warn('sync stopped', e)
   } finally {
     state.phase = 'idle'
@@ -384,7 +402,7 @@ async function push() {
           limit = Math.max(Math.floor(items.length / 2), 1)
           continue
         }
-        await apply(items, [{ dot: items[0].o.dot, status: 'rejected', error: { code: e.code, message: e.message, field: e.field } }])
+        await apply(items, [{ dot: items[0].o.dot, status: 'rejected', error: { code: e.code, message: e.serverMessage || e.message, field: e.field, reason: e.reason, args: e.args } }])
         limit = MAX_CHANGES
         continue
       }
@@ -483,6 +501,39 @@ async function pull() {
     if (!page.more || (!page.records.length && !moved)) break
   }
   if (purge.size) await purgePairings([...purge])
+}
+
+// refreshPeople reads the people of each pairing the user syncs (names,
+// roles, device ids) and keeps them for offline use; a pairing that cannot
+// be read keeps what was known.
+async function refreshPeople() {
+  const users = { ...state.people.users }
+  const devices = { ...state.people.devices }
+  for (const p of list('_directory', 'pairings')) {
+    try {
+      const ans = await api.request('GET', `/v1/pairings/${p.rec.id}/people`)
+      for (const u of ans.people || []) {
+        users[u.id] = { name: u.name, role: u.role }
+        for (const d of u.devices || []) devices[d] = u.id
+      }
+    } catch (e) {
+      if (e instanceof api.OfflineError) throw e
+    }
+  }
+  state.people = { users, devices }
+  await db.setMeta('people', { users, devices })
+}
+
+// writerOf names who made a write from its dot ("replica:counter"): the
+// person whose device it is, {id, name, role, mine}; the server's own
+// replicas are the console's administrators (id '').
+export function writerOf(dot) {
+  const replica = String(dot || '').slice(0, String(dot || '').lastIndexOf(':'))
+  const uid = replica === state.deviceId ? state.me?.id : state.people.devices[replica]
+  const mine = replica === state.deviceId || (!!uid && uid === state.me?.id)
+  if (uid && uid === state.me?.id) return { id: uid, name: state.me.name || state.people.users[uid]?.name || '', role: state.me.role, mine }
+  if (uid && state.people.users[uid]) return { id: uid, ...state.people.users[uid], mine }
+  return { id: '', name: '', role: replica.startsWith('srv-') ? 'admin' : '', mine }
 }
 
 // purgePairings pushes what is pending, then drops everything of pairings

@@ -3,10 +3,19 @@ import { choiceLabel, fieldSpec, showTime } from './domain.js'
 import { state } from './engine.js'
 import { t } from './i18n.js'
 
+// userName names a person from their user id, never showing the id: the
+// people of the user's pairings (engine refreshPeople), else "其他人员".
 export function userName(id) {
   if (!id) return ''
   if (state.me && id === state.me.id) return t('me')
-  return id.length > 12 ? id.slice(0, 10) + '…' : id
+  const p = state.people.users[id]
+  return p ? p.name : t('someone')
+}
+
+// personLabel is a person's name with their role: 张伟（联络员）.
+export function personLabel(p) {
+  if (!p || !p.name) return p && p.role === 'admin' ? t('consoleAdmin') : t('someone')
+  return p.role ? `${p.name}（${t('role_' + p.role)}）` : p.name
 }
 
 export function showValue(collection, field, v) {

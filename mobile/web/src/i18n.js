@@ -196,6 +196,18 @@ const dict = {
   notApplied: ['未生效', 'Did not apply'],
   savedSyncing: ['已保存，正在同步', 'Saved; syncing now'],
   syncStarting: ['正在同步…', 'Syncing…'],
+  // words (web-words): people, conflicts, errors
+  someone: ['其他人员', 'someone else'],
+  consoleAdmin: ['管理员（管理后台）', 'an administrator (console)'],
+  mine: ['我的', 'yours'],
+  writtenBy: ['{who} · {when}', '{who} · {when}'],
+  conflictHint: ['两人同时修改了同一项内容，请选择保留哪一个', 'Two people changed the same thing at once: choose which to keep'],
+  notAllowedNow: ['不能选择此值：{why}', 'This value cannot be chosen: {why}'],
+  validChoices: ['可以选择：', 'You may choose:'],
+  op_set: ['修改', 'change'],
+  op_delete: ['删除', 'delete'],
+  op_keep: ['保留', 'keep'],
+  chosen: ['已选择，将在同步后生效', 'Chosen; it takes effect once synced'],
 }
 
 // The saved toast says what happens next: online, the sync starts now;

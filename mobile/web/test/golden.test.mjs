@@ -57,6 +57,24 @@ function extractInputs(raw) {
   return out
 }
 
+// extractWrites returns the raw text of each write's "on" record.
+function extractWrites(raw) {
+  const out = []
+  let i = raw.indexOf('"writes"')
+  if (i < 0) return out
+  i = raw.indexOf('[', i)
+  const end = valueEnd(raw, i)
+  for (;;) {
+    const k = raw.indexOf('"on"', i)
+    if (k < 0 || k > end) break
+    const s = raw.indexOf('{', k)
+    const e = valueEnd(raw, s)
+    out.push(raw.slice(s, e))
+    i = e
+  }
+  return out
+}
+
 function permutations(n) {
   const out = []
   const idx = [...Array(n).keys()]
@@ -88,6 +106,13 @@ for (const f of files) {
       assert.ok(d.record, `input ${i} decodes`)
       return d.record
     })
+    for (const [i, gw] of (g.writes || []).entries()) {
+      // The record written on goes as its raw text (extractWrites); values
+      // are plain strings and lists here, so JSON.parse keeps them.
+      const on = extractWrites(raw)[i]
+      const ans = sp.write(gw.writer, on, { op: 'set', collection: g.inputs[gw.gives].collection, id: g.inputs[gw.gives].id, pairing: g.inputs[gw.gives].pairing, values: gw.values, now: gw.now })
+      assert.equal(ans.view.record, inputs[gw.gives], `write ${i} gives input ${gw.gives}`)
+    }
     const want = sp.decodeRecord(extract(raw, 'output'))
     const wantJSON = want.record
     if (g.canonical) {

@@ -244,4 +244,12 @@ export const messages = {
   // projects (实事项目: 立项, 暂缓, 取消 from the board and the pairing page)
   c_moveNote: ['说明（可选）', 'Note (optional)'],
   c_decidedBy: ['决定：{who} · {at}', 'Decided by {who} · {at}'],
+  // words (web-words): audit, conflicts, people
+  c_otherAction: ['其他操作', 'Other action'],
+  c_otherObject: ['其他', 'Other'],
+  c_ip: ['IP 地址', 'IP address'],
+  c_conflicts: ['未解决的冲突', 'Open conflicts'],
+  c_conflictsNote: ['两人同时修改了同一项内容，由联络员在手机上选择保留哪一个；选择并同步后此处不再显示。', 'Two people changed the same thing at once; an officer chooses which to keep on the phone, and once synced it leaves this list.'],
+  c_current: ['当前值', 'current'],
+  c_byAt: ['{who} · {when}', '{who} · {when}'],
 }

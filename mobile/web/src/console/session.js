@@ -5,16 +5,22 @@
 // 401 (refresh tokens are single use: the new pair is stored at once).
 import { reactive } from 'vue'
 import { retryAfterSeconds } from '../api.js'
+import { errorText } from '../errors.js'
+import { locale } from '../i18n.js'
 
 const KEY = 'pairsync.console'
 const AHEAD_MS = 60_000
 
+// APIError is an error answer; its message is in the person's language
+// (errors.js: from its code and reason, never the code itself).
 export class APIError extends Error {
   constructor(status, body, headers) {
-    super((body && body.message) || `HTTP ${status}`)
+    super(body && body.code ? errorText(body) : (body && body.message) || `HTTP ${status}`)
     this.status = status
     this.code = (body && body.code) || 'internal'
     this.field = body && body.field
+    this.reason = body && body.reason
+    this.args = body && body.args
     // retryAfter: seconds to wait (429, 503).
     this.retryAfter = retryAfterSeconds(headers, body)
   }
@@ -43,7 +49,7 @@ function setTokens(tr) {
 export const signedIn = () => !!session.refresh
 
 async function send(method, path, { body, token, headers = {} } = {}) {
-  const h = { Accept: 'application/json', ...headers }
+  const h = { Accept: 'application/json', 'Accept-Language': locale.value === 'en' ? 'en' : 'zh-CN,zh;q=0.9', ...headers }
   let b = body
   if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && typeof body !== 'string') {
     b = JSON.stringify(body)
@@ -54,6 +60,7 @@ async function send(method, path, { body, token, headers = {} } = {}) {
   if (resp.ok) return resp
   let problem = null
   try { problem = await resp.json() } catch { /* not a problem body */ }
+  if (problem) problem.retryAfter = retryAfterSeconds(resp.headers, problem) || undefined
   throw new APIError(resp.status, problem, resp.headers)
 }
 
@@ -168,7 +175,7 @@ export async function signIn(username, password) {
   const tr = await resp.json()
   if (tr.user.role !== 'admin' && tr.user.role !== 'viewer') {
     try { await send('POST', '/v1/auth/logout', { body: { refresh_token: tr.refresh_token } }) } catch { /* expires anyway */ }
-    throw new APIError(403, { code: 'forbidden', message: 'console_roles' })
+    throw new APIError(403, { message: 'console_roles' }) // no code: Login.vue reads the message
   }
   setTokens(tr)
 }

@@ -5,7 +5,8 @@
 import { reactive } from 'vue'
 import { APIError, get, getCursor } from './session.js'
 import { setSchema, getSchema } from '../domain.js'
-import { locale } from '../i18n.js'
+import { setErrorSchema } from '../errors.js'
+import { locale, t } from '../i18n.js'
 
 export const store = reactive({
   units: [], // [{id, parent_id, name, kind, path, depth, sla_days, rev}] in tree order
@@ -18,6 +19,7 @@ export const store = reactive({
   pairings: {}, // id → pairing view
   pairingsLoaded: false,
   notice: null, // {kind: 'ok'|'error', text}
+  people: {}, // id → {name, role}: people of the pairings opened (GET /v1/pairings/{id}/people), for names outside the subtree
 })
 
 let noticeTimer = 0
@@ -49,6 +51,7 @@ export async function loadUnits(force = false) {
 export async function loadSchema() {
   if (getSchema()) { store.schemaReady = true; return }
   setSchema(await get('/v1/schema'))
+  setErrorSchema(getSchema())
   store.schemaReady = true
 }
 
@@ -80,10 +83,21 @@ export async function loadPairings(force = false) {
   store.pairingsLoaded = true
 }
 
-export const userName = (id) => (id && (store.users[id]?.name || store.users[id]?.username)) || id || ''
-export const unitName = (id) => store.unitMap[id]?.name || id || ''
-export const cpName = (id) => store.counterparties[id]?.name || id || ''
-export const pairingName = (id) => store.pairings[id]?.name || id || ''
+// Names, never ids (issue 16): someone the console cannot name (outside
+// the subtree, or a viewer who may not read accounts) is "其他人员", an
+// unknown unit or counterparty "—".
+export const userName = (id) => (id ? store.users[id]?.name || store.users[id]?.username || store.people[id]?.name || t('someone') : '')
+export const unitName = (id) => store.unitMap[id]?.name || (id ? '—' : '')
+export const cpName = (id) => store.counterparties[id]?.name || (id ? '—' : '')
+export const pairingName = (id) => store.pairings[id]?.name || (id ? '—' : '')
+
+// loadPeople adds the people of a pairing (officers, contacts, the
+// administrators above it) to the names the console knows.
+export async function loadPeople(pid) {
+  const a = await get(`/v1/pairings/${pid}/people`)
+  for (const p of a.people || []) store.people[p.id] = { name: p.name, role: p.role }
+  return a.people || []
+}
 export const names = (ids, f) => (ids || []).map(f).join('、')
 
 // ---- periods: months in China time (UTC+8), as the server counts them ----
