@@ -22,6 +22,9 @@ export const state = reactive({
   ready: false,
   signedIn: false,
   sessionEnded: false,
+  // deviceRevoked: this device was revoked and wiped (the sign-in screen
+  // says so until someone signs in again).
+  deviceRevoked: false,
   me: null,
   deviceId: '',
   online: typeof navigator !== 'undefined' ? navigator.onLine : true,
@@ -235,6 +238,7 @@ async function signedIn(r) {
   state.deviceId = s.deviceId
   state.signedIn = true
   state.sessionEnded = false
+  state.deviceRevoked = false
   await refreshProfile()
 }
 
@@ -355,6 +359,14 @@ async function runSync() {
     state.lastError = ''
     state.online = true
   } catch (e) {
+    if (e instanceof api.HTTPError && e.code === 'device_revoked') {
+      // An administrator revoked this device (SECURITY.md 12): the server
+      // accepts nothing more from it, so its local data goes and the
+      // sign-in screen says why.
+      await signOut()
+      state.deviceRevoked = true
+      return
+    }
     if (e instanceof api.OfflineError) state.online = false
     else state.lastError = e instanceof api.HTTPError ? e.message : errorText(e.code ? e : { code: 'internal' })
     if (!(e instanceof api.OfflineError)) console.warn('sync stopped', e)

@@ -33,7 +33,7 @@ export const codeMessages = {
   not_found: ["找不到该内容，可能已被删除或您无权查看，请刷新后重试", "Not found: it may have been deleted or you may not see it; reload and try again"],
   method_not_allowed: ["不支持此操作，请刷新页面后重试", "This action is not supported: reload the page and try again"],
   conflict: ["内容已被他人修改或已存在，请刷新后重试", "It was changed by someone else or already exists: reload and try again"],
-  rate_limited: ["操作过于频繁，请等待{seconds}秒后再试", "Too many attempts: wait {seconds} seconds and try again"],
+  rate_limited: ["操作过于频繁，请在{wait}后再试", "Too many attempts: try again in {wait}"],
   unavailable: ["服务暂时不可用，请稍后重试，已填写的内容不会丢失", "The service is unavailable for a moment: try again shortly; nothing you entered is lost"],
   shutting_down: ["服务器正在重启，请稍后重试", "The server is restarting: try again in a moment"],
   timeout: ["服务器响应超时，请稍后重试", "The server took too long: try again shortly"],
@@ -43,6 +43,8 @@ export const codeMessages = {
   device_revoked: ["此设备已被管理员停用，请联系管理员", "This device was revoked by an administrator: contact them"],
   resync_required: ["本机数据过旧，正在重新下载，请保持联网", "Local data is too old: it is being downloaded again, stay online"],
   out_of_scope: ["此记录不属于您负责的结对，请联系管理员", "This record is not in a pairing of yours: contact an administrator"],
+  not_configured: ["服务器尚未完成此项设置（如对外访问地址），请联系系统管理员", "The server is not set up for this yet (for example its public address): contact the system administrator"],
+  too_many_devices: ["您的账号登记的设备已达上限，请管理员在管理后台“设备”中停用不再使用的设备后再登录", "Your account has as many devices as it may: ask an administrator to revoke unused ones under Devices in the console, then sign in again"],
 }
 
 export const reasonMessages = {
@@ -137,6 +139,9 @@ export function errorText(err, collection) {
   if (!err) return ''
   const en = locale.value === 'en' ? 1 : 0
   const args = { seconds: err.retryAfter || err.args?.seconds || '', ...(err.args || {}) }
+  // {wait}: how long, as people say it (minutes from a minute on).
+  const secs = Number(args.seconds) || 0
+  args.wait = secs >= 60 ? (en ? `${Math.ceil(secs / 60)} min` : `${Math.ceil(secs / 60)} 分钟`) : secs > 0 ? (en ? `${secs} s` : `${secs} 秒`) : (en ? 'a moment' : '片刻')
   if (err.field && !args.field) args.field = err.field
   const fill = (s) => s.replace(/\{(\w+)\}/g, (_, k) => (args[k] !== undefined && args[k] !== '' ? argWords(k, String(args[k]), collection) : k === 'seconds' ? (en ? 'a few' : '几') : ''))
   if (err.reason && reasonMessages[err.reason]) return fill(reasonMessages[err.reason][en])

@@ -208,6 +208,8 @@ const dict = {
   op_delete: ['删除', 'delete'],
   op_keep: ['保留', 'keep'],
   chosen: ['已选择，将在同步后生效', 'Chosen; it takes effect once synced'],
+  // a revoked device (SECURITY.md 12)
+  deviceRevoked: ['此设备已被管理员停用，本机上的记录已清除。如需继续使用，请联系管理员后重新登录。', 'An administrator revoked this device and its local records were cleared. To go on, contact your administrator and sign in again.'],
 }
 
 // The saved toast says what happens next: online, the sync starts now;
