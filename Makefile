@@ -58,9 +58,12 @@ test-go:
 	# The convergence simulation runs 100 seeds under -race (above) and 500
 	# without it (issue 4 asks for 500 in CI; with -race they take ~90 s).
 	$(GO) test -count=1 -run '^TestConvergence$$' -timeout 10m ./server/
-	# The web app's browser journeys (real Chromium) run without -race: the
-	# race detector triples the server's time and they skip under it.
-	$(GO) test -count=1 -run '^TestBrowserJourneys$$' -timeout 5m ./mobile/web/
+	# The web app's browser tests (real Chromium) run without -race: the
+	# race detector triples the server's time and they skip under it. The
+	# people's journeys (TestPeopleJourneys: the real pairsyncd from an
+	# empty data dir, every step through the screens) and the screens on a
+	# seeded store (TestBrowserJourneys).
+	$(GO) test -count=1 -run '^(TestPeopleJourneys|TestBrowserJourneys)$$' -timeout 15m ./mobile/web/
 
 ## bench: every figure of deploy/BENCHMARKS.md (~14 min on 2 cores): pairsyncd on 127.0.0.1
 ## driven by the Go client (fieldctl bench: the table, and JSON in data/bench/latest.json),

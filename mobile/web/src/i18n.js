@@ -146,7 +146,7 @@ const dict = {
   newPassword: ['新密码', 'New password'],
   repeatPassword: ['再次输入', 'Repeat it'],
   repeatPasswordPh: ['再次输入新密码', 'The new password again'],
-  pwRules: ['密码须为 {min}–{max} 个字符，汉字、字母、数字和符号均可；请勿使用与其他网站相同的密码。', 'A password has {min} to {max} characters (any letters, digits or symbols); do not reuse one from another site.'],
+  pwRules: ['密码须为 {min}–{max} 个字符，汉字、字母、数字和符号均可；不能使用 12345678、password 这类常见的简单密码，也请勿使用与其他网站相同的密码。', 'A password has {min} to {max} characters (any letters, digits or symbols); common ones such as 12345678 or password are refused, and do not reuse one from another site.'],
   pwTooShort: ['密码至少需要 {min} 个字符（现在 {n} 个）', 'At least {min} characters (now {n})'],
   pwTooLong: ['密码最多 {max} 个字符', 'At most {max} characters'],
   pwMismatch: ['两次输入的密码不一致，请重新输入', 'The two passwords differ; type them again'],

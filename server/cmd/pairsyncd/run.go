@@ -227,7 +227,7 @@ func bootstrapAdmin(ctx context.Context, store bootstrapStore, password string) 
 		return "", false, err
 	}
 	_, err = store.CreateUser(ctx, storage.User{
-		ID: uuid.Must(uuid.NewV7()).String(), Username: "admin", Name: "管理员 Administrator", Role: "admin",
+		ID: uuid.Must(uuid.NewV7()).String(), Username: "admin", Name: "系统管理员", Role: "admin",
 		// Printed or configured, the password is not the person's own: the
 		// console prompts them to change it until they do.
 		OrgUnit: root.ID, PasswordHash: phc, MustChangePassword: true, CreatedAt: now, UpdatedAt: now,

@@ -115,6 +115,16 @@ test('1. the administrator signs in with the printed password and changes it', a
   await adm.click('[data-test=console-login] [data-test=sign-in]')
   // Told to change it: the account screen, with the banner.
   await adm.waitForSelector('[data-test=console-account] [data-test=account-must-change]')
+  // The console wears the app's theme: its top bar is the theme red with
+  // white words, and primary buttons are red (a console without the shared
+  // stylesheet showed white words on white, and invisible 交办 buttons).
+  const theme = await adm.evaluate(() => {
+    const top = getComputedStyle(document.querySelector('.c-top'))
+    return { bar: top.backgroundColor, words: top.color, font: getComputedStyle(document.body).fontFamily }
+  })
+  assert.equal(theme.bar, 'rgb(200, 22, 29)', `the console's top bar: ${JSON.stringify(theme)}`)
+  assert.equal(theme.words, 'rgb(255, 255, 255)', `the console's top bar words: ${JSON.stringify(theme)}`)
+  assert.ok(!/^\s*(serif|"?Times)/i.test(theme.font), `the console's font: ${theme.font}`)
   assert.match(await adm.textContent('[data-test=account-must-change]'), /初始密码/)
   assert.match(await adm.textContent('[data-test=pw-rules]'), /8–128 个字符/)
   people.admin.name = (await adm.textContent('[data-test=me-name]')).trim()

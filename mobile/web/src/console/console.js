@@ -8,6 +8,8 @@ import ConsoleApp from './ConsoleApp.vue'
 import { router } from './router.js'
 import { addMessages, setLocale, locale } from '../i18n.js'
 import { messages } from './messages.js'
+// The shared base (theme colour, fonts) first, then the console's own.
+import '../app.css'
 import './console.css'
 
 export function mount() {
