@@ -29,6 +29,7 @@ let browser, offCtx, off, conCtx, con, admCtx, adm
 const ids = {}
 const first = { title: '电梯企业职工子女暑托班', description: '联合社区为企业职工子女开办暑期托管班，解决双职工家庭看护难题。', end: '2026-09-30', milestone: '确定场地与师资', due: '2026-07-01' }
 const second = { title: '智能制造人才对接会', description: '组织高校与企业开展人才供需对接。', reason: '企业年内搬迁新厂区，待搬迁完成后再办' }
+const third = { title: '园区道路照明改造', description: '协调园区改造企业门前道路照明。', reason: '已并入区里统一实施的道路改造工程' }
 
 // see: a person looks at the screen (shots at both sizes, people's words),
 // scrolled to show what they act on (selector) or at its top.
@@ -311,4 +312,79 @@ step('6. the administrator verifies it in the console; read back', async () => {
   assert.match(await off.textContent('[data-test=project-status]'), /已验收/)
   assert.match(await off.textContent('[data-test=project-decision]'), new RegExp(P.admin.name), 'the officer sees who verified it')
   await see(off, '30-21-officer-sees-verified')
+})
+
+step('7. the phone starts a project offline while the administrator cancels it: the conflict says why the phone\'s value cannot stand, and what can', async () => {
+  const admin = await reader(P.admin)
+  // A third project, proposed on the phone and approved in the console.
+  await openPairingProjects(off)
+  await off.click('[data-test=new-project]')
+  await off.waitForSelector('[data-test=project-form]')
+  await off.fill('[data-test=project-title] input', third.title)
+  await off.selectOption('[data-test=project-category]', { label: '民生服务' })
+  await off.fill('[data-test=project-description] textarea', third.description)
+  await off.click('[data-test=project-save]')
+  await off.waitForSelector('[data-test=project-page][data-status=proposed]')
+  ids.third = (await off.url()).split('/projects/')[1]
+  await syncNow(off)
+  await adm.goto('/console/projects')
+  const card = `[data-test=project-card][data-id="${ids.third}"]`
+  await adm.waitForSelector(`[data-test=board-col][data-status=proposed] ${card}`)
+  await adm.click(`${card} [data-test=move-approved]`)
+  await adm.waitForSelector('[data-test=modal]')
+  await adm.click('[data-test=modal-ok]')
+  await adm.waitForSelector(`[data-test=board-col][data-status=approved] ${card}`)
+  await syncNow(off)
+  await off.goto(`/projects/${ids.third}`)
+  await off.waitForSelector('[data-test=project-page][data-status=approved]')
+
+  // Offline, the officer starts it; meanwhile the administrator cancels it.
+  // (The network is cut before the move, so nothing of it leaves the phone
+  // until it is back.)
+  await offCtx.setOffline(true)
+  await off.click('[data-test=project-move-in_progress]')
+  await off.waitForSelector('[data-test=project-page][data-status=in_progress]')
+  await adm.click(`${card} [data-test=move-cancelled]`)
+  await adm.waitForSelector('[data-test=modal]')
+  await adm.fill('[data-test=prompt-text]', third.reason)
+  await adm.click('[data-test=modal-ok]')
+  await adm.waitForFunction((sel) => !document.querySelector(`[data-test=board-col][data-status=approved] ${sel}`), card)
+  assert.equal((await admin.call(`/v1/projects/${ids.third}`)).body.record.fields.status, 'cancelled')
+
+  // Online: the administrator's later decision stands; the phone's 推进中 is
+  // kept as a conflict, which says why it cannot be chosen and what can.
+  await offCtx.setOffline(false)
+  await syncNow(off)
+  const d = (await admin.call(`/v1/projects/${ids.third}`)).body
+  assert.equal(d.record.fields.status, 'cancelled')
+  assert.ok(d.record.conflicts?.some((c) => c.field === 'status' && c.value === 'in_progress'), `the server keeps the phone's 推进中 as a conflict: ${JSON.stringify(d.record.conflicts)}`)
+  console.log('  conflicts kept:', JSON.stringify(d.record.conflicts.map((c) => c.field)))
+  await off.goto('/review')
+  const f = '[data-test=conflict-field][data-field=status]'
+  await off.waitForSelector(f)
+  const mine = off.locator(`${f} [data-test=conflict-value][data-mine=yes]`)
+  assert.match(await mine.locator('[data-test=conflict-shown]').textContent(), /推进中/)
+  assert.ok(await mine.locator('[data-test=keep-value]').isDisabled(), 'a value the rules refuse cannot be chosen')
+  const why = await mine.locator('[data-test=conflict-refused]').textContent()
+  assert.match(why, /实事项目不能从“已取消”改为“推进中”/)
+  assert.match(why, /可以选择：已取消/)
+  // The console's writes are the server's: their writer reads as an
+  // administrator (console), never as an id.
+  assert.match(await off.locator(`${f} [data-test=conflict-value][data-current=yes] [data-test=conflict-by]`).textContent(), /管理员/)
+  await see(off, '30-22-conflict-refused-value', f)
+
+  // The officer keeps the administrator's decision (and its time, which
+  // the two moves also wrote concurrently): settled everywhere.
+  await off.locator(`${f} [data-test=conflict-value][data-current=yes] [data-test=keep-value]`).click()
+  for (let n = 0; n < 5 && await off.locator('[data-test=conflict-field]').count(); n++) {
+    await off.locator('[data-test=conflict-field]').first().locator('[data-test=conflict-value][data-current=yes] [data-test=keep-value]').click()
+    await off.waitForTimeout(200)
+  }
+  assert.equal(await off.locator('[data-test=conflict-field]').count(), 0, 'nothing left to settle on the phone')
+  await syncNow(off)
+  await off.waitForSelector('[data-test=sync-status][data-state=caught-up]')
+  const after = (await admin.call(`/v1/projects/${ids.third}`)).body
+  assert.equal(after.record.fields.status, 'cancelled')
+  assert.ok(!after.record.conflicts?.length, `no conflict left: ${JSON.stringify(after.record.conflicts)}`)
+  await see(off, '30-23-conflict-settled')
 })
