@@ -61,6 +61,9 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	if req.Name == "" || utf8.RuneCountInString(req.Name) > 64 {
 		return badRequest("name", "name the device (1 to 64 characters), for example 张三的手机")
 	}
+	if pairing.HasBidiControl(req.Name) {
+		return &Error{Status: http.StatusBadRequest, Wire: *pairing.BidiRefusal("name")}
+	}
 	ctx, cl := c.UserContext(), claims(c)
 	u, err := s.store.User(ctx, cl.Subject)
 	if err != nil {

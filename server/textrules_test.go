@@ -57,6 +57,8 @@ func TestBidiControlsRefused(t *testing.T) {
 		{"POST", "/v1/users", map[string]any{"username": "bidi1", "name": "张\u2067三", "role": "officer", "org_unit": "unitA"}},
 		{"POST", "/v1/counterparties", map[string]any{"fields": map[string]any{"kind": "community", "name": "社区\u200F", "org_unit": "unitA"}}},
 		{"POST", "/v1/org-units", map[string]any{"parent_id": "unitA", "name": "支部\u202A", "kind": "branch"}},
+		// A device's name is shown to administrators (设备) and in the audit log.
+		{"POST", "/v1/devices", map[string]any{"name": "张三的\u202E机手"}},
 	} {
 		r := e.call(tc.method, tc.path, admin, tc.body)
 		if r.status != 400 || !strings.Contains(string(r.body), pairing.ReasonBidi) {
