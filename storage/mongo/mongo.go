@@ -16,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/pairsync/pairsync/storage"
@@ -507,10 +508,19 @@ func mapErr(err error) error {
 		return err
 	case errors.Is(err, mongo.ErrClientDisconnected):
 		return fmt.Errorf("%w: %w", errClosed, err)
-	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.As(err, new(topology.ServerSelectionError)):
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.As(err, new(topology.ServerSelectionError)), poolCleared(err):
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err
+}
+
+// poolCleared reports the driver's "connection pool … was cleared because
+// another operation failed": after a connection broke, operations fail so
+// until the server is seen again. Transient, like a network error: the
+// request gets 503 with Retry-After, not 500.
+func poolCleared(err error) bool {
+	var pe driver.RetryablePoolError
+	return errors.As(err, &pe) && pe.Retryable()
 }
 
 // found turns the driver's "no document" into storage.ErrNotFound.
