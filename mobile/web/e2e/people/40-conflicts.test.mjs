@@ -14,8 +14,9 @@
 // English sentences (assertPeopleWords). People come from the state file.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, syncNow, shots, assertPeopleWords, URL } from '../lib.mjs'
+import { launch, phone, newPage, syncNow, shots, URL } from '../lib.mjs'
 import { loadState } from './state.mjs'
+import { see, signInPhone, openConsole } from './people.mjs'
 
 const st = loadState()
 // Until the first day (10-firstday) has made the people, there is no one to
@@ -30,22 +31,6 @@ const pairingName = st.pairing?.name
 let browser
 
 after(async () => { if (browser) await browser.close() })
-
-async function see(page, name) {
-  await shots(page, name)
-  await assertPeopleWords(page, name)
-}
-
-// signInPhone signs a person in on the phone's login screen and opens the pairing.
-async function signInPhone(page, who) {
-  await page.goto('/')
-  await page.waitForSelector('[data-test=username] input')
-  await page.fill('[data-test=username] input', who.username)
-  await page.fill('[data-test=password] input', who.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=home] [data-test=pairing]')
-  assert.equal(await syncNow(page), 'caught-up')
-}
 
 async function openPairing(page) {
   await page.goto('/')
@@ -158,15 +143,7 @@ test('two officers, one visit: no conflict from untouched participants; a same-f
   }
 
   // The administrator sees it on the pairing's page in the console.
-  const ctxC = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', baseURL: URL })
-  ctxC.setDefaultTimeout(60_000)
-  const pc = await newPage(ctxC)
-  await pc.goto('/console')
-  await pc.waitForSelector('[data-test=console-login]')
-  await pc.fill('[data-test=username]', admin.username)
-  await pc.fill('[data-test=password]', admin.password)
-  await pc.click('[data-test=sign-in]')
-  await pc.waitForSelector('[data-test=overview][data-ready="1"]')
+  const pc = await openConsole(browser, admin)
   await pc.goto('/console/pairings')
   await pc.waitForSelector('[data-test=pairings-table][data-ready="1"]')
   await pc.locator('[data-test=pairing-row] a', { hasText: pairingName }).first().click()
@@ -207,7 +184,7 @@ test('two officers, one visit: no conflict from untouched participants; a same-f
   const actions = await pc.locator('[data-test=audit-action]').allTextContents()
   assert.ok(actions.includes('登录') && actions.includes('登记设备'), `actions in words: ${actions.slice(0, 10)}`)
   await see(pc, '40-12-audit')
-  await ctxC.close()
+  await pc.context().close()
 
   // 4. A change the server refuses, in both languages: a visit dated three
   // days ahead (the phone's clock is trusted only a day ahead).

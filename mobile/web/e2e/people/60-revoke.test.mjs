@@ -5,8 +5,9 @@
 // The API is used only to read back.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, syncNow, shots, assertPeopleWords, URL } from '../lib.mjs'
+import { launch, phone, newPage, URL } from '../lib.mjs'
 import { loadState } from './state.mjs'
+import { see, signInPhone, openConsole } from './people.mjs'
 
 const st = loadState()
 const noPeople = !st.people?.officerB || !st.people?.admin || !st.pairing?.name
@@ -17,21 +18,6 @@ let browser
 
 after(async () => { if (browser) await browser.close() })
 
-async function see(page, name) {
-  await shots(page, name)
-  await assertPeopleWords(page, name)
-}
-
-async function signInPhone(page, who) {
-  await page.goto('/')
-  await page.waitForSelector('[data-test=username] input')
-  await page.fill('[data-test=username] input', who.username)
-  await page.fill('[data-test=password] input', who.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=home] [data-test=pairing]')
-  assert.equal(await syncNow(page), 'caught-up')
-}
-
 test('a revoked phone is wiped at its next sync and says why; signing in again restores it', { skip: noPeople }, async () => {
   browser = await launch()
   const ctx = await phone(browser)
@@ -41,16 +27,8 @@ test('a revoked phone is wiped at its next sync and says why; signing in again r
   await see(page, '60-01-phone-before')
 
   // The administrator revokes B's devices in the console.
-  const ctxC = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', baseURL: URL })
-  ctxC.setDefaultTimeout(60_000)
-  const pc = await newPage(ctxC)
+  const pc = await openConsole(browser, admin)
   pc.on('dialog', (d) => d.accept())
-  await pc.goto('/console')
-  await pc.waitForSelector('[data-test=console-login]')
-  await pc.fill('[data-test=username]', admin.username)
-  await pc.fill('[data-test=password]', admin.password)
-  await pc.click('[data-test=sign-in]')
-  await pc.waitForSelector('[data-test=overview][data-ready="1"]')
   await pc.goto('/console/manage/devices')
   await pc.waitForSelector('[data-test=device-user] option:nth-child(2)', { state: 'attached' })
   // The person picks 李娜 by name in the list.
