@@ -61,8 +61,16 @@ export async function signIn(page, username) {
 }
 
 // syncNow runs a sync in the app and waits for it to end.
+// A sync the app starts by itself (coming back online, after a write) may
+// begin just as this one ends, so it waits until the app is idle: the bar's
+// state is then the outcome, not a run that is still going.
 export async function syncNow(page) {
-  await page.evaluate(() => window.pairsync.sync())
+  await page.evaluate(async () => {
+    const ps = window.pairsync
+    await ps.sync()
+    for (let i = 0; i < 10 && ps.state.phase !== 'idle'; i++) await ps.sync()
+  })
+  await page.waitForFunction(() => document.querySelector('[data-test=sync-status]')?.dataset.state !== 'syncing', null, { timeout: 30_000 }).catch(() => {})
   const st = await page.getAttribute('[data-test=sync-status]', 'data-state')
   if (st !== 'caught-up') {
     const s = await page.evaluate(() => { const s = window.pairsync.state; return { pending: s.pending, photos: s.photosPending, error: s.lastError, rejected: s.rejected.map((r) => r.error) } })
