@@ -70,7 +70,7 @@ export async function syncNow(page) {
     await ps.sync()
     for (let i = 0; i < 10 && ps.state.phase !== 'idle'; i++) await ps.sync()
   })
-  await page.waitForFunction(() => document.querySelector('[data-test=sync-status]')?.dataset.state !== 'syncing', null, { timeout: 30_000 }).catch(() => {})
+  await page.waitForFunction(() => document.querySelector('[data-test=sync-status]')?.dataset.state !== 'syncing', null, { timeout: 90_000 }).catch(() => {})
   const st = await page.getAttribute('[data-test=sync-status]', 'data-state')
   if (st !== 'caught-up') {
     const s = await page.evaluate(() => { const s = window.pairsync.state; return { pending: s.pending, photos: s.photosPending, error: s.lastError, rejected: s.rejected.map((r) => r.error) } })
