@@ -423,7 +423,16 @@ func TestMilestoneEvidencePhotos(t *testing.T) {
 		}
 	}
 	var pd projectDetail
-	e.call("GET", "/v1/projects/pj-ev", admin, nil).json(t, &pd)
+	pr := e.call("GET", "/v1/projects/pj-ev", admin, nil)
+	pr.json(t, &pd)
+	// The API speaks snake_case throughout, its summaries too.
+	var raw struct {
+		Milestones []map[string]any `json:"milestones"`
+	}
+	pr.json(t, &raw)
+	if len(raw.Milestones) != 1 || raw.Milestones[0]["evidence"] == nil || raw.Milestones[0]["title"] == nil || raw.Milestones[0]["Evidence"] != nil {
+		t.Fatalf("project detail's milestone keys: got %v, want snake_case (evidence, title)", raw.Milestones)
+	}
 	if len(pd.Milestones) != 1 || len(pd.Milestones[0].Evidence) != 1 || pd.Milestones[0].Evidence[0].SHA256 != sumOf(ev) {
 		t.Fatalf("project detail: got milestones %+v, want m-ev citing the evidence", pd.Milestones)
 	}

@@ -120,18 +120,27 @@ type ProjectSummary struct {
 }
 
 // MilestoneSummary is one milestone (项目节点) of a project.
+// Its JSON is the API's (GET /v1/projects/{id}): snake_case like the records.
 type MilestoneSummary struct {
-	ID, Project, Title, Due string
-	Order                   int
-	DoneAt                  time.Time
-	Evidence                []Photo
+	ID       string    `json:"id"`
+	Project  string    `json:"project"`
+	Title    string    `json:"title"`
+	Due      string    `json:"due,omitempty"`
+	Order    int       `json:"order"`
+	DoneAt   time.Time `json:"done_at,omitzero"`
+	Evidence []Photo   `json:"evidence"`
 }
 
 // RatingSummary is one rating (评价) of an issue or a project.
 type RatingSummary struct {
-	ID, Pairing, TargetKind, Target, By, Comment string
-	Level                                        int
-	At                                           time.Time
+	ID         string    `json:"id"`
+	Pairing    string    `json:"pairing"`
+	TargetKind string    `json:"target_kind"`
+	Target     string    `json:"target"`
+	By         string    `json:"by"`
+	Comment    string    `json:"comment,omitempty"`
+	Level      int       `json:"level"`
+	At         time.Time `json:"at"`
 	// ReceivedAt is when the server first stored it; Coded, that an
 	// officer's phone recorded it with the contact's code.
 	ReceivedAt time.Time `json:"-"`

@@ -253,8 +253,8 @@ step('4. the officer starts the project, adds a milestone photo, marks it done a
   const d = await admin.call(`/v1/projects/${ids.first}`)
   assert.equal(d.body.record.fields.status, 'completed')
   assert.equal(d.body.milestones.length, 1)
-  assert.equal(d.body.milestones[0].Evidence.length, 1)
-  ids.photo = d.body.milestones[0].Evidence[0].sha256
+  assert.equal(d.body.milestones[0].evidence.length, 1)
+  ids.photo = d.body.milestones[0].evidence[0].sha256
 })
 
 step('5. the contact accepts it on their phone, choosing a satisfaction level', async () => {
@@ -299,7 +299,7 @@ step('6. the administrator verifies it in the console; read back', async () => {
   assert.equal(d.body.record.fields.status, 'verified')
   assert.ok(d.body.record.fields.contact_accepted_at, 'accepted by the contact')
   assert.equal(d.body.ratings.length, 1)
-  assert.equal(d.body.ratings[0].Level, 4)
+  assert.equal(d.body.ratings[0].level, 4)
   const ph = await admin.call(`/v1/photos/${ids.photo}`)
   assert.equal(ph.status, 200, 'the milestone photo is stored and the administrator may read it')
   assert.ok(ph.body.byteLength > 1000)
