@@ -99,7 +99,7 @@ func statusOf(c syncproto.Code) int {
 		return http.StatusNotFound
 	case syncproto.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case syncproto.CodeConflict, syncproto.CodeNotConfigured, syncproto.CodeTooManyDevices:
+	case syncproto.CodeConflict, syncproto.CodeNotConfigured, syncproto.CodeTooManyDevices, syncproto.CodeAmbiguousLogin:
 		return http.StatusConflict
 	case syncproto.CodeRateLimited:
 		return http.StatusTooManyRequests

@@ -852,7 +852,7 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		switch {
 		case err == nil && got.Username == name: // a phone number is not a username
 			u = &got
-		case err == nil, errors.Is(err, storage.ErrNotFound):
+		case err == nil, errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAmbiguous):
 		default:
 			im.s.log.Warn("import: look up user", "err", err)
 			return "", importText(imUserLookup)

@@ -21,9 +21,10 @@ import (
 // account × client and per client, never per account alone: a per-account
 // lock would let anyone lock the owner out by guessing from elsewhere. The
 // account is the user the typed login resolves to, so typing the phone
-// number or the user name counts on one counter; an unknown login counts
-// under what was typed. Each attempt is reserved before the hash
-// (auth.Throttle.Reserve) and given back on success.
+// number or the user name counts on one counter; an unknown login, or a
+// phone number several accounts share, counts under what was typed. Each
+// attempt is reserved before the hash (auth.Throttle.Reserve) and given
+// back on success.
 const (
 	throttleWindow     = 15 * time.Minute
 	maxFailsAccountIP  = 3  // the 4th wrong password from one client gets 429
@@ -36,6 +37,44 @@ const (
 // users, wrong passwords and disabled accounts alike.
 var errWrongCredentials = &Error{Status: http.StatusUnauthorized,
 	Wire: syncproto.Error{Code: syncproto.CodeUnauthorized, Message: "wrong user name or password"}}
+
+// errAmbiguousLogin answers a phone number that several accounts able to
+// sign in share (phones are not unique: issue 18 L3). It is given after the
+// throttle and a hash, as a wrong password is, and the attempt stays
+// counted.
+var errAmbiguousLogin = &Error{Status: http.StatusConflict,
+	Wire: syncproto.Error{Code: syncproto.CodeAmbiguousLogin,
+		Message: "this phone number belongs to more than one account, so it cannot sign in: sign in with your user name (ask your administrator if you do not know it)"}}
+
+// signInUser resolves a typed login to the account it signs in: the user
+// with that user name, or else the one account with that phone number that
+// can sign in (enabled, with a password). ambiguous reports a phone number
+// several such accounts share; storage.ErrNotFound when nobody matches.
+// A phone held by one account that cannot sign in resolves to it, so that
+// it fails as a wrong password does.
+func (s *Server) signInUser(ctx context.Context, login string) (u storage.User, ambiguous bool, err error) {
+	u, err = s.store.UserByLogin(ctx, login)
+	if !errors.Is(err, storage.ErrAmbiguous) {
+		return u, false, err
+	}
+	holders, err := s.store.UsersByPhone(ctx, login)
+	if err != nil {
+		return storage.User{}, false, err
+	}
+	var able []storage.User
+	for _, h := range holders {
+		if !h.Disabled && h.PasswordHash != "" {
+			able = append(able, h)
+		}
+	}
+	switch {
+	case len(able) == 1:
+		return able[0], false, nil
+	case len(able) > 1:
+		return storage.User{}, true, storage.ErrNotFound
+	}
+	return storage.User{}, false, storage.ErrNotFound
+}
 
 type loginRequest struct {
 	Username string `json:"username"`
@@ -81,7 +120,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return errWrongCredentials
 	}
 	ctx, ip := c.UserContext(), c.IP()
-	u, err := s.store.UserByLogin(ctx, req.Username)
+	u, ambiguous, err := s.signInUser(ctx, req.Username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
@@ -102,6 +141,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 		}
 	} else {
 		s.hasher.Dummy(ctx, req.Password) // same time for unknown users
+	}
+	if ambiguous {
+		// The reserved attempt stays counted, as for a wrong password.
+		s.audit(c, storage.AuditEvent{Action: "login_failed", Result: "failed", Username: maskLogin(req.Username),
+			Detail: "a phone number several accounts share"})
+		return errAmbiguousLogin
 	}
 	if !ok || u.Disabled {
 		// The reserved attempt stays counted.

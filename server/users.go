@@ -191,7 +191,10 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 		Role: req.Role, OrgUnit: unit.ID, Counterparty: req.Counterparty, CreatedAt: now, UpdatedAt: now,
 	})
 	if errors.Is(err, storage.ErrExists) {
-		return badRequest("username", "this user name or phone number is already taken")
+		// Only a user name is unique. A phone number is not, so the answer
+		// never tells whether a number is registered, in the caller's
+		// subtree or anywhere else (issue 18 L3).
+		return badRequest("username", "this user name is already taken: choose another")
 	}
 	if err != nil {
 		return err
@@ -403,10 +406,9 @@ func (s *Server) patchUser(c *fiber.Ctx) error {
 	if err := validateUserFields(u.Username, u.Name, u.Phone, u.Role, u.Counterparty); err != nil {
 		return err
 	}
+	// A phone number is not unique: giving one answers the same whoever
+	// else has it (issue 18 L3).
 	nu, err := s.store.UpdateUser(ctx, u)
-	if errors.Is(err, storage.ErrExists) {
-		return badRequest("phone", "this phone number is already taken")
-	}
 	if err != nil {
 		return err
 	}

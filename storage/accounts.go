@@ -12,7 +12,7 @@ import (
 type User struct {
 	ID       string
 	Username string // unique, case-sensitive, as typed at sign-in
-	Phone    string // optional; unique when set; also accepted at sign-in
+	Phone    string // optional, NOT unique (UsersByPhone lists its holders); also accepted at sign-in
 	Name     string // display name
 	Role     string // admin | viewer | officer | contact
 	// OrgUnit is the org unit an admin, viewer or officer belongs to;
@@ -54,17 +54,23 @@ type UserQuery struct {
 // Users stores accounts. Safe for concurrent use.
 type Users interface {
 	// CreateUser stores a new user and returns it with Rev set. ErrExists
-	// when the ID, Username or Phone is taken; ErrInvalid when ID or
-	// Username is empty.
+	// when the ID or Username is taken (never for a Phone: other users may
+	// have it); ErrInvalid when ID or Username is empty.
 	CreateUser(ctx context.Context, u User) (User, error)
 	// User returns a user by id, or ErrNotFound.
 	User(ctx context.Context, id string) (User, error)
-	// UserByLogin returns the user whose Username, or else Phone, equals
-	// login, or ErrNotFound.
+	// UserByLogin returns the user whose Username equals login, or else the
+	// one user whose Phone equals login. ErrNotFound when there is none;
+	// ErrAmbiguous when no Username matches and several users have that
+	// Phone (UsersByPhone lists them).
 	UserByLogin(ctx context.Context, login string) (User, error)
+	// UsersByPhone returns every user whose Phone equals phone, disabled
+	// ones included, ordered by ID; none for an empty or unknown phone.
+	// The slice is the caller's.
+	UsersByPhone(ctx context.Context, phone string) ([]User, error)
 	// UpdateUser replaces a user if its stored Rev equals u.Rev, and returns
 	// it with the new Rev. ErrNotFound, ErrConflict (Rev changed), ErrExists
-	// (new Username or Phone taken).
+	// (new Username taken; a Phone never is).
 	UpdateUser(ctx context.Context, u User) (User, error)
 	// ListUsers returns one page of users and whether more users matching
 	// the query follow.

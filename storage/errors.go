@@ -24,6 +24,9 @@ var (
 	ErrMismatch = errors.New("storage: content does not match its hash or size")
 	// ErrIncomplete: an upload misses parts; send them and complete again.
 	ErrIncomplete = errors.New("storage: upload incomplete")
+	// ErrAmbiguous: a lookup that returns one object matched several (a
+	// phone number several users share).
+	ErrAmbiguous = errors.New("storage: ambiguous")
 	// ErrTooLarge: the content exceeds the limit the caller set.
 	ErrTooLarge = errors.New("storage: content too large")
 )

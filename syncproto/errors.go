@@ -28,6 +28,7 @@ const (
 	CodeInternal         Code = "internal"           // a server bug; details are in the server log only
 	CodeNotConfigured    Code = "not_configured"     // the server lacks a setting this needs; the message names it
 	CodeTooManyDevices   Code = "too_many_devices"   // the user has the most devices allowed: revoke an old one first
+	CodeAmbiguousLogin   Code = "ambiguous_login"    // the phone number signs in several accounts: sign in with the user name
 
 	// Sync-level codes (per change or per pairing in sync answers).
 	CodeValidation     Code = "validation_failed" // a field or transition breaks the domain rules

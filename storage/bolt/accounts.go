@@ -113,10 +113,31 @@ func putJSON(b *bbolt.Bucket, key string, v any) error {
 	return b.Put([]byte(key), raw)
 }
 
+// phoneKey is the users_by_phone key of a user's phone: several users may
+// share one, and the length prefix keeps "111" and "1112" apart.
+func phoneKey(phone, id string) []byte {
+	return append(appendStr(make([]byte, 0, len(phone)+len(id)+2), phone), id...)
+}
+
+// phoneHolders returns the ids of the users whose phone is phone, in id
+// order, stopping after max (0: all).
+func phoneHolders(tx *bbolt.Tx, phone string, max int) []string {
+	var ids []string
+	prefix := appendStr(nil, phone)
+	c := tx.Bucket(bucketUsersByPhone).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, string(k[len(prefix):]))
+		if len(ids) == max {
+			break
+		}
+	}
+	return ids
+}
+
 // CreateUser stores a new user with Rev 1 and returns it. A zero CreatedAt
 // becomes now, a zero UpdatedAt becomes CreatedAt; times are returned in
-// UTC. storage.ErrExists when the ID, Username or Phone is taken;
-// storage.ErrInvalid when ID or Username is empty (or over 1 KiB).
+// UTC. storage.ErrExists when the ID or Username is taken (a Phone may be
+// shared); storage.ErrInvalid when ID or Username is empty (or over 1 KiB).
 func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
 	if err := validUser(u); err != nil {
 		return storage.User{}, fmt.Errorf("bolt: create user %s: %w", u.ID, err)
@@ -137,14 +158,11 @@ func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, err
 		if byName.Get([]byte(u.Username)) != nil {
 			return fmt.Errorf("username %q taken: %w", u.Username, storage.ErrExists)
 		}
-		if u.Phone != "" && byPhone.Get([]byte(u.Phone)) != nil {
-			return fmt.Errorf("phone taken: %w", storage.ErrExists)
-		}
 		if err := byName.Put([]byte(u.Username), []byte(u.ID)); err != nil {
 			return err
 		}
 		if u.Phone != "" {
-			if err := byPhone.Put([]byte(u.Phone), []byte(u.ID)); err != nil {
+			if err := byPhone.Put(phoneKey(u.Phone, u.ID), nil); err != nil {
 				return err
 			}
 		}
@@ -181,8 +199,9 @@ func (db *DB) User(ctx context.Context, id string) (storage.User, error) {
 	return doc.user(), nil
 }
 
-// UserByLogin returns the user whose Username, or else Phone, equals login,
-// or storage.ErrNotFound.
+// UserByLogin returns the user whose Username equals login, or else the one
+// user whose Phone does; storage.ErrNotFound when none, storage.ErrAmbiguous
+// when no Username matches and several users have that Phone.
 func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, error) {
 	var doc userDoc
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
@@ -191,10 +210,14 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, erro
 		}
 		id := tx.Bucket(bucketUsersByName).Get([]byte(login))
 		if id == nil {
-			id = tx.Bucket(bucketUsersByPhone).Get([]byte(login))
-		}
-		if id == nil {
-			return storage.ErrNotFound
+			switch ids := phoneHolders(tx, login, 2); len(ids) {
+			case 0:
+				return storage.ErrNotFound
+			case 1:
+				id = []byte(ids[0])
+			default:
+				return storage.ErrAmbiguous
+			}
 		}
 		return getJSON(tx.Bucket(bucketUsers), string(id), &doc)
 	})
@@ -205,10 +228,35 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, erro
 	return doc.user(), nil
 }
 
+// UsersByPhone returns every user whose Phone equals phone, disabled ones
+// included, ordered by ID; none for an empty or unknown phone.
+func (db *DB) UsersByPhone(ctx context.Context, phone string) ([]storage.User, error) {
+	var out []storage.User
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		if phone == "" {
+			return nil
+		}
+		users := tx.Bucket(bucketUsers)
+		for _, id := range phoneHolders(tx, phone, 0) {
+			var doc userDoc
+			if err := getJSON(users, id, &doc); err != nil {
+				return fmt.Errorf("index phone → %s: %w", id, err)
+			}
+			out = append(out, doc.user())
+		}
+		return nil
+	})
+	if err != nil {
+		// Keep the phone number out of the error text.
+		return nil, fmt.Errorf("bolt: users by phone: %w", err)
+	}
+	return out, nil
+}
+
 // UpdateUser replaces the user with u.ID if its stored Rev equals u.Rev and
 // returns it with Rev+1. CreatedAt keeps its stored value and UpdatedAt
 // becomes now. storage.ErrNotFound, storage.ErrConflict (Rev changed),
-// storage.ErrExists (the new Username or Phone belongs to another user),
+// storage.ErrExists (the new Username belongs to another user; a Phone may be shared),
 // storage.ErrInvalid (empty ID or Username); nothing is written on error.
 func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, error) {
 	if err := validUser(u); err != nil {
@@ -229,11 +277,6 @@ func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, err
 				return fmt.Errorf("username %q taken: %w", u.Username, storage.ErrExists)
 			}
 		}
-		if u.Phone != old.Phone && u.Phone != "" {
-			if byPhone.Get([]byte(u.Phone)) != nil {
-				return fmt.Errorf("phone taken: %w", storage.ErrExists)
-			}
-		}
 		if u.Username != old.Username {
 			if err := byName.Delete([]byte(old.Username)); err != nil {
 				return err
@@ -244,12 +287,12 @@ func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, err
 		}
 		if u.Phone != old.Phone {
 			if old.Phone != "" {
-				if err := byPhone.Delete([]byte(old.Phone)); err != nil {
+				if err := byPhone.Delete(phoneKey(old.Phone, u.ID)); err != nil {
 					return err
 				}
 			}
 			if u.Phone != "" {
-				if err := byPhone.Put([]byte(u.Phone), []byte(u.ID)); err != nil {
+				if err := byPhone.Put(phoneKey(u.Phone, u.ID), nil); err != nil {
 					return err
 				}
 			}

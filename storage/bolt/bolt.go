@@ -25,9 +25,13 @@ var ErrLocked = errors.New("data directory is in use by another pairsyncd")
 // Config.LockTimeout is zero.
 const DefaultLockTimeout = time.Second
 
-// schemaVersion is written to the meta bucket of a new file; Open refuses a
-// file with another version.
-const schemaVersion = 1
+// schemaVersion is written to the meta bucket of a new file; Open migrates
+// a file of an older version (migrate) and refuses a newer one.
+//
+//	1  users_by_phone held phone → id: a phone was unique.
+//	2  users_by_phone holds str(phone) ‖ id → empty: several users may
+//	   share a phone (issue 18 L3).
+const schemaVersion = 2
 
 // Bucket names; see the package documentation for their layout.
 var (
@@ -158,10 +162,10 @@ func initBuckets(tx *bbolt.Tx) error {
 	if v == nil {
 		return meta.Put(keySchema, u64(schemaVersion))
 	}
-	if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
-		return fmt.Errorf("unsupported schema version %x (want %d)", v, schemaVersion)
+	if len(v) != 8 || binary.BigEndian.Uint64(v) == 0 || binary.BigEndian.Uint64(v) > schemaVersion {
+		return fmt.Errorf("unsupported schema version %x (want at most %d)", v, schemaVersion)
 	}
-	return nil
+	return migrate(tx, binary.BigEndian.Uint64(v))
 }
 
 // Path returns the database file's path.

@@ -24,7 +24,7 @@
 // Top-level buckets (keys and values; "str" is a uvarint length followed by
 // the bytes, "u64" is 8 bytes big-endian):
 //
-//	meta            "schema" → u64 schema version (1)
+//	meta            "schema" → u64 schema version (2; Open migrates a 1)
 //	records         str(collection) ‖ id → u64 seq ‖ str(pairing) ‖ data
 //	heads           pairing → u64 head (the pairing's last sequence)
 //	log             one nested bucket per pairing:
@@ -33,7 +33,10 @@
 //	receipts        str(replica) ‖ u64 counter → answer
 //	users           id → JSON user
 //	users_by_name   username → id
-//	users_by_phone  phone → id (only users with a phone)
+//	users_by_phone  str(phone) ‖ id → empty (only users with a phone; several
+//	                users may share one). Schema 1 held phone → id; Open
+//	                rebuilds the index from users and writes version 2, in
+//	                one transaction.
 //	devices         id → JSON device
 //	devices_by_user str(user id) ‖ device id → empty
 //

@@ -101,8 +101,8 @@ func validUser(u storage.User) error {
 }
 
 // CreateUser stores a new user with Rev 1 and returns it: one insert,
-// which the unique indexes on _id, username and phone refuse with
-// storage.ErrExists. A zero CreatedAt becomes now, a zero UpdatedAt
+// which the unique indexes on _id and username refuse with
+// storage.ErrExists (a phone may be shared). A zero CreatedAt becomes now, a zero UpdatedAt
 // becomes CreatedAt. storage.ErrInvalid when ID or Username is empty (or
 // over 1 KiB).
 func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
@@ -120,7 +120,7 @@ func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, err
 	err := db.run(ctx, func(ctx context.Context) error {
 		_, err := db.users.InsertOne(ctx, doc)
 		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("id, username or phone taken: %w", storage.ErrExists)
+			return fmt.Errorf("id or username taken: %w", storage.ErrExists)
 		}
 		return err
 	})
@@ -142,8 +142,10 @@ func (db *DB) User(ctx context.Context, id string) (storage.User, error) {
 	return doc.user(), nil
 }
 
-// UserByLogin returns the user whose Username, or else Phone, equals login
-// (one indexed lookup each), or storage.ErrNotFound.
+// UserByLogin returns the user whose Username equals login, or else the one
+// user whose Phone does (one indexed lookup each); storage.ErrNotFound when
+// none, storage.ErrAmbiguous when no Username matches and several users
+// have that Phone.
 func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, error) {
 	var doc userDoc
 	err := db.run(ctx, func(ctx context.Context) error {
@@ -151,10 +153,20 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, erro
 			return storage.ErrNotFound
 		}
 		err := db.users.FindOne(ctx, d("username", login)).Decode(&doc)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			err = db.users.FindOne(ctx, d("phone", login)).Decode(&doc)
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return found(err)
 		}
-		return found(err)
+		docs, err := find[userDoc](ctx, db.users, d("phone", login), options.Find().SetSort(d("_id", 1)).SetLimit(2))
+		switch {
+		case err != nil:
+			return err
+		case len(docs) == 0:
+			return storage.ErrNotFound
+		case len(docs) > 1:
+			return storage.ErrAmbiguous
+		}
+		doc = docs[0]
+		return nil
 	})
 	if err != nil {
 		// login may be a phone number: keep it out of the error text.
@@ -163,11 +175,39 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (storage.User, erro
 	return doc.user(), nil
 }
 
+// UsersByPhone returns every user whose Phone equals phone, disabled ones
+// included, ordered by ID (one query on the phone index); none for an empty
+// or unknown phone.
+func (db *DB) UsersByPhone(ctx context.Context, phone string) ([]storage.User, error) {
+	if phone == "" {
+		if err := db.begin(ctx); err != nil {
+			return nil, fmt.Errorf("mongo: users by phone: %w", err)
+		}
+		return nil, nil
+	}
+	var docs []userDoc
+	err := db.run(ctx, func(ctx context.Context) error {
+		var err error
+		docs, err = find[userDoc](ctx, db.users, d("phone", phone), options.Find().SetSort(d("_id", 1)))
+		return err
+	})
+	if err != nil {
+		// Keep the phone number out of the error text.
+		return nil, fmt.Errorf("mongo: users by phone: %w", err)
+	}
+	var out []storage.User
+	for _, doc := range docs {
+		out = append(out, doc.user())
+	}
+	return out, nil
+}
+
 // UpdateUser replaces the user with u.ID if its stored Rev equals u.Rev and
 // returns it with Rev+1; CreatedAt keeps its stored value and UpdatedAt
 // becomes now. The replacement is one compare-and-set on (_id, rev);
-// before it, a new Username or Phone is looked up so that a taken one is
-// storage.ErrExists (the unique indexes catch a race). storage.ErrNotFound,
+// before it, a new Username is looked up so that a taken one is
+// storage.ErrExists (the unique index catches a race); a Phone may be
+// shared. storage.ErrNotFound,
 // storage.ErrConflict (Rev changed), storage.ErrInvalid (empty ID or
 // Username); nothing is written on error.
 func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, error) {
@@ -188,18 +228,13 @@ func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, err
 				return err
 			}
 		}
-		if u.Phone != old.Phone && u.Phone != "" {
-			if err := db.taken(ctx, "phone", u.Phone, u.ID); err != nil {
-				return err
-			}
-		}
 		u.CreatedAt = old.CreatedAt
 		u.UpdatedAt = now()
 		u.Rev = uint64(old.Rev) + 1
 		doc = toUserDoc(u)
 		res, err := db.users.ReplaceOne(ctx, bson.D{{Key: "_id", Value: u.ID}, {Key: "rev", Value: old.Rev}}, doc)
 		if mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("username or phone taken: %w", storage.ErrExists)
+			return fmt.Errorf("username taken: %w", storage.ErrExists)
 		}
 		if err != nil {
 			return err
@@ -224,9 +259,6 @@ func (db *DB) taken(ctx context.Context, field, value, id string) error {
 		return err
 	}
 	if n > 0 {
-		if field == "phone" {
-			return fmt.Errorf("phone taken: %w", storage.ErrExists)
-		}
 		return fmt.Errorf("%s %q taken: %w", field, value, storage.ErrExists)
 	}
 	return nil

@@ -46,8 +46,9 @@
 //	heads            _id pairing, seq (the last seq given), horizon (highest purged seq)
 //	receipts         _id "<replica>/<counter, 20 digits>", replica, counter, answer
 //	receipts_pruned  _id replica, below
-//	users            _id id, username (unique), phone (unique, sparse: absent when
-//	                 empty), name, role, org_unit, counterparty, password_hash,
+//	users            _id id, username (unique), phone (sparse: absent when
+//	                 empty; not unique, Open drops the unique index of older
+//	                 databases), name, role, org_unit, counterparty, password_hash,
 //	                 disabled, created_at, updated_at, rev
 //	devices          _id id, user_id, name, created_at, last_seen, revoked_at, rev
 //	org_units        _id id, parent_id, name, kind, path (unique), sla_days

@@ -126,9 +126,11 @@ var indexes = map[string][]mongo.IndexModel{
 		// UserByLogin by user name; ListUsers in user-name order, paged
 		// with After. Unique: user names are.
 		{Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetUnique(true)},
-		// UserByLogin by phone. Unique among users that have one: the
-		// field is absent when empty, and the index is sparse.
-		{Keys: bson.D{{Key: "phone", Value: 1}}, Options: options.Index().SetUnique(true).SetSparse(true)},
+		// UserByLogin and UsersByPhone by phone. Not unique: several
+		// users may share a phone (issue 18 L3; Open drops the unique
+		// index of older databases). Sparse: the field is absent when
+		// empty.
+		{Keys: bson.D{{Key: "phone", Value: 1}}, Options: options.Index().SetSparse(true)},
 	},
 	collDevices: {
 		// DevicesOf: a user's devices, oldest first.
@@ -319,22 +321,32 @@ func (db *DB) createCollections(ctx context.Context, mdb *mongo.Database) error 
 // createIndexes creates the indexes of models that coll lacks, by name, in
 // one CreateMany. (Creating an existing index again is a no-op for MongoDB
 // but crashes FerretDB v1.24's handler for some of them, so Open asks
-// first.) Two processes opening at once may both create one: MongoDB
-// accepts the same index twice.
+// first.) An index whose uniqueness differs from its model (users' phone,
+// unique before issue 18 L3) is dropped first and made again. Two processes
+// opening at once may both create one: MongoDB accepts the same index
+// twice, and a drop the other process did already is no error.
 func createIndexes(ctx context.Context, coll *mongo.Collection, exists bool, models []mongo.IndexModel) error {
-	have := map[string]bool{}
+	unique := map[string]bool{}
 	if exists {
 		specs, err := coll.Indexes().ListSpecifications(ctx)
 		if err != nil {
 			return err
 		}
 		for _, s := range specs {
-			have[s.Name] = true
+			unique[s.Name] = s.Unique != nil && *s.Unique
 		}
 	}
 	var missing []mongo.IndexModel
 	for _, m := range models {
-		if !have[indexName(m)] {
+		name := indexName(m)
+		u, have := unique[name]
+		if have && u != modelUnique(m) {
+			if err := coll.Indexes().DropOne(ctx, name); err != nil && !isIndexNotFound(err) {
+				return fmt.Errorf("drop index %s to change its uniqueness: %w", name, err)
+			}
+			have = false
+		}
+		if !have {
 			missing = append(missing, m)
 		}
 	}
@@ -343,6 +355,24 @@ func createIndexes(ctx context.Context, coll *mongo.Collection, exists bool, mod
 	}
 	_, err := coll.Indexes().CreateMany(ctx, missing)
 	return err
+}
+
+// modelUnique reports whether m makes a unique index.
+func modelUnique(m mongo.IndexModel) bool {
+	if m.Options == nil {
+		return false
+	}
+	var o options.IndexOptions
+	for _, set := range m.Options.List() {
+		_ = set(&o)
+	}
+	return o.Unique != nil && *o.Unique
+}
+
+// isIndexNotFound reports a drop of an index that is gone already.
+func isIndexNotFound(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 27 || ce.Name == "IndexNotFound")
 }
 
 // indexName is the name MongoDB gives an index by default: its keys and

@@ -392,3 +392,74 @@ func TestCommitBodyInTransactionOrder(t *testing.T) {
 		t.Fatalf("batch with a stale ExpectHead: got error %v, want ErrConflict", err)
 	}
 }
+
+// TestPhoneIndexNotUnique: a database whose users' phone index is unique
+// (as Open made it before issue 18 L3) gets a non-unique one when opened,
+// and two users may then share a phone; opening again changes nothing.
+// Runs on FerretDB, and on $MONGODB_URI when set.
+func TestPhoneIndexNotUnique(t *testing.T) {
+	srvs := []*server{newServer(t, ferretURI(t), true)}
+	if uri := os.Getenv(uriEnv); uri != "" {
+		srvs = append(srvs, newServer(t, uri, false))
+	} else {
+		t.Logf("%s is not set: on FerretDB only", uriEnv)
+	}
+	for _, srv := range srvs {
+		t.Run(map[bool]string{true: "FerretDB", false: "MongoDB"}[srv.standalone], func(t *testing.T) {
+			ctx := t.Context()
+			st := srv.open(t)
+			name := st.(*mongo.DB).Database()
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Lay the users collection out as the old Open did: a user, and
+			// a unique sparse index on phone.
+			users := srv.admin.Database(name).Collection("users")
+			if err := users.Indexes().DropOne(ctx, "phone_1"); err != nil {
+				t.Fatalf("drop the new index: %v", err)
+			}
+			if _, err := users.Indexes().CreateOne(ctx, driver.IndexModel{Keys: bson.D{{Key: "phone", Value: 1}},
+				Options: options.Index().SetUnique(true).SetSparse(true)}); err != nil {
+				t.Fatalf("create the old unique index: %v", err)
+			}
+			if _, err := users.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "username", Value: "alice"}, {Key: "phone", Value: "13800000001"}, {Key: "rev", Value: 1}}); err != nil {
+				t.Fatal(err)
+			}
+			unique := func() bool {
+				t.Helper()
+				specs, err := users.Indexes().ListSpecifications(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range specs {
+					if s.Name == "phone_1" {
+						return s.Unique != nil && *s.Unique
+					}
+				}
+				t.Fatal("no phone_1 index")
+				return false
+			}
+			if !unique() {
+				t.Fatal("the old layout's phone index is not unique: the test cannot show the migration")
+			}
+			for round := 1; round <= 2; round++ {
+				db := srv.reopen(t, st)
+				if unique() {
+					t.Fatalf("open %d: the phone index is still unique", round)
+				}
+				if round == 1 {
+					if _, err := db.CreateUser(ctx, storage.User{ID: "b", Username: "bob", Phone: "13800000001"}); err != nil {
+						t.Fatalf("a second user with alice's phone after open: got error %v, want none", err)
+					}
+				}
+				us, err := db.UsersByPhone(ctx, "13800000001")
+				if err != nil || len(us) != 2 || us[0].ID != "a" || us[1].ID != "b" {
+					t.Fatalf("open %d: holders of the phone: got %v, %v; want a and b", round, us, err)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}

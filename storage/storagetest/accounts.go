@@ -18,6 +18,7 @@ func (s suite) users(t *testing.T) {
 	t.Run("Create", s.usersCreate)
 	t.Run("CreateRefused", s.usersCreateRefused)
 	t.Run("Login", s.usersLogin)
+	t.Run("SharedPhone", s.usersSharedPhone)
 	t.Run("Update", s.usersUpdate)
 	t.Run("Rename", s.usersRename)
 	t.Run("List", s.usersList)
@@ -128,7 +129,7 @@ func (s suite) usersCreateRefused(t *testing.T) {
 	}{
 		{"id taken", storage.User{ID: "u1", Username: "new"}, storage.ErrExists},
 		{"username taken", storage.User{ID: "u9", Username: "zhang.wei"}, storage.ErrExists},
-		{"phone taken", storage.User{ID: "u9", Username: "new", Phone: "13800000001"}, storage.ErrExists},
+		{"username taken, phone shared", storage.User{ID: "u9", Username: "zhang.wei", Phone: "13800000009"}, storage.ErrExists},
 		{"empty id", storage.User{Username: "new"}, storage.ErrInvalid},
 		{"empty username", storage.User{ID: "u9", Phone: "13800000009"}, storage.ErrInvalid},
 	} {
@@ -178,6 +179,93 @@ func (s suite) usersLogin(t *testing.T) {
 			sameUser(t, "user by login", got, want)
 		})
 	}
+}
+
+// usersSharedPhone: several users may have one phone (issue 18 L3: a
+// number refused as taken told an administrator of one subtree who is
+// registered anywhere). UsersByPhone lists them all; UserByLogin by that
+// phone is ErrAmbiguous; changing one holder leaves the others.
+func (s suite) usersSharedPhone(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	const phone = "13800000001"
+	a := mustCreateUser(t, st, storage.User{ID: "a", Username: "alice", Phone: phone, Role: "officer"})
+	b := mustCreateUser(t, st, storage.User{ID: "b", Username: "bob", Phone: phone, Role: "contact"})
+	// Phones that extend one another stay apart.
+	mustCreateUser(t, st, storage.User{ID: "c", Username: "carol", Phone: phone + "1"})
+	mustCreateUser(t, st, storage.User{ID: "d", Username: "dave", Phone: phone[:len(phone)-1]})
+	mustCreateUser(t, st, storage.User{ID: "e", Username: "erin"})
+	holders := func(t *testing.T, p string) string {
+		t.Helper()
+		us, err := st.UsersByPhone(ctx, p)
+		wantErr(t, "users by phone", err, nil)
+		var ids []string
+		for _, u := range us {
+			if u.Phone != p {
+				t.Fatalf("users by phone %s: got user %s with phone %s", p, u.ID, u.Phone)
+			}
+			ids = append(ids, u.ID)
+		}
+		return strings.Join(ids, " ")
+	}
+	login := func(t *testing.T, l string) string {
+		t.Helper()
+		u, err := st.UserByLogin(ctx, l)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return "none"
+		case errors.Is(err, storage.ErrAmbiguous):
+			return "ambiguous"
+		case err != nil:
+			t.Fatalf("login %s: got error %v, want none, ErrNotFound or ErrAmbiguous", l, err)
+		}
+		return u.ID
+	}
+	equal(t, "holders of the shared phone", holders(t, phone), "a b")
+	equal(t, "holders of the longer phone", holders(t, phone+"1"), "c")
+	equal(t, "holders of the shorter phone", holders(t, phone[:len(phone)-1]), "d")
+	equal(t, "holders of an unknown phone", holders(t, "139"), "")
+	equal(t, "holders of no phone", holders(t, ""), "")
+	got, err := st.UsersByPhone(ctx, phone)
+	wantErr(t, "users by phone", err, nil)
+	sameUser(t, "first holder", got[0], a)
+	sameUser(t, "second holder", got[1], b)
+	equal(t, "login by the shared phone", login(t, phone), "ambiguous")
+	equal(t, "login by a user name", login(t, "bob"), "b")
+	equal(t, "login by a phone of one user", login(t, phone+"1"), "c")
+
+	// Disabling one leaves the other as it was.
+	a.Disabled = true
+	a, err = st.UpdateUser(ctx, a)
+	wantErr(t, "disable a", err, nil)
+	equal(t, "holders after disabling a", holders(t, phone), "a b")
+	got, _ = st.UsersByPhone(ctx, phone)
+	sameUser(t, "disabled holder", got[0], a)
+	sameUser(t, "the other holder", got[1], b)
+
+	// Moving one away leaves the number to the other.
+	b.Phone = "13900000000"
+	b, err = st.UpdateUser(ctx, b)
+	wantErr(t, "b to another phone", err, nil)
+	equal(t, "holders after b moved", holders(t, phone), "a")
+	equal(t, "holders of b's new phone", holders(t, "13900000000"), "b")
+	equal(t, "login by the phone a keeps", login(t, phone), "a")
+
+	// Taking a number someone has is no error, on update as on create.
+	e := mustUser(t, st, "e")
+	e.Phone = phone
+	_, err = st.UpdateUser(ctx, e)
+	wantErr(t, "e to a's phone", err, nil)
+	equal(t, "holders after e joined", holders(t, phone), "a e")
+	mustCreateUser(t, st, storage.User{ID: "0", Username: "zero", Phone: phone})
+	equal(t, "holders in id order", holders(t, phone), "0 a e")
+
+	// Clearing one leaves the others.
+	a.Phone = ""
+	_, err = st.UpdateUser(ctx, a)
+	wantErr(t, "a clears its phone", err, nil)
+	equal(t, "holders after a cleared", holders(t, phone), "0 e")
+	equal(t, "count", mustCount(t, st), 6)
 }
 
 func (s suite) usersUpdate(t *testing.T) {
@@ -233,8 +321,11 @@ func (s suite) usersRename(t *testing.T) {
 		if errors.Is(err, storage.ErrNotFound) {
 			return ""
 		}
+		if errors.Is(err, storage.ErrAmbiguous) {
+			return "*"
+		}
 		if err != nil {
-			t.Fatalf("login %s: got error %v, want none or ErrNotFound", l, err)
+			t.Fatalf("login %s: got error %v, want none, ErrNotFound or ErrAmbiguous", l, err)
 		}
 		return u.ID
 	}
@@ -254,8 +345,9 @@ func (s suite) usersRename(t *testing.T) {
 	}{
 		{"to a taken username", func(u *storage.User) { u.Username = "bob" }, storage.ErrExists,
 			"alice→a alicia→ bob→b 111→a 222→b 333→"},
-		{"to a taken phone", func(u *storage.User) { u.Phone = "222" }, storage.ErrExists,
-			"alice→a alicia→ bob→b 111→a 222→b 333→"},
+		// Phones are not unique: two users then share 222.
+		{"to another user's phone", func(u *storage.User) { u.Phone = "222" }, nil,
+			"alice→a alicia→ bob→b 111→ 222→* 333→"},
 		{"to a free username", func(u *storage.User) { u.Username = "alicia" }, nil,
 			"alice→ alicia→a bob→b 111→a 222→b 333→"},
 		{"to a free phone", func(u *storage.User) { u.Phone = "333" }, nil,

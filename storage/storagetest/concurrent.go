@@ -258,23 +258,25 @@ func checkCommitted(c storage.Committed, puts int, ackedBefore uint64) error {
 
 func (s suite) concurrentCreateUser(t *testing.T) {
 	s.needConcurrency(t)
+	const n = 8
 	for _, tc := range []struct {
 		name string
 		user func(i int) storage.User
+		want int // users created
 	}{
 		{"same username", func(i int) storage.User {
 			return storage.User{ID: fmt.Sprint("u", i), Username: "same", Phone: fmt.Sprint("1390000000", i)}
-		}},
+		}, 1},
+		// Phones are not unique: every one is created.
 		{"same phone", func(i int) storage.User {
 			return storage.User{ID: fmt.Sprint("u", i), Username: fmt.Sprint("user", i), Phone: "13900000000"}
-		}},
+		}, n},
 		{"same id", func(i int) storage.User {
 			return storage.User{ID: "u", Username: fmt.Sprint("user", i)}
-		}},
+		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := s.open(t)
-			const n = 8
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {
@@ -290,10 +292,15 @@ func (s suite) concurrentCreateUser(t *testing.T) {
 					t.Fatalf("create %d: got error %v, want none or ErrExists", i, err)
 				}
 			}
-			equal(t, "users created", created, 1)
+			equal(t, "users created", created, tc.want)
 			count, err := st.CountUsers(t.Context())
 			wantErr(t, "count users", err, nil)
-			equal(t, "user count", count, 1)
+			equal(t, "user count", count, tc.want)
+			if tc.name == "same phone" {
+				us, err := st.UsersByPhone(t.Context(), "13900000000")
+				wantErr(t, "users by phone", err, nil)
+				equal(t, "holders of the phone", len(us), n)
+			}
 		})
 	}
 }

@@ -133,6 +133,7 @@ func (s suite) lifecycleClosed(t *testing.T) {
 		}},
 		{"User", func(ctx context.Context) error { _, err := st.User(ctx, "u1"); return err }},
 		{"UserByLogin", func(ctx context.Context) error { _, err := st.UserByLogin(ctx, "alice"); return err }},
+		{"UsersByPhone", func(ctx context.Context) error { _, err := st.UsersByPhone(ctx, "111"); return err }},
 		{"UpdateUser", func(ctx context.Context) error {
 			_, err := st.UpdateUser(ctx, storage.User{ID: "u1", Username: "alice", Rev: 1})
 			return err

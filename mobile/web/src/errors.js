@@ -44,6 +44,7 @@ export const codeMessages = {
   resync_required: ["本机数据过旧，正在重新下载，请保持联网", "Local data is too old: it is being downloaded again, stay online"],
   out_of_scope: ["此记录不属于您负责的结对，请联系管理员", "This record is not in a pairing of yours: contact an administrator"],
   not_configured: ["服务器尚未完成此项设置（如对外访问地址），请联系系统管理员", "The server is not set up for this yet (for example its public address): contact the system administrator"],
+  ambiguous_login: ["此手机号对应多个账号，无法用手机号登录：请改用用户名登录（不知道用户名请询问管理员）", "This phone number belongs to more than one account, so it cannot sign in: sign in with your user name (ask your administrator if you do not know it)"],
   too_many_devices: ["您的账号登记的设备已达上限，请管理员在管理后台“设备”中停用不再使用的设备后再登录", "Your account has as many devices as it may: ask an administrator to revoke unused ones under Devices in the console, then sign in again"],
 }
 
