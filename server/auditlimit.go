@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Refused probes in the audit log are bounded per client (issue 18
-// hardening, SECURITY.md 10): authentication failures and authorization
+// Refused probes in the audit log are bounded per client (SECURITY.md 10):
+// authentication failures and authorization
 // refusals are recorded one by one up to probeAuditMax per client per
 // probeAuditWindow; the first one over that writes one summary entry
 // instead, and the rest of the window is only counted (the metric

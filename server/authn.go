@@ -114,7 +114,7 @@ func (s *Server) guard(load loader, a pairing.Action, h fiber.Handler) fiber.Han
 		if errors.Is(err, storage.ErrNotFound) {
 			// Audited like a refusal, so a probe for ids is on record and an
 			// unknown id costs what a foreign one costs: the answer's timing
-			// does not tell them apart (found by the issue 11 review).
+			// does not tell them apart.
 			s.audit(c, storage.AuditEvent{Action: "denied", Object: truncatePath(c.Path()), Result: "not_found",
 				Detail: string(a), OrgPath: principal(c).OrgPath})
 			return errorf(http.StatusNotFound, syncproto.CodeNotFound, "not found")

@@ -69,7 +69,7 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// At most Config.MaxDevicesPerUser live devices per user (issue 18 hardening): a
+	// At most Config.MaxDevicesPerUser live devices per user: a
 	// stolen password cannot enrol phones without end. Serialized per user
 	// within this process (the "u|" keys do not meet the device ids).
 	defer s.deviceLocks.lock("u|" + u.ID)()

@@ -13,6 +13,13 @@
 // description. Handlers parse, validate, call and answer; they return errors
 // and never write error bodies themselves: one error handler (errors.go) maps
 // typed errors to a status and a {"code","message"} body with the codes of
-// package syncproto. Middleware order: recover → request id → access log and
-// metrics → limits and deadlines → auth (per route group).
+// package syncproto.
+//
+// A request meets, in order (New, then register in routes.go): a body size
+// check on its headers alone (headerReceived: 413 before the body is read,
+// except on upload routes); then recover → request id → security headers →
+// access log and metrics → admission (Config.MaxInFlight, sign-ins in a pool
+// of their own) → compression; then, per route, authentication (routes with
+// Auth) → the route's deadline → its body limit → the policy guard (routes
+// with Load) → the handler.
 package server

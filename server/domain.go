@@ -87,7 +87,8 @@ func (s *Server) checkDomain(ctx context.Context, p pairing.Principal, pid strin
 	return nil, nil
 }
 
-// codeUsed refuses a contact's code used a second time (issue 18 M2).
+// codeUsed refuses a contact's code used a second time (codes are
+// single-use: one code, one confirmation or rating).
 func codeUsed() *syncproto.Error {
 	return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code", Reason: pairing.ReasonCodeUsed,
 		Message: "this confirmation code has been used already: ask the contact for the code their app shows now"}
@@ -108,8 +109,8 @@ func (s *Server) rateSubject(pid, kind, id string, refs resolver) string {
 	return fmt.Sprintf("%s/%s#%d", kind, id, n)
 }
 
-// receivedFields are the collections whose records keep the server's
-// receipt time beside the device's own (DOMAIN.md).
+// stampsReceipt reports whether records of collection keep the server's
+// receipt time (received_at) beside the device's own (DOMAIN.md).
 func stampsReceipt(collection string) bool {
 	spec, ok := pairing.Spec(collection)
 	if !ok {

@@ -72,8 +72,8 @@ func classify(err error) (*Error, bool) {
 		// A dependency reached over the network (MinIO, S3) gave no answer at
 		// all — its connection refused, reset or closed as it went down —
 		// in a way its adapter did not classify: still the dependency, not a
-		// server bug (found by TestDependenciesDown: "http: server closed
-		// idle connection" as MinIO stopped).
+		// server bug (net/http's "http: server closed idle connection"
+		// when MinIO stops; TestDependenciesDown).
 		errors.As(err, new(*url.Error)), errors.As(err, new(*net.OpError)):
 		return &Error{Status: http.StatusServiceUnavailable, Wire: syncproto.Error{Code: syncproto.CodeUnavailable, Message: "the service is temporarily unavailable; try again shortly"}, Cause: err, RetryAfter: retryAfterUnavailable}, true
 	case errors.Is(err, storage.ErrTooLarge):

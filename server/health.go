@@ -69,8 +69,7 @@ func (s *Server) pingPhotos(ctx context.Context) error {
 // MetricsHandler serves the Prometheus registry (text exposition format).
 // It is not a route of the public listener: metrics tell request volumes,
 // routes and timings to anyone who asks, so pairsyncd serves them only on
-// a listener of their own (-metrics-addr), kept to the private network
-// (issue 18 hardening).
+// a listener of their own (-metrics-addr), kept to the private network.
 func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -24,31 +23,33 @@ import (
 
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
 )
 
 // fastPasswords keeps the many sign-ins of these tests quick; the
 // production parameters are checked in server/auth.
-var fastPasswords = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastPasswords = servertest.FastPasswords
 
-const testPassword = "correct-horse-9"
+const testPassword = servertest.Password
 
-// idEnv is a server on a real bolt file, served on 127.0.0.1, with an org
-// tree root → {A, B} and one user of every role in each of A and B.
+// idEnv is a server on a real bolt file, served on 127.0.0.1, with the
+// servertest world EveryRole: an org tree root → {A, B} and one user of
+// every role in each of A and B.
 type idEnv struct {
 	t     testing.TB
 	s     *Server
 	db    *bolt.DB
 	base  string
-	clock atomic.Int64 // unix nanoseconds
-	units map[string]storage.OrgUnit
-	users map[string]storage.User
+	clock *servertest.Clock
+	units map[string]storage.OrgUnit // "root", "A", "B"
+	users map[string]storage.User    // by user name
 }
 
-func (e *idEnv) now() time.Time { return time.Unix(0, e.clock.Load()) }
+func (e *idEnv) now() time.Time { return e.clock.Now() }
 func (e *idEnv) advance(d time.Duration) {
-	e.clock.Add(int64(d))
+	e.clock.Advance(d)
 }
 
 // newIDEnv is the environment of the identity and sync protocol tests:
@@ -56,89 +57,55 @@ func (e *idEnv) advance(d time.Duration) {
 // can push free-form records.
 func newIDEnv(t testing.TB) *idEnv {
 	t.Helper()
-	return newEnv(t, false)
+	return startEnv(t, servertest.Options{}, Config{}, Deps{ProtocolOnly: true})
 }
 
 // newDomainEnv is newIDEnv with the domain's rules on, as pairsyncd runs.
 func newDomainEnv(t testing.TB) *idEnv {
 	t.Helper()
-	return newEnv(t, true)
+	return startEnv(t, servertest.Options{}, Config{}, Deps{})
 }
 
 func newEnv(t testing.TB, domainRules bool) *idEnv {
 	t.Helper()
-	return newEnvWith(t, domainRules, nil)
+	return startEnv(t, servertest.Options{}, Config{}, Deps{ProtocolOnly: !domainRules})
 }
 
 // newEnvWith is newEnv on the given photo store (nil: a local folder).
 func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEnv {
 	t.Helper()
-	return newEnvLogged(t, domainRules, photoStore, nil)
+	return startEnv(t, servertest.Options{Photos: photoStore}, Config{}, Deps{ProtocolOnly: !domainRules})
 }
 
 // newEnvLogged is newEnvWith with the server logging to logger (nil:
 // nowhere).
 func newEnvLogged(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger) *idEnv {
 	t.Helper()
-	return newEnvConfig(t, domainRules, photoStore, logger, Config{}, Deps{})
+	return startEnv(t, servertest.Options{Photos: photoStore}, Config{}, Deps{ProtocolOnly: !domainRules, Logger: logger})
 }
 
 // newEnvConfig is newEnvLogged with the server's Config and, for the fields
 // set in extra, its Deps (HashesInFlight, PasswordParams).
 func newEnvConfig(t testing.TB, domainRules bool, photoStore storage.Photos, logger *slog.Logger, cfg Config, extra Deps) *idEnv {
 	t.Helper()
-	e := &idEnv{t: t, units: map[string]storage.OrgUnit{}, users: map[string]storage.User{}}
-	e.clock.Store(time.Now().UnixNano())
-	db, folder := openStores(t)
-	var photos storage.Photos = folder
-	if photoStore != nil {
-		photos = photoStore
-	}
-	e.db = db
-	var err error
-	params := fastPasswords
-	if extra.PasswordParams != (auth.Params{}) {
-		params = extra.PasswordParams
-	}
-	e.s, err = New(cfg, Deps{Store: db, Photos: photos, Now: e.now, PasswordParams: params, ProtocolOnly: !domainRules, Logger: logger,
-		HashesInFlight: extra.HashesInFlight})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.base = serve(t, e.s)
+	return startEnv(t, servertest.Options{Photos: photoStore, PasswordParams: extra.PasswordParams}, cfg,
+		Deps{ProtocolOnly: !domainRules, Logger: logger, HashesInFlight: extra.HashesInFlight})
+}
 
-	ctx := t.Context()
-	mk := func(key, id, parent, kind string) {
-		u, err := db.CreateOrgUnit(ctx, storage.OrgUnit{ID: id, ParentID: parent, Name: "单位 " + key, Kind: kind})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.units[key] = u
-	}
-	mk("root", "root", "", "committee")
-	mk("A", "unitA", "root", "department")
-	mk("B", "unitB", "root", "department")
-	hasher := auth.NewHasher(params, 1)
-	phc, err := hasher.Hash(ctx, testPassword)
+// startEnv opens the servertest world of o with the EveryRole fixture
+// (fsync on, as pairsyncd runs) and serves New(cfg, deps) on it; deps gets
+// the world's stores, clock and password parameters.
+func startEnv(t testing.TB, o servertest.Options, cfg Config, deps Deps) *idEnv {
+	t.Helper()
+	o.Fixture, o.Fsync = servertest.EveryRole(), true
+	w := servertest.New(t, o)
+	deps.Store, deps.Photos, deps.Now, deps.PasswordParams = w.Store, w.Photos, w.Clock.Now, w.PasswordParams
+	s, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	add := func(key, role, unit, counterparty, phone string) {
-		u, err := db.CreateUser(ctx, storage.User{ID: "u-" + key, Username: key, Name: key, Phone: phone, Role: role,
-			OrgUnit: e.units[unit].ID, Counterparty: counterparty, PasswordHash: phc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.users[key] = u
-	}
-	add("root", "admin", "root", "", "")
-	for i, sub := range []string{"A", "B"} {
-		add("admin"+sub, "admin", sub, "", "")
-		add("viewer"+sub, "viewer", sub, "", "")
-		add("officer"+sub, "officer", sub, "", fmt.Sprintf("1380000000%d", i))
-		add("contact"+sub, "contact", sub, "cp-"+sub, "")
-	}
-	return e
+	return &idEnv{t: t, s: s, db: w.DB, base: w.Serve(s), clock: w.Clock,
+		units: map[string]storage.OrgUnit{"root": w.Units["root"], "A": w.Units["unitA"], "B": w.Units["unitB"]}, users: w.Users}
 }
 
 type result struct {
@@ -149,59 +116,22 @@ type result struct {
 
 func (r result) json(t testing.TB, v any) {
 	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.body, err)
-	}
+	servertest.Response{Body: r.body}.JSON(t, v)
 }
 
-// call makes a real HTTP request; token "" sends no Authorization.
+// call makes a real HTTP request; token "" sends no Authorization. The
+// tests read the server's English messages unless they ask for another
+// language in hdr (Chinese is the default for people: messages.go).
 func (e *idEnv) call(method, path, token string, body any, hdr ...string) result {
 	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, ok := body.([]byte)
-		if !ok {
-			b, _ = json.Marshal(body)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	// The tests read the server's English messages unless they ask for
-	// another language (Chinese is the default for people: messages.go).
-	req.Header.Set("Accept-Language", "en")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i] == "Host" {
-			req.Host = hdr[i+1] // net/http sends req.Host, not a Host header
-			continue
-		}
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return result{status: resp.StatusCode, body: b, header: resp.Header}
+	r := servertest.Client{TB: e.t, URL: e.base, Language: "en"}.Call(method, path, token, body, hdr...)
+	return result{status: r.Status, body: r.Body, header: r.Header}
 }
 
 func (e *idEnv) login(user string) tokenResponse {
 	e.t.Helper()
-	r := e.call("POST", "/v1/auth/login", "", map[string]string{"username": user, "password": testPassword})
-	if r.status != 200 {
-		e.t.Fatalf("login %s: got %d %s, want 200", user, r.status, r.body)
-	}
 	var tr tokenResponse
-	r.json(e.t, &tr)
+	servertest.Client{TB: e.t, URL: e.base, Language: "en"}.Login(user, &tr)
 	return tr
 }
 

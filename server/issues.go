@@ -257,7 +257,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	id := newID()
 	r, seq, err := s.writeAs(ctx, p, pairing.CollIssueEvents, id, lr.rec.Pairing, values, writeOptions{create: true,
 		check: func(_, next syncproto.Record) error {
-			// Never appended and silently ignored (issue 18 M4): an event
+			// Never appended and silently ignored: an event
 			// the issue's order would not apply is refused with the reason.
 			if ev, err := pairing.IssueEventFromRecord(next); err == nil {
 				st, _, err := s.ledger.IssueWith(ctx, lr.rec.ID, []pairing.IssueEvent{ev})

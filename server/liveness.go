@@ -10,7 +10,7 @@ import (
 	"github.com/pairsync/pairsync/storage"
 )
 
-// Session liveness (SECURITY.md item 12; issue 18 H2). An access token is
+// Session liveness (SECURITY.md item 12). An access token is
 // signed for ten minutes, but the sign-in behind it can end before that:
 // logout, a password change, a reused refresh token, an administrator
 // disabling the user or revoking the device. Every authenticated request
@@ -22,7 +22,7 @@ import (
 //   - the sign-in (refresh-token family, the token's "sid") is live.
 //
 // The state is read from storage (User, Device, SessionLive), so every
-// server process of a scale-out deployment agrees on it (issue 19). To keep
+// server process of a scale-out deployment agrees on it. To keep
 // the sync hot path cheap, a process caches each (user, device, family)
 // answer for liveTTL: a burst of pushes, pull pages and photo parts costs
 // three point reads, not three per request. A process that ends a session

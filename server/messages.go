@@ -11,7 +11,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// Words for people (issue 16): the text the server sends follows the
+// Words for people: the text the server sends follows the
 // request's Accept-Language — Chinese when it prefers zh or says nothing
 // (Chinese is the default of every screen), English when it prefers en.
 // One table per kind of message: the wire codes (syncproto/errors.go) and

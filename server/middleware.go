@@ -58,7 +58,7 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
-// secureHeaders sets what every answer carries (SECURITY.md 15, issue 18):
+// secureHeaders sets what every answer carries (SECURITY.md 15):
 // X-Content-Type-Options nosniff everywhere, and Cache-Control no-store on
 // the API (tokens and personal data; a handler may loosen it for what is
 // neither, like the JWKS). HTML pages set their CSP where they are served
@@ -162,7 +162,7 @@ func (s *Server) admit(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	// Sign-ins (password hashes) have their own pool: a flood of them, bad
-	// or not, waits there and never takes a slot from sync (issue 18 M6).
+	// or not, waits there and never takes a slot from sync.
 	slots := s.slots
 	if s.signInRoutes[c.Method()+" "+c.Path()] {
 		slots = s.signInSlots

@@ -16,8 +16,9 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// notifier is the server's part of issue 17: the planner every commit
-// calls and the sender of the outbox (nil when no channel is configured).
+// notifier is the server's part of notifications (package notify): the
+// planner every commit calls and the sender of the outbox (nil when no
+// channel is configured).
 type notifier struct {
 	planner notify.Planner
 	sender  *notify.Sender

@@ -84,8 +84,8 @@ func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.P
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		// A unit the caller may not read answers as an unknown one
-		// (issue 18 L2).
+		// A unit the caller may not read answers as an unknown one, so the
+		// answer tells nothing of units outside the caller's subtree.
 		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
 			return nil, errNoOrgUnit(id)
 		}

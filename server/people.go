@@ -15,7 +15,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// People, not ids (issue 16): screens name the person behind every
+// People, not ids: screens name the person behind every
 // reference — the officer who recorded a visit, the admin who dispatched an
 // issue, the writer of each value of a conflict. Records hold user ids and,
 // in their dots, device ids (replica ids); the people of a pairing map both

@@ -54,7 +54,7 @@ type loadedPhoto struct {
 // a visit). A photo nobody cites, and one cited only where the caller
 // cannot see, both answer 404: the route is no oracle of which photos
 // exist. Reading the bytes takes more (loadedPhoto.open, checked by
-// getPhoto): a citation alone opens nothing (issue 18 M1).
+// getPhoto): a citation alone opens nothing.
 func loadPhoto(s *Server, c *fiber.Ctx) (pairing.Object, any, error) {
 	sum := c.Params("id")
 	if !storage.ValidSHA256(sum) {
@@ -431,7 +431,7 @@ func (s *Server) completeUpload(ctx context.Context, p pairing.Principal, lp loa
 	case err != nil:
 		return photoDone{}, err
 	}
-	// The header is not the photo (issue 18 L4): decode it whole (making
+	// The header is not the photo: decode it whole (making
 	// its thumbnail, kept for later) before it counts as stored; one that
 	// does not decode is removed and refused.
 	if _, err := s.thumbnail(ctx, sum); err != nil {
@@ -518,7 +518,7 @@ func (s *Server) getPhoto(c *fiber.Ctx) error {
 		// opens nothing): the same answer.
 		return errorf(http.StatusNotFound, syncproto.CodeNotFound, "the photo has not been uploaded yet")
 	}
-	// Private and short (issue 18): a device keeps a photo at most 5
+	// Private and short: a device keeps a photo at most 5
 	// minutes after its access to it ends.
 	c.Set(fiber.HeaderCacheControl, "private, max-age=300")
 	c.Set(fiber.HeaderETag, `"`+lp.sum+`"`)

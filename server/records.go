@@ -132,7 +132,7 @@ func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, i
 		if pid != pairing.DirectoryScope && p.Role != pairing.RoleSystem { // the server's own events (SLA job) are its own
 			// The rule a push meets (Policy, through mayWrite): the role
 			// writes the collection in a pairing it sees, and an ended
-			// pairing is read-only in the field (issue 18 L1).
+			// pairing is read-only in the field.
 			if e := s.mayWrite(p, next, time.Time{}); e != nil {
 				return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
 			}

@@ -80,7 +80,7 @@ func (s *Server) overview(c *fiber.Ctx) error {
 	// The units one level below the report's root: only within the
 	// caller's subtree (administrators and viewers); a unit outside it
 	// answers as an unknown one, and other roles see no breakdown
-	// (issue 18 L2: the org tree is not read through the overview).
+	// (the org tree is not read through the overview).
 	root := p.OrgPath
 	if out.OrgUnit != "" {
 		u, err := s.store.OrgUnit(ctx, out.OrgUnit)
@@ -128,7 +128,7 @@ type pairingsReport struct {
 	Total    int              `json:"total"`
 }
 
-// pairingsReportHandler: GET /v1/reports/pairings — every visible pairing
+// pairingsReport answers GET /v1/reports/pairings: every visible pairing
 // with its figures for the period: ?sort=visits|satisfaction|overdue|
 // resolution|response (descending; default name), offset=, limit=.
 func (s *Server) pairingsReport(c *fiber.Ctx) error {

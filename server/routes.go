@@ -35,7 +35,7 @@ type route struct {
 	// SignIn marks the routes that hash a password: they are admitted by
 	// their own bounded pool (Config.SignInMaxInFlight), never by the
 	// shared in-flight slots, so a flood of sign-ins cannot starve sync
-	// (SECURITY.md 14, issue 18 M6).
+	// (SECURITY.md 14).
 	SignIn bool
 	// Load resolves the object named by the path's :id; the router asks
 	// pairing.Policy for Action on it before Handler runs. Every route with

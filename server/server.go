@@ -75,7 +75,7 @@ type Config struct {
 	// MaxDevicesPerUser bounds the live (not revoked) devices of one user
 	// (default 10): a stolen password cannot enrol phones without end.
 	MaxDevicesPerUser int
-	// NotifyWebhook is the webhook channel of notifications (issue 17);
+	// NotifyWebhook is the webhook channel of notifications;
 	// an empty URL turns it off (server/notifications.go).
 	NotifyWebhook notify.Webhook
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -18,25 +17,17 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage/bolt"
 	"github.com/pairsync/pairsync/storage/files"
 )
 
-// openStores opens a real bolt file and photo folder in a temporary
-// directory, closed when the test ends.
+// openStores opens a real bolt file (synced on every commit, as pairsyncd
+// runs it) and photo folder in a temporary directory, closed when the test
+// ends.
 func openStores(t testing.TB) (*bolt.DB, *files.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	db, err := bolt.Open(t.Context(), bolt.Config{Path: filepath.Join(dir, "pairsync.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	photos, err := files.Open(filepath.Join(dir, "photos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db, photos
+	return servertest.OpenStores(t, true)
 }
 
 // newTestServer builds a Server on a real bolt file and photo folder.
@@ -50,16 +41,10 @@ func newTestServer(t *testing.T) (*Server, *bolt.DB) {
 	return s, db
 }
 
-// serve runs s on 127.0.0.1:0 and returns its base URL.
+// serve runs s on 127.0.0.1:0 until the test ends and returns its base URL.
 func serve(t testing.TB, s *Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	return "http://" + ln.Addr().String()
+	return servertest.Serve(t, s)
 }
 
 func do(t *testing.T, s *Server, req *http.Request) (*http.Response, []byte) {

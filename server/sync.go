@@ -393,7 +393,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			// A cursor past the head comes from a device that synced with
 			// a database since restored from an older backup: it would skip
 			// the new commits up to its old cursor. It reads the pairing
-			// again instead (found by the deploy review).
+			// again instead.
 			if syncproto.NeedsResync(after, horizon) || after > head {
 				// Records deleted and purged since this cursor would never
 				// reach the device: it reads the pairing again from 0.

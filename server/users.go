@@ -219,8 +219,8 @@ func validateUserFields(username, name, phone, role, counterparty string) error 
 		return badRequest("username", "username must be 2 to 64 letters, digits, '.', '_' or '-'")
 	case validPhone(username):
 		// A phone number signs in by itself; a user name shaped like one
-		// could equal another user's phone and take over their sign-in
-		// (issue 18 L3). Names and phones are disjoint by shape, so a typed
+		// could equal another user's phone and take over their sign-in.
+		// Names and phones are disjoint by shape, so a typed
 		// login resolves one account whatever is stored.
 		return badRequest("username", "a user name cannot be a phone number: put the number in phone (it signs in too) and choose a name with a letter")
 	case utf8.RuneCountInString(name) > 64 || !utf8.ValidString(name):
@@ -330,7 +330,7 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, base, userID s
 // one machine) may build links from its own Host header; any other request
 // is refused before anything is written, because a Host header is the
 // client's to choose and a link to an attacker's host would carry the code
-// there (issue 18 hardening).
+// there.
 func (s *Server) activationBase(c *fiber.Ctx) (string, error) {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/"), nil

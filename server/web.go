@@ -56,7 +56,7 @@ var webTypes = map[string]string{
 // the placeholder's): its own code only ('wasm-unsafe-eval' runs
 // syncproto.wasm), photos as blob: URLs, the icon font inline, connections
 // to this origin and, when photos go straight to an object store (MinIO),
-// to photoOrigin; never framed (issue 18, SECURITY.md 15).
+// to photoOrigin; never framed (SECURITY.md 15).
 func pagePolicy(photoOrigin string) string {
 	extra := ""
 	if photoOrigin != "" {

@@ -45,7 +45,7 @@ const (
 // code such as "project_move", defined where the rule lives: the server's
 // pairing package) and Args the values its message names ({"from":
 // "cancelled", "to": "approved"}): a client shows a message of its own for
-// the reason, in the person's language, with what to do next (issue 16).
+// the reason, in the person's language, with what to do next.
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`

@@ -52,8 +52,7 @@ func (h HLC) Tick(now time.Time) HLC {
 // timestamp. A device whose clock is a century ahead (a dead RTC battery, a
 // hand-set date) may write records; were every replica that reads them to
 // follow, all their later writes would carry that error too, for ever
-// (found by the bad-input tests of issue 11: the server's received_at
-// stamps did). HLCs only break ties between concurrent writes, and dots
+// (the server's received_at stamps would). HLCs only break ties between concurrent writes, and dots
 // decide causality, so a write stamped earlier than one it has seen loses
 // nothing: it still overwrites what its context covers. Five minutes is the
 // slack the server grants device times elsewhere (an event's time is capped

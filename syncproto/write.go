@@ -219,8 +219,8 @@ type Writer struct {
 // key order and spelling do not matter) is left out of the write when the
 // field has no conflict entries and the record is not deleted: writing what
 // is already there would only make a conflict with a concurrent write of
-// another replica, between two equal values (issue 16: a visit's
-// participants re-sent in another key order). If every value is left out,
+// another replica, between two equal values (a visit's participants
+// re-sent in another key order). If every value is left out,
 // nothing is written: Set returns r, a zero Write (Op "") and a nil error,
 // and the Writer's counter and clock stay as they were.
 func (w *Writer) Set(r Record, values map[string]json.RawMessage, now time.Time) (Record, Write, error) {

@@ -3,10 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +13,9 @@ import (
 
 	"github.com/pairsync/pairsync/mobile/web"
 	"github.com/pairsync/pairsync/server"
-	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
-	"github.com/pairsync/pairsync/storage/files"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -31,11 +27,11 @@ import (
 
 const chromium = "/usr/bin/chromium"
 
-const password = "correct-horse-9"
+const password = servertest.Password
 
 // fastPasswords keep sign-ins quick (production parameters are tested in
 // server/auth).
-var fastPasswords = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var fastPasswords = servertest.FastPasswords
 
 // need skips (or, in CI, fails) when a prerequisite is missing.
 func need(t *testing.T, ok bool, what string) {
@@ -82,6 +78,21 @@ func node(t *testing.T, env []string, args ...string) {
 	}
 }
 
+// needBrowser skips the browser journeys under the race detector, and skips
+// (or, in CI, fails) them when Chromium, Node, the npm packages or the
+// built app is missing.
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if raceDetector {
+		t.Skip("skipping under the race detector: make test runs the browser journeys in a plain go test (see race_test.go)")
+	}
+	need(t, exists(chromium), "Chromium is not installed at "+chromium)
+	_, err := exec.LookPath("node")
+	need(t, err == nil, "node is not installed (the web app needs Node 20)")
+	need(t, exists("node_modules/playwright-core"), "mobile/web's npm packages are not installed (npm ci)")
+	need(t, exists("dist/index.html") && exists("dist/sw.js"), "the web app is not built (make web)")
+}
+
 // TestWasmGoldenVectors builds syncproto.wasm from this tree and runs
 // syncproto's golden vectors through it in node (test/golden.test.mjs).
 func TestWasmGoldenVectors(t *testing.T) {
@@ -111,14 +122,7 @@ func TestWasmGoldenVectors(t *testing.T) {
 // the list APIs, a dispatch that officerC's phone receives, a verification
 // seen on the board and in the export).
 func TestBrowserJourneys(t *testing.T) {
-	if raceDetector {
-		t.Skip("skipping under the race detector: make test runs the browser journeys in a plain go test (see race_test.go)")
-	}
-	need(t, exists(chromium), "Chromium is not installed at "+chromium)
-	_, err := exec.LookPath("node")
-	need(t, err == nil, "node is not installed (the web app needs Node 20)")
-	need(t, exists("node_modules/playwright-core"), "mobile/web's npm packages are not installed (npm ci)")
-	need(t, exists("dist/index.html") && exists("dist/sw.js"), "the web app is not built (make web)")
+	needBrowser(t)
 
 	w := newWorld(t)
 	seed := seedConsole(t, w)
@@ -139,9 +143,10 @@ func TestBrowserJourneys(t *testing.T) {
 }
 
 // world is a real pairsyncd (server.New on a bolt file and a photo folder)
-// on 127.0.0.1 serving the built app from dist/, with one pairing p1: two
-// officers (officerA primary, officerB), the contact contactA of cp-A, and
-// the administrator adminA of the unit.
+// on 127.0.0.1 serving the built app from dist/, on the servertest world
+// of webFixture: one pairing p1 with two officers (officerA primary,
+// officerB), the contact contactA of cp-A, and the administrator adminA of
+// the unit.
 type world struct {
 	url string
 	db  *bolt.DB
@@ -149,101 +154,47 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := bolt.Open(ctx, bolt.Config{Path: filepath.Join(dir, "pairsync.db"), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
+	now := time.Now()
+	users := []storage.User{
+		{ID: "u-adminA", Username: "adminA", Name: "王管理", Role: "admin", OrgUnit: "unitA", CreatedAt: now, UpdatedAt: now},
+		{ID: "u-officerA", Username: "officerA", Name: "张伟", Role: "officer", OrgUnit: "unitA", CreatedAt: now, UpdatedAt: now},
+		{ID: "u-officerB", Username: "officerB", Name: "李娜", Role: "officer", OrgUnit: "unitA", CreatedAt: now, UpdatedAt: now},
+		{ID: "u-contactA", Username: "contactA", Name: "陈经理", Role: "contact", OrgUnit: "unitA", Counterparty: "cp-A", CreatedAt: now, UpdatedAt: now},
 	}
-	t.Cleanup(func() { db.Close() })
-	photos, err := files.Open(filepath.Join(dir, "photos"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := servertest.New(t, servertest.Options{Fixture: webFixture(users, "u-contactA")})
 	// The app as built on disk (make web), not as embedded when this test
 	// binary was compiled.
-	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords, Web: os.DirFS("dist")})
+	srv, err := server.New(server.Config{}, server.Deps{Store: sw.Store, Photos: sw.Photos, PasswordParams: sw.PasswordParams, Web: os.DirFS("dist")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	w := &world{url: "http://" + ln.Addr().String(), db: db}
+	return &world{url: sw.Serve(srv), db: sw.DB}
+}
 
-	for _, u := range []storage.OrgUnit{
-		{ID: "root", Name: "市委组织部", Kind: "committee"},
-		{ID: "unitA", ParentID: "root", Name: "市税务局机关第一党支部", Kind: "branch"},
-	} {
-		if _, err := db.CreateOrgUnit(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+// webFixture is the org tree root → unitA (a Party branch), users, and the
+// counterparty cp-A paired with unitA in p1 (officerA primary, officerB,
+// and contact), as the people's first day makes them.
+func webFixture(users []storage.User, contact string) servertest.Fixture {
+	return servertest.Fixture{
+		Units: []storage.OrgUnit{
+			{ID: "root", Name: "市委组织部", Kind: "committee"},
+			{ID: "unitA", ParentID: "root", Name: "市税务局机关第一党支部", Kind: "branch"},
+		},
+		Users: users,
+		Directory: []servertest.Record{
+			{Collection: "counterparties", ID: "cp-A", Fields: map[string]any{"name": "南京星河电梯有限公司", "kind": "enterprise", "org_unit": "unitA"}},
+			{Collection: "pairings", ID: "p1", Fields: map[string]any{"name": "税务局一支部 ↔ 星河电梯", "status": "active", "branches": []string{"unitA"},
+				"counterparties": []string{"cp-A"}, "contacts": []string{contact},
+				"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}, {"user_id": "u-officerB", "primary": false}}}},
+		},
 	}
-	phc, err := auth.NewHasher(fastPasswords, 1).Hash(ctx, password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []storage.User{
-		{ID: "u-adminA", Username: "adminA", Name: "王管理", Role: "admin", OrgUnit: "unitA"},
-		{ID: "u-officerA", Username: "officerA", Name: "张伟", Role: "officer", OrgUnit: "unitA"},
-		{ID: "u-officerB", Username: "officerB", Name: "李娜", Role: "officer", OrgUnit: "unitA"},
-		{ID: "u-contactA", Username: "contactA", Name: "陈经理", Role: "contact", OrgUnit: "unitA", Counterparty: "cp-A"},
-	} {
-		u.PasswordHash = phc
-		u.CreatedAt, u.UpdatedAt = time.Now(), time.Now()
-		if _, err := db.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dw := &syncproto.Writer{Replica: "srv-webtest"}
-	w.dirSet(t, dw, "counterparties", "cp-A", map[string]any{"name": "南京星河电梯有限公司", "kind": "enterprise", "org_unit": "unitA"})
-	w.dirSet(t, dw, "pairings", "p1", map[string]any{"name": "税务局一支部 ↔ 星河电梯", "status": "active", "branches": []string{"unitA"},
-		"counterparties": []string{"cp-A"}, "contacts": []string{"u-contactA"},
-		"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}, {"user_id": "u-officerB", "primary": false}}})
-	return w
 }
 
 // dirSet writes a directory record through the store's commit path, as the
-// server's own writes are committed (see mobile/world_test.go).
+// server's own writes are committed, stamped by dw.
 func (w *world) dirSet(t *testing.T, dw *syncproto.Writer, coll, id string, fields map[string]any) {
 	t.Helper()
-	ctx := t.Context()
-	k := storage.Key{Collection: coll, ID: id}
-	cur := syncproto.NewRecord(coll, id, "_directory")
-	var expect uint64
-	sr, err := w.db.Get(ctx, k)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-	case err != nil:
-		t.Fatal(err)
-	default:
-		if cur, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-			t.Fatal(err)
-		}
-		expect = sr.Seq
-	}
-	values := map[string]json.RawMessage{}
-	for k, v := range fields {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values[k] = b
-	}
-	next, _, err := dw.Set(cur, values, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := syncproto.Encode(next)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.db.Commit(ctx, storage.Batch{Pairing: "_directory", Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}}); err != nil {
-		t.Fatal(err)
-	}
+	servertest.DirSet(t, w.db, dw, coll, id, fields)
 }
 
 // TestDistEmbedded: the embedded folder is there on a fresh clone (its

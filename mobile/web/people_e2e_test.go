@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
-	"github.com/pairsync/pairsync/syncproto"
 )
 
 // TestPeopleJourneys runs the people's journeys (e2e/people/*.test.mjs, in
@@ -37,14 +36,7 @@ import (
 // same people written straight into storage (seedPeople) and runs every
 // journey but 10-firstday. make test never sets it.
 func TestPeopleJourneys(t *testing.T) {
-	if raceDetector {
-		t.Skip("skipping under the race detector: make test runs the browser journeys in a plain go test (see race_test.go)")
-	}
-	need(t, exists(chromium), "Chromium is not installed at "+chromium)
-	_, err := exec.LookPath("node")
-	need(t, err == nil, "node is not installed (the web app needs Node 20)")
-	need(t, exists("node_modules/playwright-core"), "mobile/web's npm packages are not installed (npm ci)")
-	need(t, exists("dist/index.html") && exists("dist/sw.js"), "the web app is not built (make web)")
+	needBrowser(t)
 
 	files, err := filepath.Glob(filepath.Join("e2e", "people", "*.test.mjs"))
 	if err != nil {
@@ -206,43 +198,26 @@ func seedPeople(t *testing.T, dataDir, statePath string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	w := &world{db: db}
-	for _, u := range []storage.OrgUnit{
-		{ID: "root", Name: "市委组织部", Kind: "committee"},
-		{ID: "unitA", ParentID: "root", Name: "市税务局机关第一党支部", Kind: "branch"},
-	} {
-		if _, err := db.CreateOrgUnit(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	phc, err := auth.NewHasher(fastPasswords, 1).Hash(ctx, password)
-	if err != nil {
-		t.Fatal(err)
-	}
 	people := map[string]person{
 		"admin":    {Username: "admin", Password: password, Name: "王管理"},
 		"officerA": {Username: "zhangwei", Password: password, Name: "张伟", Phone: "13800000001"},
 		"officerB": {Username: "lina", Password: password, Name: "李娜", Phone: "13800000002"},
 		"contact":  {Username: "chenjl", Password: password, Name: "陈经理", Phone: "13900000001"},
 	}
-	for id, u := range map[string]storage.User{
+	roles := map[string]storage.User{
 		"admin":    {ID: "u-admin", Role: "admin", OrgUnit: "root"},
 		"officerA": {ID: "u-officerA", Role: "officer", OrgUnit: "unitA"},
 		"officerB": {ID: "u-officerB", Role: "officer", OrgUnit: "unitA"},
 		"contact":  {ID: "u-contact", Role: "contact", OrgUnit: "unitA", Counterparty: "cp-A"},
-	} {
-		p := people[id]
-		u.Username, u.Name, u.Phone, u.PasswordHash = p.Username, p.Name, p.Phone, phc
-		u.CreatedAt, u.UpdatedAt = time.Now(), time.Now()
-		if _, err := db.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
 	}
-	dw := &syncproto.Writer{Replica: "srv-webtest"}
-	w.dirSet(t, dw, "counterparties", "cp-A", map[string]any{"name": "南京星河电梯有限公司", "kind": "enterprise", "org_unit": "unitA"})
-	w.dirSet(t, dw, "pairings", "p1", map[string]any{"name": "税务局一支部 ↔ 星河电梯", "status": "active", "branches": []string{"unitA"},
-		"counterparties": []string{"cp-A"}, "contacts": []string{"u-contact"},
-		"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}, {"user_id": "u-officerB", "primary": false}}})
+	var users []storage.User
+	for _, id := range []string{"admin", "officerA", "officerB", "contact"} {
+		u, p := roles[id], people[id]
+		u.Username, u.Name, u.Phone = p.Username, p.Name, p.Phone
+		u.CreatedAt, u.UpdatedAt = time.Now(), time.Now()
+		users = append(users, u)
+	}
+	servertest.Seed(t, db, nil, servertest.FastPasswords, webFixture(users, "u-contact"))
 	st := map[string]any{
 		"people":       people,
 		"orgUnits":     map[string]string{"root": "市委组织部", "branch": "市税务局机关第一党支部"},

@@ -19,8 +19,8 @@ type Limit struct {
 //
 // An expensive check (a password hash) reserves its attempt first, with
 // Reserve: the check and the count are one atomic step, so n concurrent
-// guesses evaluate at most Max of them (issue 18 M5: checking before the
-// hash and counting after let 60 concurrent guesses all through). A
+// guesses evaluate at most Max of them (checking before the hash and
+// counting after would let any number of concurrent guesses through). A
 // success gives its attempt back with Refund; a failure keeps it counted.
 // Blocked and Fail remain for cheap checks that count only failures.
 //

@@ -1,4 +1,4 @@
-// Package notify tells people when something waits for them (issue 17):
+// Package notify tells people when something waits for them:
 // which changes cause a notification, to whom, with what words and link
 // (Plan, the one place of those rules, called by every commit path), and
 // the sender that drains the durable outbox (Sender) over its channels

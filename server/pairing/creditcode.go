@@ -59,7 +59,8 @@ func creditCheck(sum int) int {
 
 // CompleteCreditCode appends the check character to the first 17
 // characters of a code ("" when they hold a character outside the
-// alphabet): test data, and the hint "did you mean" on a mistyped code.
+// alphabet), for test data. No refusal suggests a corrected code: a check
+// character that does not match says a character was mistyped, not which.
 func CompleteCreditCode(first17 string) string {
 	if len(first17) != 17 {
 		return ""

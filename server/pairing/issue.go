@@ -368,7 +368,7 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	}
 	f := r.Fields["type"]
 	e.Order = EventOrder{HLC: f.HLC, Replica: f.Dot.Replica, Counter: f.Dot.Counter}
-	// A device clock far ahead cannot pin an event last (issue 18 M4): once
+	// A device clock far ahead cannot pin an event last: once
 	// the server has received the event, its place in the order is at most
 	// syncproto.MaxClockAhead after that receipt, as the server's own clock
 	// would have it. Every replica reads the same received_at, so the order
@@ -540,7 +540,7 @@ func (f *issueFold) apply(e IssueEvent) {
 	}
 	f.st.Applied = append(f.st.Applied, e.ID)
 	st := &f.st
-	// An event never counts before the events it follows (issue 18 M3):
+	// An event never counts before the events it follows:
 	// its device time is clamped to the latest time already applied, so a
 	// response dated before its dispatch counts at the dispatch, and the
 	// figures never see a step earlier than the one it answers.

@@ -149,7 +149,7 @@ type RatingSummary struct {
 }
 
 // Rater is who a rating counts for: one rating per (target, rater) counts,
-// the latest written (issue 18 M2). A contact rates as themselves; a rating
+// the latest written, so a rating cannot be counted twice. A contact rates as themselves; a rating
 // an officer's phone records with the contact's code stands for the
 // contact side of the pairing ("code"), whichever officer recorded it.
 func (r RatingSummary) Rater() string {
@@ -1229,7 +1229,7 @@ func (l *Ledger) Ratings(pairings []string, f Filter) []RatingSummary {
 
 // CodedRatings counts the ratings of a target that officers' phones
 // recorded with the contact's code: each use of a rate code makes the
-// next code another (codes are single-use, issue 18 M2).
+// next code another (codes are single-use).
 func (l *Ledger) CodedRatings(pairing, kind, target string) int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()

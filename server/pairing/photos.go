@@ -27,7 +27,8 @@ const PhotoScope = "_photos"
 const CollPhotos = "photos"
 
 // CollPhotoGrants is the collection, in PhotoScope, of the grants that let
-// a pairing's citations of a photo open its bytes (issue 18 M1): one record
+// a pairing's citations of a photo open its bytes (a citation alone opens
+// nothing, or anyone could cite a photo's hash to read it): one record
 // per (pairing, photo), fields "sha256" and "pairing", written when a user
 // who sees the pairing stores the photo's bytes, proves they hold them (an
 // upload whose bytes hash to it), or could already open the photo. A

@@ -201,7 +201,7 @@ var (
 		"2", "不满意", "Dissatisfied",
 		"1", "非常不满意", "Very dissatisfied",
 	)
-	// TargetKinds: what a rating or comment is about.
+	// RatingTargets and CommentTargets: what a rating or comment is about.
 	RatingTargets  = choices("issue", "诉求", "Issue", "project", "实事项目", "Practical project")
 	CommentTargets = choices("visit", "走访", "Visit", "issue", "诉求", "Issue", "project", "实事项目", "Practical project", "milestone", "项目节点", "Milestone")
 	// CounterpartyKinds: an enterprise (keyed by its 统一社会信用代码) or a

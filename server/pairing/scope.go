@@ -161,16 +161,6 @@ func (p Pairing) Sees(pr Principal) bool {
 	return false
 }
 
-// Collections lists the synced collections, for tests.
-func Collections() []string {
-	out := make([]string, 0, len(Schema))
-	for _, c := range Schema {
-		out = append(out, c.Name)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // writers lists the roles that may write a collection (Schema says;
 // field- and transition-level rules are CheckWrite's).
 func writers(collection string) []Role {

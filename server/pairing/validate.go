@@ -568,7 +568,7 @@ func checkTime(f FieldSpec, t, now time.Time) *syncproto.Error {
 }
 
 // checkSince refuses a device time (a Past time: when something happened)
-// dated more than pastSkew before the pairing began (issue 18): nothing is
+// dated more than pastSkew before the pairing began: nothing is
 // recorded in a pairing before it existed, and a clock set back cannot
 // push a record into months already reported.
 func checkSince(w Write, f FieldSpec, v json.RawMessage) *syncproto.Error {

@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,131 +15,72 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server"
-	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
-	"github.com/pairsync/pairsync/storage/files"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
 // The real server in-process on 127.0.0.1, with the domain's rules (as
-// pairsyncd runs it), on a bolt file: org units root → unitA, officers
-// officerA and officer001…officer006, pairings written straight into the
-// directory scope.
+// pairsyncd runs it), on a bolt file: the servertest world EveryRole, with
+// officers officer001…officer006 added to unitA, and pairings written
+// straight into the directory scope.
 //
-//	p1: unitA, every officer, counterparty cp-A
+//	p1: unitA, officerA and officer001…officer006, counterparty cp-A
 //	p2: unitA, officerA only, counterparty cp-B
 
-const testPassword = "correct-horse-9"
+const testPassword = servertest.Password
 
-var fastPasswords = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+// fastPasswords keeps sign-ins quick (production parameters are tested in
+// server/auth).
+var fastPasswords = servertest.FastPasswords
 
 type testServer struct {
-	t    *testing.T
-	db   *bolt.DB
-	srv  *server.Server
-	url  string
-	dirW syncproto.Writer
+	*servertest.World
+	t   *testing.T
+	db  *bolt.DB
+	srv *server.Server
+	url string
 }
 
-func (s *testServer) stop() { _ = s.srv.Shutdown(context.Background()) }
+func (s *testServer) stop() { s.Stop() }
 
 func newServer(t *testing.T) *testServer {
 	t.Helper()
-	ctx := t.Context()
-	dir := t.TempDir()
-	db, err := bolt.Open(ctx, bolt.Config{Path: filepath.Join(dir, "pairsync.db"), NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	photos, err := files.Open(filepath.Join(dir, "photos"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{}, server.Deps{Store: db, Photos: photos, PasswordParams: fastPasswords})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	s := &testServer{t: t, db: db, srv: srv, url: "http://" + ln.Addr().String(), dirW: syncproto.Writer{Replica: "srv-fieldctltest"}}
-	for _, u := range []storage.OrgUnit{
-		{ID: "root", Name: "市委组织部", Kind: "committee"},
-		{ID: "unitA", ParentID: "root", Name: "单位 A", Kind: "department"},
-	} {
-		if _, err := db.CreateOrgUnit(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	phc, err := auth.NewHasher(fastPasswords, 1).Hash(ctx, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := servertest.EveryRole()
 	officers := []map[string]any{{"user_id": "u-officerA", "primary": true}}
-	users := []string{"officerA"}
 	for i := 1; i <= 6; i++ {
 		name := fmt.Sprintf("officer%03d", i)
-		users = append(users, name)
+		f.Users = append(f.Users, storage.User{ID: "u-" + name, Username: name, Name: "联络员 " + name, Role: "officer", OrgUnit: "unitA"})
 		officers = append(officers, map[string]any{"user_id": "u-" + name})
 	}
-	for _, name := range users {
-		u := storage.User{ID: "u-" + name, Username: name, Name: "联络员 " + name, Role: "officer", OrgUnit: "unitA", PasswordHash: phc}
-		if _, err := db.CreateUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
+	f.Directory = []servertest.Record{
+		{Collection: "counterparties", ID: "cp-A", Fields: map[string]any{"name": "南京某精密机械有限公司", "kind": "enterprise", "org_unit": "unitA"}},
+		{Collection: "counterparties", ID: "cp-B", Fields: map[string]any{"name": "某某社区", "kind": "community", "org_unit": "unitA"}},
+		{Collection: "pairings", ID: "p1", Fields: map[string]any{"name": "结对 p1", "status": "active", "branches": []string{"unitA"},
+			"counterparties": []string{"cp-A"}, "officers": officers}},
+		{Collection: "pairings", ID: "p2", Fields: map[string]any{"name": "结对 p2", "status": "active", "branches": []string{"unitA"},
+			"counterparties": []string{"cp-B"}, "officers": officers[:1]}},
 	}
-	s.dirSet("counterparties", "cp-A", map[string]any{"name": "南京某精密机械有限公司", "kind": "enterprise", "org_unit": "unitA"})
-	s.dirSet("counterparties", "cp-B", map[string]any{"name": "某某社区", "kind": "community", "org_unit": "unitA"})
-	s.dirSet("pairings", "p1", map[string]any{"name": "结对 p1", "status": "active", "branches": []string{"unitA"},
-		"counterparties": []string{"cp-A"}, "officers": officers})
-	s.dirSet("pairings", "p2", map[string]any{"name": "结对 p2", "status": "active", "branches": []string{"unitA"},
-		"counterparties": []string{"cp-B"}, "officers": officers[:1]})
-	return s
+	w := servertest.New(t, servertest.Options{Fixture: f})
+	srv, err := server.New(server.Config{}, server.Deps{Store: w.Store, Photos: w.Photos, PasswordParams: w.PasswordParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{World: w, t: t, db: w.DB, srv: srv, url: w.Serve(srv)}
 }
 
 // dirSet commits a directory record through the store, as an
 // administrator's write through the server would be.
 func (s *testServer) dirSet(coll, id string, fields map[string]any) {
 	s.t.Helper()
-	ctx := s.t.Context()
-	fv, err := fieldsOf(fields)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	next, _, err := s.dirW.Set(syncproto.NewRecord(coll, id, "_directory"), fv, time.Now())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	data, err := syncproto.Encode(next)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	k := storage.Key{Collection: coll, ID: id}
-	if _, err := s.db.Commit(ctx, storage.Batch{Pairing: "_directory", Puts: []storage.Put{{Key: k, Data: data}}}); err != nil {
-		s.t.Fatal(err)
-	}
+	s.DirSet(coll, id, fields)
 }
 
 // record returns the server's version of a record.
 func (s *testServer) record(coll, id string) (syncproto.Record, bool) {
 	s.t.Helper()
-	sr, err := s.db.Get(s.t.Context(), storage.Key{Collection: coll, ID: id})
-	if errors.Is(err, storage.ErrNotFound) {
-		return syncproto.Record{}, false
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return r, true
+	return s.Record(coll, id)
 }
 
 // fieldctl runs the command as a function, with an environment of its own.

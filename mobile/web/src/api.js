@@ -1,55 +1,12 @@
-// The HTTP side of the app: JSON requests with the device-bound session,
-// refreshing the access token before it expires and once on a 401 (refresh
-// tokens are single use: the new pair is stored at once). Mirrors
-// mobile/client.go.
+// The field app's sign-in: a device-bound session kept in IndexedDB, its
+// requests sent through the shared client (http.js), which refreshes the
+// access token and keeps each new pair at once.
 import { getMeta, setMeta } from './db.js'
-import { errorText } from './errors.js'
-import { locale } from './i18n.js'
+import { HTTPError, answer, expiresAt, sendJSON as send, signedInClient } from './http.js'
 
-// HTTPError is an error answer; its message is in the person's language
-// (errors.js: from its code and reason, never the code itself).
-export class HTTPError extends Error {
-  constructor(status, body, headers) {
-    super(body && body.code ? errorText(body) : (body && body.message) || `HTTP ${status}`)
-    this.status = status
-    this.code = (body && body.code) || 'internal'
-    this.field = body && body.field
-    this.reason = body && body.reason
-    this.args = body && body.args
-    this.serverMessage = body && body.message
-    // retryAfter: seconds to wait (429, 503), from Retry-After or the body.
-    this.retryAfter = retryAfterSeconds(headers, body)
-    if (body && this.retryAfter) body.retryAfter = this.retryAfter
-  }
-}
-
-// retryAfterSeconds reads Retry-After (seconds or an HTTP date) or a
-// retry_after field; 0 when neither says.
-export function retryAfterSeconds(headers, body) {
-  const v = (headers && headers.get && headers.get('Retry-After')) || (body && body.retry_after)
-  if (v === undefined || v === null || v === '') return 0
-  const n = Number(v)
-  if (Number.isFinite(n)) return Math.max(0, Math.ceil(n))
-  const at = Date.parse(v)
-  return Number.isFinite(at) ? Math.max(0, Math.ceil((at - Date.now()) / 1000)) : 0
-}
-
-// acceptLanguage is sent with every request: the server's own text follows
-// the language chosen in the app (server/messages.go).
-export const acceptLanguage = () => (locale.value === 'en' ? 'en' : 'zh-CN,zh;q=0.9')
-
-// Offline: the request could not reach the server at all.
-export class OfflineError extends Error {
-  constructor(cause) {
-    super('offline')
-    this.cause = cause
-  }
-}
-
-const REFRESH_AHEAD_MS = 60_000
+export { HTTPError, OfflineError, acceptLanguage, retryAfterSeconds } from './http.js'
 
 let session = null
-let refreshing = null
 let onSessionEnded = () => {}
 
 export async function loadSession() {
@@ -64,79 +21,22 @@ export async function saveSession(s) {
   await setMeta('session', s)
 }
 
-function expiresAt(expiresIn) {
-  const sec = expiresIn > 0 && expiresIn <= 600 ? expiresIn : 600
-  return Date.now() + sec * 1000
-}
-
-async function send(method, path, { body, token, headers = {}, raw = false } = {}) {
-  const h = { Accept: 'application/json', 'Accept-Language': acceptLanguage(), ...headers }
-  let b = body
-  if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
-    b = JSON.stringify(body)
-    h['Content-Type'] = 'application/json'
-  } else if (typeof body === 'string') {
-    h['Content-Type'] = 'application/json'
-  }
-  if (token) h.Authorization = 'Bearer ' + token
-  let resp
-  try {
-    resp = await fetch(path, { method, headers: h, body: b, cache: 'no-store' })
-  } catch (e) {
-    throw new OfflineError(e)
-  }
-  const text = await resp.text()
-  if (resp.ok) return raw ? text : (text ? JSON.parse(text) : null)
-  let problem = null
-  try { problem = JSON.parse(text) } catch { /* not a problem body */ }
-  if (problem) problem.retryAfter = retryAfterSeconds(resp.headers, problem) || undefined
-  throw new HTTPError(resp.status, problem, resp.headers)
-}
+const client = signedInClient({
+  tokens: () => ({ access: session?.accessToken || '', refresh: session?.refreshToken || '', expires: session?.accessExpires || 0 }),
+  keep: (tr) => saveSession({ ...session, accessToken: tr.access_token, refreshToken: tr.refresh_token, accessExpires: expiresAt(tr.expires_in) }),
+  // The sign-in ended (expired, revoked or reused): keep the data, ask for
+  // the password again.
+  ended: async () => {
+    await saveSession({ ...session, accessToken: '', refreshToken: '' })
+    onSessionEnded()
+  },
+})
 
 // request sends one API request; auth: with the session's access token.
 // raw: the answer's text (sync bodies go to syncproto.wasm as they are).
-export async function request(method, path, { body, auth = true, headers, raw } = {}) {
+export async function request(method, path, { body, auth = true, headers, raw = false } = {}) {
   if (!auth) return send(method, path, { body, headers, raw })
-  let token = await accessToken()
-  try {
-    return await send(method, path, { body, token, headers, raw })
-  } catch (e) {
-    if (!(e instanceof HTTPError) || e.status !== 401) throw e
-    await refresh(true)
-    token = session.accessToken
-    return send(method, path, { body, token, headers, raw })
-  }
-}
-
-async function accessToken() {
-  if (!session || !session.refreshToken) throw new HTTPError(401, { code: 'unauthorized', message: 'sign in' })
-  if (session.accessToken && Date.now() + REFRESH_AHEAD_MS < session.accessExpires) return session.accessToken
-  await refresh(false)
-  return session.accessToken
-}
-
-async function refresh(force) {
-  if (refreshing) return refreshing
-  refreshing = (async () => {
-    if (!force && session.accessToken && Date.now() + REFRESH_AHEAD_MS < session.accessExpires) return
-    try {
-      const tr = await send('POST', '/v1/auth/refresh', { body: { refresh_token: session.refreshToken } })
-      await saveSession({ ...session, accessToken: tr.access_token, refreshToken: tr.refresh_token, accessExpires: expiresAt(tr.expires_in) })
-    } catch (e) {
-      if (e instanceof HTTPError && e.status === 401) {
-        // The sign-in ended (expired, revoked or reused): keep the data,
-        // ask for the password again.
-        await saveSession({ ...session, accessToken: '', refreshToken: '' })
-        onSessionEnded()
-      }
-      throw e
-    }
-  })()
-  try {
-    await refreshing
-  } finally {
-    refreshing = null
-  }
+  return answer(await client.call(method, path, { body, headers }), raw)
 }
 
 // signIn logs in online; the first time on this browser it registers the

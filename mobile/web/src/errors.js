@@ -1,4 +1,4 @@
-// Words for errors (issue 16): every wire error code (syncproto/errors.go)
+// Words for errors: every wire error code (syncproto/errors.go)
 // and every domain refusal reason (server/pairing/reasons.go) has a message
 // here in Chinese and English, saying what to do next. The field app and the
 // console both show errors through errorText, so a code never reaches a

@@ -36,7 +36,8 @@ type Config struct {
 	// listener closes; with DrainDelay it must stay under 15s.
 	ShutdownTimeout time.Duration
 	// MetricsAddr is where /metrics is served, on a listener of its own;
-	// empty serves no metrics. Never the public listener (issue 18).
+	// empty serves no metrics. Never the public listener: metrics tell
+	// routes and timings to anyone who asks.
 	MetricsAddr string
 	Server      server.Config
 	// MinIO locates the photo bucket when Photos is minio. The keys come

@@ -1,4 +1,4 @@
-// The audit log in words (issue 16): each action code the server records
+// The audit log in words: each action code the server records
 // (server: s.audit and auditChanges) has a Chinese and an English name;
 // objects are named (a person, a pairing, a unit…), never shown as ids; the
 // server's English details are put into words or left out of a Chinese

@@ -1,30 +1,15 @@
-// The console's HTTP side. The console is online only: it signs in without
-// registering a device (it never syncs), keeps its tokens in localStorage
-// under its own key (apart from the field app's device session in
-// IndexedDB), refreshes the access token before it expires and once on a
-// 401 (refresh tokens are single use: the new pair is stored at once).
+// The console's sign-in. The console is online only: it signs in without
+// registering a device (it never syncs) and keeps its tokens in
+// localStorage under its own key, apart from the field app's device session
+// in IndexedDB; its requests go through the shared client (../http.js),
+// which refreshes the access token and keeps each new pair at once.
 import { reactive } from 'vue'
-import { retryAfterSeconds } from '../api.js'
-import { errorText } from '../errors.js'
-import { locale } from '../i18n.js'
+import { HTTPError, answer, expiresAt, send, signedInClient } from '../http.js'
 
 const KEY = 'pairsync.console'
-const AHEAD_MS = 60_000
 
-// APIError is an error answer; its message is in the person's language
-// (errors.js: from its code and reason, never the code itself).
-export class APIError extends Error {
-  constructor(status, body, headers) {
-    super(body && body.code ? errorText(body) : (body && body.message) || `HTTP ${status}`)
-    this.status = status
-    this.code = (body && body.code) || 'internal'
-    this.field = body && body.field
-    this.reason = body && body.reason
-    this.args = body && body.args
-    // retryAfter: seconds to wait (429, 503).
-    this.retryAfter = retryAfterSeconds(headers, body)
-  }
-}
+// APIError is the shared client's error answer (HTTPError).
+export { HTTPError as APIError }
 
 function loadSaved() {
   try { return JSON.parse(localStorage.getItem(KEY) || 'null') } catch { return null }
@@ -40,68 +25,21 @@ function save() {
 function setTokens(tr) {
   session.access = tr.access_token
   session.refresh = tr.refresh_token
-  const sec = tr.expires_in > 0 && tr.expires_in <= 600 ? tr.expires_in : 600
-  session.expires = Date.now() + sec * 1000
+  session.expires = expiresAt(tr.expires_in)
   if (tr.user) session.user = tr.user
   save()
 }
 
 export const signedIn = () => !!session.refresh
 
-async function send(method, path, { body, token, headers = {} } = {}) {
-  const h = { Accept: 'application/json', 'Accept-Language': locale.value === 'en' ? 'en' : 'zh-CN,zh;q=0.9', ...headers }
-  let b = body
-  if (body !== undefined && !(body instanceof Blob) && !(body instanceof FormData) && typeof body !== 'string') {
-    b = JSON.stringify(body)
-    h['Content-Type'] = 'application/json'
-  }
-  if (token) h.Authorization = 'Bearer ' + token
-  const resp = await fetch(path, { method, headers: h, body: b, cache: 'no-store' })
-  if (resp.ok) return resp
-  let problem = null
-  try { problem = await resp.json() } catch { /* not a problem body */ }
-  if (problem) problem.retryAfter = retryAfterSeconds(resp.headers, problem) || undefined
-  throw new APIError(resp.status, problem, resp.headers)
-}
-
-let refreshing = null
-async function refresh() {
-  if (!refreshing) {
-    refreshing = (async () => {
-      try {
-        const resp = await send('POST', '/v1/auth/refresh', { body: { refresh_token: session.refresh } })
-        setTokens(await resp.json())
-      } catch (e) {
-        if (e instanceof APIError && e.status === 401) signOutLocal()
-        throw e
-      }
-    })().finally(() => { refreshing = null })
-  }
-  return refreshing
-}
-
-async function token() {
-  if (!session.refresh) throw new APIError(401, { code: 'unauthorized', message: 'sign in' })
-  if (!session.access || Date.now() + AHEAD_MS >= session.expires) await refresh()
-  return session.access
-}
+const client = signedInClient({ tokens: () => session, keep: setTokens, ended: signOutLocal })
 
 // call sends an authenticated request and returns the Response.
-export async function call(method, path, opts = {}) {
-  try {
-    return await send(method, path, { ...opts, token: await token() })
-  } catch (e) {
-    if (!(e instanceof APIError) || e.status !== 401 || !session.refresh) throw e
-    await refresh()
-    return send(method, path, { ...opts, token: session.access })
-  }
-}
+export const call = client.call
 
 // api sends a request and returns the JSON answer (null when empty).
 export async function api(method, path, body) {
-  const resp = await call(method, path, { body })
-  const text = await resp.text()
-  return text ? JSON.parse(text) : null
+  return answer(await call(method, path, { body }))
 }
 
 export const get = (path) => api('GET', path)
@@ -175,7 +113,7 @@ export async function signIn(username, password) {
   const tr = await resp.json()
   if (tr.user.role !== 'admin' && tr.user.role !== 'viewer') {
     try { await send('POST', '/v1/auth/logout', { body: { refresh_token: tr.refresh_token } }) } catch { /* expires anyway */ }
-    throw new APIError(403, { message: 'console_roles' }) // no code: Login.vue reads the message
+    throw new HTTPError(403, { message: 'console_roles' }) // no code: Login.vue reads the message
   }
   setTokens(tr)
 }

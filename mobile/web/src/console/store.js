@@ -83,7 +83,7 @@ export async function loadPairings(force = false) {
   store.pairingsLoaded = true
 }
 
-// Names, never ids (issue 16): someone the console cannot name (outside
+// Names, never ids: someone the console cannot name (outside
 // the subtree, or a viewer who may not read accounts) is "其他人员", an
 // unknown unit or counterparty "—".
 export const userName = (id) => (id ? store.users[id]?.name || store.users[id]?.username || store.people[id]?.name || t('someone') : '')
