@@ -269,7 +269,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		keys:         deps.Keys,
 		tokens:       auth.NewTokens(deps.Keys, tokenIssuer, tokenAudience, deps.Now),
 		hasher:       auth.NewHasher(deps.PasswordParams, deps.HashesInFlight),
-		throttle:     auth.NewThrottle(throttleWindow, throttleKeysMemory, deps.Now),
 		now:          deps.Now,
 		conns:        newConns(),
 		writer:       newServerWriter(),
@@ -279,6 +278,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deviceLocks:  newStripedLocks(),
 		syncLimits:   syncproto.DefaultLimits(),
 	}
+	s.throttle = auth.NewThrottle(s.store, throttleWindow, deps.Now)
 	s.toucher, _ = deps.Store.(deviceToucher)
 	s.seen.every, s.seen.flushed = lastSeenFlushEvery, deps.Now()
 	s.syncLimits.MaxBytes = cfg.BodyLimit
@@ -407,6 +407,11 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("photo collection failed", "err", err)
 		} else if len(rep.Orphan) > 0 || rep.Uploads > 0 {
 			s.log.Info("photos collected", "photos", len(rep.Orphan), "bytes", rep.Bytes, "abandoned_uploads", rep.Uploads)
+		}
+		if n, err := s.throttle.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("throttle pruning failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("ended throttle windows pruned", "counters", n)
 		}
 		if n, err := s.store.PruneReceipts(ctx, receiptsKept); err != nil && ctx.Err() == nil {
 			s.log.Warn("receipt pruning failed", "err", err)
