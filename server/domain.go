@@ -187,7 +187,7 @@ func (s *Server) confirmationCode(ctx context.Context, what, subject string) (st
 // has six digits, so guessing through pushes (500 changes each) would
 // otherwise take minutes. Each code given is reserved before it is checked
 // and given back when right (SECURITY.md 14), on counters in storage that
-// every server process shares (issue 19): past the limit every attempt is
+// every server process shares: past the limit every attempt is
 // refused, a right code too, until the window ends.
 const (
 	maxWrongCodesSubject = 5  // per issue response, rating target or project

@@ -27,10 +27,10 @@ type deviceToucher interface {
 // request comes (flushLoop), and at Shutdown. Readers of LastSeen in this
 // process (the device lists, the console's idle devices) see them at once
 // through seen; other replicas read them from the store, so they see a
-// sighting within lastSeenFlushEvery (and a second) whatever the traffic:
-// before the loop, a replica the load balancer stopped sending syncs to kept
-// its last sightings until it shut down. A crash loses at most the last few
-// seconds of sightings.
+// sighting within lastSeenFlushEvery (and a second) whatever the traffic
+// (without the loop, a replica the load balancer stops sending syncs to
+// would keep its last sightings until it shut down). A crash loses at most
+// the last few seconds of sightings.
 type sightings struct {
 	mu        sync.Mutex
 	pending   map[string]time.Time

@@ -18,7 +18,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// Issue 19: pairsyncd runs as several replicas behind a load balancer on one
+// pairsyncd runs as several replicas behind a load balancer on one
 // store. The TestReplicas* tests run three Servers in this process on one
 // store (bolt; and MongoDB: MONGODB_URI's, else FerretDB) and check that what
 // one replica learns, the others see: sign-in and confirmation-code

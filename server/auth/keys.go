@@ -18,7 +18,7 @@ import (
 // algEdDSA is the one signing algorithm Pairsync issues and accepts.
 const algEdDSA = "EdDSA"
 
-// Replicas share the key set through storage (issue 19). Each re-reads it
+// Replicas share the key set through storage. Each re-reads it
 // in the background at most every refreshEvery, when a token is signed or
 // verified, so a key rotated by another process (or by `pairsyncd
 // rotate-key`) signs and verifies everywhere within a few seconds; a token

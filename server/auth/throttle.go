@@ -23,12 +23,12 @@ type Limit struct {
 //
 // An expensive check (a password hash) reserves its attempt first, with
 // Reserve: the check and the count are one atomic step, so n concurrent
-// guesses evaluate at most Max of them (issue 18 M5: checking before the
-// hash and counting after let 60 concurrent guesses all through). A
+// guesses evaluate at most Max of them (checking before the hash and
+// counting after would let any number of concurrent guesses through). A
 // success gives its attempt back with Refund; a failure keeps it counted.
 //
 // The counters live in storage (storage.Attempts), shared by every server
-// process, so n replicas allow no more guesses than one (issue 19). Keys
+// process, so n replicas allow no more guesses than one. Keys
 // are stored as SHA-256 hashes: a key may hold a login typed at sign-in,
 // which may be a phone number. Nothing is evicted: a counter is deleted
 // only after its window has ended (Prune), so flooding the store with fresh

@@ -70,7 +70,7 @@ func TestThrottleKeysHashed(t *testing.T) {
 }
 
 // TestThrottleReserveIsAtomic: 60 concurrent attempts against a limit of 3
-// get exactly 3 reservations (issue 18 M5); a refund gives one back.
+// get exactly 3 reservations; a refund gives one back.
 func TestThrottleReserveIsAtomic(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	th, _ := newTestThrottle(t, &now)

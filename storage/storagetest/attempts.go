@@ -180,7 +180,7 @@ func (s suite) attemptsInvalid(t *testing.T) {
 
 // attemptsConcurrentReserve: racing reservations never pass a Max: 60 on
 // one account and client get 3; 60 on 60 accounts from one client get the
-// client's 30 (SECURITY.md 14, issue 18 M5, across processes).
+// client's 30 (SECURITY.md 14, across processes).
 func (s suite) attemptsConcurrentReserve(t *testing.T) {
 	s.needConcurrency(t)
 	st := s.open(t)
