@@ -59,8 +59,8 @@ func (s *Server) activationInfo(c *fiber.Ctx) error {
 	// A look-up is reserved before it is tried, like a use (SECURITY.md 14),
 	// and given back only when the code is good.
 	ctx, limits := c.UserContext(), activationLimits(c.IP())
-	if wait, ok := s.throttle.Reserve(limits...); !ok {
-		return tooManyAttempts(wait)
+	if err := s.reserve(ctx, limits...); err != nil {
+		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	code := normalizeCode(req.Code)
@@ -72,10 +72,10 @@ func (s *Server) activationInfo(c *fiber.Ctx) error {
 		return errBadActivationCode()
 	}
 	if err != nil {
-		s.throttle.Refund(limits...)
+		s.refund(ctx, limits...)
 		return err
 	}
-	s.throttle.Refund(limits...)
+	s.refund(ctx, limits...)
 	u, err := s.store.User(ctx, act.UserID)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && u.Disabled {
 		// The code cannot be used either: say the same thing.

@@ -186,32 +186,39 @@ func (s *Server) confirmationCode(ctx context.Context, what, subject string) (st
 
 // Wrong confirmation codes allowed per throttle window (15 min): a code
 // has six digits, so guessing through pushes (500 changes each) would
-// otherwise take minutes. Past the limit every attempt is refused, a right
-// code too, until the window ends. The counts live in this process's
-// memory (like the sign-in throttle): n server processes allow n times as
-// many guesses, still about 1 in 10,000 a day per thing confirmed.
+// otherwise take minutes. Each code given is reserved before it is checked
+// and given back when right (SECURITY.md 14), on counters in storage that
+// every server process shares: past the limit every attempt is
+// refused, a right code too, until the window ends.
 const (
 	maxWrongCodesSubject = 5  // per issue response, rating target or project
 	maxWrongCodesUser    = 20 // per officer, across everything they confirm
 )
 
 func (s *Server) checkCode(ctx context.Context, p pairing.Principal, what, subject, code string) (*syncproto.Error, error) {
+	wrong := &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code",
+		Message: "the contact's confirmation code is missing or wrong: ask the contact for the code their app shows"}
+	if code == "" {
+		return wrong, nil // no guess: nothing to count
+	}
 	thing, _, _ := strings.Cut(subject, "#") // guesses count per thing, across its codes
 	limits := []auth.Limit{{Key: "c|" + what + "|" + thing, Max: maxWrongCodesSubject}, {Key: "cu|" + p.UserID, Max: maxWrongCodesUser}}
-	if wait, blocked := s.throttle.Blocked(limits...); blocked {
+	wait, ok, err := s.throttle.Reserve(ctx, limits...)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return &syncproto.Error{Code: syncproto.CodeRateLimited, Field: "code",
 			Message: fmt.Sprintf("too many wrong confirmation codes: try again in %d minutes", int(wait.Minutes())+1)}, nil
 	}
 	want, err := s.confirmationCode(ctx, what, subject)
 	if err != nil {
+		s.refund(ctx, limits...)
 		return nil, err
 	}
-	if code == "" || !hmac.Equal([]byte(code), []byte(want)) {
-		if code != "" {
-			s.throttle.Fail(limits...)
-		}
-		return &syncproto.Error{Code: syncproto.CodeForbidden, Field: "code",
-			Message: "the contact's confirmation code is missing or wrong: ask the contact for the code their app shows"}, nil
+	if !hmac.Equal([]byte(code), []byte(want)) {
+		return wrong, nil // the reserved attempt stays counted
 	}
+	s.refund(ctx, limits...)
 	return nil, nil
 }

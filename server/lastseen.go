@@ -21,17 +21,23 @@ type deviceToucher interface {
 }
 
 // sightings keeps when each device was last seen, in memory, so that a sync
-// writes nothing (with a store that has TouchDevices): they reach the store every lastSeenFlushEvery, written by
-// the request that finds the last flush that old (in the background), and
-// at Shutdown. Readers of LastSeen (the device lists, the console's idle
-// devices) see them at once through seen. A crash loses at most the last
-// few seconds of sightings.
+// writes nothing (with a store that has TouchDevices): they reach the store
+// every lastSeenFlushEvery, written by the request that finds the last flush
+// that old (in the background), by a serving server's own loop when no such
+// request comes (flushLoop), and at Shutdown. Readers of LastSeen in this
+// process (the device lists, the console's idle devices) see them at once
+// through seen; other replicas read them from the store, so they see a
+// sighting within lastSeenFlushEvery (and a second) whatever the traffic
+// (without the loop, a replica the load balancer stops sending syncs to
+// would keep its last sightings until it shut down). A crash loses at most
+// the last few seconds of sightings.
 type sightings struct {
-	mu       sync.Mutex
-	pending  map[string]time.Time
-	every    time.Duration // how often to flush: lastSeenFlushEvery (tests change it)
-	flushed  time.Time     // when the last flush began
-	flushing atomic.Bool   // a flush holds the right to write
+	mu        sync.Mutex
+	pending   map[string]time.Time
+	every     time.Duration // how often to flush: lastSeenFlushEvery (tests change it)
+	flushed   time.Time     // when the last flush began (the server's clock)
+	flushedAt time.Time     // the same in real time (flushLoop's measure)
+	flushing  atomic.Bool   // a flush holds the right to write
 }
 
 // see records that device d synced at now, if its last sighting is
@@ -72,8 +78,39 @@ func (g *sightings) take(now time.Time, force bool) map[string]time.Time {
 		return nil
 	}
 	batch := g.pending
-	g.pending, g.flushed = nil, now
+	g.pending, g.flushed, g.flushedAt = nil, now, time.Now()
 	return batch
+}
+
+// loopDue reports whether flushLoop should write: sightings are pending and
+// the last flush is g.every old in real time.
+func (g *sightings) loopDue() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending) > 0 && time.Since(g.flushedAt) >= g.every
+}
+
+// flushLoop writes the pending sightings every lastSeenFlushEvery (checked
+// each second) until stop is closed; Serve runs it.
+func (s *Server) flushLoop(stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if !s.seen.loopDue() || !s.seen.flushing.CompareAndSwap(false, true) {
+			continue
+		}
+		if batch := s.seen.take(s.now().UTC(), true); batch != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			s.writeSightings(ctx, batch)
+			cancel()
+		}
+		s.seen.flushing.Store(false)
+	}
 }
 
 // putBack returns sightings a failed flush could not write, unless newer

@@ -44,8 +44,8 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 	// The guess at the current password is reserved before the hash
 	// (SECURITY.md 14) and given back when it was right.
 	limits := []auth.Limit{{Key: "pw|" + cl.Subject, Max: maxFailsAccountIP}}
-	if wait, ok := s.throttle.Reserve(limits...); !ok {
-		return tooManyAttempts(wait)
+	if err := s.reserve(ctx, limits...); err != nil {
+		return err
 	}
 	ok := false
 	if len(req.OldPassword) <= 1024 {
@@ -55,7 +55,7 @@ func (s *Server) changePassword(c *fiber.Ctx) error {
 		s.audit(c, storage.AuditEvent{Action: "password_change_failed", Result: "failed", Object: "user:" + u.ID})
 		return badRequest("old_password", "the current password is wrong")
 	}
-	s.throttle.Refund(limits...)
+	s.refund(ctx, limits...)
 	phc, err := s.hasher.Hash(ctx, req.NewPassword)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -220,6 +221,9 @@ type Server struct {
 	probes probeLimiter
 	// notify plans notifications in every commit and sends them.
 	notify notifier
+	// stopLoops ends what Serve started beside the listener (flushLoop).
+	stopLoops     chan struct{}
+	stopLoopsOnce sync.Once
 }
 
 // New builds a Server with every route registered.
@@ -269,7 +273,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		keys:         deps.Keys,
 		tokens:       auth.NewTokens(deps.Keys, tokenIssuer, tokenAudience, deps.Now),
 		hasher:       auth.NewHasher(deps.PasswordParams, deps.HashesInFlight),
-		throttle:     auth.NewThrottle(throttleWindow, throttleKeysMemory, deps.Now),
 		now:          deps.Now,
 		conns:        newConns(),
 		writer:       newServerWriter(),
@@ -279,8 +282,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deviceLocks:  newStripedLocks(),
 		syncLimits:   syncproto.DefaultLimits(),
 	}
+	s.throttle = auth.NewThrottle(s.store, throttleWindow, deps.Now)
 	s.toucher, _ = deps.Store.(deviceToucher)
-	s.seen.every, s.seen.flushed = lastSeenFlushEvery, deps.Now()
+	s.seen.every, s.seen.flushed, s.seen.flushedAt = lastSeenFlushEvery, deps.Now(), time.Now()
+	s.stopLoops = make(chan struct{})
 	s.syncLimits.MaxBytes = cfg.BodyLimit
 	s.pullLimits = s.syncLimits
 	s.pullLimits.MaxKeys = 100_000
@@ -342,7 +347,12 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Serve answers requests on ln until Shutdown; it returns nil after a clean
 // shutdown.
+// While it serves, the devices' sightings kept in memory are written every
+// few seconds (lastseen.go), so other replicas see them.
 func (s *Server) Serve(ln net.Listener) error {
+	if s.toucher != nil {
+		go s.flushLoop(s.stopLoops)
+	}
 	return s.app.Listener(countingListener{ln})
 }
 
@@ -358,6 +368,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// now and as they go idle, so only in-flight requests are waited for.
 	s.conns.closeQuiet()
 	err := <-done
+	s.stopLoopsOnce.Do(func() { close(s.stopLoops) })
 	// Devices' sightings kept in memory, written even when ctx has ended.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -407,6 +418,11 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 			s.log.Warn("photo collection failed", "err", err)
 		} else if len(rep.Orphan) > 0 || rep.Uploads > 0 {
 			s.log.Info("photos collected", "photos", len(rep.Orphan), "bytes", rep.Bytes, "abandoned_uploads", rep.Uploads)
+		}
+		if n, err := s.throttle.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("throttle pruning failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("ended throttle windows pruned", "counters", n)
 		}
 		if n, err := s.store.PruneReceipts(ctx, receiptsKept); err != nil && ctx.Err() == nil {
 			s.log.Warn("receipt pruning failed", "err", err)

@@ -26,11 +26,10 @@ import (
 // attempt is reserved before the hash (auth.Throttle.Reserve) and given
 // back on success.
 const (
-	throttleWindow     = 15 * time.Minute
-	maxFailsAccountIP  = 3  // the 4th wrong password from one client gets 429
-	maxFailsIP         = 30 // across accounts from one client (password spraying)
-	throttleKeysMemory = 100_000
-	activationTTL      = 72 * time.Hour
+	throttleWindow    = 15 * time.Minute
+	maxFailsAccountIP = 3  // the 4th wrong password from one client gets 429
+	maxFailsIP        = 30 // across accounts from one client (password spraying)
+	activationTTL     = 72 * time.Hour
 )
 
 // errWrongCredentials is the one answer to a failed sign-in, for unknown
@@ -99,6 +98,30 @@ func signInLimits(account, ip string) []auth.Limit {
 	}
 }
 
+// reserve reserves an attempt on limits (auth.Throttle.Reserve): nil, the
+// 429 of a reached limit, or the storage error (503: a guess is never let
+// through unthrottled).
+func (s *Server) reserve(ctx context.Context, limits ...auth.Limit) error {
+	wait, ok, err := s.throttle.Reserve(ctx, limits...)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return tooManyAttempts(wait)
+	}
+	return nil
+}
+
+// refund gives back a reserved attempt after a success, even when the
+// client has gone; a failure keeps the attempt counted (logged).
+func (s *Server) refund(ctx context.Context, limits ...auth.Limit) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.throttle.Refund(ctx, limits...); err != nil {
+		s.log.Warn("giving back a throttled attempt", "err", err)
+	}
+}
+
 // tooManyAttempts is the 429 of every throttle: Retry-After, and the wait in
 // whole minutes in the message and in seconds in retry_after (the clients
 // translate the code and show the minutes).
@@ -129,9 +152,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 		account = u.ID
 	}
 	limits := signInLimits(account, ip)
-	if wait, ok := s.throttle.Reserve(limits...); !ok {
-		s.audit(c, storage.AuditEvent{Action: "login_throttled", Result: "denied", Username: maskLogin(req.Username)})
-		return tooManyAttempts(wait)
+	if err := s.reserve(ctx, limits...); err != nil {
+		if errors.As(err, new(*Error)) {
+			s.audit(c, storage.AuditEvent{Action: "login_throttled", Result: "denied", Username: maskLogin(req.Username)})
+		}
+		return err
 	}
 	ok := false
 	if err == nil && u.PasswordHash != "" {
@@ -156,7 +181,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	// A success gives back its own attempt only: resetting the counter
 	// would let guesses running beside it through (60 concurrent guesses,
 	// one of them right, must still evaluate at most 3).
-	s.throttle.Refund(limits...)
+	s.refund(ctx, limits...)
 	if s.hasher.NeedsRehash(u.PasswordHash) {
 		if phc, err := s.hasher.Hash(ctx, req.Password); err == nil {
 			u.PasswordHash = phc
@@ -375,8 +400,8 @@ func (s *Server) activate(c *fiber.Ctx) error {
 	}
 	// A guess at a code is reserved before it is tried (SECURITY.md 14).
 	limits := activationLimits(ip)
-	if wait, ok := s.throttle.Reserve(limits...); !ok {
-		return tooManyAttempts(wait)
+	if err := s.reserve(ctx, limits...); err != nil {
+		return err
 	}
 	code := normalizeCode(req.Code)
 	if len(code) != activationCodeLen {
@@ -388,10 +413,10 @@ func (s *Server) activate(c *fiber.Ctx) error {
 		return errBadActivationCode()
 	}
 	if err != nil {
-		s.throttle.Refund(limits...)
+		s.refund(ctx, limits...)
 		return err
 	}
-	s.throttle.Refund(limits...)
+	s.refund(ctx, limits...)
 	phc, err := s.hasher.Hash(ctx, req.Password)
 	if err != nil {
 		return err

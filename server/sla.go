@@ -15,18 +15,28 @@ import (
 )
 
 // unitCache keeps the org tree's SLA settings for the issue rules, which the
-// ledger asks for on every issue it derives. Units change rarely; a minute
-// of staleness only delays a changed due-date default.
+// ledger asks for on every issue it derives. Every replica keeps its own,
+// and learns of a change made by any process from the store's
+// OrgUnitsVersion (a count of org-unit writes), read at most every
+// unitCheckEvery: a changed due-date default reaches every replica within
+// about a second. The tree is read again only when the count moved, or
+// after unitCacheTTL in case a count was lost (MongoDB bumps it after the
+// write, without a transaction).
 type unitCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	units map[string]storage.OrgUnit
+	mu      sync.Mutex
+	units   map[string]storage.OrgUnit
+	version uint64    // the count the units were read at
+	loaded  time.Time // when they were read (real time)
+	checked time.Time // when the count was last read (real time)
 }
 
-const unitCacheTTL = time.Minute
+const (
+	unitCheckEvery = time.Second
+	unitCacheTTL   = time.Minute
+)
 
 // invalidate makes the next lookup read the tree again (after this
-// process changed a unit; other processes catch up within unitCacheTTL).
+// process changed a unit; the others see the count move).
 func (c *unitCache) invalidate() {
 	c.mu.Lock()
 	c.units = nil
@@ -34,21 +44,35 @@ func (c *unitCache) invalidate() {
 }
 
 func (s *Server) orgUnits(ctx context.Context) map[string]storage.OrgUnit {
-	s.units.mu.Lock()
-	defer s.units.mu.Unlock()
-	if s.units.units != nil && time.Since(s.units.at) < unitCacheTTL {
-		return s.units.units
+	c := &s.units
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.units != nil && time.Since(c.checked) < unitCheckEvery && time.Since(c.loaded) < unitCacheTTL {
+		return c.units
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	// The count is read before the tree: a write between the two is read
+	// now or found by the next check.
+	v, err := s.store.OrgUnitsVersion(ctx)
+	c.checked = time.Now()
+	if err != nil {
+		s.log.Warn("org units version for the issue rules", "err", err)
+		return c.units // keep the last known (nil: the defaults)
+	}
+	if c.units != nil && v == c.version && time.Since(c.loaded) < unitCacheTTL {
+		return c.units
 	}
 	list, err := s.store.OrgUnits(ctx, "")
 	if err != nil {
 		s.log.Warn("org units for the issue rules", "err", err)
-		return s.units.units // keep the last known (nil: the defaults)
+		return c.units
 	}
 	m := make(map[string]storage.OrgUnit, len(list))
 	for _, u := range list {
 		m[u.ID] = u
 	}
-	s.units.units, s.units.at = m, time.Now()
+	c.units, c.version, c.loaded = m, v, time.Now()
 	return m
 }
 

@@ -417,6 +417,24 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		if after != 0 && page.Next > after {
+			// A purge (any replica's maintenance) that ran between the
+			// horizon check above and the page took tombstones out of it,
+			// and the page's cursor would pass them: the device would keep
+			// those records for good. The horizon read again after the page
+			// sees any such purge (it rises in the purge's commit). A page
+			// that moves the cursor nowhere needs no check: the next pull
+			// finds the horizon.
+			horizon, err := s.store.Horizon(ctx, pid)
+			if err != nil {
+				return err
+			}
+			if syncproto.NeedsResync(after, horizon) {
+				ans.Resync = append(ans.Resync, pid)
+				delete(ans.Cursor, pid)
+				continue
+			}
+		}
 		for _, sr := range page.Records {
 			budget -= len(sr.Data)
 			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) || !pairing.MayRead(p.Role, sr.Collection) {

@@ -37,6 +37,11 @@ type OrgUnits interface {
 	// OrgUnits lists the units whose Path starts with pathPrefix ("" = all),
 	// ordered by Path.
 	OrgUnits(ctx context.Context, pathPrefix string) ([]OrgUnit, error)
+	// OrgUnitsVersion returns a number that changes (grows) with every
+	// successful CreateOrgUnit and UpdateOrgUnit, by any process: a cache of
+	// the tree reads it (one small read) to learn whether to read the tree
+	// again. A version read after a write returns is that write's or later.
+	OrgUnitsVersion(ctx context.Context) (uint64, error)
 }
 
 // SigningKey is one key of the server's token-signing key set.

@@ -18,6 +18,7 @@ type Store interface {
 	Secrets
 	Leases
 	Notifications
+	Attempts
 	// Ping reports whether the database is reachable (for /readyz);
 	// ErrUnavailable when it is not.
 	Ping(ctx context.Context) error

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pairsync/pairsync/storage"
@@ -17,9 +18,17 @@ import (
 // algEdDSA is the one signing algorithm Pairsync issues and accepts.
 const algEdDSA = "EdDSA"
 
-// reloadEvery bounds how often an unknown kid makes the key set re-read
-// storage (a key rotated by another server process).
-const reloadEvery = 10 * time.Second
+// Replicas share the key set through storage. Each re-reads it
+// in the background at most every refreshEvery, when a token is signed or
+// verified, so a key rotated by another process (or by `pairsyncd
+// rotate-key`) signs and verifies everywhere within a few seconds; a token
+// whose kid is unknown re-reads it at once, at most every unknownEvery (an
+// unknown kid costs an attacker nothing, so it must not cost a read each).
+// Both in real time, whatever clock the set is given.
+const (
+	refreshEvery = 2 * time.Second
+	unknownEvery = time.Second
+)
 
 // KeySet is the server's token-signing keys: the active one signs, every
 // key not yet past its verification window verifies. Keys live in storage
@@ -36,7 +45,11 @@ type KeySet struct {
 	signKey  ed25519.PrivateKey
 	verify   map[string]ed25519.PublicKey
 	short    map[string]string // short kid → kid, for the kids no other key shares
-	loadedAt time.Time
+	loadedAt time.Time         // by ks.now, for the retired keys' windows
+	// read is when storage was last read (real time); refreshing holds
+	// the one background re-read.
+	read       time.Time
+	refreshing atomic.Bool
 }
 
 // shortKIDLen is the length of the kid tokens carry: a prefix of the key's
@@ -85,8 +98,8 @@ func newSigningKey(now time.Time) (storage.SigningKey, error) {
 }
 
 // Rotate makes a new active signing key; the old one keeps verifying until
-// its tokens have expired. It returns the new kid. Other server processes
-// pick the new key up when they first meet its kid.
+// its tokens have expired. It returns the new kid. Running server processes
+// sign and verify with it within refreshEvery of their next request.
 func Rotate(ctx context.Context, store storage.SigningKeys, now time.Time) (string, error) {
 	k, err := newSigningKey(now)
 	if err != nil {
@@ -140,13 +153,37 @@ func (ks *KeySet) load(ctx context.Context) error {
 	}
 	ks.mu.Lock()
 	ks.signKID, ks.signKey, ks.verify, ks.short, ks.loadedAt = signKID, signKey, verify, short, now
+	ks.read = time.Now()
 	ks.mu.Unlock()
 	return nil
+}
+
+// refresh re-reads storage in the background when the last read is
+// refreshEvery old; the caller goes on with the keys it has. A failed read
+// is tried again at the next call after refreshEvery.
+func (ks *KeySet) refresh() {
+	ks.mu.RLock()
+	due := time.Since(ks.read) >= refreshEvery
+	ks.mu.RUnlock()
+	if !due || !ks.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer ks.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ks.load(ctx); err != nil {
+			ks.mu.Lock()
+			ks.read = time.Now() // not before refreshEvery again
+			ks.mu.Unlock()
+		}
+	}()
 }
 
 // signer returns the active key and the kid tokens carry: its short form
 // when no other key shares it.
 func (ks *KeySet) signer() (string, ed25519.PrivateKey) {
+	ks.refresh()
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	return ks.tokenKID(ks.signKID), ks.signKey
@@ -172,11 +209,12 @@ func (ks *KeySet) lookup(kid string) (ed25519.PublicKey, bool) {
 }
 
 // publicKey returns the verification key for kid, re-reading storage at
-// most every reloadEvery when the kid is unknown (another process rotated).
+// most every unknownEvery when the kid is unknown (another process rotated).
 func (ks *KeySet) publicKey(ctx context.Context, kid string) (ed25519.PublicKey, bool) {
+	ks.refresh()
 	ks.mu.RLock()
 	pub, ok := ks.lookup(kid)
-	stale := ks.now().Sub(ks.loadedAt) > reloadEvery
+	stale := time.Since(ks.read) >= unknownEvery
 	ks.mu.RUnlock()
 	if ok || !stale {
 		return pub, ok
@@ -207,6 +245,7 @@ type JWKS struct {
 // JWKS returns the public keys that currently verify tokens, each with the
 // kid its tokens carry.
 func (ks *KeySet) JWKS() JWKS {
+	ks.refresh()
 	ks.mu.RLock()
 	defer ks.mu.RUnlock()
 	out := JWKS{Keys: []JWK{}}

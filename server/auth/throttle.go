@@ -1,170 +1,86 @@
 package auth
 
 import (
-	"sort"
-	"sync"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"time"
+
+	"github.com/pairsync/pairsync/storage"
 )
 
-// Limit is one throttling rule: at most Max failures per key within the
+// Limit is one throttling rule: at most Max attempts per key within the
 // Throttle's window.
 type Limit struct {
 	Key string
 	Max int
 }
 
-// Throttle counts attempts (wrong passwords, bad activation codes) per key
-// in a fixed window that starts at a key's first attempt, and says when a
-// key is over its limit (SECURITY.md item 14).
+// Throttle counts attempts (wrong passwords, wrong activation or
+// confirmation codes) per key in a fixed window that starts at a key's
+// first attempt, and refuses a key over its limit (SECURITY.md item 14).
 //
 // An expensive check (a password hash) reserves its attempt first, with
 // Reserve: the check and the count are one atomic step, so n concurrent
 // guesses evaluate at most Max of them (checking before the hash and
 // counting after would let any number of concurrent guesses through). A
 // success gives its attempt back with Refund; a failure keeps it counted.
-// Blocked and Fail remain for cheap checks that count only failures.
 //
-// It lives in one process's memory, bounded to maxKeys entries; with
-// several server processes each counts on its own (ARCHITECTURE.md). When
-// full it drops expired windows, then the windows with the fewest attempts
-// (oldest first among equals) — never at random, so an attacker who floods
-// it with fresh keys pushes out their own chaff, not the counters that
-// block them. Safe for concurrent use.
+// The counters live in storage (storage.Attempts), shared by every server
+// process, so n replicas allow no more guesses than one. Keys
+// are stored as SHA-256 hashes: a key may hold a login typed at sign-in,
+// which may be a phone number. Nothing is evicted: a counter is deleted
+// only after its window has ended (Prune), so flooding the store with fresh
+// keys never frees a blocked one. Safe for concurrent use.
 type Throttle struct {
-	window  time.Duration
-	maxKeys int
-	now     func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*window
+	store  storage.Attempts
+	window time.Duration
+	now    func() time.Time
 }
 
-type window struct {
-	start time.Time
-	count int
+// NewThrottle returns a Throttle with the given window on store.
+func NewThrottle(store storage.Attempts, window time.Duration, now func() time.Time) *Throttle {
+	return &Throttle{store: store, window: window, now: now}
 }
 
-// NewThrottle returns a Throttle with the given window.
-func NewThrottle(win time.Duration, maxKeys int, now func() time.Time) *Throttle {
-	return &Throttle{window: win, maxKeys: maxKeys, now: now, entries: map[string]*window{}}
-}
-
-// Blocked reports whether any of the limits is reached, and how long until
-// the longest of them lifts.
-func (t *Throttle) Blocked(limits ...Limit) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	wait := t.blocked(limits)
-	return wait, wait > 0
-}
-
-func (t *Throttle) blocked(limits []Limit) time.Duration {
-	now := t.now()
-	var wait time.Duration
-	for _, l := range limits {
-		w := t.entries[l.Key]
-		if w == nil || now.Sub(w.start) >= t.window {
-			continue
-		}
-		if w.count >= l.Max {
-			if d := t.window - now.Sub(w.start); d > wait {
-				wait = d
-			}
-		}
+// stored turns limits into the store's, with hashed keys.
+func stored(limits []Limit) []storage.AttemptLimit {
+	out := make([]storage.AttemptLimit, len(limits))
+	for i, l := range limits {
+		sum := sha256.Sum256([]byte("pairsync throttle\x00" + l.Key))
+		out[i] = storage.AttemptLimit{Key: hex.EncodeToString(sum[:]), Max: l.Max}
 	}
-	return wait
-}
-
-// Fail records one failure against every key.
-func (t *Throttle) Fail(limits ...Limit) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.fail(limits)
-}
-
-func (t *Throttle) fail(limits []Limit) {
-	now := t.now()
-	for _, l := range limits {
-		w := t.entries[l.Key]
-		if w == nil || now.Sub(w.start) >= t.window {
-			if w == nil && len(t.entries) >= t.maxKeys {
-				t.evict(now)
-			}
-			w = &window{start: now}
-			t.entries[l.Key] = w
-		}
-		w.count++
-	}
-}
-
-// Reset forgets the failures of the keys (after a success).
-func (t *Throttle) Reset(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range keys {
-		delete(t.entries, k)
-	}
-}
-
-// evict drops expired windows, and if the map is still full, the windows
-// with the fewest attempts, oldest first among equals, down to 90% of
-// maxKeys. Deterministic: which counters survive does not depend on map
-// order (a random choice would let a flood of fresh keys reset a blocked
-// counter with some luck).
-func (t *Throttle) evict(now time.Time) {
-	for k, w := range t.entries {
-		if now.Sub(w.start) >= t.window {
-			delete(t.entries, k)
-		}
-	}
-	if len(t.entries) < t.maxKeys {
-		return
-	}
-	type entry struct {
-		key string
-		w   *window
-	}
-	all := make([]entry, 0, len(t.entries))
-	for k, w := range t.entries {
-		all = append(all, entry{k, w})
-	}
-	sort.Slice(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if a.w.count != b.w.count {
-			return a.w.count < b.w.count
-		}
-		if !a.w.start.Equal(b.w.start) {
-			return a.w.start.Before(b.w.start)
-		}
-		return a.key < b.key
-	})
-	for _, e := range all[:len(all)-t.maxKeys*9/10] {
-		delete(t.entries, e.key)
-	}
+	return out
 }
 
 // Reserve counts one attempt against every limit if none of them is
 // reached, in one atomic step, and reports true; otherwise it counts
 // nothing and reports false with how long until the longest of the reached
-// limits lifts. Call it before the expensive check the limits protect.
-func (t *Throttle) Reserve(limits ...Limit) (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if wait := t.blocked(limits); wait > 0 {
-		return wait, false
+// limits lifts. Call it before the expensive check the limits protect. A
+// storage error counts nothing and is returned (the caller answers 503: an
+// unthrottled guess is never let through).
+func (t *Throttle) Reserve(ctx context.Context, limits ...Limit) (time.Duration, bool, error) {
+	wait, ok, err := t.store.ReserveAttempt(ctx, t.now(), t.window, stored(limits)...)
+	if err != nil {
+		return 0, false, fmt.Errorf("auth: throttle: %w", err)
 	}
-	t.fail(limits)
-	return 0, true
+	return wait, ok, nil
 }
 
 // Refund gives back one reserved attempt of every limit (after a success).
-func (t *Throttle) Refund(limits ...Limit) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, l := range limits {
-		if w := t.entries[l.Key]; w != nil && now.Sub(w.start) < t.window && w.count > 0 {
-			w.count--
-		}
+func (t *Throttle) Refund(ctx context.Context, limits ...Limit) error {
+	if err := t.store.RefundAttempt(ctx, t.now(), t.window, stored(limits)...); err != nil {
+		return fmt.Errorf("auth: throttle refund: %w", err)
 	}
+	return nil
+}
+
+// Prune deletes the counters whose window has ended, and returns how many.
+func (t *Throttle) Prune(ctx context.Context) (int, error) {
+	n, err := t.store.PruneAttempts(ctx, t.now().Add(-t.window))
+	if err != nil {
+		return 0, fmt.Errorf("auth: throttle prune: %w", err)
+	}
+	return n, nil
 }

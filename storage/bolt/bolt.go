@@ -65,8 +65,12 @@ var (
 	// The notification outbox (notifications.go).
 	bucketNotifications        = []byte("notifications")
 	bucketNotificationsPending = []byte("notifications_pending")
+	// The throttles' counters (attempts.go).
+	bucketAttempts = []byte("attempts")
 
 	keySchema = []byte("schema")
+	// keyOrgUnitsVersion (meta) counts the org-unit writes (orgunits.go).
+	keyOrgUnitsVersion = []byte("org_units_version")
 )
 
 // Config configures Open.
@@ -151,7 +155,7 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,
 		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
 		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets, bucketLeases,
-		bucketNotifications, bucketNotificationsPending,
+		bucketNotifications, bucketNotificationsPending, bucketAttempts,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)

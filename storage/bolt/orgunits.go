@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"strings"
@@ -102,7 +103,10 @@ func (db *DB) CreateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 			return err
 		}
 		doc = toOrgUnitDoc(u)
-		return putJSON(units, u.ID, doc)
+		if err := putJSON(units, u.ID, doc); err != nil {
+			return err
+		}
+		return bumpOrgUnitsVersion(tx)
 	})
 	if err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("bolt: create org unit %s: %w", u.ID, err)
@@ -143,7 +147,10 @@ func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 		doc.Name, doc.Kind, doc.SLADays = u.Name, u.Kind, maps.Clone(u.SLADays)
 		doc.UpdatedAt = now()
 		doc.Rev++
-		return putJSON(units, u.ID, doc)
+		if err := putJSON(units, u.ID, doc); err != nil {
+			return err
+		}
+		return bumpOrgUnitsVersion(tx)
 	})
 	if err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("bolt: update org unit %s: %w", u.ID, err)
@@ -174,4 +181,31 @@ func (db *DB) OrgUnits(ctx context.Context, pathPrefix string) ([]storage.OrgUni
 		return nil, fmt.Errorf("bolt: org units %q: %w", pathPrefix, err)
 	}
 	return out, nil
+}
+
+// bumpOrgUnitsVersion counts one org-unit write, in the write's own
+// transaction.
+func bumpOrgUnitsVersion(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	var v uint64
+	if raw := meta.Get(keyOrgUnitsVersion); len(raw) == 8 {
+		v = binary.BigEndian.Uint64(raw)
+	}
+	return meta.Put(keyOrgUnitsVersion, u64(v+1))
+}
+
+// OrgUnitsVersion returns the number of org-unit writes committed (0 for a
+// file without any).
+func (db *DB) OrgUnitsVersion(ctx context.Context) (uint64, error) {
+	var v uint64
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		if raw := tx.Bucket(bucketMeta).Get(keyOrgUnitsVersion); len(raw) == 8 {
+			v = binary.BigEndian.Uint64(raw)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: org units version: %w", err)
+	}
+	return v, nil
 }

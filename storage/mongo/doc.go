@@ -62,9 +62,12 @@
 //	                 detail, org_path, username
 //	meta             {_id "schema", version}, {_id "audit", seq} (the audit log's
 //	                 last seq), {_id "signing_keys", active} (written by every
-//	                 rotation: concurrent rotations collide on it)
+//	                 rotation: concurrent rotations collide on it),
+//	                 {_id "org_units_version", v} (counts org-unit writes)
 //	secrets          _id name, value
 //	leases           _id name, holder, expires
+//	attempts         _id throttle key (a hash), start, count (each reserved
+//	                 with single-document updates, no transaction)
 //
 // Open creates the collections and the indexes (listed, each with the
 // queries it serves, in mongo.go) when they are missing.

@@ -82,6 +82,7 @@ type DB struct {
 	activations, audit, meta         *mongo.Collection
 	secrets, leases                  *mongo.Collection
 	notifications                    *mongo.Collection
+	attempts                         *mongo.Collection
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -106,6 +107,9 @@ const (
 
 // collNotifications is the notification outbox (notifications.go).
 const collNotifications = "notifications"
+
+// collAttempts holds the throttles' counters (attempts.go).
+const collAttempts = "attempts"
 
 // indexes are the secondary indexes Open creates (idempotently), by
 // collection, each with the queries it serves. Collections not listed are
@@ -159,6 +163,10 @@ var indexes = map[string][]mongo.IndexModel{
 	collNotifications: {
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
 		{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}},
+	},
+	collAttempts: {
+		// PruneAttempts: the counters whose window started before a time.
+		{Keys: bson.D{{Key: "start", Value: 1}}},
 	},
 	collAudit: {
 		// AuditLog filtered by actor, newest first.
@@ -254,6 +262,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		leases:      mdb.Collection(collLeases),
 	}
 	db.notifications = mdb.Collection(collNotifications)
+	db.attempts = mdb.Collection(collAttempts)
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
 	}
@@ -299,7 +308,7 @@ func (db *DB) createCollections(ctx context.Context, mdb *mongo.Database) error 
 	for _, c := range []string{
 		collRecords, collHeads, collReceipts, collPruned, collUsers, collDevices, collOrgUnits,
 		collSigningKeys, collSessions, collActivations, collAudit, collMeta, collSecrets, collLeases,
-		collNotifications,
+		collNotifications, collAttempts,
 	} {
 		if models := indexes[c]; len(models) > 0 {
 			// Creates the collection too, when missing.

@@ -133,6 +133,9 @@ func (db *DB) CreateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 		if mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("id taken: %w", storage.ErrExists)
 		}
+		if err == nil {
+			db.bumpOrgUnitsVersion(ctx)
+		}
 		return err
 	})
 	if err != nil {
@@ -182,6 +185,7 @@ func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 		if res.MatchedCount != 1 {
 			return fmt.Errorf("updated concurrently: %w", storage.ErrConflict)
 		}
+		db.bumpOrgUnitsVersion(ctx)
 		return nil
 	})
 	if err != nil {
@@ -213,4 +217,34 @@ func (db *DB) OrgUnits(ctx context.Context, pathPrefix string) ([]storage.OrgUni
 		out[i] = doc.orgUnit()
 	}
 	return out, nil
+}
+
+// orgUnitsVersionID is the meta document counting org-unit writes.
+const orgUnitsVersionID = "org_units_version"
+
+// bumpOrgUnitsVersion counts one org-unit write, after it: a reader that
+// sees the new count reads the write. No transaction joins the two: when
+// the count fails (or the process dies between them) the write stands and
+// caches catch up at their own expiry (server: a minute), so its error is
+// not the write's.
+func (db *DB) bumpOrgUnitsVersion(ctx context.Context) {
+	_, _ = db.meta.UpdateOne(ctx, d("_id", orgUnitsVersionID), d("$inc", d("v", int64(1))), options.UpdateOne().SetUpsert(true))
+}
+
+// OrgUnitsVersion returns the number of org-unit writes (0 before any).
+func (db *DB) OrgUnitsVersion(ctx context.Context) (uint64, error) {
+	var doc struct {
+		V int64 `bson:"v"`
+	}
+	err := db.run(ctx, func(ctx context.Context) error {
+		err := db.meta.FindOne(ctx, d("_id", orgUnitsVersionID)).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: org units version: %w", err)
+	}
+	return uint64(doc.V), nil
 }

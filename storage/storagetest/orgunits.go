@@ -16,6 +16,46 @@ func (s suite) orgUnits(t *testing.T) {
 	t.Run("CreateRefused", s.orgUnitsCreateRefused)
 	t.Run("List", s.orgUnitsList)
 	t.Run("Update", s.orgUnitsUpdate)
+	t.Run("Version", s.orgUnitsVersion)
+}
+
+// orgUnitsVersion: the version grows with every create and update, and a
+// refused write leaves it (replicas' caches of the tree read it to learn
+// that the tree changed).
+func (s suite) orgUnitsVersion(t *testing.T) {
+	ou := s.open(t)
+	version := func() uint64 {
+		t.Helper()
+		v, err := ou.OrgUnitsVersion(t.Context())
+		if err != nil {
+			t.Fatalf("org units version: got error %v, want none", err)
+		}
+		return v
+	}
+	v0 := version()
+	root := mustCreateUnit(t, ou, storage.OrgUnit{ID: "root", Name: "机关工委", Kind: "committee"})
+	v1 := version()
+	if v1 <= v0 {
+		t.Fatalf("version after a create: got %d, want more than %d", v1, v0)
+	}
+	root.Name = "市直机关工委"
+	root, err := ou.UpdateOrgUnit(t.Context(), root)
+	wantErr(t, "update", err, nil)
+	v2 := version()
+	if v2 <= v1 {
+		t.Fatalf("version after an update: got %d, want more than %d", v2, v1)
+	}
+	stale := root
+	stale.Rev--
+	_, err = ou.UpdateOrgUnit(t.Context(), stale)
+	wantErr(t, "update with a stale rev", err, storage.ErrConflict)
+	_, err = ou.CreateOrgUnit(t.Context(), storage.OrgUnit{ID: "x", ParentID: "nope", Name: "x"})
+	wantErr(t, "create under an unknown parent", err, storage.ErrNotFound)
+	equal(t, "version after refused writes", version(), v2)
+	mustCreateUnit(t, ou, storage.OrgUnit{ID: "dept", ParentID: "root", Name: "部门", Kind: "department"})
+	if v3 := version(); v3 <= v2 {
+		t.Fatalf("version after a second create: got %d, want more than %d", v3, v2)
+	}
 }
 
 func mustCreateUnit(t *testing.T, ou storage.OrgUnits, u storage.OrgUnit) storage.OrgUnit {

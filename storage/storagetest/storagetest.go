@@ -49,6 +49,7 @@ func TestStoreWith(t *testing.T, open func(t *testing.T) storage.Store, opts Opt
 	t.Run("Secrets", s.secrets)
 	t.Run("Leases", s.leases)
 	t.Run("Notifications", s.notifications)
+	t.Run("Attempts", s.attempts)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("Durability", s.durability)
 	t.Run("Lifecycle", s.lifecycle)

@@ -178,10 +178,10 @@ type bootstrapStore interface {
 }
 
 // RotateKey makes a new active token-signing key in the configured store
-// and prints its kid. Running servers pick it up when they first meet a
-// token it signed; tokens of the old key verify until they expire. With the
-// embedded store the server holds the file: stop it first, or rotate
-// through POST /v1/auth/keys/rotate.
+// and prints its kid. Running servers (replicas on MongoDB) sign and verify
+// with it within seconds (server/auth: refreshEvery); tokens of the old key
+// verify until they expire. With the embedded store the server holds the
+// file: stop it first, or rotate through POST /v1/auth/keys/rotate.
 func (m *Main) RotateKey(ctx context.Context) error {
 	m.log = slog.New(slog.NewJSONHandler(m.Stderr, nil)).With("component", "pairsyncd")
 	defer m.Close()
