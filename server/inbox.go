@@ -130,7 +130,9 @@ type notifySettingsRequest struct {
 func (s *Server) configuredChannels() []string {
 	chs := slices.Clone(s.notify.planner.Channels)
 	slices.SortFunc(chs, func(a, b string) int {
-		rank := func(c string) int { return slices.Index([]string{notify.ChannelInApp, notify.ChannelSMS, notify.ChannelWeCom, notify.ChannelDingTalk, notify.ChannelWebhook}, c) }
+		rank := func(c string) int {
+			return slices.Index([]string{notify.ChannelInApp, notify.ChannelSMS, notify.ChannelWeCom, notify.ChannelDingTalk, notify.ChannelWebhook}, c)
+		}
 		return rank(a) - rank(b)
 	})
 	return chs
