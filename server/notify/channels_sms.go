@@ -49,7 +49,7 @@ func (s *SMS) Check() error {
 	if !strings.Contains(s.body(), "{phone}") || !strings.Contains(s.body(), "{text}") {
 		return errors.New("the SMS body template needs {phone} and {text}")
 	}
-	b := s.fill("13800000000", `一段"带引号"的\短信`)
+	b := s.fill("+86 13800000000", `一段"带引号"的\短信`) // a phone that is no JSON number
 	if !json.Valid(b) {
 		return fmt.Errorf("the SMS body template is not JSON once filled in: %s", b)
 	}
