@@ -101,3 +101,20 @@ func TestSMSRender(t *testing.T) {
 		}
 	}
 }
+
+// TestRobotKeyNotInAnswer: a robot's URL carries its key (企业微信) or
+// access_token and signature (钉钉); an unreachable robot's answer, kept
+// in the outbox and logged, names the host and path but never the query.
+func TestRobotKeyNotInAnswer(t *testing.T) {
+	for _, ch := range []Channel{
+		&WeCom{URL: "http://127.0.0.1:1/cgi-bin/webhook/send?key=secret-robot-key"},
+		&DingTalk{URL: "http://127.0.0.1:1/robot/send?access_token=secret-robot-key", Secret: "SECsecret-robot-key"},
+		&SMS{URL: "http://127.0.0.1:1/sms?appkey=secret-robot-key"},
+	} {
+		answer, err := ch.Deliver(t.Context(), storage.Notification{Text: "t", Link: "l"}, Recipient{Name: "王芳", Phone: "13800000000"})
+		if err == nil || !strings.HasPrefix(answer, "no answer") || strings.Contains(answer, "secret-robot-key") || strings.Contains(err.Error(), "secret-robot-key") ||
+			!strings.Contains(answer, "127.0.0.1:1") {
+			t.Errorf("%T: got answer %q, error %v; want no answer naming the host, without the key", ch, answer, err)
+		}
+	}
+}
