@@ -48,13 +48,16 @@ func authzFixture(t *testing.T, e *idEnv) map[string]*scopeFixture {
 		}
 		note := storage.Notification{ID: "n-" + sc.pid, Channel: "webhook", Recipient: "u-" + sc.officer, Pairing: sc.pid,
 			OrgPaths: []string{e.units[sc.key].Path}, CreatedAt: e.now()}
-		if _, err := e.s.store.Commit(t.Context(), storage.Batch{Notifications: []storage.Notification{note}}); err != nil {
+		// An in-app message of the pairing's officer (/v1/me/messages/:id).
+		msg := storage.Notification{ID: "m-" + sc.pid, Channel: "inapp", Recipient: "u-" + sc.officer, Pairing: sc.pid,
+			OrgPaths: []string{e.units[sc.key].Path}, CreatedAt: e.now()}
+		if _, err := e.s.store.Commit(t.Context(), storage.Batch{Notifications: []storage.Notification{note, msg}}); err != nil {
 			t.Fatal(err)
 		}
 		out[sc.key] = &scopeFixture{unit: sc.unit, ids: map[string]string{
 			"users": "u-" + sc.officer, "devices": reg.Device.ID, "org-units": sc.unit, "counterparties": sc.cp,
 			"pairings": sc.pid, "visits": "v-" + sc.pid, "issues": "i-" + sc.pid, "projects": "p-" + sc.pid, "photos": sum,
-			"notifications": note.ID}}
+			"notifications": note.ID, "me": msg.ID}}
 	}
 	return out
 }

@@ -521,12 +521,13 @@ func TestCrossScopeMatrix(t *testing.T) {
 		}
 	}
 	nB := storage.Notification{ID: "n-B", Channel: "webhook", Recipient: "u-officerB", OrgPaths: []string{e.units["B"].Path}, CreatedAt: e.now()}
-	if _, err := e.db.Commit(t.Context(), storage.Batch{Notifications: []storage.Notification{nB}}); err != nil {
+	mB := storage.Notification{ID: "m-B", Channel: "inapp", Recipient: "u-officerB", OrgPaths: []string{e.units["B"].Path}, CreatedAt: e.now()}
+	if _, err := e.db.Commit(t.Context(), storage.Batch{Notifications: []storage.Notification{nB, mB}}); err != nil {
 		t.Fatal(err)
 	}
 	ids := map[string]string{"users": "u-officerB", "devices": reg.Device.ID, "org-units": "unitB",
 		"counterparties": "cp-B", "pairings": "p2", "visits": "v-B", "issues": "i-B", "projects": "pr-B", "photos": sum,
-		"notifications": "n-B"}
+		"notifications": "n-B", "me": "m-B"}
 	bodies := map[string]any{"PATCH": map[string]any{"name": "改名"}}
 
 	tokens := map[string]string{}

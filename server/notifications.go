@@ -32,6 +32,7 @@ func (s *Server) setupNotifications() error {
 	if w := s.cfg.NotifyWebhook; w.URL != "" {
 		channels[notify.ChannelWebhook] = &w
 	}
+	s.addChannels(channels) // channels.go: SMS, robots, in-app
 	outcomes := notify.NewOutcomes()
 	if err := s.registry.Register(outcomes); err != nil {
 		return err
@@ -41,7 +42,7 @@ func (s *Server) setupNotifications() error {
 	}
 	slices.Sort(s.notify.planner.Channels)
 	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now,
-		Outcomes: outcomes, Log: s.log.With("component", "notify")}
+		Outcomes: outcomes, Log: s.log.With("component", "notify"), Pacing: s.pacing()}
 	return nil
 }
 
@@ -89,18 +90,21 @@ func (s *Server) RunNotifyLoop(ctx context.Context, interval time.Duration) {
 // notificationView is a notification as administrators see it (the
 // recipient by name; no phone number).
 type notificationView struct {
-	ID        string    `json:"id"`
-	Channel   string    `json:"channel"`
-	Event     string    `json:"event"`
-	Subject   string    `json:"subject"`
-	To        string    `json:"to"`
-	ToName    string    `json:"to_name"`
-	Pairing   string    `json:"pairing"`
-	Text      string    `json:"text"`
-	Link      string    `json:"link"`
-	State     string    `json:"state"`
-	Attempts  int       `json:"attempts"`
-	Answer    string    `json:"answer,omitempty"`
+	ID       string `json:"id"`
+	Channel  string `json:"channel"`
+	Event    string `json:"event"`
+	Subject  string `json:"subject"`
+	To       string `json:"to"`
+	ToName   string `json:"to_name"`
+	Pairing  string `json:"pairing"`
+	Text     string `json:"text"`
+	Link     string `json:"link"`
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	Answer   string `json:"answer,omitempty"`
+	// Reason names the answer for screens (notify.Explain): quiet_hours,
+	// hourly_limit, robot_limit, no_phone, no_answer, refused, http_error…
+	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	NextAt    time.Time `json:"next_at,omitzero"`
 	AttemptAt time.Time `json:"attempt_at,omitzero"`
@@ -110,7 +114,7 @@ type notificationView struct {
 func viewNotification(n storage.Notification) notificationView {
 	v := notificationView{ID: n.ID, Channel: n.Channel, Event: n.Event, Subject: n.Subject, To: n.Recipient, ToName: n.RecipientName,
 		Pairing: n.Pairing, Text: n.Text, Link: n.Link, State: n.State, Attempts: n.Attempts, Answer: n.Answer,
-		CreatedAt: n.CreatedAt, AttemptAt: n.AttemptAt, DoneAt: n.DoneAt}
+		CreatedAt: n.CreatedAt, AttemptAt: n.AttemptAt, DoneAt: n.DoneAt, Reason: notify.Explain(n.Answer)}
 	if n.State == storage.NotificationPending {
 		v.NextAt = n.NextAt
 	}
@@ -124,13 +128,13 @@ type notificationList struct {
 
 // listNotifications: GET /v1/notifications — the outbox of the caller's
 // subtree (administrators: the audit log's rule), newest first:
-// ?state=pending|sent|failed&offset=&limit=.
+// ?state=pending|sent|failed&channel=&offset=&limit=.
 func (s *Server) listNotifications(c *fiber.Ctx) error {
 	p := principal(c)
 	if err := s.authorize(c, pairing.Read, pairing.Object{Kind: pairing.KindAudit, OrgPath: p.OrgPath}); err != nil {
 		return err
 	}
-	q := storage.NotificationQuery{OrgPath: p.OrgPath, State: c.Query("state")}
+	q := storage.NotificationQuery{OrgPath: p.OrgPath, State: c.Query("state"), Channel: c.Query("channel")}
 	switch q.State {
 	case "", storage.NotificationPending, storage.NotificationSent, storage.NotificationFailed:
 	default:

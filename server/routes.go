@@ -66,6 +66,10 @@ func (s *Server) routeTable() []route {
 		// The signed-in user and their devices.
 		{Method: fiber.MethodGet, Path: "/v1/me", Tag: "users", Summary: "The signed-in user", Response: userView{}, Auth: true, Handler: s.me},
 		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, SignIn: true, Handler: s.changePassword},
+		{Method: fiber.MethodGet, Path: "/v1/me/messages", Tag: "users", Summary: "Your in-app messages, newest first, and how many are unread: ?offset=&limit=", Response: messageList{}, Auth: true, Handler: s.listMessages},
+		{Method: fiber.MethodPost, Path: "/v1/me/messages/:id/read", Tag: "users", Summary: "Mark one of your messages read (anyone else's: 404)", Response: messageView{}, Auth: true, Load: loadMessage, Action: pairing.Read, Handler: s.readMessage},
+		{Method: fiber.MethodGet, Path: "/v1/me/notify-settings", Tag: "users", Summary: "The channels you are notified on, quiet hours and the hourly limit", Response: notifySettings{}, Auth: true, Handler: s.getNotifySettings},
+		{Method: fiber.MethodPut, Path: "/v1/me/notify-settings", Tag: "users", Summary: "Choose the channels you are notified on (in-app messages are always on)", Request: notifySettingsRequest{}, Response: notifySettings{}, Auth: true, Handler: s.putNotifySettings},
 		{Method: fiber.MethodPost, Path: "/v1/devices", Tag: "devices", Summary: "Register this device; its id is the replica id of its changes", Request: registerDeviceRequest{}, Response: registeredDevice{}, Auth: true, Handler: s.registerDevice},
 		{Method: fiber.MethodGet, Path: "/v1/devices", Tag: "devices", Summary: "Your devices, or (admins) a user's: ?user=ID", Auth: true, Handler: s.listDevices},
 		// Before /v1/devices/:id, which would take "attention" for an id
@@ -143,7 +147,7 @@ func (s *Server) routeTable() []route {
 		{Method: fiber.MethodPost, Path: "/v1/sync/pull", Tag: "sync", Summary: "Pull one page of the versions committed after the cursor, in every pairing you may see", Request: schemaPull, Response: schemaPullAnswer, Auth: true, Handler: s.pull},
 		{Method: fiber.MethodGet, Path: "/v1/sync/scopes", Tag: "sync", Summary: "The pairings you sync, with their current sequence", Response: schemaScopes, Auth: true, Handler: s.scopes},
 		{Method: fiber.MethodGet, Path: "/v1/audit", Tag: "audit", Summary: "The audit log of your subtree, newest first", Auth: true, Handler: s.listAudit},
-		{Method: fiber.MethodGet, Path: "/v1/notifications", Tag: "notifications", Summary: "Notifications of your subtree with their delivery state and the provider's answer, newest first: ?state=pending|sent|failed&offset=&limit= (administrators)", Response: notificationList{}, Auth: true, Handler: s.listNotifications},
+		{Method: fiber.MethodGet, Path: "/v1/notifications", Tag: "notifications", Summary: "Notifications of your subtree with their delivery state and the provider's answer, newest first: ?state=pending|sent|failed&channel=&offset=&limit= (administrators)", Response: notificationList{}, Auth: true, Handler: s.listNotifications},
 		{Method: fiber.MethodPost, Path: "/v1/notifications/:id/resend", Tag: "notifications", Summary: "Send a notification again (administrators of its subtree)", Response: notificationView{}, Auth: true, Load: loadNotification, Action: pairing.Read, Handler: s.resendNotification},
 
 		// The field app's files, last: every route above wins. Hashed assets

@@ -79,6 +79,19 @@ type Config struct {
 	// NotifyWebhook is the webhook channel of notifications;
 	// an empty URL turns it off (server/notifications.go).
 	NotifyWebhook notify.Webhook
+	// NotifySMS, NotifyWeCom and NotifyDingTalk are the SMS gateway and the
+	// 企业微信 and 钉钉 robots; an empty URL turns each off
+	// (server/notify/channels_*.go).
+	NotifySMS      notify.SMS
+	NotifyWeCom    notify.WeCom
+	NotifyDingTalk notify.DingTalk
+	// InAppMessages turns on the in-app messages (GET /v1/me/messages);
+	// pairsyncd turns them on unless told otherwise.
+	InAppMessages bool
+	// NotifyPacing holds SMS and robot notifications back in quiet hours
+	// and past the per-hour and per-robot limits (nil: 22:00–07:30
+	// Shanghai, 6 an hour, 20 a minute per robot).
+	NotifyPacing *notify.Pacing
 }
 
 func (c *Config) setDefaults() {

@@ -36,7 +36,7 @@ type webFile struct {
 // router, and the route table): a GET of one of them opens the app.
 var appPaths = map[string]bool{"login": true, "pairings": true, "visits": true, "issues": true, "projects": true, "review": true,
 	"console":  true, // the administrators' console, /console/*
-	"activate": true, "account": true}
+	"activate": true, "account": true, "messages": true}
 
 // webTypes are the types mime's table may lack on a minimal system.
 var webTypes = map[string]string{

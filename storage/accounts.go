@@ -34,6 +34,12 @@ type User struct {
 	// password): the apps prompt them to change it, and a password change
 	// clears it.
 	MustChangePassword bool
+
+	// NotifyOff lists, comma-separated, the notification channels the
+	// person turned off (server/notify: "sms", "wecom", "dingtalk",
+	// "webhook"); every other configured channel is on. In-app messages
+	// cannot be turned off. (A string keeps User comparable.)
+	NotifyOff string
 }
 
 // UserQuery selects users for listing. Results are ordered by Username.

@@ -56,6 +56,9 @@ type Notification struct {
 	// LeaseHolder claimed it until LeaseUntil (ClaimNotifications).
 	LeaseHolder string
 	LeaseUntil  time.Time
+	// ReadAt is when the recipient read it (in-app messages,
+	// ReadNotification); zero while unread.
+	ReadAt time.Time
 }
 
 // NotificationOutcome is what a sender reports for one attempt.
@@ -75,8 +78,17 @@ type NotificationQuery struct {
 	// (an administrator's subtree); "" keeps all.
 	OrgPath string
 	State   string // exact when set
-	Offset  int
-	Limit   int // 0 means 100
+	// Recipient and Channel keep one person's, one channel's notifications
+	// (exact when set).
+	Recipient string
+	Channel   string
+	// Unread keeps those not read yet (ReadAt zero).
+	Unread bool
+	// DoneSince, when set, keeps those whose DoneAt is at or after it (the
+	// sender's limits count what was sent recently).
+	DoneSince time.Time
+	Offset    int
+	Limit     int // 0 means 100
 }
 
 // Notifications is the outbox's delivery side; notifications are written by
@@ -106,4 +118,15 @@ type Notifications interface {
 	// a new delivery round (Since = now, Attempts 0, lease released), and
 	// returns it. ErrNotFound for an unknown id.
 	ResendNotification(ctx context.Context, id string, now time.Time) (Notification, error)
+	// DeferNotification puts off holder's claimed notification until until
+	// without an attempt (quiet hours, a rate limit): NextAt = until,
+	// Answer = reason, the lease released, Attempts unchanged; when no
+	// attempt was made in this round yet, Since = until too (the round's
+	// retry time starts when it may first be sent). ErrNotFound for an
+	// unknown id; ErrConflict as for FinishNotification.
+	DeferNotification(ctx context.Context, id, holder string, until time.Time, reason string) error
+	// ReadNotification marks recipient's notification read at at (once:
+	// a second call keeps the first time) and returns it. ErrNotFound for
+	// an unknown id or one of another recipient.
+	ReadNotification(ctx context.Context, id, recipient string, at time.Time) (Notification, error)
 }

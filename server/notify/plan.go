@@ -229,7 +229,7 @@ func (p Planner) address(ctx context.Context, m message, pr pairing.Pairing, now
 			continue
 		}
 		lang := Lang(u)
-		for _, ch := range p.Channels {
+		for _, ch := range ChannelsFor(u, p.Channels) { // the person's choice (prefs.go)
 			out = append(out, storage.Notification{
 				ID: ID(m.cause, u.ID, ch), Channel: ch, Event: m.event, Cause: m.cause, Subject: m.subject,
 				Recipient: u.ID, RecipientName: u.Name, Pairing: pr.ID, OrgPaths: slices.Clone(pr.BranchPaths),

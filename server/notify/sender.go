@@ -53,6 +53,10 @@ type Sender struct {
 	// failed); nil counts nothing.
 	Outcomes *prometheus.CounterVec
 	Log      *slog.Logger // nil: nowhere
+	// Pacing, when set, holds back what may not go out now (quiet hours,
+	// per-person and per-robot limits) until it may: deferred, never
+	// dropped, no attempt counted.
+	Pacing *Pacing
 }
 
 // NewOutcomes returns the counter Sender.Outcomes expects, for the
@@ -60,7 +64,7 @@ type Sender struct {
 func NewOutcomes() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "pairsync", Name: "notifications_total",
-		Help: "Notification delivery attempts, by channel and outcome (sent, retry, failed).",
+		Help: "Notification delivery attempts, by channel and outcome (sent, retry, failed), and deferrals (deferred: quiet hours or a limit).",
 	}, []string{"channel", "outcome"})
 }
 
@@ -120,9 +124,21 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		case !errors.Is(uerr, storage.ErrNotFound):
 			return uerr
 		}
+		if s.Pacing != nil {
+			until, reason, perr := s.Pacing.Hold(ctx, s.Store, n, now())
+			if perr != nil {
+				return perr
+			}
+			if !until.IsZero() {
+				return s.deferTo(ctx, n, until, reason)
+			}
+		}
 		out.Answer, err = ch.Deliver(ctx, n, to)
-		if err == nil {
+		switch {
+		case err == nil:
 			out.State = storage.NotificationSent
+		case errors.Is(err, ErrPermanent):
+			out.State = storage.NotificationFailed
 		}
 	}
 	out.At = now()
@@ -159,6 +175,18 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		return ferr
 	}
 	return nil
+}
+
+// deferTo puts n off until until (Pacing), counted as "deferred".
+func (s *Sender) deferTo(ctx context.Context, n storage.Notification, until time.Time, reason string) error {
+	if s.Outcomes != nil {
+		s.Outcomes.WithLabelValues(n.Channel, "deferred").Inc()
+	}
+	err := s.Store.DeferNotification(ctx, n.ID, s.Holder, until, reason)
+	if errors.Is(err, storage.ErrConflict) {
+		return nil // the lease ran out: another sender has it
+	}
+	return err
 }
 
 func cmpOr[T int | time.Duration](v, def T) T {

@@ -186,7 +186,9 @@ func (db *DB) ListNotifications(ctx context.Context, q storage.NotificationQuery
 			if err := json.Unmarshal(v, &n); err != nil {
 				return err
 			}
-			if q.State != "" && n.State != q.State {
+			if q.State != "" && n.State != q.State || q.Recipient != "" && n.Recipient != q.Recipient ||
+				q.Channel != "" && n.Channel != q.Channel || q.Unread && !n.ReadAt.IsZero() ||
+				!q.DoneSince.IsZero() && n.DoneAt.Before(q.DoneSince) {
 				return nil
 			}
 			if q.OrgPath != "" && !slices.ContainsFunc(n.OrgPaths, func(p string) bool { return strings.HasPrefix(p, q.OrgPath) }) {
@@ -227,6 +229,53 @@ func (db *DB) ResendNotification(ctx context.Context, id string, now time.Time) 
 	})
 	if err != nil {
 		return storage.Notification{}, fmt.Errorf("bolt: resend notification %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// DeferNotification puts a claimed notification off, as
+// storage.Notifications documents.
+func (db *DB) DeferNotification(ctx context.Context, id, holder string, until time.Time, reason string) error {
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		n, err := getNotification(tx, id)
+		if err != nil {
+			return err
+		}
+		if n.State != storage.NotificationPending || n.LeaseHolder != holder {
+			return fmt.Errorf("notification %s is %s, leased to %q, not to %q: %w", id, n.State, n.LeaseHolder, holder, storage.ErrConflict)
+		}
+		n.NextAt, n.Answer, n.LeaseHolder, n.LeaseUntil = millis(until), reason, "", time.Time{}
+		if n.Attempts == 0 {
+			n.Since = n.NextAt
+		}
+		return putJSON(tx.Bucket(bucketNotifications), id, n)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: defer notification %s: %w", id, err)
+	}
+	return nil
+}
+
+// ReadNotification marks a recipient's notification read, as
+// storage.Notifications documents.
+func (db *DB) ReadNotification(ctx context.Context, id, recipient string, at time.Time) (storage.Notification, error) {
+	var n storage.Notification
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		if n, err = getNotification(tx, id); err != nil {
+			return err
+		}
+		if n.Recipient != recipient {
+			return fmt.Errorf("notification %s: %w", id, storage.ErrNotFound)
+		}
+		if !n.ReadAt.IsZero() {
+			return nil
+		}
+		n.ReadAt = millis(at)
+		return putJSON(tx.Bucket(bucketNotifications), id, n)
+	})
+	if err != nil {
+		return storage.Notification{}, fmt.Errorf("bolt: read notification %s: %w", id, err)
 	}
 	return n, nil
 }

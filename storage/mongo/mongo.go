@@ -163,6 +163,10 @@ var indexes = map[string][]mongo.IndexModel{
 	collNotifications: {
 		{Keys: bson.D{{Key: "state", Value: 1}, {Key: "next_at", Value: 1}}},
 		{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: 1}}},
+		// A person's in-app messages, newest first; the pacing's counts of
+		// what one channel (and one person on it) was sent lately.
+		{Keys: bson.D{{Key: "recipient", Value: 1}, {Key: "channel", Value: 1}, {Key: "created_at", Value: -1}}},
+		{Keys: bson.D{{Key: "channel", Value: 1}, {Key: "state", Value: 1}, {Key: "done_at", Value: -1}}},
 	},
 	collAttempts: {
 		// PruneAttempts: the counters whose window started before a time.

@@ -20,28 +20,29 @@ var _ storage.Notifications = (*DB)(nil)
 // notificationDoc is a notification as stored in the notifications
 // collection (_id its deterministic id).
 type notificationDoc struct {
-	ID            string    `bson:"_id"`
-	Channel       string    `bson:"channel"`
-	Event         string    `bson:"event"`
-	Cause         string    `bson:"cause"`
-	Subject       string    `bson:"subject"`
-	Recipient     string    `bson:"recipient"`
-	RecipientName string    `bson:"recipient_name"`
-	Pairing       string    `bson:"pairing"`
-	OrgPaths      []string  `bson:"org_paths"`
-	Lang          string    `bson:"lang"`
-	Text          string    `bson:"text"`
-	Link          string    `bson:"link"`
-	State         string    `bson:"state"`
-	CreatedAt     time.Time `bson:"created_at"`
-	Since         time.Time `bson:"since"`
-	NextAt        time.Time `bson:"next_at"`
-	Attempts      int       `bson:"attempts"`
-	Answer        string    `bson:"answer"`
-	AttemptAt     time.Time `bson:"attempt_at"`
-	DoneAt        time.Time `bson:"done_at"`
-	LeaseHolder   string    `bson:"lease_holder"`
-	LeaseUntil    time.Time `bson:"lease_until"`
+	ID            string     `bson:"_id"`
+	Channel       string     `bson:"channel"`
+	Event         string     `bson:"event"`
+	Cause         string     `bson:"cause"`
+	Subject       string     `bson:"subject"`
+	Recipient     string     `bson:"recipient"`
+	RecipientName string     `bson:"recipient_name"`
+	Pairing       string     `bson:"pairing"`
+	OrgPaths      []string   `bson:"org_paths"`
+	Lang          string     `bson:"lang"`
+	Text          string     `bson:"text"`
+	Link          string     `bson:"link"`
+	State         string     `bson:"state"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	Since         time.Time  `bson:"since"`
+	NextAt        time.Time  `bson:"next_at"`
+	Attempts      int        `bson:"attempts"`
+	Answer        string     `bson:"answer"`
+	AttemptAt     time.Time  `bson:"attempt_at"`
+	DoneAt        time.Time  `bson:"done_at"`
+	LeaseHolder   string     `bson:"lease_holder"`
+	LeaseUntil    time.Time  `bson:"lease_until"`
+	ReadAt        *time.Time `bson:"read_at,omitempty"`
 }
 
 func (n notificationDoc) notification() storage.Notification {
@@ -55,7 +56,14 @@ func (n notificationDoc) notification() storage.Notification {
 		Recipient: n.Recipient, RecipientName: n.RecipientName, Pairing: n.Pairing, OrgPaths: slices.Clone(n.OrgPaths),
 		Lang: n.Lang, Text: n.Text, Link: n.Link, State: n.State, CreatedAt: utc(n.CreatedAt), Since: utc(n.Since),
 		NextAt: utc(n.NextAt), Attempts: n.Attempts, Answer: n.Answer, AttemptAt: utc(n.AttemptAt), DoneAt: utc(n.DoneAt),
-		LeaseHolder: n.LeaseHolder, LeaseUntil: utc(n.LeaseUntil)}
+		LeaseHolder: n.LeaseHolder, LeaseUntil: utc(n.LeaseUntil), ReadAt: readAt(n.ReadAt)}
+}
+
+func readAt(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
 }
 
 // validNotifications checks a batch's notifications (Commit).
@@ -221,6 +229,19 @@ func (db *DB) ListNotifications(ctx context.Context, q storage.NotificationQuery
 	if q.OrgPath != "" {
 		filter = append(filter, bson.E{Key: "org_paths", Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(q.OrgPath)}})
 	}
+	if q.Recipient != "" {
+		filter = append(filter, bson.E{Key: "recipient", Value: q.Recipient})
+	}
+	if q.Channel != "" {
+		filter = append(filter, bson.E{Key: "channel", Value: q.Channel})
+	}
+	if q.Unread {
+		// read_at is absent until the message is read.
+		filter = append(filter, bson.E{Key: "read_at", Value: nil})
+	}
+	if !q.DoneSince.IsZero() {
+		filter = append(filter, bson.E{Key: "done_at", Value: d("$gte", millis(q.DoneSince))})
+	}
 	var docs []notificationDoc
 	err := db.run(ctx, func(ctx context.Context) error {
 		var err error
@@ -253,6 +274,66 @@ func (db *DB) ResendNotification(ctx context.Context, id string, now time.Time) 
 	})
 	if err != nil {
 		return storage.Notification{}, fmt.Errorf("mongo: resend notification %s: %w", id, err)
+	}
+	return doc.notification(), nil
+}
+
+// DeferNotification puts a claimed notification off, as
+// storage.Notifications documents: one update matching it only while it is
+// pending and leased to holder (a pipeline, so Since follows NextAt only
+// while no attempt was made).
+func (db *DB) DeferNotification(ctx context.Context, id, holder string, until time.Time, reason string) error {
+	until = millis(until)
+	err := db.run(ctx, func(ctx context.Context) error {
+		var doc notificationDoc
+		err := db.notifications.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: storage.NotificationPending},
+			{Key: "lease_holder", Value: holder}}).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			n, cerr := db.notifications.CountDocuments(ctx, d("_id", id))
+			if cerr != nil {
+				return cerr
+			}
+			if n == 0 {
+				return fmt.Errorf("notification %s: %w", id, storage.ErrNotFound)
+			}
+			return fmt.Errorf("notification %s is not pending or not leased to %q: %w", id, holder, storage.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		set := bson.D{{Key: "next_at", Value: until}, {Key: "answer", Value: reason}, {Key: "lease_holder", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
+		if doc.Attempts == 0 {
+			set = append(set, bson.E{Key: "since", Value: until})
+		}
+		res, err := db.notifications.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "state", Value: storage.NotificationPending},
+			{Key: "lease_holder", Value: holder}, {Key: "attempts", Value: doc.Attempts}}, d("$set", set))
+		if err != nil {
+			return err
+		}
+		if res.MatchedCount != 1 {
+			return fmt.Errorf("notification %s changed meanwhile: %w", id, storage.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mongo: defer notification %s: %w", id, err)
+	}
+	return nil
+}
+
+// ReadNotification marks a recipient's notification read, as
+// storage.Notifications documents (the first time stands).
+func (db *DB) ReadNotification(ctx context.Context, id, recipient string, at time.Time) (storage.Notification, error) {
+	var doc notificationDoc
+	err := db.run(ctx, func(ctx context.Context) error {
+		if _, err := db.notifications.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "recipient", Value: recipient},
+			{Key: "read_at", Value: nil}}, d("$set", d("read_at", millis(at)))); err != nil {
+			return err
+		}
+		return found(db.notifications.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "recipient", Value: recipient}}).Decode(&doc))
+	})
+	if err != nil {
+		return storage.Notification{}, fmt.Errorf("mongo: read notification %s: %w", id, err)
 	}
 	return doc.notification(), nil
 }

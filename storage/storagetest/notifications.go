@@ -17,6 +17,7 @@ func (s suite) notifications(t *testing.T) {
 	t.Run("ClaimLeaseFinish", s.notificationsClaimLeaseFinish)
 	t.Run("List", s.notificationsList)
 	t.Run("ConcurrentClaim", s.notificationsConcurrentClaim)
+	t.Run("DeferRead", s.notificationsDeferRead)
 }
 
 // note returns a notification with id to recipient "u1" on the webhook.
@@ -319,5 +320,97 @@ func (s suite) notificationsConcurrentClaim(t *testing.T) {
 	wg.Wait()
 	if len(got) != total {
 		t.Fatalf("claimed: got %d notifications, want %d", len(got), total)
+	}
+}
+
+// notificationsDeferRead: a deferral moves a claimed notification on
+// without an attempt (and its round with it while none was made); a
+// recipient reads their own notification once, never another's; lists
+// keep one recipient's, one channel's, the unread, the recently done.
+func (s suite) notificationsDeferRead(t *testing.T) {
+	st := s.open(t)
+	other := note("n2", t0.Add(time.Minute))
+	other.Recipient, other.Channel = "u2", "inapp"
+	mine := note("n3", t0.Add(2*time.Minute))
+	mine.Channel = "inapp"
+	mustCommit(t, st, storage.Batch{Notifications: []storage.Notification{note("n1", t0), other, mine}})
+
+	err := st.DeferNotification(t.Context(), "n1", "a", t0.Add(time.Hour), "quiet")
+	wantErr(t, "defer an unclaimed notification", err, storage.ErrConflict)
+	err = st.DeferNotification(t.Context(), "nope", "a", t0.Add(time.Hour), "quiet")
+	wantErr(t, "defer an unknown notification", err, storage.ErrNotFound)
+	if got := mustClaim(t, st, "a", t0, time.Minute, 1); !slices.Equal(got, []string{"n1"}) {
+		t.Fatalf("claim at t0: got %v, want [n1]", got)
+	}
+	until := t0.Add(9 * time.Hour)
+	if err := st.DeferNotification(t.Context(), "n1", "a", until, "quiet hours"); err != nil {
+		t.Fatalf("defer n1: got error %v, want none", err)
+	}
+	n := mustNotification(t, st, "n1")
+	if n.State != storage.NotificationPending || n.Attempts != 0 || !n.NextAt.Equal(until) || !n.Since.Equal(until) || n.Answer != "quiet hours" || n.LeaseHolder != "" {
+		t.Fatalf("deferred: got state %s attempts %d next %v since %v answer %q holder %q; want pending, 0, %v, %v, quiet hours, none",
+			n.State, n.Attempts, n.NextAt, n.Since, n.Answer, n.LeaseHolder, until, until)
+	}
+	if got := mustClaim(t, st, "a", until.Add(-time.Millisecond), time.Minute, 10); slices.Contains(got, "n1") {
+		t.Fatalf("claim before the deferral ends: got %v, want no n1", got)
+	}
+	if got := mustClaim(t, st, "b", until, time.Minute, 10); !slices.Contains(got, "n1") {
+		t.Fatalf("claim when the deferral ends: got %v, want n1", got)
+	}
+	// After an attempt, a deferral keeps the round's start.
+	if err := st.FinishNotification(t.Context(), "n1", "b", storage.NotificationOutcome{State: storage.NotificationPending, Answer: "HTTP 500", At: until, NextAt: until}); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, st, "b", until, time.Minute, 10)
+	if err := st.DeferNotification(t.Context(), "n1", "b", until.Add(time.Hour), "limit"); err != nil {
+		t.Fatalf("defer after an attempt: got error %v, want none", err)
+	}
+	if n := mustNotification(t, st, "n1"); n.Attempts != 1 || !n.Since.Equal(until) || !n.NextAt.Equal(until.Add(time.Hour)) {
+		t.Fatalf("deferred after an attempt: got attempts %d since %v next %v, want 1, %v, %v", n.Attempts, n.Since, n.NextAt, until, until.Add(time.Hour))
+	}
+	// a claimed n2 and n3 (due long before) in its claim before the deferral ended.
+	if err := st.FinishNotification(t.Context(), "n2", "a", storage.NotificationOutcome{State: storage.NotificationSent, At: until}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = st.ReadNotification(t.Context(), "n2", "u1", t0)
+	wantErr(t, "read another recipient's notification", err, storage.ErrNotFound)
+	_, err = st.ReadNotification(t.Context(), "nope", "u1", t0)
+	wantErr(t, "read an unknown notification", err, storage.ErrNotFound)
+	read := t0.Add(3 * time.Minute)
+	r, err := st.ReadNotification(t.Context(), "n3", "u1", read)
+	if err != nil || !r.ReadAt.Equal(read) {
+		t.Fatalf("read n3: got read at %v, error %v; want %v, none", r.ReadAt, err, read)
+	}
+	if r, _ := st.ReadNotification(t.Context(), "n3", "u1", read.Add(time.Hour)); !r.ReadAt.Equal(read) {
+		t.Fatalf("read n3 again: got read at %v, want the first time %v", r.ReadAt, read)
+	}
+	if n := mustNotification(t, st, "n2"); !n.ReadAt.IsZero() {
+		t.Fatalf("n2 after n3 was read: got read at %v, want unread", n.ReadAt)
+	}
+
+	for _, tc := range []struct {
+		q    storage.NotificationQuery
+		want []string
+	}{
+		{storage.NotificationQuery{Recipient: "u1"}, []string{"n3", "n1"}},
+		{storage.NotificationQuery{Channel: "inapp"}, []string{"n3", "n2"}},
+		{storage.NotificationQuery{Recipient: "u1", Channel: "inapp"}, []string{"n3"}},
+		{storage.NotificationQuery{Unread: true}, []string{"n2", "n1"}},
+		{storage.NotificationQuery{Recipient: "u1", Channel: "inapp", Unread: true}, []string{}},
+		{storage.NotificationQuery{DoneSince: until}, []string{"n2"}},
+		{storage.NotificationQuery{DoneSince: until.Add(time.Millisecond)}, []string{}},
+	} {
+		got, _, err := st.ListNotifications(t.Context(), tc.q)
+		if err != nil {
+			t.Fatalf("list %+v: %v", tc.q, err)
+		}
+		ids := []string{}
+		for _, n := range got {
+			ids = append(ids, n.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("list %+v: got %v, want %v", tc.q, ids, tc.want)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import ProjectForm from './views/ProjectForm.vue'
 import Review from './views/Review.vue'
 import Activate from './views/Activate.vue'
 import Account from './views/Account.vue'
+import Messages from './views/Messages.vue'
+import NotifySettings from './views/NotifySettings.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -29,6 +31,8 @@ export const router = createRouter({
     { path: '/review', component: Review },
     { path: '/activate', component: Activate, meta: { public: true } },
     { path: '/account', component: Account },
+    { path: '/account/notifications', component: NotifySettings },
+    { path: '/messages', component: Messages },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
 })

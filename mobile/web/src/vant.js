@@ -25,10 +25,14 @@ import 'vant/es/dialog/style/index.mjs'
 import { Tabbar, TabbarItem } from 'vant'
 import 'vant/es/tabbar/style/index.mjs'
 import 'vant/es/tabbar-item/style/index.mjs'
+// 通知设置's switches (issue 17)
+import { Switch } from 'vant'
+import 'vant/es/switch/style/index.mjs'
 
 export function install(app) {
   for (const c of [Button, Cell, CellGroup, Field, Form, NavBar, Tab, Tabs, Tag, Radio, RadioGroup, Empty, Rate, Icon, Loading, Divider, Badge, Stepper]) app.use(c)
   app.use(Tabbar)
   app.use(TabbarItem)
+  app.use(Switch)
 }
 export { showToast, showConfirmDialog, showFailToast, showSuccessToast } from 'vant'

@@ -70,7 +70,7 @@ func settings() []setting {
 			return nil
 		}
 	}
-	return []setting{
+	return append([]setting{
 		{"addr", "PAIRSYNC_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", str(func(c *Config) *string { return &c.Addr })},
 		{"metrics-addr", "PAIRSYNC_METRICS_ADDR", "", "address of a separate listener serving /metrics (Prometheus), kept to the private network; empty serves no metrics", str(func(c *Config) *string { return &c.MetricsAddr })},
 		{"data-dir", "PAIRSYNC_DATA_DIR", "./data", "directory of the embedded store: pairsync.db (bolt) and photos/", str(func(c *Config) *string { return &c.DataDir })},
@@ -176,7 +176,7 @@ func settings() []setting {
 			}
 			return nil
 		}},
-	}
+	}, notifyChannelSettings()...) // notify_config.go
 }
 
 // secretFile reads a secret from the file a setting names ("" leaves it as
@@ -220,7 +220,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs := flag.NewFlagSet("pairsyncd", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n  pairsyncd healthcheck         exit 0 if the server on -addr answers /healthz (for containers)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys;\nPAIRSYNC_MONGODB_URI (environment only) the MongoDB connection string;\nPAIRSYNC_NOTIFY_WEBHOOK_SECRET (environment only) the webhook's signing key.\n\n")
+		fmt.Fprintf(out, "pairsyncd: the Pairsync server.\n\nUsage:\n  pairsyncd [serve] [flags]     run the server (the default)\n  pairsyncd rotate-key [flags]  make a new token-signing key (stop the server first on bolt)\n  pairsyncd healthcheck         exit 0 if the server on -addr answers /healthz (for containers)\n\nEach flag may also be set by its environment variable; flags win.\nPAIRSYNC_ADMIN_PASSWORD (environment only) sets the first administrator's password;\nPAIRSYNC_MINIO_ACCESS_KEY and PAIRSYNC_MINIO_SECRET_KEY (environment only) the MinIO keys;\nPAIRSYNC_MONGODB_URI (environment only) the MongoDB connection string;\nPAIRSYNC_NOTIFY_WEBHOOK_SECRET (environment only) the webhook's signing key;\nPAIRSYNC_NOTIFY_SMS_SECRET and PAIRSYNC_NOTIFY_DINGTALK_SECRET (environment only) the SMS gateway's and the 钉钉 robot's keys.\n\n")
 		for _, s := range settings() {
 			fmt.Fprintf(out, "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
 		}
@@ -241,6 +241,9 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if err := checkNotifyChannels(&c, getenv); err != nil {
+		return c, err
 	}
 	if c.Server.NotifyWebhook.URL != "" && len(c.Server.NotifyWebhook.Secret) == 0 {
 		return c, errors.New("notify-webhook-url needs a signing key: set PAIRSYNC_NOTIFY_WEBHOOK_SECRET or -notify-webhook-secret-file")

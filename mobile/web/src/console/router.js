@@ -20,6 +20,8 @@ import Devices from './views/Devices.vue'
 import Audit from './views/Audit.vue'
 import Todo from './views/Todo.vue'
 import Account from './views/Account.vue'
+import Notifications from './views/Notifications.vue'
+import Inbox from './views/Inbox.vue'
 
 export const router = createRouter({
   history: createWebHistory(),
@@ -58,6 +60,8 @@ export const router = createRouter({
     { path: '/console/manage/devices', component: Devices },
     { path: '/console/manage/audit', component: Audit },
     { path: '/console/account', component: Account },
+    { path: '/console/notifications', component: Notifications },
+    { path: '/console/messages', component: Inbox },
     { path: '/console/:rest(.*)*', redirect: '/console/overview' },
     // Outside /console the field app answers (a full load).
     { path: '/:rest(.*)*', component: { render: () => null }, beforeEnter: (to) => { location.assign(to.fullPath); return false } },

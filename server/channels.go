@@ -1,0 +1,34 @@
+package server
+
+import (
+	"github.com/pairsync/pairsync/server/notify"
+)
+
+// addChannels adds the configured SMS gateway, robots and in-app messages
+// to channels (issue 17's delivery side).
+func (s *Server) addChannels(channels map[string]notify.Channel) {
+	if c := s.cfg.NotifySMS; c.URL != "" {
+		channels[notify.ChannelSMS] = &c
+	}
+	if c := s.cfg.NotifyWeCom; c.URL != "" {
+		channels[notify.ChannelWeCom] = &c
+	}
+	if c := s.cfg.NotifyDingTalk; c.URL != "" {
+		if c.Now == nil {
+			c.Now = s.now
+		}
+		channels[notify.ChannelDingTalk] = &c
+	}
+	if s.cfg.InAppMessages {
+		channels[notify.ChannelInApp] = notify.InApp{}
+	}
+}
+
+// pacing is the configured pacing, or the defaults.
+func (s *Server) pacing() *notify.Pacing {
+	if s.cfg.NotifyPacing != nil {
+		p := *s.cfg.NotifyPacing
+		return &p
+	}
+	return &notify.Pacing{Quiet: notify.DefaultQuietHours}
+}
