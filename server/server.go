@@ -220,6 +220,7 @@ type Server struct {
 	probes probeLimiter
 	// notify plans notifications in every commit and sends them.
 	notify notifier
+	digest digests
 }
 
 // New builds a Server with every route registered.
