@@ -44,7 +44,7 @@ func (s *Server) setupNotifications() error {
 		s.notify.planner.Channels = append(s.notify.planner.Channels, name)
 	}
 	slices.Sort(s.notify.planner.Channels)
-	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now,
+	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now, Lease: s.cfg.NotifyLease,
 		Outcomes: outcomes, Log: s.log.With("component", "notify")}
 	return nil
 }

@@ -78,6 +78,10 @@ type Config struct {
 	// NotifyWebhook is the webhook channel of notifications (issue 17);
 	// an empty URL turns it off (server/notifications.go).
 	NotifyWebhook notify.Webhook
+	// NotifyLease is how long a sender holds the notifications it claimed
+	// (0: notify.DefaultLease, 5 minutes); after a crash, what it held is
+	// sent again once the lease passes.
+	NotifyLease time.Duration
 }
 
 func (c *Config) setDefaults() {
