@@ -9,6 +9,9 @@ import (
 func (s *Server) addChannels(channels map[string]notify.Channel) {
 	if c := s.cfg.NotifySMS; c.URL != "" {
 		channels[notify.ChannelSMS] = &c
+		// Text messages reach the person's own phone, so activation links
+		// may go this way; never the robots, whose group chat would see them.
+		s.notify.planner.PhoneChannels = append(s.notify.planner.PhoneChannels, notify.ChannelSMS)
 	}
 	if c := s.cfg.NotifyWeCom; c.URL != "" {
 		channels[notify.ChannelWeCom] = &c

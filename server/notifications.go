@@ -27,10 +27,15 @@ type notifier struct {
 // setupNotifications builds the planner and the sender from the
 // configured channels and registers the delivery counter.
 func (s *Server) setupNotifications() error {
-	s.notify.planner = notify.Planner{Dir: s.dir, Users: s.store, Records: s.store, PublicURL: s.cfg.PublicURL}
+	s.notify.planner = notify.Planner{Dir: s.dir, Users: s.store, Records: s.store, PublicURL: s.cfg.PublicURL, Issues: s.ledger}
 	channels := map[string]notify.Channel{}
 	if w := s.cfg.NotifyWebhook; w.URL != "" {
 		channels[notify.ChannelWebhook] = &w
+		if w.Phone {
+			// The receiver gets the phone number: it reaches the phone
+			// (a province's SMS platform behind its webhook).
+			s.notify.planner.PhoneChannels = append(s.notify.planner.PhoneChannels, notify.ChannelWebhook)
+		}
 	}
 	s.addChannels(channels) // channels.go: SMS, robots, in-app
 	outcomes := notify.NewOutcomes()
@@ -41,7 +46,7 @@ func (s *Server) setupNotifications() error {
 		s.notify.planner.Channels = append(s.notify.planner.Channels, name)
 	}
 	slices.Sort(s.notify.planner.Channels)
-	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now,
+	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now, Lease: s.cfg.NotifyLease,
 		Outcomes: outcomes, Log: s.log.With("component", "notify"), Pacing: s.pacing()}
 	return nil
 }
@@ -112,8 +117,15 @@ type notificationView struct {
 }
 
 func viewNotification(n storage.Notification) notificationView {
+	text, link := n.Text, n.Link
+	if n.Event == notify.EventActivation {
+		// An activation link is the person's to use: administrators see
+		// that it was sent, not the code (they can reset it).
+		hidden := notify.HideActivationCode(link)
+		text, link = strings.ReplaceAll(text, link, hidden), hidden
+	}
 	v := notificationView{ID: n.ID, Channel: n.Channel, Event: n.Event, Subject: n.Subject, To: n.Recipient, ToName: n.RecipientName,
-		Pairing: n.Pairing, Text: n.Text, Link: n.Link, State: n.State, Attempts: n.Attempts, Answer: n.Answer,
+		Pairing: n.Pairing, Text: text, Link: link, State: n.State, Attempts: n.Attempts, Answer: n.Answer,
 		CreatedAt: n.CreatedAt, AttemptAt: n.AttemptAt, DoneAt: n.DoneAt, Reason: notify.Explain(n.Answer)}
 	if n.State == storage.NotificationPending {
 		v.NextAt = n.NextAt

@@ -121,6 +121,14 @@ func notifyFixture(t *testing.T, phone bool) (e *idEnv, rc *receiver, pid, cp st
 	rc = newReceiver(t)
 	e.s = notifyServer(t, e, rc, phone)
 	e.base = serve(t, e.s)
+	pid, cp = notifyPairing(t, e)
+	return e, rc, pid, cp
+}
+
+// notifyPairing makes notifyFixture's second officer and pairing on e's
+// server.
+func notifyPairing(t testing.TB, e *idEnv) (pid, cp string) {
+	t.Helper()
 	u, err := e.db.CreateUser(t.Context(), storage.User{ID: "u-officerA2", Username: "officerA2", Name: "李四", Role: "officer", OrgUnit: "unitA",
 		PasswordHash: e.users["officerA"].PasswordHash})
 	if err != nil {
@@ -146,7 +154,7 @@ func notifyFixture(t *testing.T, phone bool) (e *idEnv, rc *receiver, pid, cp st
 	}
 	var pAns writeAnswer
 	r.json(t, &pAns)
-	return e, rc, pAns.Record.ID, cpAns.Record.ID
+	return pAns.Record.ID, cpAns.Record.ID
 }
 
 // raiseIssues pushes, from officerA's phone, a visit citing n issues.

@@ -92,6 +92,10 @@ type Config struct {
 	// and past the per-hour and per-robot limits (nil: 22:00–07:30
 	// Shanghai, 6 an hour, 20 a minute per robot).
 	NotifyPacing *notify.Pacing
+	// NotifyLease is how long a sender holds the notifications it claimed
+	// (0: notify.DefaultLease, 5 minutes); after a crash, what it held is
+	// sent again once the lease passes.
+	NotifyLease time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -237,6 +241,7 @@ type Server struct {
 	// stopLoops ends what Serve started beside the listener (flushLoop).
 	stopLoops     chan struct{}
 	stopLoopsOnce sync.Once
+	digest digests
 }
 
 // New builds a Server with every route registered.

@@ -146,6 +146,14 @@ func (s *Server) RunSLA(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("sla %s %s: %w", a.Type, a.Issue, err)
 		}
 	}
+	// The reminders time causes (reminders.go): 即将超期 to the handler,
+	// and the day's 待办 digest from 08:30.
+	if _, err := s.remindDueSoon(ctx); err != nil {
+		return n, fmt.Errorf("sla due-soon reminders: %w", err)
+	}
+	if _, err := s.RunDigest(ctx); err != nil {
+		return n, fmt.Errorf("sla digest: %w", err)
+	}
 	return n, nil
 }
 

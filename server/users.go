@@ -159,6 +159,9 @@ type activationView struct {
 	URL string `json:"url"`
 	// QRPNG is a PNG image of the link, base64-encoded, to print or show.
 	QRPNG string `json:"qr_png"`
+	// SentToPhone: the link is also on its way to the person's phone (a
+	// channel that reaches phones is configured and they have a number).
+	SentToPhone bool `json:"sent_to_phone"`
 }
 
 type createdUser struct {
@@ -199,7 +202,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	act, err := s.newActivation(ctx, c, base, u.ID)
+	act, err := s.newActivation(ctx, c, base, u, unit.Path)
 	if err != nil {
 		return err
 	}
@@ -303,12 +306,14 @@ func normalizeCode(s string) string {
 	return b.String()
 }
 
-// newActivation stores a fresh code for the user (replacing older ones) and
-// returns it with the sign-up link and its QR image.
-func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, base, userID string) (activationView, error) {
+// newActivation stores a fresh code for the user (replacing older ones),
+// sends the link to their phone when a channel reaches it
+// (notifyActivation), and returns it with the sign-up link and its QR
+// image.
+func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, base string, u storage.User, orgPath string) (activationView, error) {
 	code := newActivationCode()
 	now := s.now().UTC()
-	a := storage.Activation{CodeHash: auth.HashSecret(code), UserID: userID, CreatedBy: principal(c).UserID,
+	a := storage.Activation{CodeHash: auth.HashSecret(code), UserID: u.ID, CreatedBy: principal(c).UserID,
 		CreatedAt: now, ExpiresAt: now.Add(activationTTL)}
 	if err := s.store.CreateActivation(ctx, a); err != nil {
 		return activationView{}, err
@@ -322,7 +327,11 @@ func (s *Server) newActivation(ctx context.Context, c *fiber.Ctx, base, userID s
 		return activationView{}, err
 	}
 	qrc.Scale = 6
-	return activationView{Code: shown, ExpiresAt: a.ExpiresAt, URL: link, QRPNG: base64.StdEncoding.EncodeToString(qrc.PNG())}, nil
+	sent, err := s.notifyActivation(ctx, u, orgPath, a, link)
+	if err != nil {
+		return activationView{}, err
+	}
+	return activationView{Code: shown, ExpiresAt: a.ExpiresAt, URL: link, QRPNG: base64.StdEncoding.EncodeToString(qrc.PNG()), SentToPhone: sent}, nil
 }
 
 // activationBase is the base URL of activation links: Config.PublicURL.
@@ -446,7 +455,7 @@ func (s *Server) resetUser(c *fiber.Ctx) error {
 	if _, err := s.store.RevokeSessions(ctx, storage.SessionFilter{UserID: u.ID}, s.now().UTC()); err != nil {
 		return err
 	}
-	act, err := s.newActivation(ctx, c, base, u.ID)
+	act, err := s.newActivation(ctx, c, base, u, lu.orgPath)
 	if err != nil {
 		return err
 	}

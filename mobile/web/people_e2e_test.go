@@ -63,7 +63,12 @@ func TestPeopleJourneys(t *testing.T) {
 	if fromSeed {
 		seedPeople(t, dataDir, state)
 	}
-	url, printed := startPairsyncd(t, dir, dataDir)
+	// Notifications go to a webhook receiver of this test (25-told reads
+	// what it received), and their links start with the server's address.
+	hook := newJourneyHook(t)
+	addr := freeAddr(t)
+	url, printed := startPairsyncdWith(t, dir, dataDir, []string{"-addr", addr, "-public-url", "http://" + addr,
+		"-notify-webhook-url", hook.url + "/hook"}, []string{"PAIRSYNC_NOTIFY_WEBHOOK_SECRET=" + journeyHookSecret})
 
 	shots, err := filepath.Abs(filepath.Join("e2e", "screenshots", "people"))
 	if err != nil {
@@ -78,6 +83,7 @@ func TestPeopleJourneys(t *testing.T) {
 		"PAIRSYNC_STATE=" + state,
 		"PAIRSYNC_SCREENSHOTS=" + shots,
 		"CHROMIUM=" + chromium,
+		"PAIRSYNC_NOTIFIED=" + hook.url + "/received",
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".test.mjs")
@@ -93,6 +99,13 @@ func TestPeopleJourneys(t *testing.T) {
 // printed ("" when the store already had users).
 func startPairsyncd(t *testing.T, dir, dataDir string) (url, password string) {
 	t.Helper()
+	return startPairsyncdWith(t, dir, dataDir, nil, nil)
+}
+
+// startPairsyncdWith is startPairsyncd with more flags (a later -addr wins)
+// and environment.
+func startPairsyncdWith(t *testing.T, dir, dataDir string, args, env []string) (url, password string) {
+	t.Helper()
 	bin := filepath.Join(dir, "pairsyncd")
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../../server/cmd/pairsyncd")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -100,10 +113,10 @@ func startPairsyncd(t *testing.T, dir, dataDir string) (url, password string) {
 		t.Fatalf("building pairsyncd: %v\n%s", err, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-level", "warn")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-addr", "127.0.0.1:0", "-data-dir", dataDir, "-log-level", "warn"}, args...)...)
 	// A clean environment but for PATH and HOME: no PAIRSYNC_* setting of the
 	// machine reaches the server (the password must be the printed one).
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -24,7 +25,23 @@ const (
 	EventIssueDispatched = "issue_dispatched"
 	EventIssueResponded  = "issue_responded"
 	EventVisitReturned   = "visit_returned"
+	EventActivation      = "activation"       // a new or reset user's activation link
+	EventIssueDueSoon    = "issue_due_soon"   // the handler's 办理期限 ends within 24 h
+	EventIssueOverdue    = "issue_overdue"    // past due: the handler and the supervising administrators
+	EventIssueDisputed   = "issue_disputed"   // the contact disputed the response: administrators 督办
+	EventIssueBounced    = "issue_bounced"    // bounced a second time (裁决): administrators
+	EventProjectApproved = "project_approved" // 立项: the proposing officer
+	EventProjectDeferred = "project_deferred" // 暂缓, with the reason
+	EventProjectCanceled = "project_cancelled"
+	EventProjectDone     = "project_completed" // the pairing's contacts: 请验收
+	EventDigest          = "digest"            // the daily 待办 digest at 08:30
 )
+
+// IssueStates derives an issue's state with events not yet committed
+// (*pairing.Ledger).
+type IssueStates interface {
+	IssueWith(ctx context.Context, id string, extra []pairing.IssueEvent) (pairing.IssueState, bool, error)
+}
 
 // Pairings finds a pairing (*pairing.Directory).
 type Pairings interface {
@@ -43,15 +60,31 @@ type Planner struct {
 	// each (none: Plan plans nothing, so an outbox without a sender does
 	// not fill up).
 	Channels []string
+	// PhoneChannels are those of Channels that reach a person's phone
+	// (SMS, a webhook that carries the phone number): activation links go
+	// only there.
+	PhoneChannels []string
+	// Issues derives an issue's state with the batch's event, for the
+	// events that depend on it (overdue: its handler; a second bounce; a
+	// dispute that applies); nil plans none of those.
+	Issues IssueStates
 }
 
 // Plan returns the notifications the batch's puts cause, created at now.
-// It is the one place of the rules (the event × recipient table):
+// It is, with PlanActivation, PlanDueSoon and PlanDigest, the one place of
+// the rules (the event × recipient table):
 //
 //	issue event "dispatched" → its handler, and the pairing's other officers
 //	issue event "responded"  → the pairing's contacts (请确认并评价)
+//	issue event "overdue"    → its handler, and the supervising administrators
+//	issue event "disputed"   → the supervising administrators (督办)
+//	second "bounced"         → the supervising administrators (裁决, 交办)
 //	visit returned           → the visit's officers
+//	project 立项/暂缓/取消    → its owner, the officer who proposed it
+//	project completed        → the pairing's contacts (请验收)
 //
+// The supervising administrators are those of the pairing's branch, or of
+// its nearest ancestor unit that has any (Planner.supervisors).
 // The writer of the change is never told of it; unknown and disabled users
 // are skipped. Each notification's id is derived from its cause (the event
 // record, or the visit and its returned_at), recipient and channel, so the
@@ -90,7 +123,7 @@ func (p Planner) Plan(ctx context.Context, b storage.Batch, now time.Time) ([]st
 			err error
 		)
 		switch put.Collection {
-		case pairing.CollIssueEvents, pairing.CollVisits:
+		case pairing.CollIssueEvents, pairing.CollVisits, pairing.CollProjects:
 			r, ok, rerr := record(put.Key)
 			if rerr != nil {
 				return nil, rerr
@@ -98,10 +131,13 @@ func (p Planner) Plan(ctx context.Context, b storage.Batch, now time.Time) ([]st
 			if !ok || r.Deleted() {
 				continue
 			}
-			if put.Collection == pairing.CollVisits {
+			switch put.Collection {
+			case pairing.CollVisits:
 				ms = visitMessages(r)
-			} else {
-				ms, err = eventMessages(r, pr, record)
+			case pairing.CollProjects:
+				ms, err = p.projectMessages(ctx, r, pr)
+			default:
+				ms, err = p.eventMessages(ctx, r, pr, record)
 			}
 		default:
 			continue
@@ -131,15 +167,24 @@ type message struct {
 type recipient struct {
 	user string
 	text func(lang string) string
+	// link is the path the notification opens when it is not the
+	// message's subject's ("/console/…" for administrators).
+	link string
 }
 
 // eventMessages: the notifications of an issue event.
-func eventMessages(r syncproto.Record, pr pairing.Pairing, record func(storage.Key) (syncproto.Record, bool, error)) ([]message, error) {
+func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairing.Pairing, record func(storage.Key) (syncproto.Record, bool, error)) ([]message, error) {
 	e, err := pairing.IssueEventFromRecord(r)
 	if err != nil {
 		return nil, nil // malformed events are refused elsewhere
 	}
-	if e.Type != pairing.EventDispatched && e.Type != pairing.EventResponded {
+	switch e.Type {
+	case pairing.EventDispatched, pairing.EventResponded:
+	case pairing.EventOverdue, pairing.EventDisputed, pairing.EventBounced:
+		if p.Issues == nil {
+			return nil, nil
+		}
+	default:
 		return nil, nil
 	}
 	title := ""
@@ -153,7 +198,7 @@ func eventMessages(r syncproto.Record, pr pairing.Pairing, record func(storage.K
 	case pairing.EventDispatched:
 		m.event = EventIssueDispatched
 		if e.Handler != "" {
-			m.to = append(m.to, recipient{e.Handler, func(lang string) string {
+			m.to = append(m.to, recipient{user: e.Handler, text: func(lang string) string {
 				return pick(lang, fmt.Sprintf("【结对共建】诉求%s已交办给您，请及时签收办理。", quote(title, "zh")),
 					fmt.Sprintf("[Pairsync] The issue %s has been dispatched to you: please sign for it and handle it.", quote(title, "en")))
 			}})
@@ -162,7 +207,7 @@ func eventMessages(r syncproto.Record, pr pairing.Pairing, record func(storage.K
 			if o == e.Handler {
 				continue
 			}
-			m.to = append(m.to, recipient{o, func(lang string) string {
+			m.to = append(m.to, recipient{user: o, text: func(lang string) string {
 				name := e.HandlerName
 				return pick(lang, fmt.Sprintf("【结对共建】您结对的诉求%s已交办给%s，请关注办理进度。", quote(title, "zh"), orDefault(name, "承办人")),
 					fmt.Sprintf("[Pairsync] The issue %s of your pairing has been dispatched to %s: please follow it.", quote(title, "en"), orDefault(name, "its handler")))
@@ -171,13 +216,205 @@ func eventMessages(r syncproto.Record, pr pairing.Pairing, record func(storage.K
 	case pairing.EventResponded:
 		m.event = EventIssueResponded
 		for _, c := range pr.Contacts {
-			m.to = append(m.to, recipient{c, func(lang string) string {
+			m.to = append(m.to, recipient{user: c, text: func(lang string) string {
 				return pick(lang, fmt.Sprintf("【结对共建】您反映的诉求%s已有答复，请确认并评价。", quote(title, "zh")),
 					fmt.Sprintf("[Pairsync] Your issue %s has been answered: please confirm and rate it.", quote(title, "en")))
 			}})
 		}
+	default:
+		// The events whose meaning depends on the issue's state: judged
+		// with this event among the issue's, so an event that does not
+		// apply (a dispute of an earlier response, a bounce of a closed
+		// issue) tells no one.
+		st, ok, err := p.Issues.IssueWith(ctx, e.Issue, []pairing.IssueEvent{e})
+		if err != nil {
+			return nil, err
+		}
+		if !ok || !slices.Contains(st.Applied, e.ID) {
+			return nil, nil
+		}
+		admins, err := p.supervisors(ctx, pr)
+		if err != nil {
+			return nil, err
+		}
+		console := func(q string) string { return "/console/issues?" + q + "&q=" + url.QueryEscape(title) }
+		handler := orDefault(st.HandlerName, "承办人")
+		switch e.Type {
+		case pairing.EventOverdue:
+			m.event = EventIssueOverdue
+			due := shanghai(st.Due)
+			if st.Handler != "" {
+				m.to = append(m.to, recipient{user: st.Handler, text: func(lang string) string {
+					return pick(lang, fmt.Sprintf("【结对共建】您承办的诉求%s已超过办理期限（%s），请尽快答复。", quote(title, "zh"), due),
+						fmt.Sprintf("[Pairsync] The issue %s you handle is past its due date (%s): please answer it now.", quote(title, "en"), due))
+				}})
+			}
+			for _, a := range admins {
+				m.to = append(m.to, recipient{user: a, link: console("overdue=true"), text: func(lang string) string {
+					return pick(lang, fmt.Sprintf("【结对共建】%s承办的诉求%s已超过办理期限（%s），请督办。", handler, quote(title, "zh"), due),
+						fmt.Sprintf("[Pairsync] The issue %s handled by %s is past its due date (%s): please follow it up.", quote(title, "en"), orDefault(st.HandlerName, "its handler"), due))
+				}})
+			}
+		case pairing.EventDisputed:
+			m.event = EventIssueDisputed
+			reason := e.Reason
+			for _, a := range admins {
+				m.to = append(m.to, recipient{user: a, link: console("status=disputed"), text: func(lang string) string {
+					zh := fmt.Sprintf("【结对共建】诉求%s的答复未获联系人认可", quote(title, "zh"))
+					en := fmt.Sprintf("[Pairsync] The contact disputed the answer to the issue %s", quote(title, "en"))
+					if reason != "" {
+						zh += "，理由：" + reason
+						en += ", saying: " + reason
+					}
+					return pick(lang, zh+"。请督办：重新交办或关闭。", en+". Please follow it up: reopen it for the handler or close it.")
+				}})
+			}
+		case pairing.EventBounced:
+			// Which bounce this one is: the bounces applied up to it (the
+			// state counts those after it too, when a commit is replayed).
+			nth := 0
+			for _, id := range st.Applied {
+				if id == e.ID {
+					nth++
+					break
+				}
+				if prev, ok, err := record(storage.Key{Collection: pairing.CollIssueEvents, ID: id}); err != nil {
+					return nil, err
+				} else if ok && str(prev, "type") == string(pairing.EventBounced) {
+					nth++
+				}
+			}
+			if nth < 2 {
+				return nil, nil // the first bounce goes back to dispatch, as 待办 shows
+			}
+			m.event = EventIssueBounced
+			reason := e.Reason
+			for _, a := range admins {
+				m.to = append(m.to, recipient{user: a, link: console("status=arbitration"), text: func(lang string) string {
+					zh := fmt.Sprintf("【结对共建】诉求%s已被第%d次退回", quote(title, "zh"), nth)
+					en := fmt.Sprintf("[Pairsync] The issue %s was bounced for the %s time", quote(title, "en"), ordinal(nth))
+					if reason != "" {
+						zh += "，理由：" + reason
+						en += ", saying: " + reason
+					}
+					return pick(lang, zh+"。请裁决并重新交办。", en+". Please decide and dispatch it again.")
+				}})
+			}
+		}
 	}
 	return []message{m}, nil
+}
+
+// projectMessages: a project's status moved by this write (the stored
+// version had another status). The cause names the write of the status
+// (its dot), so a project deferred, resumed and deferred again tells
+// again, and the same write committed twice tells once.
+func (p Planner) projectMessages(ctx context.Context, r syncproto.Record, pr pairing.Pairing) ([]message, error) {
+	status := str(r, "status")
+	switch status {
+	case "approved", "deferred", "cancelled", "completed":
+	default:
+		return nil, nil
+	}
+	before := ""
+	if sr, err := p.Records.Get(ctx, storage.Key{Collection: pairing.CollProjects, ID: r.ID}); err == nil {
+		if old, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err == nil && !old.Deleted() {
+			before = str(old, "status")
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+	if before == status {
+		return nil, nil
+	}
+	dot := r.Fields["status"].Dot
+	title, reason, by, byName := str(r, "title"), str(r, "status_reason"), str(r, "status_by"), str(r, "status_by_name")
+	m := message{cause: fmt.Sprintf("%s/%s/status/%s/%s/%d", pairing.CollProjects, r.ID, status, dot.Replica, dot.Counter),
+		subject: "projects/" + r.ID, by: by}
+	withReason := func(zh, en string) (string, string) {
+		if reason != "" {
+			zh += "，理由：" + reason
+			en += ", saying: " + reason
+		}
+		return zh, en
+	}
+	decided := func(zhVerb, enVerb, zhNext, enNext string) func(string) string {
+		return func(lang string) string {
+			zh := fmt.Sprintf("【结对共建】您提出的实事项目%s已由%s%s", quote(title, "zh"), orDefault(byName, "管理员"), zhVerb)
+			en := fmt.Sprintf("[Pairsync] Your practical project %s was %s by %s", quote(title, "en"), enVerb, orDefault(byName, "an administrator"))
+			if zhVerb != "立项" {
+				zh, en = withReason(zh, en)
+			}
+			return pick(lang, zh+"。"+zhNext, en+". "+enNext)
+		}
+	}
+	switch status {
+	case "approved":
+		m.event = EventProjectApproved
+		m.to = []recipient{{user: str(r, "owner"), text: decided("立项", "approved", "请按计划推进。", "Please carry it out as planned.")}}
+	case "deferred":
+		m.event = EventProjectDeferred
+		m.to = []recipient{{user: str(r, "owner"), text: decided("暂缓", "deferred", "", "")}}
+	case "cancelled":
+		m.event = EventProjectCanceled
+		m.to = []recipient{{user: str(r, "owner"), text: decided("取消", "cancelled", "", "")}}
+	case "completed":
+		m.event = EventProjectDone
+		for _, c := range pr.Contacts {
+			m.to = append(m.to, recipient{user: c, text: func(lang string) string {
+				return pick(lang, fmt.Sprintf("【结对共建】实事项目%s已完成，请验收并评价。", quote(title, "zh")),
+					fmt.Sprintf("[Pairsync] The practical project %s is completed: please accept and rate it.", quote(title, "en")))
+			}})
+		}
+	}
+	return []message{m}, nil
+}
+
+// supervisors are the administrators who supervise a pairing (督办): those
+// of each of its branches, or of the branch's nearest ancestor unit that
+// has an enabled administrator (not every administrator above: a
+// province's committee would hear of every overdue issue of 7,000
+// branches).
+func (p Planner) supervisors(ctx context.Context, pr pairing.Pairing) ([]string, error) {
+	var out []string
+	for _, path := range pr.BranchPaths {
+		ids := strings.Split(strings.Trim(path, "/"), "/")
+		for i := len(ids) - 1; i >= 0; i-- {
+			users, _, err := p.Users.ListUsers(ctx, storage.UserQuery{Role: string(pairing.Admin), OrgUnits: []string{ids[i]}, Limit: 50})
+			if err != nil {
+				return nil, err
+			}
+			found := false
+			for _, u := range users {
+				if !u.Disabled {
+					out, found = append(out, u.ID), true
+				}
+			}
+			if found {
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func ordinal(n int) string {
+	switch n {
+	case 2:
+		return "second"
+	case 3:
+		return "third"
+	}
+	return fmt.Sprintf("%dth", n)
+}
+
+// shanghai shows a time as people in China read it.
+func shanghai(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(Shanghai).Format("2006-01-02 15:04")
 }
 
 // visitMessages: a returned visit tells its officers. The cause names the
@@ -195,7 +432,7 @@ func visitMessages(r syncproto.Record) []message {
 	m := message{event: EventVisitReturned, cause: pairing.CollVisits + "/" + r.ID + "/returned/" + str(r, "returned_at"),
 		subject: "visits/" + r.ID, by: str(r, "returned_by")}
 	for _, o := range officers {
-		m.to = append(m.to, recipient{o, func(lang string) string {
+		m.to = append(m.to, recipient{user: o, text: func(lang string) string {
 			zh := fmt.Sprintf("【结对共建】您的走访记录%s被退回", quote(title, "zh"))
 			en := fmt.Sprintf("[Pairsync] Your visit %s was returned", quote(title, "en"))
 			if comment != "" {
@@ -229,15 +466,77 @@ func (p Planner) address(ctx context.Context, m message, pr pairing.Pairing, now
 			continue
 		}
 		lang := Lang(u)
+		link := to.link
+		if link == "" {
+			link = "/" + m.subject
+		}
 		for _, ch := range ChannelsFor(u, p.Channels) { // the person's choice (prefs.go)
 			out = append(out, storage.Notification{
 				ID: ID(m.cause, u.ID, ch), Channel: ch, Event: m.event, Cause: m.cause, Subject: m.subject,
 				Recipient: u.ID, RecipientName: u.Name, Pairing: pr.ID, OrgPaths: slices.Clone(pr.BranchPaths),
-				Lang: lang, Text: to.text(lang), Link: strings.TrimRight(p.PublicURL, "/") + "/" + m.subject, CreatedAt: now,
+				Lang: lang, Text: greet(lang, u.Name, to.text(lang)), Link: p.link(link), CreatedAt: now,
 			})
 		}
 	}
 	return out, nil
+}
+
+// PlanActivation returns the notification that sends a new or reset
+// user their activation link (link, valid until expires) on each phone
+// channel: none when no channel reaches a phone or the user has no phone
+// number (the administrator then hands the code over). The cause is the
+// code's hash: one notification per code. orgPath is the user's unit's,
+// so the administrators of their subtree see it (without the code:
+// HideActivationCode).
+func (p Planner) PlanActivation(ctx context.Context, u storage.User, orgPath, codeHash, link string, expires, now time.Time) ([]storage.Notification, error) {
+	if len(p.PhoneChannels) == 0 || u.Phone == "" || u.Disabled || codeHash == "" {
+		return nil, nil
+	}
+	lang := Lang(u)
+	until := shanghai(expires)
+	text := pick(lang,
+		fmt.Sprintf("【结对共建】管理员为您开通了结对共建账号（用户名 %s），请在 %s 前打开链接设置密码：%s 链接仅供本人使用，请勿转发。", u.Username, until, link),
+		fmt.Sprintf("[Pairsync] An administrator opened a Pairsync account for you (user name %s). Open this link before %s to choose your password: %s Do not forward it.", u.Username, until, link))
+	cause := "activations/" + codeHash
+	var out []storage.Notification
+	for _, ch := range p.PhoneChannels {
+		var paths []string
+		if orgPath != "" {
+			paths = []string{orgPath}
+		}
+		out = append(out, storage.Notification{ID: ID(cause, u.ID, ch), Channel: ch, Event: EventActivation, Cause: cause, Subject: "activate",
+			Recipient: u.ID, RecipientName: u.Name, OrgPaths: paths, Lang: lang, Text: greet(lang, u.Name, text), Link: link, CreatedAt: now})
+	}
+	return out, nil
+}
+
+// HideActivationCode replaces the code in an activation link by "…".
+func HideActivationCode(link string) string {
+	if i := strings.Index(link, "#code="); i >= 0 {
+		return link[:i] + "#code=…"
+	}
+	return link
+}
+
+// link makes a path of the app a link from PublicURL.
+func (p Planner) link(path string) string {
+	return strings.TrimRight(p.PublicURL, "/") + path
+}
+
+// greet names the recipient after the text's 【结对共建】 tag: "【结对共建】王芳，您反映的…".
+func greet(lang, name, text string) string {
+	if name == "" {
+		return text
+	}
+	for _, tag := range []string{"【结对共建】", "[Pairsync] "} {
+		if rest, ok := strings.CutPrefix(text, tag); ok {
+			if lang == "en" {
+				return tag + name + ": " + rest
+			}
+			return tag + name + "，" + rest
+		}
+	}
+	return text
 }
 
 // ID is a notification's deterministic id: a hash of its cause, recipient

@@ -66,3 +66,11 @@ export function codeFromHash(hash) {
   const m = /(?:^#|&)code=([^&]+)/.exec(hash || '')
   return m ? decodeURIComponent(m[1]) : ''
 }
+
+// safeNext is where to go after signing in (the login screen's ?next=, set
+// by the router when a link such as a notification's opened a screen while
+// signed out): next when it is a path of this app ("/…", never "//host",
+// "/\\host" or a URL elsewhere), else home.
+export function safeNext(next) {
+  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/'
+}

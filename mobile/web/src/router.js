@@ -37,6 +37,8 @@ export const router = createRouter({
   ],
 })
 
+// A screen opened while signed out (a notification's link: /issues/<id>)
+// is where sign-in returns to (?next=, a path of this app only: safeNext).
 router.beforeEach((to) => {
-  if (!to.meta.public && !state.signedIn) return '/login'
+  if (!to.meta.public && !state.signedIn) return to.fullPath === '/' ? '/login' : { path: '/login', query: { next: to.fullPath } }
 })

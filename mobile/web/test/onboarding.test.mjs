@@ -35,3 +35,12 @@ test('the code from a link or as typed', () => {
   assert.equal(codeFromHash(''), '')
   assert.equal(cleanCode(' abcd efgh·2345 '), 'ABCDEFGH2345')
 })
+
+test('after sign-in: back to the screen a link opened, never to another site', async () => {
+  const { safeNext } = await import('../src/onboarding.js')
+  assert.equal(safeNext('/issues/i-1'), '/issues/i-1')
+  assert.equal(safeNext('/projects/p-1?tab=x'), '/projects/p-1?tab=x')
+  for (const bad of [undefined, '', 'https://evil.example/', '//evil.example/x', '/\\evil.example', 'issues/1', ['/a']]) {
+    assert.equal(safeNext(bad), '/', String(bad))
+  }
+})

@@ -167,6 +167,7 @@ func settings() []setting {
 			c.Server.NotifyWebhook.Phone = b
 			return nil
 		}},
+		{"notify-lease", "PAIRSYNC_NOTIFY_LEASE", "5m", "how long a sender holds a notification it claimed: after a crash, what it held is sent again once this passes", dur(func(c *Config) *time.Duration { return &c.Server.NotifyLease })},
 		{"trusted-proxies", "PAIRSYNC_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 			c.Server.TrustedProxies = nil
 			for _, p := range strings.Split(v, ",") {
