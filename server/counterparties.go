@@ -107,8 +107,10 @@ func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.C
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		if root = u.Path; root == "" {
-			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		// A unit the caller may not read answers as an unknown one
+		// (issue 18: no oracle of which units exist elsewhere).
+		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
+			return nil, errNoOrgUnit(id)
 		}
 	}
 	search, kind := strings.ToLower(strings.TrimSpace(c.Query("search"))), c.Query("kind")
