@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -182,5 +184,50 @@ func TestPhotoGrantsMigration(t *testing.T) {
 				t.Errorf("migration record says granted %s, want 2", rec.Value("granted"))
 			}
 		})
+	}
+}
+
+// TestMaintenanceMigratesPhotoGrants: the server's start-up work (the
+// first maintenance pass) runs the grants migration without being asked.
+func TestMaintenanceMigratesPhotoGrants(t *testing.T) {
+	e := newDomainEnv(t)
+	pairingsFixture(t, e)
+	ctx := t.Context()
+	photo := testJPEG(t, 44, 4<<10)
+	if _, err := e.s.photos.PutPhoto(ctx, sumOf(photo), int64(len(photo)), bytes.NewReader(photo)); err != nil {
+		t.Fatal(err)
+	}
+	old := &oldStore{t: t, store: e.s.store}
+	t0 := e.now().Add(-time.Hour)
+	old.put(pairing.CollPhotos, sumOf(photo), pairing.PhotoScope, time.Time{}, write(t0, map[string]any{"sha256": sumOf(photo), "stored": true, "size": len(photo), "type": "image/jpeg"}))
+	old.put(pairing.CollVisits, "v-old", "p1", t0, write(t0, map[string]any{"mode": "onsite", "photos": manifestOf("image/jpeg", photo)}))
+	tok := e.login("officerA").AccessToken
+	if r := e.call("GET", "/v1/photos/"+sumOf(photo), tok, nil); r.status != 404 {
+		t.Fatalf("before the server's start-up work: got %d, want 404", r.status)
+	}
+	if err := e.s.ledger.Load(ctx); err != nil { // as RunSLALoop does at start
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); e.s.RunMaintenance(mctx, time.Hour) }()
+	defer func() { stop(); <-done }()
+	giveUp := time.After(time.Minute) // a bound on a hang, not a speed figure: the pass takes milliseconds
+	for {
+		_, err := e.s.store.Get(ctx, storage.Key{Collection: pairing.CollMigrations, ID: photoGrantsMigration})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		select {
+		case <-giveUp:
+			t.Fatal("the maintenance pass did not record the migration within a minute")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if r := e.call("GET", "/v1/photos/"+sumOf(photo), tok, nil); r.status != 200 {
+		t.Fatalf("after the start-up work: p1's officer got %d, want 200", r.status)
 	}
 }
