@@ -789,8 +789,8 @@ func (im *importer) unit(v string) (id, msg string) {
 }
 
 // counterpartyRef resolves a counterparty named by credit code or exact
-// name: a row of the 共建单位 sheet, or one already registered (by name:
-// one the administrator may see).
+// name: a row of the 共建单位 sheet, or one already registered that the
+// administrator may see.
 func (im *importer) counterpartyRef(v string) (id, msg string) {
 	code := pairing.NormalizeCreditCode(v)
 	byCode := pairing.ValidateCreditCode(code) == nil
@@ -822,7 +822,9 @@ func (im *importer) counterpartyRef(v string) (id, msg string) {
 	}
 	var registered []pairing.Counterparty
 	if byCode {
-		if cp, ok := im.s.dir.ByCreditCode(code); ok {
+		// One the administrator may see, as by name: one outside their
+		// scope reads as a code nobody registered (issue 18).
+		if cp, ok := im.s.dir.ByCreditCode(code); ok && im.s.seesCounterparty(im.p, cp) {
 			registered = append(registered, cp)
 		}
 	} else {
@@ -858,7 +860,17 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		got, err := im.s.store.UserByLogin(im.ctx, name)
 		switch {
 		case err == nil && got.Username == name: // a phone number is not a username
-			u = &got
+			// Only a user the administrator may see (CheckRefs' rule for a
+			// pairing's people): one outside their scope reads as a name
+			// nobody has, never with its role or state (issue 18).
+			path, perr := im.s.orgPath(im.ctx, got.OrgUnit)
+			if perr != nil {
+				im.s.log.Warn("import: look up user", "err", perr)
+				return "", importText(imUserLookup)
+			}
+			if pairing.Policy(im.p, pairing.Read, pairing.Object{Kind: pairing.KindUser, ID: got.ID, OrgPath: path, Owner: got.ID}) == nil {
+				u = &got
+			}
 		case err == nil, errors.Is(err, storage.ErrNotFound):
 		default:
 			im.s.log.Warn("import: look up user", "err", err)

@@ -80,3 +80,56 @@ func TestForeignAnswersAsUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestImportForeignCounterpartyAsUnknown: a 结对 row of an import naming,
+// by credit code, a counterparty outside the administrator's scope is
+// reported exactly as a code nobody registered, in a dry run and a real
+// one.
+func TestImportForeignCounterpartyAsUnknown(t *testing.T) {
+	e := newImportExportEnv(t)
+	codeA, unknown := creditCode(9), creditCode(8)
+	if r := e.call("POST", "/v1/counterparties", e.login("adminA").AccessToken, map[string]any{"fields": map[string]any{
+		"kind": "enterprise", "name": "已有科技有限公司", "credit_code": codeA, "org_unit": "unitA"}}); r.status != 201 {
+		t.Fatalf("A registers it: got %d %s", r.status, r.body)
+	}
+	adminB := e.login("adminB").AccessToken
+	answer := func(code, query string) string {
+		book := workbook(t, "结对", [][]string{
+			{"结对名称*", "机关支部*", "共建单位*", "主联络员", "副联络员", "联系人账号", "开始日期", "结束日期", "状态", "说明"},
+			{"结对 " + code, "unitB", code, "", "", "", "", "", "", ""},
+		})
+		r := e.upload(adminB, query, book)
+		return fmt.Sprintf("%d %s", r.status, strings.ReplaceAll(string(r.body), code, "<code>"))
+	}
+	for _, q := range []string{"?dry_run=true", ""} {
+		if got, want := answer(codeA, q), answer(unknown, q); got != want {
+			t.Errorf("import%s naming A's counterparty by code: got %.400s; an unregistered code: %.400s; want the same", q, got, want)
+		}
+	}
+	// People of A (by user name, also disabled or of another role) answer
+	// as user names nobody has.
+	if r := e.call("PATCH", "/v1/users/u-viewerA", e.login("adminA").AccessToken, map[string]any{"disabled": true}); r.status != 200 {
+		t.Fatalf("disable viewerA: got %d %s", r.status, r.body)
+	}
+	if r := e.call("POST", "/v1/counterparties", adminB, map[string]any{"fields": map[string]any{"kind": "community", "name": "B 区社区", "org_unit": "unitB"}}); r.status != 201 {
+		t.Fatalf("B's counterparty: got %d %s", r.status, r.body)
+	}
+	person := func(column int, who, query string) string {
+		row := []string{"结对 " + who, "unitB", "B 区社区", "", "", "", "", "", "", ""}
+		row[column] = who
+		book := workbook(t, "结对", [][]string{
+			{"结对名称*", "机关支部*", "共建单位*", "主联络员", "副联络员", "联系人账号", "开始日期", "结束日期", "状态", "说明"}, row})
+		r := e.upload(adminB, query, book)
+		return fmt.Sprintf("%d %s", r.status, strings.ReplaceAll(string(r.body), who, "<who>"))
+	}
+	for _, c := range []struct {
+		column  int
+		foreign string
+	}{{3, "officerA"}, {3, "contactA"}, {3, "viewerA"}, {5, "contactA"}, {5, "officerA"}, {4, "officerA"}} {
+		for _, q := range []string{"?dry_run=true", ""} {
+			if got, want := person(c.column, c.foreign, q), person(c.column, "nobody"+c.foreign, q); got != want {
+				t.Errorf("import%s naming A's %s in column %d: got %.400s; a user name nobody has: %.400s; want the same", q, c.foreign, c.column, got, want)
+			}
+		}
+	}
+}
