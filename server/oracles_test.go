@@ -15,8 +15,14 @@ import (
 // writes: TestReferencesInScope.)
 func TestForeignAnswersAsUnknown(t *testing.T) {
 	e := newDomainEnv(t)
-	domainFixture(t, e)
+	pidA, _ := domainFixture(t, e)
 	pidB, cpB, _ := fixtureB(t, e)
+	var proj recordView
+	if r := e.call("POST", "/v1/projects", e.login("adminA").AccessToken, map[string]any{"pairing": pidA, "fields": map[string]any{"title": "A 的项目", "category": "other", "status": "proposed"}}); r.status != 201 {
+		t.Fatalf("A's project: got %d %s", r.status, r.body)
+	} else {
+		r.json(t, &proj)
+	}
 	all := []string{"adminA", "viewerA", "officerA", "contactA"}
 	tokens := map[string]string{}
 	for _, u := range []string{"adminA", "viewerA", "officerA", "contactA"} {
@@ -41,7 +47,10 @@ func TestForeignAnswersAsUnknown(t *testing.T) {
 			return e.call("PATCH", "/v1/users/u-officerA", tok, map[string]any{"org_unit": id})
 		}},
 		{"create a project in B's pairing", all, pidB, "p-none", func(tok, id string) result {
-			return e.call("POST", "/v1/projects", tok, map[string]any{"pairing": id, "fields": map[string]any{"title": "项目" + uniq(), "category": "other"}})
+			return e.call("POST", "/v1/projects", tok, map[string]any{"pairing": id, "fields": map[string]any{"title": "项目" + uniq(), "category": "other", "status": "proposed"}})
+		}},
+		{"B's officer as a project's owner", all, "u-officerB", "u-nobody", func(tok, id string) result {
+			return e.call("PATCH", "/v1/projects/"+proj.ID, tok, map[string]any{"fields": map[string]any{"owner": id}})
 		}},
 		{"devices of B's officer", all, "u-officerB", "u-nobody", get("/v1/devices?user={id}")},
 		{"users in B's unit", all, "unitB", "unit-none", get("/v1/users?org_unit={id}")},
