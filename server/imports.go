@@ -43,65 +43,65 @@ const (
 type importMessage int
 
 const (
-	imForbidden               importMessage = iota //
-	imDryRun                                       //
-	imTooLarge                                     // the limit in MB
-	imEmptyBody                                    //
-	imNoFileField                                  //
-	imMediaType                                    // the .xlsx media type
-	imNoImportSheet                                // the two sheets, the workbook's sheets
-	imInSheet                                      // the sheet, what sheets.Read said
-	imRequired                                     // the column
-	imKind                                         // the cell
-	imCodeRequired                                 //
-	imCodeDuplicate                                // the code, the first row
-	imCodeRegistered                               // the code, the registered name, its code or unit
-	imCodeRegisteredElsewhere                      // the code (registered outside the administrator's scope)
-	imCodeLength                                   //
-	imCodeChar                                     //
-	imCodeDivision                                 //
-	imCodeCheck                                    //
-	imCodeBecameNumber                             // the cell as shown
-	imLikeRow                                      // the row, its name
-	imLikeRegistered                               // the registered name, its code or unit
-	imOnePrimary                                   //
-	imNotDate                                      // the cell
-	imEndsBeforeStarts                             // the end, the start
-	imStatus                                       // the cell
-	imUnitNotFound                                 // the cell
-	imUnitAmbiguous                                // the cell
-	imCounterpartyAmbiguous                        // the cell
-	imCounterpartyFailed                           // the cell, its row
-	imCounterpartyNotFound                         // the cell
-	imNumberNotFound                               // the cell as shown
-	imUserLookup                                   //
-	imUserNotFound                                 // the user name
-	imUserDisabled                                 // the user name
-	imUserRole                                     // the user name, their role, the role wanted
-	imSaveFailed                                   //
+	imForbidden             importMessage = iota //
+	imDryRun                                     //
+	imTooLarge                                   // the limit in MB
+	imEmptyBody                                  //
+	imNoFileField                                //
+	imMediaType                                  // the .xlsx media type
+	imNoImportSheet                              // the two sheets, the workbook's sheets
+	imInSheet                                    // the sheet, what sheets.Read said
+	imRequired                                   // the column
+	imKind                                       // the cell
+	imCodeRequired                               //
+	imCodeDuplicate                              // the code, the first row
+	imCodeRegistered                             // the code, the registered name, its code or unit
+	imCodeElsewhere                              // the code (registered outside the administrator's scope)
+	imCodeLength                                 //
+	imCodeChar                                   //
+	imCodeDivision                               //
+	imCodeCheck                                  //
+	imCodeBecameNumber                           // the cell as shown
+	imLikeRow                                    // the row, its name
+	imLikeRegistered                             // the registered name, its code or unit
+	imOnePrimary                                 //
+	imNotDate                                    // the cell
+	imEndsBeforeStarts                           // the end, the start
+	imStatus                                     // the cell
+	imUnitNotFound                               // the cell
+	imUnitAmbiguous                              // the cell
+	imCounterpartyAmbiguous                      // the cell
+	imCounterpartyFailed                         // the cell, its row
+	imCounterpartyNotFound                       // the cell
+	imNumberNotFound                             // the cell as shown
+	imUserLookup                                 //
+	imUserNotFound                               // the user name
+	imUserDisabled                               // the user name
+	imUserRole                                   // the user name, their role, the role wanted
+	imSaveFailed                                 //
 )
 
 // importMessages are the Chinese texts, with fmt verbs for their arguments.
 // Each says what is wrong and what to do next.
 var importMessages = map[importMessage]string{
-	imForbidden:               "只有管理员可以导入共建单位和结对，请联系您的管理员",
-	imDryRun:                  "dry_run 应为 true 或 false",
-	imTooLarge:                "文件超过 %d MB 的上限，请分成多个文件导入",
-	imEmptyBody:               "请上传 .xlsx 文件（请求体为空）",
-	imNoFileField:             "请在 multipart/form-data 的 file 字段上传 .xlsx 文件",
-	imMediaType:               "请上传 .xlsx 文件：请求体为文件本身（Content-Type: %s），或 multipart/form-data 的 file 字段",
-	imNoImportSheet:           "工作簿中没有“%s”或“%s”工作表（工作簿中有：%s），请使用导入模板",
-	imInSheet:                 "工作表“%s”：%s",
-	imRequired:                "“%s”为必填项",
-	imKind:                    "类型应为“企业”或“社区”，不是“%s”",
-	imCodeRequired:            "企业须填写统一社会信用代码",
-	imCodeDuplicate:           "统一社会信用代码 %s 与第 %d 行重复",
-	imCodeRegistered:          "统一社会信用代码 %s 已登记为“%s”（%s）",
-	imCodeRegisteredElsewhere: "统一社会信用代码 %s 已由您管理范围以外的单位登记，不能重复导入；如需与这家企业结对，请联系上级管理员办理",
-	imCodeLength:              "统一社会信用代码应为 18 位",
-	imCodeChar:                "统一社会信用代码含有无效字符（只用数字和除 I、O、S、V、Z 以外的大写字母）",
-	imCodeDivision:            "统一社会信用代码第 3 至 8 位（行政区划码）应为数字",
-	imCodeCheck:               "统一社会信用代码校验位不符，可能有字符输错",
+	imForbidden:      "只有管理员可以导入共建单位和结对，请联系您的管理员",
+	imDryRun:         "dry_run 应为 true 或 false",
+	imTooLarge:       "文件超过 %d MB 的上限，请分成多个文件导入",
+	imEmptyBody:      "请上传 .xlsx 文件（请求体为空）",
+	imNoFileField:    "请在 multipart/form-data 的 file 字段上传 .xlsx 文件",
+	imMediaType:      "请上传 .xlsx 文件：请求体为文件本身（Content-Type: %s），或 multipart/form-data 的 file 字段",
+	imNoImportSheet:  "工作簿中没有“%s”或“%s”工作表（工作簿中有：%s），请使用导入模板",
+	imInSheet:        "工作表“%s”：%s",
+	imRequired:       "“%s”为必填项",
+	imKind:           "类型应为“企业”或“社区”，不是“%s”",
+	imCodeRequired:   "企业须填写统一社会信用代码",
+	imCodeDuplicate:  "统一社会信用代码 %s 与第 %d 行重复",
+	imCodeRegistered: "统一社会信用代码 %s 已登记为“%s”（%s）",
+	imCodeElsewhere:  "统一社会信用代码 %s 已由您管理范围以外的单位登记，不能重复导入；如需与这家企业结对，请联系上级管理员办理",
+	imCodeLength:     "统一社会信用代码应为 18 位",
+	imCodeChar:       "统一社会信用代码含有无效字符（只用数字和除 I、O、S、V、Z 以外的大写字母）",
+	imCodeDivision:   "统一社会信用代码第 3 至 8 位（行政区划码）应为数字",
+	imCodeCheck:      "统一社会信用代码校验位不符，可能有字符输错",
 	imCodeBecameNumber: "统一社会信用代码“%s”在表格中变成了数字，末几位已丢失。" +
 		"请把该列的单元格格式设为“文本”后重新输入代码，或输入时先打一个英文单引号（'）再输入代码",
 	imLikeRow:               "与第 %d 行的“%s”名称相近，请确认不是同一单位",
@@ -548,7 +548,7 @@ func (im *importer) counterparty(r sheets.Row, rep *sheetReport) {
 		if other, ok := im.s.dir.ByCreditCode(code); ok && im.s.seesCounterparty(im.p, other) {
 			errs.add(col("credit_code"), "%s", importText(imCodeRegistered, code, other.Name, im.counterpartyHint(other)))
 		} else if ok { // outside the administrator's scope: never named
-			errs.add(col("credit_code"), "%s", importText(imCodeRegisteredElsewhere, code))
+			errs.add(col("credit_code"), "%s", importText(imCodeElsewhere, code))
 		}
 	}
 	var unit string
@@ -860,21 +860,24 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		got, err := im.s.store.UserByLogin(im.ctx, name)
 		switch {
 		case err == nil && got.Username == name: // a phone number is not a username
-			// Only a user the administrator may see (CheckRefs' rule for a
-			// pairing's people): one outside their scope reads as a name
-			// nobody has, never with its role or state (issue 18).
-			path, perr := im.s.orgPath(im.ctx, got.OrgUnit)
-			if perr != nil {
-				im.s.log.Warn("import: look up user", "err", perr)
-				return "", importText(imUserLookup)
-			}
-			if pairing.Policy(im.p, pairing.Read, pairing.Object{Kind: pairing.KindUser, ID: got.ID, OrgPath: path, Owner: got.ID}) == nil {
-				u = &got
-			}
+			u = &got
 		case err == nil, errors.Is(err, storage.ErrNotFound):
 		default:
 			im.s.log.Warn("import: look up user", "err", err)
 			return "", importText(imUserLookup)
+		}
+		if u != nil {
+			// Outside the administrator's scope (CheckRefs' rule for a
+			// pairing's people): read as a name nobody has, never with its
+			// role or state (issue 18).
+			path, err := im.s.orgPath(im.ctx, u.OrgUnit)
+			if err != nil {
+				im.s.log.Warn("import: look up user's unit", "err", err)
+				return "", importText(imUserLookup)
+			}
+			if pairing.Policy(im.p, pairing.Read, pairing.Object{Kind: pairing.KindUser, ID: u.ID, OrgPath: path, Owner: u.ID}) != nil {
+				u = nil
+			}
 		}
 		im.users[name] = u
 	}

@@ -11,57 +11,55 @@ import "github.com/pairsync/pairsync/syncproto"
 // (server/messages.go). A reason never changes meaning; new ones may be
 // added.
 const (
-	ReasonUnknownCollection        = "unknown_collection"          // no such kind of record
-	ReasonAppendOnly               = "append_only"                 // events, ratings, comments are never changed or deleted
-	ReasonContactNoDelete          = "contact_no_delete"           // contacts delete nothing
-	ReasonUnknownOperation         = "unknown_operation"           // not set, delete or keep
-	ReasonUnknownField             = "unknown_field"               // args: field
-	ReasonServerOnly               = "server_only"                 // args: field
-	ReasonRoleMayNotSet            = "role_may_not_set"            // args: field, role
-	ReasonImmutable                = "immutable"                   // args: field
-	ReasonRequired                 = "required"                    // args: field
-	ReasonCodeNeeded               = "code_needed"                 // the contact's confirmation code is needed
-	ReasonNotYourself              = "not_yourself"                // args: field
-	ReasonNotPairingOfficer        = "not_pairing_officer"         // args: field
-	ReasonAdminReturnsVisit        = "admin_returns_visit"         // only an administrator returns a visit
-	ReasonReturnNeedsComment       = "return_needs_comment"        // a returned visit needs a comment
-	ReasonContactOwnIssues         = "contact_own_issues"          // contacts edit only the issues they raised
-	ReasonNotCounterparty          = "not_counterparty"            // args: field
-	ReasonContactOwnParty          = "contact_own_party"           // contacts raise issues for their own counterparty only
-	ReasonEventInvalid             = "event_invalid"               // a malformed issue event; args: field
-	ReasonEventNotAllowed          = "event_not_allowed"           // args: type, role
-	ReasonEventNeeds               = "event_needs"                 // args: type, field
-	ReasonAcceptNotCompleted       = "accept_not_completed"        // args: status
-	ReasonProjectMove              = "project_move"                // args: from, to
-	ReasonProjectMoveRole          = "project_move_role"           // args: from, to, role
-	ReasonStatusReason             = "status_reason"               // args: to
-	ReasonVerifyNeedsAccept        = "verify_needs_accept"         // verified needs the contact's acceptance and an admin
-	ReasonCreditCodeMissing        = "credit_code_missing"         // an enterprise needs its 统一社会信用代码
-	ReasonCreditCodeLength         = "credit_code_length"          // not 18 characters
-	ReasonCreditCodeChar           = "credit_code_char"            // a character outside the code's alphabet
-	ReasonCreditCodeDivision       = "credit_code_division"        // characters 3–8 are not digits
-	ReasonCreditCodeCheck          = "credit_code_check"           // the check character does not match
-	ReasonCreditCodeTaken          = "credit_code_taken"           // registered already, as a counterparty the writer sees; args: name
-	ReasonCreditCodeTakenElsewhere = "credit_code_taken_elsewhere" // registered already, outside the writer's scope (never named)
-	ReasonBadValue                 = "bad_value"                   // args: field
-	ReasonNotAChoice               = "not_a_choice"                // args: field, value
-	ReasonTooLong                  = "too_long"                    // args: field, max
-	ReasonOneLine                  = "one_line"                    // args: field
-	ReasonTooMany                  = "too_many"                    // args: field, max
-	ReasonOutOfRange               = "out_of_range"                // args: field, min, max
-	ReasonBadTime                  = "bad_time"                    // args: field
-	ReasonTimeTooEarly             = "time_too_early"              // args: field
-	ReasonTimeInFuture             = "time_in_future"              // args: field
-	ReasonTimeTooFar               = "time_too_far"                // args: field
-	ReasonBadPhoto                 = "bad_photo"                   // args: field
-	ReasonMissingParent            = "missing_parent"              // the issue or project named is not (yet) on the server; args: field
-	ReasonConfirmNeedsAnswer       = "confirm_needs_response"      // a confirmation on an officer's phone names the response
-	ReasonReturnComment            = "return_comment"              // the console's return needs a comment
-	ReasonNoSuchUser               = "no_such_user"                // args: field
-	ReasonWrongRole                = "wrong_role"                  // args: field, role, want
-	ReasonNoSuchOrgUnit            = "no_such_org_unit"            // args: field
-	ReasonNoSuchCounterparty       = "no_such_counterparty"        // args: field
-	ReasonPairingNeedsParties      = "pairing_needs_parties"       // a pairing needs a branch and a counterparty
+	ReasonUnknownCollection   = "unknown_collection"     // no such kind of record
+	ReasonAppendOnly          = "append_only"            // events, ratings, comments are never changed or deleted
+	ReasonContactNoDelete     = "contact_no_delete"      // contacts delete nothing
+	ReasonUnknownOperation    = "unknown_operation"      // not set, delete or keep
+	ReasonUnknownField        = "unknown_field"          // args: field
+	ReasonServerOnly          = "server_only"            // args: field
+	ReasonRoleMayNotSet       = "role_may_not_set"       // args: field, role
+	ReasonImmutable           = "immutable"              // args: field
+	ReasonRequired            = "required"               // args: field
+	ReasonCodeNeeded          = "code_needed"            // the contact's confirmation code is needed
+	ReasonNotYourself         = "not_yourself"           // args: field
+	ReasonNotPairingOfficer   = "not_pairing_officer"    // args: field
+	ReasonAdminReturnsVisit   = "admin_returns_visit"    // only an administrator returns a visit
+	ReasonReturnNeedsComment  = "return_needs_comment"   // a returned visit needs a comment
+	ReasonContactOwnIssues    = "contact_own_issues"     // contacts edit only the issues they raised
+	ReasonNotCounterparty     = "not_counterparty"       // args: field
+	ReasonContactOwnParty     = "contact_own_party"      // contacts raise issues for their own counterparty only
+	ReasonEventInvalid        = "event_invalid"          // a malformed issue event; args: field
+	ReasonEventNotAllowed     = "event_not_allowed"      // args: type, role
+	ReasonEventNeeds          = "event_needs"            // args: type, field
+	ReasonAcceptNotCompleted  = "accept_not_completed"   // args: status
+	ReasonProjectMove         = "project_move"           // args: from, to
+	ReasonProjectMoveRole     = "project_move_role"      // args: from, to, role
+	ReasonStatusReason        = "status_reason"          // args: to
+	ReasonVerifyNeedsAccept   = "verify_needs_accept"    // verified needs the contact's acceptance and an admin
+	ReasonCreditCodeMissing   = "credit_code_missing"    // an enterprise needs its 统一社会信用代码
+	ReasonCreditCodeLength    = "credit_code_length"     // not 18 characters
+	ReasonCreditCodeChar      = "credit_code_char"       // a character outside the code's alphabet
+	ReasonCreditCodeDivision  = "credit_code_division"   // characters 3–8 are not digits
+	ReasonCreditCodeCheck     = "credit_code_check"      // the check character does not match
+	ReasonBadValue            = "bad_value"              // args: field
+	ReasonNotAChoice          = "not_a_choice"           // args: field, value
+	ReasonTooLong             = "too_long"               // args: field, max
+	ReasonOneLine             = "one_line"               // args: field
+	ReasonTooMany             = "too_many"               // args: field, max
+	ReasonOutOfRange          = "out_of_range"           // args: field, min, max
+	ReasonBadTime             = "bad_time"               // args: field
+	ReasonTimeTooEarly        = "time_too_early"         // args: field
+	ReasonTimeInFuture        = "time_in_future"         // args: field
+	ReasonTimeTooFar          = "time_too_far"           // args: field
+	ReasonBadPhoto            = "bad_photo"              // args: field
+	ReasonMissingParent       = "missing_parent"         // the issue or project named is not (yet) on the server; args: field
+	ReasonConfirmNeedsAnswer  = "confirm_needs_response" // a confirmation on an officer's phone names the response
+	ReasonReturnComment       = "return_comment"         // the console's return needs a comment
+	ReasonNoSuchUser          = "no_such_user"           // args: field
+	ReasonWrongRole           = "wrong_role"             // args: field, role, want
+	ReasonNoSuchOrgUnit       = "no_such_org_unit"       // args: field
+	ReasonNoSuchCounterparty  = "no_such_counterparty"   // args: field
+	ReasonPairingNeedsParties = "pairing_needs_parties"  // a pairing needs a branch and a counterparty
 	// The photo channel's refusals (server/imaging's policy).
 	ReasonPhotoTypeMismatch = "photo_type_mismatch" // the bytes are not of the declared type
 	ReasonPhotoTypeRefused  = "photo_type_refused"  // a type the server does not take
@@ -80,6 +78,10 @@ const (
 	ReasonPairingEnded = "pairing_ended"     // a write into an ended pairing
 	ReasonNotApplied   = "not_applied"       // an administrator's event that would not take effect
 	ReasonIDTaken      = "id_taken"          // a pushed record's id is used in another pairing
+
+	// A credit code taken already: named only inside the writer's scope.
+	ReasonCreditCodeTaken          = "credit_code_taken"           // a counterparty the writer sees has it; args: name
+	ReasonCreditCodeTakenElsewhere = "credit_code_taken_elsewhere" // one outside the writer's scope has it (never named)
 )
 
 // why sets the reason and its args (key, value, key, value…) on e.
