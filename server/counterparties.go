@@ -107,8 +107,8 @@ func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.C
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		// A unit the caller may not read answers as an unknown one
-		// (issue 18: no oracle of which units exist elsewhere).
+		// A unit the caller may not read answers as an unknown one: no
+		// answer tells which units exist elsewhere.
 		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
 			return nil, errNoOrgUnit(id)
 		}
@@ -209,7 +209,7 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 		if other, ok := s.dir.ByCreditCode(code); ok && other.ID != id || create && ok {
 			if !s.seesCounterparty(p, other) {
 				// Outside the caller's scope: said without naming or
-				// identifying it (issue 18).
+				// identifying it, which would tell what exists elsewhere.
 				return recordView{}, nil, &Error{Status: http.StatusConflict, Wire: syncproto.Error{Code: syncproto.CodeConflict, Field: "credit_code",
 					Reason:  pairing.ReasonCreditCodeTakenElsewhere,
 					Message: "this unified social credit code is already registered outside your scope and cannot be added again: to pair with this enterprise, ask an administrator above you"}}

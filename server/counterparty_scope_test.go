@@ -8,7 +8,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestCounterpartyDuplicateOutsideScope (issue 18): a credit code already
+// TestCounterpartyDuplicateOutsideScope: a credit code already
 // registered by a counterparty outside the caller's scope is refused
 // without naming or identifying that counterparty — on create, in an
 // import, and in the likely-duplicate warnings of both; inside the

@@ -823,7 +823,7 @@ func (im *importer) counterpartyRef(v string) (id, msg string) {
 	var registered []pairing.Counterparty
 	if byCode {
 		// One the administrator may see, as by name: one outside their
-		// scope reads as a code nobody registered (issue 18).
+		// scope reads as a code nobody registered.
 		if cp, ok := im.s.dir.ByCreditCode(code); ok && im.s.seesCounterparty(im.p, cp) {
 			registered = append(registered, cp)
 		}
@@ -869,7 +869,7 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		if u != nil {
 			// Outside the administrator's scope (CheckRefs' rule for a
 			// pairing's people): read as a name nobody has, never with its
-			// role or state (issue 18).
+			// role or state.
 			path, err := im.s.orgPath(im.ctx, u.OrgUnit)
 			if err != nil {
 				im.s.log.Warn("import: look up user's unit", "err", err)

@@ -11,7 +11,7 @@ import (
 )
 
 // photoGrantsMigration names the one-time migration that grants the photos
-// stored before grants existed (issue 18 M1): its record in
+// stored before grants existed: its record in
 // pairing.CollMigrations says it ran.
 const photoGrantsMigration = "photo_grants_m1"
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestForeignAnswersAsUnknown (issue 18, existence oracles): a route given
+// TestForeignAnswersAsUnknown (no existence oracles): a route given
 // an id in its body or query (org units, users, pairings, devices, issues,
 // projects, counterparties) answers for an id outside the caller's scope
 // exactly as for an id that does not exist — same status, same body once

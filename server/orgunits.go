@@ -140,7 +140,7 @@ func (s *Server) createOrgUnit(c *fiber.Ctx) error {
 	parent, err := s.store.OrgUnit(ctx, req.ParentID)
 	if errors.Is(err, storage.ErrNotFound) {
 		// Audited as a refusal, as a unit outside the subtree is below:
-		// the two answer alike (issue 18: no oracle of which units exist).
+		// the two answer alike, so no answer tells which units exist.
 		s.audit(c, storage.AuditEvent{Action: "denied", Object: objectName(pairing.Object{Kind: pairing.KindOrgUnit, ID: truncatePath(req.ParentID)}), Result: "not_found",
 			Detail: string(pairing.Manage), OrgPath: principal(c).OrgPath})
 		return noParent

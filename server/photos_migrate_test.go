@@ -67,7 +67,7 @@ func write(at time.Time, values map[string]any) struct {
 	}{at, values}
 }
 
-// TestPhotoGrantsMigration (issue 18 M1, the old data), on bolt and
+// TestPhotoGrantsMigration (the old data), on bolt and
 // MongoDB: a store as the code before grants left it — photos stored with
 // receipts that predate grants, cited by records of two pairings, no
 // grant — is migrated when the server starts. Each photo opens to the

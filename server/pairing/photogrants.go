@@ -17,10 +17,11 @@ import (
 // committed after what it wrote.
 const CollMigrations = "migrations"
 
-// PhotoGrantPlan is what the grants migration (issue 18 M1, the photos
-// stored before grants existed) does for one photo: the pairing of the
-// earliest record citing it gets the grant; the other pairings citing it
-// get none (a later citation in another pairing is the attack M1 names).
+// PhotoGrantPlan is what the grants migration (the photos stored before
+// grants existed) does for one photo: the pairing of the earliest record
+// citing it gets the grant; the other pairings citing it get none (a later
+// citation in another pairing is the attack grants close: a hash copied
+// from elsewhere opens no bytes).
 type PhotoGrantPlan struct {
 	SHA256  string
 	Pairing string      // the earliest citation's pairing ("" when no record cites the photo)
