@@ -107,8 +107,10 @@ func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.C
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, err
 		}
-		if root = u.Path; root == "" {
-			return nil, errorf(http.StatusNotFound, syncproto.CodeNotFound, "no org unit %s", id)
+		// A unit the caller may not read answers as an unknown one: no
+		// answer tells which units exist elsewhere.
+		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
+			return nil, errNoOrgUnit(id)
 		}
 	}
 	search, kind := strings.ToLower(strings.TrimSpace(c.Query("search"))), c.Query("kind")
@@ -120,8 +122,14 @@ func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.C
 			search != "" && !strings.Contains(strings.ToLower(cp.Name), search) && !strings.Contains(strings.ToLower(cp.CreditCode), search):
 			return false
 		}
-		return pairing.Policy(p, pairing.Read, s.counterpartyObject(p, cp)) == nil
+		return s.seesCounterparty(p, cp)
 	}), nil
+}
+
+// seesCounterparty reports whether p may see cp (the list's and the
+// loader's rule): only then may an answer name it.
+func (s *Server) seesCounterparty(p pairing.Principal, cp pairing.Counterparty) bool {
+	return pairing.Policy(p, pairing.Read, s.counterpartyObject(p, cp)) == nil
 }
 
 // getCounterparty: GET /v1/counterparties/:id — the whole record.
@@ -199,8 +207,16 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 	}
 	if code != "" {
 		if other, ok := s.dir.ByCreditCode(code); ok && other.ID != id || create && ok {
+			if !s.seesCounterparty(p, other) {
+				// Outside the caller's scope: said without naming or
+				// identifying it, which would tell what exists elsewhere.
+				return recordView{}, nil, &Error{Status: http.StatusConflict, Wire: syncproto.Error{Code: syncproto.CodeConflict, Field: "credit_code",
+					Reason:  pairing.ReasonCreditCodeTakenElsewhere,
+					Message: "this unified social credit code is already registered outside your scope and cannot be added again: to pair with this enterprise, ask an administrator above you"}}
+			}
 			return recordView{}, nil, &Error{Status: http.StatusConflict, Wire: syncproto.Error{Code: syncproto.CodeConflict, Field: "credit_code",
-				Message: "统一社会信用代码 " + code + " is already registered as " + other.Name + " (" + other.ID + ")"}}
+				Reason: pairing.ReasonCreditCodeTaken, Args: map[string]string{"name": other.Name},
+				Message: "统一社会信用代码 " + code + " is already registered as " + other.Name + " (" + other.ID + "): use that one"}}
 		}
 	}
 	// The managing unit is checked, before and after, by the reference
@@ -215,6 +231,9 @@ func (s *Server) putCounterparty(ctx context.Context, p pairing.Principal, id st
 	}
 	var warnings []warning
 	for _, d := range s.dir.LikelyDuplicates(pairing.Str(r, "name"), "", r.ID) {
+		if !s.seesCounterparty(p, d) {
+			continue // outside the caller's scope: never named
+		}
 		warnings = append(warnings, warning{Code: "likely_duplicate", ID: d.ID,
 			Message: "a counterparty with a similar name exists: " + d.Name + " (" + d.ID + ")"})
 	}

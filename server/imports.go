@@ -56,6 +56,7 @@ const (
 	imCodeRequired                               //
 	imCodeDuplicate                              // the code, the first row
 	imCodeRegistered                             // the code, the registered name, its code or unit
+	imCodeElsewhere                              // the code (registered outside the administrator's scope)
 	imCodeLength                                 //
 	imCodeChar                                   //
 	imCodeDivision                               //
@@ -96,6 +97,7 @@ var importMessages = map[importMessage]string{
 	imCodeRequired:   "企业须填写统一社会信用代码",
 	imCodeDuplicate:  "统一社会信用代码 %s 与第 %d 行重复",
 	imCodeRegistered: "统一社会信用代码 %s 已登记为“%s”（%s）",
+	imCodeElsewhere:  "统一社会信用代码 %s 已由您管理范围以外的单位登记，不能重复导入；如需与这家企业结对，请联系上级管理员办理",
 	imCodeLength:     "统一社会信用代码应为 18 位",
 	imCodeChar:       "统一社会信用代码含有无效字符（只用数字和除 I、O、S、V、Z 以外的大写字母）",
 	imCodeDivision:   "统一社会信用代码第 3 至 8 位（行政区划码）应为数字",
@@ -543,8 +545,10 @@ func (im *importer) counterparty(r sheets.Row, rep *sheetReport) {
 			break
 		}
 		im.codes[code] = r.Number
-		if other, ok := im.s.dir.ByCreditCode(code); ok {
+		if other, ok := im.s.dir.ByCreditCode(code); ok && im.s.seesCounterparty(im.p, other) {
 			errs.add(col("credit_code"), "%s", importText(imCodeRegistered, code, other.Name, im.counterpartyHint(other)))
+		} else if ok { // outside the administrator's scope: never named
+			errs.add(col("credit_code"), "%s", importText(imCodeElsewhere, code))
 		}
 	}
 	var unit string
@@ -631,6 +635,9 @@ func (im *importer) likelyDuplicates(wb workbookCounterparty) []rowProblem {
 		}
 	}
 	for _, d := range im.s.dir.LikelyDuplicates(wb.name, "", "") {
+		if !im.s.seesCounterparty(im.p, d) {
+			continue // outside the administrator's scope: never named
+		}
 		if slices.ContainsFunc(im.cps, func(o workbookCounterparty) bool { return o.ok && o.id == d.ID }) {
 			continue
 		}
@@ -782,8 +789,8 @@ func (im *importer) unit(v string) (id, msg string) {
 }
 
 // counterpartyRef resolves a counterparty named by credit code or exact
-// name: a row of the 共建单位 sheet, or one already registered (by name:
-// one the administrator may see).
+// name: a row of the 共建单位 sheet, or one already registered that the
+// administrator may see.
 func (im *importer) counterpartyRef(v string) (id, msg string) {
 	code := pairing.NormalizeCreditCode(v)
 	byCode := pairing.ValidateCreditCode(code) == nil
@@ -815,7 +822,9 @@ func (im *importer) counterpartyRef(v string) (id, msg string) {
 	}
 	var registered []pairing.Counterparty
 	if byCode {
-		if cp, ok := im.s.dir.ByCreditCode(code); ok {
+		// One the administrator may see, as by name: one outside their
+		// scope reads as a code nobody registered.
+		if cp, ok := im.s.dir.ByCreditCode(code); ok && im.s.seesCounterparty(im.p, cp) {
 			registered = append(registered, cp)
 		}
 	} else {
@@ -856,6 +865,19 @@ func (im *importer) user(name string, role pairing.Role) (id, msg string) {
 		default:
 			im.s.log.Warn("import: look up user", "err", err)
 			return "", importText(imUserLookup)
+		}
+		if u != nil {
+			// Outside the administrator's scope (CheckRefs' rule for a
+			// pairing's people): read as a name nobody has, never with its
+			// role or state.
+			path, err := im.s.orgPath(im.ctx, u.OrgUnit)
+			if err != nil {
+				im.s.log.Warn("import: look up user's unit", "err", err)
+				return "", importText(imUserLookup)
+			}
+			if pairing.Policy(im.p, pairing.Read, pairing.Object{Kind: pairing.KindUser, ID: u.ID, OrgPath: path, Owner: u.ID}) != nil {
+				u = nil
+			}
 		}
 		im.users[name] = u
 	}

@@ -146,6 +146,10 @@ var reasonMessages = map[string][2]string{
 	"pairing_ended":     {"该结对已结束，不能再记录；如需继续请联系管理员", "This pairing has ended and takes no more records: contact an administrator to continue"},
 	"not_applied":       {"该操作在诉求当前状态下不会生效，请刷新后按最新状态办理", "This step would not take effect in the issue's current state: refresh and act on its latest state"},
 	"id_taken":          {"该记录的编号已被其他结对使用，请删除此记录后重新记录", "This record's id is used in another pairing: delete it and record it again"},
+
+	// A credit code taken already: named only inside the caller's scope.
+	"credit_code_taken":           {"该统一社会信用代码已登记为“{name}”，请在共建单位列表中直接选用，不要重复添加", "This unified social credit code is already registered as “{name}”: pick it from the counterparty list instead of adding it again"},
+	"credit_code_taken_elsewhere": {"该统一社会信用代码已由您管理范围以外的单位登记，不能重复添加；如需与这家企业结对，请联系上级管理员办理", "This unified social credit code is already registered outside your scope and cannot be added again: to pair with this enterprise, ask an administrator above you"},
 }
 
 var roleLabels = map[string][2]string{

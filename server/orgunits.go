@@ -133,14 +133,25 @@ func (s *Server) createOrgUnit(c *fiber.Ctx) error {
 	if err := validateOrgUnit(*req.Name, *req.Kind, req.SLADays); err != nil {
 		return err
 	}
+	noParent := badRequest("parent_id", "parent_id must name an existing org unit in your subtree")
+	if req.ParentID == "" {
+		return noParent
+	}
 	parent, err := s.store.OrgUnit(ctx, req.ParentID)
-	if errors.Is(err, storage.ErrNotFound) || req.ParentID == "" {
-		return badRequest("parent_id", "parent_id must name an existing org unit in your subtree")
+	if errors.Is(err, storage.ErrNotFound) {
+		// Audited as a refusal, as a unit outside the subtree is below:
+		// the two answer alike, so no answer tells which units exist.
+		s.audit(c, storage.AuditEvent{Action: "denied", Object: objectName(pairing.Object{Kind: pairing.KindOrgUnit, ID: truncatePath(req.ParentID)}), Result: "not_found",
+			Detail: string(pairing.Manage), OrgPath: principal(c).OrgPath})
+		return noParent
 	}
 	if err != nil {
 		return err
 	}
 	if err := s.authorize(c, pairing.Manage, orgObject(parent)); err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusNotFound {
+			return noParent // outside the caller's scope: as for no unit at all
+		}
 		return err
 	}
 	now := s.now().UTC()

@@ -425,6 +425,10 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 				continue
 			}
 		}
+		// The one-time migrations first: a no-op (one read) once run.
+		if _, err := s.MigratePhotoGrants(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("photo grants migration failed", "err", err)
+		}
 		n, err := s.SweepTombstones(ctx, s.now().Add(-s.cfg.TombstoneHorizon))
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -61,9 +61,6 @@ type Ledger struct {
 	// granted holds, per photo, the pairings whose citations of it give
 	// access to its bytes (PhotoGrant records in PhotoScope).
 	granted map[[32]byte]map[string]struct{}
-	// legacy holds the stored photos whose receipts predate grants (no
-	// "grants": true): their citations open them, as before grants.
-	legacy map[[32]byte]struct{}
 }
 
 // NewLedger returns an empty Ledger; call Refresh (after dir.Refresh) to
@@ -73,7 +70,7 @@ type Ledger struct {
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
-		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, legacy: map[[32]byte]struct{}{}}
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.

@@ -138,8 +138,10 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 		}
 		changed := map[[32]byte]bool{}
 		grants := map[[32]byte][]string{}
-		old := map[[32]byte]bool{} // stored by a receipt without grants
 		for _, sr := range page.Records {
+			if sr.Collection != CollPhotos && sr.Collection != CollPhotoGrants {
+				continue // the migrations' records (CollMigrations)
+			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 			if err != nil {
 				return fmt.Errorf("pairing: ledger photo receipt %s: %w", sr.ID, err)
@@ -150,22 +152,13 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 				}
 				continue
 			}
-			var stored, grants bool
+			var stored bool
 			_ = json.Unmarshal(r.Value("stored"), &stored)
-			_ = json.Unmarshal(r.Value("grants"), &grants)
 			if k, ok := sumKey(r.ID); ok {
 				changed[k] = stored && !r.Deleted()
-				old[k] = stored && !r.Deleted() && !grants
 			}
 		}
 		l.mu.Lock()
-		for k, legacy := range old {
-			if legacy {
-				l.legacy[k] = struct{}{}
-			} else {
-				delete(l.legacy, k)
-			}
-		}
 		for k, pids := range grants {
 			if l.granted[k] == nil {
 				l.granted[k] = map[string]struct{}{}
@@ -362,9 +355,8 @@ func (l *Ledger) PhotoCiters(ctx context.Context, sum string) (map[string]PhotoC
 	k, ok := sumKey(sum)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	_, legacy := l.legacy[k]
 	for pid, c := range out {
-		if _, g := l.granted[k][pid]; ok && (g || legacy) {
+		if _, g := l.granted[k][pid]; ok && g {
 			c.Granted = true
 			out[pid] = c
 		}

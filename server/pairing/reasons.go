@@ -78,6 +78,10 @@ const (
 	ReasonPairingEnded = "pairing_ended"     // a write into an ended pairing
 	ReasonNotApplied   = "not_applied"       // an administrator's event that would not take effect
 	ReasonIDTaken      = "id_taken"          // a pushed record's id is used in another pairing
+
+	// A credit code taken already: named only inside the writer's scope.
+	ReasonCreditCodeTaken          = "credit_code_taken"           // a counterparty the writer sees has it; args: name
+	ReasonCreditCodeTakenElsewhere = "credit_code_taken_elsewhere" // one outside the writer's scope has it (never named)
 )
 
 // why sets the reason and its args (key, value, key, value…) on e.

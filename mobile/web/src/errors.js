@@ -79,6 +79,8 @@ export const reasonMessages = {
   credit_code_char: ["统一社会信用代码含有无效字符（只能是数字和除 I、O、S、V、Z 外的大写字母），请核对", "The unified social credit code holds an invalid character (digits and capitals except I, O, S, V, Z): check it"],
   credit_code_division: ["统一社会信用代码第3至8位（行政区划码）应为数字，请核对", "Characters 3 to 8 of the unified social credit code (the division code) are digits: check them"],
   credit_code_check: ["统一社会信用代码校验位不符，可能有字符输错，请逐位核对", "The unified social credit code's check character does not match: a character was mistyped, check each one"],
+  credit_code_taken: ["该统一社会信用代码已登记为“{name}”，请在共建单位列表中直接选用，不要重复添加", "This unified social credit code is already registered as “{name}”: pick it from the counterparty list instead of adding it again"],
+  credit_code_taken_elsewhere: ["该统一社会信用代码已由您管理范围以外的单位登记，不能重复添加；如需与这家企业结对，请联系上级管理员办理", "This unified social credit code is already registered outside your scope and cannot be added again: to pair with this enterprise, ask an administrator above you"],
   bad_value: ["“{field}”的格式不正确，请修改", "“{field}” is not in the right form: correct it"],
   not_a_choice: ["“{field}”请从列表中选择", "Choose “{field}” from the list"],
   too_long: ["“{field}”最多{max}个字，请缩短", "“{field}” has at most {max} characters: shorten it"],
