@@ -349,12 +349,12 @@ func (g *smsGateway) messages() []map[string]string {
 
 func smsConfig(g *smsGateway) notify.SMS {
 	return notify.SMS{URL: g.url, Body: `{"mobile":"{phone}","content":"{text}","sign_name":"南京结对"}`, Signature: "南京结对",
-		Text: "{sign}{name}您好，{text}详情 {link}", SignHeader: "X-Sign", Secret: []byte("sms-key")}
+		Text: "{sign}{text}详情 {link}", SignHeader: "X-Sign", Secret: []byte("sms-key")}
 }
 
 // TestSMSTemplate: the gateway gets the body template filled in (phone and
 // text JSON-escaped), signed, with the configured 【签名】 in place of the
-// app's, the person's name and the link; a person without a phone gets no
+// app's, the text naming the person once, and the link; a person without a phone gets no
 // SMS planned at all.
 func TestSMSTemplate(t *testing.T) {
 	g := newSMSGateway(t, "sms-key")
@@ -368,7 +368,7 @@ func TestSMSTemplate(t *testing.T) {
 	send(t, e)
 	got := g.messages()
 	want := map[string]string{"mobile": "13800000000", "sign_name": "南京结对",
-		"content": "【南京结对】officerA您好，诉求「融资难1」已交办给您，请及时签收办理。详情 https://pairsync.example/issues/i1"}
+		"content": "【南京结对】officerA，诉求「融资难1」已交办给您，请及时签收办理。详情 https://pairsync.example/issues/i1"}
 	if len(got) != 1 || !maps.Equal(got[0], want) {
 		t.Fatalf("gateway: got %v, want %v", got, want)
 	}
