@@ -51,25 +51,34 @@ func DefaultIssueRules(category string) IssueRules {
 	return issueRules(nil, category)
 }
 
-// unitTTL is how long SLA keeps the org tree: units change rarely, and a
-// minute of staleness only delays a changed default (other processes catch
-// up within it; the process that changed a unit calls Invalidate).
-const unitTTL = time.Minute
+// The org tree is read again when Version says it moved (checked at most
+// every unitCheckEvery), or after unitTTL in case a count was lost; without
+// Version, every unitTTL. The process that changed a unit calls Invalidate.
+const (
+	unitCheckEvery = time.Second
+	unitTTL        = time.Minute
+)
 
 // SLA looks the SLA days up in the org tree, which it reads through Units
-// and keeps for a minute. The zero SLA (no Units) gives the defaults. Safe
-// for concurrent use.
+// and keeps. The zero SLA (no Units) gives the defaults. Safe for
+// concurrent use.
 type SLA struct {
 	// Units lists every org unit.
 	Units func(ctx context.Context) ([]storage.OrgUnit, error)
-	// OnError, when set, hears of a failed read of the tree (the last
-	// tree read, or the defaults, stay in force). (No logger here: the
-	// phone's WebAssembly links this package.)
+	// Version, when set, is a count of org-unit writes that moves when any
+	// process changes a unit (read before the tree: a write between the
+	// two is read now or found by the next check).
+	Version func(ctx context.Context) (uint64, error)
+	// OnError, when set, hears of a failed read (the last tree read, or
+	// the defaults, stay in force). (No logger here: the phone's
+	// WebAssembly links this package.)
 	OnError func(error)
 
-	mu    sync.Mutex
-	at    time.Time
-	units map[string]storage.OrgUnit
+	mu      sync.Mutex
+	units   map[string]storage.OrgUnit
+	version uint64    // the count the units were read at
+	loaded  time.Time // when they were read (real time)
+	checked time.Time // when the count was last read (real time)
 }
 
 // Invalidate makes the next look-up read the tree again.
@@ -79,27 +88,47 @@ func (s *SLA) Invalidate() {
 	s.mu.Unlock()
 }
 
+func (s *SLA) fail(err error) {
+	if s.OnError != nil {
+		s.OnError(err)
+	}
+}
+
 func (s *SLA) tree(ctx context.Context) map[string]storage.OrgUnit {
 	if s == nil || s.Units == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.units != nil && time.Since(s.at) < unitTTL {
+	fresh := s.units != nil && time.Since(s.loaded) < unitTTL
+	if fresh && (s.Version == nil || time.Since(s.checked) < unitCheckEvery) {
 		return s.units
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var v uint64
+	if s.Version != nil {
+		var err error
+		v, err = s.Version(ctx)
+		s.checked = time.Now()
+		if err != nil {
+			s.fail(err)
+			return s.units // keep the last known (nil: the defaults)
+		}
+		if fresh && v == s.version {
+			return s.units
+		}
 	}
 	list, err := s.Units(ctx)
 	if err != nil {
-		if s.OnError != nil {
-			s.OnError(err)
-		}
-		return s.units // keep the last known (nil: the defaults)
+		s.fail(err)
+		return s.units
 	}
 	m := make(map[string]storage.OrgUnit, len(list))
 	for _, u := range list {
 		m[u.ID] = u
 	}
-	s.units, s.at = m, time.Now()
+	s.units, s.version, s.loaded = m, v, time.Now()
 	return m
 }
 

@@ -68,3 +68,28 @@ func TestSLANearestUnit(t *testing.T) {
 		t.Errorf("after Invalidate: got %v, want %v", got, 6*day)
 	}
 }
+
+// TestSLAVersion: with Version set, the tree is read once and kept while
+// the count is not due for a check; Invalidate reads it again.
+func TestSLAVersion(t *testing.T) {
+	reads, checks := 0, 0
+	units := []storage.OrgUnit{{ID: "b1", SLADays: map[string]int{"tax": 2}}}
+	sla := &SLA{
+		Units:   func(context.Context) ([]storage.OrgUnit, error) { reads++; return units, nil },
+		Version: func(context.Context) (uint64, error) { checks++; return 7, nil },
+	}
+	pr := Pairing{ID: "p1", BranchPaths: []string{"/b1/"}}
+	for range 3 {
+		if got := sla.IssueRules(pr, "tax").DueAfter; got != 2*24*time.Hour {
+			t.Fatalf("due after: got %v, want 48h", got)
+		}
+	}
+	if reads != 1 || checks != 1 {
+		t.Errorf("tree read %d times, count %d times; want once each (checked at most every %v)", reads, checks, unitCheckEvery)
+	}
+	sla.Invalidate()
+	sla.IssueRules(pr, "tax")
+	if reads != 2 {
+		t.Errorf("after Invalidate: tree read %d times, want 2", reads)
+	}
+}
