@@ -476,18 +476,12 @@ func (s *Server) exportIssues(c *fiber.Ctx) error {
 			if err := w.Row(nm.pairing(is.Pairing), nm.counterparty(is.Counterparty), is.Title, zhLabel(pairing.IssueCategories, is.Category),
 				zhLabel(pairing.IssuePriorities, priority), status, cnTime(is.RaisedAt), cnTime(st.DispatchedAt), handler, cnTime(st.Due),
 				signedInTime, cnTime(st.RespondedAt), zhLabel(pairing.Resolutions, st.Resolution), cnTime(st.ClosedAt), st.Bounces, st.Reopens,
-				yesNo(issueOverdueAt(st, now))); err != nil {
+				yesNo(st.OverdueAt(now))); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-}
-
-// issueOverdueAt: dispatched, signed or reopened (not responded since, not
-// closed) with its due date past.
-func issueOverdueAt(st pairing.IssueState, now time.Time) bool {
-	return st.OverdueAt(now) // the one rule, the phone's too (mobile/wasm)
 }
 
 // exportProjects: GET /v1/exports/projects — one row per practical project,

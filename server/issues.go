@@ -247,7 +247,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 	case req.Due != nil:
 		fields["due"] = req.Due.UTC().Format(time.RFC3339)
 	case req.Type == pairing.EventDispatched:
-		rules := s.issueRules(lr.pairing, pairing.Str(lr.rec, "category"))
+		rules := s.sla.IssueRules(lr.pairing, pairing.Str(lr.rec, "category"))
 		fields["due"] = now.Add(rules.DueAfter).Format(time.RFC3339)
 	}
 	values, err := jsonValues(fields)
@@ -272,16 +272,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 					}
 				}
 			}
-			if p.Role == pairing.Officer && (req.Type == pairing.EventConfirmed || req.Type == pairing.EventDisputed) {
-				e, err := s.checkCode(ctx, p, "confirm", lr.rec.ID+"/"+req.Response, req.Code)
-				if err != nil {
-					return err
-				}
-				if e != nil {
-					return &Error{Status: statusOf(e.Code), Wire: *e}
-				}
-			}
-			return nil
+			return nil // an officer's confirmation carries the contact's code: pairing.Admit
 		}})
 	if err != nil {
 		return err
@@ -341,7 +332,7 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if ans.RateCode, err = s.confirmationCode(ctx, "rate", s.rateSubject(lr.rec.Pairing, "issue", lr.rec.ID, resolver{})); err != nil {
+	if ans.RateCode, err = s.confirmationCode(ctx, "rate", pairing.RateSubject(s.resolver(), lr.rec.Pairing, "issue", lr.rec.ID)); err != nil {
 		return err
 	}
 	return c.JSON(ans)

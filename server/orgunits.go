@@ -190,7 +190,7 @@ func (s *Server) patchOrgUnit(c *fiber.Ctx) error {
 		return err
 	}
 	nu, err := s.store.UpdateOrgUnit(c.UserContext(), u)
-	s.units.invalidate()
+	s.sla.Invalidate()
 	if err != nil {
 		return err
 	}

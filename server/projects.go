@@ -147,7 +147,7 @@ func (s *Server) projectCode(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
-	if ans.RateCode, err = s.confirmationCode(ctx, "rate", s.rateSubject(lr.rec.Pairing, "project", lr.rec.ID, resolver{})); err != nil {
+	if ans.RateCode, err = s.confirmationCode(ctx, "rate", pairing.RateSubject(s.resolver(), lr.rec.Pairing, "project", lr.rec.ID)); err != nil {
 		return err
 	}
 	return c.JSON(ans)

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -70,7 +69,7 @@ type fieldsRequest struct {
 	Seq    *uint64                    `json:"seq,omitempty"`
 }
 
-// writeOptions shape a checked write.
+// writeOptions shape a write.
 type writeOptions struct {
 	// create refuses to write over an existing record (409).
 	create bool
@@ -79,105 +78,100 @@ type writeOptions struct {
 	// check runs after the domain rules, on the version the write would
 	// leave (e.g. the pairing's people exist).
 	check func(stored, next syncproto.Record) error
+	// server marks the server's own writes (writeRecord): the record is
+	// created when absent, and neither the policy nor the domain rules
+	// apply.
+	server bool
 }
 
-// writeAs sets fields of a record through the commit path as p would from
-// a device, with the same domain rules (pairing.CheckWrite), so a REST write
-// and a synced write can never disagree. It returns the new version and
-// its sequence.
+// writeAs sets fields of a record through the one committer (commit.go) as
+// p would from a device, with the same rules (mayWrite, pairing.Admit), so
+// a REST write and a synced write can never disagree. It returns the new
+// version and its sequence.
 func (s *Server) writeAs(ctx context.Context, p pairing.Principal, collection, id, pid string, values map[string]json.RawMessage, opt writeOptions) (syncproto.Record, uint64, error) {
-	if len(values) == 0 {
+	if len(values) == 0 && !opt.server {
 		return syncproto.Record{}, 0, badRequest("fields", "name at least one field to set")
 	}
-	defer s.pairingLocks.lock(pid)()
 	k := storage.Key{Collection: collection, ID: id}
-	for attempt := 1; ; attempt++ {
-		cur := syncproto.NewRecord(collection, id, pid)
-		var stored syncproto.Record // zero while the record does not exist
-		var expect uint64
-		sr, err := s.store.Get(ctx, k)
-		switch {
-		case errors.Is(err, storage.ErrNotFound):
-		case err != nil:
-			return syncproto.Record{}, 0, err
-		default:
-			if opt.create {
-				return syncproto.Record{}, 0, errorf(http.StatusConflict, syncproto.CodeConflict, "%s %s already exists", collection, id)
+	var next syncproto.Record
+	var seq uint64 // of next when nothing was committed
+	c, _, err := s.commitInPairing(ctx, commitPlan{pid: pid,
+		build: func(ctx context.Context, tx *commitTx) error {
+			cur, err := tx.load(ctx, k)
+			if err != nil {
+				return err
 			}
-			if sr.Pairing != pid {
-				return syncproto.Record{}, 0, errWrongPairing
+			exists := cur.seq != 0
+			switch {
+			case exists && opt.create:
+				return errorf(http.StatusConflict, syncproto.CodeConflict, "%s %s already exists", collection, id)
+			case exists && cur.pairing != pid:
+				return errWrongPairing
+			case opt.expect != nil && *opt.expect != cur.seq:
+				return errorf(http.StatusConflict, syncproto.CodeConflict,
+					"%s %s changed since you read it (seq %d, now %d): reload and try again", collection, id, *opt.expect, cur.seq)
+			case !exists && !opt.create && !opt.server:
+				return errorf(http.StatusNotFound, syncproto.CodeNotFound, "not found")
 			}
-			if cur, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-				return syncproto.Record{}, 0, fmt.Errorf("stored %s/%s: %w", collection, id, err)
+			stored, base := cur.rec, cur.rec // stored: zero while the record does not exist
+			if !exists {
+				base = syncproto.NewRecord(collection, id, pid)
 			}
-			expect, stored = sr.Seq, cur
-		}
-		if opt.expect != nil && *opt.expect != expect {
-			return syncproto.Record{}, 0, errorf(http.StatusConflict, syncproto.CodeConflict,
-				"%s %s changed since you read it (seq %d, now %d): reload and try again", collection, id, *opt.expect, expect)
-		}
-		if !opt.create && expect == 0 {
-			return syncproto.Record{}, 0, errorf(http.StatusNotFound, syncproto.CodeNotFound, "not found")
-		}
-		s.writer.mu.Lock()
-		next, wr, err := s.writer.w.Set(cur, values, s.now())
-		s.writer.mu.Unlock()
-		if err != nil {
-			return syncproto.Record{}, 0, badRequest("fields", "%v", err)
-		}
-		pr, _ := s.dir.Pairing(pid)
-		if pid == pairing.DirectoryScope {
-			pr = pairing.Pairing{ID: pid}
-		}
-		if pid != pairing.DirectoryScope && p.Role != pairing.RoleSystem { // the server's own events (SLA job) are its own
-			// The rule a push meets (Policy, through mayWrite): the role
-			// writes the collection in a pairing it sees, and an ended
-			// pairing is read-only in the field.
-			if e := s.mayWrite(p, next, time.Time{}); e != nil {
-				return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
+			s.writer.mu.Lock()
+			n, wr, err := s.writer.w.Set(base, values, s.now())
+			s.writer.mu.Unlock()
+			if err != nil {
+				if opt.server {
+					return err
+				}
+				return badRequest("fields", "%v", err)
 			}
-		}
-		w := pairing.Write{Principal: p, Pairing: pr, Stored: stored, Op: syncproto.OpSet, Values: values, Merged: next, Now: s.now()}
-		if e := pairing.CheckWrite(w); e != nil {
-			return syncproto.Record{}, 0, &Error{Status: statusOf(e.Code), Wire: *e}
-		}
-		if err := s.checkRefs(ctx, w, s.resolver()); err != nil {
-			return syncproto.Record{}, 0, err
-		}
-		if opt.check != nil {
-			if err := opt.check(stored, next); err != nil {
-				return syncproto.Record{}, 0, err
+			if !opt.server {
+				if pid != pairing.DirectoryScope && p.Role != pairing.RoleSystem { // the server's own events (SLA job) are its own
+					// The rule a push meets (Policy, through mayWrite): the role
+					// writes the collection in a pairing it sees, and an ended
+					// pairing is read-only in the field (issue 18 L1).
+					if e := s.mayWrite(p, n, time.Time{}); e != nil {
+						return &Error{Status: statusOf(e.Code), Wire: *e}
+					}
+				}
+				stamped, _, e, err := tx.admit(ctx, p, stored, syncproto.OpSet, values, n, false)
+				if err != nil {
+					return err
+				}
+				if e != nil {
+					return &Error{Status: statusOf(e.Code), Wire: *e}
+				}
+				if opt.check != nil {
+					if err := opt.check(stored, n); err != nil {
+						return err
+					}
+				}
+				n = stamped
 			}
-		}
-		if next, err = s.stampReceived(stored, next); err != nil {
-			return syncproto.Record{}, 0, err
-		}
-		if wr.IsZero() && expect != 0 {
-			// Every value was already there (syncproto Writer.Set): the
-			// rules passed, nothing to commit.
-			return next, expect, nil
-		}
-		data, err := syncproto.Encode(next)
-		if err != nil {
-			return syncproto.Record{}, 0, err
-		}
-		c, err := s.commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
-		if err == nil {
-			return next, c.Seqs[0], nil
-		}
-		if !errors.Is(err, storage.ErrConflict) {
-			return syncproto.Record{}, 0, err
-		}
-		if opt.expect != nil {
-			return syncproto.Record{}, 0, errorf(http.StatusConflict, syncproto.CodeConflict, "%s %s changed while you wrote it: reload and try again", collection, id)
-		}
-		if attempt == commitAttempts {
-			return syncproto.Record{}, 0, errPairingBusy(pid, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return syncproto.Record{}, 0, err
-		}
+			next, seq = n, cur.seq
+			if wr.IsZero() && exists {
+				// Every value was already there (syncproto Writer.Set): the
+				// rules passed, nothing to commit.
+				return nil
+			}
+			tx.put(k, n)
+			return nil
+		},
+		lost: func() error {
+			if opt.expect != nil {
+				return errorf(http.StatusConflict, syncproto.CodeConflict, "%s %s changed while you wrote it: reload and try again", collection, id)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return syncproto.Record{}, 0, err
 	}
+	if len(c.Seqs) > 0 {
+		seq = c.Seqs[0]
+	}
+	return next, seq, nil
 }
 
 // newID returns a fresh record id (UUIDv7: time-ordered, as phones make).

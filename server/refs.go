@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -12,10 +11,14 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// resolver is pairing.Resolver over the server's stores: what the
-// reference checker (pairing.CheckRefs) reads. lookup, when set, sees the
-// records a push changed before the current change (commitChanges' state);
-// batch lists them, for the issue events not yet committed.
+// lookupFunc finds a record as a commit sees it: changed earlier in the
+// same commit, or stored.
+type lookupFunc func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error)
+
+// resolver is pairing.Resolver over the server's stores: what the domain
+// rules (pairing.Admit) read. lookup, when set, sees the records a commit
+// changed before the current change (commitTx); batch lists them, for the
+// issue events and ratings not yet committed.
 type resolver struct {
 	s      *Server
 	lookup lookupFunc
@@ -86,30 +89,26 @@ func (r resolver) Issue(ctx context.Context, id string) (pairing.IssueState, boo
 		return pairing.IssueState{}, false, err
 	}
 	var extra []pairing.IssueEvent
-	if r.batch != nil {
-		for _, rec := range r.batch() {
-			if rec.Collection != pairing.CollIssueEvents || pairing.Str(rec, "issue") != id {
-				continue
-			}
-			if ev, err := pairing.IssueEventFromRecord(rec); err == nil {
-				extra = append(extra, ev)
-			}
+	for _, rec := range r.Pending() {
+		if rec.Collection != pairing.CollIssueEvents || pairing.Str(rec, "issue") != id {
+			continue
+		}
+		if ev, err := pairing.IssueEventFromRecord(rec); err == nil {
+			extra = append(extra, ev)
 		}
 	}
 	return r.s.ledger.IssueWith(ctx, id, extra)
 }
 
-// checkRefs runs the reference checker on a write and turns its refusal
-// into the REST answer (push callers read the wire error instead).
-func (s *Server) checkRefs(ctx context.Context, w pairing.Write, r resolver) error {
-	e, err := pairing.CheckRefs(ctx, w, r)
-	if err != nil {
-		return fmt.Errorf("references: %w", err)
+func (r resolver) Pending() []syncproto.Record {
+	if r.batch == nil {
+		return nil
 	}
-	if e != nil {
-		return &Error{Status: statusOf(e.Code), Wire: *e}
-	}
-	return nil
+	return r.batch()
+}
+
+func (r resolver) CodedRatings(pid, kind, target string) int {
+	return r.s.ledger.CodedRatings(pid, kind, target)
 }
 
 // userRefs checks, with pairing.CheckUserRefs, the references of a user an

@@ -165,7 +165,7 @@ func TestReplicasThrottle(t *testing.T) {
 		// replica checks it.
 		officer := pairing.Principal{UserID: "u-officerA", Role: "officer"}
 		for i := range maxWrongCodesSubject + 3 {
-			perr, err := e.rs[i%replicaCount].s.checkCode(t.Context(), officer, "issue", "issue-1#resp-1", "000000")
+			perr, err := contactCodes{e.rs[i%replicaCount].s}.Verify(t.Context(), officer, "issue", "issue-1#resp-1", "000000")
 			if err != nil {
 				t.Fatalf("check code %d: got error %v, want none", i+1, err)
 			}

@@ -197,7 +197,8 @@ type Server struct {
 	rules bool
 	// ledger keeps every pairing's records as summaries and their KPIs.
 	ledger *pairing.Ledger
-	units  unitCache
+	// sla is the org tree's SLA days for the issue rules (pairing.SLA).
+	sla *pairing.SLA
 	// largeBodies maps "METHOD /path" to the body limit of the routes that
 	// take more than Config.BodyLimit (set by register, read-only after).
 	largeBodies map[string]int
@@ -318,7 +319,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.signInSlots = make(chan struct{}, cfg.SignInMaxInFlight)
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
-	s.ledger = pairing.NewLedger(s.store, s.dir, s.issueRules)
+	s.sla = &pairing.SLA{Units: func(ctx context.Context) ([]storage.OrgUnit, error) { return s.store.OrgUnits(ctx, "") }, Version: s.store.OrgUnitsVersion,
+		OnError: func(err error) { s.log.Warn("org units for the issue rules", "err", err) }}
+	s.ledger = pairing.NewLedger(s.store, s.dir, s.sla.IssueRules)
 	if err := s.setupNotifications(); err != nil {
 		return nil, fmt.Errorf("server: notifications: %w", err)
 	}

@@ -6,112 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
-	"github.com/pairsync/pairsync/storage"
 )
-
-// unitCache keeps the org tree's SLA settings for the issue rules, which the
-// ledger asks for on every issue it derives. Every replica keeps its own,
-// and learns of a change made by any process from the store's
-// OrgUnitsVersion (a count of org-unit writes), read at most every
-// unitCheckEvery: a changed due-date default reaches every replica within
-// about a second. The tree is read again only when the count moved, or
-// after unitCacheTTL in case a count was lost (MongoDB bumps it after the
-// write, without a transaction).
-type unitCache struct {
-	mu      sync.Mutex
-	units   map[string]storage.OrgUnit
-	version uint64    // the count the units were read at
-	loaded  time.Time // when they were read (real time)
-	checked time.Time // when the count was last read (real time)
-}
-
-const (
-	unitCheckEvery = time.Second
-	unitCacheTTL   = time.Minute
-)
-
-// invalidate makes the next lookup read the tree again (after this
-// process changed a unit; the others see the count move).
-func (c *unitCache) invalidate() {
-	c.mu.Lock()
-	c.units = nil
-	c.mu.Unlock()
-}
-
-func (s *Server) orgUnits(ctx context.Context) map[string]storage.OrgUnit {
-	c := &s.units
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.units != nil && time.Since(c.checked) < unitCheckEvery && time.Since(c.loaded) < unitCacheTTL {
-		return c.units
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	// The count is read before the tree: a write between the two is read
-	// now or found by the next check.
-	v, err := s.store.OrgUnitsVersion(ctx)
-	c.checked = time.Now()
-	if err != nil {
-		s.log.Warn("org units version for the issue rules", "err", err)
-		return c.units // keep the last known (nil: the defaults)
-	}
-	if c.units != nil && v == c.version && time.Since(c.loaded) < unitCacheTTL {
-		return c.units
-	}
-	list, err := s.store.OrgUnits(ctx, "")
-	if err != nil {
-		s.log.Warn("org units for the issue rules", "err", err)
-		return c.units
-	}
-	m := make(map[string]storage.OrgUnit, len(list))
-	for _, u := range list {
-		m[u.ID] = u
-	}
-	c.units, c.version, c.loaded = m, v, time.Now()
-	return m
-}
-
-// slaDays looks key up in the SLA days of the pairing's first branch and
-// then its ancestors; def when no unit sets it.
-func (s *Server) slaDays(ctx context.Context, pr pairing.Pairing, key string, def int) int {
-	if len(pr.BranchPaths) == 0 {
-		return def
-	}
-	units := s.orgUnits(ctx)
-	ids := strings.Split(strings.Trim(pr.BranchPaths[0], "/"), "/")
-	for i := len(ids) - 1; i >= 0; i-- {
-		if d, ok := units[ids[i]].SLADays[key]; ok && d > 0 {
-			return d
-		}
-	}
-	return def
-}
-
-// issueRules are an issue's SLA parameters: the days to resolve its
-// category and the days to sign, from the org tree (OrgUnit.SLADays,
-// nearest unit first) or pairing.DefaultDueDays.
-func (s *Server) issueRules(pr pairing.Pairing, category string) pairing.IssueRules {
-	ctx := context.Background()
-	def, ok := pairing.DefaultDueDays[category]
-	if !ok {
-		def = pairing.DefaultDueDays["other"]
-	}
-	day := 24 * time.Hour
-	return pairing.IssueRules{
-		DueAfter:   time.Duration(s.slaDays(ctx, pr, category, def)) * day,
-		SignWithin: time.Duration(s.slaDays(ctx, pr, pairing.SignDaysKey, pairing.DefaultSignDays)) * day,
-	}
-}
-
-// confirmAfter is how long a contact has to confirm a response.
-func (s *Server) confirmAfter(pr pairing.Pairing) time.Duration {
-	return time.Duration(s.slaDays(context.Background(), pr, pairing.ConfirmDaysKey, pairing.DefaultConfirmDays)) * 24 * time.Hour
-}
 
 // systemPrincipal is who the server's own events are by.
 var systemPrincipal = pairing.Principal{UserID: "system", Role: pairing.RoleSystem}
@@ -131,7 +29,7 @@ func (s *Server) RunSLA(ctx context.Context) (int, error) {
 	}
 	now := s.now().UTC()
 	n := 0
-	for _, a := range s.ledger.SLADue(now, s.confirmAfter) {
+	for _, a := range s.ledger.SLADue(now, s.sla.ConfirmAfter) {
 		id := fmt.Sprintf("sla-%s-%s-%d", a.Type, a.Issue, a.Due.Unix())
 		values, _ := jsonValues(map[string]any{"issue": a.Issue, "type": string(a.Type), "at": now.Format(time.RFC3339),
 			"by": systemPrincipal.UserID, "role": string(systemPrincipal.Role), "due": a.Due.UTC().Format(time.RFC3339)})

@@ -177,145 +177,91 @@ func receipt(device string, r syncproto.Result) storage.Receipt {
 	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: answer}
 }
 
-// commitChanges merges and commits the changes at idx, all of one pairing,
-// in one batch, retrying from a fresh read when another writer got there
-// first. It fills in results.
+// commitChanges merges, admits (pairing.Admit) and commits the changes at
+// idx, all of one pairing, in one batch with their answers as receipts,
+// through the one committer (commit.go), which retries from a fresh read
+// when another writer got there first. It fills in results.
 func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device, pid string, changes []syncproto.Change, idx []int, results []syncproto.Result) error {
-	defer s.pairingLocks.lock(pid)()
-	for attempt := 1; ; attempt++ {
-		head, err := s.store.Head(ctx, pid)
-		if err != nil {
-			return err
-		}
-		type current struct {
-			rec   syncproto.Record
-			seq   uint64
-			dirty bool
-		}
-		state := map[storage.Key]*current{}
-		var keys []storage.Key
-		batch := storage.Batch{Pairing: pid, ExpectHead: &head}
-		load := func(ctx context.Context, k storage.Key) (*current, error) {
-			if cur := state[k]; cur != nil {
-				return cur, nil
-			}
-			cur := &current{}
-			sr, err := s.store.Get(ctx, k)
-			switch {
-			case errors.Is(err, storage.ErrNotFound):
-			case err != nil:
-				return nil, err
-			default:
-				if cur.rec, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-					return nil, fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
-				}
-				cur.seq = sr.Seq
-			}
-			state[k] = cur
-			return cur, nil
-		}
-		lookup := func(ctx context.Context, k storage.Key) (syncproto.Record, bool, error) {
-			cur, err := load(ctx, k)
-			if err != nil || cur.rec.IsZero() {
-				return syncproto.Record{}, false, err
-			}
-			return cur.rec, true, nil
-		}
-		refs := resolver{s: s, lookup: lookup, batch: func() []syncproto.Record {
-			out := make([]syncproto.Record, 0, len(keys))
-			for _, k := range keys {
-				out = append(out, state[k].rec)
-			}
-			return out
-		}}
-		lastOf := map[storage.Key]int{} // the last change of each record in the batch
-		for _, i := range idx {
-			ch := changes[i]
-			k := storage.Key{Collection: ch.Record.Collection, ID: ch.Record.ID}
-			cur, err := load(ctx, k)
-			if err != nil {
-				return err
-			}
-			if e := ch.Check(syncproto.ReplicaID(device), cur.rec); e != nil {
-				results[i] = rejected(ch.Dot, e)
-				continue
-			}
-			merged, status := ch.MergeInto(cur.rec)
-			stamp := []syncproto.Write{} // what the server adds to the device's record
-			if status != syncproto.StatusDuplicate && s.rules {
-				e, err := s.checkDomain(ctx, p, pid, cur.rec, ch, merged, refs)
+	keyOf := func(i int) storage.Key {
+		return storage.Key{Collection: changes[i].Record.Collection, ID: changes[i].Record.ID}
+	}
+	lastOf := map[storage.Key]int{} // the last change of each record in the batch
+	_, _, err := s.commitInPairing(ctx, commitPlan{pid: pid, expectHead: true,
+		build: func(ctx context.Context, tx *commitTx) error {
+			clear(lastOf)
+			for _, i := range idx {
+				ch := changes[i]
+				k := keyOf(i)
+				cur, err := tx.load(ctx, k)
 				if err != nil {
 					return err
 				}
-				if e != nil {
+				if e := ch.Check(syncproto.ReplicaID(device), cur.rec); e != nil {
 					results[i] = rejected(ch.Dot, e)
 					continue
 				}
-				if merged, stamp, err = s.stamp(cur.rec, merged); err != nil {
-					return err
+				merged, status := ch.MergeInto(cur.rec)
+				stamp := []syncproto.Write{} // what the server adds to the device's record
+				if status != syncproto.StatusDuplicate && s.rules {
+					op, values := ch.Written()
+					var e *syncproto.Error
+					if merged, stamp, e, err = tx.admit(ctx, p, cur.rec, op, values, merged, true); err != nil {
+						return err
+					}
+					if e != nil {
+						results[i] = rejected(ch.Dot, e)
+						continue
+					}
 				}
-			}
-			cur.rec = merged
-			if !cur.dirty {
-				cur.dirty = true
-				keys = append(keys, k)
-			}
-			results[i] = syncproto.Result{Dot: ch.Dot, Status: status}
-			if status == syncproto.StatusApplied {
-				results[i].Stamp = stamp
-			}
-			lastOf[k] = i
-		}
-		// Puts take head+1, head+2, … in the order of keys; a record
-		// changed twice in the batch is written once, at its last state.
-		seqOf := map[storage.Key]uint64{}
-		for n, k := range keys {
-			cur := state[k]
-			data, err := syncproto.Encode(cur.rec)
-			if err != nil {
-				return fmt.Errorf("encode %s/%s: %w", k.Collection, k.ID, err)
-			}
-			batch.Puts = append(batch.Puts, storage.Put{Key: k, Expect: cur.seq, Data: data})
-			seqOf[k] = head + uint64(n) + 1
-		}
-		for _, i := range idx {
-			if results[i].Status != syncproto.StatusRejected {
-				k := storage.Key{Collection: changes[i].Record.Collection, ID: changes[i].Record.ID}
-				results[i].Seq = seqOf[k]
-				if lastOf[k] != i {
-					results[i].Stamp = nil // stored at Seq with a later change on top
+				tx.put(k, merged)
+				results[i] = syncproto.Result{Dot: ch.Dot, Status: status}
+				if status == syncproto.StatusApplied {
+					results[i].Stamp = stamp
 				}
+				lastOf[k] = i
 			}
-			batch.Receipts = append(batch.Receipts, receipt(device, results[i]))
-		}
-		_, err = s.commit(ctx, batch)
-		if err == nil {
-			s.auditChanges(ctx, p, device, pid, changes, idx, results)
 			return nil
-		}
-		if !errors.Is(err, storage.ErrConflict) {
-			return err
-		}
-		if attempt == commitAttempts {
-			return errPairingBusy(pid, err)
-		}
-		if err := backoff(ctx, attempt); err != nil {
-			return err
-		}
+		},
+		// Puts take head+1, head+2, … in the order of the tx's keys; a
+		// record changed twice in the batch is written once, at its last
+		// state.
+		receipts: func(tx *commitTx) []storage.Receipt {
+			var out []storage.Receipt
+			seqOf := tx.seqs()
+			for _, i := range idx {
+				if results[i].Status != syncproto.StatusRejected {
+					k := keyOf(i)
+					results[i].Seq = seqOf[k]
+					if lastOf[k] != i {
+						results[i].Stamp = nil // stored at Seq with a later change on top
+					}
+				}
+				out = append(out, receipt(device, results[i]))
+			}
+			return out
+		},
 		// Another writer committed first (another process, or a duplicate
-		// push of the same changes): re-read receipts and records.
-		remaining := idx[:0:0]
-		for _, i := range idx {
-			if answer, err := s.store.Receipt(ctx, device, changes[i].Dot.Counter); err == nil {
-				_ = json.Unmarshal(answer, &results[i])
-				continue
+		// push of the same changes): re-read receipts, then records.
+		again: func(ctx context.Context) (bool, error) {
+			remaining := idx[:0:0]
+			for _, i := range idx {
+				if answer, err := s.store.Receipt(ctx, device, changes[i].Dot.Counter); err == nil {
+					_ = json.Unmarshal(answer, &results[i])
+					continue
+				}
+				remaining = append(remaining, i)
 			}
-			remaining = append(remaining, i)
-		}
-		if idx = remaining; len(idx) == 0 {
-			return nil
-		}
+			idx = remaining
+			return len(idx) == 0, nil
+		},
+	})
+	if err != nil {
+		return err
 	}
+	if len(idx) > 0 {
+		s.auditChanges(ctx, p, device, pid, changes, idx, results)
+	}
+	return nil
 }
 
 // errPairingBusy answers a push or write that lost the commit race to

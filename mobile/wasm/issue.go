@@ -19,8 +19,8 @@ import (
 // issueOptions is the third argument of deriveIssue.
 type issueOptions struct {
 	// Category picks the default time to resolve a dispatch that names no
-	// due date (pairing.DefaultIssueRules; none: pairing.DefaultDueAfter,
-	// as the scenario files' runner uses); DueAfterHours and
+	// due date (pairing.DefaultIssueRules: an unknown or missing category
+	// counts as "other", as on the server); DueAfterHours and
 	// SignWithinHours override it (the scenario files' rules line).
 	Category        string  `json:"category"`
 	DueAfterHours   float64 `json:"due_after_hours"`
@@ -104,10 +104,7 @@ func deriveIssueFn(args []string) (any, error) {
 			return nil, syncproto.Errorf(syncproto.CodeInvalidJSON, "options: %v", err)
 		}
 	}
-	var rules pairing.IssueRules // no category: DeriveIssue's defaults
-	if opt.Category != "" {
-		rules = pairing.DefaultIssueRules(opt.Category)
-	}
+	rules := pairing.DefaultIssueRules(opt.Category)
 	if opt.DueAfterHours > 0 {
 		rules.DueAfter = time.Duration(opt.DueAfterHours * float64(time.Hour))
 	}

@@ -273,23 +273,31 @@ func IssueRaise(r syncproto.Record) IssueEvent {
 	return e
 }
 
-// DefaultIssueRules are the rules of an issue of the category when no org
-// unit overrides them (OrgUnit.SLADays): DefaultDueDays (the "other"
-// category's for an unknown one) and DefaultSignDays.
-func DefaultIssueRules(category string) IssueRules {
-	days, ok := DefaultDueDays[category]
-	if !ok {
-		days = DefaultDueDays["other"]
-	}
-	return IssueRules{DueAfter: time.Duration(days) * 24 * time.Hour, SignWithin: DefaultSignDays * 24 * time.Hour}
+// Deadline is what the overdue rule reads of an issue: its status and the
+// due date in force.
+type Deadline struct {
+	Status IssueStatus
+	Due    time.Time
 }
 
-// OverdueAt reports whether the issue counts as overdue at now: it waits for
-// its handler (dispatched, signed or reopened) and its due date has passed.
-// The overdue flag of the SLA job's event says the same once the server has
-// run it; OverdueAt needs no event, so a phone offline sees it too.
+// OverdueAt is the one overdue rule (the KPIs' snapshot, the SLA job, the
+// lists, the exports and the phone through mobile/wasm): the issue waits
+// for its handler (dispatched, signed or reopened) and its due date has
+// passed. The overdue flag of the SLA job's event says the same once the
+// server has run it; OverdueAt needs no event, so a phone offline sees it
+// too.
+func (d Deadline) OverdueAt(now time.Time) bool {
+	switch d.Status {
+	case IssueDispatched, IssueSigned, IssueReopened:
+		return !d.Due.IsZero() && d.Due.Before(now)
+	}
+	return false
+}
+
+// OverdueAt reports whether the issue counts as overdue at now
+// (Deadline.OverdueAt).
 func (st IssueState) OverdueAt(now time.Time) bool {
-	return (&watch{Status: st.Status, Due: st.Due}).overdueAt(now)
+	return Deadline{Status: st.Status, Due: st.Due}.OverdueAt(now)
 }
 
 // IssueEventFromRecord reads an event from its record. A malformed event is
@@ -416,10 +424,13 @@ type IssueRules struct {
 	SignWithin time.Duration
 }
 
-// The default rules.
+// The default rules, for an issue whose category is not known (the phone
+// derives an issue whose record has not arrived yet): the "other"
+// category's days (DefaultDueDays), as the server's SLA (sla.go) counts
+// an unknown category, so the phone and the server agree.
 const (
-	DefaultDueAfter   = 5 * 24 * time.Hour
-	DefaultSignWithin = 24 * time.Hour
+	DefaultDueAfter   = otherDueDays * slaDay
+	DefaultSignWithin = DefaultSignDays * slaDay
 )
 
 // IssueState is everything derived from an issue's events. Times are UTC,

@@ -310,8 +310,7 @@ func (c *contribution) add(m Month, counter uint8, n int64) {
 // watch is an issue whose status may call for the SLA job or count as
 // overdue: dispatched, signed, reopened (Due) or responded (Responded).
 type watch struct {
-	Status    IssueStatus
-	Due       time.Time
+	Deadline            // its status and due date (Deadline.OverdueAt)
 	Overdue   bool      // an overdue event applies already
 	Responded time.Time // of the latest response, when responded
 }
@@ -365,9 +364,9 @@ func issueContribution(s *IssueSummary, latestResponse time.Time) contribution {
 	}
 	switch st.Status {
 	case IssueDispatched, IssueSigned, IssueReopened:
-		c.watch = &watch{Status: st.Status, Due: st.Due, Overdue: st.Overdue}
+		c.watch = &watch{Deadline: Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue}
 	case IssueResponded:
-		c.watch = &watch{Status: st.Status, Due: st.Due, Overdue: st.Overdue, Responded: latestResponse}
+		c.watch = &watch{Deadline: Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue, Responded: latestResponse}
 	}
 	return c
 }
@@ -402,15 +401,6 @@ func ratingContribution(r *RatingSummary) contribution {
 // snapshot): everything but closed, closed_unconfirmed and not_accepted.
 func openStatus(s IssueStatus) bool {
 	return s != IssueClosed && s != IssueClosedUnconfirmed && s != IssueNotAccepted
-}
-
-// overdueAt reports whether a watched issue counts as overdue at now.
-func (w *watch) overdueAt(now time.Time) bool {
-	switch w.Status {
-	case IssueDispatched, IssueSigned, IssueReopened:
-		return !w.Due.IsZero() && w.Due.Before(now)
-	}
-	return false
 }
 
 func (o *Overdue) count(late time.Duration) {

@@ -1264,12 +1264,12 @@ func (l *Ledger) SLADue(now time.Time, confirmAfter func(p Pairing) time.Duratio
 			confirm = DefaultConfirmDays * 24 * time.Hour
 		}
 		for id, w := range b.watched {
-			switch w.Status {
-			case IssueDispatched, IssueSigned, IssueReopened:
-				if !w.Overdue && !w.Due.IsZero() && now.After(w.Due) {
+			switch {
+			case w.OverdueAt(now):
+				if !w.Overdue {
 					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: EventOverdue, Due: w.Due})
 				}
-			case IssueResponded:
+			case w.Status == IssueResponded:
 				if !w.Responded.IsZero() && now.Sub(w.Responded) > confirm {
 					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: EventClosedUnconfirmed, Due: w.Responded.Add(confirm)})
 				}
@@ -1374,7 +1374,7 @@ func (b *book) snapshot(s *Snapshot, now time.Time) {
 		}
 	}
 	for _, w := range b.watched {
-		if w.overdueAt(now) {
+		if w.OverdueAt(now) {
 			s.Overdue.count(now.Sub(w.Due))
 		}
 	}

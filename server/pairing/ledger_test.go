@@ -267,7 +267,10 @@ func fixture(t *testing.T) (*harness, *pairing.Ledger) {
 
 	h.set("p1", pairing.CollRatings, "r1", mar(20, 9), "target_kind", "project", "target", "pr1", "level", 5, "comment", "很好", "by", "k1", "at", mar(20, 9))
 	h.set("p1", pairing.CollRatings, "r2", mar(16, 10), "target_kind", "issue", "target", "i1", "level", 3, "by", "k1", "at", mar(16, 10))
-	l := h.ledger(nil)
+	// Rules of 5 days to respond (the issue's dispatch names no due date).
+	l := h.ledger(func(pairing.Pairing, string) pairing.IssueRules {
+		return pairing.IssueRules{DueAfter: 5 * 24 * time.Hour}
+	})
 	refresh(t, h, l)
 	return h, l
 }

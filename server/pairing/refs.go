@@ -14,9 +14,10 @@ import (
 // counterparty, a contact, an officer, a handler, the target of a rating or
 // comment, a parent issue or project, the response a confirmation answers, an
 // org unit — is resolved here and checked against the writer's scope and the
-// referenced thing's state. REST writes (server.writeAs, the user routes) and
-// pushes (server.checkDomain) both call CheckRefs or CheckUserRefs; the route
-// table and Policy stay the one check of ids in paths.
+// referenced thing's state. REST writes (server.writeAs) and pushes
+// (server.commitChanges) both reach CheckRefs through Admit; the user routes
+// call CheckUserRefs. The route table and Policy stay the one check of ids in
+// paths.
 //
 // A reference the writer may not see is refused exactly as one that does not
 // exist: same code, reason, field and message.
@@ -59,6 +60,12 @@ type Resolver interface {
 	// Issue returns an issue's state derived from its events (those of
 	// this push included).
 	Issue(ctx context.Context, id string) (IssueState, bool, error)
+	// Pending lists the records the write changed before the current
+	// change (earlier changes of the same push), not yet committed.
+	Pending() []syncproto.Record
+	// CodedRatings counts the committed ratings of a target recorded with
+	// the contact's code (Ledger.CodedRatings).
+	CodedRatings(pairing, kind, target string) int
 }
 
 // unknownRef is the one answer for a reference that does not resolve or

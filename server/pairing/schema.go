@@ -228,11 +228,20 @@ var (
 )
 
 // DefaultDueDays is the number of days to resolve an issue of a category
-// after dispatch, unless an org unit overrides it (OrgUnit.SLADays).
+// after dispatch, unless an org unit overrides it (OrgUnit.SLADays). It is
+// the one table of due periods: an issue of an unknown (or not yet known)
+// category takes OtherCategory's (sla.go, DefaultDueAfter).
 var DefaultDueDays = map[string]int{
 	"policy": 5, "tax": 10, "financing": 15, "technology": 20, "market": 15,
-	"talent": 10, "land": 30, "approval": 10, "livelihood": 7, "other": 10,
+	"talent": 10, "land": 30, "approval": 10, "livelihood": 7, OtherCategory: otherDueDays,
 }
+
+// OtherCategory is the issue category 其他, whose days count for an issue
+// whose category is unknown.
+const (
+	OtherCategory = "other"
+	otherDueDays  = 10
+)
 
 // SignDaysKey is the OrgUnit.SLADays key for the days allowed to sign for
 // (签收) a dispatched issue; DefaultSignDays when not set.

@@ -27,6 +27,8 @@ type Write struct {
 	// Merged is the version the write would leave: Stored merged with it.
 	Merged syncproto.Record
 	Now    time.Time
+	// Pushed is set for a change a device pushed (Admit step 1).
+	Pushed bool
 }
 
 // Times outside [earliest, now + 2 years] are refused everywhere; Past
