@@ -306,7 +306,7 @@ func TestReplicasKeyRotation(t *testing.T) {
 func TestReplicasOrgUnitChange(t *testing.T) {
 	replicaStores(t, func(t *testing.T, e *replicaEnv) {
 		for _, r := range e.rs {
-			if got := r.s.orgUnits(t.Context())["unitA"].SLADays[pairing.SignDaysKey]; got != 0 {
+			if got := r.s.sla.Tree(t.Context())["unitA"].SLADays[pairing.SignDaysKey]; got != 0 {
 				t.Fatalf("sign days of unit A before the change: got %d, want none", got)
 			}
 		}
@@ -318,7 +318,7 @@ func TestReplicasOrgUnitChange(t *testing.T) {
 		eventually(t, "the changed SLA days on every replica", func() (bool, string) {
 			var state []string
 			for i, r := range e.rs {
-				if got := r.s.orgUnits(t.Context())["unitA"].SLADays[pairing.SignDaysKey]; got != 9 {
+				if got := r.s.sla.Tree(t.Context())["unitA"].SLADays[pairing.SignDaysKey]; got != 9 {
 					state = append(state, fmt.Sprintf("replica %d reads %d", i, got))
 				}
 			}

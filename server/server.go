@@ -242,7 +242,7 @@ type Server struct {
 	// stopLoops ends what Serve started beside the listener (flushLoop).
 	stopLoops     chan struct{}
 	stopLoopsOnce sync.Once
-	digest digests
+	digest        digests
 }
 
 // New builds a Server with every route registered.

@@ -160,3 +160,7 @@ func (s *SLA) IssueRules(p Pairing, category string) IssueRules {
 func (s *SLA) ConfirmAfter(p Pairing) time.Duration {
 	return time.Duration(orDefault(s.days(p), ConfirmDaysKey, DefaultConfirmDays)) * slaDay
 }
+
+// Tree is the org tree as the issue rules see it now, by id (cached as
+// said above).
+func (s *SLA) Tree(ctx context.Context) map[string]storage.OrgUnit { return s.tree(ctx) }
