@@ -197,7 +197,7 @@ func (s *syncRun) push() error {
 			return nil
 		}
 		body := pushBody(s.c.sess.DeviceID, items)
-		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true})
+		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true, gzip: !s.e.cfg.PlainPush})
 		var serr *ServerError
 		if errors.As(err, &serr) && (serr.Status == http.StatusBadRequest || serr.Status == http.StatusRequestEntityTooLarge) {
 			// The request as a whole was refused. Narrow it down to the

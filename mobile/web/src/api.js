@@ -69,7 +69,19 @@ function expiresAt(expiresIn) {
   return Date.now() + sec * 1000
 }
 
-async function send(method, path, { body, token, headers = {}, raw = false } = {}) {
+// Push bodies go gzip-compressed where the browser can (CompressionStream;
+// older phones send them plain, which the server takes as before): about a
+// fifth of the bytes for visits (issue 20). A server that answers 415 to a
+// compressed body gets plain ones from then on.
+const MIN_GZIP = 1024
+let noGzip = false
+
+async function gzip(text) {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))
+  return new Uint8Array(await new Response(stream).arrayBuffer())
+}
+
+async function send(method, path, { body, token, headers = {}, raw = false, compress = false } = {}) {
   const h = { Accept: 'application/json', 'Accept-Language': acceptLanguage(), ...headers }
   let b = body
   if (body !== undefined && !(body instanceof Blob) && typeof body !== 'string') {
@@ -77,6 +89,15 @@ async function send(method, path, { body, token, headers = {}, raw = false } = {
     h['Content-Type'] = 'application/json'
   } else if (typeof body === 'string') {
     h['Content-Type'] = 'application/json'
+  }
+  if (compress && !noGzip && typeof b === 'string' && b.length >= MIN_GZIP && typeof CompressionStream === 'function') {
+    try {
+      const packed = new Blob([await gzip(b)])
+      return await send(method, path, { body: packed, token, raw, headers: { ...headers, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } })
+    } catch (e) {
+      if (!(e instanceof HTTPError) || e.status !== 415) throw e
+      noGzip = true // a server (or proxy) that takes no gzip: plain from now on
+    }
   }
   if (token) h.Authorization = 'Bearer ' + token
   let resp
@@ -95,16 +116,17 @@ async function send(method, path, { body, token, headers = {}, raw = false } = {
 
 // request sends one API request; auth: with the session's access token.
 // raw: the answer's text (sync bodies go to syncproto.wasm as they are).
-export async function request(method, path, { body, auth = true, headers, raw } = {}) {
-  if (!auth) return send(method, path, { body, headers, raw })
+// compress: send a large body gzip-compressed where the browser can.
+export async function request(method, path, { body, auth = true, headers, raw, compress } = {}) {
+  if (!auth) return send(method, path, { body, headers, raw, compress })
   let token = await accessToken()
   try {
-    return await send(method, path, { body, token, headers, raw })
+    return await send(method, path, { body, token, headers, raw, compress })
   } catch (e) {
     if (!(e instanceof HTTPError) || e.status !== 401) throw e
     await refresh(true)
     token = session.accessToken
-    return send(method, path, { body, token, headers, raw })
+    return send(method, path, { body, token, headers, raw, compress })
   }
 }
 

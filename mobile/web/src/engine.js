@@ -405,7 +405,7 @@ async function push() {
     const body = sp.encodePush(deviceId, items.map((i) => i.ch))
     let text
     try {
-      text = await api.request('POST', '/v1/sync/push', { body, raw: true })
+      text = await api.request('POST', '/v1/sync/push', { body, raw: true, compress: true })
     } catch (e) {
       if (e instanceof api.HTTPError && (e.status === 400 || e.status === 413)) {
         // The request as a whole was refused: narrow it down to the change
