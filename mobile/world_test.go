@@ -40,7 +40,7 @@ const testPassword = "correct-horse-9"
 var fastPasswords = auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type world struct {
-	t   *testing.T
+	t   testing.TB
 	db  *bolt.DB
 	srv *server.Server
 	url string
@@ -57,6 +57,12 @@ func newWorld(t *testing.T) *world {
 // newWorldWith is newWorld; with rules the server also applies the
 // domain's rules and stamps (received_at), as pairsyncd does.
 func newWorldWith(t *testing.T, rules bool) *world {
+	t.Helper()
+	return newWorldTB(t, rules)
+}
+
+// newWorldTB is newWorldWith for benchmarks too.
+func newWorldTB(t testing.TB, rules bool) *world {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
