@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // A pairing of two officers (here two phones of one officer on p1: the
@@ -114,6 +116,7 @@ func BenchmarkPairedSync(b *testing.B) {
 			// lie between each phone's pull and its next push.
 			pairedRound(b, ea, eb, 0, k)
 			pulled, round := 0, 1
+			cpu0 := cpuTime()
 			up0, n0, gz0 := ma.pushUp.Load()+mb.pushUp.Load(), ma.pushes.Load()+mb.pushes.Load(), ma.gzip.Load()+mb.gzip.Load()
 			for b.Loop() {
 				pa, pb := pairedRound(b, ea, eb, round, k)
@@ -121,6 +124,9 @@ func BenchmarkPairedSync(b *testing.B) {
 				round++
 			}
 			visits := float64(2 * k * (round - 1))
+			// CPU of the whole process (phones and server), not wall time:
+			// the machine is shared.
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/visits, "cpu-µs/visit")
 			b.ReportMetric(float64(ma.pushUp.Load()+mb.pushUp.Load()-up0)/visits, "B-up/visit")
 			b.ReportMetric(float64(pulled)/visits, "pulled/visit")
 			if n := ma.pushes.Load() + mb.pushes.Load() - n0; n > 0 {
@@ -128,4 +134,13 @@ func BenchmarkPairedSync(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cpuTime is the CPU time this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
