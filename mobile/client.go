@@ -2,6 +2,7 @@ package mobile
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,6 +72,29 @@ type request struct {
 	// once: no waiting and asking again on 503 or 429; the caller decides
 	// (the photo queue retries on its own terms).
 	once bool
+	// gzip: send the body gzip-compressed when it is large enough to gain
+	// (push bodies; Config.PlainPush).
+	gzip bool
+	// encoding is the body's Content-Encoding, set by do.
+	encoding string
+}
+
+// minGzipBytes: smaller bodies go plain (gzip's header and the work would
+// gain next to nothing).
+const minGzipBytes = 1 << 10
+
+var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression); return w }}
+
+// gzipBody compresses a request body.
+func gzipBody(b []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(b)/3 + 64)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write(b) // writes to a bytes.Buffer do not fail
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return buf.Bytes()
 }
 
 // do sends a request and returns the body of a 2xx answer. It waits and
@@ -78,6 +103,10 @@ type request struct {
 // and turns any other answer into a *ServerError.
 func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 	refreshed := false
+	plain := r.body
+	if r.gzip && len(r.body) >= minGzipBytes && !c.e.noGzip.Load() {
+		r.body, r.encoding = gzipBody(r.body), "gzip"
+	}
 	for attempt := 1; ; attempt++ {
 		token := r.token
 		if r.auth && token == "" {
@@ -95,6 +124,14 @@ func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 		}
 		serr := problem(status, body)
 		switch {
+		case status == http.StatusUnsupportedMediaType && r.encoding != "":
+			// A server (or a proxy before it) that takes no gzip: send
+			// this body and every later one plain.
+			c.e.noGzip.Store(true)
+			c.e.log.Warn("the server refused a gzip body; pushing plain from now on")
+			r.body, r.encoding = plain, ""
+			attempt--
+			continue
 		case status == http.StatusUnauthorized && r.auth && r.token == "" && !refreshed && !c.noRefresh:
 			refreshed = true
 			if err := c.refresh(ctx); err != nil {
@@ -132,6 +169,9 @@ func (c *conn) send(ctx context.Context, r request, token string) (int, http.Hea
 			ctype = "application/json"
 		}
 		req.Header.Set("Content-Type", ctype)
+		if r.encoding != "" {
+			req.Header.Set("Content-Encoding", r.encoding)
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Accept-Language", c.e.cfg.Language)

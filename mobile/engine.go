@@ -74,6 +74,12 @@ type Config struct {
 	// 960 KiB, under the server's 1 MiB body limit). A single change over
 	// it is sent alone.
 	MaxPushBytes int
+	// PlainPush sends push bodies as they are. By default a push body of
+	// 1 KiB or more goes gzip-compressed (Content-Encoding: gzip; about a
+	// third of the bytes for visits): the server decodes it within the same
+	// body limit (issue 20). A server that refuses gzip with 415 gets plain
+	// bodies from then on.
+	PlainPush bool
 	// PullLimit asks for at most this many records per pull page (0: the
 	// server's default, 500).
 	PullLimit int
@@ -170,6 +176,8 @@ type Engine struct {
 	// photoMu orders changes of a photo's entry with its file's.
 	photoMu sync.Mutex
 	closed  atomic.Bool
+	// noGzip: the server refused a gzip push body (415); push plain.
+	noGzip atomic.Bool
 }
 
 // Open opens (creating if needed) the engine's local store at path.

@@ -43,8 +43,12 @@ var (
 	bucketCursor   = []byte("cursor")
 	bucketResync   = []byte("resync")
 	bucketPhotos   = []byte("photos")
+	// held: pairing NUL seq → nothing: sequences past the cursor at which
+	// the base holds exactly the stored version (the device's own commits,
+	// rebuilt from the push answers); pulls name them (syncproto.Held).
+	bucketHeld = []byte("held")
 
-	allBuckets = [][]byte{bucketMeta, bucketBase, bucketIndex, bucketOutbox, bucketPending, bucketRejected, bucketCursor, bucketResync, bucketPhotos}
+	allBuckets = [][]byte{bucketMeta, bucketBase, bucketIndex, bucketOutbox, bucketPending, bucketRejected, bucketCursor, bucketResync, bucketPhotos, bucketHeld}
 
 	keyWriter  = []byte("writer")
 	keySession = []byte("session")
@@ -283,8 +287,92 @@ func readCursor(tx *bolt.Tx) syncproto.Cursor {
 	return cur
 }
 
-// writeCursor replaces the stored cursor.
+func heldKey(pairing string, seq uint64) []byte {
+	return append([]byte(pairing+"\x00"), u64(seq)...)
+}
+
+// putHeld records sequences of own (per pairing) past the cursor cur, in
+// pairings cur holds.
+func putHeld(tx *bolt.Tx, own map[string][]uint64, cur syncproto.Cursor) error {
+	b := tx.Bucket(bucketHeld)
+	for p, seqs := range own {
+		pos, ok := cur[p]
+		if !ok {
+			continue
+		}
+		for _, s := range seqs {
+			if s > pos {
+				if err := b.Put(heldKey(p, s), nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readHeld returns the held sequences, per pairing.
+func readHeld(tx *bolt.Tx) map[string][]uint64 {
+	var own map[string][]uint64
+	_ = tx.Bucket(bucketHeld).ForEach(func(k, _ []byte) error {
+		if i := bytes.IndexByte(k, 0); i >= 0 && len(k) == i+9 {
+			if own == nil {
+				own = map[string][]uint64{}
+			}
+			own[string(k[:i])] = append(own[string(k[:i])], binary.BigEndian.Uint64(k[i+1:]))
+		}
+		return nil
+	})
+	return own
+}
+
+// pruneHeld forgets held sequences the cursor has passed, and those of
+// pairings it no longer holds (resynced, purged).
+func pruneHeld(tx *bolt.Tx, cur syncproto.Cursor) error {
+	b := tx.Bucket(bucketHeld)
+	var gone [][]byte
+	_ = b.ForEach(func(k, _ []byte) error {
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k) != i+9 {
+			gone = append(gone, bytes.Clone(k))
+			return nil
+		}
+		if pos, ok := cur[string(k[:i])]; !ok || binary.BigEndian.Uint64(k[i+1:]) <= pos {
+			gone = append(gone, bytes.Clone(k))
+		}
+		return nil
+	})
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropHeld forgets the held sequences of a pairing.
+func dropHeld(tx *bolt.Tx, pairing string) error {
+	prefix := []byte(pairing + "\x00")
+	b := tx.Bucket(bucketHeld)
+	var gone [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		gone = append(gone, bytes.Clone(k))
+	}
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCursor replaces the stored cursor, and forgets held sequences it
+// has passed.
 func writeCursor(tx *bolt.Tx, cur syncproto.Cursor) error {
+	if err := pruneHeld(tx, cur); err != nil {
+		return err
+	}
 	b := tx.Bucket(bucketCursor)
 	var stale [][]byte
 	_ = b.ForEach(func(k, _ []byte) error {
@@ -327,6 +415,9 @@ func indexed(tx *bolt.Tx, pairing, coll string) [][2]string {
 // dropBase forgets the base of every record of a pairing (Resync), keeping
 // the outbox: index entries of records with pending writes stay.
 func dropBase(tx *bolt.Tx, pairing string) error {
+	if err := dropHeld(tx, pairing); err != nil {
+		return err
+	}
 	base, index, pend := tx.Bucket(bucketBase), tx.Bucket(bucketIndex), tx.Bucket(bucketPending)
 	for _, k := range indexed(tx, pairing, "") {
 		if err := base.Delete(recKey(k[0], k[1])); err != nil {
@@ -401,6 +492,9 @@ func purgePairing(tx *bolt.Tx, pairing string) error {
 		return err
 	}
 	if err := tx.Bucket(bucketResync).Delete([]byte(pairing)); err != nil {
+		return err
+	}
+	if err := dropHeld(tx, pairing); err != nil {
 		return err
 	}
 	// The pairing's own record lives in the directory scope; the server

@@ -197,7 +197,7 @@ func (s *syncRun) push() error {
 			return nil
 		}
 		body := pushBody(s.c.sess.DeviceID, items)
-		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true})
+		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true, gzip: !s.e.cfg.PlainPush})
 		var serr *ServerError
 		if errors.As(err, &serr) && (serr.Status == http.StatusBadRequest || serr.Status == http.StatusRequestEntityTooLarge) {
 			// The request as a whole was refused. Narrow it down to the
@@ -333,8 +333,9 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 
 // skipOwn moves the stored cursor over the sequences of own (per pairing,
 // those at which the base holds exactly what the server stored), as far as
-// they run on from it without a gap. Pairings being read again from 0
-// (resync) stay where they are.
+// they run on from it without a gap, and keeps the rest as held, for the
+// pull to name. Pairings being read again from 0 (resync) stay where they
+// are.
 func skipOwn(tx *bolt.Tx, own map[string][]uint64) error {
 	if len(own) == 0 {
 		return nil
@@ -346,15 +347,18 @@ func skipOwn(tx *bolt.Tx, own map[string][]uint64) error {
 		}
 	}
 	cur := readCursor(tx)
+	next := cur.Advance(own)
 	b := tx.Bucket(bucketCursor)
-	for p, seq := range cur.Advance(own) {
+	for p, seq := range next {
 		if seq != cur[p] {
 			if err := b.Put([]byte(p), u64(seq)); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	// Past a gap (another device's commit), the pull names them instead
+	// (syncproto.Held), and the server leaves them out.
+	return putHeld(tx, own, next)
 }
 
 // scopes reads the pairings' current sequences, for progress.
@@ -380,9 +384,17 @@ type pulled struct {
 	err error
 }
 
-// fetch asks for the page after cursor and decodes it.
+// fetch asks for the page after cursor, naming the sequences past it the
+// base holds already (syncproto.Held), and decodes it.
 func (s *syncRun) fetch(cursor syncproto.Cursor) (*syncproto.PullAnswer, error) {
-	body, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cursor, Limit: s.e.cfg.PullLimit})
+	var held syncproto.Held
+	if err := s.e.db.View(func(tx *bolt.Tx) error {
+		held = syncproto.HeldRanges(readHeld(tx), cursor, syncproto.MaxHeldRanges)
+		return nil
+	}); err != nil {
+		return nil, dbErr(err)
+	}
+	body, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cursor, Limit: s.e.cfg.PullLimit, Held: held})
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ var fastPasswords = servertest.FastPasswords
 
 type world struct {
 	*servertest.World
-	t   *testing.T
+	t   testing.TB
 	db  *bolt.DB
 	srv *server.Server
 	url string
@@ -47,6 +47,12 @@ func newWorld(t *testing.T) *world {
 // newWorldWith is newWorld; with rules the server also applies the
 // domain's rules and stamps (received_at), as pairsyncd does.
 func newWorldWith(t *testing.T, rules bool) *world {
+	t.Helper()
+	return newWorldTB(t, rules)
+}
+
+// newWorldTB is newWorldWith for benchmarks too.
+func newWorldTB(t testing.TB, rules bool) *world {
 	t.Helper()
 	f := servertest.EveryRole()
 	for _, p := range []struct{ id, unit, officer, cp string }{

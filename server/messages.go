@@ -135,6 +135,9 @@ var reasonMessages = map[string][2]string{
 	"photo_too_large":        {"照片太大，请缩小后重新上传（应用会自动压缩）", "The photo is too large: make it smaller and upload it again (the app compresses it)"},
 	"photo_unreadable":       {"照片已损坏无法读取，请重新拍照", "The photo cannot be read: take it again"},
 	"photo_mismatch":         {"照片上传不完整，本机照片已保留，请联网后重新同步", "The photo arrived incomplete: it is kept on the phone; sync again when online"},
+	"inflated_too_large":     {"上传的数据解压后超过{max}的上限，服务器未接收：请更新应用后重新同步；如仍不行请联系管理员", "The data sent is over {max} once uncompressed and was not taken: update the app and sync again; if it persists, contact an administrator"},
+	"unsupported_encoding":   {"不支持此数据压缩方式（{encoding}），服务器未接收：请更新应用后重新同步", "This compression ({encoding}) is not taken: update the app and sync again"},
+	"bad_compression":        {"上传的压缩数据已损坏，服务器未接收：请重新同步；如仍不行请更新应用", "The compressed data arrived damaged and was not taken: sync again; if it persists, update the app"},
 	// References and figures (SECURITY.md 11 and 13).
 	"unknown_reference": {"“{field}”所选的对象不存在或不在您的权限范围内，请重新选择", "“{field}” names something that does not exist or that you may not use here: choose again"},
 	"not_ratable":       {"该事项尚未答复或完成，暂不能评价：请在答复或完成后再评价", "This cannot be rated yet: rate it once it has been answered or completed"},

@@ -37,7 +37,10 @@ var (
 			"seq": map[string]any{"type": "integer"}, "error": map[string]any{"$ref": "#/components/schemas/Syncproto_Error"}}}}}}}
 	schemaPull = namedSchema{"SyncPullRequest", map[string]any{"type": "object", "properties": map[string]any{
 		"v": map[string]any{"type": "integer", "enum": []int{1}}, "cursor": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "integer"}},
-		"limit": map[string]any{"type": "integer", "maximum": 500}}}}
+		"limit": map[string]any{"type": "integer", "maximum": 500},
+		// syncproto.Held: per pairing, [from, to] ranges of sequences past the cursor the device holds already.
+		"held": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "array", "maxItems": syncproto.MaxHeldRanges,
+			"items": map[string]any{"type": "array", "minItems": 2, "maxItems": 2, "items": map[string]any{"type": "integer", "minimum": 1}}}}}}}
 	schemaPullAnswer = namedSchema{"SyncPullAnswer", map[string]any{"type": "object", "properties": map[string]any{
 		"v": map[string]any{"type": "integer"}, "records": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
 			"pairing": map[string]any{"type": "string"}, "seq": map[string]any{"type": "integer"}, "record": schemaRecord}}},

@@ -238,11 +238,16 @@ const maxPartBytes = 5<<20 + 1<<16
 // .xlsx take tens of seconds to produce on a slow link).
 const exportWriteTimeout = 15 * time.Minute
 
-// bodyLimit refuses a body over limit bytes with 413.
+// bodyLimit refuses a body over limit bytes with 413, and decodes a gzip
+// body within the same limit (inflate.go). It reads the raw body: Fiber's
+// Ctx.Body would decode a compressed one first, with no bound.
 func bodyLimit(limit int, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > limit {
+		if len(c.Request().Body()) > limit {
 			return errorf(http.StatusRequestEntityTooLarge, syncproto.CodeTooLarge, "the body is over this route's limit of %d bytes", limit)
+		}
+		if err := inflate(c, limit); err != nil {
+			return err
 		}
 		return h(c)
 	}

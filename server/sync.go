@@ -289,8 +289,9 @@ func backoff(ctx context.Context, attempt int) error {
 // pull: POST /v1/sync/pull — one page of the record versions committed
 // after the cursor, in every pairing the user may see now (a pairing
 // missing from the cursor starts at 0), plus the directory records that
-// concern the user. Pairings in the cursor the user may no longer see are
-// listed to purge.
+// concern the user, leaving out the versions the request says the device
+// holds already (syncproto.Held). Pairings in the cursor the user may no
+// longer see are listed to purge.
 func (s *Server) pull(c *fiber.Ctx) error {
 	dev, err := s.syncDevice(c)
 	if err != nil {
@@ -382,6 +383,11 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			}
 		}
 		for _, sr := range page.Records {
+			if req.Held.Contains(pid, sr.Seq) {
+				// The device rebuilt this very version from its push
+				// answer (syncproto.Held): the cursor moves over it.
+				continue
+			}
 			budget -= len(sr.Data)
 			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) || !pairing.MayRead(p.Role, sr.Collection) {
 				continue

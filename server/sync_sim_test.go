@@ -442,8 +442,12 @@ type simDevice struct {
 	pending  []syncproto.Write // the outbox, in counter order
 	rejected []syncproto.Write // for the user to see
 	cursor   syncproto.Cursor
-	offline  int // offline until this step
-	fresh    int
+	// held: per pairing, own sequences past a gap whose stored version
+	// the base holds (rebuilt from the push answer), named in pulls
+	// (syncproto.Held) as mobile does.
+	held    map[string][]uint64
+	offline int // offline until this step
+	fresh   int
 }
 
 // simPush is one push request.
@@ -465,6 +469,7 @@ type simStats struct {
 	editDelete, deletedRecs, pagesSmall, maxPending, merged, apply int64
 	serverWrites                                                   int64
 	skipped                                                        int64 // own sequences the cursor moved over (no pull-back)
+	heldOut                                                        int64 // own sequences named held in pulls and passed by the cursor
 }
 
 func (a *simStats) add(b simStats) {
@@ -496,6 +501,7 @@ func (a *simStats) add(b simStats) {
 	a.apply += b.apply
 	a.serverWrites += b.serverWrites
 	a.skipped += b.skipped
+	a.heldOut += b.heldOut
 }
 
 type sim struct {
@@ -543,6 +549,7 @@ func (d *simDevice) pendingFor(k string) []syncproto.Write {
 // dropBase forgets the device's copy of a scope's records.
 func (d *simDevice) dropBase(pid string) {
 	maps.DeleteFunc(d.base, func(_ string, r syncproto.Record) bool { return r.Pairing == pid })
+	delete(d.held, pid)
 }
 
 // view is what the phone shows: Rebuild(base, pending).
@@ -799,6 +806,18 @@ func (s *sim) applyPushAnswer(p *simPush, ans *syncproto.PushAnswer) {
 			s.st.skipped += int64(seq - d.cursor[pid])
 		}
 		d.cursor = next
+		for pid, seqs := range own {
+			if pos, ok := next[pid]; ok {
+				for _, seq := range seqs {
+					if seq > pos {
+						if d.held == nil {
+							d.held = map[string][]uint64{}
+						}
+						d.held[pid] = append(d.held[pid], seq)
+					}
+				}
+			}
+		}
 	}()
 	for i, r := range ans.Results {
 		ch := p.changes[i]
@@ -985,7 +1004,13 @@ func (s *sim) pull(d *simDevice, faults bool) int {
 			s.tracef("%s pull dropped", d.id)
 			return got
 		}
-		body, _ := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: d.cursor, Limit: limit})
+		// Most pulls name what the device holds past its cursor, as
+		// mobile does; some do not, as an older client would.
+		var held syncproto.Held
+		if s.rng.IntN(10) < 8 {
+			held = syncproto.HeldRanges(d.held, d.cursor, syncproto.MaxHeldRanges)
+		}
+		body, _ := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: d.cursor, Limit: limit, Held: held})
 		st, resp, err := simCall(s.srv, "POST", "/v1/sync/pull", d.token, body)
 		s.st.pulls++
 		if err != nil || st != 200 {
@@ -1018,6 +1043,8 @@ func (s *sim) pull(d *simDevice, faults bool) int {
 				s.failf("%s: pulled %s/%s at seq %d, not after its cursor %d", d.id, r.Collection, r.ID, pr.Seq, d.cursor[pr.Pairing])
 			case ans.Cursor[pr.Pairing] < pr.Seq:
 				s.failf("%s: pulled %s/%s of %s at seq %d, but the new cursor is %d", d.id, r.Collection, r.ID, pr.Pairing, pr.Seq, ans.Cursor[pr.Pairing])
+			case held.Contains(pr.Pairing, pr.Seq):
+				s.failf("%s: pulled %s/%s of %s at seq %d, which it said it holds", d.id, r.Collection, r.ID, pr.Pairing, pr.Seq)
 			}
 			last[pr.Pairing] = pr.Seq
 		}
@@ -1031,7 +1058,19 @@ func (s *sim) pull(d *simDevice, faults bool) int {
 			d.base[k] = syncproto.Merge(d.base[k], pr.Record)
 			got++
 		}
-		d.cursor = d.cursor.Next(ans)
+		next := d.cursor.Next(ans)
+		for pid, seqs := range d.held {
+			for _, seq := range seqs {
+				if held.Contains(pid, seq) && seq <= next[pid] {
+					s.st.heldOut++
+				}
+			}
+			d.held[pid] = slices.DeleteFunc(seqs, func(seq uint64) bool { return seq <= next[pid] })
+			if _, ok := next[pid]; !ok || len(d.held[pid]) == 0 {
+				delete(d.held, pid)
+			}
+		}
+		d.cursor = next
 		// Nothing is purged and nobody's access changes in this world, so
 		// the server has no reason to say resync or purge; the client
 		// honours them all the same (doc.go), and check reports them.
@@ -1550,12 +1589,12 @@ func TestConvergence(t *testing.T) {
 	t.Logf("%d seeds in %v%s on %d workers: %d steps, %d writes (%d sets, %d deletes, %d keeps; %d forbidden by the policy), "+
 		"%d push requests (%d dropped, %d delayed, %d answers lost, %d sent twice at once, %d stale replays, %d bursts), "+
 		"%d pull requests (%d small-page pulls, %d pull faults), %d stand-ins, %d server writes; answers: %d applied, %d merged, %d rejected; "+
-		"%d own sequences not pulled back; "+
+		"%d own sequences not pulled back (%d of them named held in pulls); "+
 		"end state: %d records, %d conflict entries, %d edit/delete conflicts, %d deleted; outbox at most %d",
 		total.seeds, time.Since(start).Round(time.Millisecond), race, workers, total.steps, total.sets+total.deletes+total.keeps,
 		total.sets, total.deletes, total.keeps, total.forbidden,
 		total.pushes, total.dropped, total.delayed, total.lost, total.dups, total.stale, total.bursts,
 		total.pulls, total.pagesSmall, total.pullFaults, total.standIns, total.serverWrites, total.apply, total.merged, total.rejected,
-		total.skipped,
+		total.skipped+total.heldOut, total.heldOut,
 		total.records, total.conflicts, total.editDelete, total.deletedRecs, total.maxPending)
 }

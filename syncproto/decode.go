@@ -557,6 +557,15 @@ func pullFrom(n *node) (*PullRequest, *Error) {
 		}
 		req.Limit = int(l)
 	}
+	if hn := optional(n, "held"); hn != nil {
+		h, e := heldFrom(hn, "held")
+		if e != nil {
+			return nil, e
+		}
+		if len(h) > 0 {
+			req.Held = h
+		}
+	}
 	return req, nil
 }
 

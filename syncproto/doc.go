@@ -116,7 +116,8 @@
 //
 // A pull returns, per pairing the user may see now, the latest version of
 // each record committed after the cursor, in sequence order, and the new
-// cursor. A pairing whose cursor is below its tombstone horizon (the highest
+// cursor; a version at a sequence the request names as held is left out,
+// the cursor moving over it all the same. A pairing whose cursor is below its tombstone horizon (the highest
 // sequence of a purged tombstone; NeedsResync) is listed in Resync instead.
 // Pairings the user may no longer see are listed in Purge.
 //
@@ -142,7 +143,12 @@
 //     instead, the very version the server stored at Result.Seq; the
 //     cursor may then move over the client's own such sequences that
 //     follow it with no gap (Cursor.Advance), since the pull would only
-//     bring them back. Rejected: move the write to the
+//     bring them back; such sequences past a gap (another device committed
+//     in between) are kept and named in the next pulls as
+//     PullRequest.Held (HeldRanges), and the server leaves them out of the
+//     answer while the cursor moves over them. Forget them once the cursor
+//     passes them, and with the pairing's base (resync, purge). Rejected:
+//     move the write to the
 //     rejected list (for the user to see, edit and write again as a new
 //     write) and rebuild the view without it. Duplicate: drop it from the
 //     outbox; the next pull shows whether it was applied.

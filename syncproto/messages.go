@@ -93,13 +93,16 @@ type PushAnswer struct {
 // PullRequest is the body of POST /v1/sync/pull. Cursor holds, per pairing,
 // the last sequence the device has received (a pairing missing means 0:
 // from the start). Limit asks for at most that many records (0: the
-// server's default; the server caps it).
+// server's default; the server caps it). Held (optional) names sequences
+// past the cursor whose versions the device holds already: the answer
+// leaves them out (see Held).
 //
-//	{"v":1,"cursor":{"p-17":118,"p-20":0},"limit":500}
+//	{"v":1,"cursor":{"p-17":118,"p-20":0},"limit":500,"held":{"p-17":[[120,125]]}}
 type PullRequest struct {
 	V      int    `json:"v"`
 	Cursor Cursor `json:"cursor"`
 	Limit  int    `json:"limit,omitempty"`
+	Held   Held   `json:"held,omitempty"`
 }
 
 // PulledRecord is one record version in a pull answer, with the pairing

@@ -25,6 +25,7 @@ var functions = map[string]func(args []string) (any, error){
 	"rebuild":          rebuildFn,
 	"change":           changeFn,
 	"fold":             foldFn,
+	"foldAnswer":       foldAnswerFn,
 	"encodePush":       encodePushFn,
 	"encodePull":       encodePullFn,
 	"decodePushAnswer": decodePushAnswerFn,
@@ -344,6 +345,69 @@ func foldFn(args []string) (any, error) {
 	return info(syncproto.Merge(base, ch.Record))
 }
 
+// folded is one change of a push after its answer: the base to keep (""
+// when the answer changes nothing: rejected, duplicate) and, when the base
+// now holds exactly the version stored at seq (Result.StoredVersion), held.
+type folded struct {
+	Record string `json:"record"`
+	Seq    uint64 `json:"seq,omitempty"`
+	Held   bool   `json:"held,omitempty"`
+}
+
+// foldAnswer([[base, change], …], answer): the bases after a push answer,
+// one per change in the answer's order, as mobile's apply folds them: an
+// applied or merged change is folded into its base (never when the base
+// has seen its write already: a stand-in); an applied one with the
+// server's stamp as the very version the server stored, so the pull need
+// not bring it back (the app names its seq in PullRequest.Held).
+func foldAnswerFn(args []string) (any, error) {
+	if err := argN(args, 2); err != nil {
+		return nil, err
+	}
+	var pairs [][2]json.RawMessage
+	if err := json.Unmarshal([]byte(args[0]), &pairs); err != nil {
+		return nil, syncproto.Errorf(syncproto.CodeInvalidJSON, "foldAnswer: %v", err)
+	}
+	ans, err := syncproto.DecodePushAnswer([]byte(args[1]), answerLimits)
+	if err != nil {
+		return nil, err
+	}
+	if len(ans.Results) > len(pairs) {
+		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "foldAnswer: %d results for %d changes", len(ans.Results), len(pairs))
+	}
+	out := make([]folded, len(ans.Results))
+	for i, r := range ans.Results {
+		if r.Status != syncproto.StatusApplied && r.Status != syncproto.StatusMerged {
+			continue
+		}
+		base, err := record(string(pairs[i][0]))
+		if err != nil {
+			return nil, fmt.Errorf("change %d, base: %w", i, err)
+		}
+		var ch syncproto.Change
+		if err := json.Unmarshal(pairs[i][1], &ch); err != nil {
+			return nil, syncproto.Errorf(syncproto.CodeInvalidJSON, "change %d: %v", i, err)
+		}
+		if r.Dot != ch.Dot {
+			return nil, syncproto.Errorf(syncproto.CodeBadRequest, "foldAnswer: result %d is for %s, want %s", i, r.Dot, ch.Dot)
+		}
+		rec := base
+		if !base.VV.Covers(ch.Dot) {
+			rec = ch.Record
+			if stored, ok, err := r.StoredVersion(ch); err == nil && ok {
+				rec, out[i].Seq, out[i].Held = stored, r.Seq, true
+			}
+			rec = syncproto.Merge(base, rec)
+		}
+		ri, err := info(rec)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Record = ri.Record
+	}
+	return out, nil
+}
+
 // encodePush(device, changes): the body of POST /v1/sync/push.
 func encodePushFn(args []string) (any, error) {
 	if err := argN(args, 2); err != nil {
@@ -360,10 +424,12 @@ func encodePushFn(args []string) (any, error) {
 	return string(b), nil
 }
 
-// encodePull(cursor, limit): the body of POST /v1/sync/pull.
+// encodePull(cursor, limit[, held]): the body of POST /v1/sync/pull; held
+// maps a pairing to the sequences the app holds from its push answers
+// (foldAnswer), named as syncproto.HeldRanges past the cursor.
 func encodePullFn(args []string) (any, error) {
-	if err := argN(args, 2); err != nil {
-		return nil, err
+	if len(args) != 2 && len(args) != 3 {
+		return nil, syncproto.Errorf(syncproto.CodeBadRequest, "want 2 or 3 arguments, got %d", len(args))
 	}
 	var cur syncproto.Cursor
 	if args[0] != "" && args[0] != "null" {
@@ -380,7 +446,14 @@ func encodePullFn(args []string) (any, error) {
 	if cur == nil {
 		cur = syncproto.Cursor{}
 	}
-	b, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cur, Limit: limit})
+	var own map[string][]uint64
+	if len(args) == 3 && args[2] != "" && args[2] != "null" {
+		if err := json.Unmarshal([]byte(args[2]), &own); err != nil {
+			return nil, syncproto.Errorf(syncproto.CodeInvalidJSON, "held: %v", err)
+		}
+	}
+	held := syncproto.HeldRanges(own, cur, syncproto.MaxHeldRanges)
+	b, err := syncproto.Encode(&syncproto.PullRequest{V: syncproto.Version, Cursor: cur, Limit: limit, Held: held})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // answer decodes one call's JSON answer.
@@ -101,5 +104,48 @@ func TestWriteRebuildChange(t *testing.T) {
 	}
 	if got := call("nope", nil); !strings.Contains(got, `"error"`) {
 		t.Fatalf("unknown function answered %s, want an error", got)
+	}
+}
+
+// TestFoldAnswerHeld: an applied change with the server's stamp folds as
+// the version the server stored and is held at its seq, which the next
+// pull names (issue 20); a merged one folds the change's record, not held.
+func TestFoldAnswerHeld(t *testing.T) {
+	phone := syncproto.Writer{Replica: "phone-1"}
+	srv := syncproto.Writer{Replica: "srv-1"}
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	r1, w1, err := phone.Set(syncproto.NewRecord("visits", "v1", "p1"), map[string]json.RawMessage{"notes": json.RawMessage(`"走访"`)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, w2, err := phone.Set(syncproto.NewRecord("visits", "v2", "p1"), map[string]json.RawMessage{"notes": json.RawMessage(`"回访"`)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, stamp, err := srv.Set(r1, map[string]json.RawMessage{"received_at": json.RawMessage(`"2026-12-07T09:00:01Z"`)}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, _ := syncproto.Encode(syncproto.Change{Dot: w1.Dot, HLC: w1.HLC, Record: r1})
+	ch2, _ := syncproto.Encode(syncproto.Change{Dot: w2.Dot, HLC: w2.HLC, Record: r2})
+	ans, _ := syncproto.Encode(syncproto.PushAnswer{V: 1, Results: []syncproto.Result{
+		{Dot: w1.Dot, Status: syncproto.StatusApplied, Seq: 7, Stamp: []syncproto.Write{stamp}},
+		{Dot: w2.Dot, Status: syncproto.StatusMerged, Seq: 9},
+	}})
+	var got []folded
+	answer(t, call("foldAnswer", []string{`[[null,` + string(ch1) + `],[null,` + string(ch2) + `]]`, string(ans)}), &got)
+	want1, _ := syncproto.Encode(stored)
+	want2, _ := syncproto.Encode(r2)
+	if len(got) != 2 || got[0].Record != string(want1) || !got[0].Held || got[0].Seq != 7 || got[1].Record != string(want2) || got[1].Held {
+		t.Fatalf("foldAnswer = %+v,\n want [{%s held 7} {%s not held}]", got, want1, want2)
+	}
+	var body string
+	answer(t, call("encodePull", []string{`{"p1":5}`, "0", `{"p1":[9,7,3]}`}), &body)
+	if want := `{"v":1,"cursor":{"p1":5},"held":{"p1":[[7,7],[9,9]]}}`; body != want {
+		t.Errorf("encodePull with held = %s, want %s", body, want)
+	}
+	answer(t, call("encodePull", []string{`{"p1":5}`, "0"}), &body)
+	if want := `{"v":1,"cursor":{"p1":5}}`; body != want {
+		t.Errorf("encodePull without held = %s, want %s", body, want)
 	}
 }

@@ -66,6 +66,10 @@ const (
 	ReasonPhotoTooLarge     = "photo_too_large"     // too many bytes or pixels
 	ReasonPhotoUnreadable   = "photo_unreadable"    // the image cannot be read
 	ReasonPhotoMismatch     = "photo_mismatch"      // the bytes do not hash to the photo's SHA-256 or have another size
+	// A request body's own encoding (server/inflate.go, issue 20).
+	ReasonInflatedTooLarge    = "inflated_too_large"   // a compressed body over the route's limit once decoded; args: max
+	ReasonUnsupportedEncoding = "unsupported_encoding" // a Content-Encoding other than gzip; args: encoding
+	ReasonBadCompression      = "bad_compression"      // a gzip body that does not decode
 	// References and figures people are judged by (SECURITY.md 11 and 13;
 	// refs.go, validate.go).
 	ReasonUnknownRef   = "unknown_reference" // names nothing the writer may name here (unknown or out of scope alike); args: field

@@ -395,6 +395,10 @@ func (b *bench) push() error {
 	b.add("1 push", "push / raw", "≥ 50%", fmt.Sprintf("%.0f%%", 100*ratio), ratio, "ratio", atLeast(ratio, 0.5))
 	p := r.Latency["push"]
 	b.add("1 push", "push request p50 / p99 (client)", "", fmtMS(p.P50)+" / "+fmtMS(p.P99), p.P99, "ms", nil)
+	perCh := float64(max(r.Changes, 1))
+	b.add("1 push", "bytes on the wire per change, whole syncs: sent / received", "",
+		fmt.Sprintf("%.0f B / %.0f B (bodies as sent %.0f B / read %.0f B; %d records pulled)", float64(r.WireSent)/perCh, float64(r.WireRecv)/perCh,
+			float64(r.BytesSent)/perCh, float64(r.BytesRecv)/perCh, r.Pulled), float64(r.WireSent)/perCh, "bytes", nil)
 	b.add("1 push", "server time per push (mean): commits / receipt reads / gets",
 		"", fmt.Sprintf("%s: %s / %s / %s", fmtMS(1000*pushSrv.Mean), fmtMS(1000*commits.Mean*commits.Count/max(pushSrv.Count, 1)),
 			fmtMS(1000*receipts.Mean*receipts.Count/max(pushSrv.Count, 1)), fmtMS(1000*gets.Mean*gets.Count/max(pushSrv.Count, 1))), 1000*pushSrv.Mean, "ms", nil)

@@ -405,7 +405,7 @@ async function push() {
     const body = sp.encodePush(deviceId, items.map((i) => i.ch))
     let text
     try {
-      text = await api.request('POST', '/v1/sync/push', { body, raw: true })
+      text = await api.request('POST', '/v1/sync/push', { body, raw: true, compress: true })
     } catch (e) {
       if (e instanceof api.HTTPError && (e.status === 400 || e.status === 413)) {
         // The request as a whole was refused: narrow it down to the change
@@ -425,31 +425,42 @@ async function push() {
     ans.results.forEach((r, i) => {
       if (r.dot !== items[i].o.dot) throw new Error(`push answer: result ${i} is for ${r.dot}, want ${items[i].o.dot}`)
     })
-    await apply(items, ans.results)
+    await apply(items, ans.results, text)
   }
 }
 
 // apply acts on a push answer in one transaction: applied and merged
 // changes are folded into the base and leave the outbox; rejected writes
-// move to the rejected list; duplicates leave the outbox.
-async function apply(items, results) {
+// move to the rejected list; duplicates leave the outbox. An applied change
+// with the server's stamp is folded as the version the server stored, and
+// its seq kept as held (meta 'held': {pairing: [seq]}): the next pulls name
+// it and the server leaves it out (syncproto Held, issue 20).
+async function apply(items, results, answerText) {
   const newBases = new Map()
   const rejected = []
+  const held = {}
+  const folded = answerText ? sp.foldAnswer(items.slice(0, results.length).map(({ o, ch }) => [bases.get(o.key) || '', ch]), answerText) : []
   results.forEach((r, i) => {
-    const { o, ch } = items[i]
+    const { o } = items[i]
     if (r.status === 'applied' || r.status === 'merged') {
-      const base = newBases.has(o.key) ? newBases.get(o.key) : (bases.get(o.key) || '')
-      newBases.set(o.key, sp.fold(base, ch).record)
+      const f = folded[i]
+      if (f && f.record) newBases.set(o.key, f.record)
+      if (f && f.held) (held[o.pairing] = held[o.pairing] || []).push(f.seq)
     } else if (r.status === 'rejected') {
       rejected.push({ dot: o.dot, key: o.key, pairing: o.pairing, write: o.write, error: r.error || { code: 'internal', message: 'rejected without a reason' }, at: Date.now() })
     } else if (r.status !== 'duplicate') {
       throw new Error(`push answer: unknown status ${r.status} for ${r.dot}`)
     }
   })
-  await db.tx(['base', 'outbox', 'rejected'], 'readwrite', async (s) => {
+  await db.tx(['base', 'outbox', 'rejected', 'meta'], 'readwrite', async (s) => {
     for (const [key, record] of newBases) s.base.put({ key, pairing: JSON.parse(record).pairing, record })
     for (const r of rejected) s.rejected.put(r)
     for (const { o } of items.slice(0, results.length)) s.outbox.delete(o.counter)
+    if (Object.keys(held).length) {
+      const all = (await db.req(s.meta.get('held'))) || {}
+      for (const [p, seqs] of Object.entries(held)) all[p] = [...(all[p] || []), ...seqs]
+      s.meta.put(all, 'held')
+    }
   })
   for (const [k, r] of newBases) bases.set(k, r)
   const gone = new Set(items.slice(0, results.length).map((i) => i.o.counter))
@@ -481,7 +492,8 @@ async function pull() {
   const purge = new Set()
   let resyncs = 0
   for (;;) {
-    const text = await api.request('POST', '/v1/sync/pull', { body: sp.encodePull(cursor, 0), raw: true })
+    const held = (await db.getMeta('held')) || {}
+    const text = await api.request('POST', '/v1/sync/pull', { body: sp.encodePull(cursor, 0, held), raw: true })
     const page = sp.decodePullAnswer(text, cursor)
     const keys = page.records.map((r) => keyOf(r.collection, r.id))
     const merged = page.records.length ? sp.mergeAll(page.records.map((r, i) => [bases.get(keys[i]) || '', r.record])) : []
@@ -498,6 +510,14 @@ async function pull() {
       if (!page.more && !resync.length) pendingResync = []
       s.meta.put(pendingResync, 'resync')
       s.meta.put(page.next, 'cursor')
+      // Held seqs the cursor has passed, or of pairings it no longer
+      // holds (resynced, purged), are forgotten.
+      const held = (await db.req(s.meta.get('held'))) || {}
+      for (const p of Object.keys(held)) {
+        held[p] = page.next[p] === undefined ? [] : held[p].filter((q) => q > page.next[p])
+        if (!held[p].length) delete held[p]
+      }
+      s.meta.put(held, 'held')
     })
     for (const k of dropped) bases.delete(k)
     merged.forEach((m, i) => bases.set(keys[i], m.record))

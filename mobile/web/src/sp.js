@@ -80,8 +80,13 @@ export const write = (state, view, req) => call('write', JSON.stringify(state), 
 export const rebuild = (base, pending) => call('rebuild', base || '', arr(pending))
 export const change = (base, pending, dot) => call('change', base || '', arr(pending), dot)
 export const fold = (base, ch) => call('fold', base || '', ch)
+// foldAnswer([[base, change], …], answerText) → [{record, seq, held}] per
+// result: the bases after a push answer ("" when unchanged); held when the
+// base holds exactly the version stored at seq (named in the next pulls).
+export const foldAnswer = (pairs, answer) => call('foldAnswer', '[' + pairs.map(([a, b]) => arr([a, b])).join(',') + ']', answer)
 export const encodePush = (device, changes) => call('encodePush', device, arr(changes))
-export const encodePull = (cursor, limit = 0) => call('encodePull', JSON.stringify(cursor || {}), String(limit))
+// held: {pairing: [seq, …]} the app holds from its push answers.
+export const encodePull = (cursor, limit = 0, held = {}) => call('encodePull', JSON.stringify(cursor || {}), String(limit), JSON.stringify(held || {}))
 export const decodePushAnswer = (body) => call('decodePushAnswer', body)
 export const decodePullAnswer = (body, cursor) => call('decodePullAnswer', body, JSON.stringify(cursor || {}))
 // deriveIssue(issue, events, {category, now}) is the server's issue rule
