@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -73,7 +74,17 @@ func (r recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(answer))
-	push, err1 := syncproto.DecodePush(body, syncproto.Limits{MaxBytes: -1})
+	plain := body
+	if req.Header.Get("Content-Encoding") == "gzip" { // the client compresses pushes
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("recorder: gzip push: %w", err)
+		}
+		if plain, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("recorder: gzip push: %w", err)
+		}
+	}
+	push, err1 := syncproto.DecodePush(plain, syncproto.Limits{MaxBytes: -1})
 	ans, err2 := syncproto.DecodePushAnswer(answer, syncproto.Limits{MaxBytes: -1})
 	if err1 != nil || err2 != nil || len(ans.Results) != len(push.Changes) {
 		return nil, fmt.Errorf("recorder: push %v / answer %v, %d results", err1, err2, len(ans.Results))
