@@ -121,6 +121,11 @@ var indexes = map[string][]mongo.IndexModel{
 		// puts of a pairing ever share a seq.
 		{Keys: bson.D{{Key: "pairing", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
 	},
+	collHeads: {
+		// HeadsSince: the heads whose stamp is after a cursor, in stamp
+		// order. Sparse: a head has no stamp before its first commit.
+		{Keys: bson.D{{Key: "stamp", Value: 1}}, Options: options.Index().SetSparse(true)},
+	},
 	collReceipts: {
 		// PruneReceipts: each replica's newest counter (one seek per
 		// replica), then the replica's receipts below a counter.
@@ -271,6 +276,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return fail(err)
 	}
 	if err := db.createCollections(ctx, mdb); err != nil {
+		return fail(err)
+	}
+	if err := db.stampUnstamped(ctx); err != nil {
 		return fail(err)
 	}
 	return db, nil
