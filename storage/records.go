@@ -186,3 +186,15 @@ type HeadFeed interface {
 	// trip when nothing changed.
 	HeadsSince(ctx context.Context, after uint64, limit int) (HeadsPage, error)
 }
+
+// ConfirmedHeads reads a pairing's head as every acknowledged commit left
+// it, even just after a failover, when an ordinary read (Records.Head) may
+// come from a new primary that has not yet caught up with its majority
+// commit point: a linearizable read on MongoDB; the ordinary read where
+// one process owns the data (bolt). Slower than Head: for confirming a
+// surprise (a device's cursor ahead of the head), not for every read.
+// Returns an error wrapping ErrUnavailable when the head cannot be
+// confirmed now (no primary, no majority). Safe for concurrent use.
+type ConfirmedHeads interface {
+	ConfirmedHead(ctx context.Context, pairing string) (uint64, error)
+}

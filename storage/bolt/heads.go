@@ -91,3 +91,8 @@ func (db *DB) HeadsSince(ctx context.Context, after uint64, limit int) (storage.
 	}
 	return page, nil
 }
+
+// ConfirmedHead is Head: one process owns the file, so no read is stale.
+func (db *DB) ConfirmedHead(ctx context.Context, pairing string) (uint64, error) {
+	return db.Head(ctx, pairing)
+}

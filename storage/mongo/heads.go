@@ -98,3 +98,28 @@ func (db *DB) HeadsSince(ctx context.Context, after uint64, limit int) (storage.
 	}
 	return page, nil
 }
+
+// ConfirmedHead reads a pairing's head at read concern linearizable on the
+// primary: the server confirms it is still primary with a majority before
+// answering, so the answer reflects every commit acknowledged (at majority)
+// before the call, across failovers. Without transactions (the test-only
+// modes: a standalone server or FerretDB, which have no failover and no
+// linearizable reads) it is Head.
+func (db *DB) ConfirmedHead(ctx context.Context, pairing string) (uint64, error) {
+	if db.noTxn {
+		return db.Head(ctx, pairing)
+	}
+	var h headDoc
+	err := db.run(ctx, func(ctx context.Context) error {
+		err := db.linearHeads.FindOne(ctx, d("_id", pairing)).Decode(&h)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			h = headDoc{}
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: confirmed head %s: %w", pairing, err)
+	}
+	return uint64(h.Seq), nil
+}

@@ -83,6 +83,9 @@ type DB struct {
 	secrets, leases                  *mongo.Collection
 	notifications                    *mongo.Collection
 	attempts                         *mongo.Collection
+	// linearHeads is heads read at read concern linearizable
+	// (ConfirmedHead).
+	linearHeads *mongo.Collection
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -272,6 +275,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.notifications = mdb.Collection(collNotifications)
 	db.attempts = mdb.Collection(collAttempts)
+	db.linearHeads = mdb.Collection(collHeads, options.Collection().SetReadConcern(readconcern.Linearizable()).SetReadPreference(readpref.Primary()))
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
 	}

@@ -13,6 +13,20 @@ func (s suite) heads(t *testing.T) {
 	t.Run("Feed", s.headsFeed)
 	t.Run("Paging", s.headsPaging)
 	t.Run("ConcurrentFollowers", s.headsConcurrent)
+	t.Run("Confirmed", s.headsConfirmed)
+}
+
+// headsConfirmed: a confirmed head is the head every acknowledged commit
+// left (0 for an unknown pairing).
+func (s suite) headsConfirmed(t *testing.T) {
+	st := s.open(t)
+	h, err := st.ConfirmedHead(t.Context(), "nope")
+	wantErr(t, "confirmed head of an unknown pairing", err, nil)
+	equal(t, "confirmed head of an unknown pairing", h, uint64(0))
+	c := mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("a", 0, "1"), put("b", 0, "1")}})
+	h, err = st.ConfirmedHead(t.Context(), "p1")
+	wantErr(t, "confirmed head", err, nil)
+	equal(t, "confirmed head after a commit", h, c.Head)
 }
 
 func mustHeadsSince(t *testing.T, st storage.Store, after uint64, limit int) storage.HeadsPage {
