@@ -12,7 +12,7 @@ CACHE   ?= $(HOME)/.cache/pairsync
 
 WEB     := mobile/web
 
-.PHONY: run build test test-go vet bench soak soak-fuzz lint clean minio web web-env lighthouse
+.PHONY: run build test test-go vet bench soak soak-fuzz lint clean minio web web-env lighthouse verify-mongo
 
 ## run: build the web app and pairsyncd, and start it on the embedded default (./data)
 run: web
@@ -64,6 +64,13 @@ test-go:
 	# empty data dir, every step through the screens) and the screens on a
 	# seeded store (TestBrowserJourneys).
 	$(GO) test -count=1 -run '^(TestPeopleJourneys|TestBrowserJourneys)$$' -timeout 15m ./mobile/web/
+
+## verify-mongo: the MongoDB path's proofs against a real replica set (MONGODB_URI=…; fail points need
+## mongod --setParameter enableTestCommands=1): conformance with concurrent cases, the gap test, fail points,
+## replicas, pairsyncd processes; prints a verdict table (without MONGODB_URI: embedded FerretDB, most skip)
+verify-mongo: export PAIRSYNC_MINIO_BIN = $(shell PAIRSYNC_CACHE=$(CACHE) ./.ci/minio 2>/dev/null)
+verify-mongo:
+	MONGODB_URI='$(MONGODB_URI)' GO='$(GO)' ./.ci/verify-mongo
 
 ## bench: every figure of deploy/BENCHMARKS.md (~14 min on 2 cores): pairsyncd on 127.0.0.1
 ## driven by the Go client (fieldctl bench: the table, and JSON in data/bench/latest.json),

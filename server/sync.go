@@ -337,10 +337,19 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			// A cursor past the head comes from a device that synced with
-			// a database since restored from an older backup: it would skip
-			// the new commits up to its old cursor. It reads the pairing
-			// again instead.
+			if after > head {
+				// A head behind the cursor may be a read from a node that
+				// has not caught up yet (a new primary just after a
+				// failover): confirm it before sending the device to read
+				// the pairing again. No confirmation now: 503, try again.
+				if head, err = s.store.ConfirmedHead(ctx, pid); err != nil {
+					return err
+				}
+			}
+			// A cursor past the confirmed head comes from a device that
+			// synced with a database since restored from an older backup:
+			// it would skip the new commits up to its old cursor. It reads
+			// the pairing again instead.
 			if syncproto.NeedsResync(after, horizon) || after > head {
 				// Records deleted and purged since this cursor would never
 				// reach the device: it reads the pairing again from 0.

@@ -145,3 +145,56 @@ type Receipts interface {
 	// accordingly, and returns how many receipts it deleted.
 	PruneReceipts(ctx context.Context, keep uint64) (int, error)
 }
+
+// HeadStamp is one pairing's head as the heads feed lists it.
+type HeadStamp struct {
+	Pairing string
+	// Seq is the pairing's head (as Records.Head returns it).
+	Seq uint64
+	// Stamp is the store-wide commit stamp of the last commit that
+	// advanced the pairing.
+	Stamp uint64
+}
+
+// HeadsPage is one page of the heads feed.
+type HeadsPage struct {
+	// Heads are the pairings whose last advancing commit has a stamp after
+	// the cursor, each once, in ascending Stamp.
+	Heads []HeadStamp
+	// Next is the cursor for the following page: the Stamp of the last
+	// head returned, or the requested cursor when the page is empty.
+	Next uint64
+	// More reports whether further heads followed Next when the page was
+	// read.
+	More bool
+	// Last is the store's highest stamp when the page was read: a reader
+	// whose cursor is above it is reading another (restored or replaced)
+	// store and must read every head again from 0.
+	Last uint64
+}
+
+// HeadFeed lists the pairings whose head moved, in commit order: the
+// catch-up of a process that keeps derived state per pairing (the ledger)
+// costs O(pairings changed), not O(pairings). Every commit that advances a
+// pairing takes the next store-wide stamp in its own transaction, so stamps
+// follow commit order: once HeadsSince lists a head at stamp s, every
+// commit of a lower stamp is visible too, and a reader that keeps Next as
+// its cursor never misses one. Safe for concurrent use.
+type HeadFeed interface {
+	// HeadsSince returns the heads whose stamp is after the cursor, at
+	// most limit of them (0: the adapter's default, 1000), in one round
+	// trip when nothing changed.
+	HeadsSince(ctx context.Context, after uint64, limit int) (HeadsPage, error)
+}
+
+// ConfirmedHeads reads a pairing's head as every acknowledged commit left
+// it, even just after a failover, when an ordinary read (Records.Head) may
+// come from a new primary that has not yet caught up with its majority
+// commit point: a linearizable read on MongoDB; the ordinary read where
+// one process owns the data (bolt). Slower than Head: for confirming a
+// surprise (a device's cursor ahead of the head), not for every read.
+// Returns an error wrapping ErrUnavailable when the head cannot be
+// confirmed now (no primary, no majority). Safe for concurrent use.
+type ConfirmedHeads interface {
+	ConfirmedHead(ctx context.Context, pairing string) (uint64, error)
+}

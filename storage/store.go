@@ -7,6 +7,8 @@ import "context"
 // concrete types that satisfy it.
 type Store interface {
 	Records
+	HeadFeed
+	ConfirmedHeads
 	Receipts
 	Users
 	Devices

@@ -145,6 +145,15 @@ func (d *Directory) Pairing(id string) (Pairing, bool) {
 	return p, ok && !p.Deleted
 }
 
+// known reports whether the directory holds the pairing, deleted or not
+// (All lists it).
+func (d *Directory) known(id string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, ok := d.pairings[id]
+	return ok
+}
+
 // Visible returns the pairings the principal may see, ordered by id.
 func (d *Directory) Visible(pr Principal) []Pairing {
 	d.mu.RLock()

@@ -46,8 +46,17 @@ type Ledger struct {
 	dir     *Directory
 	rules   func(p Pairing, category string) IssueRules
 
-	refreshMu sync.Mutex  // one refresh at a time
-	loaded    atomic.Bool // a Refresh has completed: the figures hold every record
+	// One refresh pass at a time, shared (share): running is the pass in
+	// progress, next the one every caller arriving meanwhile waits for.
+	passMu        sync.Mutex
+	running, next *pass
+	waiters       int         // callers waiting for next (tests)
+	loaded        atomic.Bool // a Refresh has completed: the figures hold every record
+	// Read and written by the running pass only: the heads feed's cursor
+	// (storage.HeadFeed), and the heads it listed of scopes the directory
+	// does not know (yet), by scope.
+	stamp   uint64
+	outside map[string]uint64
 
 	mu    sync.RWMutex
 	books map[string]*book // pairing id → its part
@@ -70,7 +79,7 @@ type Ledger struct {
 // call the Ledger.
 func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
-		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}}
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, outside: map[string]uint64{}}
 }
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
@@ -409,42 +418,151 @@ func newBook(id string) *book {
 // storage.ErrUnavailable.
 var ErrWarmingUp = fmt.Errorf("pairing: the ledger is still loading: %w", storage.ErrUnavailable)
 
-// Refresh catches up every pairing of the directory: it compares each
-// pairing's head with its watermark and reads, page by page, only the feeds
-// that moved. When records were purged past a watermark (storage.Records
-// Horizon), the pairing is read again from 0. It returns the first storage
-// or decoding error, wrapped; what was applied before it stays applied.
-// While the first Refresh (the load) runs in another goroutine, it returns
-// ErrWarmingUp at once; Load waits instead.
-func (l *Ledger) Refresh(ctx context.Context) error {
-	if !l.refreshMu.TryLock() {
-		if !l.loaded.Load() {
-			return ErrWarmingUp
-		}
-		l.refreshMu.Lock()
-	}
-	defer l.refreshMu.Unlock()
-	return l.refresh(ctx)
-}
+// Refresh catches up every pairing of the directory: it reads the heads
+// that moved since the last pass from the store's heads feed
+// (storage.HeadFeed: one call when nothing changed, whatever the number of
+// pairings; a store without it has each pairing's head read) and reads,
+// page by page, only the feeds that moved. When records were purged past a
+// watermark (storage.Records Horizon), the pairing is read again from 0. It
+// returns the first storage or decoding error, wrapped; what was applied
+// before it stays applied.
+//
+// Concurrent callers share passes: one that arrives while a pass runs
+// waits for the next pass, which starts when the running one ends and
+// serves every caller that arrived meanwhile (so each sees what committed
+// before it called, and N callers cost two passes, not N). A pass runs to
+// its end even if its callers give up; a caller whose ctx ends returns
+// ctx's error at once. While the first pass (the load) runs, Refresh
+// returns ErrWarmingUp at once; Load waits instead.
+func (l *Ledger) Refresh(ctx context.Context) error { return l.share(ctx, true) }
 
 // Load is Refresh that waits for a Refresh in progress, the load included:
 // for background jobs.
-func (l *Ledger) Load(ctx context.Context) error {
-	l.refreshMu.Lock()
-	defer l.refreshMu.Unlock()
-	return l.refresh(ctx)
-}
+func (l *Ledger) Load(ctx context.Context) error { return l.share(ctx, false) }
 
 // Loaded reports whether a Refresh has completed since the Ledger was
 // made: whether its figures count every record committed before it.
 func (l *Ledger) Loaded() bool { return l.loaded.Load() }
 
+// pass is one shared refresh pass; err is set before done closes.
+type pass struct {
+	done chan struct{}
+	err  error
+}
+
+func (l *Ledger) share(ctx context.Context, warming bool) error {
+	l.passMu.Lock()
+	if warming && l.running != nil && !l.loaded.Load() {
+		l.passMu.Unlock()
+		return ErrWarmingUp
+	}
+	p := l.next
+	switch {
+	case p != nil:
+	case l.running == nil:
+		p = &pass{done: make(chan struct{})}
+		l.running = p
+		go l.run(ctx, p, nil)
+	default:
+		p = &pass{done: make(chan struct{})}
+		l.next = p
+		go l.run(ctx, p, l.running)
+	}
+	if p != l.running {
+		l.waiters++
+		defer func() { l.passMu.Lock(); l.waiters--; l.passMu.Unlock() }()
+	}
+	l.passMu.Unlock()
+	select {
+	case <-p.done:
+		return p.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run runs pass p after prev (when not nil) has ended. The pass keeps ctx's
+// values but not its cancellation: other callers wait for it.
+func (l *Ledger) run(ctx context.Context, p, prev *pass) {
+	if prev != nil {
+		<-prev.done
+		l.passMu.Lock()
+		l.running, l.next = p, nil
+		l.passMu.Unlock()
+	}
+	p.err = l.refresh(context.WithoutCancel(ctx))
+	l.passMu.Lock()
+	l.running = nil
+	l.passMu.Unlock()
+	close(p.done)
+}
+
 func (l *Ledger) refresh(ctx context.Context) error {
+	feed, ok := l.records.(storage.HeadFeed)
+	if !ok {
+		return l.refreshAll(ctx)
+	}
+	moved := map[string]uint64{}
+	cursor := l.stamp
+	for {
+		page, err := feed.HeadsSince(ctx, cursor, 0)
+		if err != nil {
+			return fmt.Errorf("pairing: ledger heads since %d: %w", cursor, err)
+		}
+		if page.Last < cursor {
+			// Another store than the one read so far (restored, replaced):
+			// compare every pairing, as without the feed.
+			if err := l.refreshAll(ctx); err != nil {
+				return err
+			}
+			l.stamp, l.outside = page.Last, map[string]uint64{}
+			return nil
+		}
+		for _, h := range page.Heads {
+			moved[h.Pairing] = h.Seq
+		}
+		cursor = page.Next
+		if !page.More {
+			break
+		}
+	}
+	if _, ok := moved[PhotoScope]; ok || !l.loaded.Load() {
+		if err := l.refreshPhotos(ctx); err != nil {
+			return err
+		}
+	}
+	// A scope the directory does not know yet (a pairing created on
+	// another replica, read here before the directory is) waits in
+	// outside until it does.
+	for pid, head := range moved {
+		l.outside[pid] = head
+	}
+	for pid, head := range l.outside {
+		if !l.dir.known(pid) {
+			continue
+		}
+		if err := l.refreshPairing(ctx, pid, head); err != nil {
+			return err
+		}
+		delete(l.outside, pid)
+	}
+	l.stamp = cursor
+	l.loaded.Store(true)
+	return nil
+}
+
+// refreshAll catches up every pairing of the directory by reading its head:
+// for a store without a heads feed, or one replaced under the Ledger.
+func (l *Ledger) refreshAll(ctx context.Context) error {
 	if err := l.refreshPhotos(ctx); err != nil {
 		return err
 	}
 	for _, p := range l.dir.All() {
-		if err := l.refreshPairing(ctx, p.ID); err != nil {
+		head, err := l.records.Head(ctx, p.ID)
+		if err != nil {
+			return fmt.Errorf("pairing: ledger %s: head: %w", p.ID, err)
+		}
+		if err := l.refreshPairing(ctx, p.ID, head); err != nil {
 			return err
 		}
 	}
@@ -452,17 +570,14 @@ func (l *Ledger) refresh(ctx context.Context) error {
 	return nil
 }
 
-func (l *Ledger) refreshPairing(ctx context.Context, pid string) error {
+// refreshPairing reads a pairing's feed from its watermark up to head.
+func (l *Ledger) refreshPairing(ctx context.Context, pid string, head uint64) error {
 	l.mu.RLock()
 	var after uint64
 	if b := l.books[pid]; b != nil {
 		after = b.seq
 	}
 	l.mu.RUnlock()
-	head, err := l.records.Head(ctx, pid)
-	if err != nil {
-		return fmt.Errorf("pairing: ledger %s: head: %w", pid, err)
-	}
 	if head == after {
 		return nil
 	}

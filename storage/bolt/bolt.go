@@ -67,10 +67,15 @@ var (
 	bucketNotificationsPending = []byte("notifications_pending")
 	// The throttles' counters (attempts.go).
 	bucketAttempts = []byte("attempts")
+	// The heads feed (heads.go): stamp → pairing, and pairing → stamp.
+	bucketHeadsByStamp = []byte("heads_by_stamp")
+	bucketHeadStamps   = []byte("head_stamps")
 
 	keySchema = []byte("schema")
 	// keyOrgUnitsVersion (meta) counts the org-unit writes (orgunits.go).
 	keyOrgUnitsVersion = []byte("org_units_version")
+	// keyCommitStamp (meta) is the last store-wide commit stamp (heads.go).
+	keyCommitStamp = []byte("commit_stamp")
 )
 
 // Config configures Open.
@@ -156,6 +161,7 @@ func initBuckets(tx *bbolt.Tx) error {
 		bucketSessions, bucketSessionsByFamily, bucketSessionsByUser, bucketSessionsByDevice,
 		bucketActivations, bucketActivationsByUser, bucketAudit, bucketSecrets, bucketLeases,
 		bucketNotifications, bucketNotificationsPending, bucketAttempts,
+		bucketHeadsByStamp, bucketHeadStamps,
 	} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -165,6 +171,9 @@ func initBuckets(tx *bbolt.Tx) error {
 	v := meta.Get(keySchema)
 	if v == nil {
 		return meta.Put(keySchema, u64(schemaVersion))
+	}
+	if err := stampUnstamped(tx); err != nil {
+		return err
 	}
 	if len(v) != 8 || binary.BigEndian.Uint64(v) == 0 || binary.BigEndian.Uint64(v) > schemaVersion {
 		return fmt.Errorf("unsupported schema version %x (want at most %d)", v, schemaVersion)

@@ -332,6 +332,9 @@ func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, erro
 	if err := tx.Bucket(bucketHeads).Put([]byte(b.Pairing), u64(head)); err != nil {
 		return storage.Committed{}, fmt.Errorf("head: %w", err)
 	}
+	if err := stampHead(tx, b.Pairing); err != nil {
+		return storage.Committed{}, err
+	}
 	return storage.Committed{Seqs: seqs, Head: head}, nil
 }
 

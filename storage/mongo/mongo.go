@@ -83,6 +83,9 @@ type DB struct {
 	secrets, leases                  *mongo.Collection
 	notifications                    *mongo.Collection
 	attempts                         *mongo.Collection
+	// linearHeads is heads read at read concern linearizable
+	// (ConfirmedHead).
+	linearHeads *mongo.Collection
 }
 
 var _ storage.Store = (*DB)(nil)
@@ -120,6 +123,11 @@ var indexes = map[string][]mongo.IndexModel{
 		// a record has one document, at its latest seq). Unique: no two
 		// puts of a pairing ever share a seq.
 		{Keys: bson.D{{Key: "pairing", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetUnique(true)},
+	},
+	collHeads: {
+		// HeadsSince: the heads whose stamp is after a cursor, in stamp
+		// order. Sparse: a head has no stamp before its first commit.
+		{Keys: bson.D{{Key: "stamp", Value: 1}}, Options: options.Index().SetSparse(true)},
 	},
 	collReceipts: {
 		// PruneReceipts: each replica's newest counter (one seek per
@@ -267,10 +275,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db.notifications = mdb.Collection(collNotifications)
 	db.attempts = mdb.Collection(collAttempts)
+	db.linearHeads = mdb.Collection(collHeads, options.Collection().SetReadConcern(readconcern.Linearizable()).SetReadPreference(readpref.Primary()))
 	if err := db.checkSchema(ctx); err != nil {
 		return fail(err)
 	}
 	if err := db.createCollections(ctx, mdb); err != nil {
+		return fail(err)
+	}
+	if err := db.stampUnstamped(ctx); err != nil {
 		return fail(err)
 	}
 	return db, nil

@@ -48,6 +48,9 @@ type headDoc struct {
 	Pairing string `bson:"_id"`
 	Seq     int64  `bson:"seq"`
 	Horizon int64  `bson:"horizon"`
+	// Stamp is the store-wide commit stamp of the last commit that
+	// advanced the pairing (heads.go); absent before the first.
+	Stamp int64 `bson:"stamp,omitempty"`
 }
 
 // receiptDoc is one stored answer in the receipts collection.
@@ -314,6 +317,9 @@ func (db *DB) commit(ctx context.Context, b storage.Batch, inTxn bool) (storage.
 		}
 		if n := res.InsertedCount + res.MatchedCount; n != int64(len(models)) {
 			return storage.Committed{}, fmt.Errorf("a record changed concurrently (%d of %d written): %w", n, len(models), storage.ErrConflict)
+		}
+		if err := db.stampHead(ctx, b.Pairing); err != nil {
+			return storage.Committed{}, err
 		}
 	}
 	if len(b.Receipts) > 0 {

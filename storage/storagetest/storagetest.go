@@ -39,6 +39,7 @@ func TestStoreWith(t *testing.T, open func(t *testing.T) storage.Store, opts Opt
 	t.Helper()
 	s := suite{open: open, opts: opts}
 	t.Run("Records", s.records)
+	t.Run("Heads", s.heads)
 	t.Run("Users", s.users)
 	t.Run("Devices", s.devices)
 	t.Run("OrgUnits", s.orgUnits)
