@@ -112,7 +112,7 @@ type channelSetting struct {
 // notifySettings is what GET /v1/me/notify-settings answers.
 type notifySettings struct {
 	Channels []channelSetting `json:"channels"`
-	// QuietHours ("22:00-07:30", "off") on the clock of TimeZone hold SMS
+	// QuietHours ("22:00-07:00", "off") on the clock of TimeZone hold SMS
 	// and robot messages back till morning; HourlyLimit is the most one
 	// person gets on one of those channels in an hour (the rest waits; 0:
 	// no limit).

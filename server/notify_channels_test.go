@@ -436,7 +436,7 @@ func TestHourlyLimit(t *testing.T) {
 	for i := range 8 {
 		dispatch(t, e, fmt.Sprintf("i%d", i+1))
 	}
-	// Quiet hours are the default (22:00–07:30 Shanghai): start at 10:00.
+	// Quiet hours are the default (22:00–07:00 Shanghai): start at 10:00.
 	l := e.now().In(notify.Shanghai)
 	tenOClock := time.Date(l.Year(), l.Month(), l.Day()+1, 10, 0, 0, 0, notify.Shanghai)
 	e.advance(tenOClock.Sub(e.now()))
@@ -488,8 +488,8 @@ func TestPreferencesHonoured(t *testing.T) {
 	var st notifySettings
 	e.call("GET", "/v1/me/notify-settings", tok, nil).json(t, &st)
 	want := []channelSetting{{Channel: "inapp", On: true}, {Channel: "sms", On: true, Choosable: true}, {Channel: "wecom", On: true, Choosable: true}}
-	if !slices.Equal(st.Channels, want) || st.QuietHours != "22:00-07:30" || st.TimeZone != "Asia/Shanghai" || st.HourlyLimit != 6 {
-		t.Fatalf("officerA's defaults: got %+v, want %+v, 22:00-07:30 Asia/Shanghai, 6 an hour", st, want)
+	if !slices.Equal(st.Channels, want) || st.QuietHours != "22:00-07:00" || st.TimeZone != "Asia/Shanghai" || st.HourlyLimit != 6 {
+		t.Fatalf("officerA's defaults: got %+v, want %+v, 22:00-07:00 Asia/Shanghai, 6 an hour", st, want)
 	}
 	var st2 notifySettings
 	e.call("GET", "/v1/me/notify-settings", e.login("officerA2").AccessToken, nil).json(t, &st2)

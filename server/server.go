@@ -89,7 +89,7 @@ type Config struct {
 	// pairsyncd turns them on unless told otherwise.
 	InAppMessages bool
 	// NotifyPacing holds SMS and robot notifications back in quiet hours
-	// and past the per-hour and per-robot limits (nil: 22:00–07:30
+	// and past the per-hour and per-robot limits (nil: 22:00–07:00
 	// Shanghai, 6 an hour, 20 a minute per robot).
 	NotifyPacing *notify.Pacing
 	// NotifyLease is how long a sender holds the notifications it claimed

@@ -21,10 +21,10 @@ type QuietHours struct {
 	Loc      *time.Location
 }
 
-// DefaultQuietHours are 22:00–07:30 in Shanghai.
-var DefaultQuietHours = QuietHours{From: 22 * time.Hour, To: 7*time.Hour + 30*time.Minute, Loc: Shanghai}
+// DefaultQuietHours are 22:00–07:00 in Shanghai (the words).
+var DefaultQuietHours = QuietHours{From: 22 * time.Hour, To: 7 * time.Hour, Loc: Shanghai}
 
-// ParseQuietHours reads "22:00-07:30" ("off" or "" is none).
+// ParseQuietHours reads "22:00-07:00" ("off" or "" is none).
 func ParseQuietHours(s string, loc *time.Location) (QuietHours, error) {
 	if s == "" || s == "off" {
 		return QuietHours{Loc: loc}, nil
@@ -33,7 +33,7 @@ func ParseQuietHours(s string, loc *time.Location) (QuietHours, error) {
 	f, ferr := clock(from)
 	t, terr := clock(to)
 	if !ok || ferr != nil || terr != nil {
-		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 22:00-07:30, or off", s)
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 22:00-07:00, or off", s)
 	}
 	return QuietHours{From: f, To: t, Loc: loc}, nil
 }
@@ -46,7 +46,7 @@ func clock(s string) (time.Duration, error) {
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }
 
-// String is the "22:00-07:30" form ("off" for none).
+// String is the "22:00-07:00" form ("off" for none).
 func (q QuietHours) String() string {
 	if q.From == q.To {
 		return "off"
@@ -120,10 +120,11 @@ type Pacing struct {
 	Urgent func(storage.Notification) bool
 }
 
-// UrgentEvents are the events that go out in quiet hours too. None of the
-// first slice's events is (a dispatch or an answer can wait for the
-// morning); an event added to the planner that cannot wait is added here.
-var UrgentEvents = map[string]bool{}
+// UrgentEvents are the events that go out in quiet hours too: only an
+// activation link (the person is waiting for it, often with the
+// administrator beside them); a dispatch or an answer can wait for the
+// morning. An event added to the planner that cannot wait is added here.
+var UrgentEvents = map[string]bool{EventActivation: true}
 
 // IsUrgent reports whether n's event is in UrgentEvents.
 func IsUrgent(n storage.Notification) bool { return UrgentEvents[n.Event] }

@@ -9,7 +9,7 @@ import (
 
 // TestNotifyChannelsConfig: the channels' settings from flags and the
 // environment, their keys from the environment only, the defaults (in-app
-// on, 22:00–07:30 Shanghai, 6 an hour), and refusals at start of what could
+// on, 22:00–07:00 Shanghai, 6 an hour), and refusals at start of what could
 // not send.
 func TestNotifyChannelsConfig(t *testing.T) {
 	c, err := ParseConfig(nil, func(string) string { return "" }, io.Discard)
@@ -17,8 +17,8 @@ func TestNotifyChannelsConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := c.Server.NotifyPacing
-	if !c.Server.InAppMessages || c.Server.NotifySMS.URL != "" || p == nil || p.Quiet.String() != "22:00-07:30" || p.Quiet.Loc.String() != "Asia/Shanghai" || p.Hourly != 6 {
-		t.Fatalf("defaults: got in-app %v, SMS %q, pacing %+v; want in-app on, no SMS, 22:00-07:30 Asia/Shanghai, 6", c.Server.InAppMessages, c.Server.NotifySMS.URL, p)
+	if !c.Server.InAppMessages || c.Server.NotifySMS.URL != "" || p == nil || p.Quiet.String() != "22:00-07:00" || p.Quiet.Loc.String() != "Asia/Shanghai" || p.Hourly != 6 {
+		t.Fatalf("defaults: got in-app %v, SMS %q, pacing %+v; want in-app on, no SMS, 22:00-07:00 Asia/Shanghai, 6", c.Server.InAppMessages, c.Server.NotifySMS.URL, p)
 	}
 	env := map[string]string{"PAIRSYNC_NOTIFY_SMS_SECRET": "sms-key", "PAIRSYNC_NOTIFY_DINGTALK_SECRET": "SECx",
 		"PAIRSYNC_NOTIFY_DINGTALK_URL": "https://oapi.example/robot/send?access_token=t"}

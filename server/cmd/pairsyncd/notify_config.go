@@ -78,7 +78,7 @@ func notifyChannelSettings() []setting {
 			return nil
 		}},
 		{"notify-dingtalk-msgtype", "PAIRSYNC_NOTIFY_DINGTALK_MSGTYPE", "markdown", "markdown or text", msgType(func(c *Config) *string { return &c.Server.NotifyDingTalk.MsgType })},
-		{"notify-quiet-hours", "PAIRSYNC_NOTIFY_QUIET_HOURS", "22:00-07:30", "quiet hours: SMS and robot messages wait till their end (off: none)", func(c *Config, v string) error {
+		{"notify-quiet-hours", "PAIRSYNC_NOTIFY_QUIET_HOURS", "22:00-07:00", "quiet hours: SMS and robot messages wait till their end (off: none)", func(c *Config, v string) error {
 			q, err := notify.ParseQuietHours(v, nil)
 			if err != nil {
 				return err
