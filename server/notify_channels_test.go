@@ -349,31 +349,55 @@ func (g *smsGateway) messages() []map[string]string {
 
 func smsConfig(g *smsGateway) notify.SMS {
 	return notify.SMS{URL: g.url, Body: `{"mobile":"{phone}","content":"{text}","sign_name":"南京结对"}`, Signature: "南京结对",
-		Text: "{sign}{name}您好，{text}详情 {link}", SignHeader: "X-Sign", Secret: []byte("sms-key")}
+		Text: "{sign}{text}详情 {link}", SignHeader: "X-Sign", Secret: []byte("sms-key")}
 }
 
 // TestSMSTemplate: the gateway gets the body template filled in (phone and
 // text JSON-escaped), signed, with the configured 【签名】 in place of the
-// app's, the person's name and the link; a person without a phone gets no
-// SMS planned at all.
+// app's, the person's name and the link. A person without a phone number
+// gets no text, and the administrator sees why: their SMS fails at once
+// (no retries, not held by quiet hours) with the reason no_phone, which
+// the console's 通知记录 puts in Chinese.
 func TestSMSTemplate(t *testing.T) {
 	g := newSMSGateway(t, "sms-key")
-	e, pid, cp := channelFixture(t, Config{NotifyPacing: noPacing, NotifySMS: smsConfig(g)})
+	e, pid, cp := channelFixture(t, Config{NotifyPacing: &notify.Pacing{Quiet: notify.QuietHours{From: 0, To: 24*time.Hour - time.Minute}}, NotifySMS: smsConfig(g)})
 	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 1)
 	dispatch(t, e, "i1")
 	notes := channelNotes(t, e, notify.ChannelSMS)
-	if len(notes) != 1 || notes[0].Recipient != "u-officerA" {
-		t.Fatalf("SMS planned: got %+v, want one, to officerA (officerA2 has no phone)", notes)
+	if len(notes) != 2 {
+		t.Fatalf("SMS planned: got %+v, want two, to officerA and officerA2 (no phone: failed at once, shown why)", notes)
 	}
+	send(t, e)
+	if got := g.messages(); len(got) != 0 {
+		t.Fatalf("quiet hours (all day): the gateway got %v, want nothing yet", got)
+	}
+	var list notificationList
+	if r := e.call("GET", "/v1/notifications?channel=sms", e.login("adminA").AccessToken, nil); r.status != 200 {
+		t.Fatalf("list: got %d %s", r.status, r.body)
+	} else {
+		r.json(t, &list)
+	}
+	for _, n := range list.Notifications {
+		if n.To == "u-officerA2" && (n.State != storage.NotificationFailed || n.Reason != "no_phone" || n.Attempts != 1) {
+			t.Fatalf("officerA2's SMS in the console's list: got %s, reason %q, %d attempts; want failed at once, no_phone", n.State, n.Reason, n.Attempts)
+		}
+		if n.To == "u-officerA" && (n.State != storage.NotificationPending || n.Reason != notify.ReasonQuietHours) {
+			t.Fatalf("officerA's SMS: got %s, reason %q; want pending, quiet_hours", n.State, n.Reason)
+		}
+	}
+	e.s.notify.sender.Pacing = noPacing
+	e.advance(24 * time.Hour)
 	send(t, e)
 	got := g.messages()
 	want := map[string]string{"mobile": "13800000000", "sign_name": "南京结对",
-		"content": "【南京结对】officerA您好，诉求「融资难1」已交办给您，请及时签收办理。详情 https://pairsync.example/issues/i1"}
+		"content": "【南京结对】officerA，诉求「融资难1」已交办给您，请及时签收办理。详情 https://pairsync.example/issues/i1"}
 	if len(got) != 1 || !maps.Equal(got[0], want) {
 		t.Fatalf("gateway: got %v, want %v", got, want)
 	}
-	if n := channelNotes(t, e, notify.ChannelSMS)[0]; n.State != storage.NotificationSent || !strings.HasPrefix(n.Answer, "HTTP 200") {
-		t.Fatalf("after delivery: got %s %q, want sent, HTTP 200", n.State, n.Answer)
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" && (n.State != storage.NotificationSent || !strings.HasPrefix(n.Answer, "HTTP 200")) {
+			t.Fatalf("after delivery: got %s %q, want sent, HTTP 200", n.State, n.Answer)
+		}
 	}
 }
 

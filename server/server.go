@@ -96,6 +96,12 @@ type Config struct {
 	// (0: notify.DefaultLease, 5 minutes); after a crash, what it held is
 	// sent again once the lease passes.
 	NotifyLease time.Duration
+	// NotifyHolder names this process's sender in its claims; stable
+	// across restarts (a host name and address), it lets a restarted
+	// process release at start what it held when it crashed. Empty: the
+	// process's fresh replica id (nothing to release after a crash: its
+	// claims wait out their lease).
+	NotifyHolder string
 }
 
 func (c *Config) setDefaults() {

@@ -77,6 +77,19 @@ func Backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
+// Release gives up the leases this sender's holder name holds: called at
+// start, it lets what a crashed earlier life of this process had claimed
+// go out at once rather than when the lease runs out. The holder name
+// must then be stable across restarts and unique among live senders
+// (pairsyncd: -notify-holder, by default its host name and address).
+func (s *Sender) Release(ctx context.Context) (int, error) {
+	n, err := s.Store.ReleaseNotifications(ctx, s.Holder)
+	if err == nil && n > 0 && s.Log != nil {
+		s.Log.Info("released the notifications an earlier life of this sender had claimed", "holder", s.Holder, "count", n)
+	}
+	return n, err
+}
+
 // Send claims and delivers the due notifications until none is due, and
 // returns how many attempts it made. An error of the store ends the pass;
 // a channel's failure is recorded on its notification.
@@ -124,7 +137,9 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		case !errors.Is(uerr, storage.ErrNotFound):
 			return uerr
 		}
-		if s.Pacing != nil {
+		// A text to nobody's phone fails at once (its reason shown to
+		// administrators), not after quiet hours or the hourly limit.
+		if s.Pacing != nil && !(n.Channel == ChannelSMS && to.Phone == "") {
 			until, reason, perr := s.Pacing.Hold(ctx, s.Store, n, now())
 			if perr != nil {
 				return perr
