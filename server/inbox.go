@@ -154,7 +154,9 @@ func (s *Server) viewSettings(u storage.User) notifySettings {
 	for _, ch := range s.configuredChannels() {
 		cs := channelSetting{Channel: ch, On: ch == notify.ChannelInApp || slices.Contains(on, ch), Choosable: notify.Choosable(ch)}
 		if ch == notify.ChannelSMS && u.Phone == "" {
-			cs.Choosable, cs.Why = false, "no_phone"
+			// Planned, but failed at once for the administrator to see
+			// (notify.ChannelsFor): to the person, off.
+			cs.On, cs.Choosable, cs.Why = false, false, "no_phone"
 		}
 		out.Channels = append(out.Channels, cs)
 	}

@@ -425,7 +425,12 @@ func TestQuietHoursDeferAndRelease(t *testing.T) {
 	if got := g.messages(); len(got) != 0 {
 		t.Fatalf("in quiet hours: the gateway got %v, want nothing", got)
 	}
-	sms := channelNotes(t, e, notify.ChannelSMS)[0]
+	var sms storage.Notification
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" { // officerA2 has no phone: failed at once (TestSMSTemplate)
+			sms = n
+		}
+	}
 	if sms.State != storage.NotificationPending || sms.Attempts != 0 || !sms.NextAt.Equal(end.Truncate(time.Millisecond)) ||
 		notify.Explain(sms.Answer) != notify.ReasonQuietHours {
 		t.Fatalf("deferred SMS: got state %s attempts %d next %v answer %q; want pending, 0, %v, quiet hours", sms.State, sms.Attempts, sms.NextAt, sms.Answer, end)
@@ -445,19 +450,20 @@ func TestQuietHoursDeferAndRelease(t *testing.T) {
 	if got := g.messages(); len(got) != 1 || got[0]["mobile"] != "13800000000" {
 		t.Fatalf("at the end of quiet hours: the gateway got %v, want the SMS", got)
 	}
-	if n := channelNotes(t, e, notify.ChannelSMS)[0]; n.State != storage.NotificationSent || n.Attempts != 1 {
+	if n, _ := e.db.Notification(t.Context(), sms.ID); n.State != storage.NotificationSent || n.Attempts != 1 {
 		t.Fatalf("released: got %s after %d attempts, want sent at the first", n.State, n.Attempts)
 	}
 }
 
-// TestHourlyLimit: 8 SMS to one person at once: 6 go out this hour, 2 wait
-// for the next (said so in their answer), then go; none dropped, none
-// twice.
+// TestHourlyLimit: past 6 in a clock hour, the rest of one person's SMS
+// wait for the next hour (said so in their answer), and then go out
+// folded into ONE message listing them ("另有 3 条提醒：…", with the link
+// to the messages); none dropped, none twice. The clock is the test's.
 func TestHourlyLimit(t *testing.T) {
 	g := newSMSGateway(t, "sms-key")
 	e, pid, cp := channelFixture(t, Config{NotifyPacing: &notify.Pacing{}, NotifySMS: smsConfig(g)})
-	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 8)
-	for i := range 8 {
+	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 14)
+	for i := range 9 {
 		dispatch(t, e, fmt.Sprintf("i%d", i+1))
 	}
 	// Quiet hours are the default (22:00–07:00 Shanghai): start at 10:00.
@@ -474,8 +480,8 @@ func TestHourlyLimit(t *testing.T) {
 			waiting = append(waiting, n)
 		}
 	}
-	if len(waiting) != 2 {
-		t.Fatalf("waiting: got %d, want 2", len(waiting))
+	if len(waiting) != 3 {
+		t.Fatalf("waiting: got %d, want 3", len(waiting))
 	}
 	for _, n := range waiting {
 		if !n.NextAt.Equal(tenOClock.Add(time.Hour)) || n.Attempts != 0 || notify.Explain(n.Answer) != notify.ReasonHourlyLimit {
@@ -490,12 +496,35 @@ func TestHourlyLimit(t *testing.T) {
 	e.advance(time.Minute)
 	send(t, e)
 	got := g.messages()
-	seen := map[string]bool{}
-	for _, m := range got {
-		seen[m["content"]] = true
+	if len(got) != 7 {
+		t.Fatalf("at 11:00: the gateway got %d messages, want 7 (the 3 held folded into one)", len(got))
 	}
-	if len(got) != 8 || len(seen) != 8 {
-		t.Fatalf("at 11:00: the gateway got %d messages (%d distinct), want 8, each once", len(got), len(seen))
+	folded := got[6]["content"]
+	if !strings.Contains(folded, "另有 3 条提醒") || !strings.Contains(folded, "https://pairsync.example/messages") {
+		t.Fatalf("the folded message: got %q, want 另有 3 条提醒 and the link to the messages", folded)
+	}
+	for _, n := range waiting {
+		title := strings.Split(strings.Split(n.Text, "「")[1], "」")[0]
+		if !strings.Contains(folded, title) {
+			t.Errorf("the folded message %q does not name %s", folded, title)
+		}
+	}
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" && n.State != storage.NotificationSent {
+			t.Errorf("%s after 11:00: got %s %q, want sent", n.ID, n.State, n.Answer)
+		}
+	}
+	send(t, e)
+	if n := len(g.messages()); n != 7 {
+		t.Fatalf("another pass: the gateway got %d, want still 7 (none twice)", n)
+	}
+	// The fold was one message of this hour's 6: five more go now.
+	for i := 10; i <= 14; i++ {
+		dispatch(t, e, fmt.Sprintf("i%d", i))
+	}
+	send(t, e)
+	if n := len(g.messages()); n != 12 {
+		t.Fatalf("five more at 11:00: the gateway got %d in all, want 12 (the folded three count as one message)", n)
 	}
 }
 
@@ -534,7 +563,9 @@ func TestPreferencesHonoured(t *testing.T) {
 	for _, n := range allNotifications(t, e) {
 		got[n.Recipient] = append(got[n.Recipient], n.Channel)
 	}
-	for who, want := range map[string][]string{"u-officerA": {"inapp", "wecom"}, "u-officerA2": {"inapp", "wecom"}} {
+	// officerA2 has no phone: an SMS row that fails at once (no_phone), for
+	// the administrator to see; nothing reaches the gateway.
+	for who, want := range map[string][]string{"u-officerA": {"inapp", "wecom"}, "u-officerA2": {"inapp", "sms", "wecom"}} {
 		slices.Sort(got[who])
 		if !slices.Equal(got[who], want) {
 			t.Errorf("%s: got channels %v, want %v", who, got[who], want)

@@ -171,9 +171,15 @@ func (InApp) Deliver(context.Context, storage.Notification, Recipient) (string, 
 
 // Explain names, for screens, why a notification waits or failed: a
 // Reason constant, "no_phone", "no_answer", "refused" (a robot's
-// errcode), "http_error", "not_configured", "sent", or "" when there is no
+// errcode), "http_error", "not_configured", "sent", "folded" (sent inside
+// another's message: the hourly limit's fold), or "" when there is no
 // answer yet.
 func Explain(answer string) string {
+	if rest, ok := strings.CutPrefix(answer, "part "); ok { // an SMS sent in parts: its last part's answer
+		if _, a, ok := strings.Cut(rest, ": "); ok {
+			answer = a
+		}
+	}
 	for _, r := range []string{ReasonQuietHours, ReasonHourlyLimit, ReasonRobotLimit} {
 		if strings.HasPrefix(answer, r+":") {
 			return r
@@ -190,6 +196,8 @@ func Explain(answer string) string {
 		return "refused"
 	case strings.HasPrefix(answer, "channel ") && strings.HasSuffix(answer, "not configured"):
 		return "not_configured"
+	case strings.HasPrefix(answer, FoldedPrefix):
+		return "folded"
 	case strings.HasPrefix(answer, "HTTP 2"), answer == "in the app's messages":
 		return "sent"
 	case strings.HasPrefix(answer, "HTTP "):

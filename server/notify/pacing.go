@@ -158,6 +158,7 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		if err != nil {
 			return time.Time{}, "", err
 		}
+		sent = messages(sent)
 		if len(sent) >= limit {
 			// Free again when the limit-th latest leaves the window.
 			done := make([]time.Time, len(sent))
@@ -178,10 +179,11 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		lt := now.In(p.Quiet.loc())
 		hour := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), 0, 0, 0, p.Quiet.loc())
 		sent, _, err := store.ListNotifications(ctx, storage.NotificationQuery{Recipient: n.Recipient, Channel: n.Channel,
-			State: storage.NotificationSent, DoneSince: hour, Limit: hourly})
+			State: storage.NotificationSent, DoneSince: hour, Limit: 1000})
 		if err != nil {
 			return time.Time{}, "", err
 		}
+		sent = messages(sent)
 		if len(sent) >= hourly {
 			next := hour.Add(time.Hour)
 			if end, quiet := p.Quiet.End(next); quiet && !urgent(n) {
@@ -192,4 +194,14 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		}
 	}
 	return time.Time{}, "", nil
+}
+
+// FoldedPrefix starts the answer of a notification that went out inside
+// another's message (Folded): it was sent, but is no message of its own.
+const FoldedPrefix = "folded into "
+
+// messages keeps the sent notifications that were messages of their own
+// (the limits count messages, not notifications folded into one).
+func messages(sent []storage.Notification) []storage.Notification {
+	return slices.DeleteFunc(sent, func(n storage.Notification) bool { return strings.HasPrefix(n.Answer, FoldedPrefix) })
 }

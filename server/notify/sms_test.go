@@ -104,6 +104,9 @@ func TestSMSMethodHeadersSplit(t *testing.T) {
 		!strings.Contains(g[1].body, `"`+strings.Repeat("字", 4)+`"`) || !strings.HasPrefix(answer, "part 2/2: HTTP 200") {
 		t.Fatalf("71 characters split: got %+v (answer %q), want two POSTs of 67 and 4 characters", g, answer)
 	}
+	if Explain(answer) != "sent" {
+		t.Errorf("the split SMS's answer %q: got reason %q, want sent", answer, Explain(answer))
+	}
 	short := storage.Notification{Text: "【结对共建】" + strings.Repeat("字", 64)} // 70: one message
 	if _, err := split.Deliver(t.Context(), short, to); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ addMessages({
   n_settingsHint: ['选择接收通知的方式。站内消息始终保留，其他方式可随时关闭。', 'Choose how you are told. In-app messages are always kept; turn the others off at any time.'],
   n_quiet: ['免打扰时段：{q}（{z}）。此时段内短信和群机器人消息推迟到时段结束后发送，不会丢失。', 'Quiet hours: {q} ({z}). Text messages and group robot messages due then are sent when they end, never lost.'],
   n_quietOff: ['未设免打扰时段。', 'No quiet hours are set.'],
-  n_hourly: ['同一方式每小时最多提醒您 {n} 次，其余顺延到下一小时。', 'At most {n} a hour on one channel; the rest waits for the next hour.'],
+  n_hourly: ['同一方式每小时最多提醒您 {n} 次，其余在下一小时合并为一条发送。', 'At most {n} a hour on one channel; the rest goes folded into one message the next hour.'],
   n_saved: ['已保存', 'Saved'],
   n_save: ['保存', 'Save'],
   n_alwaysOn: ['始终开启', 'Always on'],
@@ -32,6 +32,7 @@ addMessages({
   ev_issue_dispatched: ['诉求交办', 'Issue dispatched'],
   ev_issue_responded: ['诉求已答复', 'Issue answered'],
   ev_visit_returned: ['走访记录退回', 'Visit returned'],
+  ev_folded: ['提醒汇总', 'Reminders'],
   ev_other: ['提醒', 'Notice'],
   ns_pending: ['待发送', 'Waiting'],
   ns_sent: ['已发送', 'Sent'],
@@ -45,6 +46,7 @@ addMessages({
   nr_http_error: ['对方服务出错（{a}），系统会自动重试', 'The provider answered an error ({a}); it is retried'],
   nr_not_configured: ['该通知方式已不在服务器配置中：配置后再重发', 'This channel is no longer configured: configure it, then resend'],
   nr_sent: ['已送达', 'Delivered'],
+  nr_folded: ['已与同一小时超出上限的其他提醒合并为一条发送', 'Sent folded into one message with the others held by the hourly limit'],
   nr_other: ['{a}', '{a}'],
 })
 

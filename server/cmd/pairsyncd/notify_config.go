@@ -114,7 +114,7 @@ func notifyChannelSettings() []setting {
 			pacing(c).Quiet.Loc = loc
 			return nil
 		}},
-		{"notify-hourly-limit", "PAIRSYNC_NOTIFY_HOURLY_LIMIT", strconv.Itoa(notify.DefaultHourly), "most SMS or robot messages one person gets on one channel in an hour; the rest waits for the next (0: no limit)", func(c *Config, v string) error {
+		{"notify-hourly-limit", "PAIRSYNC_NOTIFY_HOURLY_LIMIT", strconv.Itoa(notify.DefaultHourly), "most SMS or robot messages one person gets on one channel in an hour; the rest goes folded into one message in the next (0: no limit)", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return fmt.Errorf("want a number from 0, got %q", v)
