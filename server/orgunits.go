@@ -18,19 +18,22 @@ import (
 var orgUnitKinds = map[string]bool{"committee": true, "department": true, "branch": true}
 
 type orgUnitView struct {
-	ID        string         `json:"id"`
-	ParentID  string         `json:"parent_id,omitempty"`
-	Name      string         `json:"name"`
-	Kind      string         `json:"kind"`
-	Path      string         `json:"path"`
-	SLADays   map[string]int `json:"sla_days,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
-	Rev       uint64         `json:"rev"`
+	ID       string         `json:"id"`
+	ParentID string         `json:"parent_id,omitempty"`
+	Name     string         `json:"name"`
+	Kind     string         `json:"kind"`
+	Path     string         `json:"path"`
+	SLADays  map[string]int `json:"sla_days,omitempty"`
+	// Robots says which group robots the unit has, never their URLs or
+	// secret (write-only: the console shows 已设置).
+	Robots    robotsView `json:"robots"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	Rev       uint64     `json:"rev"`
 }
 
 func viewOrgUnit(u storage.OrgUnit) orgUnitView {
-	return orgUnitView{ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, SLADays: u.SLADays,
+	return orgUnitView{ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, SLADays: u.SLADays, Robots: viewRobots(u.Robots),
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Rev: u.Rev}
 }
 
@@ -95,7 +98,10 @@ type orgUnitRequest struct {
 	Name     *string        `json:"name"`
 	Kind     *string        `json:"kind"`
 	SLADays  map[string]int `json:"sla_days"`
-	Rev      uint64         `json:"rev"`
+	// Robots sets the unit's group robots (PATCH): a field left out keeps
+	// its value, "" clears it.
+	Robots *robotsRequest `json:"robots"`
+	Rev    uint64         `json:"rev"`
 }
 
 func validateOrgUnit(name, kind string, sla map[string]int) error {
@@ -188,6 +194,13 @@ func (s *Server) patchOrgUnit(c *fiber.Ctx) error {
 	}
 	if err := validateOrgUnit(u.Name, u.Kind, u.SLADays); err != nil {
 		return err
+	}
+	if req.Robots != nil {
+		r, err := req.Robots.apply(u.Robots)
+		if err != nil {
+			return err
+		}
+		u.Robots = r
 	}
 	nu, err := s.store.UpdateOrgUnit(c.UserContext(), u)
 	s.units.invalidate()

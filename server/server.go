@@ -102,6 +102,11 @@ type Config struct {
 	// process's fresh replica id (nothing to release after a crash: its
 	// claims wait out their lease).
 	NotifyHolder string
+	// NotifyUnitRobots turns the 企业微信 and 钉钉 channels on for the org
+	// units' own robots (set in the console) even without a global robot
+	// (NotifyWeCom, NotifyDingTalk): a notification of a unit with none
+	// up its tree then fails at once, its reason no_robot.
+	NotifyUnitRobots bool
 }
 
 func (c *Config) setDefaults() {

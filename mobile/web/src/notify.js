@@ -41,6 +41,7 @@ addMessages({
   nr_hourly_limit: ['达到每小时上限，顺延到下一小时', 'Hourly limit reached: deferred to the next hour'],
   nr_robot_limit: ['群机器人每分钟限 20 条，稍后发送', 'The group robot takes 20 a minute: sent shortly'],
   nr_no_phone: ['收件人没有手机号：请在“用户”中登记后重发', 'The recipient has no phone number: add one under Users, then resend'],
+  nr_no_robot: ['本单位及上级单位都未设置群机器人：请在“组织机构”中为单位设置后重发', 'No robot is set for this unit or any above it: set one under Org units, then resend'],
   nr_no_answer: ['对方服务无应答：请检查通知地址或网络，系统会自动重试', 'The provider did not answer: check the address or the network; it is retried'],
   nr_refused: ['对方拒收（{a}）：请检查机器人密钥或签名设置', 'Refused by the provider ({a}): check the robot key or signing secret'],
   nr_http_error: ['对方服务出错（{a}），系统会自动重试', 'The provider answered an error ({a}); it is retried'],

@@ -95,6 +95,14 @@ func notifyChannelSettings() []setting {
 			}
 			return nil
 		}},
+		{"notify-unit-robots", "PAIRSYNC_NOTIFY_UNIT_ROBOTS", "false", "turn the 企业微信 and 钉钉 channels on for the robots administrators set on their org units, even without a global robot", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Server.NotifyUnitRobots = b
+			return nil
+		}},
 		{"notify-dingtalk-msgtype", "PAIRSYNC_NOTIFY_DINGTALK_MSGTYPE", "markdown", "markdown or text", msgType(func(c *Config) *string { return &c.Server.NotifyDingTalk.MsgType })},
 		{"notify-quiet-hours", "PAIRSYNC_NOTIFY_QUIET_HOURS", "22:00-07:00", "quiet hours: SMS and robot messages wait till their end (off: none)", func(c *Config, v string) error {
 			q, err := notify.ParseQuietHours(v, nil)
