@@ -25,15 +25,16 @@ type orgUnitView struct {
 	Path     string         `json:"path"`
 	SLADays  map[string]int `json:"sla_days,omitempty"`
 	// Robots says which group robots the unit has, never their URLs or
-	// secret (write-only: the console shows 已设置).
-	Robots    robotsView `json:"robots"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-	Rev       uint64     `json:"rev"`
+	// secret (write-only: the console shows 已设置); only to those who may
+	// manage the unit (orgUnitAnswer).
+	Robots    *robotsView `json:"robots,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Rev       uint64      `json:"rev"`
 }
 
 func viewOrgUnit(u storage.OrgUnit) orgUnitView {
-	return orgUnitView{ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, SLADays: u.SLADays, Robots: viewRobots(u.Robots),
+	return orgUnitView{ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, SLADays: u.SLADays,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Rev: u.Rev}
 }
 
@@ -82,7 +83,7 @@ func (s *Server) listOrgUnits(c *fiber.Ctx) error {
 	out := make([]orgUnitView, 0, len(units))
 	for _, u := range units {
 		if pairing.Policy(p, pairing.Read, orgObject(u)) == nil {
-			out = append(out, viewOrgUnit(u))
+			out = append(out, orgUnitAnswer(p, u))
 		}
 	}
 	return c.JSON(fiber.Map{"org_units": out})
@@ -90,7 +91,7 @@ func (s *Server) listOrgUnits(c *fiber.Ctx) error {
 
 // getOrgUnit: GET /v1/org-units/:id.
 func (s *Server) getOrgUnit(c *fiber.Ctx) error {
-	return c.JSON(viewOrgUnit(loaded[storage.OrgUnit](c)))
+	return c.JSON(orgUnitAnswer(principal(c), loaded[storage.OrgUnit](c)))
 }
 
 type orgUnitRequest struct {
@@ -167,7 +168,7 @@ func (s *Server) createOrgUnit(c *fiber.Ctx) error {
 		return err
 	}
 	s.audit(c, storage.AuditEvent{Action: "org_unit_create", Result: "ok", Object: "org_unit:" + u.ID, OrgPath: u.Path})
-	return c.Status(http.StatusCreated).JSON(viewOrgUnit(u))
+	return c.Status(http.StatusCreated).JSON(orgUnitAnswer(principal(c), u))
 }
 
 // patchOrgUnit: PATCH /v1/org-units/:id — name, kind, SLA days.
@@ -208,5 +209,5 @@ func (s *Server) patchOrgUnit(c *fiber.Ctx) error {
 		return err
 	}
 	s.audit(c, storage.AuditEvent{Action: "org_unit_update", Result: "ok", Object: "org_unit:" + u.ID, OrgPath: u.Path})
-	return c.JSON(viewOrgUnit(nu))
+	return c.JSON(orgUnitAnswer(principal(c), nu))
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pairsync/pairsync/server/notify"
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -19,6 +20,17 @@ type robotsView struct {
 
 func viewRobots(r storage.Robots) robotsView {
 	return robotsView{WeCom: r.WeComURL != "", DingTalk: r.DingTalkURL != "", DingTalkSigned: r.DingTalkSecret != ""}
+}
+
+// orgUnitAnswer is a unit as p sees it: with which robots it has when p
+// may manage it (its subtree's administrators), without otherwise.
+func orgUnitAnswer(p pairing.Principal, u storage.OrgUnit) orgUnitView {
+	v := viewOrgUnit(u)
+	if pairing.Policy(p, pairing.Manage, orgObject(u)) == nil {
+		r := viewRobots(u.Robots)
+		v.Robots = &r
+	}
+	return v
 }
 
 // robotsRequest sets an org unit's robots: a field left out keeps its
