@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
+
 	"github.com/pairsync/pairsync/server/notify"
+	"github.com/pairsync/pairsync/storage"
 )
 
 // addChannels adds the configured SMS gateway, robots and in-app messages
@@ -13,12 +16,21 @@ func (s *Server) addChannels(channels map[string]notify.Channel) {
 		// may go this way; never the robots, whose group chat would see them.
 		s.notify.planner.PhoneChannels = append(s.notify.planner.PhoneChannels, notify.ChannelSMS)
 	}
-	if c := s.cfg.NotifyWeCom; c.URL != "" {
+	// The robots: the global flag's, and the org units' own (robots.go),
+	// the nearest to the notification's unit first.
+	if c := s.cfg.NotifyWeCom; c.URL != "" || s.cfg.NotifyUnitRobots {
+		c.Route = func(ctx context.Context, n storage.Notification) (string, error) {
+			url, _, err := s.unitRobot(ctx, notify.ChannelWeCom, n)
+			return url, err
+		}
 		channels[notify.ChannelWeCom] = &c
 	}
-	if c := s.cfg.NotifyDingTalk; c.URL != "" {
+	if c := s.cfg.NotifyDingTalk; c.URL != "" || s.cfg.NotifyUnitRobots {
 		if c.Now == nil {
 			c.Now = s.now
+		}
+		c.Route = func(ctx context.Context, n storage.Notification) (string, string, error) {
+			return s.unitRobot(ctx, notify.ChannelDingTalk, n)
 		}
 		channels[notify.ChannelDingTalk] = &c
 	}

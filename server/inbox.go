@@ -112,7 +112,7 @@ type channelSetting struct {
 // notifySettings is what GET /v1/me/notify-settings answers.
 type notifySettings struct {
 	Channels []channelSetting `json:"channels"`
-	// QuietHours ("22:00-07:30", "off") on the clock of TimeZone hold SMS
+	// QuietHours ("22:00-07:00", "off") on the clock of TimeZone hold SMS
 	// and robot messages back till morning; HourlyLimit is the most one
 	// person gets on one of those channels in an hour (the rest waits; 0:
 	// no limit).
@@ -154,7 +154,9 @@ func (s *Server) viewSettings(u storage.User) notifySettings {
 	for _, ch := range s.configuredChannels() {
 		cs := channelSetting{Channel: ch, On: ch == notify.ChannelInApp || slices.Contains(on, ch), Choosable: notify.Choosable(ch)}
 		if ch == notify.ChannelSMS && u.Phone == "" {
-			cs.Choosable, cs.Why = false, "no_phone"
+			// Planned, but failed at once for the administrator to see
+			// (notify.ChannelsFor): to the person, off.
+			cs.On, cs.Choosable, cs.Why = false, false, "no_phone"
 		}
 		out.Channels = append(out.Channels, cs)
 	}

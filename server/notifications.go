@@ -46,7 +46,11 @@ func (s *Server) setupNotifications() error {
 		s.notify.planner.Channels = append(s.notify.planner.Channels, name)
 	}
 	slices.Sort(s.notify.planner.Channels)
-	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: string(s.writer.w.Replica), Now: s.now, Lease: s.cfg.NotifyLease,
+	holder := s.cfg.NotifyHolder
+	if holder == "" {
+		holder = string(s.writer.w.Replica)
+	}
+	s.notify.sender = &notify.Sender{Store: s.store, Channels: channels, Holder: holder, Now: s.now, Lease: s.cfg.NotifyLease,
 		Outcomes: outcomes, Log: s.log.With("component", "notify"), Pacing: s.pacing()}
 	return nil
 }
@@ -77,6 +81,11 @@ func (s *Server) SendNotifications(ctx context.Context) (int, error) {
 func (s *Server) RunNotifyLoop(ctx context.Context, interval time.Duration) {
 	if len(s.notify.planner.Channels) == 0 {
 		return
+	}
+	// What an earlier life of this process held when it crashed goes out
+	// now, not when its lease ends.
+	if _, err := s.notify.sender.Release(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("releasing this sender's earlier claims failed", "err", err)
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()

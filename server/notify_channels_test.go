@@ -354,17 +354,39 @@ func smsConfig(g *smsGateway) notify.SMS {
 
 // TestSMSTemplate: the gateway gets the body template filled in (phone and
 // text JSON-escaped), signed, with the configured 【签名】 in place of the
-// app's, the text naming the person once, and the link; a person without a phone gets no
-// SMS planned at all.
+// app's, the person's name and the link. A person without a phone number
+// gets no text, and the administrator sees why: their SMS fails at once
+// (no retries, not held by quiet hours) with the reason no_phone, which
+// the console's 通知记录 puts in Chinese.
 func TestSMSTemplate(t *testing.T) {
 	g := newSMSGateway(t, "sms-key")
-	e, pid, cp := channelFixture(t, Config{NotifyPacing: noPacing, NotifySMS: smsConfig(g)})
+	e, pid, cp := channelFixture(t, Config{NotifyPacing: &notify.Pacing{Quiet: notify.QuietHours{From: 0, To: 24*time.Hour - time.Minute}}, NotifySMS: smsConfig(g)})
 	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 1)
 	dispatch(t, e, "i1")
 	notes := channelNotes(t, e, notify.ChannelSMS)
-	if len(notes) != 1 || notes[0].Recipient != "u-officerA" {
-		t.Fatalf("SMS planned: got %+v, want one, to officerA (officerA2 has no phone)", notes)
+	if len(notes) != 2 {
+		t.Fatalf("SMS planned: got %+v, want two, to officerA and officerA2 (no phone: failed at once, shown why)", notes)
 	}
+	send(t, e)
+	if got := g.messages(); len(got) != 0 {
+		t.Fatalf("quiet hours (all day): the gateway got %v, want nothing yet", got)
+	}
+	var list notificationList
+	if r := e.call("GET", "/v1/notifications?channel=sms", e.login("adminA").AccessToken, nil); r.status != 200 {
+		t.Fatalf("list: got %d %s", r.status, r.body)
+	} else {
+		r.json(t, &list)
+	}
+	for _, n := range list.Notifications {
+		if n.To == "u-officerA2" && (n.State != storage.NotificationFailed || n.Reason != "no_phone" || n.Attempts != 1) {
+			t.Fatalf("officerA2's SMS in the console's list: got %s, reason %q, %d attempts; want failed at once, no_phone", n.State, n.Reason, n.Attempts)
+		}
+		if n.To == "u-officerA" && (n.State != storage.NotificationPending || n.Reason != notify.ReasonQuietHours) {
+			t.Fatalf("officerA's SMS: got %s, reason %q; want pending, quiet_hours", n.State, n.Reason)
+		}
+	}
+	e.s.notify.sender.Pacing = noPacing
+	e.advance(24 * time.Hour)
 	send(t, e)
 	got := g.messages()
 	want := map[string]string{"mobile": "13800000000", "sign_name": "南京结对",
@@ -372,8 +394,10 @@ func TestSMSTemplate(t *testing.T) {
 	if len(got) != 1 || !maps.Equal(got[0], want) {
 		t.Fatalf("gateway: got %v, want %v", got, want)
 	}
-	if n := channelNotes(t, e, notify.ChannelSMS)[0]; n.State != storage.NotificationSent || !strings.HasPrefix(n.Answer, "HTTP 200") {
-		t.Fatalf("after delivery: got %s %q, want sent, HTTP 200", n.State, n.Answer)
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" && (n.State != storage.NotificationSent || !strings.HasPrefix(n.Answer, "HTTP 200")) {
+			t.Fatalf("after delivery: got %s %q, want sent, HTTP 200", n.State, n.Answer)
+		}
 	}
 }
 
@@ -401,7 +425,12 @@ func TestQuietHoursDeferAndRelease(t *testing.T) {
 	if got := g.messages(); len(got) != 0 {
 		t.Fatalf("in quiet hours: the gateway got %v, want nothing", got)
 	}
-	sms := channelNotes(t, e, notify.ChannelSMS)[0]
+	var sms storage.Notification
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" { // officerA2 has no phone: failed at once (TestSMSTemplate)
+			sms = n
+		}
+	}
 	if sms.State != storage.NotificationPending || sms.Attempts != 0 || !sms.NextAt.Equal(end.Truncate(time.Millisecond)) ||
 		notify.Explain(sms.Answer) != notify.ReasonQuietHours {
 		t.Fatalf("deferred SMS: got state %s attempts %d next %v answer %q; want pending, 0, %v, quiet hours", sms.State, sms.Attempts, sms.NextAt, sms.Answer, end)
@@ -421,22 +450,23 @@ func TestQuietHoursDeferAndRelease(t *testing.T) {
 	if got := g.messages(); len(got) != 1 || got[0]["mobile"] != "13800000000" {
 		t.Fatalf("at the end of quiet hours: the gateway got %v, want the SMS", got)
 	}
-	if n := channelNotes(t, e, notify.ChannelSMS)[0]; n.State != storage.NotificationSent || n.Attempts != 1 {
+	if n, _ := e.db.Notification(t.Context(), sms.ID); n.State != storage.NotificationSent || n.Attempts != 1 {
 		t.Fatalf("released: got %s after %d attempts, want sent at the first", n.State, n.Attempts)
 	}
 }
 
-// TestHourlyLimit: 8 SMS to one person at once: 6 go out this hour, 2 wait
-// for the next (said so in their answer), then go; none dropped, none
-// twice.
+// TestHourlyLimit: past 6 in a clock hour, the rest of one person's SMS
+// wait for the next hour (said so in their answer), and then go out
+// folded into ONE message listing them ("另有 3 条提醒：…", with the link
+// to the messages); none dropped, none twice. The clock is the test's.
 func TestHourlyLimit(t *testing.T) {
 	g := newSMSGateway(t, "sms-key")
 	e, pid, cp := channelFixture(t, Config{NotifyPacing: &notify.Pacing{}, NotifySMS: smsConfig(g)})
-	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 8)
-	for i := range 8 {
+	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 14)
+	for i := range 9 {
 		dispatch(t, e, fmt.Sprintf("i%d", i+1))
 	}
-	// Quiet hours are the default (22:00–07:30 Shanghai): start at 10:00.
+	// Quiet hours are the default (22:00–07:00 Shanghai): start at 10:00.
 	l := e.now().In(notify.Shanghai)
 	tenOClock := time.Date(l.Year(), l.Month(), l.Day()+1, 10, 0, 0, 0, notify.Shanghai)
 	e.advance(tenOClock.Sub(e.now()))
@@ -450,8 +480,8 @@ func TestHourlyLimit(t *testing.T) {
 			waiting = append(waiting, n)
 		}
 	}
-	if len(waiting) != 2 {
-		t.Fatalf("waiting: got %d, want 2", len(waiting))
+	if len(waiting) != 3 {
+		t.Fatalf("waiting: got %d, want 3", len(waiting))
 	}
 	for _, n := range waiting {
 		if !n.NextAt.Equal(tenOClock.Add(time.Hour)) || n.Attempts != 0 || notify.Explain(n.Answer) != notify.ReasonHourlyLimit {
@@ -466,12 +496,35 @@ func TestHourlyLimit(t *testing.T) {
 	e.advance(time.Minute)
 	send(t, e)
 	got := g.messages()
-	seen := map[string]bool{}
-	for _, m := range got {
-		seen[m["content"]] = true
+	if len(got) != 7 {
+		t.Fatalf("at 11:00: the gateway got %d messages, want 7 (the 3 held folded into one)", len(got))
 	}
-	if len(got) != 8 || len(seen) != 8 {
-		t.Fatalf("at 11:00: the gateway got %d messages (%d distinct), want 8, each once", len(got), len(seen))
+	folded := got[6]["content"]
+	if !strings.Contains(folded, "另有 3 条提醒") || !strings.Contains(folded, "https://pairsync.example/messages") {
+		t.Fatalf("the folded message: got %q, want 另有 3 条提醒 and the link to the messages", folded)
+	}
+	for _, n := range waiting {
+		title := strings.Split(strings.Split(n.Text, "「")[1], "」")[0]
+		if !strings.Contains(folded, title) {
+			t.Errorf("the folded message %q does not name %s", folded, title)
+		}
+	}
+	for _, n := range channelNotes(t, e, notify.ChannelSMS) {
+		if n.Recipient == "u-officerA" && n.State != storage.NotificationSent {
+			t.Errorf("%s after 11:00: got %s %q, want sent", n.ID, n.State, n.Answer)
+		}
+	}
+	send(t, e)
+	if n := len(g.messages()); n != 7 {
+		t.Fatalf("another pass: the gateway got %d, want still 7 (none twice)", n)
+	}
+	// The fold was one message of this hour's 6: five more go now.
+	for i := 10; i <= 14; i++ {
+		dispatch(t, e, fmt.Sprintf("i%d", i))
+	}
+	send(t, e)
+	if n := len(g.messages()); n != 12 {
+		t.Fatalf("five more at 11:00: the gateway got %d in all, want 12 (the folded three count as one message)", n)
 	}
 }
 
@@ -488,8 +541,8 @@ func TestPreferencesHonoured(t *testing.T) {
 	var st notifySettings
 	e.call("GET", "/v1/me/notify-settings", tok, nil).json(t, &st)
 	want := []channelSetting{{Channel: "inapp", On: true}, {Channel: "sms", On: true, Choosable: true}, {Channel: "wecom", On: true, Choosable: true}}
-	if !slices.Equal(st.Channels, want) || st.QuietHours != "22:00-07:30" || st.TimeZone != "Asia/Shanghai" || st.HourlyLimit != 6 {
-		t.Fatalf("officerA's defaults: got %+v, want %+v, 22:00-07:30 Asia/Shanghai, 6 an hour", st, want)
+	if !slices.Equal(st.Channels, want) || st.QuietHours != "22:00-07:00" || st.TimeZone != "Asia/Shanghai" || st.HourlyLimit != 6 {
+		t.Fatalf("officerA's defaults: got %+v, want %+v, 22:00-07:00 Asia/Shanghai, 6 an hour", st, want)
 	}
 	var st2 notifySettings
 	e.call("GET", "/v1/me/notify-settings", e.login("officerA2").AccessToken, nil).json(t, &st2)
@@ -510,7 +563,9 @@ func TestPreferencesHonoured(t *testing.T) {
 	for _, n := range allNotifications(t, e) {
 		got[n.Recipient] = append(got[n.Recipient], n.Channel)
 	}
-	for who, want := range map[string][]string{"u-officerA": {"inapp", "wecom"}, "u-officerA2": {"inapp", "wecom"}} {
+	// officerA2 has no phone: an SMS row that fails at once (no_phone), for
+	// the administrator to see; nothing reaches the gateway.
+	for who, want := range map[string][]string{"u-officerA": {"inapp", "wecom"}, "u-officerA2": {"inapp", "sms", "wecom"}} {
 		slices.Sort(got[who])
 		if !slices.Equal(got[who], want) {
 			t.Errorf("%s: got channels %v, want %v", who, got[who], want)

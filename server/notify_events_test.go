@@ -56,10 +56,11 @@ func event(t *testing.T, e *idEnv, who, issue string, body map[string]any) {
 	}
 }
 
-// TestNotificationsOfIssueTime: the SLA sweep reminds the handler once of
-// an issue due within 24 h, and tells the handler and the unit's
-// administrators (not those above, not another unit's) once when it is
-// overdue; however often the sweep runs, each is planned once.
+// TestNotificationsOfIssueTime: the SLA sweep reminds the handler and the
+// administrator who dispatched the issue once of an issue due within 24 h,
+// and tells them once when it is overdue (the dispatcher, not the unit's
+// other administrators); however often the sweep runs, each is planned
+// once.
 func TestNotificationsOfIssueTime(t *testing.T) {
 	e, _, pid, cp := notifyFixture(t, false)
 	off := e.device(t, "officerA")
@@ -68,17 +69,23 @@ func TestNotificationsOfIssueTime(t *testing.T) {
 	later := e.now().Add(72 * time.Hour).UTC()
 	event(t, e, "adminA", "i1", map[string]any{"type": "dispatched", "handler": "u-officerA", "handler_name": "张三", "due": later})
 	event(t, e, "adminA", "i2", map[string]any{"type": "dispatched", "handler": "u-officerA", "handler_name": "张三", "due": soon})
-	event(t, e, "adminA", "i3", map[string]any{"type": "dispatched", "handler": "u-officerA2", "handler_name": "李四", "due": soon.Add(-18 * time.Hour)})
+	// The unit's committee above dispatches i3: it is told, not adminA.
+	event(t, e, "root", "i3", map[string]any{"type": "dispatched", "handler": "u-officerA2", "handler_name": "李四", "due": soon.Add(-18 * time.Hour)})
 	for range 2 {
 		if _, err := e.s.RunSLA(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	soonN := notified(t, e, notify.EventIssueDueSoon)
-	if len(soonN) != 2 || soonN["u-officerA"].Subject != "issues/i2" || soonN["u-officerA2"].Subject != "issues/i3" {
-		t.Fatalf("due soon: got %v, want i2 to officerA and i3 to officerA2, once each", soonN)
+	if len(soonN) != 4 || soonN["u-officerA"].Subject != "issues/i2" || soonN["u-officerA2"].Subject != "issues/i3" ||
+		soonN["u-adminA"].Subject != "issues/i2" || soonN["u-root"].Subject != "issues/i3" {
+		t.Fatalf("due soon: got %v, want i2 to officerA and adminA (who dispatched it), i3 to officerA2 and root, once each", soonN)
 	}
-	wantNotified(t, e, notify.EventIssueDueSoon, map[string]string{"u-officerA": "您承办的诉求「融资难2」将于", "u-officerA2": "「融资难3」"})
+	wantNotified(t, e, notify.EventIssueDueSoon, map[string]string{"u-officerA": "您承办的诉求「融资难2」将于", "u-officerA2": "「融资难3」",
+		"u-adminA": "您交办给张三的诉求「融资难2」将于", "u-root": "您交办给李四的诉求「融资难3」将于"})
+	if n := soonN["u-root"]; !strings.Contains(n.Link, "/console/issues?") {
+		t.Errorf("due soon to the dispatcher: got link %q, want the console's issues", n.Link)
+	}
 	if n := notified(t, e, notify.EventIssueOverdue); len(n) != 0 {
 		t.Fatalf("overdue before the due date: got %v", n)
 	}
@@ -91,13 +98,13 @@ func TestNotificationsOfIssueTime(t *testing.T) {
 	}
 	wantNotified(t, e, notify.EventIssueOverdue, map[string]string{
 		"u-officerA2": "您承办的诉求「融资难3」已超过办理期限",
-		"u-adminA":    "李四承办的诉求「融资难3」已超过办理期限",
+		"u-root":      "李四承办的诉求「融资难3」已超过办理期限",
 	})
-	if n := notified(t, e, notify.EventIssueOverdue)["u-adminA"]; !strings.Contains(n.Link, "/console/issues?overdue=true") {
+	if n := notified(t, e, notify.EventIssueOverdue)["u-root"]; !strings.Contains(n.Link, "/console/issues?overdue=true") {
 		t.Errorf("overdue to the administrator: got link %q, want the console's overdue list", n.Link)
 	}
-	if n := len(notified(t, e, notify.EventIssueDueSoon)); n != 2 {
-		t.Fatalf("due soon after more sweeps: got %d, want still 2", n)
+	if n := len(notified(t, e, notify.EventIssueDueSoon)); n != 4 {
+		t.Fatalf("due soon after more sweeps: got %d, want still 4", n)
 	}
 }
 
@@ -145,9 +152,10 @@ func recommitAll(t *testing.T, e *idEnv, pid string) {
 	}
 }
 
-// TestNotificationsOfProjects: 立项, 暂缓 and 取消 tell the officer who
-// proposed the project (its owner), with the reason and the decider's
-// name; completion tells the pairing's contacts to accept it (请验收).
+// TestNotificationsOfProjects: 立项, 暂缓 and 取消 tell the pairing's
+// officers (the proposer, its owner, in its own words), with the reason and
+// the decider's name; completion tells the pairing's contacts to accept it
+// (请验收) and the unit's administrators.
 func TestNotificationsOfProjects(t *testing.T) {
 	e, _, pid, _ := notifyFixture(t, false)
 	projects := map[string]string{}
@@ -176,18 +184,24 @@ func TestNotificationsOfProjects(t *testing.T) {
 	create("p2", "社区养老服务点")
 	move("adminA", "p1", map[string]any{"status": "deferred", "status_reason": "预算待批"})
 	move("adminA", "p2", map[string]any{"status": "cancelled", "status_reason": "与其他项目重复"})
-	wantNotified(t, e, notify.EventProjectDeferred, map[string]string{"u-officerA": "您提出的实事项目「助企融资对接会」已由王局长暂缓，理由：预算待批"})
-	wantNotified(t, e, notify.EventProjectCanceled, map[string]string{"u-officerA": "「社区养老服务点」已由王局长取消，理由：与其他项目重复"})
+	wantNotified(t, e, notify.EventProjectDeferred, map[string]string{"u-officerA": "您提出的实事项目「助企融资对接会」已由王局长暂缓，理由：预算待批",
+		"u-officerA2": "您结对的实事项目「助企融资对接会」已由王局长暂缓，理由：预算待批"})
+	wantNotified(t, e, notify.EventProjectCanceled, map[string]string{"u-officerA": "「社区养老服务点」已由王局长取消，理由：与其他项目重复",
+		"u-officerA2": "「社区养老服务点」已由王局长取消"})
 	move("adminA", "p1", map[string]any{"status": "approved"})
-	wantNotified(t, e, notify.EventProjectApproved, map[string]string{"u-officerA": "「助企融资对接会」已由王局长立项"})
+	wantNotified(t, e, notify.EventProjectApproved, map[string]string{"u-officerA": "「助企融资对接会」已由王局长立项", "u-officerA2": "「助企融资对接会」已由王局长立项"})
 	if n := notified(t, e, notify.EventProjectApproved)["u-officerA"]; n.Link != "https://pairsync.example/projects/"+projects["p1"] {
 		t.Errorf("立项: got link %q, want the project", n.Link)
 	}
 	move("officerA", "p1", map[string]any{"status": "in_progress"})
 	move("officerA", "p1", map[string]any{"status": "completed", "completed_at": e.now().UTC().Format(time.RFC3339)})
-	wantNotified(t, e, notify.EventProjectDone, map[string]string{"u-contactA": "实事项目「助企融资对接会」已完成，请验收"})
-	if n := len(notified(t, e, notify.EventProjectApproved)) + len(notified(t, e, notify.EventProjectDeferred)); n != 2 {
-		t.Fatalf("other moves added decisions: got %d, want 2", n)
+	wantNotified(t, e, notify.EventProjectDone, map[string]string{"u-contactA": "实事项目「助企融资对接会」已完成，请验收",
+		"u-adminA": "实事项目「助企融资对接会」已完成，待联系人验收"})
+	if n := notified(t, e, notify.EventProjectDone)["u-adminA"]; !strings.Contains(n.Link, "/console/projects") {
+		t.Errorf("completed to the administrator: got link %q, want the console's projects", n.Link)
+	}
+	if n := len(notified(t, e, notify.EventProjectApproved)) + len(notified(t, e, notify.EventProjectDeferred)); n != 4 {
+		t.Fatalf("other moves added decisions: got %d, want 4", n)
 	}
 	before := len(allNotifications(t, e))
 	recommitAll(t, e, pid)

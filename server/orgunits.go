@@ -18,15 +18,19 @@ import (
 var orgUnitKinds = map[string]bool{"committee": true, "department": true, "branch": true}
 
 type orgUnitView struct {
-	ID        string         `json:"id"`
-	ParentID  string         `json:"parent_id,omitempty"`
-	Name      string         `json:"name"`
-	Kind      string         `json:"kind"`
-	Path      string         `json:"path"`
-	SLADays   map[string]int `json:"sla_days,omitempty"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
-	Rev       uint64         `json:"rev"`
+	ID       string         `json:"id"`
+	ParentID string         `json:"parent_id,omitempty"`
+	Name     string         `json:"name"`
+	Kind     string         `json:"kind"`
+	Path     string         `json:"path"`
+	SLADays  map[string]int `json:"sla_days,omitempty"`
+	// Robots says which group robots the unit has, never their URLs or
+	// secret (write-only: the console shows 已设置); only to those who may
+	// manage the unit (orgUnitAnswer).
+	Robots    *robotsView `json:"robots,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Rev       uint64      `json:"rev"`
 }
 
 func viewOrgUnit(u storage.OrgUnit) orgUnitView {
@@ -79,7 +83,7 @@ func (s *Server) listOrgUnits(c *fiber.Ctx) error {
 	out := make([]orgUnitView, 0, len(units))
 	for _, u := range units {
 		if pairing.Policy(p, pairing.Read, orgObject(u)) == nil {
-			out = append(out, viewOrgUnit(u))
+			out = append(out, orgUnitAnswer(p, u))
 		}
 	}
 	return c.JSON(fiber.Map{"org_units": out})
@@ -87,7 +91,7 @@ func (s *Server) listOrgUnits(c *fiber.Ctx) error {
 
 // getOrgUnit: GET /v1/org-units/:id.
 func (s *Server) getOrgUnit(c *fiber.Ctx) error {
-	return c.JSON(viewOrgUnit(loaded[storage.OrgUnit](c)))
+	return c.JSON(orgUnitAnswer(principal(c), loaded[storage.OrgUnit](c)))
 }
 
 type orgUnitRequest struct {
@@ -95,7 +99,10 @@ type orgUnitRequest struct {
 	Name     *string        `json:"name"`
 	Kind     *string        `json:"kind"`
 	SLADays  map[string]int `json:"sla_days"`
-	Rev      uint64         `json:"rev"`
+	// Robots sets the unit's group robots (PATCH): a field left out keeps
+	// its value, "" clears it.
+	Robots *robotsRequest `json:"robots"`
+	Rev    uint64         `json:"rev"`
 }
 
 func validateOrgUnit(name, kind string, sla map[string]int) error {
@@ -161,7 +168,7 @@ func (s *Server) createOrgUnit(c *fiber.Ctx) error {
 		return err
 	}
 	s.audit(c, storage.AuditEvent{Action: "org_unit_create", Result: "ok", Object: "org_unit:" + u.ID, OrgPath: u.Path})
-	return c.Status(http.StatusCreated).JSON(viewOrgUnit(u))
+	return c.Status(http.StatusCreated).JSON(orgUnitAnswer(principal(c), u))
 }
 
 // patchOrgUnit: PATCH /v1/org-units/:id — name, kind, SLA days.
@@ -189,11 +196,18 @@ func (s *Server) patchOrgUnit(c *fiber.Ctx) error {
 	if err := validateOrgUnit(u.Name, u.Kind, u.SLADays); err != nil {
 		return err
 	}
+	if req.Robots != nil {
+		r, err := req.Robots.apply(u.Robots)
+		if err != nil {
+			return err
+		}
+		u.Robots = r
+	}
 	nu, err := s.store.UpdateOrgUnit(c.UserContext(), u)
 	s.sla.Invalidate()
 	if err != nil {
 		return err
 	}
 	s.audit(c, storage.AuditEvent{Action: "org_unit_update", Result: "ok", Object: "org_unit:" + u.ID, OrgPath: u.Path})
-	return c.JSON(viewOrgUnit(nu))
+	return c.JSON(orgUnitAnswer(principal(c), nu))
 }

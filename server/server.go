@@ -89,13 +89,24 @@ type Config struct {
 	// pairsyncd turns them on unless told otherwise.
 	InAppMessages bool
 	// NotifyPacing holds SMS and robot notifications back in quiet hours
-	// and past the per-hour and per-robot limits (nil: 22:00–07:30
+	// and past the per-hour and per-robot limits (nil: 22:00–07:00
 	// Shanghai, 6 an hour, 20 a minute per robot).
 	NotifyPacing *notify.Pacing
 	// NotifyLease is how long a sender holds the notifications it claimed
 	// (0: notify.DefaultLease, 5 minutes); after a crash, what it held is
 	// sent again once the lease passes.
 	NotifyLease time.Duration
+	// NotifyHolder names this process's sender in its claims; stable
+	// across restarts (a host name and address), it lets a restarted
+	// process release at start what it held when it crashed. Empty: the
+	// process's fresh replica id (nothing to release after a crash: its
+	// claims wait out their lease).
+	NotifyHolder string
+	// NotifyUnitRobots turns the 企业微信 and 钉钉 channels on for the org
+	// units' own robots (set in the console) even without a global robot
+	// (NotifyWeCom, NotifyDingTalk): a notification of a unit with none
+	// up its tree then fails at once, its reason no_robot.
+	NotifyUnitRobots bool
 }
 
 func (c *Config) setDefaults() {

@@ -16,10 +16,21 @@ type OrgUnit struct {
 	Path     string // set by the adapter from the parent's path
 	// SLADays overrides the default days-to-respond per issue category for
 	// this unit and its subtree (category → days); nil inherits.
-	SLADays   map[string]int
+	SLADays map[string]int
+	// Robots are the unit's own 企业微信 and 钉钉 group robots (its
+	// subtree's notifications go there unless a unit below has its own);
+	// their URLs and secret are keys: never shown back, never logged.
+	Robots    Robots
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Rev       uint64
+}
+
+// Robots are an org unit's group robots; an empty field is none.
+type Robots struct {
+	WeComURL       string // …/cgi-bin/webhook/send?key=…
+	DingTalkURL    string // …/robot/send?access_token=…
+	DingTalkSecret string // 加签 SEC…, when signed
 }
 
 // OrgUnits stores the organisation tree. Safe for concurrent use.
@@ -30,7 +41,7 @@ type OrgUnits interface {
 	CreateOrgUnit(ctx context.Context, u OrgUnit) (OrgUnit, error)
 	// OrgUnit returns a unit, or ErrNotFound.
 	OrgUnit(ctx context.Context, id string) (OrgUnit, error)
-	// UpdateOrgUnit changes Name, Kind and SLADays if Rev matches
+	// UpdateOrgUnit changes Name, Kind, SLADays and Robots if Rev matches
 	// (ErrConflict otherwise). Moving a unit is not supported: ParentID and
 	// Path are kept as stored.
 	UpdateOrgUnit(ctx context.Context, u OrgUnit) (OrgUnit, error)

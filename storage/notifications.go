@@ -125,6 +125,19 @@ type Notifications interface {
 	// retry time starts when it may first be sent). ErrNotFound for an
 	// unknown id; ErrConflict as for FinishNotification.
 	DeferNotification(ctx context.Context, id, holder string, until time.Time, reason string) error
+	// ClaimNotification leases one pending notification, due at now
+	// (NextAt ≤ now), to holder until now+lease, when its lease is free or
+	// already holder's, and returns it (a sender folding a person's held
+	// messages into one takes the others too). ErrNotFound for an unknown
+	// id; ErrConflict when it is not pending, not due or leased to another
+	// holder; ErrInvalid as for ClaimNotifications.
+	ClaimNotification(ctx context.Context, id, holder string, now time.Time, lease time.Duration) (Notification, error)
+	// ReleaseNotifications releases the leases of holder's pending
+	// notifications (LeaseHolder "", LeaseUntil zero) and returns how many:
+	// a sender that restarts after a crash under the same holder name lets
+	// what it held go out at once instead of after its lease. ErrInvalid
+	// for an empty holder.
+	ReleaseNotifications(ctx context.Context, holder string) (int, error)
 	// ReadNotification marks recipient's notification read at at (once:
 	// a second call keeps the first time) and returns it. ErrNotFound for
 	// an unknown id or one of another recipient.

@@ -23,11 +23,23 @@ var ErrPermanent = errors.New("notify: permanent failure")
 // post sends body as JSON to url and returns the answer's status and the
 // start of its body.
 func post(ctx context.Context, client *http.Client, url string, body []byte, header http.Header) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	return request(ctx, client, http.MethodPost, url, body, header)
+}
+
+// request sends body (JSON; nil: none) to url with method; header may
+// replace the Content-Type.
+func request(ctx context.Context, client *http.Client, method, url string, body []byte, header http.Header) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("invalid URL: %w", ErrPermanent)
 	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}

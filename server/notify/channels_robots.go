@@ -25,7 +25,13 @@ type WeCom struct {
 	URL     string
 	MsgType string // markdown | text
 	Client  *http.Client
+	// Route, when set, gives the robot of n's org unit ("" none: URL).
+	Route func(ctx context.Context, n storage.Notification) (url string, err error)
 }
+
+// ErrNoRobot's answer: neither the notification's unit, nor one above,
+// nor the server has a robot on the channel.
+const answerNoRobot = "no robot for this unit"
 
 // The robots' body limits, in bytes.
 const (
@@ -70,7 +76,18 @@ func (w *WeCom) Deliver(ctx context.Context, n storage.Notification, to Recipien
 	if err != nil {
 		return "", err
 	}
-	status, head, err := post(ctx, w.Client, w.URL, raw, nil)
+	target := w.URL
+	if w.Route != nil {
+		u, err := w.Route(ctx, n)
+		if err != nil {
+			return "", err
+		}
+		target = cmpOrString(u, target)
+	}
+	if target == "" {
+		return answerNoRobot, fmt.Errorf("wecom: %s: %w", answerNoRobot, ErrPermanent)
+	}
+	status, head, err := post(ctx, w.Client, target, raw, nil)
 	return robotAnswer("wecom", status, head, err)
 }
 
@@ -86,6 +103,9 @@ type DingTalk struct {
 	MsgType string
 	Client  *http.Client
 	Now     func() time.Time // nil: time.Now
+	// Route, when set, gives the robot of n's org unit and its secret
+	// ("" none: URL and Secret).
+	Route func(ctx context.Context, n storage.Notification) (url, secret string, err error)
 }
 
 // DingTalkBody is what a 钉钉 robot receives.
@@ -138,8 +158,20 @@ func (d *DingTalk) Deliver(ctx context.Context, n storage.Notification, to Recip
 	if err != nil {
 		return "", err
 	}
-	target := d.URL
-	if d.Secret != "" {
+	target, secret := d.URL, d.Secret
+	if d.Route != nil {
+		u, sec, err := d.Route(ctx, n)
+		if err != nil {
+			return "", err
+		}
+		if u != "" {
+			target, secret = u, sec
+		}
+	}
+	if target == "" {
+		return answerNoRobot, fmt.Errorf("dingtalk: %s: %w", answerNoRobot, ErrPermanent)
+	}
+	if secret != "" {
 		now := time.Now
 		if d.Now != nil {
 			now = d.Now
@@ -149,7 +181,7 @@ func (d *DingTalk) Deliver(ctx context.Context, n storage.Notification, to Recip
 		if strings.Contains(target, "?") {
 			sep = "&"
 		}
-		target += sep + "timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(DingTalkSign(ts, d.Secret))
+		target += sep + "timestamp=" + strconv.FormatInt(ts, 10) + "&sign=" + url.QueryEscape(DingTalkSign(ts, secret))
 	}
 	status, head, err := post(ctx, d.Client, target, raw, nil)
 	return robotAnswer("dingtalk", status, head, err)
@@ -171,9 +203,15 @@ func (InApp) Deliver(context.Context, storage.Notification, Recipient) (string, 
 
 // Explain names, for screens, why a notification waits or failed: a
 // Reason constant, "no_phone", "no_answer", "refused" (a robot's
-// errcode), "http_error", "not_configured", "sent", or "" when there is no
+// errcode), "http_error", "not_configured", "sent", "folded" (sent inside
+// another's message: the hourly limit's fold), or "" when there is no
 // answer yet.
 func Explain(answer string) string {
+	if rest, ok := strings.CutPrefix(answer, "part "); ok { // an SMS sent in parts: its last part's answer
+		if _, a, ok := strings.Cut(rest, ": "); ok {
+			answer = a
+		}
+	}
 	for _, r := range []string{ReasonQuietHours, ReasonHourlyLimit, ReasonRobotLimit} {
 		if strings.HasPrefix(answer, r+":") {
 			return r
@@ -184,12 +222,16 @@ func Explain(answer string) string {
 		return ""
 	case answer == "no phone number":
 		return "no_phone"
+	case answer == answerNoRobot:
+		return "no_robot"
 	case strings.HasPrefix(answer, "no answer"), strings.HasPrefix(answer, "invalid"):
 		return "no_answer"
 	case strings.HasPrefix(answer, "errcode"):
 		return "refused"
 	case strings.HasPrefix(answer, "channel ") && strings.HasSuffix(answer, "not configured"):
 		return "not_configured"
+	case strings.HasPrefix(answer, FoldedPrefix):
+		return "folded"
 	case strings.HasPrefix(answer, "HTTP 2"), answer == "in the app's messages":
 		return "sent"
 	case strings.HasPrefix(answer, "HTTP "):

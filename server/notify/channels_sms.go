@@ -9,20 +9,34 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/pairsync/pairsync/storage"
 )
 
 // SMS sends a text message through the operator's HTTP SMS gateway (a
-// province's 政务短信平台, a carrier's or a cloud's): one POST to URL of
-// Body with {phone} and {text} replaced (each JSON-escaped, so they sit
-// inside the template's strings). A 2xx answer is delivered.
+// province's 政务短信平台, a carrier's or a cloud's): one request of Method
+// (POST by default) to URL with Headers and Body, {phone} and {text}
+// replaced in Body (each JSON-escaped, so they sit inside the template's
+// strings) and in URL (query-escaped: a gateway taking GET
+// ?mobile={phone}&content={text}). A 2xx answer is delivered.
 //
 //	SMS{URL: "http://10.0.0.5/sms/send", Body: `{"mobile":"{phone}","content":"{text}"}`, Signature: "结对共建"}
 type SMS struct {
-	URL  string
-	Body string // JSON with {phone} and {text}; empty: DefaultSMSBody
+	URL    string
+	Method string // GET, POST or PUT (empty: POST); a GET sends no body
+	// Headers are sent with each request (an API key a gateway wants):
+	// never logged nor shown.
+	Headers http.Header
+	Body    string // JSON with {phone} and {text}; empty: DefaultSMSBody
+	// Split sends a text longer than one SMS (SMSSingle characters) as
+	// its parts, SMSPart characters each, one request per part, as
+	// gateways that do not join long messages need; otherwise the whole
+	// text goes in one request (the platform joins and bills it by the
+	// same parts).
+	Split bool
 	// Signature is the 短信签名, sent as 【Signature】 where Text puts
 	// {sign} (empty: "结对共建").
 	Signature string
@@ -43,10 +57,24 @@ const (
 	DefaultSMSSignature = "结对共建"
 )
 
-// Check reports a configuration the gateway could not be sent: a body
-// template that is not JSON once filled in, or lacks {phone} or {text}.
+// Check reports a configuration the gateway could not be sent: an
+// unknown method; a GET whose URL lacks {phone} or {text}; a body template
+// that is not JSON once filled in, or lacks {phone} or {text}.
 func (s *SMS) Check() error {
-	if !strings.Contains(s.body(), "{phone}") || !strings.Contains(s.body(), "{text}") {
+	switch s.method() {
+	case http.MethodGet:
+		if !strings.Contains(s.URL, "{phone}") || !strings.Contains(s.URL, "{text}") {
+			return errors.New("an SMS gateway taken by GET needs {phone} and {text} in its URL")
+		}
+		if s.SignHeader != "" && len(s.Secret) == 0 {
+			return errors.New("the SMS signature header needs a key")
+		}
+		return nil
+	case http.MethodPost, http.MethodPut:
+	default:
+		return fmt.Errorf("the SMS gateway's method is GET, POST or PUT, not %q", s.Method)
+	}
+	if !strings.Contains(s.URL+s.body(), "{phone}") || !strings.Contains(s.URL+s.body(), "{text}") {
 		return errors.New("the SMS body template needs {phone} and {text}")
 	}
 	b := s.fill("+86 13800000000", `一段"带引号"的\短信`) // a phone that is no JSON number
@@ -67,6 +95,11 @@ func (s *SMS) Render(n storage.Notification, to Recipient) string {
 		"{text}", body(n), "{link}", n.Link).Replace(cmpOrString(s.Text, DefaultSMSText))
 }
 
+// fillURL puts phone and text into the URL, query-escaped.
+func (s *SMS) fillURL(phone, text string) string {
+	return strings.NewReplacer("{phone}", url.QueryEscape(phone), "{text}", url.QueryEscape(text)).Replace(s.URL)
+}
+
 // fill puts phone and text into the body template, JSON-escaped.
 func (s *SMS) fill(phone, text string) []byte {
 	esc := func(v string) string {
@@ -76,19 +109,91 @@ func (s *SMS) fill(phone, text string) []byte {
 	return []byte(strings.NewReplacer("{phone}", esc(phone), "{text}", esc(text)).Replace(s.body()))
 }
 
-// Deliver sends n to to's phone.
+func (s *SMS) method() string { return strings.ToUpper(cmpOrString(s.Method, http.MethodPost)) }
+
+// How SMS platforms count a Chinese (UCS-2) text message: up to SMSSingle
+// characters go as one message; a longer one as parts of SMSPart (the
+// rest of each part's 70 carries the header that joins them).
+const (
+	SMSSingle = 70
+	SMSPart   = 67
+)
+
+// SMSParts cuts text as SMS platforms count it: one part when it has at
+// most SMSSingle characters, else parts of SMSPart. Characters are UTF-16
+// units (an emoji is two), never cut in half.
+func SMSParts(text string) []string {
+	units := func(r rune) int { return utf16.RuneLen(r) }
+	n := 0
+	for _, r := range text {
+		n += max(units(r), 1)
+	}
+	if n <= SMSSingle {
+		return []string{text}
+	}
+	var parts []string
+	var b strings.Builder
+	in := 0
+	for _, r := range text {
+		u := max(units(r), 1)
+		if in+u > SMSPart {
+			parts = append(parts, b.String())
+			b.Reset()
+			in = 0
+		}
+		b.WriteRune(r)
+		in += u
+	}
+	if b.Len() > 0 {
+		parts = append(parts, b.String())
+	}
+	return parts
+}
+
+// Deliver sends n to to's phone: one request, or one per part (Split).
 func (s *SMS) Deliver(ctx context.Context, n storage.Notification, to Recipient) (string, error) {
 	if to.Phone == "" {
 		return "no phone number", fmt.Errorf("sms: the recipient has no phone number: %w", ErrPermanent)
 	}
-	b := s.fill(to.Phone, s.Render(n, to))
+	text := s.Render(n, to)
+	parts := []string{text}
+	if s.Split {
+		parts = SMSParts(text)
+	}
+	var answer string
+	for i, part := range parts {
+		a, err := s.send(ctx, to.Phone, part)
+		answer = a
+		if len(parts) > 1 {
+			answer = fmt.Sprintf("part %d/%d: %s", i+1, len(parts), a)
+		}
+		if err != nil {
+			return answer, err
+		}
+	}
+	return answer, nil
+}
+
+// send makes one request of the gateway.
+func (s *SMS) send(ctx context.Context, phone, text string) (string, error) {
+	var b []byte
+	if s.method() != http.MethodGet {
+		b = s.fill(phone, text)
+	}
 	h := http.Header{}
+	for k, vs := range s.Headers {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
 	if s.SignHeader != "" {
 		m := hmac.New(sha256.New, s.Secret)
-		m.Write(b)
+		if b != nil {
+			m.Write(b)
+		} else {
+			m.Write([]byte(s.fillURL(phone, text)))
+		}
 		h.Set(s.SignHeader, hex.EncodeToString(m.Sum(nil)))
 	}
-	status, head, err := post(ctx, s.Client, s.URL, b, h)
+	status, head, err := request(ctx, s.Client, s.method(), s.fillURL(phone, text), b, h)
 	if err != nil {
 		if errors.Is(err, ErrPermanent) {
 			return "invalid SMS gateway URL", fmt.Errorf("sms: %w", err)

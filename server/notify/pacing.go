@@ -21,10 +21,10 @@ type QuietHours struct {
 	Loc      *time.Location
 }
 
-// DefaultQuietHours are 22:00–07:30 in Shanghai.
-var DefaultQuietHours = QuietHours{From: 22 * time.Hour, To: 7*time.Hour + 30*time.Minute, Loc: Shanghai}
+// DefaultQuietHours are 22:00–07:00 in Shanghai (the words).
+var DefaultQuietHours = QuietHours{From: 22 * time.Hour, To: 7 * time.Hour, Loc: Shanghai}
 
-// ParseQuietHours reads "22:00-07:30" ("off" or "" is none).
+// ParseQuietHours reads "22:00-07:00" ("off" or "" is none).
 func ParseQuietHours(s string, loc *time.Location) (QuietHours, error) {
 	if s == "" || s == "off" {
 		return QuietHours{Loc: loc}, nil
@@ -33,7 +33,7 @@ func ParseQuietHours(s string, loc *time.Location) (QuietHours, error) {
 	f, ferr := clock(from)
 	t, terr := clock(to)
 	if !ok || ferr != nil || terr != nil {
-		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 22:00-07:30, or off", s)
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM, e.g. 22:00-07:00, or off", s)
 	}
 	return QuietHours{From: f, To: t, Loc: loc}, nil
 }
@@ -46,7 +46,7 @@ func clock(s string) (time.Duration, error) {
 	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
 }
 
-// String is the "22:00-07:30" form ("off" for none).
+// String is the "22:00-07:00" form ("off" for none).
 func (q QuietHours) String() string {
 	if q.From == q.To {
 		return "off"
@@ -120,10 +120,11 @@ type Pacing struct {
 	Urgent func(storage.Notification) bool
 }
 
-// UrgentEvents are the events that go out in quiet hours too. None of the
-// first slice's events is (a dispatch or an answer can wait for the
-// morning); an event added to the planner that cannot wait is added here.
-var UrgentEvents = map[string]bool{}
+// UrgentEvents are the events that go out in quiet hours too: only an
+// activation link (the person is waiting for it, often with the
+// administrator beside them); a dispatch or an answer can wait for the
+// morning. An event added to the planner that cannot wait is added here.
+var UrgentEvents = map[string]bool{EventActivation: true}
 
 // IsUrgent reports whether n's event is in UrgentEvents.
 func IsUrgent(n storage.Notification) bool { return UrgentEvents[n.Event] }
@@ -157,6 +158,7 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		if err != nil {
 			return time.Time{}, "", err
 		}
+		sent = messages(sent)
 		if len(sent) >= limit {
 			// Free again when the limit-th latest leaves the window.
 			done := make([]time.Time, len(sent))
@@ -177,10 +179,11 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		lt := now.In(p.Quiet.loc())
 		hour := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), 0, 0, 0, p.Quiet.loc())
 		sent, _, err := store.ListNotifications(ctx, storage.NotificationQuery{Recipient: n.Recipient, Channel: n.Channel,
-			State: storage.NotificationSent, DoneSince: hour, Limit: hourly})
+			State: storage.NotificationSent, DoneSince: hour, Limit: 1000})
 		if err != nil {
 			return time.Time{}, "", err
 		}
+		sent = messages(sent)
 		if len(sent) >= hourly {
 			next := hour.Add(time.Hour)
 			if end, quiet := p.Quiet.End(next); quiet && !urgent(n) {
@@ -191,4 +194,14 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		}
 	}
 	return time.Time{}, "", nil
+}
+
+// FoldedPrefix starts the answer of a notification that went out inside
+// another's message (Folded): it was sent, but is no message of its own.
+const FoldedPrefix = "folded into "
+
+// messages keeps the sent notifications that were messages of their own
+// (the limits count messages, not notifications folded into one).
+func messages(sent []storage.Notification) []storage.Notification {
+	return slices.DeleteFunc(sent, func(n storage.Notification) bool { return strings.HasPrefix(n.Answer, FoldedPrefix) })
 }

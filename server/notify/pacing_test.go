@@ -11,7 +11,7 @@ import (
 	"github.com/pairsync/pairsync/storage/bolt"
 )
 
-// TestQuietHoursEnd: the default 22:00–07:30 in Shanghai, across midnight
+// TestQuietHoursEnd: the default 22:00–07:00 in Shanghai (the issue's words), across midnight
 // and around its edges, and a window inside one day.
 func TestQuietHoursEnd(t *testing.T) {
 	at := func(day, h, m int) time.Time { return time.Date(2026, 12, day, h, m, 0, 0, Shanghai) }
@@ -22,13 +22,13 @@ func TestQuietHoursEnd(t *testing.T) {
 		quiet bool
 	}{
 		{DefaultQuietHours, at(7, 21, 59), time.Time{}, false},
-		{DefaultQuietHours, at(7, 22, 0), at(8, 7, 30), true},
-		{DefaultQuietHours, at(7, 23, 59), at(8, 7, 30), true},
-		{DefaultQuietHours, at(8, 0, 0), at(8, 7, 30), true},
-		{DefaultQuietHours, at(8, 7, 29), at(8, 7, 30), true},
-		{DefaultQuietHours, at(8, 7, 30), time.Time{}, false},
-		{DefaultQuietHours, at(8, 7, 30).UTC(), time.Time{}, false}, // any zone in, Shanghai's clock decides
-		{DefaultQuietHours, time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), at(8, 7, 30), true},
+		{DefaultQuietHours, at(7, 22, 0), at(8, 7, 0), true},
+		{DefaultQuietHours, at(7, 23, 59), at(8, 7, 0), true},
+		{DefaultQuietHours, at(8, 0, 0), at(8, 7, 0), true},
+		{DefaultQuietHours, at(8, 6, 59), at(8, 7, 0), true},
+		{DefaultQuietHours, at(8, 7, 0), time.Time{}, false},
+		{DefaultQuietHours, at(8, 7, 0).UTC(), time.Time{}, false}, // any zone in, Shanghai's clock decides
+		{DefaultQuietHours, time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC), at(8, 7, 0), true},
 		{QuietHours{From: 12 * time.Hour, To: 14 * time.Hour, Loc: Shanghai}, at(7, 13, 0), at(7, 14, 0), true},
 		{QuietHours{From: 12 * time.Hour, To: 14 * time.Hour, Loc: Shanghai}, at(7, 14, 0), time.Time{}, false},
 		{QuietHours{}, at(7, 23, 0), time.Time{}, false},
@@ -38,8 +38,8 @@ func TestQuietHoursEnd(t *testing.T) {
 			t.Errorf("%s at %v: got %v, %v; want %v, %v", tc.q, tc.now, end, quiet, tc.end, tc.quiet)
 		}
 	}
-	if q, err := ParseQuietHours("22:00-07:30", Shanghai); err != nil || q != DefaultQuietHours {
-		t.Errorf("parse 22:00-07:30: got %+v, %v; want the default", q, err)
+	if q, err := ParseQuietHours("22:00-07:00", Shanghai); err != nil || q != DefaultQuietHours {
+		t.Errorf("parse 22:00-07:00: got %+v, %v; want the default", q, err)
 	}
 	for _, bad := range []string{"22-7", "25:00-07:00", "22:00"} {
 		if _, err := ParseQuietHours(bad, Shanghai); err == nil {
@@ -73,8 +73,29 @@ func TestUrgentGoesInQuietHours(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if held := !until.IsZero(); held != tc.held || held && (!until.Equal(time.Date(2026, 12, 8, 7, 30, 0, 0, Shanghai)) || Explain(reason) != ReasonQuietHours) {
-			t.Errorf("%s %s at 23:00: got until %v (%q), want held %v till 07:30", tc.channel, tc.event, until, reason, tc.held)
+		if held := !until.IsZero(); held != tc.held || held && (!until.Equal(time.Date(2026, 12, 8, 7, 0, 0, 0, Shanghai)) || Explain(reason) != ReasonQuietHours) {
+			t.Errorf("%s %s at 23:00: got until %v (%q), want held %v till 07:00", tc.channel, tc.event, until, reason, tc.held)
+		}
+	}
+}
+
+// TestActivationIsUrgent: quiet hours hold everything till morning except
+// activation links (the issue's words), with the default urgency.
+func TestActivationIsUrgent(t *testing.T) {
+	db, err := bolt.Open(t.Context(), bolt.Config{Path: filepath.Join(t.TempDir(), "p.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	night := time.Date(2026, 12, 7, 23, 0, 0, 0, Shanghai)
+	p := Pacing{Quiet: DefaultQuietHours}
+	for event, held := range map[string]bool{EventActivation: false, EventIssueOverdue: true, EventDigest: true} {
+		until, _, err := p.Hold(t.Context(), db, storage.Notification{ID: "n", Channel: ChannelSMS, Event: event, Recipient: "u1"}, night)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !until.IsZero() != held {
+			t.Errorf("%s at 23:00: got held until %v, want held %v", event, until, held)
 		}
 	}
 }

@@ -76,15 +76,17 @@ type Planner struct {
 //
 //	issue event "dispatched" → its handler, and the pairing's other officers
 //	issue event "responded"  → the pairing's contacts (请确认并评价)
-//	issue event "overdue"    → its handler, and the supervising administrators
+//	issue event "overdue"    → its handler, and the administrator who dispatched it
+//	issue due within 24 h    → its handler, and the administrator who dispatched it (PlanDueSoon)
 //	issue event "disputed"   → the supervising administrators (督办)
 //	second "bounced"         → the supervising administrators (裁决, 交办)
 //	visit returned           → the visit's officers
-//	project 立项/暂缓/取消    → its owner, the officer who proposed it
-//	project completed        → the pairing's contacts (请验收)
+//	project 立项/暂缓/取消    → the pairing's officers (its owner, who proposed it, among them)
+//	project completed        → the pairing's contacts (请验收), and the supervising administrators
 //
 // The supervising administrators are those of the pairing's branch, or of
-// its nearest ancestor unit that has any (Planner.supervisors).
+// its nearest ancestor unit that has any (Planner.supervisors); the
+// dispatching administrator falls back to them when unknown or disabled.
 // The writer of the change is never told of it; unknown and disabled users
 // are skipped. Each notification's id is derived from its cause (the event
 // record, or the visit and its returned_at), recipient and channel, so the
@@ -243,6 +245,9 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 		case pairing.EventOverdue:
 			m.event = EventIssueOverdue
 			due := shanghai(st.Due)
+			if admins, err = p.dispatchers(ctx, st.Dispatcher, pr); err != nil {
+				return nil, err
+			}
 			if st.Handler != "" {
 				m.to = append(m.to, recipient{user: st.Handler, text: func(lang string) string {
 					return pick(lang, fmt.Sprintf("【结对共建】您承办的诉求%s已超过办理期限（%s），请尽快答复。", quote(title, "zh"), due),
@@ -338,32 +343,58 @@ func (p Planner) projectMessages(ctx context.Context, r syncproto.Record, pr pai
 		}
 		return zh, en
 	}
-	decided := func(zhVerb, enVerb, zhNext, enNext string) func(string) string {
+	decided := func(own bool, zhVerb, enVerb, zhNext, enNext string) func(string) string {
 		return func(lang string) string {
-			zh := fmt.Sprintf("【结对共建】您提出的实事项目%s已由%s%s", quote(title, "zh"), orDefault(byName, "管理员"), zhVerb)
-			en := fmt.Sprintf("[Pairsync] Your practical project %s was %s by %s", quote(title, "en"), enVerb, orDefault(byName, "an administrator"))
+			zhWhose, enWhose := "您提出的", "Your"
+			if !own {
+				zhWhose, enWhose = "您结对的", "Your pairing's"
+			}
+			zh := fmt.Sprintf("【结对共建】%s实事项目%s已由%s%s", zhWhose, quote(title, "zh"), orDefault(byName, "管理员"), zhVerb)
+			en := fmt.Sprintf("[Pairsync] %s practical project %s was %s by %s", enWhose, quote(title, "en"), enVerb, orDefault(byName, "an administrator"))
 			if zhVerb != "立项" {
 				zh, en = withReason(zh, en)
 			}
 			return pick(lang, zh+"。"+zhNext, en+". "+enNext)
 		}
 	}
+	// A decision goes to the pairing's officers (the owner, who proposed
+	// it, first and in its own words): they carry the project out.
+	officers := func(zhVerb, enVerb, zhNext, enNext string) []recipient {
+		owner := str(r, "owner")
+		to := []recipient{{user: owner, text: decided(true, zhVerb, enVerb, zhNext, enNext)}}
+		for _, o := range pr.Officers {
+			if o != owner {
+				to = append(to, recipient{user: o, text: decided(false, zhVerb, enVerb, zhNext, enNext)})
+			}
+		}
+		return to
+	}
 	switch status {
 	case "approved":
 		m.event = EventProjectApproved
-		m.to = []recipient{{user: str(r, "owner"), text: decided("立项", "approved", "请按计划推进。", "Please carry it out as planned.")}}
+		m.to = officers("立项", "approved", "请按计划推进。", "Please carry it out as planned.")
 	case "deferred":
 		m.event = EventProjectDeferred
-		m.to = []recipient{{user: str(r, "owner"), text: decided("暂缓", "deferred", "", "")}}
+		m.to = officers("暂缓", "deferred", "", "")
 	case "cancelled":
 		m.event = EventProjectCanceled
-		m.to = []recipient{{user: str(r, "owner"), text: decided("取消", "cancelled", "", "")}}
+		m.to = officers("取消", "cancelled", "", "")
 	case "completed":
 		m.event = EventProjectDone
 		for _, c := range pr.Contacts {
 			m.to = append(m.to, recipient{user: c, text: func(lang string) string {
 				return pick(lang, fmt.Sprintf("【结对共建】实事项目%s已完成，请验收并评价。", quote(title, "zh")),
 					fmt.Sprintf("[Pairsync] The practical project %s is completed: please accept and rate it.", quote(title, "en")))
+			}})
+		}
+		admins, err := p.supervisors(ctx, pr)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range admins {
+			m.to = append(m.to, recipient{user: a, link: "/console/projects?q=" + url.QueryEscape(title), text: func(lang string) string {
+				return pick(lang, fmt.Sprintf("【结对共建】实事项目%s已完成，待联系人验收。", quote(title, "zh")),
+					fmt.Sprintf("[Pairsync] The practical project %s is completed: its contacts are to accept it.", quote(title, "en")))
 			}})
 		}
 	}
@@ -397,6 +428,23 @@ func (p Planner) supervisors(ctx context.Context, pr pairing.Pairing) ([]string,
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// dispatchers are who is told, beside the handler, that an issue is due
+// soon or overdue: the administrator who dispatched it (the issue's
+// words), or the supervising administrators when that one is unknown, no
+// administrator or disabled.
+func (p Planner) dispatchers(ctx context.Context, dispatcher string, pr pairing.Pairing) ([]string, error) {
+	if dispatcher != "" {
+		u, err := p.Users.User(ctx, dispatcher)
+		switch {
+		case err == nil && !u.Disabled && u.Role == string(pairing.Admin):
+			return []string{u.ID}, nil
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return nil, err
+		}
+	}
+	return p.supervisors(ctx, pr)
 }
 
 func ordinal(n int) string {

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // PlanDueSoon returns the reminder of an issue 即将超期 (due within
-// pairing.DueSoonWithin) to its handler. The cause names the issue and its
+// pairing.DueSoonWithin) to its handler and the administrator who
+// dispatched it (Planner.dispatchers). The cause names the issue and its
 // due date: one reminder per due date however often the SLA job runs; a
 // new dispatch with another due date reminds again.
 func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d pairing.DueSoonIssue, now time.Time) ([]storage.Notification, error) {
@@ -24,6 +26,17 @@ func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d pairing.
 			return pick(lang, fmt.Sprintf("【结对共建】您承办的诉求%s将于 %s 到期，请及时答复。", quote(d.Title, "zh"), due),
 				fmt.Sprintf("[Pairsync] The issue %s you handle is due at %s: please answer it in time.", quote(d.Title, "en"), due))
 		}}}}
+	admins, err := p.dispatchers(ctx, d.Dispatcher, pr)
+	if err != nil {
+		return nil, err
+	}
+	handler := orDefault(d.HandlerName, "承办人")
+	for _, a := range admins {
+		m.to = append(m.to, recipient{user: a, link: "/console/issues?q=" + url.QueryEscape(d.Title), text: func(lang string) string {
+			return pick(lang, fmt.Sprintf("【结对共建】您交办给%s的诉求%s将于 %s 到期，请关注办理进度。", handler, quote(d.Title, "zh"), due),
+				fmt.Sprintf("[Pairsync] The issue %s you dispatched to %s is due at %s: please follow it.", quote(d.Title, "en"), orDefault(d.HandlerName, "its handler"), due))
+		}})
+	}
 	return p.address(ctx, m, pr, now)
 }
 

@@ -77,6 +77,19 @@ func Backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2)
 }
 
+// Release gives up the leases this sender's holder name holds: called at
+// start, it lets what a crashed earlier life of this process had claimed
+// go out at once rather than when the lease runs out. The holder name
+// must then be stable across restarts and unique among live senders
+// (pairsyncd: -notify-holder, by default its host name and address).
+func (s *Sender) Release(ctx context.Context) (int, error) {
+	n, err := s.Store.ReleaseNotifications(ctx, s.Holder)
+	if err == nil && n > 0 && s.Log != nil {
+		s.Log.Info("released the notifications an earlier life of this sender had claimed", "holder", s.Holder, "count", n)
+	}
+	return n, err
+}
+
 // Send claims and delivers the due notifications until none is due, and
 // returns how many attempts it made. An error of the store ends the pass;
 // a channel's failure is recorded on its notification.
@@ -87,7 +100,8 @@ func (s *Sender) Send(ctx context.Context) (int, error) {
 	}
 	lease, batch := cmpOr(s.Lease, DefaultLease), cmpOr(s.Batch, DefaultBatch)
 	n := 0
-	for range maxBatches { // the rest waits for the next pass
+	folded := map[string]bool{} // finished in this pass with another (fold)
+	for range maxBatches {      // the rest waits for the next pass
 		claimed, err := s.Store.ClaimNotifications(ctx, s.Holder, now(), lease, batch)
 		if err != nil {
 			return n, err
@@ -96,7 +110,10 @@ func (s *Sender) Send(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, nt := range claimed {
-			if err := s.deliver(ctx, nt, now); err != nil {
+			if folded[nt.ID] {
+				continue
+			}
+			if err := s.deliver(ctx, nt, now, folded); err != nil {
 				return n, err
 			}
 			n++
@@ -109,10 +126,13 @@ func (s *Sender) Send(ctx context.Context) (int, error) {
 const maxBatches = 100
 
 // deliver makes one attempt and records its outcome.
-func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func() time.Time) error {
+func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func() time.Time, folded map[string]bool) error {
 	out := storage.NotificationOutcome{}
 	ch, ok := s.Channels[n.Channel]
-	var err error
+	var (
+		err    error
+		others []storage.Notification // folded into n's message
+	)
 	if !ok {
 		out.State, out.Answer = storage.NotificationFailed, fmt.Sprintf("channel %s is not configured", n.Channel)
 	} else {
@@ -124,7 +144,9 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		case !errors.Is(uerr, storage.ErrNotFound):
 			return uerr
 		}
-		if s.Pacing != nil {
+		// A text to nobody's phone fails at once (its reason shown to
+		// administrators), not after quiet hours or the hourly limit.
+		if s.Pacing != nil && !(n.Channel == ChannelSMS && to.Phone == "") {
 			until, reason, perr := s.Pacing.Hold(ctx, s.Store, n, now())
 			if perr != nil {
 				return perr
@@ -133,7 +155,16 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 				return s.deferTo(ctx, n, until, reason)
 			}
 		}
-		out.Answer, err = ch.Deliver(ctx, n, to)
+		msg := n
+		if s.Pacing != nil && paced(n.Channel) {
+			if others, err = s.fold(ctx, n, now()); err != nil {
+				return err
+			}
+			if len(others) > 0 {
+				msg = Folded(n, others, u.Role)
+			}
+		}
+		out.Answer, err = ch.Deliver(ctx, msg, to)
 		switch {
 		case err == nil:
 			out.State = storage.NotificationSent
@@ -162,6 +193,18 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		// phone number or the secret.
 		s.Log.Warn("notification not delivered", "id", n.ID, "channel", n.Channel, "outcome", outcome,
 			"attempts", n.Attempts+1, "answer", out.Answer, "err", err)
+	}
+	for _, o := range others {
+		// Each folded one shares the attempt's outcome: sent with it, or
+		// retried with it (then folded again, or sent alone).
+		oo := out
+		if out.State == storage.NotificationSent {
+			oo.Answer = FoldedPrefix + n.ID + ": " + out.Answer
+		}
+		folded[o.ID] = true
+		if ferr := s.Store.FinishNotification(ctx, o.ID, s.Holder, oo); ferr != nil && !errors.Is(ferr, storage.ErrConflict) {
+			return ferr
+		}
 	}
 	if ferr := s.Store.FinishNotification(ctx, n.ID, s.Holder, out); ferr != nil {
 		if errors.Is(ferr, storage.ErrConflict) {

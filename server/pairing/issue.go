@@ -450,6 +450,7 @@ type IssueState struct {
 	Due         time.Time // of the current dispatch: its due, else its time + DueAfter
 	Handler     string    // of the current (latest) dispatch
 	HandlerName string
+	Dispatcher  string // who made the current dispatch (its event's By): told when it is due soon or overdue
 	Resolution  string // of the latest response
 	Response    string // id of the latest response: what a confirmation or dispute answers
 
@@ -573,7 +574,7 @@ func (f *issueFold) apply(e IssueEvent) {
 		if st.DispatchedAt.IsZero() {
 			st.DispatchedAt = when
 		}
-		st.Handler, st.HandlerName = e.Handler, e.HandlerName
+		st.Handler, st.HandlerName, st.Dispatcher = e.Handler, e.HandlerName, e.By
 		st.Due = e.Due.UTC()
 		if e.Due.IsZero() {
 			st.Due = when.Add(f.rules.DueAfter)

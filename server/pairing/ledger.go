@@ -260,6 +260,7 @@ type issueEntry struct {
 	id, title, visit, response               string
 	cp, category, priority, raisedBy         sym
 	status, handler, handlerName, resolution sym
+	dispatcher                               sym
 	sec                                      [nIssueTimes]int64
 	nsec                                     [nIssueTimes]int32
 	dispatches, bounces, reopens, disputes   int32
@@ -339,7 +340,7 @@ func (e *issueEntry) state(t *symbols) IssueState {
 		RaisedAt: e.time(tRaised), AcceptedAt: e.time(tAccepted), DispatchedAt: e.time(tDispatched),
 		SignedAt: e.time(tSigned), RespondedAt: e.time(tResponded), ClosedAt: e.time(tClosed),
 		ConfirmedAt: e.time(tConfirmed), Due: e.time(tDue),
-		Handler: t.str(e.handler), HandlerName: t.str(e.handlerName), Resolution: t.str(e.resolution), Response: e.response,
+		Handler: t.str(e.handler), HandlerName: t.str(e.handlerName), Dispatcher: t.str(e.dispatcher), Resolution: t.str(e.resolution), Response: e.response,
 		Dispatches: int(e.dispatches), Bounces: int(e.bounces), Reopens: int(e.reopens), Disputes: int(e.disputes),
 		SignedInTime: e.flag(iSignedInTime), RespondedOnTime: e.flag(iRespondedOnTime), Overdue: e.flag(iOverdue),
 		ConfirmedSolved: e.flag(iConfirmedSolved),
@@ -351,6 +352,7 @@ func (e *issueEntry) state(t *symbols) IssueState {
 func (e *issueEntry) setState(st *IssueState, t *symbols) {
 	e.status, e.handler, e.handlerName = t.of([]byte(st.Status)), t.of([]byte(st.Handler)), t.of([]byte(st.HandlerName))
 	e.resolution, e.response = t.of([]byte(st.Resolution)), st.Response
+	e.dispatcher = t.of([]byte(st.Dispatcher))
 	e.setTime(tRaised, st.RaisedAt)
 	e.setTime(tAccepted, st.AcceptedAt)
 	e.setTime(tDispatched, st.DispatchedAt)

@@ -176,7 +176,7 @@ func (l *Ledger) DueSoon(now time.Time) []DueSoonIssue {
 			}
 			st := e.state(l.syms)
 			if st.Handler != "" && st.DueSoonAt(now) {
-				out = append(out, DueSoonIssue{Pairing: pid, Issue: id, Title: e.title, Handler: st.Handler, Due: st.Due})
+				out = append(out, DueSoonIssue{Pairing: pid, Issue: id, Title: e.title, Handler: st.Handler, HandlerName: st.HandlerName, Dispatcher: st.Dispatcher, Due: st.Due})
 			}
 		}
 	}
@@ -189,5 +189,6 @@ func (l *Ledger) DueSoon(now time.Time) []DueSoonIssue {
 // DueSoonIssue is an issue 即将超期, as DueSoon lists it.
 type DueSoonIssue struct {
 	Pairing, Issue, Title, Handler string
+	HandlerName, Dispatcher        string // Dispatcher: who made the current dispatch
 	Due                            time.Time
 }

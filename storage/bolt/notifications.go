@@ -279,3 +279,66 @@ func (db *DB) ReadNotification(ctx context.Context, id, recipient string, at tim
 	}
 	return n, nil
 }
+
+// ClaimNotification leases one due pending notification, as
+// storage.Notifications documents.
+func (db *DB) ClaimNotification(ctx context.Context, id, holder string, now time.Time, lease time.Duration) (storage.Notification, error) {
+	if holder == "" || lease <= 0 {
+		return storage.Notification{}, fmt.Errorf("bolt: claim notification %s: holder %q, lease %v: %w", id, holder, lease, storage.ErrInvalid)
+	}
+	var n storage.Notification
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		if n, err = getNotification(tx, id); err != nil {
+			return err
+		}
+		if n.State != storage.NotificationPending || n.NextAt.After(now) || n.LeaseHolder != holder && n.LeaseUntil.After(now) {
+			return fmt.Errorf("notification %s is %s, due %v, leased to %q: %w", id, n.State, n.NextAt, n.LeaseHolder, storage.ErrConflict)
+		}
+		n.LeaseHolder, n.LeaseUntil = holder, millis(now.Add(lease))
+		return putJSON(tx.Bucket(bucketNotifications), id, n)
+	})
+	if err != nil {
+		return storage.Notification{}, fmt.Errorf("bolt: claim notification %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// ReleaseNotifications releases holder's leases, as storage.Notifications
+// documents.
+func (db *DB) ReleaseNotifications(ctx context.Context, holder string) (int, error) {
+	if holder == "" {
+		return 0, fmt.Errorf("bolt: release notifications: no holder: %w", storage.ErrInvalid)
+	}
+	k := 0
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		k = 0
+		var mine []storage.Notification
+		err := tx.Bucket(bucketNotificationsPending).ForEach(func(key, _ []byte) error {
+			n, err := getNotification(tx, string(key))
+			if err != nil {
+				return err
+			}
+			if n.LeaseHolder == holder {
+				mine = append(mine, n)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		all := tx.Bucket(bucketNotifications)
+		for _, n := range mine {
+			n.LeaseHolder, n.LeaseUntil = "", time.Time{}
+			if err := putJSON(all, n.ID, n); err != nil {
+				return err
+			}
+			k++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: release notifications: %w", err)
+	}
+	return k, nil
+}

@@ -24,14 +24,36 @@ type orgUnitDoc struct {
 	Kind      string         `json:"kind,omitempty"`
 	Path      string         `json:"path"`
 	SLADays   map[string]int `json:"sla_days"`
+	Robots    *robotsDoc     `json:"robots,omitempty"`
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
 	Rev       uint64         `json:"rev"`
 }
 
+// robotsDoc is storage.Robots as stored (absent when none).
+type robotsDoc struct {
+	WeComURL       string `json:"wecom_url,omitempty"`
+	DingTalkURL    string `json:"dingtalk_url,omitempty"`
+	DingTalkSecret string `json:"dingtalk_secret,omitempty"`
+}
+
+func toRobotsDoc(r storage.Robots) *robotsDoc {
+	if r == (storage.Robots{}) {
+		return nil
+	}
+	return &robotsDoc{WeComURL: r.WeComURL, DingTalkURL: r.DingTalkURL, DingTalkSecret: r.DingTalkSecret}
+}
+
+func (r *robotsDoc) robots() storage.Robots {
+	if r == nil {
+		return storage.Robots{}
+	}
+	return storage.Robots{WeComURL: r.WeComURL, DingTalkURL: r.DingTalkURL, DingTalkSecret: r.DingTalkSecret}
+}
+
 func toOrgUnitDoc(u storage.OrgUnit) orgUnitDoc {
 	return orgUnitDoc{
-		ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path,
+		ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, Robots: toRobotsDoc(u.Robots),
 		SLADays: maps.Clone(u.SLADays), CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: u.Rev,
 	}
 }
@@ -39,7 +61,7 @@ func toOrgUnitDoc(u storage.OrgUnit) orgUnitDoc {
 // orgUnit returns the unit with a map of its own.
 func (d orgUnitDoc) orgUnit() storage.OrgUnit {
 	return storage.OrgUnit{
-		ID: d.ID, ParentID: d.ParentID, Name: d.Name, Kind: d.Kind, Path: d.Path,
+		ID: d.ID, ParentID: d.ParentID, Name: d.Name, Kind: d.Kind, Path: d.Path, Robots: d.Robots.robots(),
 		SLADays: maps.Clone(d.SLADays), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Rev: d.Rev,
 	}
 }
@@ -144,7 +166,7 @@ func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 		if doc.Rev != u.Rev {
 			return fmt.Errorf("rev %d, stored %d: %w", u.Rev, doc.Rev, storage.ErrConflict)
 		}
-		doc.Name, doc.Kind, doc.SLADays = u.Name, u.Kind, maps.Clone(u.SLADays)
+		doc.Name, doc.Kind, doc.SLADays, doc.Robots = u.Name, u.Kind, maps.Clone(u.SLADays), toRobotsDoc(u.Robots)
 		doc.UpdatedAt = now()
 		doc.Rev++
 		if err := putJSON(units, u.ID, doc); err != nil {

@@ -337,3 +337,57 @@ func (db *DB) ReadNotification(ctx context.Context, id, recipient string, at tim
 	}
 	return doc.notification(), nil
 }
+
+// ClaimNotification leases one due pending notification, as
+// storage.Notifications documents: one atomic find-and-update matching it
+// only while it is pending, due, and free or already holder's.
+func (db *DB) ClaimNotification(ctx context.Context, id, holder string, now time.Time, lease time.Duration) (storage.Notification, error) {
+	if holder == "" || lease <= 0 {
+		return storage.Notification{}, fmt.Errorf("mongo: claim notification %s: holder %q, lease %v: %w", id, holder, lease, storage.ErrInvalid)
+	}
+	var doc notificationDoc
+	err := db.run(ctx, func(ctx context.Context) error {
+		err := db.notifications.FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: id}, {Key: "state", Value: storage.NotificationPending}, {Key: "next_at", Value: d("$lte", now)},
+				{Key: "$or", Value: bson.A{d("lease_until", d("$lte", now)), d("lease_holder", holder)}}},
+			d("$set", bson.D{{Key: "lease_holder", Value: holder}, {Key: "lease_until", Value: millis(now.Add(lease))}}),
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc)
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return err
+		}
+		n, cerr := db.notifications.CountDocuments(ctx, d("_id", id))
+		if cerr != nil {
+			return cerr
+		}
+		if n == 0 {
+			return fmt.Errorf("notification %s: %w", id, storage.ErrNotFound)
+		}
+		return fmt.Errorf("notification %s is not pending, not due or leased to another: %w", id, storage.ErrConflict)
+	})
+	if err != nil {
+		return storage.Notification{}, fmt.Errorf("mongo: claim notification %s: %w", id, err)
+	}
+	return doc.notification(), nil
+}
+
+// ReleaseNotifications releases holder's leases, as storage.Notifications
+// documents: one update of its pending notifications.
+func (db *DB) ReleaseNotifications(ctx context.Context, holder string) (int, error) {
+	if holder == "" {
+		return 0, fmt.Errorf("mongo: release notifications: no holder: %w", storage.ErrInvalid)
+	}
+	var k int
+	err := db.run(ctx, func(ctx context.Context) error {
+		res, err := db.notifications.UpdateMany(ctx, bson.D{{Key: "state", Value: storage.NotificationPending}, {Key: "lease_holder", Value: holder}},
+			d("$set", bson.D{{Key: "lease_holder", Value: ""}, {Key: "lease_until", Value: time.Time{}}}))
+		if err != nil {
+			return err
+		}
+		k = int(res.ModifiedCount)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mongo: release notifications: %w", err)
+	}
+	return k, nil
+}

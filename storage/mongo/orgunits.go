@@ -22,15 +22,16 @@ var _ storage.OrgUnits = (*DB)(nil)
 // a list of (category, days) pairs, so that a category is never a field
 // name; it has no omitempty: nil (null, inherit) and empty ([]) stay apart.
 type orgUnitDoc struct {
-	ID        string    `bson:"_id"`
-	ParentID  string    `bson:"parent_id,omitempty"`
-	Name      string    `bson:"name"`
-	Kind      string    `bson:"kind,omitempty"`
-	Path      string    `bson:"path"`
-	SLADays   []slaDays `bson:"sla_days"`
-	CreatedAt time.Time `bson:"created_at"`
-	UpdatedAt time.Time `bson:"updated_at"`
-	Rev       int64     `bson:"rev"`
+	ID        string     `bson:"_id"`
+	ParentID  string     `bson:"parent_id,omitempty"`
+	Name      string     `bson:"name"`
+	Kind      string     `bson:"kind,omitempty"`
+	Path      string     `bson:"path"`
+	SLADays   []slaDays  `bson:"sla_days"`
+	Robots    *robotsDoc `bson:"robots,omitempty"`
+	CreatedAt time.Time  `bson:"created_at"`
+	UpdatedAt time.Time  `bson:"updated_at"`
+	Rev       int64      `bson:"rev"`
 }
 
 // slaDays is one entry of an org unit's SLA overrides.
@@ -51,9 +52,30 @@ func toSLADays(m map[string]int) []slaDays {
 	return out
 }
 
+// robotsDoc is storage.Robots as stored (absent when none).
+type robotsDoc struct {
+	WeComURL       string `bson:"wecom_url,omitempty"`
+	DingTalkURL    string `bson:"dingtalk_url,omitempty"`
+	DingTalkSecret string `bson:"dingtalk_secret,omitempty"`
+}
+
+func toRobotsDoc(r storage.Robots) *robotsDoc {
+	if r == (storage.Robots{}) {
+		return nil
+	}
+	return &robotsDoc{WeComURL: r.WeComURL, DingTalkURL: r.DingTalkURL, DingTalkSecret: r.DingTalkSecret}
+}
+
+func (r *robotsDoc) robots() storage.Robots {
+	if r == nil {
+		return storage.Robots{}
+	}
+	return storage.Robots{WeComURL: r.WeComURL, DingTalkURL: r.DingTalkURL, DingTalkSecret: r.DingTalkSecret}
+}
+
 func toOrgUnitDoc(u storage.OrgUnit) orgUnitDoc {
 	return orgUnitDoc{
-		ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path,
+		ID: u.ID, ParentID: u.ParentID, Name: u.Name, Kind: u.Kind, Path: u.Path, Robots: toRobotsDoc(u.Robots),
 		SLADays: toSLADays(u.SLADays), CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: int64(u.Rev),
 	}
 }
@@ -68,7 +90,7 @@ func (v orgUnitDoc) orgUnit() storage.OrgUnit {
 		}
 	}
 	return storage.OrgUnit{
-		ID: v.ID, ParentID: v.ParentID, Name: v.Name, Kind: v.Kind, Path: v.Path,
+		ID: v.ID, ParentID: v.ParentID, Name: v.Name, Kind: v.Kind, Path: v.Path, Robots: v.Robots.robots(),
 		SLADays: sla, CreatedAt: utc(v.CreatedAt), UpdatedAt: utc(v.UpdatedAt), Rev: uint64(v.Rev),
 	}
 }
@@ -175,7 +197,7 @@ func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 			return fmt.Errorf("rev %d, stored %d: %w", u.Rev, doc.Rev, storage.ErrConflict)
 		}
 		rev := doc.Rev
-		doc.Name, doc.Kind, doc.SLADays = u.Name, u.Kind, toSLADays(u.SLADays)
+		doc.Name, doc.Kind, doc.SLADays, doc.Robots = u.Name, u.Kind, toSLADays(u.SLADays), toRobotsDoc(u.Robots)
 		doc.UpdatedAt = now()
 		doc.Rev++
 		res, err := db.orgUnits.ReplaceOne(ctx, bson.D{{Key: "_id", Value: u.ID}, {Key: "rev", Value: rev}}, doc)

@@ -18,6 +18,54 @@ func (s suite) notifications(t *testing.T) {
 	t.Run("List", s.notificationsList)
 	t.Run("ConcurrentClaim", s.notificationsConcurrentClaim)
 	t.Run("DeferRead", s.notificationsDeferRead)
+	t.Run("ClaimOneRelease", s.notificationsClaimOneRelease)
+}
+
+// notificationsClaimOneRelease: one notification is claimed by id while it
+// is pending, due and free (or already the claimer's); a holder's leases
+// are released at once, and no other holder's.
+func (s suite) notificationsClaimOneRelease(t *testing.T) {
+	st := s.open(t)
+	later := note("n3", t0)
+	mustCommit(t, st, storage.Batch{Notifications: []storage.Notification{note("n1", t0), note("n2", t0), later}})
+	_, err := st.ClaimNotification(t.Context(), "nope", "a", t0, time.Minute)
+	wantErr(t, "claim an unknown notification", err, storage.ErrNotFound)
+	_, err = st.ClaimNotification(t.Context(), "n1", "", t0, time.Minute)
+	wantErr(t, "claim without a holder", err, storage.ErrInvalid)
+	_, err = st.ClaimNotification(t.Context(), "n1", "a", t0.Add(-time.Second), time.Minute)
+	wantErr(t, "claim one not due yet", err, storage.ErrConflict)
+	n, err := st.ClaimNotification(t.Context(), "n1", "a", t0, time.Minute)
+	if err != nil || n.ID != "n1" || n.LeaseHolder != "a" || !n.LeaseUntil.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("claim n1: got %+v, %v; want it leased to a until t0+1m", n, err)
+	}
+	if _, err := st.ClaimNotification(t.Context(), "n1", "a", t0, 2*time.Minute); err != nil {
+		t.Fatalf("claim n1 again by its holder: got %v, want none", err)
+	}
+	_, err = st.ClaimNotification(t.Context(), "n1", "b", t0, time.Minute)
+	wantErr(t, "claim another's leased notification", err, storage.ErrConflict)
+	if got := mustClaim(t, st, "b", t0, time.Hour, 10); !slices.Equal(got, []string{"n2", "n3"}) {
+		t.Fatalf("b claims: got %v, want [n2 n3]", got)
+	}
+	if err := st.FinishNotification(t.Context(), "n3", "b", storage.NotificationOutcome{State: storage.NotificationSent, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.ClaimNotification(t.Context(), "n3", "b", t0, time.Minute)
+	wantErr(t, "claim a sent notification", err, storage.ErrConflict)
+
+	_, err = st.ReleaseNotifications(t.Context(), "")
+	wantErr(t, "release without a holder", err, storage.ErrInvalid)
+	if k, err := st.ReleaseNotifications(t.Context(), "b"); err != nil || k != 1 {
+		t.Fatalf("release b's: got %d, %v; want 1 (n2; n3 is sent)", k, err)
+	}
+	if n := mustNotification(t, st, "n2"); n.LeaseHolder != "" || !n.LeaseUntil.IsZero() || n.State != storage.NotificationPending {
+		t.Fatalf("n2 released: got holder %q until %v state %s, want none, zero, pending", n.LeaseHolder, n.LeaseUntil, n.State)
+	}
+	if n := mustNotification(t, st, "n1"); n.LeaseHolder != "a" {
+		t.Fatalf("n1 after releasing b's: got holder %q, want still a", n.LeaseHolder)
+	}
+	if got := mustClaim(t, st, "c", t0, time.Minute, 10); !slices.Equal(got, []string{"n2"}) {
+		t.Fatalf("c claims right after the release: got %v, want [n2]", got)
+	}
 }
 
 // note returns a notification with id to recipient "u1" on the webhook.

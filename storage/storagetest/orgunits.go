@@ -45,6 +45,13 @@ func (s suite) orgUnitsVersion(t *testing.T) {
 	if v2 <= v1 {
 		t.Fatalf("version after an update: got %d, want more than %d", v2, v1)
 	}
+	root.Robots = storage.Robots{WeComURL: "https://robot.example/send?key=k1", DingTalkURL: "https://robot.example/robot/send?access_token=t1", DingTalkSecret: "SECs1"}
+	root, err = ou.UpdateOrgUnit(t.Context(), root)
+	wantErr(t, "update the robots", err, nil)
+	if got, err := ou.OrgUnit(t.Context(), "root"); err != nil || got.Robots != root.Robots || got.Robots.DingTalkSecret != "SECs1" {
+		t.Fatalf("robots stored: got %+v, %v; want %+v", got.Robots, err, root.Robots)
+	}
+	v2 = version()
 	stale := root
 	stale.Rev--
 	_, err = ou.UpdateOrgUnit(t.Context(), stale)

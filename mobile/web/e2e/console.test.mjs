@@ -329,6 +329,17 @@ test('7. management: org units, counterparties and the import, pairings, users, 
   await page.click('[data-test=modal-ok]')
   await page.waitForSelector('[data-test=unit-row][data-id=unitB] >> text=财税服务 8')
   assert.equal((await call('GET', '/v1/org-units/unitB')).sla_days.tax, 8)
+  // The unit's group robot: the URL (its key) is write-only, shown as 已设置.
+  await page.click('[data-test=unit-row][data-id=unitB] [data-test=unit-edit]')
+  await page.fill('[data-test=robot-wecom_url]', 'https://robot.example/cgi-bin/webhook/send?key=console-robot-key')
+  await page.click('[data-test=modal-ok]')
+  await page.waitForSelector('[data-test=unit-row][data-id=unitB] [data-test=unit-robots] >> text=企业微信已设置')
+  const withRobot = await call('GET', '/v1/org-units/unitB')
+  assert.equal(withRobot.robots.wecom, true)
+  assert.ok(!JSON.stringify(withRobot).includes('console-robot-key'), 'the robot key is never shown back')
+  await page.click('[data-test=unit-row][data-id=unitB] [data-test=unit-edit]')
+  assert.equal(await page.getAttribute('[data-test=robot-wecom_url]', 'placeholder'), '已设置（留空不变）')
+  await page.click('[data-test=modal-cancel]')
   await shot(page, 'console-09-org-units.png')
 
   await page.goto('/console/manage/counterparties')

@@ -168,6 +168,10 @@ func settings() []setting {
 			return nil
 		}},
 		{"notify-lease", "PAIRSYNC_NOTIFY_LEASE", "5m", "how long a sender holds a notification it claimed: after a crash, what it held is sent again once this passes", dur(func(c *Config) *time.Duration { return &c.Server.NotifyLease })},
+		{"notify-holder", "PAIRSYNC_NOTIFY_HOLDER", "", "this process's name in the outbox's claims, the same across its restarts and unique among running processes (empty: host name/addr): a restart releases what it held at a crash", func(c *Config, v string) error {
+			c.Server.NotifyHolder = v
+			return nil
+		}},
 		{"trusted-proxies", "PAIRSYNC_TRUSTED_PROXIES", "", "comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
 			c.Server.TrustedProxies = nil
 			for _, p := range strings.Split(v, ",") {
@@ -242,6 +246,12 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	if c.Server.NotifyHolder == "" {
+		// Stable across restarts and unique among live processes: two
+		// processes of one host cannot listen on one address.
+		host, _ := os.Hostname()
+		c.Server.NotifyHolder = host + "/" + c.Addr
 	}
 	if err := checkNotifyChannels(&c, getenv); err != nil {
 		return c, err

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,23 @@ func notifyChannelSettings() []setting {
 			return nil
 		}},
 		{"notify-sms-url", "PAIRSYNC_NOTIFY_SMS_URL", "", "URL of the SMS gateway that takes one JSON POST per text message (empty: no SMS)", url(func(c *Config) *string { return &c.Server.NotifySMS.URL })},
+		{"notify-sms-method", "PAIRSYNC_NOTIFY_SMS_METHOD", "POST", "the gateway's method: POST or PUT (the body template), or GET ({phone} and {text} in the URL, query-escaped)", str(func(c *Config) *string { return &c.Server.NotifySMS.Method })},
+		{"notify-sms-headers", "PAIRSYNC_NOTIFY_SMS_HEADERS", "", "headers sent to the gateway, \"Name: value; Name: value\" (may hold a key: prefer the environment)", func(c *Config, v string) error {
+			h, err := parseHeaders(v)
+			if err != nil {
+				return err
+			}
+			c.Server.NotifySMS.Headers = h
+			return nil
+		}},
+		{"notify-sms-split", "PAIRSYNC_NOTIFY_SMS_SPLIT", "false", "send a text over 70 characters as its parts of 67, one request each (false: whole, the platform joins it)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Server.NotifySMS.Split = b
+			return nil
+		}},
 		{"notify-sms-body", "PAIRSYNC_NOTIFY_SMS_BODY", notify.DefaultSMSBody, "the gateway's JSON body, {phone} and {text} filled in (JSON-escaped)", str(func(c *Config) *string { return &c.Server.NotifySMS.Body })},
 		{"notify-sms-signature", "PAIRSYNC_NOTIFY_SMS_SIGNATURE", notify.DefaultSMSSignature, "the SMS signature (短信签名), sent as 【signature】", str(func(c *Config) *string { return &c.Server.NotifySMS.Signature })},
 		{"notify-sms-text", "PAIRSYNC_NOTIFY_SMS_TEXT", notify.DefaultSMSText, "the text message: {sign} {name} {text} {link}", str(func(c *Config) *string { return &c.Server.NotifySMS.Text })},
@@ -77,8 +95,16 @@ func notifyChannelSettings() []setting {
 			}
 			return nil
 		}},
+		{"notify-unit-robots", "PAIRSYNC_NOTIFY_UNIT_ROBOTS", "false", "turn the 企业微信 and 钉钉 channels on for the robots administrators set on their org units, even without a global robot", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			c.Server.NotifyUnitRobots = b
+			return nil
+		}},
 		{"notify-dingtalk-msgtype", "PAIRSYNC_NOTIFY_DINGTALK_MSGTYPE", "markdown", "markdown or text", msgType(func(c *Config) *string { return &c.Server.NotifyDingTalk.MsgType })},
-		{"notify-quiet-hours", "PAIRSYNC_NOTIFY_QUIET_HOURS", "22:00-07:30", "quiet hours: SMS and robot messages wait till their end (off: none)", func(c *Config, v string) error {
+		{"notify-quiet-hours", "PAIRSYNC_NOTIFY_QUIET_HOURS", "22:00-07:00", "quiet hours: SMS and robot messages wait till their end (off: none)", func(c *Config, v string) error {
 			q, err := notify.ParseQuietHours(v, nil)
 			if err != nil {
 				return err
@@ -96,7 +122,7 @@ func notifyChannelSettings() []setting {
 			pacing(c).Quiet.Loc = loc
 			return nil
 		}},
-		{"notify-hourly-limit", "PAIRSYNC_NOTIFY_HOURLY_LIMIT", strconv.Itoa(notify.DefaultHourly), "most SMS or robot messages one person gets on one channel in an hour; the rest waits for the next (0: no limit)", func(c *Config, v string) error {
+		{"notify-hourly-limit", "PAIRSYNC_NOTIFY_HOURLY_LIMIT", strconv.Itoa(notify.DefaultHourly), "most SMS or robot messages one person gets on one channel in an hour; the rest goes folded into one message in the next (0: no limit)", func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return fmt.Errorf("want a number from 0, got %q", v)
@@ -108,6 +134,27 @@ func notifyChannelSettings() []setting {
 			return nil
 		}},
 	}
+}
+
+// parseHeaders reads "Name: value; Name: value" ("" is none).
+func parseHeaders(v string) (http.Header, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	h := http.Header{}
+	for _, kv := range strings.Split(v, ";") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			// The value is left out: it may be a key.
+			return nil, fmt.Errorf("want headers as \"Name: value; Name: value\", got an entry without a name and a colon (%q)", k)
+		}
+		h.Add(k, strings.TrimSpace(val))
+	}
+	return h, nil
 }
 
 // pacing is the server's pacing, made on first use.

@@ -1,0 +1,96 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+)
+
+// EventFolded is the event of a message that folds a person's
+// notifications held back by the hourly limit into one (Folded).
+const EventFolded = "folded"
+
+func init() {
+	// Kept here, beside the fold, rather than in the Titles literal.
+	Titles[EventFolded] = [2]string{"提醒汇总", "Reminders"}
+}
+
+// fold returns the other notifications of n's recipient and channel that
+// the hourly limit held back and that are due now, claimed by this sender,
+// when n itself was held by it: they go out with n as one message (the
+// issue's "the rest folded into one"). None when n was not held by the
+// limit, or no other is due.
+func (s *Sender) fold(ctx context.Context, n storage.Notification, now time.Time) ([]storage.Notification, error) {
+	if !strings.HasPrefix(n.Answer, ReasonHourlyLimit+":") {
+		return nil, nil
+	}
+	pending, _, err := s.Store.ListNotifications(ctx, storage.NotificationQuery{Recipient: n.Recipient, Channel: n.Channel,
+		State: storage.NotificationPending, Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	var out []storage.Notification
+	for _, o := range pending {
+		if o.ID == n.ID || !strings.HasPrefix(o.Answer, ReasonHourlyLimit+":") || o.NextAt.After(now) {
+			continue
+		}
+		c, err := s.Store.ClaimNotification(ctx, o.ID, s.Holder, now, cmpOr(s.Lease, DefaultLease))
+		if errors.Is(err, storage.ErrConflict) {
+			continue // another sender has it, or it went meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// foldItemMax is how many characters of each folded notification's words
+// the folded message keeps.
+const foldItemMax = 30
+
+// Folded is the one message that carries n and others: "另有 3 条提醒：…；…；…。"
+// with each one's words cut short, oldest first, and a link to the
+// person's messages (the console's for an administrator), where each is
+// in full.
+func Folded(n storage.Notification, others []storage.Notification, role string) storage.Notification {
+	all := append([]storage.Notification{n}, others...)
+	slices.SortStableFunc(all, func(a, b storage.Notification) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	items := make([]string, len(all))
+	for i, o := range all {
+		t := body(o)
+		for _, sep := range []string{"，", ": "} { // the greeting (greet)
+			if o.RecipientName != "" {
+				t = strings.TrimPrefix(t, o.RecipientName+sep)
+			}
+		}
+		t = strings.TrimRight(t, "。. ")
+		if utf8.RuneCountInString(t) > foldItemMax {
+			t = string([]rune(t)[:foldItemMax]) + "…"
+		}
+		items[i] = t
+	}
+	path := "/messages"
+	if role == string(pairing.Admin) {
+		path = "/console/messages"
+	}
+	link := path
+	if u, err := url.Parse(n.Link); err == nil && u.Host != "" {
+		link = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}).String()
+	}
+	f := n
+	f.Event, f.Link = EventFolded, link
+	f.Text = greet(n.Lang, n.RecipientName, pick(n.Lang,
+		fmt.Sprintf("【结对共建】另有 %d 条提醒：%s。请在“消息”中查看全文。", len(all), strings.Join(items, "；")),
+		fmt.Sprintf("[Pairsync] %d more reminders: %s. See them in full in your messages.", len(all), strings.Join(items, "; "))))
+	return f
+}
