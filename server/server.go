@@ -241,7 +241,12 @@ type Server struct {
 	// stopLoops ends what Serve started beside the listener (flushLoop).
 	stopLoops     chan struct{}
 	stopLoopsOnce sync.Once
-	digest digests
+	digest        digests
+	// photoGC lets one photo collection run at a time in this process
+	// (the maintenance lease keeps other processes out: photogc.go);
+	// maintenanceTTL is the lease's length while RunMaintenance runs here.
+	photoGC        sync.Mutex
+	maintenanceTTL atomic.Int64
 }
 
 // New builds a Server with every route registered.
@@ -416,8 +421,10 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	s.maintenanceTTL.Store(int64(2 * interval))
+	defer s.maintenanceTTL.Store(0)
 	for first := true; ; first = false {
-		if !s.leads(ctx, "maintenance", 2*interval) {
+		if !s.leads(ctx, maintenanceLease, 2*interval) {
 			select {
 			case <-ctx.Done():
 				return
