@@ -402,8 +402,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// receiptsKept is how many of each device's latest push answers are kept
-// for exactly-once replays; older replays answer "duplicate".
+// receiptsKept bounds, by counters below its newest, the receipts kept of
+// a device whose receipts predate Receipt.Acked. Every receipt written now
+// carries the lowest counter of its push, and a device's receipts below the
+// highest of those are pruned: the device sends its outbox in counter order
+// from the oldest entry and drops an entry only with its answer, so it will
+// never send a change below that counter again. What stays is about one
+// push (≤ 500 answers) per device, and a retried push, however far apart its
+// counters, is still answered from its receipts.
 const receiptsKept = 10_000
 
 // RunMaintenance runs the background work until ctx ends: every interval,
