@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -193,7 +194,7 @@ func (s *Server) CollectPhotos(ctx context.Context, dryRun bool) (gcReport, erro
 			switch {
 			case cited:
 				rep.Cited++
-				if !dryRun {
+				if !dryRun && !s.ledger.PhotoStored(pi.SHA256) { // one read only where the ledger says not stored
 					if err := s.restoreReceipt(ctx, pi); err != nil {
 						return rep, err
 					}
@@ -310,10 +311,10 @@ func (s *Server) unmarkPhoto(ctx context.Context, sum string, markSeq uint64) er
 	return err
 }
 
-// restoreReceipt makes the receipt of a cited photo the store holds say
-// stored when an earlier run's removal was decided and not done (a crash
-// between the receipt and the delete, the photo cited again since), or a
-// crash left it without one.
+// restoreReceipt makes the receipt of a cited photo the store holds, which
+// the ledger says is not stored, say stored: an earlier run's removal was
+// decided and not done (a crash between the receipt and the delete, the
+// photo cited again since), or a crash left it without one.
 func (s *Server) restoreReceipt(ctx context.Context, pi storage.PhotoInfo) error {
 	values, err := jsonValues(map[string]any{"sha256": pi.SHA256, "stored": true, "size": pi.Size, "marked": false})
 	if err != nil {
@@ -364,4 +365,63 @@ func (s *Server) collectPhotos(c *fiber.Ctx) error {
 			Detail: fmt.Sprintf("%d photos, %d bytes removed", len(rep.Orphan), rep.Bytes), OrgPath: principal(c).OrgPath})
 	}
 	return c.JSON(rep)
+}
+
+// writeRecordWhen is writeRecord (write.go) with a precondition, for the
+// photo receipts' compare-and-set steps: when (if not nil) is
+// given the stored version (zero and 0 when there is none) and says whether
+// to write; the write is a compare-and-set on that version, so when is asked
+// again about whatever a racing writer committed. It reports whether it
+// wrote; when it did not, it returns the stored version.
+func (s *Server) writeRecordWhen(ctx context.Context, collection, id, pid string, values map[string]json.RawMessage,
+	when func(cur syncproto.Record, seq uint64) bool) (syncproto.Record, uint64, bool, error) {
+	defer s.pairingLocks.lock(pid)()
+	k := storage.Key{Collection: collection, ID: id}
+	for attempt := 1; ; attempt++ {
+		cur := syncproto.NewRecord(collection, id, pid)
+		var expect uint64
+		sr, err := s.store.Get(ctx, k)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+		case err != nil:
+			return syncproto.Record{}, 0, false, err
+		default:
+			if sr.Pairing != pid {
+				return syncproto.Record{}, 0, false, errWrongPairing
+			}
+			if cur, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
+				return syncproto.Record{}, 0, false, fmt.Errorf("stored %s/%s: %w", collection, id, err)
+			}
+			expect = sr.Seq
+		}
+		if when != nil && !when(cur, expect) {
+			return cur, expect, false, nil
+		}
+		s.writer.mu.Lock()
+		next, wr, err := s.writer.w.Set(cur, values, s.now())
+		s.writer.mu.Unlock()
+		if err != nil {
+			return syncproto.Record{}, 0, false, err
+		}
+		if wr.IsZero() && expect != 0 {
+			return next, expect, true, nil // every value was already there
+		}
+		data, err := syncproto.Encode(next)
+		if err != nil {
+			return syncproto.Record{}, 0, false, err
+		}
+		c, err := s.commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
+		if err == nil {
+			return next, c.Seqs[0], true, nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			return syncproto.Record{}, 0, false, err
+		}
+		if attempt == commitAttempts {
+			return syncproto.Record{}, 0, false, errPairingBusy(pid, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return syncproto.Record{}, 0, false, err
+		}
+	}
 }

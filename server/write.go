@@ -35,17 +35,6 @@ var errWrongPairing = errors.New("server: the record belongs to another pairing"
 // commit path, exactly as a device's change would be committed: phones
 // receive it by pull. It returns the new version and its sequence.
 func (s *Server) writeRecord(ctx context.Context, collection, id, pid string, values map[string]json.RawMessage) (syncproto.Record, uint64, error) {
-	rec, seq, _, err := s.writeRecordWhen(ctx, collection, id, pid, values, nil)
-	return rec, seq, err
-}
-
-// writeRecordWhen is writeRecord with a precondition: when (if not nil) is
-// given the stored version (zero and 0 when there is none) and says whether
-// to write; the write is a compare-and-set on that version, so when is asked
-// again about whatever a racing writer committed. It reports whether it
-// wrote; when it did not, it returns the stored version.
-func (s *Server) writeRecordWhen(ctx context.Context, collection, id, pid string, values map[string]json.RawMessage,
-	when func(cur syncproto.Record, seq uint64) bool) (syncproto.Record, uint64, bool, error) {
 	defer s.pairingLocks.lock(pid)()
 	k := storage.Key{Collection: collection, ID: id}
 	for attempt := 1; ; attempt++ {
@@ -55,44 +44,41 @@ func (s *Server) writeRecordWhen(ctx context.Context, collection, id, pid string
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 		case err != nil:
-			return syncproto.Record{}, 0, false, err
+			return syncproto.Record{}, 0, err
 		default:
 			if sr.Pairing != pid {
-				return syncproto.Record{}, 0, false, errWrongPairing
+				return syncproto.Record{}, 0, errWrongPairing
 			}
 			if cur, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-				return syncproto.Record{}, 0, false, fmt.Errorf("stored %s/%s: %w", collection, id, err)
+				return syncproto.Record{}, 0, fmt.Errorf("stored %s/%s: %w", collection, id, err)
 			}
 			expect = sr.Seq
-		}
-		if when != nil && !when(cur, expect) {
-			return cur, expect, false, nil
 		}
 		s.writer.mu.Lock()
 		next, wr, err := s.writer.w.Set(cur, values, s.now())
 		s.writer.mu.Unlock()
 		if err != nil {
-			return syncproto.Record{}, 0, false, err
+			return syncproto.Record{}, 0, err
 		}
 		if wr.IsZero() && expect != 0 {
-			return next, expect, true, nil // every value was already there
+			return next, expect, nil // every value was already there
 		}
 		data, err := syncproto.Encode(next)
 		if err != nil {
-			return syncproto.Record{}, 0, false, err
+			return syncproto.Record{}, 0, err
 		}
 		c, err := s.commit(ctx, storage.Batch{Pairing: pid, Puts: []storage.Put{{Key: k, Expect: expect, Data: data}}})
 		if err == nil {
-			return next, c.Seqs[0], true, nil
+			return next, c.Seqs[0], nil
 		}
 		if !errors.Is(err, storage.ErrConflict) {
-			return syncproto.Record{}, 0, false, err
+			return syncproto.Record{}, 0, err
 		}
 		if attempt == commitAttempts {
-			return syncproto.Record{}, 0, false, errPairingBusy(pid, err)
+			return syncproto.Record{}, 0, errPairingBusy(pid, err)
 		}
 		if err := backoff(ctx, attempt); err != nil {
-			return syncproto.Record{}, 0, false, err
+			return syncproto.Record{}, 0, err
 		}
 	}
 }
