@@ -10,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
-	"github.com/pairsync/pairsync/storage"
 )
 
 // The administrators' console (mobile/web, under /console/) shows the
@@ -268,7 +267,8 @@ type idleDeviceList struct {
 // only to the device itself. Administrators (viewers see figures, not
 // people's devices).
 //
-// It reads each user's devices: O(users of the subtree) store reads.
+// It costs two store calls whatever the subtree's size: its org units,
+// then the idle devices of their users with the users (IdleDevices).
 func (s *Server) attentionDevices(c *fiber.Ctx) error {
 	ctx, p := c.UserContext(), principal(c)
 	if err := s.authorize(c, pairing.Read, pairing.Object{Kind: pairing.KindDevice, OrgPath: p.OrgPath}); err != nil {
@@ -293,34 +293,21 @@ func (s *Server) attentionDevices(c *fiber.Ctx) error {
 	now := s.now()
 	limit := now.Add(-time.Duration(hours) * time.Hour)
 	out := idleDeviceList{At: now.UTC(), Hours: hours, Devices: []idleDevice{}}
-	q := storage.UserQuery{OrgUnits: ids, Limit: 500}
-	for {
-		users, more, err := s.store.ListUsers(ctx, q)
-		if err != nil {
-			return err
+	idle, err := s.store.IdleDevices(ctx, ids, limit)
+	if err != nil {
+		return err
+	}
+	for _, it := range idle {
+		d, u := s.seen.seen(it.Device), it.User // sightings not yet written
+		last := d.LastSeen
+		if last.IsZero() {
+			last = d.CreatedAt
 		}
-		for _, u := range users {
-			ds, err := s.store.DevicesOf(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				d = s.seen.seen(d) // sightings not yet written
-				last := d.LastSeen
-				if last.IsZero() {
-					last = d.CreatedAt
-				}
-				if !d.RevokedAt.IsZero() || !last.Before(limit) {
-					continue
-				}
-				out.Devices = append(out.Devices, idleDevice{deviceView: viewDevice(d), Username: u.Username, UserName: u.Name,
-					Role: u.Role, OrgUnit: u.OrgUnit, IdleHours: float64(now.Sub(last)/time.Minute) / 60})
-			}
+		if !d.RevokedAt.IsZero() || !last.Before(limit) {
+			continue
 		}
-		if !more || len(users) == 0 {
-			break
-		}
-		q.After = users[len(users)-1].Username
+		out.Devices = append(out.Devices, idleDevice{deviceView: viewDevice(d), Username: u.Username, UserName: u.Name,
+			Role: u.Role, OrgUnit: u.OrgUnit, IdleHours: float64(now.Sub(last)/time.Minute) / 60})
 	}
 	slices.SortStableFunc(out.Devices, func(a, b idleDevice) int {
 		return cmp.Or(cmp.Compare(b.IdleHours, a.IdleHours), strings.Compare(a.ID, b.ID))

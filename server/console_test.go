@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -218,5 +221,100 @@ func TestConsolePaths(t *testing.T) {
 	}
 	if resp, _ := do(t, s, httptest.NewRequest("GET", "/console/x.js", nil)); resp.StatusCode != 404 {
 		t.Errorf("GET /console/x.js: got %d, want 404 (not a screen)", resp.StatusCode)
+	}
+}
+
+// deviceReads is a store that counts the calls that read users and devices
+// (one each is one round trip to MongoDB).
+type deviceReads struct {
+	storage.Store
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *deviceReads) count(name string) {
+	c.mu.Lock()
+	c.n[name]++
+	c.mu.Unlock()
+}
+
+func (c *deviceReads) reset() {
+	c.mu.Lock()
+	c.n = map[string]int{}
+	c.mu.Unlock()
+}
+
+func (c *deviceReads) OrgUnits(ctx context.Context, path string) ([]storage.OrgUnit, error) {
+	c.count("OrgUnits")
+	return c.Store.OrgUnits(ctx, path)
+}
+
+func (c *deviceReads) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, bool, error) {
+	c.count("ListUsers")
+	return c.Store.ListUsers(ctx, q)
+}
+
+func (c *deviceReads) DevicesOf(ctx context.Context, userID string) ([]storage.Device, error) {
+	c.count("DevicesOf")
+	return c.Store.DevicesOf(ctx, userID)
+}
+
+func (c *deviceReads) IdleDevices(ctx context.Context, units []string, before time.Time) ([]storage.IdleDevice, error) {
+	c.count("IdleDevices")
+	return c.Store.IdleDevices(ctx, units, before)
+}
+
+// TestAttentionDevicesRoundTrips: the devices needing attention cost the
+// same number of store reads for a subtree of 3 users as for one of 63
+// (before: one read of devices per user).
+func TestAttentionDevicesRoundTrips(t *testing.T) {
+	e := newDomainEnv(t)
+	counted := &deviceReads{Store: e.db, n: map[string]int{}}
+	s2, err := New(Config{}, Deps{Store: counted, Photos: e.s.photos, Now: e.now, PasswordParams: fastPasswords})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &idEnv{t: t, s: s2, db: e.db, base: serve(t, s2), clock: e.clock, units: e.units, users: e.users}
+	ctx := t.Context()
+	old := e.now().Add(-72 * time.Hour)
+	addUsers := func(from, to int) {
+		for i := from; i < to; i++ {
+			id := fmt.Sprintf("u-extra%02d", i)
+			if _, err := e.db.CreateUser(ctx, storage.User{ID: id, Username: fmt.Sprintf("extra%02d", i), Role: "officer", OrgUnit: "unitA", Name: "外勤"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.db.CreateDevice(ctx, storage.Device{ID: "d-" + id, UserID: id, CreatedAt: old}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	reads := func(want int) int {
+		t.Helper()
+		tok := other.login("adminA").AccessToken
+		counted.reset()
+		var list idleDeviceList
+		r := other.call("GET", "/v1/devices/attention", tok, nil)
+		if r.status != 200 {
+			t.Fatalf("attention: got %d %s, want 200", r.status, r.body)
+		}
+		r.json(t, &list)
+		if len(list.Devices) != want {
+			t.Fatalf("attention: got %d devices, want %d", len(list.Devices), want)
+		}
+		counted.mu.Lock()
+		defer counted.mu.Unlock()
+		t.Logf("store reads for %d idle devices: %v", want, counted.n)
+		n := 0
+		for _, v := range counted.n {
+			n += v
+		}
+		return n
+	}
+	addUsers(0, 3)
+	small := reads(3)
+	addUsers(3, 63)
+	large := reads(63)
+	if large != small || small > 2 {
+		t.Fatalf("store reads of users and devices: %d for 3 users, %d for 63; want the same, at most 2", small, large)
 	}
 }

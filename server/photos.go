@@ -249,8 +249,9 @@ func (s *Server) uploadState(ctx context.Context, sum string, size int64) (uploa
 	u, err := s.photos.BeginUpload(ctx, sum, size)
 	if errors.Is(err, storage.ErrExists) {
 		// Stored already (by another phone, or before a lost answer):
-		// make sure its receipt says so.
-		if err := s.ensureReceipt(ctx, sum); err != nil {
+		// make sure its receipt says so, and that no collection removes it
+		// once the phone, told so, drops its copy (keepPhoto).
+		if err := s.keepPhoto(ctx, sum); err != nil {
 			return ans, err
 		}
 		ans.Stored = true
@@ -330,6 +331,9 @@ func (s *Server) putPhoto(c *fiber.Ctx) error {
 			return err
 		}
 		if s.ledger.PhotoStored(lp.sum) {
+			if err := s.keepPhoto(ctx, lp.sum); err != nil {
+				return err
+			}
 			return c.JSON(photoDone{SHA256: lp.sum, Stored: true})
 		}
 	}
@@ -385,6 +389,9 @@ func (s *Server) donePhoto(c *fiber.Ctx) error {
 		if !lp.open {
 			return errNoUpload(lp.sum)
 		}
+		if err := s.keepPhoto(c.UserContext(), lp.sum); err != nil {
+			return err
+		}
 		return c.JSON(photoDone{SHA256: lp.sum, Stored: true})
 	}
 	done, err := s.completeUpload(c.UserContext(), principal(c), lp, upload, "")
@@ -424,7 +431,11 @@ func (s *Server) completeUpload(ctx context.Context, p pairing.Principal, lp loa
 			"parts are missing: POST /v1/photos/%s/uploads says which, then send them", sum)
 	case errors.Is(err, storage.ErrNotFound):
 		if _, serr := s.photos.StatPhoto(ctx, sum); serr == nil && lp.open {
-			break // completed already (a retried done)
+			// Completed already (a retried done).
+			if err := s.keepPhoto(ctx, sum); err != nil {
+				return photoDone{}, err
+			}
+			return photoDone{SHA256: sum, Stored: true}, nil
 		}
 		// A caller who may not open the photo learns nothing of it.
 		return photoDone{}, errNoUpload(sum)
@@ -474,37 +485,12 @@ func errNoUpload(sum string) *Error {
 // longer) stored.
 func (s *Server) writeReceipt(ctx context.Context, r pairing.PhotoReceipt) error {
 	values, err := jsonValues(map[string]any{"sha256": r.SHA256, "stored": r.Stored, "size": r.Size, "type": r.Type,
-		"width": r.Width, "height": r.Height, "at": s.now().UTC().Format(time.RFC3339), "grants": true})
+		"width": r.Width, "height": r.Height, "at": s.now().UTC().Format(time.RFC3339), "grants": true, "marked": false})
 	if err != nil {
 		return err
 	}
 	_, _, err = s.writeRecord(ctx, pairing.CollPhotos, r.SHA256, pairing.PhotoScope, values)
 	return err
-}
-
-// ensureReceipt writes the receipt of a stored photo if the photo scope
-// does not say so yet (a crash between storing and the receipt).
-func (s *Server) ensureReceipt(ctx context.Context, sum string) error {
-	if err := s.ledger.Refresh(ctx); err != nil {
-		return err
-	}
-	if s.ledger.PhotoStored(sum) {
-		return nil
-	}
-	pi, err := s.photos.StatPhoto(ctx, sum)
-	if err != nil {
-		return err
-	}
-	typ := ""
-	if rc, _, err := s.photos.OpenPhoto(ctx, sum); err == nil {
-		head := make([]byte, imaging.HeadSize)
-		n, _ := readFull(rc, head)
-		rc.Close()
-		if i, err := imaging.Inspect(head[:n]); err == nil {
-			typ = i.Type
-		}
-	}
-	return s.writeReceipt(ctx, pairing.PhotoReceipt{SHA256: sum, Stored: true, Size: pi.Size, Type: typ})
 }
 
 // getPhoto: GET /v1/photos/:id — the photo's bytes (streamed), or with
@@ -575,110 +561,6 @@ func (s *Server) thumbnail(ctx context.Context, sum string) ([]byte, error) {
 		s.log.Warn("thumbnail not kept", "sha256", sum, "err", err)
 	}
 	return thumb, nil
-}
-
-// gcReport is what a photo collection found (and, unless a dry run, did).
-type gcReport struct {
-	DryRun bool      `json:"dry_run"`
-	Grace  string    `json:"grace"`
-	Listed int       `json:"listed"`
-	Cited  int       `json:"cited"`
-	Young  int       `json:"young"` // uncited but stored less than Grace ago
-	Orphan []gcPhoto `json:"orphans"`
-	Bytes  int64     `json:"bytes"`
-	// Uploads are pending uploads nobody finished for a day.
-	Uploads int `json:"abandoned_uploads"`
-}
-
-type gcPhoto struct {
-	SHA256   string    `json:"sha256"`
-	Size     int64     `json:"size"`
-	StoredAt time.Time `json:"stored_at"`
-}
-
-// CollectPhotos removes photos no record cites that were stored more than
-// the grace period ago (never a photo a record cites, even a deleted
-// record not yet purged), and pending uploads abandoned for a day. A dry
-// run only reports.
-func (s *Server) CollectPhotos(ctx context.Context, dryRun bool) (gcReport, error) {
-	rep := gcReport{DryRun: dryRun, Grace: s.cfg.PhotoGCGrace.String(), Orphan: []gcPhoto{}}
-	if err := s.dir.Refresh(ctx); err != nil {
-		return rep, err
-	}
-	if err := s.ledger.Refresh(ctx); err != nil {
-		return rep, err
-	}
-	now := s.now()
-	after := ""
-	for {
-		list, more, err := s.photos.ListPhotos(ctx, after, 1000)
-		if err != nil {
-			return rep, err
-		}
-		for _, pi := range list {
-			rep.Listed++
-			cited, err := s.ledger.PhotoCited(ctx, pi.SHA256)
-			if err != nil {
-				return rep, err
-			}
-			switch {
-			case cited:
-				rep.Cited++
-			case now.Sub(pi.StoredAt) < s.cfg.PhotoGCGrace:
-				rep.Young++
-			default:
-				rep.Orphan = append(rep.Orphan, gcPhoto{SHA256: pi.SHA256, Size: pi.Size, StoredAt: pi.StoredAt})
-				rep.Bytes += pi.Size
-				if dryRun {
-					continue
-				}
-				// The receipt goes first: a crash between the two leaves an
-				// uncited object the next run removes, never a receipt of
-				// a photo that is gone.
-				if err := s.writeReceipt(ctx, pairing.PhotoReceipt{SHA256: pi.SHA256, Stored: false, Size: pi.Size}); err != nil {
-					return rep, err
-				}
-				if err := s.photos.DeletePhoto(ctx, pi.SHA256); err != nil {
-					return rep, err
-				}
-			}
-		}
-		if !more || len(list) == 0 {
-			break
-		}
-		after = list[len(list)-1].SHA256
-	}
-	uploads, err := s.photos.Uploads(ctx, now.Add(-abandonedUpload))
-	if err != nil {
-		return rep, err
-	}
-	rep.Uploads = len(uploads)
-	if !dryRun {
-		for _, u := range uploads {
-			if err := s.photos.AbortUpload(ctx, u.SHA256, u.ID); err != nil {
-				return rep, err
-			}
-		}
-	}
-	return rep, nil
-}
-
-// collectPhotos: POST /v1/photos/gc?dry_run= — administrators of a root
-// unit; a dry run (the default) reports what a collection would remove.
-func (s *Server) collectPhotos(c *fiber.Ctx) error {
-	if err := s.authorize(c, pairing.Manage, pairing.Object{Kind: pairing.KindSystem}); err != nil {
-		return err
-	}
-	dry := c.Query("dry_run") != "false"
-	rep, err := s.CollectPhotos(c.UserContext(), dry)
-	if err != nil {
-		return err
-	}
-	if !dry {
-		s.audit(c, storage.AuditEvent{Action: "photos.gc", Object: "photos", Result: "ok",
-			Detail: fmt.Sprintf("%d photos, %d bytes removed", len(rep.Orphan), rep.Bytes), OrgPath: principal(c).OrgPath})
-	}
-	return c.JSON(rep)
 }
 
 // readFull reads into b until it is full or r ends.

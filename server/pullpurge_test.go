@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -85,5 +88,69 @@ func TestPurgeDuringPull(t *testing.T) {
 	if !slices.Contains(ans.Resync, "p1") || len(p1) > 0 {
 		t.Fatalf("pull during a purge: got resync %v and p1 records %v (cursor %v → %v), want resync [p1] and no p1 records",
 			ans.Resync, p1, conA.cursor["p1"], ans.Cursor["p1"])
+	}
+}
+
+// feedReads is a store that counts the records the changes feeds hand out,
+// per scope.
+type feedReads struct {
+	storage.Store
+	mu   sync.Mutex
+	read map[string]int
+}
+
+func (f *feedReads) Changes(ctx context.Context, pairing string, after uint64, lim storage.PageLimit) (storage.Page, error) {
+	p, err := f.Store.Changes(ctx, pairing, after, lim)
+	f.mu.Lock()
+	f.read[pairing] += len(p.Records)
+	f.mu.Unlock()
+	return p, err
+}
+
+// TestSweepReadsOnlyTombstones: the hourly tombstone sweep reads no
+// pairing's records (the ledger, warm, knows the tombstones); it purges
+// the one deleted record, and a second sweep purges nothing.
+func TestSweepReadsOnlyTombstones(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	off := e.device(t, "officerA")
+	var chs []syncproto.Change
+	for i := range 40 {
+		chs = append(chs, off.set("visits", fmt.Sprintf("v%02d", i), "p1", map[string]any{"notes": i}))
+	}
+	off.push(chs...)
+	del, w, err := off.w.Delete(off.view["visits/v07"], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off.view["visits/v07"] = del
+	off.push(syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: del})
+
+	counted := &feedReads{Store: e.db, read: map[string]int{}}
+	s2, err := New(Config{}, Deps{Store: counted, Photos: e.s.photos, Now: e.now, PasswordParams: fastPasswords, ProtocolOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.dir.Refresh(t.Context()); err != nil { // as at start-up
+		t.Fatal(err)
+	}
+	if err := s2.ledger.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	counted.read = map[string]int{}
+	n, err := s2.SweepTombstones(t.Context(), time.Now().Add(time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("sweep: purged %d (%v), want 1 (v07)", n, err)
+	}
+	for scope, read := range counted.read {
+		if scope != pairing.DirectoryScope && read > 0 {
+			t.Errorf("the sweep read %d records of %s, want none (reads %v)", read, scope, counted.read)
+		}
+	}
+	if _, err := e.db.Get(t.Context(), storage.Key{Collection: "visits", ID: "v07"}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("v07 after the sweep: %v, want not found", err)
+	}
+	if n, err := s2.SweepTombstones(t.Context(), time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("second sweep: purged %d (%v), want 0", n, err)
 	}
 }

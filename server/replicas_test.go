@@ -353,3 +353,145 @@ func TestReplicasLastSeen(t *testing.T) {
 		})
 	})
 }
+
+// TestReplicasPhotoCleanup: photos nobody cites are collected on one
+// replica, again and again, while phones push visits citing them through
+// the other two and ask whether to upload. No photo a record cites is
+// removed after a phone was told it is stored, and every cited photo ends
+// stored (a phone not told so sends it again).
+func TestReplicasPhotoCleanup(t *testing.T) {
+	replicaStores(t, func(t *testing.T, e *replicaEnv) {
+		for _, r := range e.rs {
+			r.s.cfg.PhotoGCGrace = time.Nanosecond
+		}
+		admin := e.rs[0].login("adminA").AccessToken
+		code := pairing.CompleteCreditCode("91320100MA1" + "ABCDE2")
+		r := e.rs[0].call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
+			"kind": "enterprise", "name": "南京某某照片有限公司", "credit_code": code, "org_unit": "unitA", "industry": "制造业"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create counterparty: got %d %s, want 201", r.status, r.body)
+		}
+		var cp writeAnswer
+		r.json(t, &cp)
+		r = e.rs[0].call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
+			"name": "一支部 ↔ 照片公司", "status": "active", "branches": []string{"unitA"}, "counterparties": []string{cp.Record.ID},
+			"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "starts_on": "2026-01-01"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create pairing: got %d %s, want 201", r.status, r.body)
+		}
+		var pa writeAnswer
+		r.json(t, &pa)
+		pid := pa.Record.ID
+		at := time.Now().UTC().Format(time.RFC3339)
+		visitFields := func(photos ...[]byte) map[string]any {
+			m := manifestOf("image/jpeg", photos...)
+			if m == nil {
+				m = []map[string]any{}
+			}
+			return map[string]any{"mode": "onsite", "visited_at": at, "officers": []string{"u-officerA"},
+				"location": map[string]any{"lat": 32, "lng": 118.8}, "photos": m}
+		}
+		racing := e.racing(t)
+		n := 6
+		if !racing {
+			n = 2
+		}
+		var photos [][]byte
+		for i := range n {
+			photos = append(photos, testJPEG(t, uint64(200+i), 8<<10))
+		}
+		// Stored, then cited by nobody.
+		first := e.rs[0].device(t, "officerA")
+		first.pull()
+		_, ans := first.push(first.set("visits", "v0", pid, visitFields(photos...)))
+		wantWritten(t, "v0 citing every photo", ans)
+		for _, p := range photos {
+			if r := first.phoneUpload(p, "image/jpeg", 0); r.status != http.StatusOK {
+				t.Fatalf("upload: %d %s", r.status, r.body)
+			}
+		}
+		_, ans = first.push(first.set("visits", "v0", pid, visitFields()))
+		wantWritten(t, "v0 citing none", ans)
+
+		// One phone per photo, on replicas 0 and 1: push a visit citing
+		// it, ask, and send it unless told it is stored.
+		told := make([]bool, n)
+		devices := make([]*device, n)
+		for i := range n { // signed in one after another: racing sign-ins meet the throttle
+			devices[i] = e.rs[i%2].device(t, "officerA")
+			devices[i].pull()
+		}
+		phone := func(i int) {
+			d := devices[i]
+			_, ans := d.push(d.set("visits", fmt.Sprintf("v%d", i+1), pid, visitFields(photos[i])))
+			if len(ans.Results) != 1 || ans.Results[0].Status != syncproto.StatusApplied && ans.Results[0].Status != syncproto.StatusMerged {
+				t.Errorf("phone %d's visit: %+v", i, ans.Results)
+				return
+			}
+			eventually(t, fmt.Sprintf("phone %d's photo stored", i), func() (bool, string) {
+				r := d.phoneUpload(photos[i], "image/jpeg", 0)
+				if r.status != http.StatusOK {
+					return false, fmt.Sprintf("%d %s", r.status, r.body) // 503 while its removal is under way
+				}
+				var a uploadAnswer
+				r.json(t, &a)
+				told[i] = a.Stored || strings.Contains(string(r.body), `"stored":true`)
+				return true, ""
+			})
+		}
+		if !racing {
+			for i := range n {
+				phone(i)
+				if _, err := e.rs[2].s.CollectPhotos(t.Context(), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		} else {
+			done := make(chan struct{})
+			collected := make(chan int)
+			go func() {
+				runs := 0
+				for {
+					select {
+					case <-done:
+						collected <- runs
+						return
+					default:
+					}
+					if _, err := e.rs[2].s.CollectPhotos(t.Context(), false); err != nil {
+						t.Errorf("collection: %v", err)
+					}
+					runs++
+				}
+			}()
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { phone(i) })
+			}
+			wg.Wait()
+			close(done)
+			t.Logf("%d collections ran during the pushes", <-collected)
+		}
+		// A last collection after everything: every photo is cited now.
+		rep, err := e.rs[2].s.CollectPhotos(t.Context(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Orphan) != 0 {
+			t.Errorf("the last collection removed %+v, want nothing (every photo is cited)", rep.Orphan)
+		}
+		for i, p := range photos {
+			if _, err := e.rs[0].s.photos.StatPhoto(t.Context(), sumOf(p)); err != nil {
+				t.Errorf("photo %d (told stored: %v), cited by v%d: %v, want stored", i, told[i], i+1, err)
+			}
+			for k, rep := range e.rs {
+				if err := rep.s.ledger.Refresh(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if !rep.s.ledger.PhotoStored(sumOf(p)) {
+					t.Errorf("photo %d: replica %d's receipt says not stored", i, k)
+				}
+			}
+		}
+	})
+}

@@ -254,6 +254,11 @@ type Server struct {
 	stopLoops     chan struct{}
 	stopLoopsOnce sync.Once
 	digest        digests
+	// photoGC lets one photo collection run at a time in this process
+	// (the maintenance lease keeps other processes out: photogc.go);
+	// maintenanceTTL is the lease's length while RunMaintenance runs here.
+	photoGC        sync.Mutex
+	maintenanceTTL atomic.Int64
 }
 
 // New builds a Server with every route registered.
@@ -411,8 +416,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// receiptsKept is how many of each device's latest push answers are kept
-// for exactly-once replays; older replays answer "duplicate".
+// receiptsKept bounds, by counters below its newest, the receipts kept of
+// a device whose receipts predate Receipt.Acked. Every receipt written now
+// carries the lowest counter of its push, and a device's receipts below the
+// highest of those are pruned: the device sends its outbox in counter order
+// from the oldest entry and drops an entry only with its answer, so it will
+// never send a change below that counter again. What stays is about one
+// push (≤ 500 answers) per device, and a retried push, however far apart its
+// counters, is still answered from its receipts.
 const receiptsKept = 10_000
 
 // RunMaintenance runs the background work until ctx ends: every interval,
@@ -430,8 +441,10 @@ func (s *Server) RunMaintenance(ctx context.Context, interval time.Duration) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	s.maintenanceTTL.Store(int64(2 * interval))
+	defer s.maintenanceTTL.Store(0)
 	for first := true; ; first = false {
-		if !s.leads(ctx, "maintenance", 2*interval) {
+		if !s.leads(ctx, maintenanceLease, 2*interval) {
 			select {
 			case <-ctx.Done():
 				return

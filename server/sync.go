@@ -115,7 +115,7 @@ func (s *Server) push(c *fiber.Ctx) error {
 	var receipts []storage.Receipt
 	for i := range results {
 		if results[i].Status == syncproto.StatusRejected {
-			receipts = append(receipts, receipt(dev.ID, results[i]))
+			receipts = append(receipts, receipt(dev.ID, results[i], req.Changes[0].Dot.Counter))
 		}
 	}
 	if len(receipts) > 0 {
@@ -172,9 +172,12 @@ func rejected(d syncproto.Dot, e *syncproto.Error) syncproto.Result {
 	return syncproto.Result{Dot: d, Status: syncproto.StatusRejected, Error: e}
 }
 
-func receipt(device string, r syncproto.Result) storage.Receipt {
+// receipt is the stored answer to a change; acked is the lowest counter of
+// its push (the device holds the answers of every change below it: see
+// receiptsKept).
+func receipt(device string, r syncproto.Result, acked uint64) storage.Receipt {
 	answer, _ := json.Marshal(r)
-	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: answer}
+	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: answer, Acked: acked}
 }
 
 // commitChanges merges, admits (pairing.Admit) and commits the changes at
@@ -236,7 +239,7 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 						results[i].Stamp = nil // stored at Seq with a later change on top
 					}
 				}
-				out = append(out, receipt(device, results[i]))
+				out = append(out, receipt(device, results[i], changes[0].Dot.Counter))
 			}
 			return out
 		},

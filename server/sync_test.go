@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -405,20 +406,56 @@ func TestPrunedReceiptsAnswerDuplicate(t *testing.T) {
 		old = append(old, offA.set("visits", fmt.Sprintf("v%d", i), "p1", map[string]any{"notes": i}))
 	}
 	offA.push(old...)
-	if n, err := e.db.PruneReceipts(t.Context(), 2); err != nil || n != 2 {
-		t.Fatalf("prune: %d, %v; want 2 (counters 1 and 2)", n, err)
+	// The device moves on: its next push starts above the first one, so
+	// the first push's receipts are no longer needed.
+	later := offA.set("visits", "v-later", "p1", map[string]any{"notes": "later"})
+	offA.push(later)
+	if n, err := e.db.PruneReceipts(t.Context(), receiptsKept); err != nil || n != 5 {
+		t.Fatalf("prune: %d, %v; want 5 (counters 1 to 5, below the second push)", n, err)
 	}
 	head, _ := e.db.Head(t.Context(), "p1")
 	_, ans := offA.push(old[0])
 	if ans.Results[0].Status != syncproto.StatusDuplicate {
 		t.Fatalf("replay of a pruned change: got %+v, want duplicate", ans.Results[0])
 	}
-	_, ans = offA.push(old[4])
+	_, ans = offA.push(later)
 	if ans.Results[0].Status != syncproto.StatusApplied || ans.Results[0].Seq == 0 {
 		t.Fatalf("replay of a kept change: got %+v, want its stored answer (applied)", ans.Results[0])
 	}
 	if h, _ := e.db.Head(t.Context(), "p1"); h != head {
 		t.Fatalf("replays moved the head from %d to %d", head, h)
+	}
+}
+
+// TestRetriedPushAfterPruning: a push whose answer was lost is sent again
+// after the hourly pruning of receipts; its counters are far apart (the
+// counter counts every write the device made, and the outbox holds only
+// some), so a bound by counters would have dropped the first change's
+// answer. Every change is answered exactly as the first time, and nothing
+// is committed twice.
+func TestRetriedPushAfterPruning(t *testing.T) {
+	e := newIDEnv(t)
+	pairingsFixture(t, e)
+	offA := e.device(t, "officerA")
+	first := offA.set("visits", "v-first", "p1", map[string]any{"notes": "first"})
+	offA.w.Counter += 2 * receiptsKept // writes since, already answered or superseded
+	second := offA.set("visits", "v-second", "p1", map[string]any{"notes": "second"})
+	rejected := offA.set("visits", "v-foreign", "p2", map[string]any{"notes": "not mine"})
+	r1, ans1 := offA.push(first, second, rejected)
+	if r1.status != 200 || ans1.Results[2].Status != syncproto.StatusRejected {
+		t.Fatalf("the push: got %d %+v, want 200 with the third rejected", r1.status, ans1.Results)
+	}
+	// The answer is lost; the maintenance pass prunes meanwhile.
+	if _, err := e.db.PruneReceipts(t.Context(), receiptsKept); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := e.db.Head(t.Context(), "p1")
+	r2, _ := offA.push(first, second, rejected)
+	if r2.status != 200 || !bytes.Equal(r2.body, r1.body) {
+		t.Fatalf("the retried push: got %d %s, want the first answer byte for byte %s", r2.status, r2.body, r1.body)
+	}
+	if h, _ := e.db.Head(t.Context(), "p1"); h != head {
+		t.Fatalf("the retry moved p1's head from %d to %d", head, h)
 	}
 }
 

@@ -112,4 +112,15 @@ type Devices interface {
 	UpdateDevice(ctx context.Context, d Device) (Device, error)
 	// DevicesOf lists a user's devices, oldest first.
 	DevicesOf(ctx context.Context, userID string) ([]Device, error)
+	// IdleDevices lists the devices, not revoked, of the users of the
+	// given org units whose LastSeen (CreatedAt when never seen) is before
+	// before, each with its user, in no set order: one call however many
+	// users the units hold (the console's devices needing attention).
+	IdleDevices(ctx context.Context, orgUnits []string, before time.Time) ([]IdleDevice, error)
+}
+
+// IdleDevice is a device with its user (Devices.IdleDevices).
+type IdleDevice struct {
+	Device Device
+	User   User
 }

@@ -40,6 +40,12 @@ type Receipt struct {
 	Replica string
 	Counter uint64
 	Answer  []byte
+	// Acked is the lowest counter of the push that carried the change (0:
+	// unknown). A device sends its outbox in counter order and drops an
+	// entry only once it has the answer, so the lowest counter of a push
+	// says it holds the answers of every change below: their receipts are
+	// no longer needed (PruneReceipts).
+	Acked uint64
 }
 
 // Batch is one atomic commit into one pairing. Puts each take the next
@@ -140,9 +146,11 @@ type Receipts interface {
 	// counter receipted": receipts of one push may commit out of counter
 	// order, so a lower counter without a receipt may still be unprocessed.)
 	PrunedBelow(ctx context.Context, replica string) (uint64, error)
-	// PruneReceipts deletes, for every replica, the receipts more than keep
-	// counters below its highest receipted counter, raises its PrunedBelow
-	// accordingly, and returns how many receipts it deleted.
+	// PruneReceipts deletes, for every replica, the receipts below the
+	// highest Acked of its receipts; for a replica none of whose receipts
+	// carries Acked (written before it existed), those more than keep
+	// counters below its highest receipted counter. It raises the replica's
+	// PrunedBelow accordingly and returns how many receipts it deleted.
 	PruneReceipts(ctx context.Context, keep uint64) (int, error)
 }
 

@@ -250,6 +250,10 @@ type book struct {
 	citations map[string]int
 	photoPfx  []uint64
 	photoDead int
+
+	// tombs are the records deleted (tombstones.go): storage key → the
+	// version and its latest delete, so the tombstone sweep reads no record.
+	tombs map[storage.Key]tomb
 }
 
 // issueEntry is an issue as the Ledger keeps it: its summary without
@@ -409,7 +413,7 @@ func newBook(id string) *book {
 		ratingsOf: map[string]map[string]struct{}{}, months: map[Month]*counters{},
 		visited: map[string]map[Month]int{}, issueStatus: map[IssueStatus]int{},
 		projectStatus: map[string]int{}, watched: map[string]*watch{},
-		cites: map[string][]string{}, citations: map[string]int{},
+		cites: map[string][]string{}, citations: map[string]int{}, tombs: map[storage.Key]tomb{},
 	}
 }
 
@@ -646,11 +650,14 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string, head uint64) er
 		dirty := map[string]struct{}{}
 		evs := map[string]IssueEvent{} // the events of the page
 		for i, r := range recs {
+			sr := page.Records[i]
 			if skimmedVisit[i] {
-				l.applyVisit(b, &vfs[i], page.Records[i].Seq)
+				delete(b.tombs, sr.Key) // skimmed: it holds no delete
+				l.applyVisit(b, &vfs[i], sr.Seq)
 				continue
 			}
-			l.apply(b, r, page.Records[i].Seq, dirty, evs)
+			b.noteTomb(sr.Key, sr.Seq, r)
+			l.apply(b, r, sr.Seq, dirty, evs)
 		}
 		for id := range dirty {
 			if err := l.deriveIssue(ctx, b, id, evs); err != nil {

@@ -54,11 +54,19 @@ type PhotoReceipt struct {
 var photoFields = []string{"photos", "evidence"}
 
 // citedPhotos returns the hashes a record cites (sorted, unique). A deleted
-// record keeps citing until it is purged: a keep may bring it back.
+// record keeps citing until it is purged: a keep may bring it back. A
+// conflict entry cites too: the person resolving the conflict may choose
+// its value, so its photos must still be there.
 func citedPhotos(r syncproto.Record) []string {
 	var out []string
+	var values []json.RawMessage
 	for _, f := range photoFields {
-		v := r.Value(f)
+		values = append(values, r.Value(f))
+		for _, c := range r.ConflictsOf(f) {
+			values = append(values, c.Value)
+		}
+	}
+	for _, v := range values {
 		if len(v) == 0 {
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // TestLedgerPhotos: which pairings cite a photo, and visits pending
@@ -69,4 +71,54 @@ func TestLedgerPhotos(t *testing.T) {
 	m, ok, err := l.PhotoManifest(h.ctx, b)
 	check("manifest error", err, nil)
 	check("manifest of b", m.Type+" "+map[bool]string{true: "found"}[ok], "image/jpeg found")
+}
+
+// TestLedgerPhotosInConflicts: a photo named only by a conflict entry (the
+// losing value of two concurrent writes of a record's photos) is cited,
+// whichever way the Ledger reads the record (visits, issues and issue
+// events each have their own reader).
+func TestLedgerPhotosInConflicts(t *testing.T) {
+	h := newHarness(t)
+	h.paths["u1"] = "/r/u1/"
+	h.addPairings(testPairing{ID: "p1", Branches: []string{"u1"}, Counterparties: []string{"c1"}, Officers: []string{"o1"}})
+	manifest := func(sum string) []map[string]any {
+		return []map[string]any{{"sha256": sum, "size": 100, "type": "image/jpeg"}}
+	}
+	cases := []struct {
+		coll, id, field string
+		value           func(sum string) any
+		other           []any
+	}{
+		{pairing.CollVisits, "v1", "photos", func(s string) any { return manifest(s) }, []any{"mode", "onsite", "visited_at", mar(2, 9)}},
+		{pairing.CollIssues, "i1", "photos", func(s string) any { return manifest(s) }, []any{"title", "路灯不亮", "raised_at", mar(2, 9)}},
+		{pairing.CollIssueEvents, "e1", "evidence", func(s string) any { return []string{s} }, []any{"issue", "i1", "type", "responded", "at", mar(2, 9)}},
+	}
+	losers := map[string]string{}
+	for i, c := range cases {
+		loser, winner := strings.Repeat(string(rune('a'+i)), 64), strings.Repeat(string(rune('d'+i)), 64)
+		losers[c.coll] = loser
+		h.set("p1", c.coll, c.id, mar(2, 9), append(c.other, c.field, c.value(loser))...)
+		h.flush()
+		// Another phone wrote the field concurrently, later: its value wins.
+		other := syncproto.Writer{Replica: "other-phone"}
+		theirs, _, err := other.Set(syncproto.NewRecord(c.coll, c.id, "p1"), values(t, c.field, c.value(winner)), mar(2, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := h.recs[storage.Key{Collection: c.coll, ID: c.id}]
+		cur.r = syncproto.Merge(cur.r, theirs)
+		h.set("p1", c.coll, c.id, mar(2, 11), "note", "合并之后")
+		h.flush()
+		if got := cur.r.ConflictsOf(c.field); len(got) != 1 {
+			t.Fatalf("%s: %d conflict entries on %s, want 1", c.coll, len(got), c.field)
+		}
+	}
+	l := h.ledger(nil)
+	refresh(t, h, l)
+	for coll, loser := range losers {
+		cited, err := l.PhotoCited(t.Context(), loser)
+		if err != nil || !cited {
+			t.Fatalf("%s: the photo of the conflict entry: cited %v (%v), want cited", coll, cited, err)
+		}
+	}
 }

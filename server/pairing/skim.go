@@ -14,6 +14,8 @@ import (
 type skimmed struct {
 	coll, id, pairing []byte
 	vals, dots, hlcs  [][]byte // raw JSON of each field's value, dot and hlc
+	// conflicts: the record holds conflict entries (not read here).
+	conflicts bool
 }
 
 // skimRecord reads the key of a stored record (syncproto.Encode's JSON) and
@@ -31,7 +33,7 @@ func skimRecord(data []byte, want []string, s *skimmed) bool {
 	clear(s.vals)
 	clear(s.dots)
 	clear(s.hlcs)
-	s.coll, s.id, s.pairing = nil, nil, nil
+	s.coll, s.id, s.pairing, s.conflicts = nil, nil, nil, false
 	i := skipWS(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
@@ -68,6 +70,12 @@ func skimRecord(data []byte, want []string, s *skimmed) bool {
 			}
 		case "deletes":
 			return false
+		case "conflicts":
+			start := skipWS(data, i)
+			if i = skipValue(data, i); i < 0 {
+				return false
+			}
+			s.conflicts = string(data[start:i]) != "[]" && string(data[start:i]) != "null"
 		default:
 			if i = skipValue(data, i); i < 0 {
 				return false
@@ -303,7 +311,7 @@ func plainText(b []byte) bool {
 // those fields of a live record. It returns false when skimRecord does, or
 // a field is not as Encode writes it.
 func skimToRecord(data []byte, want []string, order string, s *skimmed) (syncproto.Record, bool) {
-	if !skimRecord(data, want, s) {
+	if !skimRecord(data, want, s) || s.conflicts { // a conflict entry may cite photos (citedPhotos)
 		return syncproto.Record{}, false
 	}
 	// The pairing is only compared (it aliases data); the collection is

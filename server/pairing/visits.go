@@ -141,6 +141,9 @@ func skimVisit(data []byte, s *skimmed, v *visitFields) bool {
 	if vals[7] != nil && present(vals[7]) { // evidence: not a visit field; read it in full
 		return false
 	}
+	if s.conflicts { // a conflict entry may cite photos (citedPhotos): read it in full
+		return false
+	}
 	*v = visitFields{officersBuf: v.officersBuf[:0], photoBuf: v.photoBuf[:0]}
 	v.id = unsafeString(s.id) // visitMap.put copies what it keeps
 	v.counterparty = stringBytes(vals[0])

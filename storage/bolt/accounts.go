@@ -520,3 +520,44 @@ func (db *DB) DevicesOf(ctx context.Context, userID string) ([]storage.Device, e
 	})
 	return out, nil
 }
+
+// IdleDevices lists the idle devices of the org units' users in one read
+// transaction: every device, and the user of each idle one.
+func (db *DB) IdleDevices(ctx context.Context, orgUnits []string, before time.Time) ([]storage.IdleDevice, error) {
+	units := make(map[string]bool, len(orgUnits))
+	for _, u := range orgUnits {
+		units[u] = true
+	}
+	var out []storage.IdleDevice
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		return tx.Bucket(bucketDevices).ForEach(func(_, v []byte) error {
+			var doc deviceDoc
+			if err := json.Unmarshal(v, &doc); err != nil {
+				return fmt.Errorf("device: %w", err)
+			}
+			last := doc.LastSeen
+			if last.IsZero() {
+				last = doc.CreatedAt
+			}
+			if !doc.RevokedAt.IsZero() || !last.Before(before) {
+				return nil
+			}
+			var u userDoc
+			if err := getJSON(users, doc.UserID, &u); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return nil
+				}
+				return fmt.Errorf("user of device %s: %w", doc.ID, err)
+			}
+			if units[u.OrgUnit] {
+				out = append(out, storage.IdleDevice{Device: doc.device(), User: u.user()})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: idle devices: %w", err)
+	}
+	return out, nil
+}

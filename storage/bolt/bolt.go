@@ -35,13 +35,15 @@ const schemaVersion = 2
 
 // Bucket names; see the package documentation for their layout.
 var (
-	bucketMeta          = []byte("meta")
-	bucketRecords       = []byte("records")
-	bucketHeads         = []byte("heads")
-	bucketHorizons      = []byte("horizons")
-	bucketLog           = []byte("log")
-	bucketReceipts      = []byte("receipts")
-	bucketPruned        = []byte("receipts_pruned")
+	bucketMeta     = []byte("meta")
+	bucketRecords  = []byte("records")
+	bucketHeads    = []byte("heads")
+	bucketHorizons = []byte("horizons")
+	bucketLog      = []byte("log")
+	bucketReceipts = []byte("receipts")
+	bucketPruned   = []byte("receipts_pruned")
+	// bucketAcked: str(replica) → u64, the highest Receipt.Acked written.
+	bucketAcked         = []byte("receipts_acked")
 	bucketUsers         = []byte("users")
 	bucketUsersByName   = []byte("users_by_name")
 	bucketUsersByPhone  = []byte("users_by_phone")
@@ -154,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 // initBuckets creates the top-level buckets and checks the schema version.
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{
-		bucketMeta, bucketRecords, bucketHeads, bucketHorizons, bucketLog, bucketReceipts, bucketPruned,
+		bucketMeta, bucketRecords, bucketHeads, bucketHorizons, bucketLog, bucketReceipts, bucketPruned, bucketAcked,
 		bucketUsers, bucketUsersByName, bucketUsersByPhone,
 		bucketDevices, bucketDevicesByUser,
 		bucketOrgUnits, bucketOrgUnitsByPath, bucketSigningKeys,

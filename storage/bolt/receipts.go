@@ -23,13 +23,14 @@ func (db *DB) PrunedBelow(ctx context.Context, replica string) (uint64, error) {
 	return n, nil
 }
 
-// PruneReceipts deletes, per replica, the receipts more than keep counters
-// below its newest one. Receipts are keyed str(replica) ‖ u64(counter), so
-// each replica's receipts are one ordered run of keys.
+// PruneReceipts deletes, per replica, the receipts below the highest Acked
+// written (else more than keep counters below its newest one). Receipts are
+// keyed str(replica) ‖ u64(counter), so each replica's receipts are one
+// ordered run of keys.
 func (db *DB) PruneReceipts(ctx context.Context, keep uint64) (int, error) {
 	deleted := 0
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		receipts, pruned := tx.Bucket(bucketReceipts), tx.Bucket(bucketPruned)
+		receipts, pruned, acked := tx.Bucket(bucketReceipts), tx.Bucket(bucketPruned), tx.Bucket(bucketAcked)
 		c := receipts.Cursor()
 		for k, _ := c.First(); k != nil; {
 			replica, rest, err := readStr(k)
@@ -45,8 +46,11 @@ func (db *DB) PruneReceipts(ctx context.Context, keep uint64) (int, error) {
 			newest := binary.BigEndian.Uint64(last[len(prefix):])
 			next, _ := c.Seek(append(prefix, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
 			nextKey := append([]byte(nil), next...)
-			if newest > keep {
-				below := newest - keep
+			below := readU64(acked, replica)
+			if below == 0 && newest > keep {
+				below = newest - keep
+			}
+			if below > 0 {
 				var victims [][]byte
 				for kk, _ := c.Seek(prefix); kk != nil && bytes.HasPrefix(kk, prefix); kk, _ = c.Next() {
 					if binary.BigEndian.Uint64(kk[len(prefix):]) >= below {

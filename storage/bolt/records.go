@@ -297,9 +297,15 @@ func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, erro
 	records := tx.Bucket(bucketRecords)
 	receipts := tx.Bucket(bucketReceipts)
 	keys, rkeys, prev := pl.keys, pl.rkeys, pl.prev
+	acked := tx.Bucket(bucketAcked)
 	for i, r := range b.Receipts {
 		if err := receipts.Put(rkeys[i], append([]byte{}, r.Answer...)); err != nil {
 			return storage.Committed{}, fmt.Errorf("receipt %s/%d: %w", r.Replica, r.Counter, err)
+		}
+		if r.Acked > 0 && r.Acked > readU64(acked, r.Replica) {
+			if err := acked.Put([]byte(r.Replica), u64(r.Acked)); err != nil {
+				return storage.Committed{}, fmt.Errorf("receipt %s/%d: acked: %w", r.Replica, r.Counter, err)
+			}
 		}
 	}
 	if err := writeNotifications(tx, b.Notifications); err != nil {

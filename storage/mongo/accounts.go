@@ -431,3 +431,53 @@ func (db *DB) DevicesOf(ctx context.Context, userID string) ([]storage.Device, e
 	}
 	return out, nil
 }
+
+// IdleDevices lists the idle devices of the org units' users with two
+// queries: the idle devices, then their users in those units.
+func (db *DB) IdleDevices(ctx context.Context, orgUnits []string, before time.Time) ([]storage.IdleDevice, error) {
+	var out []storage.IdleDevice
+	err := db.run(ctx, func(ctx context.Context) error {
+		out = nil
+		docs, err := find[deviceDoc](ctx, db.devices, bson.D{})
+		if err != nil {
+			return err
+		}
+		var idle []deviceDoc
+		ids := map[string]bool{}
+		for _, doc := range docs {
+			last := doc.LastSeen
+			if last.IsZero() {
+				last = doc.CreatedAt
+			}
+			if doc.RevokedAt.IsZero() && last.Before(before) {
+				idle = append(idle, doc)
+				ids[doc.UserID] = true
+			}
+		}
+		if len(idle) == 0 || len(orgUnits) == 0 {
+			return nil
+		}
+		userIDs := make([]string, 0, len(ids))
+		for id := range ids {
+			userIDs = append(userIDs, id)
+		}
+		users, err := find[userDoc](ctx, db.users, bson.D{{Key: "_id", Value: d("$in", userIDs)}, {Key: "org_unit", Value: d("$in", orgUnits)}})
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]storage.User, len(users))
+		for _, u := range users {
+			byID[u.ID] = u.user()
+		}
+		for _, doc := range idle {
+			if u, ok := byID[doc.UserID]; ok {
+				out = append(out, storage.IdleDevice{Device: doc.device(), User: u})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mongo: idle devices: %w", err)
+	}
+	return out, nil
+}

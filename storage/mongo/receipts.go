@@ -36,8 +36,9 @@ func (db *DB) PrunedBelow(ctx context.Context, replica string) (uint64, error) {
 	return uint64(doc.Below), nil
 }
 
-// PruneReceipts deletes, per replica, the receipts more than keep counters
-// below its newest one. It walks the replicas with one seek each on the
+// PruneReceipts deletes, per replica, the receipts below the highest Acked
+// of its receipts (else more than keep counters below its newest one). It
+// walks the replicas with one seek each on the
 // (replica, counter) index and, for each, raises PrunedBelow before it
 // deletes: a crash between the two leaves receipts that are no longer
 // needed, never a processed change that looks unprocessed. Replicas are
@@ -59,10 +60,21 @@ func (db *DB) PruneReceipts(ctx context.Context, keep uint64) (int, error) {
 				return err
 			}
 			last = newest.Replica
-			if uint64(newest.Counter) <= keep {
+			// The highest Acked: among the receipts pruning leaves, about
+			// one push's (the replica's part of the index, then sorted).
+			var acked receiptDoc
+			err = db.receipts.FindOne(ctx, bson.D{{Key: "replica", Value: last}, {Key: "acked", Value: d("$gt", int64(0))}}, options.FindOne().
+				SetSort(d("acked", -1)).SetProjection(d("answer", 0))).Decode(&acked)
+			if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+				return err
+			}
+			below := acked.Acked
+			if below == 0 && uint64(newest.Counter) > keep {
+				below = newest.Counter - int64(keep)
+			}
+			if below <= 0 {
 				continue
 			}
-			below := newest.Counter - int64(keep)
 			if _, err := db.pruned.UpdateOne(ctx, d("_id", last), d("$max", d("below", below)), options.UpdateOne().SetUpsert(true)); err != nil {
 				return fmt.Errorf("replica %s: raise pruned-below: %w", last, err)
 			}

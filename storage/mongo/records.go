@@ -59,6 +59,7 @@ type receiptDoc struct {
 	Replica string `bson:"replica"`
 	Counter int64  `bson:"counter"`
 	Answer  []byte `bson:"answer"`
+	Acked   int64  `bson:"acked,omitempty"` // storage.Receipt.Acked
 }
 
 // recordID is the _id of a record: the collection's length, the collection
@@ -325,7 +326,7 @@ func (db *DB) commit(ctx context.Context, b storage.Batch, inTxn bool) (storage.
 	if len(b.Receipts) > 0 {
 		docs := make([]receiptDoc, len(b.Receipts))
 		for i, r := range b.Receipts {
-			docs[i] = receiptDoc{ID: rids[i], Replica: r.Replica, Counter: int64(r.Counter), Answer: r.Answer}
+			docs[i] = receiptDoc{ID: rids[i], Replica: r.Replica, Counter: int64(r.Counter), Answer: r.Answer, Acked: int64(r.Acked)}
 			if docs[i].Answer == nil {
 				docs[i].Answer = []byte{}
 			}

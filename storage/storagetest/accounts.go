@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,52 @@ func (s suite) devices(t *testing.T) {
 	t.Run("Create", s.devicesCreate)
 	t.Run("Of", s.devicesOf)
 	t.Run("Update", s.devicesUpdate)
+	t.Run("Idle", s.devicesIdle)
+}
+
+// devicesIdle: the devices not revoked of the given units' users whose last
+// sighting (their registration when never seen) is before a time.
+func (s suite) devicesIdle(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	for _, u := range []storage.User{
+		{ID: "ua", Username: "ua", Role: "officer", OrgUnit: "unitA"},
+		{ID: "ub", Username: "ub", Role: "officer", OrgUnit: "unitB"},
+		{ID: "uc", Username: "uc", Role: "officer", OrgUnit: "unitC"},
+	} {
+		if _, err := st.CreateUser(ctx, u); err != nil {
+			t.Fatalf("create user %s: %v", u.ID, err)
+		}
+	}
+	cutoff := t0.Add(24 * time.Hour)
+	for _, d := range []storage.Device{
+		{ID: "a-never", UserID: "ua", CreatedAt: t0},                                     // idle: never seen, registered before
+		{ID: "a-old", UserID: "ua", CreatedAt: t0, LastSeen: t0.Add(time.Hour)},          // idle
+		{ID: "a-fresh", UserID: "ua", CreatedAt: t0, LastSeen: cutoff.Add(time.Hour)},    // seen since
+		{ID: "a-new", UserID: "ua", CreatedAt: cutoff.Add(time.Minute)},                  // registered since
+		{ID: "a-revoked", UserID: "ua", CreatedAt: t0, RevokedAt: t0.Add(2 * time.Hour)}, // revoked
+		{ID: "b-old", UserID: "ub", CreatedAt: t0, LastSeen: t0.Add(time.Hour)},          // idle
+		{ID: "c-old", UserID: "uc", CreatedAt: t0, LastSeen: t0.Add(time.Hour)},          // another unit
+		{ID: "x-orphan", UserID: "nobody", CreatedAt: t0, LastSeen: t0.Add(time.Hour)},   // no such user
+	} {
+		if _, err := st.CreateDevice(ctx, d); err != nil {
+			t.Fatalf("create device %s: %v", d.ID, err)
+		}
+	}
+	got, err := st.IdleDevices(ctx, []string{"unitA", "unitB"}, cutoff)
+	wantErr(t, "idle devices", err, nil)
+	var ids []string
+	for _, d := range got {
+		if d.User.ID != d.Device.UserID || d.User.Username == "" {
+			t.Fatalf("idle device %s: user %+v, want its user", d.Device.ID, d.User)
+		}
+		ids = append(ids, d.Device.ID)
+	}
+	slices.Sort(ids)
+	equal(t, "idle devices of units A and B", strings.Join(ids, " "), "a-never a-old b-old")
+	none, err := st.IdleDevices(ctx, nil, cutoff)
+	wantErr(t, "idle devices of no unit", err, nil)
+	equal(t, "idle devices of no unit", len(none), 0)
 }
 
 // sameUser fails t unless got equals want, comparing times as instants.

@@ -21,6 +21,7 @@ func (s suite) records(t *testing.T) {
 	t.Run("ExpectHead", s.recordsExpectHead)
 	t.Run("Purge", s.recordsPurge)
 	t.Run("PruneReceipts", s.recordsPruneReceipts)
+	t.Run("PruneReceiptsAcked", s.recordsPruneReceiptsAcked)
 	t.Run("PairingImmutable", s.recordsPairingImmutable)
 	t.Run("Paging", s.recordsPaging)
 	t.Run("PagingBigRecord", s.recordsPagingBigRecord)
@@ -286,6 +287,39 @@ func (s suite) recordsPruneReceipts(t *testing.T) {
 	}
 	if n, err := st.PruneReceipts(ctx, 5); err != nil || n != 0 {
 		t.Fatalf("second prune: got %d, %v; want 0", n, err)
+	}
+}
+
+// recordsPruneReceiptsAcked: receipts carrying Acked (the lowest counter
+// of their push) are pruned below the highest Acked, whatever keep says:
+// a push whose counters spread far apart keeps every receipt a retry of
+// it needs, and the receipts of pushes the device has moved past go.
+func (s suite) recordsPruneReceiptsAcked(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	var first, second []storage.Receipt
+	for i := uint64(1); i <= 10; i++ {
+		first = append(first, storage.Receipt{Replica: "dev1", Counter: i, Answer: []byte("a"), Acked: 1})
+	}
+	for _, c := range []uint64{11, 15_000} { // one push, far apart
+		second = append(second, storage.Receipt{Replica: "dev1", Counter: c, Answer: []byte("b"), Acked: 11})
+	}
+	mustCommit(t, st, storage.Batch{Receipts: first})
+	if n, err := st.PruneReceipts(ctx, 5); err != nil || n != 0 {
+		t.Fatalf("prune after the first push: got %d, %v; want 0 (the device may still retry all of it)", n, err)
+	}
+	mustCommit(t, st, storage.Batch{Receipts: second})
+	n, err := st.PruneReceipts(ctx, 5)
+	if err != nil || n != 10 {
+		t.Fatalf("prune: got %d, %v; want 10 (the first push's, below Acked 11)", n, err)
+	}
+	for c, kept := range map[uint64]bool{1: false, 10: false, 11: true, 15_000: true} {
+		if _, err := st.Receipt(ctx, "dev1", c); (err == nil) != kept {
+			t.Errorf("receipt dev1/%d after prune: %v, want kept=%v", c, err, kept)
+		}
+	}
+	if got, err := st.PrunedBelow(ctx, "dev1"); err != nil || got != 11 {
+		t.Errorf("PrunedBelow(dev1): got %d, %v; want 11", got, err)
 	}
 }
 
