@@ -546,10 +546,15 @@ func ID(cause, recipient, channel string) string {
 	return "n-" + hex.EncodeToString(h[:16])
 }
 
-// Lang is the language a user is written to in: Chinese, the default of
-// every screen. (storage.User has no language choice yet; when it gets one,
-// "en" here gives English texts.)
-func Lang(storage.User) string { return "zh" }
+// Lang is the language a user is written to in: English for one who chose
+// it in an app (User.Language, PATCH /v1/me), else Chinese, the default of
+// every screen.
+func Lang(u storage.User) string {
+	if u.Language == "en" {
+		return "en"
+	}
+	return "zh"
+}
 
 func pick(lang, zh, en string) string {
 	if lang == "en" {
