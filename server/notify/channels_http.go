@@ -115,23 +115,10 @@ func clipBytes(s string, max int) string {
 	return s[:cut] + "…"
 }
 
-// Titles are the events in words, as a robot's title shows them.
-var Titles = map[string][2]string{
-	EventIssueDispatched: {"诉求交办", "Issue dispatched"},
-	EventIssueResponded:  {"诉求已答复", "Issue answered"},
-	EventVisitReturned:   {"走访记录退回", "Visit returned"},
-}
-
-// Title is n's event in words, in its language.
+// Title is n's event in words, in its language (Texts' "title/…").
 func Title(n storage.Notification) string {
-	t, ok := Titles[n.Event]
-	switch {
-	case !ok && n.Lang == "en":
-		return "Pairsync"
-	case !ok:
-		return "结对共建提醒"
-	case n.Lang == "en":
-		return t[1]
+	if _, ok := Texts["title/"+n.Event]; ok {
+		return say(n.Lang, "title/"+n.Event)
 	}
-	return t[0]
+	return say(n.Lang, "title/other")
 }
