@@ -7,27 +7,12 @@ import (
 
 // Texts are the words of every notification, in Chinese ([0], the default)
 // and English ([1]), in one table: each event's text per kind of
-// recipient, the pieces some of them add (a reason, a comment, the
-// digest's counts) and each event's title (robots show it). Each entry is
+// recipient and the pieces some of them add (a reason, a comment, the
+// digest's counts); each event's title (robots show it) is in Titles
+// (channels_http.go), checked with these. Each entry is
 // a fmt format; both languages take the same arguments (English may take
 // them in another order, with %[n]s), which TestTextsInStep checks.
 var Texts = map[string][2]string{
-	// Titles, by event (Title).
-	"title/" + EventIssueDispatched: {"诉求交办", "Issue dispatched"},
-	"title/" + EventIssueResponded:  {"诉求已答复", "Issue answered"},
-	"title/" + EventVisitReturned:   {"走访记录退回", "Visit returned"},
-	"title/" + EventActivation:      {"账号开通", "Your account"},
-	"title/" + EventIssueDueSoon:    {"诉求即将超期", "Issue due soon"},
-	"title/" + EventIssueOverdue:    {"诉求已超期", "Issue overdue"},
-	"title/" + EventIssueDisputed:   {"答复未获认可", "Answer disputed"},
-	"title/" + EventIssueBounced:    {"诉求多次退回", "Issue bounced again"},
-	"title/" + EventProjectApproved: {"实事项目立项", "Project approved"},
-	"title/" + EventProjectDeferred: {"实事项目暂缓", "Project deferred"},
-	"title/" + EventProjectCanceled: {"实事项目取消", "Project cancelled"},
-	"title/" + EventProjectDone:     {"实事项目完成", "Project completed"},
-	"title/" + EventDigest:          {"今日待办", "Today's to-do"},
-	"title/other":                   {"结对共建提醒", "Pairsync"},
-
 	// Issues. Arguments: the title (quoted), then as named.
 	"issue_dispatched/handler":  {"【结对共建】诉求%s已交办给您，请及时签收办理。", "[Pairsync] The issue %s has been dispatched to you: please sign for it and handle it."},
 	"issue_dispatched/officers": {"【结对共建】您结对的诉求%s已交办给%s，请关注办理进度。", "[Pairsync] The issue %s of your pairing has been dispatched to %s: please follow it."}, // handler

@@ -82,9 +82,10 @@ test('officer A reads the dispatch in 消息, opens the issue, sees the settings
   const pc = await openConsole(browser, admin)
   pc.on('dialog', (d) => d.accept())
   await pc.goto('/console/notifications')
-  // (The journeys' server also writes to a webhook: each dispatch has a row
-  // per channel, written at one instant, in no fixed order.)
-  const row = pc.locator('[data-test=notification-row]', { hasText: A.name }).filter({ hasText: '诉求交办' }).filter({ hasText: '站内消息' }).first()
+  // The dispatch went to A on every configured channel (the journeys'
+  // server has the webhook too): the in-app one is read here.
+  const row = pc.locator('[data-test=notification-row]', { hasText: A.name }).filter({ hasText: '诉求交办' })
+    .filter({ has: pc.locator('[data-test=n-channel]', { hasText: '站内消息' }) }).first()
   await row.waitFor()
   assert.equal((await row.locator('[data-test=n-channel]').textContent()).trim(), '站内消息')
   await pc.waitForFunction(() => [...document.querySelectorAll('[data-test=n-state]')].some((e) => e.textContent.includes('已发送')), null, { timeout: 30_000 })
