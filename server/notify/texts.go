@@ -120,3 +120,20 @@ func orPiece(s, key string) both {
 
 // nthTime is a count as each language says which time it is: 第2次, the second.
 func nthTime(n int) both { return both{strconv.Itoa(n), ordinal(n)} }
+
+// pick and orDefault are the old way of writing both languages inline.
+// Every text of this branch is in Texts; they stay for texts written that
+// way elsewhere until those move into the table too.
+func pick(lang, zh, en string) string {
+	if lang == "en" {
+		return en
+	}
+	return zh
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
