@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -97,6 +98,66 @@ func (s *Server) readMessage(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(viewMessage(r))
+}
+
+// readMessagesRequest is what a phone sends at sync of the messages its
+// person read offline: each id with the time it was opened.
+type readMessagesRequest struct {
+	Reads []messageRead `json:"reads"`
+}
+
+type messageRead struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+// maxReadsPerRequest bounds a phone's batch of reads (it sends the rest
+// in the next request).
+const maxReadsPerRequest = 200
+
+// readMessages: POST /v1/me/messages/read — the reads a phone made
+// offline, sent at its next sync. A read is set once (the storage's
+// ReadNotification), so a batch sent again after a lost answer changes
+// nothing: at-least-once sending gives exactly-once reads. Each read keeps
+// the phone's time, clamped between the message's writing and now (a
+// phone's clock is not trusted further). An id that is not the caller's
+// in-app message, or none at all, is skipped without a word, so the answer
+// says nothing of other people's messages. The answer lists the caller's
+// messages of the batch as they now stand.
+func (s *Server) readMessages(c *fiber.Ctx) error {
+	var req readMessagesRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if len(req.Reads) > maxReadsPerRequest {
+		return badRequest("reads", "send at most %d reads at a time; send the rest in another request", maxReadsPerRequest)
+	}
+	me := claims(c).Subject
+	ctx := c.UserContext()
+	now := s.now()
+	out := messageList{Messages: []messageView{}}
+	for _, rd := range req.Reads {
+		n, err := s.store.Notification(ctx, rd.ID)
+		if errors.Is(err, storage.ErrNotFound) || err == nil && (n.Recipient != me || n.Channel != notify.ChannelInApp) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		at := rd.At
+		if at.IsZero() || at.After(now) {
+			at = now
+		}
+		if at.Before(n.CreatedAt) {
+			at = n.CreatedAt
+		}
+		r, err := s.store.ReadNotification(ctx, n.ID, me, at)
+		if err != nil {
+			return err
+		}
+		out.Messages = append(out.Messages, viewMessage(r))
+	}
+	return c.JSON(out)
 }
 
 // channelSetting is one channel in a person's settings.

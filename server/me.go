@@ -21,6 +21,47 @@ func (s *Server) me(c *fiber.Ctx) error {
 	return c.JSON(s.viewUser(u, path, true))
 }
 
+// patchMeRequest is what a person may change of themselves here: the
+// language they chose in an app.
+type patchMeRequest struct {
+	// Language is "zh" (Chinese, the default) or "en".
+	Language *string `json:"language"`
+}
+
+// patchMe: PATCH /v1/me — the person switched language in an app; their
+// notifications (in-app, SMS, robots, webhook text) are written in it from
+// then on. Chinese is stored as the default (empty).
+func (s *Server) patchMe(c *fiber.Ctx) error {
+	var req patchMeRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if req.Language == nil {
+		return badRequest("language", "send the language to keep: \"zh\" (Chinese) or \"en\" (English)")
+	}
+	lang := *req.Language
+	switch lang {
+	case "zh", "":
+		lang = ""
+	case "en":
+	default:
+		return badRequest("language", "language must be \"zh\" (Chinese) or \"en\" (English)")
+	}
+	ctx := c.UserContext()
+	u, err := s.updateUser(ctx, claims(c).Subject, func(u *storage.User) error {
+		u.Language = lang
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	path, err := s.orgPath(ctx, u.OrgUnit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.viewUser(u, path, true))
+}
+
 type changePasswordRequest struct {
 	OldPassword string `json:"old_password"`
 	NewPassword string `json:"new_password"`

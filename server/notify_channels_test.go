@@ -628,3 +628,121 @@ func TestMessagesScoped(t *testing.T) {
 		t.Fatalf("officerA2's messages: got %d, %d unread; want 2, 2 (their own)", len(list.Messages), list.Unread)
 	}
 }
+
+// TestMessagesReachDevice: a phone (its device token) reads its person's
+// in-app messages, not another's, to keep offline; the reads it made
+// offline go back in one batch at its next sync, each at its own time
+// (clamped to the message's writing and now), once: the batch sent again
+// changes nothing, and another person's or an unknown id is skipped alike.
+func TestMessagesReachDevice(t *testing.T) {
+	rc := newReceiver(t)
+	e, pid, cp := channelFixture(t, Config{InAppMessages: true, NotifyWebhook: notify.Webhook{URL: rc.url, Secret: []byte(webhookSecret)}})
+	phoneA := e.device(t, "officerA")
+	phoneA2 := e.device(t, "officerA2")
+	raiseIssues(t, e, phoneA, pid, cp, 2)
+	dispatch(t, e, "i1")
+	e.advance(time.Minute)
+	dispatch(t, e, "i2")
+	var list messageList
+	if r := e.call("GET", "/v1/me/messages?limit=100", phoneA.token, nil); r.status != 200 {
+		t.Fatalf("officerA's phone reads its messages: got %d %s", r.status, r.body)
+	} else {
+		r.json(t, &list)
+	}
+	if len(list.Messages) != 2 || list.Unread != 2 {
+		t.Fatalf("officerA's phone: got %+v, want its 2 unread messages", list)
+	}
+	i1, i2 := list.Messages[1], list.Messages[0]
+	var other messageList
+	e.call("GET", "/v1/me/messages?limit=100", phoneA2.token, nil).json(t, &other)
+	for _, m := range other.Messages {
+		if m.ID == i1.ID || m.ID == i2.ID {
+			t.Fatalf("officerA2's phone got officerA's message %s", m.ID)
+		}
+	}
+
+	// officerA2's phone sends officerA's id: skipped, as an unknown one.
+	r := e.call("POST", "/v1/me/messages/read", phoneA2.token, map[string]any{"reads": []map[string]any{{"id": i1.ID, "at": i1.At}, {"id": "n-nope"}}})
+	if r.status != 200 || !strings.Contains(string(r.body), `"messages":[]`) {
+		t.Fatalf("another's and an unknown id: got %d %s, want 200 and no message", r.status, r.body)
+	}
+	if n, _ := e.db.Notification(t.Context(), i1.ID); !n.ReadAt.IsZero() {
+		t.Fatalf("officerA's message read by officerA2's batch at %v", n.ReadAt)
+	}
+
+	// officerA read i1 offline 10 s after it came, and i2 "before" it was
+	// written (a phone's clock behind): i2 counts from its writing.
+	readAt := i1.At.Add(10 * time.Second)
+	batch := map[string]any{"reads": []map[string]any{{"id": i1.ID, "at": readAt}, {"id": i2.ID, "at": i2.At.Add(-time.Hour)}}}
+	var got messageList
+	r = e.call("POST", "/v1/me/messages/read", phoneA.token, batch)
+	r.json(t, &got)
+	if r.status != 200 || len(got.Messages) != 2 || !got.Messages[0].ReadAt.Equal(readAt) || !got.Messages[1].ReadAt.Equal(i2.At) {
+		t.Fatalf("officerA's offline reads: got %d %s, want i1 read at %v, i2 at its writing %v", r.status, r.body, readAt, i2.At)
+	}
+	e.advance(5 * time.Minute)
+	batch["reads"] = []map[string]any{{"id": i1.ID, "at": readAt.Add(time.Minute)}}
+	got = messageList{}
+	r = e.call("POST", "/v1/me/messages/read", phoneA.token, batch)
+	r.json(t, &got)
+	if r.status != 200 || len(got.Messages) != 1 || !got.Messages[0].ReadAt.Equal(readAt) {
+		t.Fatalf("the batch sent again: got %d %s, want i1 still read at %v", r.status, r.body, readAt)
+	}
+	e.call("GET", "/v1/me/messages?limit=100", e.login("officerA").AccessToken, nil).json(t, &list)
+	if list.Unread != 0 || !list.Messages[1].ReadAt.Equal(readAt) {
+		t.Fatalf("the console's view after the phone's sync: got %+v, want both read, i1 at %v", list, readAt)
+	}
+	e.call("GET", "/v1/me/messages?limit=100", phoneA2.token, nil).json(t, &other)
+	if other.Unread != len(other.Messages) {
+		t.Fatalf("officerA2's messages: got %d unread of %d, want all unread", other.Unread, len(other.Messages))
+	}
+}
+
+// TestNotificationLanguage: a person who switched the app to English
+// (PATCH /v1/me, kept on the user) is written to in English on every
+// channel; another stays in Chinese, the default; switching back writes
+// Chinese again; a language the apps do not speak is refused.
+func TestNotificationLanguage(t *testing.T) {
+	rc := newReceiver(t)
+	e, pid, cp := channelFixture(t, Config{InAppMessages: true, NotifyWebhook: notify.Webhook{URL: rc.url, Secret: []byte(webhookSecret)}})
+	a := e.login("officerA").AccessToken
+	if r := e.call("PATCH", "/v1/me", a, map[string]any{"language": "fr"}); r.status != 400 {
+		t.Fatalf("language fr: got %d %s, want 400", r.status, r.body)
+	}
+	var me userView
+	r := e.call("PATCH", "/v1/me", a, map[string]any{"language": "en"})
+	r.json(t, &me)
+	if r.status != 200 || me.Language != "en" {
+		t.Fatalf("switch to English: got %d %s", r.status, r.body)
+	}
+	if r := e.call("GET", "/v1/me", a, nil); !strings.Contains(string(r.body), `"language":"en"`) {
+		t.Fatalf("GET /v1/me after the switch: %s, want language en", r.body)
+	}
+	raiseIssues(t, e, e.device(t, "officerA"), pid, cp, 2)
+	dispatch(t, e, "i1")
+	texts := func(issue string) map[string]string {
+		got := map[string]string{}
+		for _, n := range allNotifications(t, e) {
+			if n.Subject == "issues/"+issue {
+				got[n.Recipient+"/"+n.Channel] = n.Text
+			}
+		}
+		return got
+	}
+	got := texts("i1")
+	for _, k := range []string{"u-officerA/inapp", "u-officerA/webhook"} {
+		if !strings.HasPrefix(got[k], "[Pairsync] ") || strings.Contains(got[k], "诉求") {
+			t.Errorf("%s: got %q, want English", k, got[k])
+		}
+	}
+	for _, k := range []string{"u-officerA2/inapp", "u-officerA2/webhook"} {
+		if !strings.HasPrefix(got[k], "【结对共建】") {
+			t.Errorf("%s: got %q, want Chinese (the default)", k, got[k])
+		}
+	}
+	e.call("PATCH", "/v1/me", a, map[string]any{"language": "zh"})
+	dispatch(t, e, "i2")
+	if got := texts("i2"); !strings.HasPrefix(got["u-officerA/inapp"], "【结对共建】") {
+		t.Errorf("after switching back: got %q, want Chinese", got["u-officerA/inapp"])
+	}
+}

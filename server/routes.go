@@ -65,8 +65,10 @@ func (s *Server) routeTable() []route {
 
 		// The signed-in user and their devices.
 		{Method: fiber.MethodGet, Path: "/v1/me", Tag: "users", Summary: "The signed-in user", Response: userView{}, Auth: true, Handler: s.me},
+		{Method: fiber.MethodPatch, Path: "/v1/me", Tag: "users", Summary: "Keep the language you chose in an app ({\"language\":\"en\"} or \"zh\"): your notifications are written in it", Request: patchMeRequest{}, Response: userView{}, Auth: true, Handler: s.patchMe},
 		{Method: fiber.MethodPost, Path: "/v1/me/password", Tag: "users", Summary: "Change your password (ends your other sessions)", Request: changePasswordRequest{}, Response: tokenResponse{}, Auth: true, SignIn: true, Handler: s.changePassword},
 		{Method: fiber.MethodGet, Path: "/v1/me/messages", Tag: "users", Summary: "Your in-app messages, newest first, and how many are unread: ?offset=&limit=", Response: messageList{}, Auth: true, Handler: s.listMessages},
+		{Method: fiber.MethodPost, Path: "/v1/me/messages/read", Tag: "users", Summary: "A phone's reads of your messages, made offline: {reads:[{id,at}]}; each is read once, at its time (never before it was written nor after now); anyone else's or an unknown id is skipped alike", Request: readMessagesRequest{}, Response: messageList{}, Auth: true, Handler: s.readMessages},
 		{Method: fiber.MethodPost, Path: "/v1/me/messages/:id/read", Tag: "users", Summary: "Mark one of your messages read (anyone else's: 404)", Response: messageView{}, Auth: true, Load: loadMessage, Action: pairing.Read, Handler: s.readMessage},
 		{Method: fiber.MethodGet, Path: "/v1/me/notify-settings", Tag: "users", Summary: "The channels you are notified on, quiet hours and the hourly limit", Response: notifySettings{}, Auth: true, Handler: s.getNotifySettings},
 		{Method: fiber.MethodPut, Path: "/v1/me/notify-settings", Tag: "users", Summary: "Choose the channels you are notified on (in-app messages are always on)", Request: notifySettingsRequest{}, Response: notifySettings{}, Auth: true, Handler: s.putNotifySettings},

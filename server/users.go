@@ -42,11 +42,15 @@ type userView struct {
 	// MustChangePassword: the password is one the person did not choose
 	// (the first administrator's); the apps prompt them to change it.
 	MustChangePassword bool `json:"must_change_password,omitempty"`
+
+	// Language is the app language the person chose ("en"; absent:
+	// Chinese): their notifications are written in it.
+	Language string `json:"language,omitempty"`
 }
 
 func (s *Server) viewUser(u storage.User, orgPath string, showPhone bool) userView {
 	v := userView{ID: u.ID, Username: u.Username, Name: u.Name, Role: u.Role, OrgUnit: u.OrgUnit, OrgPath: orgPath,
-		Counterparty: u.Counterparty, Disabled: u.Disabled, Activated: u.PasswordHash != "", MustChangePassword: u.MustChangePassword,
+		Counterparty: u.Counterparty, Disabled: u.Disabled, Activated: u.PasswordHash != "", MustChangePassword: u.MustChangePassword, Language: u.Language,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Rev: u.Rev}
 	if showPhone {
 		v.Phone = u.Phone

@@ -40,6 +40,11 @@ type User struct {
 	// "webhook"); every other configured channel is on. In-app messages
 	// cannot be turned off. (A string keeps User comparable.)
 	NotifyOff string
+
+	// Language is the language the person chose in an app: "en" for
+	// English; empty (or "zh") for Chinese, the default. Their
+	// notifications are written in it (server/notify.Lang).
+	Language string
 }
 
 // UserQuery selects users for listing. Results are ordered by Username.

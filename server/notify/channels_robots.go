@@ -70,7 +70,7 @@ func (w *WeCom) Deliver(ctx context.Context, n storage.Notification, to Recipien
 		b.Markdown = &struct {
 			Content string `json:"content"`
 		}{Content: clipBytes(fmt.Sprintf("**%s**\n> <font color=\"warning\">%s</font>：%s\n[%s](%s)", Title(n), mdEscape(name), mdEscape(body(n)),
-			pick(n.Lang, "在结对共建中查看", "Open in Pairsync"), n.Link), weComMarkdownMax)}
+			say(n.Lang, "open"), n.Link), weComMarkdownMax)}
 	}
 	raw, err := json.Marshal(b)
 	if err != nil {
@@ -152,7 +152,7 @@ func (d *DingTalk) Deliver(ctx context.Context, n storage.Notification, to Recip
 			Title string `json:"title"`
 			Text  string `json:"text"`
 		}{Title: Title(n), Text: clipBytes(fmt.Sprintf("#### %s\n\n**%s**%s：%s\n\n[%s](%s)", Title(n), mdEscape(name), at, mdEscape(body(n)),
-			pick(n.Lang, "在结对共建中查看", "Open in Pairsync"), n.Link), dingTalkMax)}
+			say(n.Lang, "open"), n.Link), dingTalkMax)}
 	}
 	raw, err := json.Marshal(b)
 	if err != nil {

@@ -201,8 +201,7 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 		m.event = EventIssueDispatched
 		if e.Handler != "" {
 			m.to = append(m.to, recipient{user: e.Handler, text: func(lang string) string {
-				return pick(lang, fmt.Sprintf("【结对共建】诉求%s已交办给您，请及时签收办理。", quote(title, "zh")),
-					fmt.Sprintf("[Pairsync] The issue %s has been dispatched to you: please sign for it and handle it.", quote(title, "en")))
+				return say(lang, "issue_dispatched/handler", quoted(title))
 			}})
 		}
 		for _, o := range pr.Officers {
@@ -210,17 +209,14 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 				continue
 			}
 			m.to = append(m.to, recipient{user: o, text: func(lang string) string {
-				name := e.HandlerName
-				return pick(lang, fmt.Sprintf("【结对共建】您结对的诉求%s已交办给%s，请关注办理进度。", quote(title, "zh"), orDefault(name, "承办人")),
-					fmt.Sprintf("[Pairsync] The issue %s of your pairing has been dispatched to %s: please follow it.", quote(title, "en"), orDefault(name, "its handler")))
+				return say(lang, "issue_dispatched/officers", quoted(title), orPiece(e.HandlerName, "handler"))
 			}})
 		}
 	case pairing.EventResponded:
 		m.event = EventIssueResponded
 		for _, c := range pr.Contacts {
 			m.to = append(m.to, recipient{user: c, text: func(lang string) string {
-				return pick(lang, fmt.Sprintf("【结对共建】您反映的诉求%s已有答复，请确认并评价。", quote(title, "zh")),
-					fmt.Sprintf("[Pairsync] Your issue %s has been answered: please confirm and rate it.", quote(title, "en")))
+				return say(lang, "issue_responded", quoted(title))
 			}})
 		}
 	default:
@@ -240,7 +236,6 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 			return nil, err
 		}
 		console := func(q string) string { return "/console/issues?" + q + "&q=" + url.QueryEscape(title) }
-		handler := orDefault(st.HandlerName, "承办人")
 		switch e.Type {
 		case pairing.EventOverdue:
 			m.event = EventIssueOverdue
@@ -250,14 +245,12 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 			}
 			if st.Handler != "" {
 				m.to = append(m.to, recipient{user: st.Handler, text: func(lang string) string {
-					return pick(lang, fmt.Sprintf("【结对共建】您承办的诉求%s已超过办理期限（%s），请尽快答复。", quote(title, "zh"), due),
-						fmt.Sprintf("[Pairsync] The issue %s you handle is past its due date (%s): please answer it now.", quote(title, "en"), due))
+					return say(lang, "issue_overdue/handler", quoted(title), due)
 				}})
 			}
 			for _, a := range admins {
 				m.to = append(m.to, recipient{user: a, link: console("overdue=true"), text: func(lang string) string {
-					return pick(lang, fmt.Sprintf("【结对共建】%s承办的诉求%s已超过办理期限（%s），请督办。", handler, quote(title, "zh"), due),
-						fmt.Sprintf("[Pairsync] The issue %s handled by %s is past its due date (%s): please follow it up.", quote(title, "en"), orDefault(st.HandlerName, "its handler"), due))
+					return say(lang, "issue_overdue/supervisors", orPiece(st.HandlerName, "handler"), quoted(title), due)
 				}})
 			}
 		case pairing.EventDisputed:
@@ -265,13 +258,7 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 			reason := e.Reason
 			for _, a := range admins {
 				m.to = append(m.to, recipient{user: a, link: console("status=disputed"), text: func(lang string) string {
-					zh := fmt.Sprintf("【结对共建】诉求%s的答复未获联系人认可", quote(title, "zh"))
-					en := fmt.Sprintf("[Pairsync] The contact disputed the answer to the issue %s", quote(title, "en"))
-					if reason != "" {
-						zh += "，理由：" + reason
-						en += ", saying: " + reason
-					}
-					return pick(lang, zh+"。请督办：重新交办或关闭。", en+". Please follow it up: reopen it for the handler or close it.")
+					return say(lang, "issue_disputed", quoted(title), optional("reason", reason))
 				}})
 			}
 		case pairing.EventBounced:
@@ -296,13 +283,7 @@ func (p Planner) eventMessages(ctx context.Context, r syncproto.Record, pr pairi
 			reason := e.Reason
 			for _, a := range admins {
 				m.to = append(m.to, recipient{user: a, link: console("status=arbitration"), text: func(lang string) string {
-					zh := fmt.Sprintf("【结对共建】诉求%s已被第%d次退回", quote(title, "zh"), nth)
-					en := fmt.Sprintf("[Pairsync] The issue %s was bounced for the %s time", quote(title, "en"), ordinal(nth))
-					if reason != "" {
-						zh += "，理由：" + reason
-						en += ", saying: " + reason
-					}
-					return pick(lang, zh+"。请裁决并重新交办。", en+". Please decide and dispatch it again.")
+					return say(lang, "issue_bounced", quoted(title), nthTime(nth), optional("reason", reason))
 				}})
 			}
 		}
@@ -336,35 +317,29 @@ func (p Planner) projectMessages(ctx context.Context, r syncproto.Record, pr pai
 	title, reason, by, byName := str(r, "title"), str(r, "status_reason"), str(r, "status_by"), str(r, "status_by_name")
 	m := message{cause: fmt.Sprintf("%s/%s/status/%s/%s/%d", pairing.CollProjects, r.ID, status, dot.Replica, dot.Counter),
 		subject: "projects/" + r.ID, by: by}
-	withReason := func(zh, en string) (string, string) {
-		if reason != "" {
-			zh += "，理由：" + reason
-			en += ", saying: " + reason
+	// decided is the text of a decision (verb: a key of Texts), with its
+	// reason (not for 立项) and what to do next.
+	decided := func(own bool, verb string, next both) func(string) string {
+		why := optional("reason", reason)
+		if verb == "project_approved" {
+			why = both{}
 		}
-		return zh, en
-	}
-	decided := func(own bool, zhVerb, enVerb, zhNext, enNext string) func(string) string {
 		return func(lang string) string {
-			zhWhose, enWhose := "您提出的", "Your"
+			whose := piece("project/own")
 			if !own {
-				zhWhose, enWhose = "您结对的", "Your pairing's"
+				whose = piece("project/pairing")
 			}
-			zh := fmt.Sprintf("【结对共建】%s实事项目%s已由%s%s", zhWhose, quote(title, "zh"), orDefault(byName, "管理员"), zhVerb)
-			en := fmt.Sprintf("[Pairsync] %s practical project %s was %s by %s", enWhose, quote(title, "en"), enVerb, orDefault(byName, "an administrator"))
-			if zhVerb != "立项" {
-				zh, en = withReason(zh, en)
-			}
-			return pick(lang, zh+"。"+zhNext, en+". "+enNext)
+			return say(lang, "project_decided", whose, quoted(title), orPiece(byName, "administrator"), piece(verb), why, next)
 		}
 	}
 	// A decision goes to the pairing's officers (the owner, who proposed
 	// it, first and in its own words): they carry the project out.
-	officers := func(zhVerb, enVerb, zhNext, enNext string) []recipient {
+	officers := func(verb string, next both) []recipient {
 		owner := str(r, "owner")
-		to := []recipient{{user: owner, text: decided(true, zhVerb, enVerb, zhNext, enNext)}}
+		to := []recipient{{user: owner, text: decided(true, verb, next)}}
 		for _, o := range pr.Officers {
 			if o != owner {
-				to = append(to, recipient{user: o, text: decided(false, zhVerb, enVerb, zhNext, enNext)})
+				to = append(to, recipient{user: o, text: decided(false, verb, next)})
 			}
 		}
 		return to
@@ -372,19 +347,18 @@ func (p Planner) projectMessages(ctx context.Context, r syncproto.Record, pr pai
 	switch status {
 	case "approved":
 		m.event = EventProjectApproved
-		m.to = officers("立项", "approved", "请按计划推进。", "Please carry it out as planned.")
+		m.to = officers("project_approved", piece("project_approved/next"))
 	case "deferred":
 		m.event = EventProjectDeferred
-		m.to = officers("暂缓", "deferred", "", "")
+		m.to = officers("project_deferred", both{})
 	case "cancelled":
 		m.event = EventProjectCanceled
-		m.to = officers("取消", "cancelled", "", "")
+		m.to = officers("project_cancelled", both{})
 	case "completed":
 		m.event = EventProjectDone
 		for _, c := range pr.Contacts {
 			m.to = append(m.to, recipient{user: c, text: func(lang string) string {
-				return pick(lang, fmt.Sprintf("【结对共建】实事项目%s已完成，请验收并评价。", quote(title, "zh")),
-					fmt.Sprintf("[Pairsync] The practical project %s is completed: please accept and rate it.", quote(title, "en")))
+				return say(lang, "project_completed", quoted(title))
 			}})
 		}
 		admins, err := p.supervisors(ctx, pr)
@@ -481,13 +455,7 @@ func visitMessages(r syncproto.Record) []message {
 		subject: "visits/" + r.ID, by: str(r, "returned_by")}
 	for _, o := range officers {
 		m.to = append(m.to, recipient{user: o, text: func(lang string) string {
-			zh := fmt.Sprintf("【结对共建】您的走访记录%s被退回", quote(title, "zh"))
-			en := fmt.Sprintf("[Pairsync] Your visit %s was returned", quote(title, "en"))
-			if comment != "" {
-				zh += "，意见：" + comment
-				en += " with the comment: " + comment
-			}
-			return pick(lang, zh+"。请修改后重新提交。", en+". Please correct it and submit it again.")
+			return say(lang, "visit_returned", quoted(title), optional("visit_returned/comment", comment))
 		}})
 	}
 	return []message{m}
@@ -542,9 +510,7 @@ func (p Planner) PlanActivation(ctx context.Context, u storage.User, orgPath, co
 	}
 	lang := Lang(u)
 	until := shanghai(expires)
-	text := pick(lang,
-		fmt.Sprintf("【结对共建】管理员为您开通了结对共建账号（用户名 %s），请在 %s 前打开链接设置密码：%s 链接仅供本人使用，请勿转发。", u.Username, until, link),
-		fmt.Sprintf("[Pairsync] An administrator opened a Pairsync account for you (user name %s). Open this link before %s to choose your password: %s Do not forward it.", u.Username, until, link))
+	text := say(lang, "activation", u.Username, until, link)
 	cause := "activations/" + codeHash
 	var out []storage.Notification
 	for _, ch := range p.PhoneChannels {
@@ -594,16 +560,14 @@ func ID(cause, recipient, channel string) string {
 	return "n-" + hex.EncodeToString(h[:16])
 }
 
-// Lang is the language a user is written to in: Chinese, the default of
-// every screen. (storage.User has no language choice yet; when it gets one,
-// "en" here gives English texts.)
-func Lang(storage.User) string { return "zh" }
-
-func pick(lang, zh, en string) string {
-	if lang == "en" {
-		return en
+// Lang is the language a user is written to in: English for one who chose
+// it in an app (User.Language, PATCH /v1/me), else Chinese, the default of
+// every screen.
+func Lang(u storage.User) string {
+	if u.Language == "en" {
+		return "en"
 	}
-	return zh
+	return "zh"
 }
 
 func quote(title, lang string) string {
@@ -616,13 +580,6 @@ func quote(title, lang string) string {
 		return "“" + title + "”"
 	}
 	return "「" + title + "」"
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // str reads a string field of a record ("" when absent or not a string).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
@@ -23,8 +22,7 @@ func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d pairing.
 	due := shanghai(d.Due)
 	m := message{event: EventIssueDueSoon, cause: fmt.Sprintf("issues/%s/due_soon/%d", d.Issue, d.Due.Unix()), subject: "issues/" + d.Issue,
 		to: []recipient{{user: d.Handler, text: func(lang string) string {
-			return pick(lang, fmt.Sprintf("【结对共建】您承办的诉求%s将于 %s 到期，请及时答复。", quote(d.Title, "zh"), due),
-				fmt.Sprintf("[Pairsync] The issue %s you handle is due at %s: please answer it in time.", quote(d.Title, "en"), due))
+			return say(lang, "issue_due_soon", quoted(d.Title), due)
 		}}}}
 	admins, err := p.dispatchers(ctx, d.Dispatcher, pr)
 	if err != nil {
@@ -57,30 +55,34 @@ func (p Planner) PlanDigest(ctx context.Context, u storage.User, orgPaths []stri
 		return nil, nil
 	}
 	type kind struct {
-		n      int
-		zh, en string
+		n   int
+		key string // of Texts
 	}
 	kinds := []kind{
-		{t.ToSign, "待签收", "to sign for"}, {t.ToRespond, "待答复", "to answer"}, {t.ReturnedVisits, "被退回的走访", "returned visits"},
-		{t.DueSoon, "即将超期", "due within 24 h"}, {t.ToConfirm, "待确认", "to confirm"}, {t.ToRate, "待评价", "to rate"},
-		{t.ToAccept, "待验收", "projects to accept"}, {t.ToDispatch, "待受理/待交办", "to accept or dispatch"},
-		{t.Overdue, "已超期", "overdue"}, {t.ToApprove, "待立项", "projects to approve"}, {t.ToVerify, "待验收", "projects to verify"},
+		{t.ToSign, "todo/to_sign"}, {t.ToRespond, "todo/to_respond"}, {t.ReturnedVisits, "todo/returned_visits"},
+		{t.DueSoon, "todo/due_soon"}, {t.ToConfirm, "todo/to_confirm"}, {t.ToRate, "todo/to_rate"},
+		{t.ToAccept, "todo/to_accept"}, {t.ToDispatch, "todo/to_dispatch"},
+		{t.Overdue, "todo/overdue"}, {t.ToApprove, "todo/to_approve"}, {t.ToVerify, "todo/to_verify"},
 	}
 	link := "/"
 	if u.Role == string(pairing.Admin) {
 		link = "/console/todo"
 	}
-	var zh, en []string
+	var counts both
 	for _, k := range kinds {
 		if k.n > 0 {
-			zh = append(zh, fmt.Sprintf("%s %d 项", k.zh, k.n))
-			en = append(en, fmt.Sprintf("%d %s", k.n, k.en))
+			c := piece("digest/count", piece(k.key), k.n)
+			for i := range counts {
+				if counts[i] != "" {
+					counts[i] += piece("digest/and")[i]
+				}
+				counts[i] += c[i]
+			}
 		}
 	}
 	m := message{event: EventDigest, cause: "digest/" + day + "/" + u.ID, subject: "todo",
 		to: []recipient{{user: u.ID, link: link, text: func(lang string) string {
-			return pick(lang, fmt.Sprintf("【结对共建】早上好！您有 %d 项待办：%s。", t.Things, strings.Join(zh, "、")),
-				fmt.Sprintf("[Pairsync] Good morning! You have %d things to do: %s.", t.Things, strings.Join(en, ", ")))
+			return say(lang, "digest", t.Things, counts)
 		}}}}
 	return p.address(ctx, m, pairing.Pairing{BranchPaths: orgPaths}, now)
 }

@@ -37,13 +37,14 @@ type userDoc struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	Rev          uint64    `json:"rev"`
 	NotifyOff    string    `json:"notify_off,omitempty"`
+	Language     string    `json:"language,omitempty"`
 }
 
 func toUserDoc(u storage.User) userDoc {
 	return userDoc{
 		ID: u.ID, Username: u.Username, Phone: u.Phone, Name: u.Name, Role: u.Role,
 		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash, MustChange: u.MustChangePassword,
-		NotifyOff: u.NotifyOff, Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: u.Rev,
+		NotifyOff: u.NotifyOff, Language: u.Language, Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: u.Rev,
 	}
 }
 
@@ -51,7 +52,7 @@ func (d userDoc) user() storage.User {
 	return storage.User{
 		ID: d.ID, Username: d.Username, Phone: d.Phone, Name: d.Name, Role: d.Role,
 		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash, MustChangePassword: d.MustChange,
-		NotifyOff: d.NotifyOff, Disabled: d.Disabled, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Rev: d.Rev,
+		NotifyOff: d.NotifyOff, Language: d.Language, Disabled: d.Disabled, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Rev: d.Rev,
 	}
 }
 

@@ -36,13 +36,14 @@ type userDoc struct {
 	UpdatedAt    time.Time `bson:"updated_at"`
 	Rev          int64     `bson:"rev"`
 	NotifyOff    string    `bson:"notify_off,omitempty"`
+	Language     string    `bson:"language,omitempty"`
 }
 
 func toUserDoc(u storage.User) userDoc {
 	return userDoc{
 		ID: u.ID, Username: u.Username, Phone: u.Phone, Name: u.Name, Role: u.Role,
 		OrgUnit: u.OrgUnit, Counterparty: u.Counterparty, PasswordHash: u.PasswordHash, MustChange: u.MustChangePassword,
-		NotifyOff: u.NotifyOff, Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: int64(u.Rev),
+		NotifyOff: u.NotifyOff, Language: u.Language, Disabled: u.Disabled, CreatedAt: millis(u.CreatedAt), UpdatedAt: millis(u.UpdatedAt), Rev: int64(u.Rev),
 	}
 }
 
@@ -50,7 +51,7 @@ func (d userDoc) user() storage.User {
 	return storage.User{
 		ID: d.ID, Username: d.Username, Phone: d.Phone, Name: d.Name, Role: d.Role,
 		OrgUnit: d.OrgUnit, Counterparty: d.Counterparty, PasswordHash: d.PasswordHash, MustChangePassword: d.MustChange,
-		NotifyOff: d.NotifyOff, Disabled: d.Disabled, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), Rev: uint64(d.Rev),
+		NotifyOff: d.NotifyOff, Language: d.Language, Disabled: d.Disabled, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), Rev: uint64(d.Rev),
 	}
 }
 

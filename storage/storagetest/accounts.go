@@ -134,6 +134,7 @@ func fullUser() storage.User {
 		ID: "u1", Username: "zhang.wei", Phone: "13800000001", Name: "张伟", Role: "officer",
 		OrgUnit: "org-7", Counterparty: "", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
 		MustChangePassword: true, Disabled: true, CreatedAt: t0, UpdatedAt: t0.Add(time.Hour),
+		NotifyOff: "sms,wecom", Language: "en",
 	}
 }
 

@@ -8,12 +8,14 @@
 // rejected writes with their reason; pulls page by page with the cursor,
 // merging each page with syncproto.Merge (the wasm) in one transaction with
 // the new cursor; then uploads photos. Every merge goes through the wasm.
-import { reactive } from 'vue'
+import { reactive, watch } from 'vue'
 import * as sp from './sp.js'
 import * as db from './db.js'
 import * as api from './api.js'
 import { setSchema } from './domain.js'
 import { setErrorSchema, errorText } from './errors.js'
+import { unread } from './notify.js'
+import { locale } from './i18n.js'
 
 const MAX_CHANGES = 500
 const MAX_PUSH_BYTES = 960 << 10
@@ -40,6 +42,11 @@ export const state = reactive({
   // every screen: {users: {id: {name, role}}, devices: {deviceId: userId}}
   // from GET /v1/pairings/{id}/people, kept for offline use.
   people: { users: {}, devices: {} },
+  // messages: the person's newest in-app messages (消息), as the last sync
+  // read them with the reads made since on this phone laid over, kept for
+  // offline use; messagesMore says older ones wait on the server.
+  messages: [],
+  messagesMore: false,
   version: 0, // bumped whenever views change: read it to recompute
 })
 
@@ -100,6 +107,7 @@ export async function init() {
   if (bases.size || outbox.length) await loadWasm()
   state.rejected = (await db.getAll('rejected')).map(parseRejected)
   state.people = (await db.getMeta('people')) || { users: {}, devices: {} }
+  await showMessages()
   await countPhotos()
   indexOutbox()
   const keys = new Set([...bases.keys(), ...writesByKey.keys()])
@@ -272,6 +280,9 @@ async function reset() {
   state.rejected = []
   state.me = null
   state.people = { users: {}, devices: {} }
+  state.messages = []
+  state.messagesMore = false
+  unread.value = 0
   state.signedIn = false
   state.deviceId = ''
   state.lastSync = 0
@@ -354,6 +365,8 @@ async function runSync() {
     await push()
     await pull()
     await refreshPeople()
+    await syncMessages()
+    await syncLanguage()
     await uploadPhotos()
     state.lastSync = Date.now()
     state.lastError = ''
@@ -554,6 +567,103 @@ async function refreshPeople() {
   }
   state.people = { users, devices }
   await db.setMeta('people', { users, devices })
+}
+
+// ---- 消息: the person's in-app messages, offline ---------------------------
+//
+// Messages are the person's, not a pairing's, so they are no synced records
+// (ARCHITECTURE.md): each sync sends the reads made on this phone
+// (POST /v1/me/messages/read, each with its time; a read is set once, so a
+// batch sent again changes nothing) and reads the newest MESSAGES_KEPT
+// (GET /v1/me/messages) into IndexedDB. The screens read the local copy.
+
+const MESSAGES_KEPT = 100
+const READS_PER_REQUEST = 200
+
+// showMessages puts the local copy on screen: the last list read, with the
+// reads not yet sent laid over, and the unread count.
+async function showMessages() {
+  const kept = (await db.getMeta('messages')) || { messages: [], more: false, unread: 0 }
+  const reads = new Map(((await db.getMeta('messageReads')) || []).map((r) => [r.id, r.at]))
+  let lessUnread = 0
+  state.messages = kept.messages.map((m) => {
+    if (m.read_at || !reads.has(m.id)) return m
+    lessUnread++
+    return { ...m, read_at: reads.get(m.id) }
+  })
+  state.messagesMore = !!kept.more
+  unread.value = Math.max(0, (kept.unread_more ? 100 : kept.unread) - lessUnread)
+}
+
+// readMessage marks one message read on this phone, online or not; the
+// next sync tells the server.
+export async function readMessage(id) {
+  const at = new Date().toISOString()
+  await db.tx(['meta'], 'readwrite', async (s) => {
+    const reads = (await db.req(s.meta.get('messageReads'))) || []
+    if (!reads.some((r) => r.id === id)) reads.push({ id, at })
+    await db.req(s.meta.put(reads, 'messageReads'))
+  })
+  await showMessages()
+  if (navigator.onLine) syncMessages().catch(() => { /* the next sync sends it */ })
+}
+
+let messagesRunning = null
+
+// syncMessages sends this phone's reads, then reads the newest messages.
+// Offline it throws api.OfflineError and keeps both as they were; any other
+// refusal (an older server) keeps the reads for a later sync.
+export function syncMessages() {
+  if (!messagesRunning) messagesRunning = runSyncMessages().finally(() => { messagesRunning = null })
+  return messagesRunning
+}
+
+async function runSyncMessages() {
+  try {
+    const reads = ((await db.getMeta('messageReads')) || []).slice(0, READS_PER_REQUEST)
+    if (reads.length) {
+      await api.request('POST', '/v1/me/messages/read', { body: { reads } })
+      const sent = new Set(reads.map((r) => r.id))
+      await db.tx(['meta'], 'readwrite', async (s) => {
+        const left = ((await db.req(s.meta.get('messageReads'))) || []).filter((r) => !sent.has(r.id))
+        await db.req(s.meta.put(left, 'messageReads'))
+      })
+    }
+    const a = await api.request('GET', `/v1/me/messages?limit=${MESSAGES_KEPT}`)
+    await db.setMeta('messages', { messages: a.messages || [], more: !!a.more, unread: a.unread || 0, unread_more: !!a.unread_more })
+  } catch (e) {
+    if (e instanceof api.OfflineError) throw e
+    console.warn('messages not synced', e)
+  } finally {
+    await showMessages()
+  }
+}
+
+// ---- the person's language -----------------------------------------------
+//
+// The language chosen on this phone is kept on the user (PATCH /v1/me), so
+// their notifications are written in it: sent at the first sync after
+// signing in and after each switch (offline: at the next sync). meta
+// 'languageSent' is what this phone last told the server, so a language
+// chosen later in the console is not undone by a phone that did not switch.
+async function syncLanguage() {
+  const lang = locale.value === 'en' ? 'en' : 'zh'
+  if ((await db.getMeta('languageSent')) === lang) return
+  try {
+    const me = await api.request('PATCH', '/v1/me', { body: { language: lang } })
+    await db.setMeta('languageSent', lang)
+    if (me && state.me) {
+      state.me = { ...state.me, language: me.language }
+      await db.setMeta('me', { ...state.me })
+    }
+  } catch (e) {
+    if (e instanceof api.OfflineError) throw e
+    console.warn('language not kept', e)
+  }
+}
+
+if (typeof window !== 'undefined') {
+  watch(locale, () => { if (state.signedIn && navigator.onLine) syncLanguage().catch(() => { /* the next sync sends it */ }) })
 }
 
 // writerOf names who made a write from its dot ("replica:counter"): the

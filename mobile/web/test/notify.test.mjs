@@ -42,3 +42,16 @@ test('events, channels and reasons have words in both languages', () => {
   locale.value = 'zh'
   assert.equal(reasonText({ reason: 'http_error', answer: 'HTTP 502 Bad Gateway <html>' }), '对方服务出错（HTTP 502），系统会自动重试')
 })
+
+test('the events\' words are the server\'s titles (server/notify Titles), in both languages', () => {
+  const events = Object.fromEntries([...src.matchAll(/^\s*(Event\w+)\s*=\s*"([a-z_]+)"/gm)].map((m) => [m[1], m[2]]))
+  const titles = [...src.matchAll(/^\s*(Event\w+):\s*\{"([^"]+)", "([^"]+)"\}/gm)]
+  assert.ok(titles.length >= 13, `parsed ${titles.length} titles in server/notify`)
+  for (const [, c, zh, en] of titles) {
+    locale.value = 'zh'
+    assert.equal(eventName(events[c]), zh, `event ${events[c]} in Chinese`)
+    locale.value = 'en'
+    assert.equal(eventName(events[c]), en, `event ${events[c]} in English`)
+  }
+  locale.value = 'zh'
+})

@@ -3,7 +3,8 @@
 // localStorage under its own key, apart from the field app's device session
 // in IndexedDB; its requests go through the shared client (../http.js),
 // which refreshes the access token and keeps each new pair at once.
-import { reactive } from 'vue'
+import { reactive, watch } from 'vue'
+import { locale } from '../i18n.js'
 import { HTTPError, answer, expiresAt, send, signedInClient } from '../http.js'
 
 const KEY = 'pairsync.console'
@@ -116,7 +117,19 @@ export async function signIn(username, password) {
     throw new HTTPError(403, { message: 'console_roles' }) // no code: Login.vue reads the message
   }
   setTokens(tr)
+  keepLanguage(tr.user)
 }
+
+// keepLanguage keeps the console's language on the administrator's user
+// (PATCH /v1/me), so their notifications are written in it: at sign-in
+// when it differs from the stored one, and at each switch.
+function keepLanguage(user) {
+  const lang = locale.value === 'en' ? 'en' : 'zh'
+  if (!user || (user.language || 'zh') === lang) return
+  api('PATCH', '/v1/me', { language: lang }).then((u) => { if (session.user && u) { session.user = { ...session.user, language: u.language }; save() } }).catch(() => { /* kept at the next switch or sign-in */ })
+}
+
+watch(locale, () => { if (signedIn()) keepLanguage(session.user) })
 
 function signOutLocal() {
   session.user = null
