@@ -75,7 +75,7 @@ test('officer A reads the dispatch in 消息, opens the issue, sees the settings
   await page.click('[data-test=to-notify-settings]')
   await page.waitForSelector('[data-test=notify-channel][data-channel=inapp]')
   assert.ok(await page.locator('[data-test=notify-switch][data-channel=inapp].van-switch--disabled').count(), 'in-app messages cannot be turned off')
-  assert.match(await page.textContent('[data-test=notify-quiet]'), /22:00–07:30/)
+  assert.match(await page.textContent('[data-test=notify-quiet]'), /22:00–07:00/)
   await see(page, '70-03-notify-settings')
 
   // The administrator's 通知记录: names, words, no ids.
