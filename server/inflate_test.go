@@ -134,7 +134,9 @@ func TestPushBodyEncodings(t *testing.T) {
 		code   syncproto.Code
 		reason string
 	}{
-		{"plain over the limit", big, nil, 413, syncproto.CodeTooLarge, ""},
+		// A plain body over the limit is refused from its headers before it
+		// is read (TestBodyOverLimit, over raw TCP): sent whole through the
+		// client here, the refusal could race the unsent rest and reset.
 		{"gzip over the limit once decoded", gzipped(t, big), []string{"Content-Encoding", "gzip"}, 413, syncproto.CodeTooLarge, pairing.ReasonInflatedTooLarge},
 		{"brotli", ok, []string{"Content-Encoding", "br"}, 415, syncproto.CodeUnsupportedMedia, pairing.ReasonUnsupportedEncoding},
 		{"deflate", ok, []string{"Content-Encoding", "deflate"}, 415, syncproto.CodeUnsupportedMedia, pairing.ReasonUnsupportedEncoding},
