@@ -27,10 +27,6 @@ import (
 
 const testPassword = servertest.Password
 
-// fastPasswords keeps sign-ins quick (production parameters are tested in
-// server/auth).
-var fastPasswords = servertest.FastPasswords
-
 type world struct {
 	*servertest.World
 	t   testing.TB

@@ -66,12 +66,7 @@ func newDomainEnv(t testing.TB) *idEnv {
 	return startEnv(t, servertest.Options{}, Config{}, Deps{})
 }
 
-func newEnv(t testing.TB, domainRules bool) *idEnv {
-	t.Helper()
-	return startEnv(t, servertest.Options{}, Config{}, Deps{ProtocolOnly: !domainRules})
-}
-
-// newEnvWith is newEnv on the given photo store (nil: a local folder).
+// newEnvWith is a server (the domain's rules with domainRules) on the given photo store (nil: a local folder).
 func newEnvWith(t testing.TB, domainRules bool, photoStore storage.Photos) *idEnv {
 	t.Helper()
 	return startEnv(t, servertest.Options{Photos: photoStore}, Config{}, Deps{ProtocolOnly: !domainRules})

@@ -29,10 +29,6 @@ const chromium = "/usr/bin/chromium"
 
 const password = servertest.Password
 
-// fastPasswords keep sign-ins quick (production parameters are tested in
-// server/auth).
-var fastPasswords = servertest.FastPasswords
-
 // need skips (or, in CI, fails) when a prerequisite is missing.
 func need(t *testing.T, ok bool, what string) {
 	t.Helper()

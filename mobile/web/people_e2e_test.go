@@ -93,17 +93,11 @@ func TestPeopleJourneys(t *testing.T) {
 	}
 }
 
-// startPairsyncd builds pairsyncd from this tree (it embeds dist/, built by
-// make web) and runs it on dataDir at 127.0.0.1 (port 0), as make run does.
-// It returns the URL and the first administrator's password the banner
-// printed ("" when the store already had users).
-func startPairsyncd(t *testing.T, dir, dataDir string) (url, password string) {
-	t.Helper()
-	return startPairsyncdWith(t, dir, dataDir, nil, nil)
-}
-
-// startPairsyncdWith is startPairsyncd with more flags (a later -addr wins)
-// and environment.
+// startPairsyncdWith builds pairsyncd from this tree (it embeds dist/, built
+// by make web) and runs it on dataDir at 127.0.0.1 (port 0), as make run
+// does, with more flags (a later -addr wins) and environment. It returns the
+// URL and the first administrator's password the banner printed ("" when
+// the store already had users).
 func startPairsyncdWith(t *testing.T, dir, dataDir string, args, env []string) (url, password string) {
 	t.Helper()
 	bin := filepath.Join(dir, "pairsyncd")

@@ -109,10 +109,7 @@ func body(n storage.Notification) string {
 			t = t[i+len("】"):]
 		}
 	}
-	if strings.HasPrefix(t, "[Pairsync] ") {
-		t = strings.TrimPrefix(t, "[Pairsync] ")
-	}
-	return t
+	return strings.TrimPrefix(t, "[Pairsync] ")
 }
 
 // clipBytes keeps at most max bytes of s, cut at a rune.

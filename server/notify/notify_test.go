@@ -98,7 +98,7 @@ func TestSenderLogsNoPhoneOrSecret(t *testing.T) {
 		mu.Lock()
 		bodies = append(bodies, b.String())
 		mu.Unlock()
-		http.Error(w, "busy", 503)
+		http.Error(w, "busy", http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(hook.Close)
 	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)

@@ -4,7 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,15 +13,20 @@ import (
 // TestEveryEventHasTitle: every Event constant of the package has a title
 // in both languages, so no robot message falls back to the generic one.
 func TestEveryEventHasTitle(t *testing.T) {
-	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, 0)
+	names, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		{
 			ast.Inspect(f, func(node ast.Node) bool {
 				vs, ok := node.(*ast.ValueSpec)
 				if !ok {

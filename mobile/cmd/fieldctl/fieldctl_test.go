@@ -31,10 +31,6 @@ import (
 
 const testPassword = servertest.Password
 
-// fastPasswords keeps sign-ins quick (production parameters are tested in
-// server/auth).
-var fastPasswords = servertest.FastPasswords
-
 type testServer struct {
 	*servertest.World
 	t   *testing.T
@@ -68,13 +64,6 @@ func newServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	return &testServer{World: w, t: t, db: w.DB, srv: srv, url: w.Serve(srv)}
-}
-
-// dirSet commits a directory record through the store, as an
-// administrator's write through the server would be.
-func (s *testServer) dirSet(coll, id string, fields map[string]any) {
-	s.t.Helper()
-	s.DirSet(coll, id, fields)
 }
 
 // record returns the server's version of a record.
