@@ -52,7 +52,9 @@ const (
 )
 
 func receiptState(r syncproto.Record, seq uint64) photoReceiptState {
-	if seq == 0 {
+	if seq == 0 || r.Value("stored") == nil && !r.Deleted() {
+		// No receipt, or a photo record that never said stored (its grants
+		// written first): nothing has decided a removal.
 		return receiptNone
 	}
 	var stored, marked bool
