@@ -1,67 +1,94 @@
-package pairing
+package syncproto
 
 import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
-
-	"github.com/pairsync/pairsync/syncproto"
 )
 
-// skimmed is what skimRecord reads of a stored record: its key and the raw
-// values of the fields asked for (nil when absent). The slices alias the
-// data skimmed.
-type skimmed struct {
-	coll, id, pairing []byte
-	vals, dots, hlcs  [][]byte // raw JSON of each field's value, dot and hlc
-	// conflicts: the record holds conflict entries (not read here).
-	conflicts bool
+// Skimming reads a stored record (Encode's JSON, record.go's appendJSON)
+// for its key and a few fields without decoding the rest: the server's read
+// model (server/readmodel) reads every record of every pairing this way.
+// It must agree with the encoder and with DecodeRecord on what it reads
+// (TestSkimMatchesEncoder): wherever a record is not as Encode writes it,
+// Skim says so and the caller decodes the record in full.
+
+// Skimmed is what Skim reads of a stored record: its key, the raw entries
+// of the fields asked for (Fields[i] for want[i]) and whether it holds
+// conflicts. The slices alias the data skimmed.
+type Skimmed struct {
+	Collection, ID, Pairing []byte
+	Fields                  []SkimmedField
+	// Conflicts: the record holds conflict entries (not read here).
+	Conflicts bool
 }
 
-// skimRecord reads the key of a stored record (syncproto.Encode's JSON) and
-// the values of the fields named in want, into s.vals[i] for want[i],
-// without decoding the rest. It returns false when the record is not as
-// expected or holds deletes (whether it is deleted depends on every dot it
-// holds): the caller then decodes it in full with syncproto.DecodeRecord.
-// It never judges a record valid that DecodeRecord would refuse only in the
-// parts it reads.
-func skimRecord(data []byte, want []string, s *skimmed) bool {
-	if cap(s.vals) < len(want) {
-		s.vals, s.dots, s.hlcs = make([][]byte, len(want)), make([][]byte, len(want)), make([][]byte, len(want))
+// SkimmedField is the raw JSON of one field's entry, {"dot": …, "hlc": …,
+// "value": …}: each nil when absent (Value nil: the record has no such
+// field).
+type SkimmedField struct {
+	Value, Dot, HLC []byte
+}
+
+// Entry reads the field's dot and HLC as DecodeRecord would; false when
+// either is missing or not as Encode writes it.
+func (f SkimmedField) Entry() (Dot, HLC, bool) {
+	ds, _, ok := SkimPlainString(f.Dot, 0)
+	if !ok {
+		return Dot{}, HLC{}, false
 	}
-	s.vals, s.dots, s.hlcs = s.vals[:len(want)], s.dots[:len(want)], s.hlcs[:len(want)]
-	clear(s.vals)
-	clear(s.dots)
-	clear(s.hlcs)
-	s.coll, s.id, s.pairing, s.conflicts = nil, nil, nil, false
-	i := skipWS(data, 0)
+	dot, err := ParseDot(string(ds))
+	if err != nil {
+		return Dot{}, HLC{}, false
+	}
+	var h HLC
+	if h.UnmarshalJSON(f.HLC) != nil {
+		return Dot{}, HLC{}, false
+	}
+	return dot, h, true
+}
+
+// Skim reads the key of a stored record (Encode's JSON) and the entries of
+// the fields named in want, into s.Fields[i] for want[i], without decoding
+// the rest. It returns false when the record is not as expected or holds
+// deletes (whether it is deleted depends on every dot it holds): the caller
+// then decodes it in full with DecodeRecord. It never judges a record valid
+// that DecodeRecord would refuse only in the parts it reads.
+func Skim(data []byte, want []string, s *Skimmed) bool {
+	if cap(s.Fields) < len(want) {
+		s.Fields = make([]SkimmedField, len(want))
+	}
+	s.Fields = s.Fields[:len(want)]
+	clear(s.Fields)
+	s.Collection, s.ID, s.Pairing, s.Conflicts = nil, nil, nil, false
+	i := SkipWS(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return false
 	}
 	i++
 	for {
-		i = skipWS(data, i)
+		i = SkipWS(data, i)
 		if i < len(data) && data[i] == '}' {
-			return s.coll != nil && s.id != nil && s.pairing != nil && skipWS(data, i+1) == len(data)
+			return s.Collection != nil && s.ID != nil && s.Pairing != nil && SkipWS(data, i+1) == len(data)
 		}
-		key, j, ok := skimKey(data, i)
+		key, j, ok := SkimKey(data, i)
 		if !ok {
 			return false
 		}
 		i = j
 		switch string(key) {
 		case "collection", "id", "pairing":
-			v, j, ok := skimPlainString(data, i)
+			v, j, ok := SkimPlainString(data, i)
 			if !ok {
 				return false
 			}
 			switch string(key) {
 			case "collection":
-				s.coll = v
+				s.Collection = v
 			case "id":
-				s.id = v
+				s.ID = v
 			default:
-				s.pairing = v
+				s.Pairing = v
 			}
 			i = j
 		case "fields":
@@ -71,17 +98,17 @@ func skimRecord(data []byte, want []string, s *skimmed) bool {
 		case "deletes":
 			return false
 		case "conflicts":
-			start := skipWS(data, i)
-			if i = skipValue(data, i); i < 0 {
+			start := SkipWS(data, i)
+			if i = SkipValue(data, i); i < 0 {
 				return false
 			}
-			s.conflicts = string(data[start:i]) != "[]" && string(data[start:i]) != "null"
+			s.Conflicts = string(data[start:i]) != "[]" && string(data[start:i]) != "null"
 		default:
-			if i = skipValue(data, i); i < 0 {
+			if i = SkipValue(data, i); i < 0 {
 				return false
 			}
 		}
-		if i = skipComma(data, i); i < 0 {
+		if i = SkipComma(data, i); i < 0 {
 			return false
 		}
 	}
@@ -89,18 +116,18 @@ func skimRecord(data []byte, want []string, s *skimmed) bool {
 
 // skimFields reads the "fields" object at i; it returns the index after it,
 // or -1.
-func skimFields(data []byte, i int, want []string, s *skimmed) int {
-	i = skipWS(data, i)
+func skimFields(data []byte, i int, want []string, s *Skimmed) int {
+	i = SkipWS(data, i)
 	if i >= len(data) || data[i] != '{' {
 		return -1
 	}
 	i++
 	for {
-		i = skipWS(data, i)
+		i = SkipWS(data, i)
 		if i < len(data) && data[i] == '}' {
 			return i + 1
 		}
-		name, j, ok := skimKey(data, i)
+		name, j, ok := SkimKey(data, i)
 		if !ok {
 			return -1
 		}
@@ -113,65 +140,70 @@ func skimFields(data []byte, i int, want []string, s *skimmed) int {
 			}
 		}
 		if slot < 0 {
-			if i = skipValue(data, i); i < 0 {
+			if i = SkipValue(data, i); i < 0 {
 				return -1
 			}
 		} else {
 			// {"dot": …, "hlc": …, "value": …}
-			i = skipWS(data, i)
+			i = SkipWS(data, i)
 			if i >= len(data) || data[i] != '{' {
 				return -1
 			}
 			i++
 			for {
-				i = skipWS(data, i)
+				i = SkipWS(data, i)
 				if i < len(data) && data[i] == '}' {
 					i++
 					break
 				}
-				k, j, ok := skimKey(data, i)
+				k, j, ok := SkimKey(data, i)
 				if !ok {
 					return -1
 				}
-				end := skipValue(data, j)
+				end := SkipValue(data, j)
 				if end < 0 {
 					return -1
 				}
 				switch string(k) {
 				case "value":
-					s.vals[slot] = data[skipWS(data, j):end]
+					s.Fields[slot].Value = data[SkipWS(data, j):end]
 				case "dot":
-					s.dots[slot] = data[skipWS(data, j):end]
+					s.Fields[slot].Dot = data[SkipWS(data, j):end]
 				case "hlc":
-					s.hlcs[slot] = data[skipWS(data, j):end]
+					s.Fields[slot].HLC = data[SkipWS(data, j):end]
 				}
-				if i = skipComma(data, end); i < 0 {
+				if i = SkipComma(data, end); i < 0 {
 					return -1
 				}
 			}
 		}
-		if i = skipComma(data, i); i < 0 {
+		if i = SkipComma(data, i); i < 0 {
 			return -1
 		}
 	}
 }
 
-// skimKey reads `"key":` at i (a key without escapes).
-func skimKey(data []byte, i int) ([]byte, int, bool) {
-	k, j, ok := skimPlainString(data, i)
+// The scanners below read the raw values Skim returns (a manifest, a list
+// of strings) in the same way, for the readers of one collection's fields
+// (server/readmodel's skimVisit): each reads at index i of data and returns
+// the index after what it read, or fails (-1 or false).
+
+// SkimKey reads `"key":` at i (a key without escapes).
+func SkimKey(data []byte, i int) ([]byte, int, bool) {
+	k, j, ok := SkimPlainString(data, i)
 	if !ok {
 		return nil, 0, false
 	}
-	j = skipWS(data, j)
+	j = SkipWS(data, j)
 	if j >= len(data) || data[j] != ':' {
 		return nil, 0, false
 	}
 	return k, j + 1, true
 }
 
-// skimPlainString reads a JSON string without escapes at i.
-func skimPlainString(data []byte, i int) ([]byte, int, bool) {
-	i = skipWS(data, i)
+// SkimPlainString reads a JSON string without escapes at i.
+func SkimPlainString(data []byte, i int) ([]byte, int, bool) {
+	i = SkipWS(data, i)
 	if i >= len(data) || data[i] != '"' {
 		return nil, 0, false
 	}
@@ -186,7 +218,8 @@ func skimPlainString(data []byte, i int) ([]byte, int, bool) {
 	return s, i + end + 2, true
 }
 
-func skipWS(data []byte, i int) int {
+// SkipWS passes JSON whitespace.
+func SkipWS(data []byte, i int) int {
 	for i < len(data) {
 		switch data[i] {
 		case ' ', '\t', '\n', '\r':
@@ -198,9 +231,9 @@ func skipWS(data []byte, i int) int {
 	return i
 }
 
-// skipComma passes a "," (or stops before the closing "}" or "]").
-func skipComma(data []byte, i int) int {
-	i = skipWS(data, i)
+// SkipComma passes a "," (or stops before the closing "}" or "]").
+func SkipComma(data []byte, i int) int {
+	i = SkipWS(data, i)
 	if i >= len(data) {
 		return -1
 	}
@@ -213,10 +246,10 @@ func skipComma(data []byte, i int) int {
 	return -1
 }
 
-// skipValue returns the index after the JSON value at i, or -1. It checks
+// SkipValue returns the index after the JSON value at i, or -1. It checks
 // nesting and strings, not the grammar of literals.
-func skipValue(data []byte, i int) int {
-	i = skipWS(data, i)
+func SkipValue(data []byte, i int) int {
+	i = SkipWS(data, i)
 	if i >= len(data) {
 		return -1
 	}
@@ -279,11 +312,11 @@ func skipString(data []byte, i int) int {
 	}
 }
 
-// rawString reads a JSON value as str does: its string, or "" when it is
-// absent or not a string.
-func rawString(v []byte) string {
+// RawString reads a raw JSON value as a string field is read (json.Unmarshal
+// into a string): its string, or "" when it is absent or not a string.
+func RawString(v []byte) string {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		if in := v[1 : len(v)-1]; bytes.IndexByte(in, '\\') < 0 && bytes.IndexByte(in, '"') < 0 && plainText(in) {
+		if in := v[1 : len(v)-1]; bytes.IndexByte(in, '\\') < 0 && bytes.IndexByte(in, '"') < 0 && PlainText(in) {
 			return string(in)
 		}
 	} else {
@@ -294,9 +327,9 @@ func rawString(v []byte) string {
 	return s
 }
 
-// plainText: valid UTF-8 without control characters (what a JSON string
+// PlainText: valid UTF-8 without control characters (what a JSON string
 // holds unescaped).
-func plainText(b []byte) bool {
+func PlainText(b []byte) bool {
 	for _, c := range b {
 		if c < 0x20 {
 			return false
@@ -305,66 +338,10 @@ func plainText(b []byte) bool {
 	return utf8.Valid(b)
 }
 
-// skimToRecord reads a stored record as DecodeRecord would, but only the
-// fields named in want (their values; the dot and HLC of the field named
-// order only, the others' left zero): enough for the functions that read
-// those fields of a live record. It returns false when skimRecord does, or
-// a field is not as Encode writes it.
-func skimToRecord(data []byte, want []string, order string, s *skimmed) (syncproto.Record, bool) {
-	if !skimRecord(data, want, s) || s.conflicts { // a conflict entry may cite photos (citedPhotos)
-		return syncproto.Record{}, false
-	}
-	// The pairing is only compared (it aliases data); the collection is
-	// one of a few.
-	var coll string
-	switch string(s.coll) {
-	case CollIssues:
-		coll = CollIssues
-	case CollIssueEvents:
-		coll = CollIssueEvents
-	default:
-		coll = string(s.coll)
-	}
-	r := syncproto.Record{Collection: coll, ID: string(s.id), Pairing: unsafeString(s.pairing),
-		Fields: make(map[string]syncproto.Field, len(want))}
-	for i, name := range want {
-		if s.vals[i] == nil {
-			continue
-		}
-		if name != order {
-			r.Fields[name] = syncproto.Field{Value: json.RawMessage(s.vals[i])}
-			continue
-		}
-		ds, _, ok := skimPlainString(s.dots[i], 0)
-		if !ok {
-			return syncproto.Record{}, false
-		}
-		dot, err := syncproto.ParseDot(string(ds))
-		if err != nil {
-			return syncproto.Record{}, false
-		}
-		var h syncproto.HLC
-		if h.UnmarshalJSON(s.hlcs[i]) != nil {
-			return syncproto.Record{}, false
-		}
-		r.Fields[name] = syncproto.Field{Value: json.RawMessage(s.vals[i]), Dot: dot, HLC: h}
-	}
-	return r, true
-}
-
-// issueWant and eventWant are the fields the Ledger reads of issues and
-// issue events (issueFromRecord, IssueEventFromRecord, citedPhotos).
-var (
-	issueWant = []string{"counterparty", "title", "category", "priority", "raised_by", "visit", "raised_at", "received_at",
-		"photos", "evidence"}
-	eventWant = []string{"issue", "type", "role", "by", "reason", "handler", "handler_name", "resolution", "note",
-		"response", "code", "at", "received_at", "due", "evidence", "photos"}
-)
-
 // MayBeDeleted reports whether a stored record (syncproto.Encode's JSON)
 // may be deleted: false only when it holds no deletes, found without
 // decoding it (a record written otherwise than Encode writes it may be).
 func MayBeDeleted(data []byte) bool {
-	var s skimmed
-	return !skimRecord(data, nil, &s)
+	var s Skimmed
+	return !Skim(data, nil, &s)
 }
