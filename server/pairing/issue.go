@@ -269,11 +269,11 @@ func (e IssueEvent) field(name string) string {
 // The server's ledger and the phone (mobile/wasm) both derive an issue from
 // it and its events.
 func IssueRaise(r syncproto.Record) IssueEvent {
-	f := r.Fields["raised_at"]
+	f, received := r.Fields["raised_at"], TimeField(r, "received_at")
 	return IssueEvent{
-		ID: r.ID, Issue: r.ID, Type: EventRaised, At: TimeField(r, "raised_at"), ReceivedAt: TimeField(r, "received_at"),
+		ID: r.ID, Issue: r.ID, Type: EventRaised, At: TimeField(r, "raised_at"), ReceivedAt: received,
 		By: str(r, "raised_by"), Role: Officer,
-		Order: EventOrder{HLC: ClampOrder(f.HLC, TimeField(r, "received_at")), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
+		Order: EventOrder{HLC: ClampOrder(f.HLC, received), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
 	}
 }
 

@@ -1000,12 +1000,12 @@ func intField(r syncproto.Record, name string) int {
 }
 
 func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, pairing.IssueEvent) {
+	raise := pairing.IssueRaise(r) // At is the raised_at field, By raised_by
 	s := IssueSummary{
 		ID: r.ID, Pairing: r.Pairing, Counterparty: pairing.Str(r, "counterparty"), Title: pairing.Str(r, "title"),
-		Category: pairing.Str(r, "category"), Priority: pairing.Str(r, "priority"), RaisedBy: pairing.Str(r, "raised_by"),
-		Visit: pairing.Str(r, "visit"), RaisedAt: pairing.TimeField(r, "raised_at"), Seq: seq,
+		Category: pairing.Str(r, "category"), Priority: pairing.Str(r, "priority"), RaisedBy: raise.By,
+		Visit: pairing.Str(r, "visit"), RaisedAt: raise.At, Seq: seq,
 	}
-	raise := pairing.IssueRaise(r)
 	return s, raise
 }
 
