@@ -126,7 +126,7 @@ FUZZ_MAIN  := ./syncproto:FuzzDecodePush ./syncproto:FuzzDecodePull ./syncproto:
 	./syncproto:FuzzDecodeRecord ./syncproto:FuzzDecodeWrite ./syncproto:FuzzCursorNext ./syncproto:FuzzMerge \
 	./server:FuzzAuthorizationHeader ./server:FuzzBind ./server/pairing:FuzzCheckWrite
 FUZZ_OTHER := ./syncproto:FuzzDecodePushAnswer ./syncproto:FuzzDecodeScopes ./syncproto:FuzzRecordJSON \
-	./syncproto:FuzzCanonicalValue ./server/pairing:FuzzJSONString ./server/pairing:FuzzStrictObject ./server/pairing:FuzzSkim \
+	./syncproto:FuzzCanonicalValue ./server/pairing:FuzzJSONString ./server/pairing:FuzzStrictObject ./server/readmodel:FuzzSkim \
 	./server/imaging:FuzzCheck ./server/imaging:FuzzThumbnail
 
 ## soak-fuzz: run every fuzz target for its time (go test takes one -fuzz

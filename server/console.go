@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 )
 
 // The administrators' console (mobile/web, under /console/) shows the
@@ -22,13 +23,13 @@ import (
 // the ratings behind the satisfaction rate (满意率), and the devices of a
 // subtree that have not synced for a day.
 
-// issueFigures maps a figure of pairing.Figures (the part after "issues_",
+// issueFigures maps a figure of readmodel.Figures (the part after "issues_",
 // or the rate's numerator) to the test an issue passes to count in it for
-// the months [from, to): the definitions of the comment of pairing.Figures.
-var issueFigures = map[string]func(is *pairing.IssueSummary, in func(time.Time) bool) bool{
+// the months [from, to): the definitions of the comment of readmodel.Figures.
+var issueFigures = map[string]func(is *readmodel.IssueSummary, in func(time.Time) bool) bool{
 	// issues_raised: by month of the raise (its When; raised_at when no
 	// raise applied).
-	"raised": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"raised": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		at := is.State.RaisedAt
 		if at.IsZero() {
 			at = is.RaisedAt
@@ -37,32 +38,32 @@ var issueFigures = map[string]func(is *pairing.IssueSummary, in func(time.Time) 
 	},
 	// issues_dispatched (the response and bounce rates' denominator): month
 	// of the first dispatch.
-	"dispatched": func(is *pairing.IssueSummary, in func(time.Time) bool) bool { return in(is.State.DispatchedAt) },
+	"dispatched": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool { return in(is.State.DispatchedAt) },
 	// 响应率's numerator: signed within the signing window.
-	"signed_in_time": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"signed_in_time": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return in(is.State.DispatchedAt) && is.State.SignedInTime
 	},
-	"bounced": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"bounced": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return in(is.State.DispatchedAt) && is.State.Bounces >= 1
 	},
 	// issues_responded (the on-time and reopen rates' denominator): month of
 	// the first response.
-	"responded": func(is *pairing.IssueSummary, in func(time.Time) bool) bool { return in(is.State.RespondedAt) },
-	"responded_on_time": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"responded": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool { return in(is.State.RespondedAt) },
+	"responded_on_time": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return in(is.State.RespondedAt) && is.State.RespondedOnTime
 	},
-	"reopened": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"reopened": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return in(is.State.RespondedAt) && is.State.Reopens >= 1
 	},
 	// issues_closed (解决率's denominator): status closed, month of closing.
-	"closed": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"closed": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return is.State.Status == pairing.IssueClosed && in(is.State.ClosedAt)
 	},
 	// issues_confirmed_solved (解决率's numerator).
-	"confirmed_solved": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"confirmed_solved": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return is.State.Status == pairing.IssueClosed && is.State.ConfirmedSolved && in(is.State.ClosedAt)
 	},
-	"closed_unconfirmed": func(is *pairing.IssueSummary, in func(time.Time) bool) bool {
+	"closed_unconfirmed": func(is *readmodel.IssueSummary, in func(time.Time) bool) bool {
 		return is.State.Status == pairing.IssueClosedUnconfirmed && in(is.State.ClosedAt)
 	},
 }
@@ -81,11 +82,11 @@ type figureIssue struct {
 }
 
 type figureIssueList struct {
-	Figure string        `json:"figure"`
-	From   pairing.Month `json:"from"`
-	To     pairing.Month `json:"to"`
-	Issues []figureIssue `json:"issues"`
-	Total  int           `json:"total"`
+	Figure string          `json:"figure"`
+	From   readmodel.Month `json:"from"`
+	To     readmodel.Month `json:"to"`
+	Issues []figureIssue   `json:"issues"`
+	Total  int             `json:"total"`
 	// Counts says how many of the Total issues carry each flag:
 	// signed_in_time, responded_on_time, confirmed_solved.
 	Counts map[string]int `json:"counts"`
@@ -94,12 +95,12 @@ type figureIssueList struct {
 
 // inMonths reports whether t falls in the months [from, to) (a zero time
 // never does).
-func inMonths(from, to pairing.Month) func(time.Time) bool {
+func inMonths(from, to readmodel.Month) func(time.Time) bool {
 	return func(t time.Time) bool {
 		if t.IsZero() {
 			return false
 		}
-		m := pairing.MonthOf(t)
+		m := readmodel.MonthOf(t)
 		return m >= from && m < to
 	}
 }
@@ -132,8 +133,8 @@ func (s *Server) figureIssues(c *fiber.Ctx) error {
 	}
 	now := s.now()
 	in := inMonths(from, to)
-	var all []pairing.IssueSummary
-	for _, is := range s.ledger.Issues(pairingIDs(prs), pairing.Filter{Now: now}) {
+	var all []readmodel.IssueSummary
+	for _, is := range s.ledger.Issues(pairingIDs(prs), readmodel.Filter{Now: now}) {
 		if keep(&is, in) {
 			all = append(all, is)
 		}
@@ -176,11 +177,11 @@ type ratingItem struct {
 }
 
 type ratingList struct {
-	From      pairing.Month `json:"from"`
-	To        pairing.Month `json:"to"`
-	Ratings   []ratingItem  `json:"ratings"`
-	Total     int           `json:"total"`
-	Satisfied int           `json:"satisfied"`
+	From      readmodel.Month `json:"from"`
+	To        readmodel.Month `json:"to"`
+	Ratings   []ratingItem    `json:"ratings"`
+	Total     int             `json:"total"`
+	Satisfied int             `json:"satisfied"`
 }
 
 // figureRatings: GET /v1/reports/ratings?org_unit=&from=&to=&pairing= (and
@@ -208,9 +209,9 @@ func (s *Server) figureRatings(c *fiber.Ctx) error {
 		return err
 	}
 	in := inMonths(from, to)
-	var all []pairing.RatingSummary
+	var all []readmodel.RatingSummary
 	out := ratingList{From: from, To: to - 1}
-	for _, r := range s.ledger.Ratings(ids, pairing.Filter{}) {
+	for _, r := range s.ledger.Ratings(ids, readmodel.Filter{}) {
 		if in(r.CountedAt()) && r.Level >= 1 && r.Level <= 5 {
 			all = append(all, r)
 			if r.Level >= 4 {

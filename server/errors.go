@@ -11,7 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -61,7 +61,7 @@ func classify(err error) (*Error, bool) {
 		return fiberError(fe), true
 	}
 	switch {
-	case errors.Is(err, pairing.ErrWarmingUp):
+	case errors.Is(err, readmodel.ErrWarmingUp):
 		return &Error{Status: http.StatusServiceUnavailable, Wire: syncproto.Error{Code: syncproto.CodeUnavailable,
 			Message: "the server is still loading its figures after a restart; try again shortly"}, Cause: err, RetryAfter: retryAfterUnavailable}, true
 	case errors.Is(err, storage.ErrNotFound):

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -38,7 +38,7 @@ func TestClassifyDependencyTransportErrors(t *testing.T) {
 // answers 503 with Retry-After and says why, rather than figures that miss
 // records.
 func TestClassifyWarmingUp(t *testing.T) {
-	e, known := classify(fmt.Errorf("overview: %w", pairing.ErrWarmingUp))
+	e, known := classify(fmt.Errorf("overview: %w", readmodel.ErrWarmingUp))
 	if !known || e.Status != 503 || e.RetryAfter <= 0 || e.Wire.Code != syncproto.CodeUnavailable || !strings.Contains(e.Wire.Message, "loading") {
 		t.Errorf("got %+v (known %v), want 503 unavailable with Retry-After, saying the figures are loading", e, known)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/server/sheets"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
@@ -204,7 +205,7 @@ func dateCell(s string) any {
 
 // ratePercent is a rate as a percentage with one decimal; empty when there is
 // nothing to divide by.
-func ratePercent(r pairing.Rate) any {
+func ratePercent(r readmodel.Rate) any {
 	if r.Den == 0 {
 		return nil
 	}
@@ -260,12 +261,12 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 		}
 	}
 	now := s.now()
-	fromM, toM, period := pairing.Month(0), pairing.MonthOf(now.Add(48*time.Hour))+1, "全部"
+	fromM, toM, period := readmodel.Month(0), readmodel.MonthOf(now.Add(48*time.Hour))+1, "全部"
 	if !from.IsZero() {
-		fromM = pairing.MonthOf(from)
+		fromM = readmodel.MonthOf(from)
 	}
 	if !to.IsZero() {
-		toM = pairing.MonthOf(to.Add(-time.Nanosecond)) + 1
+		toM = readmodel.MonthOf(to.Add(-time.Nanosecond)) + 1
 	}
 	switch {
 	case from.IsZero() && to.IsZero():

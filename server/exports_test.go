@@ -13,6 +13,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/server/sheets"
 )
 
@@ -105,7 +106,7 @@ func seedExports(t *testing.T, e *idEnv) exportFixture {
 }
 
 // shown is a time as an export shows it: China time, to the minute.
-func shown(t time.Time) string { return t.In(pairing.China).Format("2006-01-02 15:04") }
+func shown(t time.Time) string { return t.In(readmodel.China).Format("2006-01-02 15:04") }
 
 // download gets an export and checks its status and headers.
 func download(t *testing.T, e *idEnv, token, path, wantType, wantName, wantASCII string) []byte {
@@ -163,7 +164,7 @@ func compareRows(t *testing.T, got, want [][]string) {
 func TestExports(t *testing.T) {
 	e := newImportExportEnv(t)
 	fx := seedExports(t, e)
-	from, to := pairing.MonthOf(fx.visit1).String(), pairing.MonthOf(fx.visit2).String()
+	from, to := readmodel.MonthOf(fx.visit1).String(), readmodel.MonthOf(fx.visit2).String()
 	period, name := from, from
 	if from != to {
 		period, name = from+" 至 "+to, from+"_"+to

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -39,7 +40,7 @@ type issueList struct {
 	Total  int         `json:"total"`
 }
 
-func (s *Server) viewIssue(is pairing.IssueSummary) issueItem {
+func (s *Server) viewIssue(is readmodel.IssueSummary) issueItem {
 	now := s.now()
 	return issueItem{ID: is.ID, Pairing: is.Pairing, Counterparty: is.Counterparty, Title: is.Title, Category: is.Category,
 		Priority: is.Priority, RaisedBy: is.RaisedBy, RaisedAt: is.RaisedAt, Status: is.State.Status, Handler: is.State.Handler,
@@ -290,7 +291,7 @@ func (s *Server) appendIssueEvent(c *fiber.Ctx) error {
 
 // applies reports whether an event of type t by p would take effect on the
 // issue as it stands (DeriveIssue over its events plus this one).
-func (s *Server) applies(is pairing.IssueSummary, t pairing.EventType, p pairing.Principal) bool {
+func (s *Server) applies(is readmodel.IssueSummary, t pairing.EventType, p pairing.Principal) bool {
 	for _, tr := range pairing.IssueTransitions() {
 		if tr.Event == t && (len(tr.From) == 0 || slices.Contains(tr.From, is.State.Status)) {
 			return true

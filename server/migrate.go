@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -27,7 +28,7 @@ type photoGrantsReport struct {
 }
 
 // MigratePhotoGrants grants each photo stored before grants existed to the
-// pairing of its earliest citation (pairing.PlanPhotoGrants), once: it
+// pairing of its earliest citation (readmodel.PlanPhotoGrants), once: it
 // records in storage that it ran and, run again, does nothing. It runs at
 // the start of the maintenance pass (RunMaintenance), in the one process
 // that holds the maintenance lease. Until it has run, such photos open to
@@ -51,7 +52,7 @@ func (s *Server) MigratePhotoGrants(ctx context.Context) (photoGrantsReport, err
 	for _, p := range s.dir.All() {
 		pids = append(pids, p.ID)
 	}
-	plans, err := pairing.PlanPhotoGrants(ctx, s.store, pids)
+	plans, err := readmodel.PlanPhotoGrants(ctx, s.store, pids)
 	if err != nil {
 		return rep, fmt.Errorf("photo grants migration: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -36,7 +37,7 @@ type projectList struct {
 	Total    int           `json:"total"`
 }
 
-func viewProject(ps pairing.ProjectSummary) projectItem {
+func viewProject(ps readmodel.ProjectSummary) projectItem {
 	v := projectItem{ID: ps.ID, Pairing: ps.Pairing, Title: ps.Title, Category: ps.Category, Status: ps.Status, StatusReason: ps.StatusReason, Owner: ps.Owner,
 		PlannedEnd: ps.PlannedEnd, CompletedAt: ps.CompletedAt, ContactAcceptedAt: ps.ContactAcceptedAt, VerifiedAt: ps.VerifiedAt,
 		Milestones: len(ps.Milestones), Ratings: len(ps.Ratings), Seq: ps.Seq}
@@ -68,9 +69,9 @@ func (s *Server) listProjects(c *fiber.Ctx) error {
 
 // projectDetail is a project with its milestones and ratings.
 type projectDetail struct {
-	Record     recordView                 `json:"record"`
-	Milestones []pairing.MilestoneSummary `json:"milestones"`
-	Ratings    []pairing.RatingSummary    `json:"ratings"`
+	Record     recordView                   `json:"record"`
+	Milestones []readmodel.MilestoneSummary `json:"milestones"`
+	Ratings    []readmodel.RatingSummary    `json:"ratings"`
 }
 
 // getProject: GET /v1/projects/:id.
@@ -82,10 +83,10 @@ func (s *Server) getProject(c *fiber.Ctx) error {
 	ps, _ := s.ledger.Project(lr.rec.ID)
 	out := projectDetail{Record: viewRecord(lr.rec, lr.seq), Milestones: ps.Milestones, Ratings: ps.Ratings}
 	if out.Milestones == nil {
-		out.Milestones = []pairing.MilestoneSummary{}
+		out.Milestones = []readmodel.MilestoneSummary{}
 	}
 	if out.Ratings == nil {
-		out.Ratings = []pairing.RatingSummary{}
+		out.Ratings = []readmodel.RatingSummary{}
 	}
 	return c.JSON(out)
 }

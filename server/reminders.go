@@ -8,6 +8,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/notify"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -84,7 +85,7 @@ type digests struct {
 
 // RunDigest plans the daily 待办 digest once the day's 08:30 (Asia/Shanghai)
 // has passed at the server's clock: one notification to each officer,
-// contact and administrator with anything waiting (pairing.Ledger.Todos,
+// contact and administrator with anything waiting (readmodel.Ledger.Todos,
 // the apps' rule; administrators sum the pairings of their subtree).
 // Viewers act on nothing and get none. It returns how many it planned
 // (0 before 08:30, and once the day is done in this process; a restart
@@ -116,7 +117,7 @@ func (s *Server) RunDigest(ctx context.Context) (int, error) {
 		paths[u.ID] = u.Path
 	}
 	var out []storage.Notification
-	plan := func(u storage.User, t pairing.Todo) error {
+	plan := func(u storage.User, t readmodel.Todo) error {
 		if u.Disabled {
 			return nil
 		}
@@ -151,7 +152,7 @@ func (s *Server) RunDigest(ctx context.Context) (int, error) {
 			if root == "" {
 				continue
 			}
-			var t pairing.Todo
+			var t readmodel.Todo
 			for pid, pt := range byPairing {
 				pr, ok := s.dir.Pairing(pid)
 				if ok && slices.ContainsFunc(pr.BranchPaths, func(p string) bool { return strings.HasPrefix(p, root) }) {

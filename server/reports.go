@@ -10,23 +10,24 @@ import (
 
 	"github.com/pairsync/pairsync/server/imaging"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
 // reportPeriod reads from= and to= as months (YYYY-MM, both inclusive) into
 // the ledger's [from, to); the default is this year up to this month.
-func (s *Server) reportPeriod(c *fiber.Ctx) (pairing.Month, pairing.Month, error) {
-	now := pairing.MonthOf(s.now())
+func (s *Server) reportPeriod(c *fiber.Ctx) (readmodel.Month, readmodel.Month, error) {
+	now := readmodel.MonthOf(s.now())
 	from, to := now-now%12, now+1 // January of this year … this month
 	if v := c.Query("from"); v != "" {
-		m, err := pairing.ParseMonth(v)
+		m, err := readmodel.ParseMonth(v)
 		if err != nil {
 			return 0, 0, badRequest("from", "from must be a month such as 2026-01")
 		}
 		from = m
 	}
 	if v := c.Query("to"); v != "" {
-		m, err := pairing.ParseMonth(v)
+		m, err := readmodel.ParseMonth(v)
 		if err != nil {
 			return 0, 0, badRequest("to", "to must be a month such as 2026-12")
 		}
@@ -43,18 +44,18 @@ func (s *Server) reportPeriod(c *fiber.Ctx) (pairing.Month, pairing.Month, error
 
 // overviewReport is the dashboard of an org unit's subtree for a period.
 type overviewReport struct {
-	OrgUnit string                 `json:"org_unit,omitempty"`
-	Figures pairing.Figures        `json:"figures"`
-	Trend   []pairing.MonthFigures `json:"trend"`
+	OrgUnit string                   `json:"org_unit,omitempty"`
+	Figures readmodel.Figures        `json:"figures"`
+	Trend   []readmodel.MonthFigures `json:"trend"`
 	// Units are the figures of each unit directly below OrgUnit (the
 	// ranking of departments or branches).
 	Units []unitFigures `json:"units"`
 }
 
 type unitFigures struct {
-	ID      string          `json:"id"`
-	Name    string          `json:"name"`
-	Figures pairing.Figures `json:"figures"`
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Figures readmodel.Figures `json:"figures"`
 }
 
 // overview: GET /v1/reports/overview?org_unit=&from=&to= (and the
@@ -117,13 +118,13 @@ func (s *Server) overview(c *fiber.Ctx) error {
 
 // pairingFigures is one row of the pairings report.
 type pairingFigures struct {
-	Pairing pairingView     `json:"pairing"`
-	Figures pairing.Figures `json:"figures"`
+	Pairing pairingView       `json:"pairing"`
+	Figures readmodel.Figures `json:"figures"`
 }
 
 type pairingsReport struct {
-	From     pairing.Month    `json:"from"`
-	To       pairing.Month    `json:"to"`
+	From     readmodel.Month  `json:"from"`
+	To       readmodel.Month  `json:"to"`
 	Pairings []pairingFigures `json:"pairings"`
 	Total    int              `json:"total"`
 }
@@ -148,13 +149,13 @@ func (s *Server) pairingsReport(c *fiber.Ctx) error {
 	for _, pr := range prs {
 		rows = append(rows, pairingFigures{Pairing: viewPairing(pr), Figures: s.ledger.Figures([]string{pr.ID}, from, to, now)})
 	}
-	key := map[string]func(f pairing.Figures) float64{
-		"visits":       func(f pairing.Figures) float64 { return float64(f.Visits) },
-		"satisfaction": func(f pairing.Figures) float64 { return f.SatisfactionRate.Value },
-		"resolution":   func(f pairing.Figures) float64 { return f.ResolutionRate.Value },
-		"response":     func(f pairing.Figures) float64 { return f.ResponseRate.Value },
-		"overdue":      func(f pairing.Figures) float64 { return float64(f.Overdue.Total) },
-		"coverage":     func(f pairing.Figures) float64 { return f.Coverage.Value },
+	key := map[string]func(f readmodel.Figures) float64{
+		"visits":       func(f readmodel.Figures) float64 { return float64(f.Visits) },
+		"satisfaction": func(f readmodel.Figures) float64 { return f.SatisfactionRate.Value },
+		"resolution":   func(f readmodel.Figures) float64 { return f.ResolutionRate.Value },
+		"response":     func(f readmodel.Figures) float64 { return f.ResponseRate.Value },
+		"overdue":      func(f readmodel.Figures) float64 { return float64(f.Overdue.Total) },
+		"coverage":     func(f readmodel.Figures) float64 { return f.Coverage.Value },
 	}[c.Query("sort")]
 	slices.SortStableFunc(rows, func(a, b pairingFigures) int {
 		if key != nil {

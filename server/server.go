@@ -21,6 +21,7 @@ import (
 	"github.com/pairsync/pairsync/server/imaging"
 	"github.com/pairsync/pairsync/server/notify"
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -207,7 +208,7 @@ type Server struct {
 	// rules is false only with Deps.ProtocolOnly.
 	rules bool
 	// ledger keeps every pairing's records as summaries and their KPIs.
-	ledger *pairing.Ledger
+	ledger *readmodel.Ledger
 	// sla is the org tree's SLA days for the issue rules (pairing.SLA).
 	sla *pairing.SLA
 	// largeBodies maps "METHOD /path" to the body limit of the routes that
@@ -337,7 +338,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.dir = pairing.NewDirectory(s.store, s.orgPath)
 	s.sla = &pairing.SLA{Units: func(ctx context.Context) ([]storage.OrgUnit, error) { return s.store.OrgUnits(ctx, "") }, Version: s.store.OrgUnitsVersion,
 		OnError: func(err error) { s.log.Warn("org units for the issue rules", "err", err) }}
-	s.ledger = pairing.NewLedger(s.store, s.dir, s.sla.IssueRules)
+	s.ledger = readmodel.NewLedger(s.store, s.dir, s.sla.IssueRules)
 	if err := s.setupNotifications(); err != nil {
 		return nil, fmt.Errorf("server: notifications: %w", err)
 	}

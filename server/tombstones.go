@@ -22,7 +22,7 @@ import (
 // for the next sweep. It returns how many records it purged.
 //
 // It reads no pairing's records: the ledger noted the tombstones as it read
-// the feeds (pairing.Ledger.Tombstones), and Purge's compare-and-set on each
+// the feeds (readmodel.Ledger.Tombstones), and Purge's compare-and-set on each
 // one's Seq refuses any changed since. Only the directory scope (pairings
 // and counterparties, which the ledger does not keep) is read whole.
 func (s *Server) SweepTombstones(ctx context.Context, before time.Time) (int, error) {
@@ -75,7 +75,7 @@ func (s *Server) directoryTombstones(ctx context.Context, cutoff int64) ([]stora
 			return nil, err
 		}
 		for _, sr := range page.Records {
-			if !pairing.MayBeDeleted(sr.Data) {
+			if !syncproto.MayBeDeleted(sr.Data) {
 				continue // most records: no need to decode them
 			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})

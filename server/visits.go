@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -45,7 +46,7 @@ func loadRecordOf(collection string) loader {
 }
 
 // china is the time zone of periods and months (UTC+8, no tzdata needed).
-var china = pairing.China
+var china = readmodel.China
 
 // parsePeriod reads from= and to= (YYYY-MM or YYYY-MM-DD, in China time;
 // both inclusive) into [from, to). Zero times mean unbounded.
@@ -84,14 +85,14 @@ func parsePeriod(c *fiber.Ctx) (from, to time.Time, err error) {
 // listFilter reads the filters of the record lists: the pairings (see
 // pairingFilter, and pairing= for one), the period, status=, category=,
 // officer=, q= (title), overdue=true.
-func (s *Server) listFilter(c *fiber.Ctx) ([]string, pairing.Filter, error) {
+func (s *Server) listFilter(c *fiber.Ctx) ([]string, readmodel.Filter, error) {
 	prs, err := s.pairingsMatching(c, "pairing_status")
 	if err != nil {
-		return nil, pairing.Filter{}, err
+		return nil, readmodel.Filter{}, err
 	}
 	from, to, err := parsePeriod(c)
 	if err != nil {
-		return nil, pairing.Filter{}, err
+		return nil, readmodel.Filter{}, err
 	}
 	one := c.Query("pairing")
 	var ids []string
@@ -100,11 +101,11 @@ func (s *Server) listFilter(c *fiber.Ctx) ([]string, pairing.Filter, error) {
 			ids = append(ids, pr.ID)
 		}
 	}
-	f := pairing.Filter{From: from, To: to, Status: c.Query("status"), Category: c.Query("category"),
+	f := readmodel.Filter{From: from, To: to, Status: c.Query("status"), Category: c.Query("category"),
 		Officer: c.Query("officer"), Counterparty: c.Query("counterparty"), Query: c.Query("q"),
 		Overdue: c.QueryBool("overdue"), Now: s.now()}
 	if err := s.ledger.Refresh(c.UserContext()); err != nil {
-		return nil, pairing.Filter{}, err
+		return nil, readmodel.Filter{}, err
 	}
 	return ids, f, nil
 }

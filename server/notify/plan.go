@@ -38,7 +38,7 @@ const (
 )
 
 // IssueStates derives an issue's state with events not yet committed
-// (*pairing.Ledger).
+// (*readmodel.Ledger).
 type IssueStates interface {
 	IssueWith(ctx context.Context, id string, extra []pairing.IssueEvent) (pairing.IssueState, bool, error)
 }

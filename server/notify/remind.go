@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -15,7 +16,7 @@ import (
 // dispatched it (Planner.dispatchers). The cause names the issue and its
 // due date: one reminder per due date however often the SLA job runs; a
 // new dispatch with another due date reminds again.
-func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d pairing.DueSoonIssue, now time.Time) ([]storage.Notification, error) {
+func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d readmodel.DueSoonIssue, now time.Time) ([]storage.Notification, error) {
 	if len(p.Channels) == 0 {
 		return nil, nil
 	}
@@ -47,10 +48,10 @@ func DigestDay(now time.Time) (string, bool) {
 }
 
 // PlanDigest returns the daily digest of day to u: the counts of their
-// 待办 (pairing.Todo, the apps' rule), with a link to the list (the field
+// 待办 (readmodel.Todo, the apps' rule), with a link to the list (the field
 // app's home, or the console's 待办 for administrators). Nothing when
 // nothing waits. The cause is the day and the person: one a day.
-func (p Planner) PlanDigest(ctx context.Context, u storage.User, orgPaths []string, t pairing.Todo, day string, now time.Time) ([]storage.Notification, error) {
+func (p Planner) PlanDigest(ctx context.Context, u storage.User, orgPaths []string, t readmodel.Todo, day string, now time.Time) ([]storage.Notification, error) {
 	if len(p.Channels) == 0 || t.Empty() {
 		return nil, nil
 	}

@@ -145,9 +145,9 @@ func (d *Directory) Pairing(id string) (Pairing, bool) {
 	return p, ok && !p.Deleted
 }
 
-// known reports whether the directory holds the pairing, deleted or not
+// Known reports whether the directory holds the pairing, deleted or not
 // (All lists it).
-func (d *Directory) known(id string) bool {
+func (d *Directory) Known(id string) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	_, ok := d.pairings[id]

@@ -8,4 +8,10 @@
 //		// ErrNotVisible: answer 404 (no existence oracle)
 //		// ErrForbidden:  answer 403
 //	}
+//
+// It holds the rules of what a write may be (schema, validation, admission,
+// references, policy, scope, the issue state machine, SLA and deadline
+// rules). What the committed records add up to (the ledger, KPIs, lists,
+// 待办, photo tracking) is server/readmodel, which depends on this package
+// and never the other way.
 package pairing

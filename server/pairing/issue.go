@@ -269,8 +269,12 @@ func (e IssueEvent) field(name string) string {
 // The server's ledger and the phone (mobile/wasm) both derive an issue from
 // it and its events.
 func IssueRaise(r syncproto.Record) IssueEvent {
-	_, e := issueFromRecord(r, 0)
-	return e
+	f, received := r.Fields["raised_at"], TimeField(r, "received_at")
+	return IssueEvent{
+		ID: r.ID, Issue: r.ID, Type: EventRaised, At: TimeField(r, "raised_at"), ReceivedAt: received,
+		By: str(r, "raised_by"), Role: Officer,
+		Order: EventOrder{HLC: ClampOrder(f.HLC, received), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
+	}
 }
 
 // Deadline is what the overdue rule reads of an issue: its status and the
@@ -298,6 +302,22 @@ func (d Deadline) OverdueAt(now time.Time) bool {
 // (Deadline.OverdueAt).
 func (st IssueState) OverdueAt(now time.Time) bool {
 	return Deadline{Status: st.Status, Due: st.Due}.OverdueAt(now)
+}
+
+// DueSoonWithin is how close a 办理期限 must be for the issue to count as
+// 即将超期 (due soon) in 待办 and in the SLA's reminder.
+const DueSoonWithin = 24 * time.Hour
+
+// DueRunning reports whether the issue's 办理期限 is in force (it waits for
+// its handler), whatever the time: the rule OverdueAt applies.
+func (st IssueState) DueRunning() bool {
+	return !st.Due.IsZero() && st.OverdueAt(st.Due.Add(time.Nanosecond))
+}
+
+// DueSoonAt reports whether the issue is 即将超期 at now: its 办理期限 in
+// force, not yet past, and ending within DueSoonWithin.
+func (st IssueState) DueSoonAt(now time.Time) bool {
+	return st.DueRunning() && !st.OverdueAt(now) && st.Due.Sub(now) <= DueSoonWithin
 }
 
 // IssueEventFromRecord reads an event from its record. A malformed event is
@@ -381,13 +401,13 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	// syncproto.MaxClockAhead after that receipt, as the server's own clock
 	// would have it. Every replica reads the same received_at, so the order
 	// stays the same everywhere.
-	e.Order.HLC = clampOrder(e.Order.HLC, e.ReceivedAt)
+	e.Order.HLC = ClampOrder(e.Order.HLC, e.ReceivedAt)
 	return e, nil
 }
 
-// clampOrder bounds an event's place in the order by its receipt: at most
+// ClampOrder bounds an event's place in the order by its receipt: at most
 // syncproto.MaxClockAhead after the server received it (no bound before).
-func clampOrder(h syncproto.HLC, received time.Time) syncproto.HLC {
+func ClampOrder(h syncproto.HLC, received time.Time) syncproto.HLC {
 	if received.IsZero() {
 		return h
 	}

@@ -44,7 +44,8 @@ func (u UserRef) principal() Principal {
 
 // Resolver looks up what references name, as the write sees them: a record
 // changed earlier in the same push counts as stored. The server implements
-// it over its stores, its Directory and its Ledger.
+// it over its stores, its Directory and the read model's Ledger
+// (server/readmodel).
 type Resolver interface {
 	// User returns a user (false when there is none).
 	User(ctx context.Context, id string) (UserRef, bool, error)
@@ -64,7 +65,7 @@ type Resolver interface {
 	// change (earlier changes of the same push), not yet committed.
 	Pending() []syncproto.Record
 	// CodedRatings counts the committed ratings of a target recorded with
-	// the contact's code (Ledger.CodedRatings).
+	// the contact's code (readmodel.Ledger.CodedRatings).
 	CodedRatings(pairing, kind, target string) int
 }
 

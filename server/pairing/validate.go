@@ -813,3 +813,17 @@ func jsonString(v []byte) (string, bool) {
 
 // Str reads a string field of a record ("" when absent or not a string).
 func Str(r syncproto.Record, field string) string { return str(r, field) }
+
+// TimeField reads a time field of a record (RFC 3339, in UTC; the zero
+// time when absent, not a string or not a time).
+func TimeField(r syncproto.Record, name string) time.Time {
+	var s string
+	if json.Unmarshal(r.Value(name), &s) != nil || s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}

@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"context"
@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
 // catchUpHarness: n pairings, each with one visit, and a loaded Ledger
 // reading through the counting wrapper.
-func catchUpHarness(t *testing.T, n int) (*harness, *pairing.Ledger) {
+func catchUpHarness(t *testing.T, n int) (*harness, *readmodel.Ledger) {
 	h := newHarness(t)
 	h.paths = map[string]string{"b1": "/r/b1/"}
 	ps := make([]testPairing, n)
@@ -101,7 +102,7 @@ func (b *blockingFeed) Head(ctx context.Context, p string) (uint64, error) {
 func TestLedgerRefreshShared(t *testing.T) {
 	h, _ := catchUpHarness(t, 5)
 	bf := &blockingFeed{countingRecords: h.counted, entered: make(chan struct{}), release: make(chan struct{}), passes: 1}
-	l := pairing.NewLedger(bf, h.dir, nil)
+	l := readmodel.NewLedger(bf, h.dir, nil)
 	if err := l.Load(h.ctx); err != nil {
 		t.Fatal(err)
 	}

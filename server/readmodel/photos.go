@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"cmp"
@@ -10,44 +10,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
-
-// PhotoScope is the scope of the server's photo receipts: one record per
-// photo (collection CollPhotos, id = its SHA-256) written when the server
-// has verified and stored the bytes ("stored": true) and changed when
-// garbage collection removes them ("stored": false). Every server process
-// tails its gap-free feed, so all of them agree on which photos are stored,
-// and a visit counts as complete once every photo of its manifest is. Phones
-// never receive it.
-const PhotoScope = "_photos"
-
-// CollPhotos is the collection of photo receipts.
-const CollPhotos = "photos"
-
-// CollPhotoGrants is the collection, in PhotoScope, of the grants that let
-// a pairing's citations of a photo open its bytes (a citation alone opens
-// nothing, or anyone could cite a photo's hash to read it): one record
-// per (pairing, photo), fields "sha256" and "pairing", written when a user
-// who sees the pairing stores the photo's bytes, proves they hold them (an
-// upload whose bytes hash to it), or could already open the photo. A
-// citation alone grants nothing: a hash copied from elsewhere opens no
-// bytes.
-const CollPhotoGrants = "photo_grants"
-
-// PhotoGrantID is the id of a grant record.
-func PhotoGrantID(pairing, sum string) string { return pairing + "_" + sum }
-
-// PhotoReceipt is what a photo receipt says.
-type PhotoReceipt struct {
-	SHA256 string `json:"sha256"`
-	Stored bool   `json:"stored"`
-	Size   int64  `json:"size"`
-	Type   string `json:"type"`
-	Width  int    `json:"width,omitempty"`
-	Height int    `json:"height,omitempty"`
-}
 
 // photoFields are the fields of synced records that cite photos: manifests
 // ([{"sha256": …}]) and hash lists (["…"]).
@@ -131,7 +97,7 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 	l.mu.RLock()
 	seen := l.photoSeq
 	l.mu.RUnlock()
-	if head, err := l.records.Head(ctx, PhotoScope); err != nil {
+	if head, err := l.records.Head(ctx, pairing.PhotoScope); err != nil {
 		return fmt.Errorf("pairing: ledger photos: head: %w", err)
 	} else if head == seen {
 		return nil
@@ -140,23 +106,23 @@ func (l *Ledger) refreshPhotos(ctx context.Context) error {
 		l.mu.RLock()
 		after := l.photoSeq
 		l.mu.RUnlock()
-		page, err := l.records.Changes(ctx, PhotoScope, after, storage.PageLimit{})
+		page, err := l.records.Changes(ctx, pairing.PhotoScope, after, storage.PageLimit{})
 		if err != nil {
 			return fmt.Errorf("pairing: ledger photos after %d: %w", after, err)
 		}
 		changed := map[[32]byte]bool{}
 		grants := map[[32]byte][]string{}
 		for _, sr := range page.Records {
-			if sr.Collection != CollPhotos && sr.Collection != CollPhotoGrants {
+			if sr.Collection != pairing.CollPhotos && sr.Collection != pairing.CollPhotoGrants {
 				continue // the migrations' records (CollMigrations)
 			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 			if err != nil {
 				return fmt.Errorf("pairing: ledger photo receipt %s: %w", sr.ID, err)
 			}
-			if sr.Collection == CollPhotoGrants {
-				if k, ok := sumKey(str(r, "sha256")); ok && !r.Deleted() && str(r, "pairing") != "" {
-					grants[k] = append(grants[k], str(r, "pairing"))
+			if sr.Collection == pairing.CollPhotoGrants {
+				if k, ok := sumKey(pairing.Str(r, "sha256")); ok && !r.Deleted() && pairing.Str(r, "pairing") != "" {
+					grants[k] = append(grants[k], pairing.Str(r, "pairing"))
 				}
 				continue
 			}
@@ -239,7 +205,7 @@ func (l *Ledger) recheckPending(ctx context.Context, cands []visitRef) error {
 		if b := l.books[c.pairing]; b != nil {
 			if e, ok := b.visits.get(c.id); ok && e.seq == seq {
 				pending := false
-				for _, p := range Photos(r, "photos") {
+				for _, p := range pairing.Photos(r, "photos") {
 					if !l.isStored(p.SHA256) {
 						pending = true
 						break
@@ -278,7 +244,7 @@ func (l *Ledger) PhotoStored(sum string) bool {
 
 // MissingPhotos returns the hashes of the photos a list cites that are not
 // stored, in the list's order.
-func (l *Ledger) MissingPhotos(photos []Photo) []string {
+func (l *Ledger) MissingPhotos(photos []pairing.Photo) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	missing := []string{}
@@ -386,17 +352,17 @@ func (l *Ledger) PhotoCited(ctx context.Context, sum string) (bool, error) {
 
 // PhotoManifest returns how the records cite a photo: the first manifest
 // entry found (declared size and type), if any record carries one.
-func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (Photo, bool, error) {
+func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (pairing.Photo, bool, error) {
 	_, visits := l.citing(sum)
 	for _, v := range visits {
 		r, _, found, err := l.readVisit(ctx, v.id)
 		if err != nil {
-			return Photo{}, false, err
+			return pairing.Photo{}, false, err
 		}
 		if !found {
 			continue
 		}
-		for _, p := range Photos(r, "photos") {
+		for _, p := range pairing.Photos(r, "photos") {
 			if p.SHA256 == sum {
 				return p, true, nil
 			}
@@ -417,7 +383,7 @@ func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (Photo, bool, er
 		// read below, without the lock.
 		if b.citations[sum] > 0 {
 			for key, sums := range b.cites {
-				if coll, id, ok := strings.Cut(key, "/"); ok && coll != CollMilestones && slices.Contains(sums, sum) {
+				if coll, id, ok := strings.Cut(key, "/"); ok && coll != pairing.CollMilestones && slices.Contains(sums, sum) {
 					others = append(others, storage.Key{Collection: coll, ID: id})
 				}
 			}
@@ -433,19 +399,19 @@ func (l *Ledger) PhotoManifest(ctx context.Context, sum string) (Photo, bool, er
 			continue
 		}
 		if err != nil {
-			return Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
+			return pairing.Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
 		}
 		r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
 		if err != nil {
-			return Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
+			return pairing.Photo{}, false, fmt.Errorf("pairing: photo manifest of %s/%s: %w", k.Collection, k.ID, err)
 		}
 		for _, f := range photoFields {
-			for _, p := range Photos(r, f) {
+			for _, p := range pairing.Photos(r, f) {
 				if p.SHA256 == sum && p.Type != "" {
 					return p, true, nil
 				}
 			}
 		}
 	}
-	return Photo{}, false, nil
+	return pairing.Photo{}, false, nil
 }

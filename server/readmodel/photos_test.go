@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -32,7 +33,7 @@ func TestLedgerPhotos(t *testing.T) {
 	refresh(t, h, l)
 	all := []string{"p1", "p2"}
 	pending := func() int {
-		return l.Figures(all, pairing.MonthOf(mar(1, 0)), pairing.MonthOf(mar(1, 0))+1, mar(20, 0)).VisitsPendingEvidence
+		return l.Figures(all, readmodel.MonthOf(mar(1, 0)), readmodel.MonthOf(mar(1, 0))+1, mar(20, 0)).VisitsPendingEvidence
 	}
 	receipt := func(sum string, stored bool) {
 		h.set(pairing.PhotoScope, pairing.CollPhotos, sum, mar(5, 9), "sha256", sum, "stored", stored, "size", 100, "type", "image/jpeg")

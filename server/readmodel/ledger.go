@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -32,7 +33,7 @@ import (
 // read from storage when the issue or one of its events changes and its
 // state is derived again (DeriveIssue), and for Issue. Records are read
 // from their feeds by skimming the stored JSON for the fields the Ledger
-// keeps (skim.go), each in full only when it is not as Encode writes it. The issue record is itself the raise: a raised event built
+// keeps (syncproto.Skim; skim.go, visits.go), each in full only when it is not as Encode writes it. The issue record is itself the raise: a raised event built
 // from it (At raised_at, ReceivedAt received_at, By raised_by, Role officer,
 // Order the HLC and dot of its raised_at field) precedes the issue's events.
 // (Role officer, whoever raised it: DeriveIssue refuses a raise of role "",
@@ -43,8 +44,8 @@ import (
 // returned is a copy the caller may keep and change.
 type Ledger struct {
 	records storage.Records
-	dir     *Directory
-	rules   func(p Pairing, category string) IssueRules
+	dir     *pairing.Directory
+	rules   func(p pairing.Pairing, category string) pairing.IssueRules
 
 	// One refresh pass at a time, shared (share): running is the pass in
 	// progress, next the one every caller arriving meanwhile waits for.
@@ -77,7 +78,7 @@ type Ledger struct {
 // pairing (the server derives them from the org unit's SLA days); nil means
 // the defaults. rules is called with the Ledger's lock held: it must not
 // call the Ledger.
-func NewLedger(records storage.Records, dir *Directory, rules func(p Pairing, category string) IssueRules) *Ledger {
+func NewLedger(records storage.Records, dir *pairing.Directory, rules func(p pairing.Pairing, category string) pairing.IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
 		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, outside: map[string]uint64{}}
 }
@@ -93,7 +94,7 @@ type VisitSummary struct {
 	VisitedAt           time.Time
 	ReceivedAt          time.Time
 	HasLocation         bool
-	Photos              []Photo
+	Photos              []pairing.Photo
 	Issues              []string
 	ReturnComment       string
 	Seq                 uint64 // the sequence of the record's version
@@ -103,10 +104,10 @@ type VisitSummary struct {
 type IssueSummary struct {
 	ID, Pairing, Counterparty, Title, Category, Priority, RaisedBy, Visit string
 	RaisedAt                                                              time.Time // the raised_at field
-	State                                                                 IssueState
+	State                                                                 pairing.IssueState
 	// Events are the issue's event records, sorted by Order (then id); the
 	// raise built from the issue record is not among them.
-	Events []IssueEvent
+	Events []pairing.IssueEvent
 	Seq    uint64 // the highest sequence of the issue record and its events
 }
 
@@ -128,13 +129,13 @@ type ProjectSummary struct {
 // MilestoneSummary is one milestone (项目节点) of a project.
 // Its JSON is the API's (GET /v1/projects/{id}): snake_case like the records.
 type MilestoneSummary struct {
-	ID       string    `json:"id"`
-	Project  string    `json:"project"`
-	Title    string    `json:"title"`
-	Due      string    `json:"due,omitempty"`
-	Order    int       `json:"order"`
-	DoneAt   time.Time `json:"done_at,omitzero"`
-	Evidence []Photo   `json:"evidence"`
+	ID       string          `json:"id"`
+	Project  string          `json:"project"`
+	Title    string          `json:"title"`
+	Due      string          `json:"due,omitempty"`
+	Order    int             `json:"order"`
+	DoneAt   time.Time       `json:"done_at,omitzero"`
+	Evidence []pairing.Photo `json:"evidence"`
 }
 
 // RatingSummary is one rating (评价) of an issue or a project.
@@ -213,7 +214,7 @@ type Filter struct {
 // SLAAction is an event the SLA job must append now.
 type SLAAction struct {
 	Pairing, Issue string
-	Type           EventType // overdue or closed_unconfirmed
+	Type           pairing.EventType // overdue or closed_unconfirmed
 	// Due is the deadline that passed: the issue's due date, or the
 	// latest response plus the time allowed to confirm.
 	Due time.Time
@@ -238,7 +239,7 @@ type book struct {
 	// The figures.
 	months        map[Month]*counters
 	visited       map[string]map[Month]int // counterparty field → month → visits
-	issueStatus   map[IssueStatus]int
+	issueStatus   map[pairing.IssueStatus]int
 	projectStatus map[string]int
 	watched       map[string]*watch // issue id → what the SLA looks at
 
@@ -338,9 +339,9 @@ func (e *issueEntry) summary(pid string, t *symbols) IssueSummary {
 	}
 }
 
-func (e *issueEntry) state(t *symbols) IssueState {
-	return IssueState{
-		Issue: e.id, Status: IssueStatus(t.str(e.status)),
+func (e *issueEntry) state(t *symbols) pairing.IssueState {
+	return pairing.IssueState{
+		Issue: e.id, Status: pairing.IssueStatus(t.str(e.status)),
 		RaisedAt: e.time(tRaised), AcceptedAt: e.time(tAccepted), DispatchedAt: e.time(tDispatched),
 		SignedAt: e.time(tSigned), RespondedAt: e.time(tResponded), ClosedAt: e.time(tClosed),
 		ConfirmedAt: e.time(tConfirmed), Due: e.time(tDue),
@@ -353,7 +354,7 @@ func (e *issueEntry) state(t *symbols) IssueState {
 
 // setState keeps a derived state (Issue is the entry's id; Applied and
 // Ignored are left out).
-func (e *issueEntry) setState(st *IssueState, t *symbols) {
+func (e *issueEntry) setState(st *pairing.IssueState, t *symbols) {
 	e.status, e.handler, e.handlerName = t.of([]byte(st.Status)), t.of([]byte(st.Handler)), t.of([]byte(st.HandlerName))
 	e.resolution, e.response = t.of([]byte(st.Resolution)), st.Response
 	e.dispatcher = t.of([]byte(st.Dispatcher))
@@ -373,10 +374,10 @@ func (e *issueEntry) setState(st *IssueState, t *symbols) {
 }
 
 // raise is the raised event the issue record stands for.
-func (e *issueEntry) raise(t *symbols) IssueEvent {
-	return IssueEvent{ID: e.id, Issue: e.id, Type: EventRaised, At: e.time(tRaisedField), ReceivedAt: e.time(tReceived),
-		By: t.str(e.raisedBy), Role: Officer,
-		Order: EventOrder{HLC: clampOrder(e.orderHLC, e.time(tReceived)), Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
+func (e *issueEntry) raise(t *symbols) pairing.IssueEvent {
+	return pairing.IssueEvent{ID: e.id, Issue: e.id, Type: pairing.EventRaised, At: e.time(tRaisedField), ReceivedAt: e.time(tReceived),
+		By: t.str(e.raisedBy), Role: pairing.Officer,
+		Order: pairing.EventOrder{HLC: pairing.ClampOrder(e.orderHLC, e.time(tReceived)), Replica: syncproto.ReplicaID(t.str(e.orderReplica)), Counter: e.orderCounter}}
 }
 
 // eventRef is an issue event as the Ledger keeps it: which issue it is of.
@@ -411,7 +412,7 @@ func newBook(id string) *book {
 		projects: map[string]*projectEntry{}, milestones: map[string]milestoneEntry{},
 		milestonesOf: map[string]map[string]struct{}{}, ratings: map[string]*ratingEntry{}, raters: map[string]map[string]struct{}{},
 		ratingsOf: map[string]map[string]struct{}{}, months: map[Month]*counters{},
-		visited: map[string]map[Month]int{}, issueStatus: map[IssueStatus]int{},
+		visited: map[string]map[Month]int{}, issueStatus: map[pairing.IssueStatus]int{},
 		projectStatus: map[string]int{}, watched: map[string]*watch{},
 		cites: map[string][]string{}, citations: map[string]int{}, tombs: map[storage.Key]tomb{},
 	}
@@ -532,7 +533,7 @@ func (l *Ledger) refresh(ctx context.Context) error {
 			break
 		}
 	}
-	if _, ok := moved[PhotoScope]; ok || !l.loaded.Load() {
+	if _, ok := moved[pairing.PhotoScope]; ok || !l.loaded.Load() {
 		if err := l.refreshPhotos(ctx); err != nil {
 			return err
 		}
@@ -544,7 +545,7 @@ func (l *Ledger) refresh(ctx context.Context) error {
 		l.outside[pid] = head
 	}
 	for pid, head := range l.outside {
-		if !l.dir.known(pid) {
+		if !l.dir.Known(pid) {
 			continue
 		}
 		if err := l.refreshPairing(ctx, pid, head); err != nil {
@@ -601,7 +602,7 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string, head uint64) er
 	if reset {
 		after, rebuilt = 0, newBook(pid)
 	}
-	var sk skimmed
+	var sk syncproto.Skimmed
 	var vfs []visitFields
 	for {
 		page, err := l.records.Changes(ctx, pid, after, storage.PageLimit{})
@@ -617,16 +618,16 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string, head uint64) er
 		vfs = vfs[:len(page.Records)]
 		skimmedVisit := make([]bool, len(page.Records))
 		for i, sr := range page.Records {
-			if sr.Collection == CollVisits && skimVisit(sr.Data, &sk, &vfs[i]) && vfs[i].id == sr.ID {
+			if sr.Collection == pairing.CollVisits && skimVisit(sr.Data, &sk, &vfs[i]) && vfs[i].id == sr.ID {
 				skimmedVisit[i] = true
 				continue
 			}
 			var want []string
 			var order string // the field whose dot and HLC are read
 			switch sr.Collection {
-			case CollIssues:
+			case pairing.CollIssues:
 				want, order = issueWant, "raised_at"
-			case CollIssueEvents:
+			case pairing.CollIssueEvents:
 				want, order = eventWant, "type"
 			}
 			if want != nil {
@@ -648,7 +649,7 @@ func (l *Ledger) refreshPairing(ctx context.Context, pid string, head uint64) er
 			}
 		}
 		dirty := map[string]struct{}{}
-		evs := map[string]IssueEvent{} // the events of the page
+		evs := map[string]pairing.IssueEvent{} // the events of the page
 		for i, r := range recs {
 			sr := page.Records[i]
 			if skimmedVisit[i] {
@@ -697,9 +698,9 @@ func (l *Ledger) swap(nb *book) {
 
 // apply takes in one record version; issues whose state must be derived
 // again are added to dirty. Called with l.mu held.
-func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string]struct{}, evs map[string]IssueEvent) {
+func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string]struct{}, evs map[string]pairing.IssueEvent) {
 	live := !r.Deleted()
-	if r.Collection == CollVisits {
+	if r.Collection == pairing.CollVisits {
 		var v visitFields
 		visitFieldsOf(&r, &v)
 		l.applyVisit(b, &v, seq)
@@ -707,7 +708,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 	}
 	b.cite(r)
 	switch r.Collection {
-	case CollIssues:
+	case pairing.CollIssues:
 		old := b.issues[r.ID]
 		if !live {
 			if old != nil {
@@ -731,7 +732,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		b.issues[r.ID] = e
 		l.whereIssue[r.ID] = b.id
 		dirty[r.ID] = struct{}{}
-	case CollIssueEvents:
+	case pairing.CollIssueEvents:
 		if old, ok := b.events[r.ID]; ok {
 			ids := slices.DeleteFunc(b.eventsOf[old.issue], func(id string) bool { return id == r.ID })
 			if len(ids) == 0 {
@@ -746,7 +747,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		if !live {
 			return
 		}
-		ev, err := IssueEventFromRecord(r)
+		ev, err := pairing.IssueEventFromRecord(r)
 		if err != nil {
 			return // malformed (push validation refuses these): it does not count
 		}
@@ -758,7 +759,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 		b.eventsOf[issue] = append(b.eventsOf[issue], r.ID)
 		evs[r.ID] = ev
 		dirty[issue] = struct{}{}
-	case CollProjects:
+	case pairing.CollProjects:
 		if old := b.projects[r.ID]; old != nil {
 			b.add(r.ID, &old.c, -1)
 			delete(b.projects, r.ID)
@@ -771,7 +772,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 			b.projects[r.ID] = e
 			l.whereProject[r.ID] = b.id
 		}
-	case CollMilestones:
+	case pairing.CollMilestones:
 		if old, ok := b.milestones[r.ID]; ok {
 			unlink(b.milestonesOf, old.s.Project, r.ID)
 			delete(b.milestones, r.ID)
@@ -781,7 +782,7 @@ func (l *Ledger) apply(b *book, r syncproto.Record, seq uint64, dirty map[string
 			b.milestones[r.ID] = milestoneEntry{s: m, seq: seq}
 			link(b.milestonesOf, m.Project, r.ID)
 		}
-	case CollRatings:
+	case pairing.CollRatings:
 		if old := b.ratings[r.ID]; old != nil {
 			key := old.s.raterKey()
 			b.countRater(key, -1)
@@ -847,7 +848,7 @@ func unlink(m map[string]map[string]struct{}, k, id string) {
 // record and its events (those of the page in evs, the others read from
 // storage). The state kept leaves out Applied and Ignored (Issue derives
 // them again). Called with l.mu held.
-func (l *Ledger) deriveIssue(ctx context.Context, b *book, id string, evs map[string]IssueEvent) error {
+func (l *Ledger) deriveIssue(ctx context.Context, b *book, id string, evs map[string]pairing.IssueEvent) error {
 	e := b.issues[id]
 	if e == nil {
 		return nil // events of an issue not (or no longer) here wait for it
@@ -892,16 +893,16 @@ func (b *book) addIssue(e *issueEntry, t *symbols, sign int64) {
 // highest sequence of the issue and its events. An event gone from storage,
 // or no longer an event, is left out: its pairing's feed brings the change.
 // Called with l.mu held (read or write).
-func (l *Ledger) issueEvents(ctx context.Context, b *book, e *issueEntry, evs map[string]IssueEvent) ([]IssueEvent, uint64, error) {
+func (l *Ledger) issueEvents(ctx context.Context, b *book, e *issueEntry, evs map[string]pairing.IssueEvent) ([]pairing.IssueEvent, uint64, error) {
 	ids := b.eventsOf[e.id]
-	all := make([]IssueEvent, 0, len(ids)+1)
+	all := make([]pairing.IssueEvent, 0, len(ids)+1)
 	all = append(all, e.raise(l.syms))
 	seq := e.seq
 	for _, eid := range ids {
 		seq = max(seq, b.events[eid].seq)
 		ev, ok := evs[eid]
 		if !ok {
-			sr, err := l.records.Get(ctx, storage.Key{Collection: CollIssueEvents, ID: eid})
+			sr, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollIssueEvents, ID: eid})
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
@@ -912,27 +913,27 @@ func (l *Ledger) issueEvents(ctx context.Context, b *book, e *issueEntry, evs ma
 			if err != nil {
 				return nil, 0, fmt.Errorf("issue event %s: %w", eid, err)
 			}
-			if ev, err = IssueEventFromRecord(r); err != nil {
+			if ev, err = pairing.IssueEventFromRecord(r); err != nil {
 				continue
 			}
 		}
 		all = append(all, ev)
 	}
-	slices.SortFunc(all[1:], func(a, b IssueEvent) int {
+	slices.SortFunc(all[1:], func(a, b pairing.IssueEvent) int {
 		return cmp.Or(a.Order.Compare(b.Order), strings.Compare(a.ID, b.ID))
 	})
 	return all, seq, nil
 }
 
 // derive runs DeriveIssue with the issue's rules.
-func (l *Ledger) derive(pid string, e *issueEntry, all []IssueEvent) IssueState {
+func (l *Ledger) derive(pid string, e *issueEntry, all []pairing.IssueEvent) pairing.IssueState {
 	p, _ := l.dir.Pairing(pid)
 	p.ID = pid
-	var rules IssueRules
+	var rules pairing.IssueRules
 	if l.rules != nil {
 		rules = l.rules(p, l.syms.str(e.category))
 	}
-	return DeriveIssue(all, rules)
+	return pairing.DeriveIssue(all, rules)
 }
 
 // add adds (sign 1) or subtracts (sign -1) a record's contribution. Called
@@ -986,18 +987,6 @@ func (b *book) add(id string, c *contribution, sign int64) {
 
 // Reading records.
 
-func timeField(r syncproto.Record, name string) time.Time {
-	var s string
-	if json.Unmarshal(r.Value(name), &s) != nil || s == "" {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 func strsField(r syncproto.Record, name string) []string {
 	var ss []string
 	_ = json.Unmarshal(r.Value(name), &ss)
@@ -1010,27 +999,22 @@ func intField(r syncproto.Record, name string) int {
 	return n
 }
 
-func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, IssueEvent) {
+func issueFromRecord(r syncproto.Record, seq uint64) (IssueSummary, pairing.IssueEvent) {
+	raise := pairing.IssueRaise(r) // At is the raised_at field, By raised_by
 	s := IssueSummary{
-		ID: r.ID, Pairing: r.Pairing, Counterparty: str(r, "counterparty"), Title: str(r, "title"),
-		Category: str(r, "category"), Priority: str(r, "priority"), RaisedBy: str(r, "raised_by"),
-		Visit: str(r, "visit"), RaisedAt: timeField(r, "raised_at"), Seq: seq,
-	}
-	f := r.Fields["raised_at"]
-	raise := IssueEvent{
-		ID: r.ID, Issue: r.ID, Type: EventRaised, At: s.RaisedAt, ReceivedAt: timeField(r, "received_at"),
-		By: s.RaisedBy, Role: Officer,
-		Order: EventOrder{HLC: clampOrder(f.HLC, timeField(r, "received_at")), Replica: f.Dot.Replica, Counter: f.Dot.Counter},
+		ID: r.ID, Pairing: r.Pairing, Counterparty: pairing.Str(r, "counterparty"), Title: pairing.Str(r, "title"),
+		Category: pairing.Str(r, "category"), Priority: pairing.Str(r, "priority"), RaisedBy: raise.By,
+		Visit: pairing.Str(r, "visit"), RaisedAt: raise.At, Seq: seq,
 	}
 	return s, raise
 }
 
 func projectFromRecord(r syncproto.Record, seq uint64) ProjectSummary {
 	p := ProjectSummary{
-		ID: r.ID, Pairing: r.Pairing, Title: str(r, "title"), Category: str(r, "category"),
-		Status: str(r, "status"), Owner: str(r, "owner"), StatusReason: str(r, "status_reason"),
-		PlannedEnd: str(r, "planned_end"), CompletedAt: timeField(r, "completed_at"),
-		ContactAcceptedAt: timeField(r, "contact_accepted_at"), VerifiedAt: timeField(r, "verified_at"),
+		ID: r.ID, Pairing: r.Pairing, Title: pairing.Str(r, "title"), Category: pairing.Str(r, "category"),
+		Status: pairing.Str(r, "status"), Owner: pairing.Str(r, "owner"), StatusReason: pairing.Str(r, "status_reason"),
+		PlannedEnd: pairing.Str(r, "planned_end"), CompletedAt: pairing.TimeField(r, "completed_at"),
+		ContactAcceptedAt: pairing.TimeField(r, "contact_accepted_at"), VerifiedAt: pairing.TimeField(r, "verified_at"),
 		Seq: seq,
 	}
 	var first syncproto.HLC
@@ -1047,26 +1031,26 @@ func projectFromRecord(r syncproto.Record, seq uint64) ProjectSummary {
 
 func milestoneFromRecord(r syncproto.Record) MilestoneSummary {
 	return MilestoneSummary{
-		ID: r.ID, Project: str(r, "project"), Title: str(r, "title"), Due: str(r, "due"),
-		Order: intField(r, "order"), DoneAt: timeField(r, "done_at"), Evidence: Photos(r, "evidence"),
+		ID: r.ID, Project: pairing.Str(r, "project"), Title: pairing.Str(r, "title"), Due: pairing.Str(r, "due"),
+		Order: intField(r, "order"), DoneAt: pairing.TimeField(r, "done_at"), Evidence: pairing.Photos(r, "evidence"),
 	}
 }
 
 func ratingFromRecord(r syncproto.Record) RatingSummary {
 	return RatingSummary{
-		ID: r.ID, Pairing: r.Pairing, TargetKind: str(r, "target_kind"), Target: str(r, "target"),
-		By: str(r, "by"), Comment: str(r, "comment"), Level: intField(r, "level"), At: timeField(r, "at"),
-		ReceivedAt: timeField(r, "received_at"), Coded: str(r, "code") != "", order: r.Fields["level"].HLC,
+		ID: r.ID, Pairing: r.Pairing, TargetKind: pairing.Str(r, "target_kind"), Target: pairing.Str(r, "target"),
+		By: pairing.Str(r, "by"), Comment: pairing.Str(r, "comment"), Level: intField(r, "level"), At: pairing.TimeField(r, "at"),
+		ReceivedAt: pairing.TimeField(r, "received_at"), Coded: pairing.Str(r, "code") != "", order: r.Fields["level"].HLC,
 	}
 }
 
 // Copies.
 
-func clonePhotos(ps []Photo) []Photo {
+func clonePhotos(ps []pairing.Photo) []pairing.Photo {
 	if ps == nil {
 		return nil
 	}
-	out := make([]Photo, len(ps))
+	out := make([]pairing.Photo, len(ps))
 	for i, p := range ps {
 		if p.TakenAt != nil {
 			t := *p.TakenAt
@@ -1087,7 +1071,7 @@ func clonePhotos(ps []Photo) []Photo {
 
 // resolveCounterparty: a record's counterparty field, or the pairing's only
 // counterparty when the field is empty.
-func resolveCounterparty(field string, p Pairing) string {
+func resolveCounterparty(field string, p pairing.Pairing) string {
 	if field == "" && len(p.Counterparties) == 1 {
 		return p.Counterparties[0]
 	}
@@ -1096,7 +1080,7 @@ func resolveCounterparty(field string, p Pairing) string {
 
 // issueOut copies an issue as lists see it: no Events, and a State
 // without Applied and Ignored (see Issue).
-func (l *Ledger) issueOut(e *issueEntry, p Pairing) IssueSummary {
+func (l *Ledger) issueOut(e *issueEntry, p pairing.Pairing) IssueSummary {
 	s := e.summary(p.ID, l.syms)
 	s.Counterparty = resolveCounterparty(s.Counterparty, p)
 	return s
@@ -1129,7 +1113,7 @@ func (b *book) projectOut(e *projectEntry) ProjectSummary {
 
 // pairing returns the directory's pairing (the zero Pairing with its id when
 // unknown or deleted).
-func (l *Ledger) pairing(id string) Pairing {
+func (l *Ledger) pairing(id string) pairing.Pairing {
 	p, _ := l.dir.Pairing(id)
 	p.ID = id
 	return p
@@ -1159,18 +1143,18 @@ func (l *Ledger) Issue(ctx context.Context, id string) (IssueSummary, bool, erro
 // IssueWith returns an issue's state derived from its stored events and
 // extra ones (a push's events not yet committed; an event of another issue
 // is left out). false: the ledger has no such issue.
-func (l *Ledger) IssueWith(ctx context.Context, id string, extra []IssueEvent) (IssueState, bool, error) {
+func (l *Ledger) IssueWith(ctx context.Context, id string, extra []pairing.IssueEvent) (pairing.IssueState, bool, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	pid, ok := l.whereIssue[id]
 	if !ok {
-		return IssueState{}, false, nil
+		return pairing.IssueState{}, false, nil
 	}
 	b := l.books[pid]
 	e := b.issues[id]
 	all, _, err := l.issueEvents(ctx, b, e, nil)
 	if err != nil {
-		return IssueState{}, false, fmt.Errorf("pairing: issue %s: %w", id, err)
+		return pairing.IssueState{}, false, fmt.Errorf("pairing: issue %s: %w", id, err)
 	}
 	return l.derive(pid, e, append(all, extra...)), true, nil
 }
@@ -1215,13 +1199,13 @@ func (f *Filter) matchQuery(s string) bool {
 	return f.Query == "" || strings.Contains(strings.ToLower(s), strings.ToLower(f.Query))
 }
 
-func (f *Filter) matchPairingCounterparty(p Pairing) bool {
+func (f *Filter) matchPairingCounterparty(p pairing.Pairing) bool {
 	return f.Counterparty == "" || slices.Contains(p.Counterparties, f.Counterparty)
 }
 
 // issueOverdue: at now (status dispatched, signed or reopened, due before
 // now), or by its overdue event when now is zero.
-func issueOverdue(st *IssueState, now time.Time) bool {
+func issueOverdue(st *pairing.IssueState, now time.Time) bool {
 	if now.IsZero() {
 		return st.Overdue
 	}
@@ -1368,7 +1352,7 @@ func (l *Ledger) CodedRatings(pairing, kind, target string) int {
 // confirmAfter(pairing) after their latest response (nil or ≤ 0:
 // DefaultConfirmDays). Pairings deleted from the directory are left out.
 // It reads only the issues that await something, never every record.
-func (l *Ledger) SLADue(now time.Time, confirmAfter func(p Pairing) time.Duration) []SLAAction {
+func (l *Ledger) SLADue(now time.Time, confirmAfter func(p pairing.Pairing) time.Duration) []SLAAction {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []SLAAction
@@ -1385,17 +1369,17 @@ func (l *Ledger) SLADue(now time.Time, confirmAfter func(p Pairing) time.Duratio
 			confirm = confirmAfter(p)
 		}
 		if confirm <= 0 {
-			confirm = DefaultConfirmDays * 24 * time.Hour
+			confirm = pairing.DefaultConfirmDays * 24 * time.Hour
 		}
 		for id, w := range b.watched {
 			switch {
 			case w.OverdueAt(now):
 				if !w.Overdue {
-					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: EventOverdue, Due: w.Due})
+					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: pairing.EventOverdue, Due: w.Due})
 				}
-			case w.Status == IssueResponded:
+			case w.Status == pairing.IssueResponded:
 				if !w.Responded.IsZero() && now.Sub(w.Responded) > confirm {
-					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: EventClosedUnconfirmed, Due: w.Responded.Add(confirm)})
+					out = append(out, SLAAction{Pairing: pid, Issue: id, Type: pairing.EventClosedUnconfirmed, Due: w.Responded.Add(confirm)})
 				}
 			}
 		}
@@ -1414,7 +1398,7 @@ func (l *Ledger) Figures(pairings []string, from, to Month, now time.Time) Figur
 	defer l.mu.RUnlock()
 	var sum counters
 	var visited, assigned int64
-	snap := Snapshot{At: now, IssuesByStatus: map[IssueStatus]int{}, ProjectsByStatus: map[string]int{}}
+	snap := Snapshot{At: now, IssuesByStatus: map[pairing.IssueStatus]int{}, ProjectsByStatus: map[string]int{}}
 	for _, pid := range ids {
 		b := l.books[pid]
 		v, a := l.coverage(b, pid, from, to)

@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
 
@@ -23,23 +25,23 @@ func TestSkimMatchesDecode(t *testing.T) {
 		coll   string
 		fields map[string]any
 	}{
-		{"visit as phones write it", CollVisits, map[string]any{"title": "走访", "officers": []string{"o1", "o2"}, "mode": "onsite",
+		{"visit as phones write it", pairing.CollVisits, map[string]any{"title": "走访", "officers": []string{"o1", "o2"}, "mode": "onsite",
 			"visited_at": "2026-03-10T09:00:00+08:00", "location": map[string]any{"lat": 32.0, "lng": 118.8},
 			"photos": []any{photo, map[string]any{"sha256": "not-a-hash"}}, "status": "returned", "counterparty": "c1",
 			"notes": "引号\"和\\反斜杠\n换行"}},
-		{"visit with escapes in its strings", CollVisits, map[string]any{"officers": []string{"o\"1", "\u00e9"}, "mode": "on\tsite",
+		{"visit with escapes in its strings", pairing.CollVisits, map[string]any{"officers": []string{"o\"1", "\u00e9"}, "mode": "on\tsite",
 			"counterparty": "c\\1", "status": "", "visited_at": "not a time", "location": nil, "photos": nil}},
-		{"visit with empty lists", CollVisits, map[string]any{"officers": []string{}, "photos": []any{}}},
-		{"visit with odd photos", CollVisits, map[string]any{"photos": []any{sum, "x"}, "officers": []any{1, "o"}}},
-		{"visit with a photo of unknown keys", CollVisits, map[string]any{"photos": []any{map[string]any{"sha256": sum, "SHA256": "x"}}}},
-		{"visit with a bad taken_at", CollVisits, map[string]any{"photos": []any{map[string]any{"sha256": sum, "taken_at": "yesterday"}}}},
-		{"visit with evidence", CollVisits, map[string]any{"evidence": []string{sum}, "visited_at": "2026-03-10T09:00:00Z"}},
-		{"visit of a title only", CollVisits, map[string]any{"title": "t"}},
-		{"issue", CollIssues, map[string]any{"title": "融资难", "category": "financing", "raised_by": "o1", "raised_at": "2026-03-10T09:00:00+08:00",
+		{"visit with empty lists", pairing.CollVisits, map[string]any{"officers": []string{}, "photos": []any{}}},
+		{"visit with odd photos", pairing.CollVisits, map[string]any{"photos": []any{sum, "x"}, "officers": []any{1, "o"}}},
+		{"visit with a photo of unknown keys", pairing.CollVisits, map[string]any{"photos": []any{map[string]any{"sha256": sum, "SHA256": "x"}}}},
+		{"visit with a bad taken_at", pairing.CollVisits, map[string]any{"photos": []any{map[string]any{"sha256": sum, "taken_at": "yesterday"}}}},
+		{"visit with evidence", pairing.CollVisits, map[string]any{"evidence": []string{sum}, "visited_at": "2026-03-10T09:00:00Z"}},
+		{"visit of a title only", pairing.CollVisits, map[string]any{"title": "t"}},
+		{"issue", pairing.CollIssues, map[string]any{"title": "融资难", "category": "financing", "raised_by": "o1", "raised_at": "2026-03-10T09:00:00+08:00",
 			"received_at": "2026-03-10T09:01:00Z", "visit": "v1", "priority": "high", "counterparty": "c\"2"}},
-		{"issue event", CollIssueEvents, map[string]any{"issue": "i1", "type": "dispatched", "at": "2026-03-10T10:00:00+08:00", "by": "a1",
+		{"issue event", pairing.CollIssueEvents, map[string]any{"issue": "i1", "type": "dispatched", "at": "2026-03-10T10:00:00+08:00", "by": "a1",
 			"role": "admin", "handler": "o2", "handler_name": "王\\五", "due": "2026-03-15T00:00:00Z", "evidence": []string{sum}, "note": "n"}},
-		{"issue event with a bad time", CollIssueEvents, map[string]any{"issue": "i1", "type": "responded", "at": "soon", "by": "o2", "role": "officer"}},
+		{"issue event with a bad time", pairing.CollIssueEvents, map[string]any{"issue": "i1", "type": "responded", "at": "soon", "by": "o2", "role": "officer"}},
 	}
 	w := syncproto.Writer{Replica: "test-skim"}
 	for _, tc := range cases {
@@ -64,9 +66,9 @@ func TestSkimMatchesDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sk skimmed
+			var sk syncproto.Skimmed
 			switch tc.coll {
-			case CollVisits:
+			case pairing.CollVisits:
 				if got, want, skimmed := skimVisitAgainstDecode(data, &full, &sk); !skimmed {
 					t.Logf("handed over to the full decoding")
 				} else if !reflect.DeepEqual(got, want) {
@@ -74,22 +76,22 @@ func TestSkimMatchesDecode(t *testing.T) {
 				}
 			default:
 				want, order := issueWant, "raised_at"
-				if tc.coll == CollIssueEvents {
+				if tc.coll == pairing.CollIssueEvents {
 					want, order = eventWant, "type"
 				}
 				got, ok := skimToRecord(data, want, order, &sk)
 				if !ok {
 					t.Fatalf("got no record, want one")
 				}
-				if tc.coll == CollIssues {
+				if tc.coll == pairing.CollIssues {
 					gs, gr := issueFromRecord(got, 7)
 					ws, wr := issueFromRecord(full, 7)
 					if !reflect.DeepEqual(gs, ws) || !reflect.DeepEqual(gr, wr) {
 						t.Errorf("got %+v %+v, want %+v %+v", gs, gr, ws, wr)
 					}
 				} else {
-					ge, gerr := IssueEventFromRecord(got)
-					we, werr := IssueEventFromRecord(full)
+					ge, gerr := pairing.IssueEventFromRecord(got)
+					we, werr := pairing.IssueEventFromRecord(full)
 					if !reflect.DeepEqual(ge, we) || (gerr == nil) != (werr == nil) {
 						t.Errorf("got %+v (%v), want %+v (%v)", ge, gerr, we, werr)
 					}
@@ -130,41 +132,10 @@ func TestVisitMapIDs(t *testing.T) {
 	}
 }
 
-// TestMayBeDeleted: a record holding a delete may be deleted; one without
-// cannot.
-func TestMayBeDeleted(t *testing.T) {
-	w := syncproto.Writer{Replica: "test-skim"}
-	at := time.Date(2026, 3, 10, 9, 0, 0, 0, China)
-	live, _, err := w.Set(syncproto.NewRecord(CollVisits, "v1", "p1"), map[string]json.RawMessage{"title": json.RawMessage(`"deletes"`)}, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone, _, err := w.Delete(live, at.Add(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		r    syncproto.Record
-		want bool
-	}{{"live", live, false}, {"deleted", gone, true}} {
-		data, err := syncproto.Encode(tc.r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := MayBeDeleted(data); got != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-	if !MayBeDeleted([]byte(`{"collection":`)) {
-		t.Errorf("a record cut short: got false, want true")
-	}
-}
-
 // skimVisitAgainstDecode skims a stored visit and reads the decoded one
 // (full) the Ledger's other way, normalised so the two compare equal when
 // they agree; skimmed is false when the skim handed over to full decoding.
-func skimVisitAgainstDecode(data []byte, full *syncproto.Record, sk *skimmed) (got, want visitFields, skimmed bool) {
+func skimVisitAgainstDecode(data []byte, full *syncproto.Record, sk *syncproto.Skimmed) (got, want visitFields, skimmed bool) {
 	visitFieldsOf(full, &want)
 	if !skimVisit(data, sk, &got) {
 		return got, want, false
@@ -174,7 +145,7 @@ func skimVisitAgainstDecode(data []byte, full *syncproto.Record, sk *skimmed) (g
 		// skimVisit cites the manifest's valid hashes: the same.
 		var valid []string
 		for _, s := range got.cited {
-			if isSHA256Hex(s) {
+			if storage.ValidSHA256(s) {
 				valid = append(valid, s)
 			}
 		}
@@ -210,10 +181,10 @@ func FuzzSkim(f *testing.F) {
 		coll   string
 		fields map[string]string
 	}{
-		{CollVisits, map[string]string{"title": `"走访"`, "officers": `["o1","o2"]`, "mode": `"onsite"`, "visited_at": `"2026-03-10T09:00:00+08:00"`,
+		{pairing.CollVisits, map[string]string{"title": `"走访"`, "officers": `["o1","o2"]`, "mode": `"onsite"`, "visited_at": `"2026-03-10T09:00:00+08:00"`,
 			"photos": `[{"sha256":"a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90","size":10,"type":"image/jpeg"}]`, "notes": `"引号\"和"`}},
-		{CollIssues, map[string]string{"title": `"融资难"`, "category": `"financing"`, "raised_by": `"o1"`, "raised_at": `"2026-03-10T09:00:00+08:00"`}},
-		{CollIssueEvents, map[string]string{"issue": `"i1"`, "type": `"dispatched"`, "at": `"2026-03-10T10:00:00+08:00"`, "handler": `"o\\2"`}},
+		{pairing.CollIssues, map[string]string{"title": `"融资难"`, "category": `"financing"`, "raised_by": `"o1"`, "raised_at": `"2026-03-10T09:00:00+08:00"`}},
+		{pairing.CollIssueEvents, map[string]string{"issue": `"i1"`, "type": `"dispatched"`, "at": `"2026-03-10T10:00:00+08:00"`, "handler": `"o\\2"`}},
 	} {
 		vals := map[string]json.RawMessage{}
 		for k, v := range c.fields {
@@ -233,12 +204,12 @@ func FuzzSkim(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var sk skimmed
+		var sk syncproto.Skimmed
 		var v visitFields
 		skimVisit(data, &sk, &v)
 		skimToRecord(data, issueWant, "raised_at", &sk)
 		skimToRecord(data, eventWant, "type", &sk)
-		maybe := MayBeDeleted(data)
+		maybe := syncproto.MayBeDeleted(data)
 		full, err := syncproto.DecodeRecord(data, syncproto.Limits{})
 		if err != nil {
 			return
@@ -247,16 +218,16 @@ func FuzzSkim(f *testing.F) {
 			t.Fatalf("MayBeDeleted = false for a record with %d deletes: %s", len(full.Deletes), data)
 		}
 		switch full.Collection {
-		case CollVisits:
+		case pairing.CollVisits:
 			if full.Deleted() {
 				return // the Ledger drops deleted visits before reading them
 			}
 			if got, want, ok := skimVisitAgainstDecode(data, &full, &sk); ok && !reflect.DeepEqual(got, want) {
 				t.Fatalf("skimmed %+v, decoded %+v, of %s", got, want, data)
 			}
-		case CollIssues, CollIssueEvents:
+		case pairing.CollIssues, pairing.CollIssueEvents:
 			want, order := issueWant, "raised_at"
-			if full.Collection == CollIssueEvents {
+			if full.Collection == pairing.CollIssueEvents {
 				want, order = eventWant, "type"
 			}
 			got, ok := skimToRecord(data, want, order, &sk)

@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"slices"
@@ -17,7 +17,7 @@ type tomb struct {
 }
 
 // noteTomb records whether a record version is a tombstone. A record read
-// by a skimming reader holds no delete (skimRecord refuses those), so only
+// by a skimming reader holds no delete (syncproto.Skim refuses those), so only
 // records decoded in full can be one. Called with l.mu held.
 func (b *book) noteTomb(k storage.Key, seq uint64, r syncproto.Record) {
 	if len(r.Deletes) == 0 || !r.Deleted() {

@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"cmp"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -30,9 +31,9 @@ const (
 )
 
 var (
-	kpiStart = time.Date(2026, 1, 1, 0, 0, 0, 0, pairing.China)
-	kpiEnd   = time.Date(2026, 4, 1, 0, 0, 0, 0, pairing.China)
-	kpiNow   = time.Date(2026, 4, 3, 12, 0, 0, 0, pairing.China)
+	kpiStart = time.Date(2026, 1, 1, 0, 0, 0, 0, readmodel.China)
+	kpiEnd   = time.Date(2026, 4, 1, 0, 0, 0, 0, readmodel.China)
+	kpiNow   = time.Date(2026, 4, 3, 12, 0, 0, 0, readmodel.China)
 )
 
 // kpiRules: the category's default days; pairings ending in 7 allow two
@@ -527,16 +528,16 @@ var cst = time.FixedZone("UTC+8", 8*3600)
 
 func monthNumber(t time.Time) int { t = t.In(cst); return t.Year()*12 + int(t.Month()) - 1 }
 
-func bruteRate(num, den int) pairing.Rate {
-	r := pairing.Rate{Num: num, Den: den}
+func bruteRate(num, den int) readmodel.Rate {
+	r := readmodel.Rate{Num: num, Den: den}
 	if den > 0 {
 		r.Value = float64(num) / float64(den)
 	}
 	return r
 }
 
-func bruteMean(sum int64, n int) pairing.Mean {
-	m := pairing.Mean{SumSeconds: sum, Count: n}
+func bruteMean(sum int64, n int) readmodel.Mean {
+	m := readmodel.Mean{SumSeconds: sum, Count: n}
 	if n > 0 {
 		m.Days = float64(sum) / float64(n) / 86400
 	}
@@ -544,7 +545,7 @@ func bruteMean(sum int64, n int) pairing.Mean {
 }
 
 // figures computes the KPI definitions directly from the raw records.
-func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pairing.Figures {
+func (b *brute) figures(pids []string, from, to readmodel.Month, now time.Time) readmodel.Figures {
 	pids = slices.Compact(slices.Sorted(slices.Values(pids)))
 	in := func(t time.Time) bool {
 		m := monthNumber(t)
@@ -556,7 +557,7 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 		closed, solved, unconfirmed, ratings, satisfied, completed, verified   int
 		respondSec, closeSec                                                   int64
 	)
-	snap := pairing.Snapshot{At: now, IssuesByStatus: map[pairing.IssueStatus]int{}, ProjectsByStatus: map[string]int{}}
+	snap := readmodel.Snapshot{At: now, IssuesByStatus: map[pairing.IssueStatus]int{}, ProjectsByStatus: map[string]int{}}
 	for _, pid := range pids {
 		p := b.pairings[pid]
 		seen := map[string]bool{}
@@ -697,9 +698,9 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 			}
 		}
 	}
-	return pairing.Figures{
+	return readmodel.Figures{
 		Pairings: len(pids), From: from, To: to,
-		PeriodFigures: pairing.PeriodFigures{
+		PeriodFigures: readmodel.PeriodFigures{
 			Visits: visits, VisitsWithEvidence: evidence, VisitsReturned: returned, VisitsPendingEvidence: pending, Coverage: bruteRate(visited, assigned),
 			IssuesRaised: raised, IssuesDispatched: dispatched, IssuesResponded: responded, IssuesClosed: closed,
 			IssuesClosedUnconfirmed: unconfirmed, IssuesConfirmedSolved: solved,
@@ -714,20 +715,20 @@ func (b *brute) figures(pids []string, from, to pairing.Month, now time.Time) pa
 }
 
 // slaDue computes the SLA job's list directly.
-func (b *brute) slaDue(now time.Time) []pairing.SLAAction {
-	var out []pairing.SLAAction
+func (b *brute) slaDue(now time.Time) []readmodel.SLAAction {
+	var out []readmodel.SLAAction
 	for pid, issues := range b.issues {
 		for _, is := range issues {
 			st := is.state
 			switch st.Status {
 			case pairing.IssueDispatched, pairing.IssueSigned, pairing.IssueReopened:
 				if !st.Overdue && !st.Due.IsZero() && now.After(st.Due) {
-					out = append(out, pairing.SLAAction{Pairing: pid, Issue: is.id, Type: pairing.EventOverdue, Due: st.Due})
+					out = append(out, readmodel.SLAAction{Pairing: pid, Issue: is.id, Type: pairing.EventOverdue, Due: st.Due})
 				}
 			case pairing.IssueResponded:
 				latest := is.events[st.Response].When().UTC()
 				if now.Sub(latest) > pairing.DefaultConfirmDays*day {
-					out = append(out, pairing.SLAAction{Pairing: pid, Issue: is.id, Type: pairing.EventClosedUnconfirmed, Due: latest.Add(pairing.DefaultConfirmDays * day)})
+					out = append(out, readmodel.SLAAction{Pairing: pid, Issue: is.id, Type: pairing.EventClosedUnconfirmed, Due: latest.Add(pairing.DefaultConfirmDays * day)})
 				}
 			}
 		}
@@ -827,16 +828,16 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 	h.addPairings(w.pairings...)
 	l := h.ledger(kpiRules)
 
-	jan := pairing.MonthOf(kpiStart)
+	jan := readmodel.MonthOf(kpiStart)
 	type period struct {
 		name     string
-		from, to pairing.Month
+		from, to readmodel.Month
 	}
 	periods := []period{
 		{"quarter", jan, jan + 3}, {"february", jan + 1, jan + 2}, {"march-april", jan + 2, jan + 4},
 		{"december", jan - 1, jan}, {"empty", jan, jan}, {"wide", jan - 12, jan + 12},
 	}
-	compare := func(name string, b *brute, s subset, from, to pairing.Month, now time.Time) {
+	compare := func(name string, b *brute, s subset, from, to readmodel.Month, now time.Time) {
 		t.Helper()
 		got := l.Figures(s.pids, from, to, now)
 		want := b.figures(s.pids, from, to, now)
@@ -861,7 +862,7 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 			}
 		}
 		all := subsets(w)[0].pids
-		listed := l.Issues(all, pairing.Filter{})
+		listed := l.Issues(all, readmodel.Filter{})
 		if got := len(listed); got != live {
 			t.Errorf("%s: got %d issues listed, want %d", name, got, live)
 		}
@@ -884,7 +885,7 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 		for _, vs := range b.visits {
 			nv += len(vs)
 		}
-		if got := len(mustVisits(t, l, all, pairing.Filter{})); got != nv {
+		if got := len(mustVisits(t, l, all, readmodel.Filter{})); got != nv {
 			t.Errorf("%s: got %d visits listed, want %d", name, got, nv)
 		}
 	}

@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/bolt"
 	"github.com/pairsync/pairsync/syncproto"
@@ -126,7 +127,7 @@ func values(tb testing.TB, kv ...any) map[string]json.RawMessage {
 	for i := 0; i+1 < len(kv); i += 2 {
 		v := kv[i+1]
 		if t, ok := v.(time.Time); ok {
-			v = t.In(pairing.China).Format(time.RFC3339Nano)
+			v = t.In(readmodel.China).Format(time.RFC3339Nano)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -226,7 +227,7 @@ type testPairing struct {
 // the directory.
 func (h *harness) addPairings(ps ...testPairing) {
 	h.tb.Helper()
-	now := time.Date(2025, 12, 1, 9, 0, 0, 0, pairing.China)
+	now := time.Date(2025, 12, 1, 9, 0, 0, 0, readmodel.China)
 	for _, p := range ps {
 		var officers []map[string]any
 		for i, o := range p.Officers {
@@ -247,11 +248,11 @@ func (h *harness) event(pid, id, issue string, typ pairing.EventType, at time.Ti
 	h.set(pid, pairing.CollIssueEvents, id, at, append([]any{"issue", issue, "type", string(typ), "at", at, "by", by, "role", string(role)}, kv...)...)
 }
 
-func (h *harness) ledger(rules func(pairing.Pairing, string) pairing.IssueRules) *pairing.Ledger {
-	return pairing.NewLedger(h.counted, h.dir, rules)
+func (h *harness) ledger(rules func(pairing.Pairing, string) pairing.IssueRules) *readmodel.Ledger {
+	return readmodel.NewLedger(h.counted, h.dir, rules)
 }
 
-func refresh(tb testing.TB, h *harness, l *pairing.Ledger) {
+func refresh(tb testing.TB, h *harness, l *readmodel.Ledger) {
 	tb.Helper()
 	h.flush()
 	if err := l.Refresh(h.ctx); err != nil {
@@ -259,13 +260,13 @@ func refresh(tb testing.TB, h *harness, l *pairing.Ledger) {
 	}
 }
 
-func mar(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, pairing.China) }
+func mar(day, hour int) time.Time { return time.Date(2026, 3, day, hour, 0, 0, 0, readmodel.China) }
 
 const photo1 = "1111111111111111111111111111111111111111111111111111111111111111"
 
 // fixture: two pairings with visits, issues and their events, a project
 // with milestones, and ratings.
-func fixture(t *testing.T) (*harness, *pairing.Ledger) {
+func fixture(t *testing.T) (*harness, *readmodel.Ledger) {
 	h := newHarness(t)
 	h.paths = map[string]string{"b1": "/r/b1/", "b2": "/r/b2/"}
 	h.addPairings(
@@ -284,7 +285,7 @@ func fixture(t *testing.T) (*harness, *pairing.Ledger) {
 	h.set("p2", pairing.CollVisits, "v2", mar(12, 10), "title", "电话回访", "counterparty", "c2", "officers", []string{"o3"}, "mode", "phone",
 		"visited_at", mar(12, 10), "status", "returned", "return_comment", "请补充照片")
 	h.set("p2", pairing.CollVisits, "v3", mar(12, 11), "title", "联建活动", "counterparty", "c3", "officers", []string{"o3"}, "mode", "joint_activity",
-		"visited_at", time.Date(2026, 2, 20, 10, 0, 0, 0, pairing.China), "location", loc, "photos", photos)
+		"visited_at", time.Date(2026, 2, 20, 10, 0, 0, 0, readmodel.China), "location", loc, "photos", photos)
 
 	h.set("p1", pairing.CollIssues, "i1", mar(10, 11), "title", "融资难", "category", "financing", "raised_by", "o1",
 		"raised_at", mar(10, 11), "visit", "v1")
@@ -368,7 +369,7 @@ func equalJSON(a, b any) bool {
 
 func TestLedgerFigures(t *testing.T) {
 	h, l := fixture(t)
-	march, _ := pairing.ParseMonth("2026-03")
+	march, _ := readmodel.ParseMonth("2026-03")
 	now := mar(25, 12)
 	both := []string{"p1", "p2"}
 	f := l.Figures(both, march, march+1, now)
@@ -379,15 +380,15 @@ func TestLedgerFigures(t *testing.T) {
 		got, want any
 	}{
 		{"visits", []int{f.Visits, f.VisitsWithEvidence, f.VisitsReturned}, []int{2, 1, 1}},
-		{"coverage", f.Coverage, pairing.Rate{Num: 2, Den: 3, Value: 2.0 / 3}},
+		{"coverage", f.Coverage, readmodel.Rate{Num: 2, Den: 3, Value: 2.0 / 3}},
 		{"issues", []int{f.IssuesRaised, f.IssuesDispatched, f.IssuesResponded, f.IssuesClosed, f.IssuesConfirmedSolved}, []int{2, 2, 1, 1, 1}},
-		{"response rate", f.ResponseRate, pairing.Rate{Num: 1, Den: 2, Value: 0.5}},
-		{"resolution rate", f.ResolutionRate, pairing.Rate{Num: 1, Den: 1, Value: 1}},
-		{"satisfaction rate", f.SatisfactionRate, pairing.Rate{Num: 1, Den: 2, Value: 0.5}},
-		{"on-time rate", f.OnTimeRate, pairing.Rate{Num: 1, Den: 1, Value: 1}},
-		{"days to respond", f.DaysToRespond, pairing.Mean{SumSeconds: respond, Count: 1, Days: float64(respond) / 86400}},
-		{"days to close", f.DaysToClose, pairing.Mean{SumSeconds: closeSec, Count: 1, Days: float64(closeSec) / 86400}},
-		{"overdue", f.Overdue, pairing.Overdue{Total: 1, Within30: 1}},
+		{"response rate", f.ResponseRate, readmodel.Rate{Num: 1, Den: 2, Value: 0.5}},
+		{"resolution rate", f.ResolutionRate, readmodel.Rate{Num: 1, Den: 1, Value: 1}},
+		{"satisfaction rate", f.SatisfactionRate, readmodel.Rate{Num: 1, Den: 2, Value: 0.5}},
+		{"on-time rate", f.OnTimeRate, readmodel.Rate{Num: 1, Den: 1, Value: 1}},
+		{"days to respond", f.DaysToRespond, readmodel.Mean{SumSeconds: respond, Count: 1, Days: float64(respond) / 86400}},
+		{"days to close", f.DaysToClose, readmodel.Mean{SumSeconds: closeSec, Count: 1, Days: float64(closeSec) / 86400}},
+		{"overdue", f.Overdue, readmodel.Overdue{Total: 1, Within30: 1}},
 		{"open", []any{f.IssuesOpen, f.IssuesByStatus}, []any{1, map[pairing.IssueStatus]int{pairing.IssueSigned: 1}}},
 		{"projects", []any{f.ProjectsByStatus, f.ProjectsPlanned}, []any{map[string]int{"in_progress": 1}, 0}},
 		{"one pairing", l.Figures([]string{"p2"}, march, march+1, now).Visits, 1},
@@ -426,7 +427,7 @@ func TestLedgerFigures(t *testing.T) {
 		{"deleted: summaries gone", []bool{v1ok, i1ok, pr1ok}, []bool{false, false, false}},
 		{"deleted: visits and coverage", []any{gone.Visits, gone.VisitsWithEvidence, gone.Coverage.Num}, []any{2, 1, 2}},
 		{"deleted: issues", []int{gone.IssuesRaised, gone.IssuesClosed, gone.IssuesResponded}, []int{1, 0, 0}},
-		{"deleted: ratings", gone.SatisfactionRate, pairing.Rate{Num: 1, Den: 1, Value: 1}},
+		{"deleted: ratings", gone.SatisfactionRate, readmodel.Rate{Num: 1, Den: 1, Value: 1}},
 		{"deleted: projects", len(gone.ProjectsByStatus), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -482,19 +483,19 @@ func TestLedgerFilter(t *testing.T) {
 		}
 		return out
 	}
-	visits := func(ps []string, f pairing.Filter) []string {
+	visits := func(ps []string, f readmodel.Filter) []string {
 		vs := mustVisits(t, l, ps, f)
 		return ids(len(vs), func(i int) string { return vs[i].ID })
 	}
-	issues := func(f pairing.Filter) []string {
+	issues := func(f readmodel.Filter) []string {
 		is := l.Issues(both, f)
 		return ids(len(is), func(i int) string { return is[i].ID })
 	}
-	projects := func(f pairing.Filter) []string {
+	projects := func(f readmodel.Filter) []string {
 		ps := l.Projects(both, f)
 		return ids(len(ps), func(i int) string { return ps[i].ID })
 	}
-	ratings := func(f pairing.Filter) []string {
+	ratings := func(f readmodel.Filter) []string {
 		rs := l.Ratings(both, f)
 		return ids(len(rs), func(i int) string { return rs[i].ID })
 	}
@@ -502,33 +503,33 @@ func TestLedgerFilter(t *testing.T) {
 		name      string
 		got, want []string
 	}{
-		{"visits: all, newest first", visits(both, pairing.Filter{}), []string{"v2", "v1", "v3"}},
-		{"visits: march", visits(both, pairing.Filter{From: mar(1, 0), To: mar(31, 0)}), []string{"v2", "v1"}},
-		{"visits: to is exclusive", visits(both, pairing.Filter{To: mar(10, 10)}), []string{"v3"}},
-		{"visits: returned", visits(both, pairing.Filter{Status: "returned"}), []string{"v2"}},
-		{"visits: counterparty by the pairing's only one", visits(both, pairing.Filter{Counterparty: "c1"}), []string{"v1"}},
-		{"visits: officer", visits(both, pairing.Filter{Officer: "o3"}), []string{"v2", "v3"}},
-		{"visits: query, any case", visits(both, pairing.Filter{Query: "MARCH"}), []string{"v1"}},
-		{"visits: query in Chinese", visits(both, pairing.Filter{Query: "回访"}), []string{"v2"}},
-		{"visits: one pairing", visits([]string{"p2"}, pairing.Filter{}), []string{"v2", "v3"}},
-		{"visits: unknown pairing", visits([]string{"p9"}, pairing.Filter{}), []string{}},
-		{"issues: overdue first", issues(pairing.Filter{Now: now}), []string{"i2", "i1"}},
-		{"issues: overdue at now", issues(pairing.Filter{Overdue: true, Now: now}), []string{"i2"}},
-		{"issues: not yet overdue", issues(pairing.Filter{Overdue: true, Now: mar(4, 0)}), []string{}},
-		{"issues: overdue event (none)", issues(pairing.Filter{Overdue: true}), []string{}},
-		{"issues: category", issues(pairing.Filter{Category: "financing"}), []string{"i1"}},
-		{"issues: status", issues(pairing.Filter{Status: "closed"}), []string{"i1"}},
-		{"issues: handler", issues(pairing.Filter{Officer: "o2"}), []string{"i1"}},
-		{"issues: counterparty", issues(pairing.Filter{Counterparty: "c2"}), []string{"i2"}},
-		{"issues: raised in period", issues(pairing.Filter{From: mar(5, 0)}), []string{"i1"}},
-		{"projects: category", projects(pairing.Filter{Category: "industry"}), []string{"pr1"}},
-		{"projects: status", projects(pairing.Filter{Status: "verified"}), []string{}},
-		{"projects: counterparty of the pairing", projects(pairing.Filter{Counterparty: "c2"}), []string{}},
-		{"projects: owner", projects(pairing.Filter{Officer: "o1"}), []string{"pr1"}},
-		{"projects: created in period", projects(pairing.Filter{From: mar(3, 0)}), []string{}},
-		{"ratings: newest first", ratings(pairing.Filter{}), []string{"r1", "r2"}},
-		{"ratings: target kind", ratings(pairing.Filter{Category: "issue"}), []string{"r2"}},
-		{"ratings: comment", ratings(pairing.Filter{Query: "很好"}), []string{"r1"}},
+		{"visits: all, newest first", visits(both, readmodel.Filter{}), []string{"v2", "v1", "v3"}},
+		{"visits: march", visits(both, readmodel.Filter{From: mar(1, 0), To: mar(31, 0)}), []string{"v2", "v1"}},
+		{"visits: to is exclusive", visits(both, readmodel.Filter{To: mar(10, 10)}), []string{"v3"}},
+		{"visits: returned", visits(both, readmodel.Filter{Status: "returned"}), []string{"v2"}},
+		{"visits: counterparty by the pairing's only one", visits(both, readmodel.Filter{Counterparty: "c1"}), []string{"v1"}},
+		{"visits: officer", visits(both, readmodel.Filter{Officer: "o3"}), []string{"v2", "v3"}},
+		{"visits: query, any case", visits(both, readmodel.Filter{Query: "MARCH"}), []string{"v1"}},
+		{"visits: query in Chinese", visits(both, readmodel.Filter{Query: "回访"}), []string{"v2"}},
+		{"visits: one pairing", visits([]string{"p2"}, readmodel.Filter{}), []string{"v2", "v3"}},
+		{"visits: unknown pairing", visits([]string{"p9"}, readmodel.Filter{}), []string{}},
+		{"issues: overdue first", issues(readmodel.Filter{Now: now}), []string{"i2", "i1"}},
+		{"issues: overdue at now", issues(readmodel.Filter{Overdue: true, Now: now}), []string{"i2"}},
+		{"issues: not yet overdue", issues(readmodel.Filter{Overdue: true, Now: mar(4, 0)}), []string{}},
+		{"issues: overdue event (none)", issues(readmodel.Filter{Overdue: true}), []string{}},
+		{"issues: category", issues(readmodel.Filter{Category: "financing"}), []string{"i1"}},
+		{"issues: status", issues(readmodel.Filter{Status: "closed"}), []string{"i1"}},
+		{"issues: handler", issues(readmodel.Filter{Officer: "o2"}), []string{"i1"}},
+		{"issues: counterparty", issues(readmodel.Filter{Counterparty: "c2"}), []string{"i2"}},
+		{"issues: raised in period", issues(readmodel.Filter{From: mar(5, 0)}), []string{"i1"}},
+		{"projects: category", projects(readmodel.Filter{Category: "industry"}), []string{"pr1"}},
+		{"projects: status", projects(readmodel.Filter{Status: "verified"}), []string{}},
+		{"projects: counterparty of the pairing", projects(readmodel.Filter{Counterparty: "c2"}), []string{}},
+		{"projects: owner", projects(readmodel.Filter{Officer: "o1"}), []string{"pr1"}},
+		{"projects: created in period", projects(readmodel.Filter{From: mar(3, 0)}), []string{}},
+		{"ratings: newest first", ratings(readmodel.Filter{}), []string{"r1", "r2"}},
+		{"ratings: target kind", ratings(readmodel.Filter{Category: "issue"}), []string{"r2"}},
+		{"ratings: comment", ratings(readmodel.Filter{Query: "很好"}), []string{"r1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !slices.Equal(tc.got, tc.want) {
@@ -589,7 +590,7 @@ func TestLedgerSLADue(t *testing.T) {
 	}
 	now := mar(11, 12)
 	got := l.SLADue(now, confirm)
-	want := []pairing.SLAAction{
+	want := []readmodel.SLAAction{
 		{Pairing: "p1", Issue: "s1", Type: pairing.EventOverdue, Due: mar(5, 18).UTC()},
 		{Pairing: "p1", Issue: "s3", Type: pairing.EventClosedUnconfirmed, Due: mar(9, 12).UTC()},
 		{Pairing: "p1", Issue: "s7", Type: pairing.EventOverdue, Due: mar(3, 18).UTC()},
@@ -619,26 +620,26 @@ func TestMonth(t *testing.T) {
 		{time.Date(2026, 2, 28, 15, 59, 59, 0, time.UTC), "2026-02"},
 		{time.Date(2026, 2, 28, 16, 0, 0, 0, time.UTC), "2026-03"}, // 00:00 on 1 March in China
 		{time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), "2026-01"},
-		{time.Date(2026, 12, 31, 23, 0, 0, 0, pairing.China), "2026-12"},
+		{time.Date(2026, 12, 31, 23, 0, 0, 0, readmodel.China), "2026-12"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
-			m := pairing.MonthOf(tc.at)
+			m := readmodel.MonthOf(tc.at)
 			if got := m.String(); got != tc.want {
 				t.Errorf("MonthOf(%s): got %s, want %s", tc.at, got, tc.want)
 			}
-			p, err := pairing.ParseMonth(tc.want)
+			p, err := readmodel.ParseMonth(tc.want)
 			if err != nil || p != m {
 				t.Errorf("ParseMonth(%s): got %v, %v, want %v", tc.want, p, err, m)
 			}
-			if s := m.Start(); pairing.MonthOf(s) != m || pairing.MonthOf(s.Add(-time.Nanosecond)) != m-1 {
+			if s := m.Start(); readmodel.MonthOf(s) != m || readmodel.MonthOf(s.Add(-time.Nanosecond)) != m-1 {
 				t.Errorf("Start of %s: got %s, not the month's first instant", m, s)
 			}
 		})
 	}
-	if _, err := pairing.ParseMonth("2026-13"); err == nil {
+	if _, err := readmodel.ParseMonth("2026-13"); err == nil {
 		t.Error("ParseMonth(2026-13): got no error, want one")
 	}
-	b, _ := json.Marshal(pairing.Figures{From: pairing.Month(2026*12 + 2)})
+	b, _ := json.Marshal(readmodel.Figures{From: readmodel.Month(2026*12 + 2)})
 	var back struct {
 		From string `json:"from"`
 	}
@@ -667,9 +668,9 @@ func TestLedgerOverdueBuckets(t *testing.T) {
 	}
 	l := h.ledger(nil)
 	refresh(t, h, l)
-	march := pairing.MonthOf(now)
+	march := readmodel.MonthOf(now)
 	got := l.Figures([]string{"p1"}, march, march+1, now).Overdue
-	want := pairing.Overdue{Total: 7, Within3: 2, Within7: 2, Within30: 2, Over30Days: 1}
+	want := readmodel.Overdue{Total: 7, Within3: 2, Within7: 2, Within30: 2, Over30Days: 1}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -678,7 +679,7 @@ func TestLedgerOverdueBuckets(t *testing.T) {
 func TestLedgerConcurrentUse(t *testing.T) {
 	h, l := fixture(t)
 	both := []string{"p1", "p2"}
-	march := pairing.MonthOf(mar(1, 0))
+	march := readmodel.MonthOf(mar(1, 0))
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 {
@@ -690,8 +691,8 @@ func TestLedgerConcurrentUse(t *testing.T) {
 				default:
 				}
 				l.Figures(both, march, march+1, mar(25, 0))
-				_, _ = l.Visits(h.ctx, both, pairing.Filter{})
-				l.Issues(both, pairing.Filter{Now: mar(25, 0)})
+				_, _ = l.Visits(h.ctx, both, readmodel.Filter{})
+				l.Issues(both, readmodel.Filter{Now: mar(25, 0)})
 				l.SLADue(mar(25, 0), nil)
 				_ = l.Refresh(h.ctx) // concurrent refreshes take turns
 			}
@@ -723,7 +724,7 @@ func TestLedgerRereadsAfterPurge(t *testing.T) {
 	pages, _ := h.counted.reset()
 	_, v2 := visit(t, l, "v2")
 	_, v3 := visit(t, l, "v3")
-	march := pairing.MonthOf(mar(1, 0))
+	march := readmodel.MonthOf(mar(1, 0))
 	f := l.Figures([]string{"p2"}, march-1, march+1, mar(27, 0))
 	for _, tc := range []struct {
 		name      string
@@ -742,7 +743,7 @@ func TestLedgerRereadsAfterPurge(t *testing.T) {
 }
 
 // visit reads a visit's summary, filled from storage.
-func visit(tb testing.TB, l *pairing.Ledger, id string) (pairing.VisitSummary, bool) {
+func visit(tb testing.TB, l *readmodel.Ledger, id string) (readmodel.VisitSummary, bool) {
 	tb.Helper()
 	v, ok, err := l.Visit(context.Background(), id)
 	if err != nil {
@@ -752,7 +753,7 @@ func visit(tb testing.TB, l *pairing.Ledger, id string) (pairing.VisitSummary, b
 }
 
 // mustVisits lists visits, filled from storage.
-func mustVisits(tb testing.TB, l *pairing.Ledger, pairings []string, f pairing.Filter) []pairing.VisitSummary {
+func mustVisits(tb testing.TB, l *readmodel.Ledger, pairings []string, f readmodel.Filter) []readmodel.VisitSummary {
 	tb.Helper()
 	vs, err := l.Visits(context.Background(), pairings, f)
 	if err == nil {
@@ -765,7 +766,7 @@ func mustVisits(tb testing.TB, l *pairing.Ledger, pairings []string, f pairing.F
 }
 
 // issue reads an issue's summary, with its events and whole state.
-func issueOf(tb testing.TB, l *pairing.Ledger, id string) (pairing.IssueSummary, bool) {
+func issueOf(tb testing.TB, l *readmodel.Ledger, id string) (readmodel.IssueSummary, bool) {
 	tb.Helper()
 	is, ok, err := l.Issue(context.Background(), id)
 	if err != nil {
@@ -794,11 +795,11 @@ func (g *gatedRecords) Changes(ctx context.Context, p string, after uint64, lim 
 func TestLedgerWarmingUp(t *testing.T) {
 	h, _ := fixture(t)
 	g := &gatedRecords{Records: h.db, entered: make(chan struct{}), gate: make(chan struct{})}
-	l := pairing.NewLedger(g, h.dir, nil)
+	l := readmodel.NewLedger(g, h.dir, nil)
 	loaded := make(chan error)
 	go func() { loaded <- l.Load(h.ctx) }()
 	<-g.entered
-	if err := l.Refresh(h.ctx); !errors.Is(err, pairing.ErrWarmingUp) || !errors.Is(err, storage.ErrUnavailable) {
+	if err := l.Refresh(h.ctx); !errors.Is(err, readmodel.ErrWarmingUp) || !errors.Is(err, storage.ErrUnavailable) {
 		t.Errorf("during the load: got %v, want ErrWarmingUp (storage.ErrUnavailable)", err)
 	}
 	if l.Loaded() {
@@ -814,7 +815,7 @@ func TestLedgerWarmingUp(t *testing.T) {
 	want := h.ledger(nil)
 	refresh(t, h, want)
 	all := []string{"p1", "p2"}
-	m := pairing.MonthOf(mar(1, 0))
+	m := readmodel.MonthOf(mar(1, 0))
 	if got, w := l.Figures(all, m, m+1, mar(25, 0)), want.Figures(all, m, m+1, mar(25, 0)); !equalJSON(got, w) {
 		t.Errorf("got %+v, want %+v", got, w)
 	}

@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -14,14 +15,14 @@ import (
 // Ledger caught up with it.
 type benchEnv struct {
 	h        *harness
-	l        *pairing.Ledger
+	l        *readmodel.Ledger
 	pairings []string
 	rng      *rand.Rand
 	n        int // records written
-	first    pairing.Month
+	first    readmodel.Month
 }
 
-var benchYear = time.Date(2025, 4, 1, 0, 0, 0, 0, pairing.China)
+var benchYear = time.Date(2025, 4, 1, 0, 0, 0, 0, readmodel.China)
 
 // loadBench writes visits and issues (each with a dispatch, a signing and,
 // for most, a response and a confirmation) over npairings pairings of a
@@ -30,7 +31,7 @@ func loadBench(b *testing.B, npairings, visits, issues int) *benchEnv {
 	b.Helper()
 	h := newHarness(b)
 	h.maxBatch = 500
-	env := &benchEnv{h: h, rng: rand.New(rand.NewPCG(1, 2)), first: pairing.MonthOf(benchYear)}
+	env := &benchEnv{h: h, rng: rand.New(rand.NewPCG(1, 2)), first: readmodel.MonthOf(benchYear)}
 	var ps []testPairing
 	for d := range 5 {
 		for br := range 10 {

@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"iter"

@@ -1,27 +1,13 @@
-package pairing
+package readmodel
 
 import (
 	"cmp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pairsync/pairsync/server/pairing"
 )
-
-// DueSoonWithin is how close a 办理期限 must be for the issue to count as
-// 即将超期 (due soon) in 待办 and in the SLA's reminder.
-const DueSoonWithin = 24 * time.Hour
-
-// DueRunning reports whether the issue's 办理期限 is in force (it waits for
-// its handler), whatever the time: the rule OverdueAt applies.
-func (st IssueState) DueRunning() bool {
-	return !st.Due.IsZero() && st.OverdueAt(st.Due.Add(time.Nanosecond))
-}
-
-// DueSoonAt reports whether the issue is 即将超期 at now: its 办理期限 in
-// force, not yet past, and ending within DueSoonWithin.
-func (st IssueState) DueSoonAt(now time.Time) bool {
-	return st.DueRunning() && !st.OverdueAt(now) && st.Due.Sub(now) <= DueSoonWithin
-}
 
 // Todo counts what waits for one person (待办), by kind. The kinds are the
 // apps' (mobile/web/src/todo.js for officers and contacts,
@@ -94,7 +80,7 @@ func (l *Ledger) Todos(now time.Time) (people, pairings map[string]Todo) {
 			st := e.state(l.syms)
 			overdue := st.OverdueAt(now)
 			switch st.Status {
-			case IssueRaised, IssueAccepted, IssueBounced, IssueArbitration:
+			case pairing.IssueRaised, pairing.IssueAccepted, pairing.IssueBounced, pairing.IssueArbitration:
 				admin.ToDispatch++
 				admin.Things++
 			}
@@ -102,9 +88,9 @@ func (l *Ledger) Todos(now time.Time) (people, pairings map[string]Todo) {
 				admin.Overdue++
 				admin.Things++
 			}
-			if h := st.Handler; h != "" && slices.Contains([]IssueStatus{IssueDispatched, IssueSigned, IssueReopened}, st.Status) {
+			if h := st.Handler; h != "" && slices.Contains([]pairing.IssueStatus{pairing.IssueDispatched, pairing.IssueSigned, pairing.IssueReopened}, st.Status) {
 				add(h, func(t *Todo) {
-					if st.Status == IssueDispatched {
+					if st.Status == pairing.IssueDispatched {
 						t.ToSign++
 					} else {
 						t.ToRespond++
@@ -118,9 +104,9 @@ func (l *Ledger) Todos(now time.Time) (people, pairings map[string]Todo) {
 			}
 			for _, c := range p.Contacts {
 				switch {
-				case st.Status == IssueResponded:
+				case st.Status == pairing.IssueResponded:
 					add(c, func(t *Todo) { t.ToConfirm++ })
-				case st.Status == IssueClosed && !st.ConfirmedAt.IsZero() && len(b.raters["issue/"+e.id+"/"+c]) == 0:
+				case st.Status == pairing.IssueClosed && !st.ConfirmedAt.IsZero() && len(b.raters["issue/"+e.id+"/"+c]) == 0:
 					add(c, func(t *Todo) { t.ToRate++ })
 				}
 			}

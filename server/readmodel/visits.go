@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"bytes"
@@ -12,8 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -128,43 +128,61 @@ type visitFields struct {
 	officersBuf, photoBuf []string
 }
 
+// The fields skimVisit reads: visitWant[vX] is field vX's name, and
+// syncproto.Skim puts its entry at Fields[vX].
+const (
+	vCounterparty = iota
+	vMode
+	vStatus
+	vOfficers
+	vVisitedAt
+	vLocation
+	vPhotos
+	vEvidence
+	nVisitWant
+)
+
 // visitWant are the fields skimVisit reads.
-var visitWant = []string{"counterparty", "mode", "status", "officers", "visited_at", "location", "photos", "evidence"}
+var visitWant = []string{
+	vCounterparty: "counterparty", vMode: "mode", vStatus: "status", vOfficers: "officers",
+	vVisitedAt: "visited_at", vLocation: "location", vPhotos: "photos", vEvidence: "evidence",
+}
 
 // skimVisit reads a visit version without decoding it in full; false: use
 // visitFieldsOf.
-func skimVisit(data []byte, s *skimmed, v *visitFields) bool {
-	if !skimRecord(data, visitWant, s) || string(s.coll) != CollVisits {
+func skimVisit(data []byte, s *syncproto.Skimmed, v *visitFields) bool {
+	if !syncproto.Skim(data, visitWant, s) || string(s.Collection) != pairing.CollVisits {
 		return false
 	}
-	vals := s.vals
-	if vals[7] != nil && present(vals[7]) { // evidence: not a visit field; read it in full
+	val := func(i int) []byte { return s.Fields[i].Value }
+	if val(vEvidence) != nil && present(val(vEvidence)) { // evidence: not a visit field; read it in full
 		return false
 	}
-	if s.conflicts { // a conflict entry may cite photos (citedPhotos): read it in full
+	if s.Conflicts { // a conflict entry may cite photos (citedPhotos): read it in full
 		return false
 	}
 	*v = visitFields{officersBuf: v.officersBuf[:0], photoBuf: v.photoBuf[:0]}
-	v.id = unsafeString(s.id) // visitMap.put copies what it keeps
-	v.counterparty = stringBytes(vals[0])
-	v.mode = stringBytes(vals[1])
-	v.status = stringBytes(vals[2])
-	if vals[2] != nil && v.status == nil && rawString(vals[2]) != "" {
+	v.id = unsafeString(s.ID) // visitMap.put copies what it keeps
+	v.counterparty = stringBytes(val(vCounterparty))
+	v.mode = stringBytes(val(vMode))
+	v.status = stringBytes(val(vStatus))
+	if val(vStatus) != nil && v.status == nil && syncproto.RawString(val(vStatus)) != "" {
 		return false
 	}
-	if vals[0] != nil && v.counterparty == nil && rawString(vals[0]) != "" || vals[1] != nil && v.mode == nil && rawString(vals[1]) != "" {
+	if val(vCounterparty) != nil && v.counterparty == nil && syncproto.RawString(val(vCounterparty)) != "" ||
+		val(vMode) != nil && v.mode == nil && syncproto.RawString(val(vMode)) != "" {
 		return false
 	}
 	var ok bool
-	if v.officers, ok = plainStrings(vals[3], v.officersBuf); !ok {
+	if v.officers, ok = plainStrings(val(vOfficers), v.officersBuf); !ok {
 		return false
 	}
 	v.officersBuf = v.officers
-	if vals[4] != nil {
-		v.visitedAt = timeOf(vals[4])
+	if val(vVisitedAt) != nil {
+		v.visitedAt = timeOf(val(vVisitedAt))
 	}
-	v.hasLocation = present(vals[5])
-	if v.photos, ok = skimPhotos(vals[6], v.photoBuf); !ok {
+	v.hasLocation = present(val(vLocation))
+	if v.photos, ok = skimPhotos(val(vPhotos), v.photoBuf); !ok {
 		return false
 	}
 	v.photoBuf = v.photos
@@ -172,12 +190,15 @@ func skimVisit(data []byte, s *skimmed, v *visitFields) bool {
 	return true
 }
 
+// present reports whether a field value is set (absent and null are not).
+func present(v []byte) bool { return len(v) > 0 && string(v) != "null" }
+
 // stringBytes returns the bytes of a JSON string without escapes (nil
 // otherwise, and for "").
 func stringBytes(v []byte) []byte {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		in := v[1 : len(v)-1]
-		if bytes.IndexByte(in, '\\') < 0 && plainText(in) {
+		if bytes.IndexByte(in, '\\') < 0 && syncproto.PlainText(in) {
 			if len(in) == 0 {
 				return nil
 			}
@@ -197,17 +218,17 @@ func plainStrings(v []byte, buf []string) ([]string, bool) {
 		return nil, false
 	}
 	out := buf[:0]
-	i := skipWS(v, 1)
+	i := syncproto.SkipWS(v, 1)
 	if i < len(v) && v[i] == ']' {
 		return []string{}, true
 	}
 	for {
-		s, j, ok := skimPlainString(v, i)
-		if !ok || !plainText(s) {
+		s, j, ok := syncproto.SkimPlainString(v, i)
+		if !ok || !syncproto.PlainText(s) {
 			return nil, false
 		}
 		out = append(out, unsafeString(s))
-		j = skipWS(v, j)
+		j = syncproto.SkipWS(v, j)
 		if j >= len(v) {
 			return nil, false
 		}
@@ -232,41 +253,41 @@ func skimPhotos(v []byte, buf []string) ([]string, bool) {
 		return nil, false
 	}
 	out := buf[:0]
-	i := skipWS(v, 1)
+	i := syncproto.SkipWS(v, 1)
 	if i < len(v) && v[i] == ']' {
-		return out, skipWS(v, i+1) == len(v)
+		return out, syncproto.SkipWS(v, i+1) == len(v)
 	}
 	for {
-		i = skipWS(v, i)
+		i = syncproto.SkipWS(v, i)
 		if i >= len(v) || v[i] != '{' {
 			return nil, false
 		}
 		i++
 		sum := ""
 		for {
-			i = skipWS(v, i)
+			i = syncproto.SkipWS(v, i)
 			if i < len(v) && v[i] == '}' {
 				i++
 				break
 			}
-			k, j, ok := skimKey(v, i)
+			k, j, ok := syncproto.SkimKey(v, i)
 			if !ok {
 				return nil, false
 			}
-			end := skipValue(v, j)
+			end := syncproto.SkipValue(v, j)
 			if end < 0 {
 				return nil, false
 			}
-			val := v[skipWS(v, j):end]
+			val := v[syncproto.SkipWS(v, j):end]
 			switch string(k) {
 			case "sha256":
-				s, _, ok := skimPlainString(val, 0)
-				if !ok || !plainText(s) {
+				s, _, ok := syncproto.SkimPlainString(val, 0)
+				if !ok || !syncproto.PlainText(s) {
 					return nil, false
 				}
 				sum = unsafeString(s)
 			case "type":
-				if _, _, ok := skimPlainString(val, 0); !ok {
+				if _, _, ok := syncproto.SkimPlainString(val, 0); !ok {
 					return nil, false
 				}
 			case "taken_at":
@@ -281,17 +302,17 @@ func skimPhotos(v []byte, buf []string) ([]string, bool) {
 			default:
 				return nil, false
 			}
-			if i = skipComma(v, end); i < 0 {
+			if i = syncproto.SkipComma(v, end); i < 0 {
 				return nil, false
 			}
 		}
 		out = append(out, sum)
-		i = skipWS(v, i)
+		i = syncproto.SkipWS(v, i)
 		if i >= len(v) {
 			return nil, false
 		}
 		if v[i] == ']' {
-			return out, skipWS(v, i+1) == len(v)
+			return out, syncproto.SkipWS(v, i+1) == len(v)
 		}
 		if v[i] != ',' {
 			return nil, false
@@ -303,13 +324,13 @@ func skimPhotos(v []byte, buf []string) ([]string, bool) {
 // visitFieldsOf reads a decoded visit version.
 func visitFieldsOf(r *syncproto.Record, v *visitFields) {
 	*v = visitFields{id: r.ID, record: r, deleted: r.Deleted()}
-	v.counterparty = []byte(str(*r, "counterparty"))
-	v.mode = []byte(str(*r, "mode"))
-	v.status = []byte(str(*r, "status"))
+	v.counterparty = []byte(pairing.Str(*r, "counterparty"))
+	v.mode = []byte(pairing.Str(*r, "mode"))
+	v.status = []byte(pairing.Str(*r, "status"))
 	v.officers = strsField(*r, "officers")
-	v.visitedAt = timeField(*r, "visited_at")
+	v.visitedAt = pairing.TimeField(*r, "visited_at")
 	v.hasLocation = present(r.Value("location"))
-	for _, p := range Photos(*r, "photos") {
+	for _, p := range pairing.Photos(*r, "photos") {
 		v.photos = append(v.photos, p.SHA256)
 	}
 	if v.photos == nil && r.Value("photos") != nil {
@@ -320,7 +341,7 @@ func visitFieldsOf(r *syncproto.Record, v *visitFields) {
 
 // timeOf reads a time value as timeField does.
 func timeOf(v []byte) time.Time {
-	s := rawString(v)
+	s := syncproto.RawString(v)
 	if s == "" {
 		return time.Time{}
 	}
@@ -334,7 +355,7 @@ func timeOf(v []byte) time.Time {
 // pfx is the first 8 bytes of a hash written in hex (0, false if it is
 // not one).
 func pfx(sum string) (uint64, bool) {
-	if !isSHA256Hex(sum) {
+	if !storage.ValidSHA256(sum) {
 		return 0, false
 	}
 	var b [8]byte
@@ -347,7 +368,7 @@ func pfx(sum string) (uint64, bool) {
 // sumKey is a hash as the stored set keeps it.
 func sumKey(sum string) ([32]byte, bool) {
 	var k [32]byte
-	if !isSHA256Hex(sum) {
+	if !storage.ValidSHA256(sum) {
 		return k, false
 	}
 	_, err := hex.Decode(k[:], []byte(sum))
@@ -361,7 +382,7 @@ func (l *Ledger) applyVisit(b *book, v *visitFields, seq uint64) {
 		b.visits.del(v.id)
 		b.dropPhotos(&old)
 	}
-	b.uncite(CollVisits, v.id)
+	b.uncite(pairing.CollVisits, v.id)
 	if v.deleted {
 		if v.record != nil {
 			b.cite(*v.record) // a deleted record cites until purged
@@ -476,7 +497,7 @@ func (b *book) addVisit(e *visitEntry, syms *symbols, sign int64) {
 
 // visitOut is a visit's summary as the Ledger keeps it: FillVisits reads
 // the rest. Called with l.mu held.
-func (l *Ledger) visitOut(id string, e *visitEntry, p Pairing) VisitSummary {
+func (l *Ledger) visitOut(id string, e *visitEntry, p pairing.Pairing) VisitSummary {
 	return VisitSummary{
 		ID: id, Pairing: p.ID, Counterparty: resolveCounterparty(l.syms.str(e.cp), p),
 		Mode: l.syms.str(e.mode), Status: l.syms.str(e.status), Officers: slices.Clone(l.syms.lists[e.officers]),
@@ -541,7 +562,7 @@ func (l *Ledger) Visits(ctx context.Context, pairings []string, f Filter) ([]Vis
 	if f.Query != "" {
 		kept := out[:0]
 		for _, v := range out {
-			r, err := l.records.Get(ctx, storage.Key{Collection: CollVisits, ID: v.ID})
+			r, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollVisits, ID: v.ID})
 			if errors.Is(err, storage.ErrNotFound) {
 				continue
 			}
@@ -552,7 +573,7 @@ func (l *Ledger) Visits(ctx context.Context, pairings []string, f Filter) ([]Vis
 			if err != nil {
 				return nil, fmt.Errorf("pairing: visit %s: %w", v.ID, err)
 			}
-			if f.matchQuery(str(rec, "title")) {
+			if f.matchQuery(pairing.Str(rec, "title")) {
 				kept = append(kept, v)
 			}
 		}
@@ -571,7 +592,7 @@ func (l *Ledger) Visits(ctx context.Context, pairings []string, f Filter) ([]Vis
 func (l *Ledger) FillVisits(ctx context.Context, vs []VisitSummary) error {
 	for i := range vs {
 		v := &vs[i]
-		sr, err := l.records.Get(ctx, storage.Key{Collection: CollVisits, ID: v.ID})
+		sr, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollVisits, ID: v.ID})
 		if errors.Is(err, storage.ErrNotFound) {
 			continue
 		}
@@ -590,8 +611,8 @@ func (l *Ledger) FillVisits(ctx context.Context, vs []VisitSummary) error {
 // Fill sets what the Ledger does not keep of a visit (Title, ReceivedAt,
 // Photos, Issues, ReturnComment) from its record.
 func (v *VisitSummary) Fill(r syncproto.Record) {
-	v.Title, v.ReceivedAt, v.Photos = str(r, "title"), timeField(r, "received_at"), Photos(r, "photos")
-	v.Issues, v.ReturnComment = strsField(r, "issues"), str(r, "return_comment")
+	v.Title, v.ReceivedAt, v.Photos = pairing.Str(r, "title"), pairing.TimeField(r, "received_at"), pairing.Photos(r, "photos")
+	v.Issues, v.ReturnComment = strsField(r, "issues"), pairing.Str(r, "return_comment")
 }
 
 // visitsCiting returns the visits of the book that may cite the photo
@@ -612,7 +633,7 @@ func (b *book) visitsCiting(p uint64) []string {
 
 // readVisit reads a visit from storage (false when it is gone).
 func (l *Ledger) readVisit(ctx context.Context, id string) (syncproto.Record, uint64, bool, error) {
-	sr, err := l.records.Get(ctx, storage.Key{Collection: CollVisits, ID: id})
+	sr, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollVisits, ID: id})
 	if errors.Is(err, storage.ErrNotFound) {
 		return syncproto.Record{}, 0, false, nil
 	}
@@ -625,7 +646,3 @@ func (l *Ledger) readVisit(ctx context.Context, id string) (syncproto.Record, ui
 	}
 	return r, sr.Seq, true, nil
 }
-
-// unsafeString views bytes as a string, for as long as the bytes are not
-// changed.
-func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

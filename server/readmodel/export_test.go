@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 // Waiting returns how many Refresh callers wait for the next shared pass.
 func (l *Ledger) Waiting() int {

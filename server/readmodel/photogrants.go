@@ -1,4 +1,4 @@
-package pairing
+package readmodel
 
 import (
 	"cmp"
@@ -8,14 +8,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
-
-// CollMigrations is the collection, in PhotoScope, of the records that say
-// a one-time migration of the photo scope ran (id: the migration's name),
-// committed after what it wrote.
-const CollMigrations = "migrations"
 
 // PhotoGrantPlan is what the grants migration (the photos stored before
 // grants existed) does for one photo: the pairing of the earliest record
@@ -43,12 +39,12 @@ func PlanPhotoGrants(ctx context.Context, records storage.Records, pairings []st
 	want := map[string]bool{} // stored, predating grants, no grant yet
 	granted := map[string]bool{}
 	for after := uint64(0); ; {
-		page, err := records.Changes(ctx, PhotoScope, after, storage.PageLimit{})
+		page, err := records.Changes(ctx, pairing.PhotoScope, after, storage.PageLimit{})
 		if err != nil {
 			return nil, fmt.Errorf("pairing: plan photo grants: photos after %d: %w", after, err)
 		}
 		for _, sr := range page.Records {
-			if sr.Collection != CollPhotos && sr.Collection != CollPhotoGrants {
+			if sr.Collection != pairing.CollPhotos && sr.Collection != pairing.CollPhotoGrants {
 				continue
 			}
 			r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
@@ -58,8 +54,8 @@ func PlanPhotoGrants(ctx context.Context, records storage.Records, pairings []st
 			if r.Deleted() {
 				continue
 			}
-			if sr.Collection == CollPhotoGrants {
-				granted[str(r, "sha256")] = true
+			if sr.Collection == pairing.CollPhotoGrants {
+				granted[pairing.Str(r, "sha256")] = true
 				continue
 			}
 			var stored, grants bool
@@ -148,7 +144,7 @@ func CitedAt(r syncproto.Record, sum string) time.Time {
 			at = t
 		}
 	}
-	if rcv := timeField(r, "received_at"); rcv.After(at) {
+	if rcv := pairing.TimeField(r, "received_at"); rcv.After(at) {
 		at = rcv
 	}
 	return at

@@ -1,8 +1,10 @@
-package pairing
+package readmodel
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/pairsync/pairsync/server/pairing"
 )
 
 // China is the time zone months are counted in (UTC+8, no daylight saving;
@@ -127,12 +129,12 @@ type Overdue struct {
 
 // Snapshot is the part of the figures that describes now, not a period.
 type Snapshot struct {
-	At               time.Time           `json:"at"`
-	Overdue          Overdue             `json:"overdue"`
-	IssuesOpen       int                 `json:"issues_open"`
-	IssuesByStatus   map[IssueStatus]int `json:"issues_open_by_status"`
-	ProjectsByStatus map[string]int      `json:"projects_by_status"`
-	ProjectsPlanned  int                 `json:"projects_planned"` // proposed + approved + deferred
+	At               time.Time                   `json:"at"`
+	Overdue          Overdue                     `json:"overdue"`
+	IssuesOpen       int                         `json:"issues_open"`
+	IssuesByStatus   map[pairing.IssueStatus]int `json:"issues_open_by_status"`
+	ProjectsByStatus map[string]int              `json:"projects_by_status"`
+	ProjectsPlanned  int                         `json:"projects_planned"` // proposed + approved + deferred
 }
 
 // Figures are the KPIs administrators look at (DOMAIN.md), per pairing,
@@ -295,7 +297,7 @@ type contribution struct {
 	visitCP    string
 	visitMonth Month
 	// Snapshot parts.
-	issueStatus   IssueStatus
+	issueStatus   pairing.IssueStatus
 	isIssue       bool
 	projectStatus string
 	isProject     bool
@@ -310,9 +312,9 @@ func (c *contribution) add(m Month, counter uint8, n int64) {
 // watch is an issue whose status may call for the SLA job or count as
 // overdue: dispatched, signed, reopened (Due) or responded (Responded).
 type watch struct {
-	Deadline            // its status and due date (Deadline.OverdueAt)
-	Overdue   bool      // an overdue event applies already
-	Responded time.Time // of the latest response, when responded
+	pairing.Deadline           // its status and due date (Deadline.OverdueAt)
+	Overdue          bool      // an overdue event applies already
+	Responded        time.Time // of the latest response, when responded
 }
 
 func secondsBetween(a, b time.Time) int64 { return int64(b.Sub(a) / time.Second) }
@@ -352,21 +354,21 @@ func issueContribution(s *IssueSummary, latestResponse time.Time) contribution {
 	if !st.ClosedAt.IsZero() {
 		m := MonthOf(st.ClosedAt)
 		switch st.Status {
-		case IssueClosed:
+		case pairing.IssueClosed:
 			c.add(m, cClosed, 1)
 			if st.ConfirmedSolved {
 				c.add(m, cConfirmedSolved, 1)
 			}
 			c.add(m, cCloseSeconds, secondsBetween(raised, st.ClosedAt))
-		case IssueClosedUnconfirmed:
+		case pairing.IssueClosedUnconfirmed:
 			c.add(m, cClosedUnconfirmed, 1)
 		}
 	}
 	switch st.Status {
-	case IssueDispatched, IssueSigned, IssueReopened:
-		c.watch = &watch{Deadline: Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue}
-	case IssueResponded:
-		c.watch = &watch{Deadline: Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue, Responded: latestResponse}
+	case pairing.IssueDispatched, pairing.IssueSigned, pairing.IssueReopened:
+		c.watch = &watch{Deadline: pairing.Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue}
+	case pairing.IssueResponded:
+		c.watch = &watch{Deadline: pairing.Deadline{Status: st.Status, Due: st.Due}, Overdue: st.Overdue, Responded: latestResponse}
 	}
 	return c
 }
@@ -399,8 +401,8 @@ func ratingContribution(r *RatingSummary) contribution {
 
 // openStatus reports whether an issue of the status is open (for the
 // snapshot): everything but closed, closed_unconfirmed and not_accepted.
-func openStatus(s IssueStatus) bool {
-	return s != IssueClosed && s != IssueClosedUnconfirmed && s != IssueNotAccepted
+func openStatus(s pairing.IssueStatus) bool {
+	return s != pairing.IssueClosed && s != pairing.IssueClosedUnconfirmed && s != pairing.IssueNotAccepted
 }
 
 func (o *Overdue) count(late time.Duration) {

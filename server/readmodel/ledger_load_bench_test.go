@@ -1,4 +1,4 @@
-package pairing_test
+package readmodel_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/pairing"
+	"github.com/pairsync/pairsync/server/readmodel"
 )
 
 // seedScale writes n records as the scale benchmark (fieldctl bench -only
@@ -33,7 +34,7 @@ func seedScale(tb testing.TB, n int) *harness {
 	h.addPairings(ps...)
 	rng := rand.New(rand.NewPCG(7, 11))
 	notes := strings.Repeat("企业反映用工、融资和政策兑现方面的情况，", 30)[:1000]
-	start := time.Date(2025, 6, 1, 8, 0, 0, 0, pairing.China)
+	start := time.Date(2025, 6, 1, 8, 0, 0, 0, readmodel.China)
 	step := 365 * 24 * time.Hour / per
 	id := 0
 	// ids as fieldctl's (UUIDv7, 36 characters): the Ledger keeps them.
@@ -87,7 +88,7 @@ func BenchmarkLedgerLoad(b *testing.B) {
 		n, _ = strconv.Atoi(s)
 	}
 	h := seedScale(b, n)
-	var l *pairing.Ledger
+	var l *readmodel.Ledger
 	var ms runtime.MemStats
 	var before uint64
 	for b.Loop() {
