@@ -358,8 +358,19 @@ var PhotoTypes = []string{"image/jpeg", "image/png", "image/webp"}
 // its own, smaller, policy).
 const MaxPhotoBytes = 64 << 20
 
-// checkValue checks one non-null value against its field's spec.
+// checkValue checks one non-null value against its field's spec: a scan
+// of the bytes says whether the usual value passes (valuescan.go), and
+// checkValueJSON decides the rest.
 func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
+	if valuePasses(f, v, now) {
+		return nil
+	}
+	return checkValueJSON(f, v, now)
+}
+
+// checkValueJSON is checkValue by way of encoding/json: it words every
+// refusal, and is the reference valuePasses is tested against.
+func checkValueJSON(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	bad := func(format string, args ...any) *syncproto.Error {
 		return why(invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...), ReasonBadValue, "field", f.Name)
 	}
