@@ -256,14 +256,7 @@ func lineOK(b []byte, max int) bool {
 	if max > 0 && utf8.RuneCount(b) > max || bytes.IndexByte(b, 0) >= 0 || bytes.ContainsAny(b, "\n\r") {
 		return false
 	}
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return !bytes.ContainsFunc(b, func(r rune) bool {
-				return r == '\u200E' || r == '\u200F' || r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
-			})
-		}
-	}
-	return true
+	return bytes.IndexByte(b, 0xE2) < 0 || !HasBidiControl(string(b))
 }
 
 // photosPass reports that checkPhotos passes v.

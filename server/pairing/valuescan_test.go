@@ -146,3 +146,25 @@ func FuzzValueScan(f *testing.F) {
 		checkScanDiff(t, specs[int(which)%len(specs)], v, now)
 	})
 }
+
+// TestHasBidiControlBytes: the byte search finds what a search by runes
+// finds, in valid and invalid UTF-8.
+func TestHasBidiControlBytes(t *testing.T) {
+	byRunes := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool {
+			return r == '\u200E' || r == '\u200F' || r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
+		})
+	}
+	pieces := []string{"a", "王", "\u200d", "\u200e", "\u200f", "\u2029", "\u202a", "\u202e", "\u202f", "\u2065", "\u2066", "\u2069", "\u206a", "\xe2", "\x80", "\x81", "\xa6", "\x8e", "\xf0", "\xe2\x80", "…"}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(6) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		if got, want := HasBidiControl(s), byRunes(s); got != want {
+			t.Fatalf("HasBidiControl(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
