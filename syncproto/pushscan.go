@@ -37,6 +37,10 @@ type pushScanner struct {
 	// names interns the strings that repeat between the changes of a push
 	// (replica ids, collections, pairings, field names).
 	names map[string]string
+	// noncanon is set, while a field value is scanned, by anything
+	// canonical JSON would not write (see isCanonical): space between
+	// tokens, keys out of order, an escape of another form, deep nesting.
+	noncanon bool
 	// Scratch for one record at a time.
 	fields []pendingField
 	vv     []vvEntry
@@ -47,7 +51,8 @@ type keySpan struct{ start, end int }
 type pendingField struct {
 	name       string
 	f          Field
-	start, end int // the value's bytes in d
+	start, end int  // the value's bytes in d
+	canonical  bool // they are canonical JSON
 }
 
 type vvEntry struct {
@@ -78,6 +83,7 @@ func (p *pushScanner) ws() {
 		switch p.d[p.i] {
 		case ' ', '\t', '\n', '\r':
 			p.i++
+			p.noncanon = true
 		default:
 			return
 		}
@@ -153,6 +159,9 @@ func (p *pushScanner) object(member func(key []byte) bool) (n int, ok bool) {
 		if p.lim.MaxKeys >= 0 && len(mine) >= p.lim.MaxKeys {
 			return 0, false
 		}
+		if len(mine) > 0 && bytes.Compare(p.d[mine[len(mine)-1].start:mine[len(mine)-1].end], key) > 0 {
+			p.noncanon = true
+		}
 		p.keys = append(p.keys, keySpan{ks, ke})
 		p.ws()
 		if p.peek() != ':' {
@@ -216,6 +225,9 @@ func (p *pushScanner) array(limit int, elem func(i int) bool) (n int, ok bool) {
 
 func (p *pushScanner) enter() bool {
 	p.depth++
+	if p.depth > 256 {
+		p.noncanon = true // isCanonical's depth bound, with room to spare
+	}
 	return p.lim.MaxDepth < 0 || p.depth <= p.lim.MaxDepth
 }
 
@@ -336,7 +348,13 @@ func digits(b []byte, max uint64) (uint64, bool) {
 // str scans a string at p.i, checking it as jsonParser.str does (UTF-8, no
 // control characters, valid escapes and surrogate pairs, MaxString on the
 // decoded length). The string's bytes between the quotes are d[start:end];
-// escaped says whether they hold escapes.
+// escaped says whether they hold escapes. An escape canonical JSON would
+// not write sets p.noncanon.
+//
+// It reads runs of plain bytes and checks each run's UTF-8 at once: a run
+// ends only at '"', '\\' or a control character, none of which is inside
+// a valid UTF-8 sequence, so utf8.Valid on the run refuses what
+// jsonParser.str's rune-by-rune decoding refuses.
 func (p *pushScanner) str() (start, end int, escaped, ok bool) {
 	d := p.d
 	if p.peek() != '"' {
@@ -345,64 +363,75 @@ func (p *pushScanner) str() (start, end int, escaped, ok bool) {
 	i := p.i + 1
 	start = i
 	n := 0 // decoded length
-	for i < len(d) {
-		c := d[i]
-		switch {
-		case c == '"':
+	for {
+		run := i
+		var high byte
+		for i < len(d) {
+			c := d[i]
+			if c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+			high |= c
+			i++
+		}
+		if high >= utf8.RuneSelf && !utf8.Valid(d[run:i]) {
+			return 0, 0, false, false
+		}
+		n += i - run
+		if i >= len(d) || d[i] < 0x20 {
+			return 0, 0, false, false
+		}
+		if d[i] == '"' {
 			if p.lim.MaxString >= 0 && n > p.lim.MaxString {
 				return 0, 0, false, false
 			}
 			p.i = i + 1
 			return start, i, escaped, true
-		case c < 0x20:
+		}
+		// An escape.
+		escaped = true
+		if i+1 >= len(d) {
 			return 0, 0, false, false
-		case c == '\\':
-			escaped = true
-			if i+1 >= len(d) {
+		}
+		e := d[i+1]
+		i += 2
+		switch e {
+		case '"', '\\', 'b', 'f', 'n', 'r', 't':
+			n++
+		case '/':
+			n++
+			p.noncanon = true
+		case 'u':
+			r, ok := hex4(d, i)
+			if !ok {
 				return 0, 0, false, false
 			}
-			e := d[i+1]
-			i += 2
-			switch e {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				n++
-			case 'u':
-				r, ok := hex4(d, i)
-				if !ok {
+			// Canonical JSON writes \u00xx, in lowercase, for control
+			// characters without a short escape, and nothing else.
+			switch h := d[i+3]; {
+			case r >= 0x20, r == '\b', r == '\f', r == '\n', r == '\r', r == '\t', 'A' <= h && h <= 'F':
+				p.noncanon = true
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				var r2 rune = -1
+				if i+6 <= len(d) && d[i] == '\\' && d[i+1] == 'u' {
+					if r2, ok = hex4(d, i+2); !ok {
+						r2 = -1
+					}
+				}
+				if utf16.DecodeRune(r, r2) == utf8.RuneError {
 					return 0, 0, false, false
 				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					var r2 rune = -1
-					if i+6 <= len(d) && d[i] == '\\' && d[i+1] == 'u' {
-						if r2, ok = hex4(d, i+2); !ok {
-							r2 = -1
-						}
-					}
-					if utf16.DecodeRune(r, r2) == utf8.RuneError {
-						return 0, 0, false, false
-					}
-					i += 6
-					n += 4
-				} else {
-					n += utf8.RuneLen(r)
-				}
-			default:
-				return 0, 0, false, false
+				i += 6
+				n += 4
+			} else {
+				n += utf8.RuneLen(r)
 			}
-		case c < utf8.RuneSelf:
-			i++
-			n++
 		default:
-			r, size := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && size <= 1 {
-				return 0, 0, false, false
-			}
-			i += size
-			n += size
+			return 0, 0, false, false
 		}
 	}
-	return 0, 0, false, false
 }
 
 // plainString scans a string without escapes (a key or a name).
@@ -490,6 +519,7 @@ type entryScan struct {
 	hlc              HLC
 	hasDot, hasHLC   bool
 	valStart, valEnd int // value bytes, valEnd 0 when absent
+	canonical        bool
 }
 
 func (p *pushScanner) entryMember(es *entryScan, key []byte, withValue bool) bool {
@@ -506,8 +536,10 @@ func (p *pushScanner) entryMember(es *entryScan, key []byte, withValue bool) boo
 			return p.value()
 		}
 		es.valStart = p.i
+		p.noncanon = false
 		ok = p.value()
 		es.valEnd = p.i
+		es.canonical = !p.noncanon
 	default:
 		return p.value()
 	}
@@ -621,7 +653,7 @@ func (p *pushScanner) record() (Record, bool) {
 				if !ok || !es.hasDot || !es.hasHLC || es.valEnd == 0 {
 					return false
 				}
-				p.fields = append(p.fields, pendingField{name: p.intern(name), f: Field{Dot: es.dot, HLC: es.hlc}, start: es.valStart, end: es.valEnd})
+				p.fields = append(p.fields, pendingField{name: p.intern(name), f: Field{Dot: es.dot, HLC: es.hlc}, start: es.valStart, end: es.valEnd, canonical: es.canonical})
 				return true
 			})
 			if p.lim.MaxFields >= 0 && n > p.lim.MaxFields {
@@ -647,7 +679,7 @@ func (p *pushScanner) record() (Record, bool) {
 				if !ok || !hasField || !es.hasDot || !es.hasHLC || es.valEnd == 0 {
 					return false
 				}
-				conflicts = append(conflicts, pendingField{name: field, f: Field{Dot: es.dot, HLC: es.hlc}, start: es.valStart, end: es.valEnd})
+				conflicts = append(conflicts, pendingField{name: field, f: Field{Dot: es.dot, HLC: es.hlc}, start: es.valStart, end: es.valEnd, canonical: es.canonical})
 				return true
 			})
 		case "deletes":
@@ -697,7 +729,7 @@ func (p *pushScanner) record() (Record, bool) {
 	size := 0
 	canon := func(pf *pendingField) bool {
 		v := p.d[pf.start:pf.end]
-		if isCanonical(v) {
+		if pf.canonical || isCanonical(v) {
 			size += len(v)
 			return true
 		}

@@ -79,6 +79,9 @@ func pushCorpus(tb testing.TB) [][]byte {
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":{"b":1,"a":[2, 3]}`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":"\u00e9"`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":null`, 1))),
+		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":["\u001F","\u001f","\u000a","\n","\"\\","\ud83d\ude00"]`, 1))),
+		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":[1,{"a":{"c":1,"b":2}},{"b":1,"a":2},{"a":1,"b":{"d":[]}}]`, 1))),
+		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":`+strings.Repeat("[", 300)+strings.Repeat("]", 300), 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"vv":{"A":1}`, `"vv":{"A":1,"B":0}`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"vv":{"A":1}`, `"vv":{"A":1},"conflicts":null,"deletes":[],"keeps":null,"fields2":1`, 1))),
 	}
