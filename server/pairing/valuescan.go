@@ -429,8 +429,26 @@ func boolPass(v []byte) bool {
 // or a spelling the scan leaves to encoding/json).
 func valuePasses(f FieldSpec, v []byte, now time.Time) bool {
 	switch f.Type {
+	case TypeString, TypeText:
+		b, ok := stringValue(v)
+		return ok && textPass(f, b)
 	case TypeEnum:
-		return f.Min != nil && intPass(f, v)
+		if f.Min == nil {
+			b, ok := stringValue(v)
+			if !ok {
+				return false
+			}
+			for _, c := range f.Enum {
+				if string(b) == c.Value {
+					return true
+				}
+			}
+			return false
+		}
+		return intPass(f, v)
+	case TypeID:
+		b, ok := stringValue(v)
+		return ok && validID(b)
 	case TypeInt:
 		return intPass(f, v)
 	case TypeBool:
@@ -450,3 +468,22 @@ func valuePasses(f FieldSpec, v []byte, now time.Time) bool {
 }
 
 var participantKeys = []string{"name", "title", "org"}
+
+// stringValue reads v as one string (see vscan.str).
+func stringValue(v []byte) ([]byte, bool) {
+	s := vscan{v: v}
+	b, ok := s.str()
+	return b, ok && s.end()
+}
+
+// textPass reports that checkText passes b (valid UTF-8 without control
+// characters, as stringValue reads it).
+func textPass(f FieldSpec, b []byte) bool {
+	if f.MaxLen > 0 && len(b) > f.MaxLen && utf8.RuneCount(b) > f.MaxLen {
+		return false
+	}
+	if bytes.IndexByte(b, 0xE2) >= 0 && HasBidiControl(string(b)) {
+		return false
+	}
+	return !f.Required || len(bytes.TrimSpace(b)) > 0
+}

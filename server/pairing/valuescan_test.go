@@ -15,18 +15,21 @@ import (
 // scanSpecs are one field spec of every type the scan reads.
 func scanSpecs(t testing.TB) []FieldSpec {
 	var out []FieldSpec
-	seen := map[FieldType]bool{}
+	seen := map[string]bool{}
 	for _, c := range Schema {
 		for _, f := range c.Fields {
-			key := f.Type
+			key := string(f.Type)
 			if f.Type == TypeEnum && f.Min == nil {
-				continue
+				key = "enum of strings"
+			}
+			if f.Required {
+				key += " required"
 			}
 			if seen[key] {
 				continue
 			}
 			switch f.Type {
-			case TypeEnum, TypeInt, TypeBool, TypeIDs, TypeSHA256s, TypeLocation, TypePhotos, TypeParticipants, TypePersons:
+			case TypeEnum, TypeInt, TypeBool, TypeIDs, TypeSHA256s, TypeLocation, TypePhotos, TypeParticipants, TypePersons, TypeString, TypeText, TypeID:
 				seen[key] = true
 				out = append(out, f)
 			}
@@ -70,6 +73,8 @@ func scanValues(now time.Time) [][]byte {
 		`[{"name":"王经理","title":"总经理"},{"name":"杨主任","title":"办公室主任"}]`, `[{"name":"a","org":"b"}]`, `[{"name":" "}]`,
 		`[{"title":"x"}]`, `[{"name":"a\nb"}]`, `[{"name":"a` + "\u202e" + `b"}]`, `[{"name":"` + strings.Repeat("长", 201) + `"}]`,
 		`[{"name":1}]`, `[{"name":"a","phone":"1"}]`, `[{"name":"a","name":"b"}]`, `[{"name":"a"}] x`, ` [ { "name" : "a" } ] `,
+		`"onsite"`, `"submitted"`, `"nope"`, `"cp-0001"`, `"a b"`, `""`, `"  "`, `" \u3000"`, `"　"`, `"a\nb"`, `"a\u0000"`, `"` + strings.Repeat("长", 2001) + `"`,
+		`"` + strings.Repeat("x", 201) + `"`, `"a` + "\u202e" + `"`, `"a` + "\u2069" + `"`, `"\u202e"`, `"x"y"`, ` "x" `, "\"\xff\"",
 	}
 	var b [][]byte
 	for _, s := range out {
@@ -127,7 +132,7 @@ func TestValueScanTakesClientValues(t *testing.T) {
 	for name, v := range benchVisitValues(now) {
 		f, _ := spec.Field(name)
 		switch f.Type {
-		case TypeIDs, TypeLocation, TypePhotos, TypeParticipants:
+		case TypeIDs, TypeLocation, TypePhotos, TypeParticipants, TypeString, TypeText, TypeID:
 			if !valuePasses(f, v, now) {
 				t.Errorf("%s: the scan does not pass %s", name, v)
 			}
