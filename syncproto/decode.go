@@ -70,7 +70,21 @@ const valueDepth = 6
 // DecodePush decodes and validates a push request: version 1, a valid
 // device id, at most lim.MaxChanges changes, each made by the device, in
 // strictly increasing counter order, each a valid Change.
+//
+// Valid input takes one pass over the bytes (decodePushFast, pushscan.go);
+// input that pass refuses is decoded again by the tree decoder
+// (decodePushTree), which words the error.
 func DecodePush(data []byte, lim Limits) (*PushRequest, error) {
+	lim = lim.withDefaults()
+	if req, ok := decodePushFast(data, lim); ok {
+		return req, nil
+	}
+	return decodePushTree(data, lim)
+}
+
+// decodePushTree is DecodePush by way of a parsed tree: the reference the
+// fast path is tested against, and what words its refusals.
+func decodePushTree(data []byte, lim Limits) (*PushRequest, error) {
 	lim = lim.withDefaults()
 	n, err := parseJSONTop(data, lim, map[string]topArray{"changes": {lim.MaxChanges, "changes"}})
 	if err != nil {
@@ -478,7 +492,7 @@ func pushFrom(n *node, lim Limits, src []byte) (*PushRequest, *Error) {
 	if e := wantKind(cs, kArray, "changes"); e != nil {
 		return nil, e
 	}
-	if len(cs.arr) > lim.MaxChanges {
+	if lim.MaxChanges >= 0 && len(cs.arr) > lim.MaxChanges {
 		return nil, fieldErr(CodeTooLarge, "changes", "%d changes, over the limit of %d", len(cs.arr), lim.MaxChanges)
 	}
 	req.Changes = make([]Change, len(cs.arr))

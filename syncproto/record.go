@@ -364,14 +364,17 @@ func (r Record) validate(path string, checkValues bool) *Error {
 		return nil
 	}
 	for name, f := range r.Fields {
-		where := join(path, "fields."+name)
+		// The field's path is built only for an error (it cost an
+		// allocation per field of every record decoded).
 		if !validFieldName(name) {
-			return fieldErr(CodeBadRequest, where, "invalid field name %q: want a letter or '_', then letters, digits or '_', 64 at most", truncate(name, 80))
+			return fieldErr(CodeBadRequest, join(path, "fields."+name), "invalid field name %q: want a letter or '_', then letters, digits or '_', 64 at most", truncate(name, 80))
 		}
-		if e := entry(where, f.Dot, f.HLC); e != nil {
+		if e := entry("", f.Dot, f.HLC); e != nil {
+			e.Field = join(path, "fields."+name)
 			return e
 		}
-		if e := value(where, f.Value); e != nil {
+		if e := value("", f.Value); e != nil {
+			e.Field = join(path, "fields."+name)
 			return e
 		}
 	}

@@ -358,8 +358,19 @@ var PhotoTypes = []string{"image/jpeg", "image/png", "image/webp"}
 // its own, smaller, policy).
 const MaxPhotoBytes = 64 << 20
 
-// checkValue checks one non-null value against its field's spec.
+// checkValue checks one non-null value against its field's spec: a scan
+// of the bytes says whether the usual value passes (valuescan.go), and
+// checkValueJSON decides the rest.
 func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
+	if valuePasses(f, v, now) {
+		return nil
+	}
+	return checkValueJSON(f, v, now)
+}
+
+// checkValueJSON is checkValue by way of encoding/json: it words every
+// refusal, and is the reference valuePasses is tested against.
+func checkValueJSON(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	bad := func(format string, args ...any) *syncproto.Error {
 		return why(invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...), ReasonBadValue, "field", f.Name)
 	}
@@ -520,10 +531,26 @@ func checkText(f FieldSpec, s string) *syncproto.Error {
 // character (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069): invisible,
 // they reorder what people read (a name or a reason shown reversed, a file
 // name that hides its type), so text fields refuse them.
+//
+// All of them are three bytes in UTF-8 starting with 0xE2 (E2 80 8E–8F,
+// E2 80 AA–AE, E2 81 A6–A9), so a search for that byte finds them without
+// decoding the text (CJK text has none: its characters start E3–E9).
 func HasBidiControl(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool {
-		return r == '\u200E' || r == '\u200F' || r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
-	})
+	for i := 0; i+2 < len(s); i++ {
+		j := strings.IndexByte(s[i:], 0xE2)
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+2 >= len(s) {
+			return false
+		}
+		switch b1, b2 := s[i+1], s[i+2]; {
+		case b1 == 0x80 && (b2 == 0x8E || b2 == 0x8F || 0xAA <= b2 && b2 <= 0xAE), b1 == 0x81 && 0xA6 <= b2 && b2 <= 0xA9:
+			return true
+		}
+	}
+	return false
 }
 
 // BidiRefusal is the refusal of a text field holding bidirectional
