@@ -163,3 +163,24 @@ func TestPushBodyEncodings(t *testing.T) {
 		})
 	}
 }
+
+// The decoded body's room comes from the gzip trailer, but never more than
+// the route's limit: a trailer that claims 4 GiB makes no 4 GiB buffer.
+func TestInflatedSizeHint(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(bytes.Repeat([]byte("a"), 10_000))
+	zw.Close()
+	body := buf.Bytes()
+	if got := inflatedSizeHint(body, 1<<20); got != 10_000+bytes.MinRead {
+		t.Fatalf("hint for a 10,000-byte body: %d", got)
+	}
+	lying := append([]byte(nil), body...)
+	copy(lying[len(lying)-4:], []byte{0xff, 0xff, 0xff, 0xff})
+	if got := inflatedSizeHint(lying, 1<<20); got != 1<<20+bytes.MinRead {
+		t.Fatalf("a lying trailer is held to the limit: %d", got)
+	}
+	if got := inflatedSizeHint([]byte{1, 2, 3}, 1<<20); got != 512 {
+		t.Fatalf("a body too short for a trailer: %d", got)
+	}
+}
