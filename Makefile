@@ -117,14 +117,16 @@ soak:
 	echo "soak: passed in $$(( ($$(date +%s) - began) / 60 )) min"
 
 # The fuzz targets of soak-fuzz (package:target). FUZZ_MAIN are the
-# decoders, the JWT middleware, bind and CheckWrite (issue 11): FUZZTIME
+# decoders (the push's one-pass scanner against the tree decoder too), the
+# JWT middleware, bind, CheckWrite and its byte scan: FUZZTIME
 # each; FUZZ_OTHER the remaining targets, FUZZTIME_OTHER each. One worker
 # each (-parallel 1): the other core runs the convergence seeds.
 FUZZTIME       ?= 2m
 FUZZTIME_OTHER ?= 20s
 FUZZ_MAIN  := ./syncproto:FuzzDecodePush ./syncproto:FuzzDecodePull ./syncproto:FuzzDecodePullAnswer \
 	./syncproto:FuzzDecodeRecord ./syncproto:FuzzDecodeWrite ./syncproto:FuzzCursorNext ./syncproto:FuzzMerge \
-	./server:FuzzAuthorizationHeader ./server:FuzzBind ./server/pairing:FuzzCheckWrite
+	./server:FuzzAuthorizationHeader ./server:FuzzBind ./server/pairing:FuzzCheckWrite \
+	./syncproto:FuzzDecodePushFast ./server/pairing:FuzzValueScan
 FUZZ_OTHER := ./syncproto:FuzzDecodePushAnswer ./syncproto:FuzzDecodeScopes ./syncproto:FuzzRecordJSON \
 	./syncproto:FuzzCanonicalValue ./server/pairing:FuzzJSONString ./server/pairing:FuzzStrictObject ./server/readmodel:FuzzSkim \
 	./server/imaging:FuzzCheck ./server/imaging:FuzzThumbnail
