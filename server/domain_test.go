@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -16,27 +17,25 @@ import (
 // returns the pairing's id and the counterparty's.
 func domainFixture(t *testing.T, e *idEnv) (pid, cp string) {
 	t.Helper()
+	return elevatorPairing(t, e, map[string]any{"industry": "制造业"}, map[string]any{"user_id": "u-officerA", "primary": true})
+}
+
+// elevatorPairing creates, through the REST routes as adminA, the
+// enterprise counterparty 南京某某电梯有限公司 of unit A (with cpFields
+// besides) and an active pairing of unit A with it, the officers given and
+// contactA; it returns the pairing's id and the counterparty's.
+func elevatorPairing(t testing.TB, e *idEnv, cpFields map[string]any, officers ...map[string]any) (pid, cp string) {
+	t.Helper()
 	admin := e.login("adminA").AccessToken
-	code := pairing.CompleteCreditCode("91320100MA1" + "ABCDE1")
-	r := e.call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
-		"kind": "enterprise", "name": "南京某某电梯有限公司", "credit_code": code, "org_unit": "unitA", "industry": "制造业"}})
-	if r.status != 201 {
-		t.Fatalf("create counterparty: got %d %s, want 201", r.status, r.body)
-	}
-	var cpAns writeAnswer
-	r.json(t, &cpAns)
+	fields := map[string]any{"kind": "enterprise", "name": "南京某某电梯有限公司", "credit_code": pairing.CompleteCreditCode("91320100MA1" + "ABCDE1"),
+		"org_unit": "unitA"}
+	maps.Copy(fields, cpFields)
+	cp = e.create(t, "/v1/counterparties", admin, fields)
 	// contactA belongs to counterparty "cp-A" in the identity fixture; the
 	// pairing lists them as a contact user explicitly.
-	r = e.call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
-		"name": "税务局一支部 ↔ 某某电梯", "status": "active", "branches": []string{"unitA"}, "counterparties": []string{cpAns.Record.ID},
-		"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "contacts": []string{"u-contactA"},
-		"starts_on": "2026-01-01"}})
-	if r.status != 201 {
-		t.Fatalf("create pairing: got %d %s, want 201", r.status, r.body)
-	}
-	var pAns writeAnswer
-	r.json(t, &pAns)
-	return pAns.Record.ID, cpAns.Record.ID
+	pid = e.create(t, "/v1/pairings", admin, map[string]any{"name": "税务局一支部 ↔ 某某电梯", "status": "active", "branches": []string{"unitA"},
+		"counterparties": []string{cp}, "officers": officers, "contacts": []string{"u-contactA"}, "starts_on": "2026-01-01"})
+	return pid, cp
 }
 
 func wantResults(t *testing.T, what string, ans syncproto.PushAnswer, want ...string) {

@@ -11,26 +11,6 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// setAt is device.set with the device's clock at clock.
-func (d *device) setAt(clock time.Time, collection, id, pid string, fields map[string]any) syncproto.Change {
-	d.t.Helper()
-	k := collection + "/" + id
-	cur, ok := d.view[k]
-	if !ok {
-		cur = syncproto.NewRecord(collection, id, pid)
-	}
-	vals, err := jsonValues(fields)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	next, w, err := d.w.Set(cur, vals, clock)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.view[k] = next
-	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}
-}
-
 // raiseAndDispatch raises issue id in pid from officerA's phone and
 // dispatches it to officerA from the console.
 func raiseAndDispatch(t *testing.T, e *idEnv, off *device, pid, id string) {
