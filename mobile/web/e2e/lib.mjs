@@ -79,6 +79,19 @@ export async function syncNow(page) {
   return st
 }
 
+// signAndAnswer signs (签收) the dispatched issue the page shows and answers
+// it as resolved (已解决) with note; look, when given, looks at the answer
+// before it is sent. It returns once the page shows the issue answered.
+export async function signAndAnswer(page, note, look) {
+  await page.click('[data-test=issue-sign]')
+  await page.waitForSelector('[data-test=issue-page][data-status=signed]')
+  await page.click('[data-test=resolution] >> text=已解决')
+  await page.fill('[data-test=respond-note] textarea', note)
+  if (look) await look(page)
+  await page.click('[data-test=respond-submit]')
+  await page.waitForSelector('[data-test=issue-page][data-status=responded]')
+}
+
 // controlled waits until the service worker controls the page (the app then
 // starts offline).
 export async function controlled(page) {
