@@ -79,11 +79,7 @@ func nameSuffix(name string) string {
 }
 
 func cmdPairings(c *cli, args []string) error {
-	fs := c.flags("pairings", "", "List the pairings (结对) this device has synced, with their local counts and the changes\nwaiting to be pushed. Works offline.")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	e, err := c.openSignedIn(mobile.Config{})
+	e, err := c.openNoFlags("pairings", "List the pairings (结对) this device has synced, with their local counts and the changes\nwaiting to be pushed. Works offline.", args)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func registerDevices(t testing.TB, base string, fx *fixture, per int) []*rawDevi
 	for _, name := range fx.officers {
 		tok := loginAs(t, base, name, officerPassword)
 		for i := range per {
-			status, body := apiTB(t, "POST", base+"/v1/devices", tok, map[string]string{"name": fmt.Sprintf("%s 的设备 %d", name, i)})
+			status, body := api(t, "POST", base+"/v1/devices", tok, map[string]string{"name": fmt.Sprintf("%s 的设备 %d", name, i)})
 			if status != 201 {
 				t.Fatalf("register device: %d %s", status, body)
 			}
