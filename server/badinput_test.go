@@ -9,7 +9,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestPushBadInput (SECURITY.md 8, issue 11): malformed, oversized and
+// TestPushBadInput (SECURITY.md 8): malformed, oversized and
 // forged pushes get a 4xx with a clear code, never a panic or a 5xx, and
 // change nothing; a good push afterwards still lands, and a bad change in
 // an otherwise good batch is rejected alone.

@@ -39,7 +39,7 @@ func TestFigureRecords(t *testing.T) {
 		}
 	}
 	// i1 is due in a minute, then the clock passes it: overdue (a dispatch
-	// cannot set a due date in the past, issue 18 M3).
+	// cannot set a due date in the past: TestEventTimes).
 	soon := e.now().Add(time.Minute)
 	dispatch("i1", &soon)
 	dispatch("i2", nil)
@@ -65,8 +65,8 @@ func TestFigureRecords(t *testing.T) {
 	if r := e.call("POST", "/v1/issues/i3/events", admin, map[string]any{"type": "closed"}); r.status != 201 {
 		t.Fatalf("close i3: got %d %s", r.status, r.body)
 	}
-	// Three ratings that each count (one per target and rater, issue 18
-	// M2): the contact rates i2 and i3, and an officer's phone records a
+	// Three ratings that each count (one per target and rater:
+	// TestRatingsCannotBeStuffed): the contact rates i2 and i3, and an officer's phone records a
 	// second rater's view of i2 with the contact's rate code.
 	var codes confirmationCodeAnswer
 	e.call("GET", "/v1/issues/i2/confirmation-code", e.login("contactA").AccessToken, nil).json(t, &codes)

@@ -24,7 +24,7 @@ func raiseAndDispatch(t *testing.T, e *idEnv, off *device, pid, id string) {
 	off.pull()
 }
 
-// TestIssueEventsEndedPairingREST is issue 18 L1: the console's event
+// TestIssueEventsEndedPairingREST: the console's event
 // route refuses a write into an ended pairing, as push does (one rule:
 // Policy through mayWrite).
 func TestIssueEventsEndedPairingREST(t *testing.T) {
@@ -45,7 +45,7 @@ func TestIssueEventsEndedPairingREST(t *testing.T) {
 	wantResults(t, "the same by push", ans, "rejected forbidden collection")
 }
 
-// TestClockAheadCannotPin is issue 18 M4 (SECURITY.md 13): a change
+// TestClockAheadCannotPin (SECURITY.md 13): a change
 // stamped far beyond syncproto.MaxClockAhead of the server's clock is
 // clamped where its stamp counts — an issue event's place in the order is
 // at most MaxClockAhead after the server received it — so it cannot pin
@@ -60,7 +60,7 @@ func TestClockAheadCannotPin(t *testing.T) {
 	at := e.now().UTC().Format(time.RFC3339)
 	_, ans := off.push(off.setAt(time.UnixMilli(1<<53-1), "issue_events", "e-pinned", pid, map[string]any{"issue": "i1", "type": "responded",
 		"resolution": "solved", "by": "u-officerA", "role": "officer", "at": at}))
-	wantResults(t, "a response stamped 2^53-1 ms (answered, as issue 11 decided: nothing recorded is lost)", ans, "applied")
+	wantResults(t, "a response stamped 2^53-1 ms (answered: nothing recorded is lost)", ans, "applied")
 
 	admin := e.login("adminA").AccessToken
 	closeIt := func() result {
@@ -119,7 +119,7 @@ func mustValues(t *testing.T, f map[string]any) map[string]json.RawMessage {
 	return v
 }
 
-// TestEventTimes is issue 18 M3: a dispatch cannot set a due date in the
+// TestEventTimes: a dispatch cannot set a due date in the
 // past; device times before the pairing existed are refused; a response
 // dated before its dispatch counts at the dispatch in the figures.
 func TestEventTimes(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 )
 
 // TestCommonPasswordsRefused: activation and password change refuse a
-// common password (issue 18 hardening, ASVS 5 V6.2.4) with a 400 saying
+// common password (ASVS 5 V6.2.4) with a 400 saying
 // why, and set nothing.
 func TestCommonPasswordsRefused(t *testing.T) {
 	e := newIDEnv(t)
@@ -41,7 +41,7 @@ func TestCommonPasswordsRefused(t *testing.T) {
 	}
 }
 
-// TestLoginNamesUnambiguous is issue 18 L3: a user name can never equal a
+// TestLoginNamesUnambiguous: a user name can never equal a
 // phone number (someone else's phone would otherwise sign in as the name's
 // owner).
 func TestLoginNamesUnambiguous(t *testing.T) {
@@ -70,7 +70,7 @@ func TestLoginNamesUnambiguous(t *testing.T) {
 	// TestPhoneNotAnOracle (phones are not unique, so neither is refused).
 }
 
-// TestAnswerHeaders (issue 18 hardening, SECURITY.md 15): nosniff on every
+// TestAnswerHeaders (SECURITY.md 15): nosniff on every
 // answer; no-store on tokens and personal data (every /v1/ JSON answer);
 // photos cached privately and briefly, never for a year; a CSP with
 // connect-src 'self' and frame-ancestors 'none' on every HTML page, the

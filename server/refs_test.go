@@ -47,7 +47,7 @@ func pushRefusal(ans syncproto.PushAnswer, id string) string {
 	return strings.Join([]string{string(e.Code), e.Reason, e.Field, strings.ReplaceAll(e.Message, id, "<id>")}, "|")
 }
 
-// TestReferencesInScope is SECURITY.md 11 (issue 18 H1): every reference in
+// TestReferencesInScope is SECURITY.md 11: every reference in
 // a write, by REST or by push, is refused when it names something outside
 // the writer's scope, with exactly the answer of a reference to nothing.
 func TestReferencesInScope(t *testing.T) {
@@ -197,7 +197,7 @@ func communityA(t *testing.T, e *idEnv) string {
 	return e.create(t, "/v1/counterparties", e.login("adminA").AccessToken, map[string]any{"kind": "community", "name": "A 区某社区", "org_unit": "unitA"})
 }
 
-// TestOverviewOrgTreeInScope is issue 18 L2: the overview's org_unit= does
+// TestOverviewOrgTreeInScope: the overview's org_unit= does
 // not read the org tree outside the caller's subtree, for any role, and a
 // unit outside it answers exactly as an unknown one.
 func TestOverviewOrgTreeInScope(t *testing.T) {
@@ -231,7 +231,7 @@ func TestOverviewOrgTreeInScope(t *testing.T) {
 // TestRemovedOfficerOnlyEarlierChanges: an officer in their removal grace
 // pushes what they recorded before the removal, not what they record after
 // it; and a pushed record whose id is taken in another pairing is refused
-// without naming that pairing (issue 18 hardening).
+// without naming that pairing (an answer must not tell what exists elsewhere).
 func TestRemovedOfficerOnlyEarlierChanges(t *testing.T) {
 	e := newIDEnv(t)
 	pairingsFixture(t, e)

@@ -10,7 +10,8 @@ import (
 
 // TestDuplicateKeysRefused: a REST body holding a key twice, two keys that
 // differ only in case, or a key naming a field in another case is refused
-// (issue 18 hardening), as the push decoder refuses duplicate keys.
+// as the push decoder refuses duplicate keys: a body must mean one thing
+// to every reader of it.
 func TestDuplicateKeysRefused(t *testing.T) {
 	e := newDomainEnv(t)
 	admin := e.login("adminA").AccessToken

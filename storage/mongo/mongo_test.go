@@ -394,7 +394,7 @@ func TestCommitBodyInTransactionOrder(t *testing.T) {
 }
 
 // TestPhoneIndexNotUnique: a database whose users' phone index is unique
-// (as Open made it before issue 18 L3) gets a non-unique one when opened,
+// (as an older Open made it) gets a non-unique one when opened,
 // and two users may then share a phone; opening again changes nothing.
 // Runs on FerretDB, and on $MONGODB_URI when set.
 func TestPhoneIndexNotUnique(t *testing.T) {

@@ -141,7 +141,7 @@ func noiseJPEG(t testing.TB, seed int) []byte {
 	return b.Bytes()
 }
 
-// TestDependenciesDown (issue 11, SECURITY.md 8): pairsyncd on MongoDB
+// TestDependenciesDown (SECURITY.md 8): pairsyncd on MongoDB
 // (FerretDB) and MinIO, each behind a proxy that can make it slow. MinIO
 // stopped, FerretDB stopped, MinIO slow, FerretDB slow, one after the
 // other: the routes that need the dependency answer 503 with Retry-After

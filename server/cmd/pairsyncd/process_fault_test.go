@@ -24,7 +24,7 @@ import (
 	"github.com/pairsync/pairsync/storage/bolt"
 )
 
-// The fault tests (issue 11) run pairsyncd as a real process: the test
+// The fault tests run pairsyncd as a real process: the test
 // binary re-executed with envChild set runs TestPairsyncdChild, which is
 // pairsyncd's main on the environment it is given. A SIGKILL then kills a
 // process, not a goroutine: no deferred close, no flush.

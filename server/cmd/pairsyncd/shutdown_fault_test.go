@@ -107,7 +107,7 @@ func (p *pushed) send(hc *http.Client, base string) error {
 	return nil
 }
 
-// TestGracefulShutdownInFlight (issue 11, SECURITY.md 9): SIGTERM while 100
+// TestGracefulShutdownInFlight (SECURITY.md 9): SIGTERM while 100
 // devices push batches spanning two pairings. The process exits cleanly
 // within 15 s; then, on disk, every change has its receipt exactly when its
 // record holds it (no half-applied batch), every acknowledged push is

@@ -1,4 +1,4 @@
-// 25 — told by a notification (issue 17), every step through the screens:
+// 25 — told by a notification, every step through the screens:
 //  1. officer A raises an issue on the phone; the administrator dispatches
 //     it to him in the console;
 //  2. officer A signs for it and answers it in the app;

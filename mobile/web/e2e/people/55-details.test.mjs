@@ -1,4 +1,4 @@
-// The details found in the trial of issue 16, checked on the officer's phone
+// The details that make the app usable, checked on the officer's phone
 // through the screens (signing in with the people of the state file): the
 // pending count of the top bar is the sum of the pairings' counts; the sync
 // progress total never changes during a sync; the saved toast says what
