@@ -14,10 +14,7 @@ import (
 // change nothing; a good push afterwards still lands, and a bad change in
 // an otherwise good batch is rejected alone.
 func TestPushBadInput(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	head := func() uint64 {
 		h, _ := e.db.Head(t.Context(), pid)
 		return h

@@ -49,11 +49,7 @@ func TestFigureRecords(t *testing.T) {
 	off.pull()
 	ev := func(d *device, id, issue, typ string, extra map[string]any) {
 		t.Helper()
-		f := map[string]any{"issue": issue, "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-" + d.user(), "role": roleOf(d.user())}
-		for k, v := range extra {
-			f[k] = v
-		}
-		_, ans := d.push(d.set("issue_events", id, pid, f))
+		_, ans := d.push(d.event(id, pid, issue, typ, extra))
 		wantResults(t, typ+" "+issue, ans, "applied")
 	}
 	ev(off, "e2s", "i2", "signed", nil)

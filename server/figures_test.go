@@ -28,10 +28,7 @@ func raiseAndDispatch(t *testing.T, e *idEnv, off *device, pid, id string) {
 // route refuses a write into an ended pairing, as push does (one rule:
 // Policy through mayWrite).
 func TestIssueEventsEndedPairingREST(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	raiseAndDispatch(t, e, off, pid, "i1")
 	if r := e.call("POST", "/v1/pairings/"+pid+"/end", e.login("adminA").AccessToken, nil); r.status != 200 {
 		t.Fatalf("end: got %d %s", r.status, r.body)
@@ -52,10 +49,7 @@ func TestIssueEventsEndedPairingREST(t *testing.T) {
 // itself last; and an administrator's event is applied or refused with the
 // reason, never appended and silently ignored.
 func TestClockAheadCannotPin(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	raiseAndDispatch(t, e, off, pid, "i1")
 	at := e.now().UTC().Format(time.RFC3339)
 	_, ans := off.push(off.setAt(time.UnixMilli(1<<53-1), "issue_events", "e-pinned", pid, map[string]any{"issue": "i1", "type": "responded",
@@ -123,10 +117,7 @@ func mustValues(t *testing.T, f map[string]any) map[string]json.RawMessage {
 // past; device times before the pairing existed are refused; a response
 // dated before its dispatch counts at the dispatch in the figures.
 func TestEventTimes(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	admin := e.login("adminA").AccessToken
 	_, ans := off.push(off.set("issues", "i1", pid, map[string]any{"title": "诉求", "category": "other", "raised_by": "u-officerA",
 		"raised_at": e.now().UTC().Format(time.RFC3339)}))

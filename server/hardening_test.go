@@ -76,10 +76,7 @@ func TestLoginNamesUnambiguous(t *testing.T) {
 // connect-src 'self' and frame-ancestors 'none' on every HTML page, the
 // placeholder shown when the web app is not built included.
 func TestAnswerHeaders(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	photo := testJPEG(t, 7, 10<<10)
 	_, ans := off.push(off.set("visits", "v-h", pid, map[string]any{"mode": "onsite", "visited_at": time.Now().UTC().Format(time.RFC3339),
 		"officers": []string{"u-officerA"}, "location": map[string]any{"lat": 32, "lng": 118.8}, "photos": manifestOf("image/jpeg", photo)}))

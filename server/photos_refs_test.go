@@ -12,10 +12,7 @@ import (
 // valid header and nothing else is decoded whole before it counts as
 // stored, refused, and not kept.
 func TestPhotoHeaderOnlyRefused(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	whole := testJPEG(t, 11, 20<<10)
 	sos := bytes.Index(whole, []byte{0xFF, 0xDA})
 	if sos < 0 {
