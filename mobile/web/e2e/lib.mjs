@@ -17,6 +17,15 @@ export const users = {
 }
 export const PAIRING = process.env.PAIRSYNC_PAIRING || 'p1'
 
+// cnMonth is the month (2026-03) of d in China time, as the server counts
+// months; addMonths(m, n) the month n after m (n may be negative).
+export const cnMonth = (d = new Date()) => new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 7)
+export function addMonths(m, n) {
+  const [y, mm] = m.split('-').map(Number)
+  const k = y * 12 + mm - 1 + n
+  return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`
+}
+
 export async function launch() {
   if (!URL) throw new Error('PAIRSYNC_URL is not set: run these through go test ./mobile/web/ (TestBrowserJourneys)')
   return chromium.launch({
