@@ -38,7 +38,7 @@ func checkActivation(a storage.Activation) error {
 	if !storage.ValidSHA256(a.CodeHash) {
 		return fmt.Errorf("code hash is not a lowercase hex SHA-256: %w", storage.ErrInvalid)
 	}
-	if err := checkIdent("user id", a.UserID); err != nil {
+	if err := storage.CheckIdent("user id", a.UserID); err != nil {
 		return err
 	}
 	if a.ExpiresAt.IsZero() {
