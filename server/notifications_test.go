@@ -190,7 +190,9 @@ func TestNotificationsPerEvent(t *testing.T) {
 	}
 	dispatch(t, e, "i1") // REST
 	off.pull()
-	ev := func(id, typ string, extra map[string]any) syncproto.Change { return off.event(id, pid, "i1", typ, extra) }
+	ev := func(id, typ string, extra map[string]any) syncproto.Change {
+		return off.event(id, pid, "i1", typ, extra)
+	}
 	answer := []syncproto.Change{ev("e-sign", "signed", nil), ev("e-resp", "responded", map[string]any{"resolution": "solved", "note": "已协调银行授信"})}
 	_, ans := off.push(answer...) // push
 	wantResults(t, "sign and respond", ans, "applied", "applied")
