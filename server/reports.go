@@ -17,7 +17,7 @@ import (
 // reportScope reads what every report starts from: the period (from= and
 // to=), the pairings the caller sees that the filters keep, and the ledger
 // brought up to date.
-func (s *Server) reportScope(c *fiber.Ctx) (from, to pairing.Month, prs []pairing.Pairing, err error) {
+func (s *Server) reportScope(c *fiber.Ctx) (from, to readmodel.Month, prs []pairing.Pairing, err error) {
 	if from, to, err = s.reportPeriod(c); err != nil {
 		return 0, 0, nil, err
 	}
