@@ -169,7 +169,7 @@ func skimVisitAgainstDecode(data []byte, full *syncproto.Record, sk *syncproto.S
 	return got, want, true
 }
 
-// FuzzSkim (issue 11: every decoder fuzzed): the Ledger's skimming of stored
+// FuzzSkim (every decoder has a fuzz target, STYLE.md): the Ledger's skimming of stored
 // records never panics on any bytes; MayBeDeleted never says "no deletes" of
 // a record that holds one; and of every record syncproto decodes, a visit
 // skimmed reads as the decoded visit, an issue or event skimmed holds the
