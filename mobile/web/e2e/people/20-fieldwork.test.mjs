@@ -46,9 +46,6 @@ async function see(page, name, selector) {
   await assertPeopleWords(page, name)
 }
 
-
-// login over REST, to read back and assert only.
-
 const todoItems = (page) => page.$$eval('[data-test=todo-item]', (els) => els.map((e) => ({ kind: e.dataset.kind, to: e.dataset.to, text: e.innerText })))
 
 let ctxA, pageA
