@@ -1002,7 +1002,7 @@ func TestK8sDeployment(t *testing.T) {
 		}
 	}
 	// http on 8080, and the metrics listener (PAIRSYNC_METRICS_ADDR) apart
-	// from it on 9090 (issue 18: never metrics on the public port).
+	// from it on 9090 (never metrics on the public port).
 	if len(c.Ports) != 2 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" ||
 		c.Ports[1].ContainerPort != 9090 || c.Ports[1].Name != "metrics" {
 		t.Errorf("container ports %+v, want http on 8080 and metrics on 9090", c.Ports)

@@ -91,8 +91,8 @@ func (f *faults) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, errInjected // dropAnswer, dropAnswerThenPull
 }
 
-// TestCrashAtEveryStep is issue 8's "kill the engine at every step of a
-// sync (in-process), restart, finish: no change lost or duplicated". A dry
+// TestCrashAtEveryStep kills the engine at every step of a sync
+// (in-process), restarts it and finishes: no change is lost or duplicated. A dry
 // run counts the HTTP steps of one Sync (pushes of 3 changes at most,
 // pull pages of 2 records); then, for every step and every fault mode, a
 // fresh world runs the same Sync cut at that step, the engine is closed

@@ -218,8 +218,8 @@ func TestRemovalPushesThenPurges(t *testing.T) {
 	}
 }
 
-// TestRevokedDevice: a revoked device's push is refused at once (issue 18
-// H2, SECURITY.md item 12: a lost or stolen phone sends nothing more); the
+// TestRevokedDevice: a revoked device's push is refused at once
+// (SECURITY.md item 12: a lost or stolen phone sends nothing more); the
 // engine then wipes, counting what it could not send.
 func TestRevokedDevice(t *testing.T) {
 	w := newWorld(t)

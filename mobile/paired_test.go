@@ -14,8 +14,8 @@ import (
 // A pairing of two officers (here two phones of one officer on p1: the
 // server sees two replicas alike): each records visits, and their syncs
 // alternate, so the partner's commits always land between a phone's last
-// pull and its next push. Issue 20: each phone must receive only its
-// partner's visits, never its own back.
+// pull and its next push. Each phone must receive only its partner's
+// visits, never its own back.
 
 // noteChars are the characters visit notes are made of here.
 var noteChars = []rune(strings.Repeat(benchNotes, 1) + "企业诉求政策走访联络员社区党建融资用工审批项目服务交流反映调研座谈会议")

@@ -26,7 +26,7 @@ func serveInProcess(app *fiber.App, method, uri string, header map[string][]byte
 	return &resp
 }
 
-// FuzzAuthorizationHeader (issue 11, SECURITY.md 1): any Authorization
+// FuzzAuthorizationHeader (SECURITY.md 1): any Authorization
 // header on GET /v1/me of a real server gets 200 only for the one valid
 // token of the seed corpus, and otherwise 401 with the one body every
 // refused credential gets; never a panic or a 5xx.
@@ -67,7 +67,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	})
 }
 
-// FuzzBind (issue 11): the REST decoder, on any body and content type, binds
+// FuzzBind: the REST decoder, on any body and content type, binds
 // the value or refuses it with a 4xx *Error carrying a code and a message;
 // it never panics.
 func FuzzBind(f *testing.F) {

@@ -73,7 +73,7 @@ func scopeOf(user string) string {
 	return user[len(user)-1:]
 }
 
-// TestAuthorizationMatrix (issue 11, SECURITY.md 4), on bolt and MongoDB:
+// TestAuthorizationMatrix (SECURITY.md 4), on bolt and MongoDB:
 // every route with an id, for every user of the two subtrees, on the
 // objects of both pairings. A user of one subtree never succeeds on an
 // object of the other pairing (404, the same as an unknown id); the root

@@ -35,7 +35,7 @@ func jsonKeys(b []byte) map[string]bool {
 	return keys
 }
 
-// TestReadsPerRole (SECURITY.md 4, issue 11): every list and report route,
+// TestReadsPerRole (SECURITY.md 4): every list and report route,
 // read by every role: secrets never appear, phone numbers only to those
 // who manage the account; a contact sees its own counterparty's pairing
 // and nothing of another's, in lists and in pulls.

@@ -30,7 +30,7 @@ func encodePush(t testing.TB, device string, changes ...syncproto.Change) []byte
 	return b
 }
 
-// TestPushForgedIdentity (issue 11): changes that claim another device,
+// TestPushForgedIdentity: changes that claim another device,
 // another user's device, a counter out of order, a replayed counter with
 // other content, or writes the server never accepted are refused with a
 // clear code; a bad change in a batch is rejected alone.
@@ -116,7 +116,7 @@ func TestPushForgedIdentity(t *testing.T) {
 	}
 }
 
-// TestPushTimestamps (issue 11): every time field of every collection,
+// TestPushTimestamps: every time field of every collection,
 // ancient (1970), far in the future (2999), and — for the fields that say
 // when something happened — a day and an hour ahead of the server: each is
 // rejected naming the field, and the valid change beside it lands. A
@@ -254,7 +254,7 @@ func fill(f pairing.FieldSpec, role pairing.Role, user string) any {
 // forbids them; never interpreted.
 var injections = []string{"$where", "$ne", `{"$gt":""}`, "a.b.c", "$$ROOT", "'; db.dropDatabase(); //", "{{7*7}}", "\u0000$x"}
 
-// TestOperatorKeysInEveryField (issue 11, SECURITY.md 8), on bolt and on
+// TestOperatorKeysInEveryField (SECURITY.md 8), on bolt and on
 // MongoDB: every string, text, enum and id field of every synced
 // collection (pairing.Schema) gets each injection, beside a valid change in
 // the same push. The push is answered 200; the injected change is applied

@@ -9,15 +9,12 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestPushBadInput (SECURITY.md 8, issue 11): malformed, oversized and
+// TestPushBadInput (SECURITY.md 8): malformed, oversized and
 // forged pushes get a 4xx with a clear code, never a panic or a 5xx, and
 // change nothing; a good push afterwards still lands, and a bad change in
 // an otherwise good batch is rejected alone.
 func TestPushBadInput(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	head := func() uint64 {
 		h, _ := e.db.Head(t.Context(), pid)
 		return h

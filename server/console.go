@@ -120,15 +120,8 @@ func (s *Server) figureIssues(c *fiber.Ctx) error {
 		slices.Sort(names)
 		return badRequest("figure", "figure must be one of %s", strings.Join(names, ", "))
 	}
-	from, to, err := s.reportPeriod(c)
+	from, to, prs, err := s.reportScope(c)
 	if err != nil {
-		return err
-	}
-	prs, err := s.pairingFilter(c)
-	if err != nil {
-		return err
-	}
-	if err := s.ledger.Refresh(c.UserContext()); err != nil {
 		return err
 	}
 	now := s.now()
@@ -190,11 +183,7 @@ type ratingList struct {
 // (RatingSummary.CountedAt), with a level from 1 to 5, the latest of each
 // (target, rater); newest first.
 func (s *Server) figureRatings(c *fiber.Ctx) error {
-	from, to, err := s.reportPeriod(c)
-	if err != nil {
-		return err
-	}
-	prs, err := s.pairingFilter(c)
+	from, to, prs, err := s.reportScope(c)
 	if err != nil {
 		return err
 	}
@@ -204,9 +193,6 @@ func (s *Server) figureRatings(c *fiber.Ctx) error {
 	}
 	if !pairing.MayRead(principal(c).Role, pairing.CollRatings) {
 		ids = nil
-	}
-	if err := s.ledger.Refresh(c.UserContext()); err != nil {
-		return err
 	}
 	in := inMonths(from, to)
 	var all []readmodel.RatingSummary

@@ -39,7 +39,7 @@ func TestFigureRecords(t *testing.T) {
 		}
 	}
 	// i1 is due in a minute, then the clock passes it: overdue (a dispatch
-	// cannot set a due date in the past, issue 18 M3).
+	// cannot set a due date in the past: TestEventTimes).
 	soon := e.now().Add(time.Minute)
 	dispatch("i1", &soon)
 	dispatch("i2", nil)
@@ -49,11 +49,7 @@ func TestFigureRecords(t *testing.T) {
 	off.pull()
 	ev := func(d *device, id, issue, typ string, extra map[string]any) {
 		t.Helper()
-		f := map[string]any{"issue": issue, "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-" + d.user(), "role": roleOf(d.user())}
-		for k, v := range extra {
-			f[k] = v
-		}
-		_, ans := d.push(d.set("issue_events", id, pid, f))
+		_, ans := d.push(d.event(id, pid, issue, typ, extra))
 		wantResults(t, typ+" "+issue, ans, "applied")
 	}
 	ev(off, "e2s", "i2", "signed", nil)
@@ -65,8 +61,8 @@ func TestFigureRecords(t *testing.T) {
 	if r := e.call("POST", "/v1/issues/i3/events", admin, map[string]any{"type": "closed"}); r.status != 201 {
 		t.Fatalf("close i3: got %d %s", r.status, r.body)
 	}
-	// Three ratings that each count (one per target and rater, issue 18
-	// M2): the contact rates i2 and i3, and an officer's phone records a
+	// Three ratings that each count (one per target and rater:
+	// TestRatingsCannotBeStuffed): the contact rates i2 and i3, and an officer's phone records a
 	// second rater's view of i2 with the contact's rate code.
 	var codes confirmationCodeAnswer
 	e.call("GET", "/v1/issues/i2/confirmation-code", e.login("contactA").AccessToken, nil).json(t, &codes)

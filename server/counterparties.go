@@ -134,26 +134,18 @@ func (s *Server) seesCounterparty(p pairing.Principal, cp pairing.Counterparty) 
 
 // getCounterparty: GET /v1/counterparties/:id — the whole record.
 func (s *Server) getCounterparty(c *fiber.Ctx) error {
-	cp := loaded[pairing.Counterparty](c)
-	r, seq, err := s.getRecord(c.UserContext(), pairing.CollCounterparties, cp.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewRecord(r, seq))
+	return s.recordAnswer(c, pairing.CollCounterparties, loaded[pairing.Counterparty](c).ID)
 }
 
 // createCounterparty: POST /v1/counterparties. An enterprise's id is its
 // 统一社会信用代码, so one enterprise is stored once however many
 // administrators enter it; likely duplicates by name come back as warnings.
 func (s *Server) createCounterparty(c *fiber.Ctx) error {
-	var req fieldsRequest
-	if err := bind(c, &req); err != nil {
+	req, err := adminCreates(c, "counterparties")
+	if err != nil {
 		return err
 	}
 	ctx, p := c.UserContext(), principal(c)
-	if p.Role != pairing.Admin {
-		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only administrators create counterparties")
-	}
 	cp, warnings, err := s.putCounterparty(ctx, p, "", req)
 	if err != nil {
 		return err

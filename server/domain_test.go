@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -16,27 +17,36 @@ import (
 // returns the pairing's id and the counterparty's.
 func domainFixture(t *testing.T, e *idEnv) (pid, cp string) {
 	t.Helper()
+	return elevatorPairing(t, e, map[string]any{"industry": "制造业"}, map[string]any{"user_id": "u-officerA", "primary": true})
+}
+
+// fieldWork is the start of the tests of field work: the identity world,
+// domainFixture's pairing in it, and officerA's phone synced into it.
+func fieldWork(t *testing.T) (e *idEnv, pid string, off *device) {
+	t.Helper()
+	e = newDomainEnv(t)
+	pid, _ = domainFixture(t, e)
+	off = e.device(t, "officerA")
+	off.pull()
+	return e, pid, off
+}
+
+// elevatorPairing creates, through the REST routes as adminA, the
+// enterprise counterparty 南京某某电梯有限公司 of unit A (with cpFields
+// besides) and an active pairing of unit A with it, the officers given and
+// contactA; it returns the pairing's id and the counterparty's.
+func elevatorPairing(t testing.TB, e *idEnv, cpFields map[string]any, officers ...map[string]any) (pid, cp string) {
+	t.Helper()
 	admin := e.login("adminA").AccessToken
-	code := pairing.CompleteCreditCode("91320100MA1" + "ABCDE1")
-	r := e.call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
-		"kind": "enterprise", "name": "南京某某电梯有限公司", "credit_code": code, "org_unit": "unitA", "industry": "制造业"}})
-	if r.status != 201 {
-		t.Fatalf("create counterparty: got %d %s, want 201", r.status, r.body)
-	}
-	var cpAns writeAnswer
-	r.json(t, &cpAns)
+	fields := map[string]any{"kind": "enterprise", "name": "南京某某电梯有限公司", "credit_code": pairing.CompleteCreditCode("91320100MA1" + "ABCDE1"),
+		"org_unit": "unitA"}
+	maps.Copy(fields, cpFields)
+	cp = e.create(t, "/v1/counterparties", admin, fields)
 	// contactA belongs to counterparty "cp-A" in the identity fixture; the
 	// pairing lists them as a contact user explicitly.
-	r = e.call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
-		"name": "税务局一支部 ↔ 某某电梯", "status": "active", "branches": []string{"unitA"}, "counterparties": []string{cpAns.Record.ID},
-		"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "contacts": []string{"u-contactA"},
-		"starts_on": "2026-01-01"}})
-	if r.status != 201 {
-		t.Fatalf("create pairing: got %d %s, want 201", r.status, r.body)
-	}
-	var pAns writeAnswer
-	r.json(t, &pAns)
-	return pAns.Record.ID, cpAns.Record.ID
+	pid = e.create(t, "/v1/pairings", admin, map[string]any{"name": "税务局一支部 ↔ 某某电梯", "status": "active", "branches": []string{"unitA"},
+		"counterparties": []string{cp}, "officers": officers, "contacts": []string{"u-contactA"}, "starts_on": "2026-01-01"})
+	return pid, cp
 }
 
 func wantResults(t *testing.T, what string, ans syncproto.PushAnswer, want ...string) {
@@ -209,11 +219,7 @@ func TestFieldWorkThroughSync(t *testing.T) {
 		t.Fatalf("officer's pull after dispatch: got %v, want the dispatch event", keys)
 	}
 	ev := func(d *device, id, typ string, extra map[string]any) syncproto.Change {
-		f := map[string]any{"issue": "i1", "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-" + d.user(), "role": roleOf(d.user())}
-		for k, v := range extra {
-			f[k] = v
-		}
-		return d.set("issue_events", id, pid, f)
+		return d.event(id, pid, "i1", typ, extra)
 	}
 	_, ans = off.push(ev(off, "e-sign", "signed", nil), ev(off, "e-resp", "responded", map[string]any{"resolution": "solved", "note": "已协调银行授信"}))
 	wantResults(t, "sign and respond", ans, "applied", "applied")
@@ -335,11 +341,8 @@ func TestFieldWorkThroughSync(t *testing.T) {
 // TestSLAJob: overdue and closed-unconfirmed events are appended once,
 // however many times and processes run the job.
 func TestSLAJob(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
+	e, pid, off := fieldWork(t)
 	admin := e.login("adminA").AccessToken
-	off := e.device(t, "officerA")
-	off.pull()
 	at := e.now().UTC().Format(time.RFC3339)
 	_, ans := off.push(off.set("issues", "i1", pid, map[string]any{"title": "用地审批慢", "category": "approval", "raised_by": "u-officerA", "raised_at": at}))
 	wantResults(t, "raise", ans, "applied")
@@ -394,6 +397,16 @@ func TestSLAJob(t *testing.T) {
 
 // user returns the username of the device's user ("officerA").
 func (d *device) user() string { return d.owner }
+
+// event writes, as the device's user in their role and now, the event id of
+// type typ on issue in pairing pid (with extra fields); it returns the
+// change to push.
+func (d *device) event(id, pid, issue, typ string, extra map[string]any) syncproto.Change {
+	d.t.Helper()
+	f := map[string]any{"issue": issue, "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-" + d.user(), "role": roleOf(d.user())}
+	maps.Copy(f, extra)
+	return d.set("issue_events", id, pid, f)
+}
 
 func roleOf(user string) string {
 	for _, r := range []string{"officer", "contact", "admin", "viewer"} {
@@ -459,11 +472,8 @@ func TestDueDaysPerOrgUnit(t *testing.T) {
 // maxWrongCodesSubject wrong codes for that response — a right code too —
 // until the throttle window has passed.
 func TestConfirmationCodeGuessesThrottled(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
+	e, pid, off := fieldWork(t)
 	admin := e.login("adminA").AccessToken
-	off := e.device(t, "officerA")
-	off.pull()
 	at := time.Now().UTC().Format(time.RFC3339)
 	_, ans := off.push(off.set("issues", "i1", pid, map[string]any{"title": "用工难", "category": "talent", "raised_by": "u-officerA", "raised_at": at}))
 	wantResults(t, "raise", ans, "applied")
@@ -471,14 +481,7 @@ func TestConfirmationCodeGuessesThrottled(t *testing.T) {
 		t.Fatalf("dispatch: got %d %s", r.status, r.body)
 	}
 	off.pull()
-	ev := func(id, typ string, extra map[string]any) syncproto.Change {
-		f := map[string]any{"issue": "i1", "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-officerA", "role": "officer"}
-		for k, v := range extra {
-			f[k] = v
-		}
-		return off.set("issue_events", id, pid, f)
-	}
-	_, ans = off.push(ev("e-resp", "responded", map[string]any{"resolution": "solved", "note": "已解决"}))
+	_, ans = off.push(off.event("e-resp", pid, "i1", "responded", map[string]any{"resolution": "solved", "note": "已解决"}))
 	wantResults(t, "respond", ans, "applied")
 	var codes confirmationCodeAnswer
 	e.call("GET", "/v1/issues/i1/confirmation-code", e.login("contactA").AccessToken, nil).json(t, &codes)
@@ -493,7 +496,7 @@ func TestConfirmationCodeGuessesThrottled(t *testing.T) {
 		if guess == codes.Code {
 			continue
 		}
-		guesses = append(guesses, ev(fmt.Sprintf("e-guess-%d", n), "confirmed", map[string]any{"response": "e-resp", "code": guess}))
+		guesses = append(guesses, off.event(fmt.Sprintf("e-guess-%d", n), pid, "i1", "confirmed", map[string]any{"response": "e-resp", "code": guess}))
 		if len(want) < maxWrongCodesSubject {
 			want = append(want, "rejected forbidden code")
 		} else {
@@ -502,12 +505,12 @@ func TestConfirmationCodeGuessesThrottled(t *testing.T) {
 	}
 	_, ans = off.push(guesses...)
 	wantResults(t, "guesses", ans, want...)
-	_, ans = off.push(ev("e-conf", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
+	_, ans = off.push(off.event("e-conf", pid, "i1", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
 	wantResults(t, "the right code while throttled", ans, "rejected rate_limited code")
 
 	e.advance(throttleWindow + time.Minute)
 	off = e.device(t, "officerA") // the first phone's access token has expired
 	off.pull()
-	_, ans = off.push(ev("e-conf2", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
+	_, ans = off.push(off.event("e-conf2", pid, "i1", "confirmed", map[string]any{"response": "e-resp", "code": codes.Code}))
 	wantResults(t, "the right code after the window", ans, "applied")
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestClassifyDependencyTransportErrors (issue 11): an error of a
+// TestClassifyDependencyTransportErrors: an error of a
 // dependency's transport that its adapter left unclassified — MinIO
 // stopping closes the connection a request was sent on ("http: server
 // closed idle connection"), refuses or resets one — answers 503 with

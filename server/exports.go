@@ -25,16 +25,12 @@ import (
 // handler has returned (and its request deadline with it).
 const exportTimeout = 15 * time.Minute
 
-// exportable refuses officers and contacts: exports are for administrators
-// and viewers (领导).
-func exportable(c *fiber.Ctx) error {
-	if r := principal(c).Role; r != pairing.Admin && r != pairing.Viewer {
-		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "exports are for administrators and viewers")
-	}
-	return nil
-}
-
+// exportFormat begins every export: it refuses officers and contacts
+// (exports are for administrators and viewers, 领导) and reads ?format=.
 func exportFormat(c *fiber.Ctx) (sheets.Format, error) {
+	if r := principal(c).Role; r != pairing.Admin && r != pairing.Viewer {
+		return "", errorf(http.StatusForbidden, syncproto.CodeForbidden, "exports are for administrators and viewers")
+	}
 	f, err := sheets.ParseFormat(c.Query("format"))
 	if err != nil {
 		return "", badRequest("format", "format must be xlsx or csv")
@@ -94,7 +90,8 @@ type exportNames struct {
 	users map[string]string
 }
 
-func (s *Server) exportNames(ctx context.Context) (*exportNames, error) {
+// The users named are looked up now, while the request's context lasts.
+func (s *Server) exportNames(ctx context.Context, users []string) (*exportNames, error) {
 	units, err := s.store.OrgUnits(ctx, "")
 	if err != nil {
 		return nil, err
@@ -103,28 +100,23 @@ func (s *Server) exportNames(ctx context.Context) (*exportNames, error) {
 	for _, u := range units {
 		n.units[u.ID] = u.Name
 	}
-	return n, nil
-}
-
-// loadUsers looks the users up now, while the request's context lasts.
-func (n *exportNames) loadUsers(ctx context.Context, ids ...string) error {
-	for _, id := range ids {
+	for _, id := range users {
 		if _, ok := n.users[id]; ok || id == "" {
 			continue
 		}
-		u, err := n.s.store.User(ctx, id)
+		u, err := s.store.User(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			n.users[id] = id
 		case err != nil:
-			return err
+			return nil, err
 		case u.Name != "":
 			n.users[id] = u.Name
 		default:
 			n.users[id] = u.Username
 		}
 	}
-	return nil
+	return n, nil
 }
 
 func (n *exportNames) user(id string) string {
@@ -135,21 +127,27 @@ func (n *exportNames) user(id string) string {
 }
 
 func (n *exportNames) userList(ids []string) string {
+	return nameList(ids, n.user)
+}
+
+// nameList shows ids as their names, in a cell: 张三、李四.
+func nameList(ids []string, name func(id string) string) string {
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = n.user(id)
+		out[i] = name(id)
 	}
 	return strings.Join(out, "、")
 }
 
-func (n *exportNames) unitList(ids []string) string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		if out[i] = n.units[id]; out[i] == "" {
-			out[i] = id
-		}
+func (n *exportNames) unit(id string) string {
+	if v := n.units[id]; v != "" {
+		return v
 	}
-	return strings.Join(out, "、")
+	return id
+}
+
+func (n *exportNames) unitList(ids []string) string {
+	return nameList(ids, n.unit)
 }
 
 func (n *exportNames) counterparty(id string) string {
@@ -160,11 +158,7 @@ func (n *exportNames) counterparty(id string) string {
 }
 
 func (n *exportNames) counterpartyList(ids []string) string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = n.counterparty(id)
-	}
-	return strings.Join(out, "、")
+	return nameList(ids, n.counterparty)
 }
 
 func (n *exportNames) pairing(id string) string {
@@ -172,6 +166,16 @@ func (n *exportNames) pairing(id string) string {
 		return pr.Name
 	}
 	return id
+}
+
+// exportedRecord reads a record an export has listed; ok is false when it
+// has been deleted since, and the export leaves its row out.
+func (s *Server) exportedRecord(ctx context.Context, collection, id string) (r syncproto.Record, ok bool, err error) {
+	r, _, err = s.getRecord(ctx, collection, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return syncproto.Record{}, false, nil
+	}
+	return r, err == nil, err
 }
 
 // zhLabel is the Chinese label of an enum value (the value itself when unknown).
@@ -232,9 +236,6 @@ func exportColumns(headers ...string) []sheets.Column {
 // keep, with its figures over the period's months (from= and to=; all
 // months when not given).
 func (s *Server) exportPairings(c *fiber.Ctx) error {
-	if err := exportable(c); err != nil {
-		return err
-	}
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
@@ -251,14 +252,13 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
-	nm, err := s.exportNames(ctx)
+	var officers []string
+	for _, pr := range list {
+		officers = append(officers, pr.Officers...)
+	}
+	nm, err := s.exportNames(ctx, officers)
 	if err != nil {
 		return err
-	}
-	for _, pr := range list {
-		if err := nm.loadUsers(ctx, pr.Officers...); err != nil {
-			return err
-		}
 	}
 	now := s.now()
 	fromM, toM, period := readmodel.Month(0), readmodel.MonthOf(now.Add(48*time.Hour))+1, "全部"
@@ -303,9 +303,6 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 
 // exportVisits: GET /v1/exports/visits — one row per visit, newest first.
 func (s *Server) exportVisits(c *fiber.Ctx) error {
-	if err := exportable(c); err != nil {
-		return err
-	}
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
@@ -319,14 +316,13 @@ func (s *Server) exportVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	nm, err := s.exportNames(ctx)
+	var officers []string
+	for _, v := range visits {
+		officers = append(officers, v.Officers...)
+	}
+	nm, err := s.exportNames(ctx, officers)
 	if err != nil {
 		return err
-	}
-	for _, v := range visits {
-		if err := nm.loadUsers(ctx, v.Officers...); err != nil {
-			return err
-		}
 	}
 	vl := func(field string) string { return fieldLabel(pairing.CollVisits, field).ZH }
 	header := exportColumns("结对", vl("counterparty"), vl("title"), vl("officers"), vl("mode"), vl("visited_at"), vl("received_at"),
@@ -339,12 +335,12 @@ func (s *Server) exportVisits(c *fiber.Ctx) error {
 		for _, v := range visits {
 			// What the summary does not keep is read from the record, one
 			// at a time.
-			r, _, err := s.getRecord(ctx, pairing.CollVisits, v.ID)
-			if errors.Is(err, storage.ErrNotFound) {
-				continue // deleted since
-			}
+			r, ok, err := s.exportedRecord(ctx, pairing.CollVisits, v.ID)
 			if err != nil {
 				return err
+			}
+			if !ok {
+				continue
 			}
 			status := v.Status
 			if status == "" {
@@ -422,9 +418,6 @@ var issueStatusNames = map[pairing.IssueStatus]string{
 // exportIssues: GET /v1/exports/issues — one row per issue with its derived
 // state, in the order of the issue list (overdue first).
 func (s *Server) exportIssues(c *fiber.Ctx) error {
-	if err := exportable(c); err != nil {
-		return err
-	}
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
@@ -435,16 +428,15 @@ func (s *Server) exportIssues(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	issues := s.ledger.Issues(ids, f)
-	nm, err := s.exportNames(ctx)
-	if err != nil {
-		return err
-	}
+	var handlers []string
 	for _, is := range issues {
 		if is.State.HandlerName == "" {
-			if err := nm.loadUsers(ctx, is.State.Handler); err != nil {
-				return err
-			}
+			handlers = append(handlers, is.State.Handler)
 		}
+	}
+	nm, err := s.exportNames(ctx, handlers)
+	if err != nil {
+		return err
 	}
 	now := s.now()
 	il := func(field string) string { return fieldLabel(pairing.CollIssues, field).ZH }
@@ -488,9 +480,6 @@ func (s *Server) exportIssues(c *fiber.Ctx) error {
 // exportProjects: GET /v1/exports/projects — one row per practical project,
 // by pairing: which pairings have completed which projects.
 func (s *Server) exportProjects(c *fiber.Ctx) error {
-	if err := exportable(c); err != nil {
-		return err
-	}
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
@@ -501,14 +490,13 @@ func (s *Server) exportProjects(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	projects := s.ledger.Projects(ids, f)
-	nm, err := s.exportNames(ctx)
+	owners := make([]string, len(projects))
+	for i, p := range projects {
+		owners[i] = p.Owner
+	}
+	nm, err := s.exportNames(ctx, owners)
 	if err != nil {
 		return err
-	}
-	for _, p := range projects {
-		if err := nm.loadUsers(ctx, p.Owner); err != nil {
-			return err
-		}
 	}
 	pl := func(field string) string { return fieldLabel(pairing.CollProjects, field).ZH }
 	header := exportColumns("结对", "共建单位", pl("title"), pl("category"), pl("status"), pl("owner"), pl("planned_end"), pl("completed_at"),
@@ -549,9 +537,6 @@ func (s *Server) exportProjects(c *fiber.Ctx) error {
 // template's 共建单位 sheet, so an export can be edited and imported
 // elsewhere; 所在结对 names the pairings the caller sees it in.
 func (s *Server) exportCounterparties(c *fiber.Ctx) error {
-	if err := exportable(c); err != nil {
-		return err
-	}
 	format, err := exportFormat(c)
 	if err != nil {
 		return err
@@ -562,7 +547,7 @@ func (s *Server) exportCounterparties(c *fiber.Ctx) error {
 	}
 	slices.SortStableFunc(list, func(a, b pairing.Counterparty) int { return strings.Compare(a.Name, b.Name) })
 	ctx := c.UserContext()
-	nm, err := s.exportNames(ctx)
+	nm, err := s.exportNames(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -584,17 +569,14 @@ func (s *Server) exportCounterparties(c *fiber.Ctx) error {
 		}
 		for _, cp := range list {
 			// Contacts and note are not in the directory: read the record.
-			r, _, err := s.getRecord(ctx, pairing.CollCounterparties, cp.ID)
-			if errors.Is(err, storage.ErrNotFound) {
-				continue // deleted since
-			}
+			r, ok, err := s.exportedRecord(ctx, pairing.CollCounterparties, cp.ID)
 			if err != nil {
 				return err
 			}
-			unit := nm.units[cp.OrgUnit]
-			if unit == "" {
-				unit = cp.OrgUnit
+			if !ok {
+				continue
 			}
+			unit := nm.unit(cp.OrgUnit)
 			names := in[cp.ID]
 			slices.Sort(names)
 			if err := w.Row(zhLabel(pairing.CounterpartyKinds, cp.Kind), cp.Name, cp.CreditCode, unit, cp.Address, cp.Industry,

@@ -38,25 +38,15 @@ func seedExports(t *testing.T, e *idEnv) exportFixture {
 	fx := exportFixture{admin: e.login("adminA").AccessToken, viewer: e.login("viewerA").AccessToken, now: now, code: creditCode(1),
 		visit1: now.Add(-2 * time.Hour), visit2: now.Add(-time.Hour), issue1: now.Add(-2 * time.Hour), issue2: now.Add(-time.Hour),
 		dispatched: now.Add(-time.Hour), due: now.Add(-30 * time.Minute), completed: now.Add(-time.Hour)}
-	post := func(token, path string, fields map[string]any) string {
-		t.Helper()
-		r := e.call("POST", path, token, map[string]any{"fields": fields})
-		if r.status != 201 {
-			t.Fatalf("POST %s: got %d %s, want 201", path, r.status, r.body)
-		}
-		var a writeAnswer
-		r.json(t, &a)
-		return a.Record.ID
-	}
-	post(fx.admin, "/v1/counterparties", map[string]any{"kind": "enterprise", "name": "甲科技有限公司", "credit_code": fx.code, "org_unit": "unitA",
+	e.create(t, "/v1/counterparties", fx.admin, map[string]any{"kind": "enterprise", "name": "甲科技有限公司", "credit_code": fx.code, "org_unit": "unitA",
 		"industry": "软件", "address": "南京市玄武区 1 号", "contacts": []map[string]any{{"name": "张三", "title": "总经理"}, {"name": "李四"}}, "note": "重点企业"})
-	fx.comm = post(fx.admin, "/v1/counterparties", map[string]any{"kind": "community", "name": "幸福社区", "org_unit": "unitA"})
-	fx.p1 = post(fx.admin, "/v1/pairings", map[string]any{"name": "结对一", "status": "active", "branches": []string{"unitA"},
+	fx.comm = e.create(t, "/v1/counterparties", fx.admin, map[string]any{"kind": "community", "name": "幸福社区", "org_unit": "unitA"})
+	fx.p1 = e.create(t, "/v1/pairings", fx.admin, map[string]any{"name": "结对一", "status": "active", "branches": []string{"unitA"},
 		"counterparties": []string{fx.code, fx.comm}, "officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "starts_on": "2026-03-01"})
-	fx.p2 = post(fx.admin, "/v1/pairings", map[string]any{"name": "结对二", "branches": []string{"unitA"}, "counterparties": []string{fx.code}})
+	fx.p2 = e.create(t, "/v1/pairings", fx.admin, map[string]any{"name": "结对二", "branches": []string{"unitA"}, "counterparties": []string{fx.code}})
 	adminB := e.login("adminB").AccessToken
-	commB := post(adminB, "/v1/counterparties", map[string]any{"kind": "community", "name": "B 社区", "org_unit": "unitB"})
-	post(adminB, "/v1/pairings", map[string]any{"name": "结对三", "status": "active", "branches": []string{"unitB"}, "counterparties": []string{commB},
+	commB := e.create(t, "/v1/counterparties", adminB, map[string]any{"kind": "community", "name": "B 社区", "org_unit": "unitB"})
+	e.create(t, "/v1/pairings", adminB, map[string]any{"name": "结对三", "status": "active", "branches": []string{"unitB"}, "counterparties": []string{commB},
 		"officers": []map[string]any{{"user_id": "u-officerB", "primary": true}}})
 
 	officer := pairing.Principal{UserID: "u-officerA", Role: pairing.Officer, OrgPath: e.units["A"].Path}

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// The answer-field allowlist (SECURITY.md 4, issue 11): every JSON member
+// The answer-field allowlist (SECURITY.md 4): every JSON member
 // name any read route answers a role with must be listed for that role in
 // testdata/response-fields.txt. A new member in an answer — a phone number,
 // an internal flag, a hash — fails TestAuthorizationMatrix until someone

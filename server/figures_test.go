@@ -11,26 +11,6 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// setAt is device.set with the device's clock at clock.
-func (d *device) setAt(clock time.Time, collection, id, pid string, fields map[string]any) syncproto.Change {
-	d.t.Helper()
-	k := collection + "/" + id
-	cur, ok := d.view[k]
-	if !ok {
-		cur = syncproto.NewRecord(collection, id, pid)
-	}
-	vals, err := jsonValues(fields)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	next, w, err := d.w.Set(cur, vals, clock)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	d.view[k] = next
-	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}
-}
-
 // raiseAndDispatch raises issue id in pid from officerA's phone and
 // dispatches it to officerA from the console.
 func raiseAndDispatch(t *testing.T, e *idEnv, off *device, pid, id string) {
@@ -44,14 +24,11 @@ func raiseAndDispatch(t *testing.T, e *idEnv, off *device, pid, id string) {
 	off.pull()
 }
 
-// TestIssueEventsEndedPairingREST is issue 18 L1: the console's event
+// TestIssueEventsEndedPairingREST: the console's event
 // route refuses a write into an ended pairing, as push does (one rule:
 // Policy through mayWrite).
 func TestIssueEventsEndedPairingREST(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	raiseAndDispatch(t, e, off, pid, "i1")
 	if r := e.call("POST", "/v1/pairings/"+pid+"/end", e.login("adminA").AccessToken, nil); r.status != 200 {
 		t.Fatalf("end: got %d %s", r.status, r.body)
@@ -65,22 +42,19 @@ func TestIssueEventsEndedPairingREST(t *testing.T) {
 	wantResults(t, "the same by push", ans, "rejected forbidden collection")
 }
 
-// TestClockAheadCannotPin is issue 18 M4 (SECURITY.md 13): a change
+// TestClockAheadCannotPin (SECURITY.md 13): a change
 // stamped far beyond syncproto.MaxClockAhead of the server's clock is
 // clamped where its stamp counts — an issue event's place in the order is
 // at most MaxClockAhead after the server received it — so it cannot pin
 // itself last; and an administrator's event is applied or refused with the
 // reason, never appended and silently ignored.
 func TestClockAheadCannotPin(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	raiseAndDispatch(t, e, off, pid, "i1")
 	at := e.now().UTC().Format(time.RFC3339)
 	_, ans := off.push(off.setAt(time.UnixMilli(1<<53-1), "issue_events", "e-pinned", pid, map[string]any{"issue": "i1", "type": "responded",
 		"resolution": "solved", "by": "u-officerA", "role": "officer", "at": at}))
-	wantResults(t, "a response stamped 2^53-1 ms (answered, as issue 11 decided: nothing recorded is lost)", ans, "applied")
+	wantResults(t, "a response stamped 2^53-1 ms (answered: nothing recorded is lost)", ans, "applied")
 
 	admin := e.login("adminA").AccessToken
 	closeIt := func() result {
@@ -139,14 +113,11 @@ func mustValues(t *testing.T, f map[string]any) map[string]json.RawMessage {
 	return v
 }
 
-// TestEventTimes is issue 18 M3: a dispatch cannot set a due date in the
+// TestEventTimes: a dispatch cannot set a due date in the
 // past; device times before the pairing existed are refused; a response
 // dated before its dispatch counts at the dispatch in the figures.
 func TestEventTimes(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	admin := e.login("adminA").AccessToken
 	_, ans := off.push(off.set("issues", "i1", pid, map[string]any{"title": "诉求", "category": "other", "raised_by": "u-officerA",
 		"raised_at": e.now().UTC().Format(time.RFC3339)}))

@@ -9,7 +9,7 @@ import (
 )
 
 // TestCommonPasswordsRefused: activation and password change refuse a
-// common password (issue 18 hardening, ASVS 5 V6.2.4) with a 400 saying
+// common password (ASVS 5 V6.2.4) with a 400 saying
 // why, and set nothing.
 func TestCommonPasswordsRefused(t *testing.T) {
 	e := newIDEnv(t)
@@ -41,7 +41,7 @@ func TestCommonPasswordsRefused(t *testing.T) {
 	}
 }
 
-// TestLoginNamesUnambiguous is issue 18 L3: a user name can never equal a
+// TestLoginNamesUnambiguous: a user name can never equal a
 // phone number (someone else's phone would otherwise sign in as the name's
 // owner).
 func TestLoginNamesUnambiguous(t *testing.T) {
@@ -70,16 +70,13 @@ func TestLoginNamesUnambiguous(t *testing.T) {
 	// TestPhoneNotAnOracle (phones are not unique, so neither is refused).
 }
 
-// TestAnswerHeaders (issue 18 hardening, SECURITY.md 15): nosniff on every
+// TestAnswerHeaders (SECURITY.md 15): nosniff on every
 // answer; no-store on tokens and personal data (every /v1/ JSON answer);
 // photos cached privately and briefly, never for a year; a CSP with
 // connect-src 'self' and frame-ancestors 'none' on every HTML page, the
 // placeholder shown when the web app is not built included.
 func TestAnswerHeaders(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	photo := testJPEG(t, 7, 10<<10)
 	_, ans := off.push(off.set("visits", "v-h", pid, map[string]any{"mode": "onsite", "visited_at": time.Now().UTC().Format(time.RFC3339),
 		"officers": []string{"u-officerA"}, "location": map[string]any{"lat": 32, "lng": 118.8}, "photos": manifestOf("image/jpeg", photo)}))

@@ -123,6 +123,19 @@ func (e *idEnv) call(method, path, token string, body any, hdr ...string) result
 	return result{status: r.Status, body: r.Body, header: r.Header}
 }
 
+// create POSTs {"fields": fields} to path as token, fails the test unless
+// the record is created (201), and returns its id.
+func (e *idEnv) create(t testing.TB, path, token string, fields map[string]any) string {
+	t.Helper()
+	r := e.call("POST", path, token, map[string]any{"fields": fields})
+	if r.status != 201 {
+		t.Fatalf("POST %s: got %d %s, want 201", path, r.status, r.body)
+	}
+	var a writeAnswer
+	r.json(t, &a)
+	return a.Record.ID
+}
+
 func (e *idEnv) login(user string) tokenResponse {
 	e.t.Helper()
 	var tr tokenResponse

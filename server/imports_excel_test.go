@@ -99,8 +99,8 @@ func TestImportAbsurdRowIndex(t *testing.T) {
 	}
 }
 
-// Excel, WPS and LibreOffice as administrators use them (issue 16): date
-// cells in whatever pattern, a credit code that became a number, .ods.
+// Excel, WPS and LibreOffice as administrators use them: date cells in
+// whatever pattern, a credit code that became a number, .ods.
 func TestImportExcelAsPeopleUseIt(t *testing.T) {
 	e := newImportExportEnv(t)
 	admin := e.login("adminA").AccessToken

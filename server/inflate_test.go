@@ -36,7 +36,7 @@ func (d *device) pushBody(changes ...syncproto.Change) []byte {
 }
 
 // TestPushGzip: a push body sent with Content-Encoding: gzip is taken as
-// the same push sent plain (issue 20): applied, committed, pulled by
+// the same push sent plain: applied, committed, pulled by
 // another device, and answered again byte for byte when replayed plain.
 func TestPushGzip(t *testing.T) {
 	e := newIDEnv(t)

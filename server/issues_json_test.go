@@ -10,8 +10,8 @@ import (
 )
 
 // GET /v1/issues/{id} names every member in snake_case like every other
-// answer, and shows a time not reached as null (issue 16: it sent Go's
-// field names, DispatchedAt, and 0001-01-01T00:00:00Z).
+// answer, and shows a time not reached as null — never Go's field names
+// (DispatchedAt) or Go's zero time (0001-01-01T00:00:00Z).
 func TestIssueDetailJSON(t *testing.T) {
 	e := newImportExportEnv(t)
 	fx := seedExports(t, e)

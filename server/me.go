@@ -11,10 +11,16 @@ import (
 func (s *Server) me(c *fiber.Ctx) error {
 	ctx, cl := c.UserContext(), claims(c)
 	u, err := s.store.User(ctx, cl.Subject)
+	return s.meAnswer(c, u, err)
+}
+
+// meAnswer answers with u as the person sees themselves (their org unit's
+// path included), or with err when reading or writing u failed.
+func (s *Server) meAnswer(c *fiber.Ctx, u storage.User, err error) error {
 	if err != nil {
 		return err
 	}
-	path, err := s.orgPath(ctx, u.OrgUnit)
+	path, err := s.orgPath(c.UserContext(), u.OrgUnit)
 	if err != nil {
 		return err
 	}
@@ -47,19 +53,11 @@ func (s *Server) patchMe(c *fiber.Ctx) error {
 	default:
 		return badRequest("language", "language must be \"zh\" (Chinese) or \"en\" (English)")
 	}
-	ctx := c.UserContext()
-	u, err := s.updateUser(ctx, claims(c).Subject, func(u *storage.User) error {
+	u, err := s.updateUser(c.UserContext(), claims(c).Subject, func(u *storage.User) error {
 		u.Language = lang
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	path, err := s.orgPath(ctx, u.OrgUnit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s.viewUser(u, path, true))
+	return s.meAnswer(c, u, err)
 }
 
 type changePasswordRequest struct {

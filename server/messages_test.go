@@ -29,7 +29,7 @@ func TestLanguage(t *testing.T) {
 	}
 }
 
-// TestServerWordsFollowAcceptLanguage: issue 16. The server's text —
+// TestServerWordsFollowAcceptLanguage: the server's text —
 // the credit-code check, a project move, a validation refusal in a push, a
 // plain wire error — is Chinese when the request prefers zh or says
 // nothing, English when it prefers en, and the refusal carries its reason

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/notify"
-	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -135,26 +134,7 @@ func notifyPairing(t testing.TB, e *idEnv) (pid, cp string) {
 		t.Fatal(err)
 	}
 	e.users["officerA2"] = u
-	admin := e.login("adminA").AccessToken
-	code := pairing.CompleteCreditCode("91320100MA1" + "ABCDE1")
-	r := e.call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
-		"kind": "enterprise", "name": "南京某某电梯有限公司", "credit_code": code, "org_unit": "unitA"}})
-	if r.status != 201 {
-		t.Fatalf("create counterparty: got %d %s, want 201", r.status, r.body)
-	}
-	var cpAns writeAnswer
-	r.json(t, &cpAns)
-	r = e.call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
-		"name": "税务局一支部 ↔ 某某电梯", "status": "active", "branches": []string{"unitA"}, "counterparties": []string{cpAns.Record.ID},
-		"officers":  []map[string]any{{"user_id": "u-officerA", "primary": true}, {"user_id": "u-officerA2"}},
-		"contacts":  []string{"u-contactA"},
-		"starts_on": "2026-01-01"}})
-	if r.status != 201 {
-		t.Fatalf("create pairing: got %d %s, want 201", r.status, r.body)
-	}
-	var pAns writeAnswer
-	r.json(t, &pAns)
-	return pAns.Record.ID, cpAns.Record.ID
+	return elevatorPairing(t, e, nil, map[string]any{"user_id": "u-officerA", "primary": true}, map[string]any{"user_id": "u-officerA2"})
 }
 
 // raiseIssues pushes, from officerA's phone, a visit citing n issues.
@@ -211,11 +191,7 @@ func TestNotificationsPerEvent(t *testing.T) {
 	dispatch(t, e, "i1") // REST
 	off.pull()
 	ev := func(id, typ string, extra map[string]any) syncproto.Change {
-		f := map[string]any{"issue": "i1", "type": typ, "at": time.Now().UTC().Format(time.RFC3339), "by": "u-officerA", "role": "officer"}
-		for k, v := range extra {
-			f[k] = v
-		}
-		return off.set("issue_events", id, pid, f)
+		return off.event(id, pid, "i1", typ, extra)
 	}
 	answer := []syncproto.Change{ev("e-sign", "signed", nil), ev("e-resp", "responded", map[string]any{"resolution": "solved", "note": "已协调银行授信"})}
 	_, ans := off.push(answer...) // push

@@ -76,7 +76,7 @@ func overloadScale() (slots int, steady, over time.Duration) {
 	return 8, 2 * time.Second, 4 * time.Second
 }
 
-// TestOverloadFiveTimes (issue 11): closed-loop devices pushing visits and
+// TestOverloadFiveTimes: closed-loop devices pushing visits and
 // pulling, first as many as the server admits at once (the steady load),
 // then five times as many. Under overload every answer is a 2xx or a
 // 429/503 with Retry-After (nothing else, no connection error), admitted
@@ -196,7 +196,7 @@ func TestOverloadFiveTimes(t *testing.T) {
 		heapBefore>>20, steadyPeak>>20, overPeak>>20, recovered.Round(time.Millisecond), pctl(after.admitted, 0.99))
 }
 
-// TestSlowClients (issue 11, SECURITY.md 8): 200 connections sending their
+// TestSlowClients (SECURITY.md 8): 200 connections sending their
 // headers one byte a second and 200 sending their bodies one byte a second
 // are closed by the read timeout (2 s here), while /healthz keeps a p99 ≤
 // 200 ms.

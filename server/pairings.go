@@ -148,24 +148,16 @@ func (s *Server) listPairings(c *fiber.Ctx) error {
 
 // getPairing: GET /v1/pairings/:id — the whole record.
 func (s *Server) getPairing(c *fiber.Ctx) error {
-	pr := loaded[pairing.Pairing](c)
-	r, seq, err := s.getRecord(c.UserContext(), pairing.CollPairings, pr.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(viewRecord(r, seq))
+	return s.recordAnswer(c, pairing.CollPairings, loaded[pairing.Pairing](c).ID)
 }
 
 // createPairing: POST /v1/pairings.
 func (s *Server) createPairing(c *fiber.Ctx) error {
-	var req fieldsRequest
-	if err := bind(c, &req); err != nil {
+	req, err := adminCreates(c, "pairings")
+	if err != nil {
 		return err
 	}
 	ctx, p := c.UserContext(), principal(c)
-	if p.Role != pairing.Admin {
-		return errorf(http.StatusForbidden, syncproto.CodeForbidden, "only administrators create pairings")
-	}
 	if req.Fields == nil {
 		return badRequest("fields", "name the pairing's fields")
 	}

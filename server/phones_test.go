@@ -32,8 +32,8 @@ func answerShape(t *testing.T, b []byte) []string {
 	return out
 }
 
-// TestPhoneNotAnOracle is issue 18 L3 (second half): creating a user, or
-// giving one a phone number, answers the same whether the number is free,
+// TestPhoneNotAnOracle guards against a phone-number oracle: creating a
+// user, or giving one a phone number, answers the same whether the number is free,
 // held by someone in the caller's subtree or held by someone anywhere else
 // in the province. Phone numbers are not unique, so nothing is refused and
 // nothing hints.

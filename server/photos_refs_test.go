@@ -8,14 +8,11 @@ import (
 	"github.com/pairsync/pairsync/server/pairing"
 )
 
-// TestPhotoHeaderOnlyRefused is issue 18 L4: a photo whose bytes are a
+// TestPhotoHeaderOnlyRefused: a photo whose bytes are a
 // valid header and nothing else is decoded whole before it counts as
 // stored, refused, and not kept.
 func TestPhotoHeaderOnlyRefused(t *testing.T) {
-	e := newDomainEnv(t)
-	pid, _ := domainFixture(t, e)
-	off := e.device(t, "officerA")
-	off.pull()
+	e, pid, off := fieldWork(t)
 	whole := testJPEG(t, 11, 20<<10)
 	sos := bytes.Index(whole, []byte{0xFF, 0xDA})
 	if sos < 0 {
@@ -38,7 +35,7 @@ func TestPhotoHeaderOnlyRefused(t *testing.T) {
 	}
 }
 
-// TestPhotoCitationGrantsNothing is issue 18 M1: citing a photo's hash
+// TestPhotoCitationGrantsNothing: citing a photo's hash
 // opens no bytes the citer never held or could already see; the upload
 // route answers a photo the caller may not open as it answers one the
 // server lacks (send the bytes), and the bytes, once sent, prove the

@@ -9,7 +9,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestRatingsCannotBeStuffed is issue 18 M2 (SECURITY.md 13): one rating
+// TestRatingsCannotBeStuffed (SECURITY.md 13): one rating
 // per (target, rater) counts, the latest written; a rating's target exists
 // in the same pairing in a ratable state; a rate code records one rating;
 // a back-dated rating counts in the month the server received it.

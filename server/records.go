@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
 	"github.com/pairsync/pairsync/server/pairing"
@@ -46,6 +47,30 @@ func viewRecord(r syncproto.Record, seq uint64) recordView {
 		v.Conflicts = append(v.Conflicts, conflictView{Field: c.Field, Value: c.Value, By: string(c.Dot.Replica)})
 	}
 	return v
+}
+
+// recordAnswer answers with the stored record collection/id, whole, and
+// its seq.
+func (s *Server) recordAnswer(c *fiber.Ctx, collection, id string) error {
+	r, seq, err := s.getRecord(c.UserContext(), collection, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(viewRecord(r, seq))
+}
+
+// adminCreates binds the fields of a request to create a directory record,
+// which only administrators create (what names the records, in the
+// refusal).
+func adminCreates(c *fiber.Ctx, what string) (fieldsRequest, error) {
+	var req fieldsRequest
+	if err := bind(c, &req); err != nil {
+		return req, err
+	}
+	if principal(c).Role != pairing.Admin {
+		return req, errorf(http.StatusForbidden, syncproto.CodeForbidden, "only administrators create %s", what)
+	}
+	return req, nil
 }
 
 // getRecord reads and decodes a stored record.

@@ -16,27 +16,15 @@ import (
 func fixtureB(t *testing.T, e *idEnv) (pid, cp, issue string) {
 	t.Helper()
 	admin := e.login("adminB").AccessToken
-	r := e.call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
-		"kind": "community", "name": "某某社区", "org_unit": "unitB"}})
-	if r.status != 201 {
-		t.Fatalf("B's counterparty: got %d %s, want 201", r.status, r.body)
-	}
-	var cpAns writeAnswer
-	r.json(t, &cpAns)
-	r = e.call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
-		"name": "B 支部 ↔ 某某社区", "status": "active", "branches": []string{"unitB"}, "counterparties": []string{cpAns.Record.ID},
-		"officers": []map[string]any{{"user_id": "u-officerB", "primary": true}}, "contacts": []string{"u-contactB"}}})
-	if r.status != 201 {
-		t.Fatalf("B's pairing: got %d %s, want 201", r.status, r.body)
-	}
-	var pAns writeAnswer
-	r.json(t, &pAns)
+	cp = e.create(t, "/v1/counterparties", admin, map[string]any{"kind": "community", "name": "某某社区", "org_unit": "unitB"})
+	pid = e.create(t, "/v1/pairings", admin, map[string]any{"name": "B 支部 ↔ 某某社区", "status": "active", "branches": []string{"unitB"},
+		"counterparties": []string{cp}, "officers": []map[string]any{{"user_id": "u-officerB", "primary": true}}, "contacts": []string{"u-contactB"}})
 	off := e.device(t, "officerB")
 	off.pull()
-	_, ans := off.push(off.set("issues", "iB", pAns.Record.ID, map[string]any{"title": "B 的诉求", "category": "other",
+	_, ans := off.push(off.set("issues", "iB", pid, map[string]any{"title": "B 的诉求", "category": "other",
 		"raised_by": "u-officerB", "raised_at": e.now().UTC().Format(time.RFC3339)}))
 	wantResults(t, "B's issue", ans, "applied")
-	return pAns.Record.ID, cpAns.Record.ID, "iB"
+	return pid, cp, "iB"
 }
 
 // refusal is an error answer with the id it names blanked out, so that the
@@ -59,7 +47,7 @@ func pushRefusal(ans syncproto.PushAnswer, id string) string {
 	return strings.Join([]string{string(e.Code), e.Reason, e.Field, strings.ReplaceAll(e.Message, id, "<id>")}, "|")
 }
 
-// TestReferencesInScope is SECURITY.md 11 (issue 18 H1): every reference in
+// TestReferencesInScope is SECURITY.md 11: every reference in
 // a write, by REST or by push, is refused when it names something outside
 // the writer's scope, with exactly the answer of a reference to nothing.
 func TestReferencesInScope(t *testing.T) {
@@ -206,17 +194,10 @@ func TestReferencesInScope(t *testing.T) {
 // returns its id.
 func communityA(t *testing.T, e *idEnv) string {
 	t.Helper()
-	r := e.call("POST", "/v1/counterparties", e.login("adminA").AccessToken, map[string]any{"fields": map[string]any{
-		"kind": "community", "name": "A 区某社区", "org_unit": "unitA"}})
-	if r.status != 201 {
-		t.Fatalf("A's counterparty: got %d %s, want 201", r.status, r.body)
-	}
-	var ans writeAnswer
-	r.json(t, &ans)
-	return ans.Record.ID
+	return e.create(t, "/v1/counterparties", e.login("adminA").AccessToken, map[string]any{"kind": "community", "name": "A 区某社区", "org_unit": "unitA"})
 }
 
-// TestOverviewOrgTreeInScope is issue 18 L2: the overview's org_unit= does
+// TestOverviewOrgTreeInScope: the overview's org_unit= does
 // not read the org tree outside the caller's subtree, for any role, and a
 // unit outside it answers exactly as an unknown one.
 func TestOverviewOrgTreeInScope(t *testing.T) {
@@ -250,7 +231,7 @@ func TestOverviewOrgTreeInScope(t *testing.T) {
 // TestRemovedOfficerOnlyEarlierChanges: an officer in their removal grace
 // pushes what they recorded before the removal, not what they record after
 // it; and a pushed record whose id is taken in another pairing is refused
-// without naming that pairing (issue 18 hardening).
+// without naming that pairing (an answer must not tell what exists elsewhere).
 func TestRemovedOfficerOnlyEarlierChanges(t *testing.T) {
 	e := newIDEnv(t)
 	pairingsFixture(t, e)

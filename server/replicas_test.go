@@ -365,23 +365,10 @@ func TestReplicasPhotoCleanup(t *testing.T) {
 			r.s.cfg.PhotoGCGrace = time.Nanosecond
 		}
 		admin := e.rs[0].login("adminA").AccessToken
-		code := pairing.CompleteCreditCode("91320100MA1" + "ABCDE2")
-		r := e.rs[0].call("POST", "/v1/counterparties", admin, map[string]any{"fields": map[string]any{
-			"kind": "enterprise", "name": "南京某某照片有限公司", "credit_code": code, "org_unit": "unitA", "industry": "制造业"}})
-		if r.status != http.StatusCreated {
-			t.Fatalf("create counterparty: got %d %s, want 201", r.status, r.body)
-		}
-		var cp writeAnswer
-		r.json(t, &cp)
-		r = e.rs[0].call("POST", "/v1/pairings", admin, map[string]any{"fields": map[string]any{
-			"name": "一支部 ↔ 照片公司", "status": "active", "branches": []string{"unitA"}, "counterparties": []string{cp.Record.ID},
-			"officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "starts_on": "2026-01-01"}})
-		if r.status != http.StatusCreated {
-			t.Fatalf("create pairing: got %d %s, want 201", r.status, r.body)
-		}
-		var pa writeAnswer
-		r.json(t, &pa)
-		pid := pa.Record.ID
+		cp := e.rs[0].create(t, "/v1/counterparties", admin, map[string]any{"kind": "enterprise", "name": "南京某某照片有限公司",
+			"credit_code": pairing.CompleteCreditCode("91320100MA1" + "ABCDE2"), "org_unit": "unitA", "industry": "制造业"})
+		pid := e.rs[0].create(t, "/v1/pairings", admin, map[string]any{"name": "一支部 ↔ 照片公司", "status": "active", "branches": []string{"unitA"},
+			"counterparties": []string{cp}, "officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}, "starts_on": "2026-01-01"})
 		at := time.Now().UTC().Format(time.RFC3339)
 		visitFields := func(photos ...[]byte) map[string]any {
 			m := manifestOf("image/jpeg", photos...)

@@ -14,6 +14,22 @@ import (
 	"github.com/pairsync/pairsync/storage"
 )
 
+// reportScope reads what every report starts from: the period (from= and
+// to=), the pairings the caller sees that the filters keep, and the ledger
+// brought up to date.
+func (s *Server) reportScope(c *fiber.Ctx) (from, to readmodel.Month, prs []pairing.Pairing, err error) {
+	if from, to, err = s.reportPeriod(c); err != nil {
+		return 0, 0, nil, err
+	}
+	if prs, err = s.pairingFilter(c); err != nil {
+		return 0, 0, nil, err
+	}
+	if err := s.ledger.Refresh(c.UserContext()); err != nil {
+		return 0, 0, nil, err
+	}
+	return from, to, prs, nil
+}
+
 // reportPeriod reads from= and to= as months (YYYY-MM, both inclusive) into
 // the ledger's [from, to); the default is this year up to this month.
 func (s *Server) reportPeriod(c *fiber.Ctx) (readmodel.Month, readmodel.Month, error) {
@@ -63,15 +79,8 @@ type unitFigures struct {
 // below, for the pairings the caller may see.
 func (s *Server) overview(c *fiber.Ctx) error {
 	ctx, p := c.UserContext(), principal(c)
-	from, to, err := s.reportPeriod(c)
+	from, to, prs, err := s.reportScope(c)
 	if err != nil {
-		return err
-	}
-	prs, err := s.pairingFilter(c)
-	if err != nil {
-		return err
-	}
-	if err := s.ledger.Refresh(ctx); err != nil {
 		return err
 	}
 	now := s.now()
@@ -133,15 +142,8 @@ type pairingsReport struct {
 // with its figures for the period: ?sort=visits|satisfaction|overdue|
 // resolution|response (descending; default name), offset=, limit=.
 func (s *Server) pairingsReport(c *fiber.Ctx) error {
-	from, to, err := s.reportPeriod(c)
+	from, to, prs, err := s.reportScope(c)
 	if err != nil {
-		return err
-	}
-	prs, err := s.pairingFilter(c)
-	if err != nil {
-		return err
-	}
-	if err := s.ledger.Refresh(c.UserContext()); err != nil {
 		return err
 	}
 	now := s.now()

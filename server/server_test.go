@@ -250,8 +250,8 @@ func TestMetricsAndGzip(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	// Metrics are not on the public listener (issue 18): pairsyncd serves
-	// MetricsHandler on -metrics-addr.
+	// Metrics are not on the public listener (they would tell anyone the
+	// load and the routes): pairsyncd serves MetricsHandler on -metrics-addr.
 	if resp, _ := do(t, s, httptest.NewRequest("GET", "/metrics", nil)); resp.StatusCode != 404 {
 		t.Errorf("GET /metrics on the public app: got %d, want 404", resp.StatusCode)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestSessionsEndAtOnce is SECURITY.md item 12 (issue 18 H2): disabling a
+// TestSessionsEndAtOnce is SECURITY.md item 12: disabling a
 // user, revoking a device or logging out ends the session at once, while
 // its access token is still within its lifetime — on every authenticated
 // route, token-minting ones, pushes and pulls included.

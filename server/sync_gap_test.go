@@ -25,7 +25,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// The gap test of issue 4 ("a pull never skips a change", ARCHITECTURE.md):
+// The gap test ("a pull never skips a change", ARCHITECTURE.md):
 // 50 officers push concurrently into pairing p1 while three pullers pull it
 // continuously, then a checker proves that the sequence is gap-free, that
 // every committed version reached every puller and that no cursor went

@@ -30,7 +30,8 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// The seeded convergence simulation of issue 4.
+// The seeded convergence simulation: whatever the network and the phones
+// do, every device ends holding exactly the server's records.
 //
 // Nine devices (officers, contacts, an administrator and a viewer, some
 // users with two phones) sync three pairings whose audiences overlap,
@@ -106,8 +107,8 @@ func simRaceEnabled() bool {
 	return false
 }
 
-// simDefaultSeeds: 500 seeds in a normal run (issue 4's bar: ≈30 s on two
-// cores), 50 with -short. Under -race every request is 3–4 times slower
+// simDefaultSeeds: 500 seeds in a normal run (about 30 s on two cores, the
+// most a normal run may spend on it), 50 with -short. Under -race every request is 3–4 times slower
 // (500 seeds ≈ 90 s, added to every `make test`), so the default there is
 // 100 seeds, which still put a few hundred concurrent duplicates and
 // bursts under the detector; the 500, or the 20,000 of `make soak`, are
@@ -200,7 +201,7 @@ var simDeviceSpecs = []struct{ id, user string }{
 }
 
 // simWriters is the oracle's table of who may write which synced
-// collection (ARCHITECTURE.md, issue 4): written out here rather than read
+// collection (ARCHITECTURE.md): written out here rather than read
 // from package pairing, so that the test checks the server against it.
 var simWriters = map[string][]string{
 	"visits":       {"officer", "admin"},
@@ -1534,8 +1535,8 @@ func runSimSeed(tpl *simTemplate, seed uint64) (out simOutcome) {
 	return out
 }
 
-// TestConvergence is issue 4's seeded convergence simulation (see the top
-// of this file). A failure prints its seed and the command that replays it.
+// TestConvergence runs the seeded convergence simulation (see the top of
+// this file). A failure prints its seed and the command that replays it.
 func TestConvergence(t *testing.T) {
 	seeds, replay := simSeedList(t)
 	start := time.Now()

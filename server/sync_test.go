@@ -43,8 +43,26 @@ func (e *idEnv) device(t testing.TB, user string) *device {
 		w: syncproto.Writer{Replica: syncproto.ReplicaID(reg.Device.ID)}, view: map[string]syncproto.Record{}, cursor: syncproto.Cursor{}}
 }
 
-// set writes fields locally and returns the change to push.
+// set writes fields locally and returns the change to push; a set that
+// writes nothing (the values are those held) fails the test.
 func (d *device) set(collection, id, pid string, fields map[string]any) syncproto.Change {
+	d.t.Helper()
+	ch, w := d.write(time.Now(), collection, id, pid, fields)
+	if w.IsZero() {
+		d.t.Fatalf("%s: setting %s/%s to the values it holds writes nothing (syncproto Writer.Set)", d.id, collection, id)
+	}
+	return ch
+}
+
+// setAt is set with the device's clock at clock, where a set that writes
+// nothing is allowed.
+func (d *device) setAt(clock time.Time, collection, id, pid string, fields map[string]any) syncproto.Change {
+	d.t.Helper()
+	ch, _ := d.write(clock, collection, id, pid, fields)
+	return ch
+}
+
+func (d *device) write(clock time.Time, collection, id, pid string, fields map[string]any) (syncproto.Change, syncproto.Write) {
 	d.t.Helper()
 	k := collection + "/" + id
 	cur, ok := d.view[k]
@@ -55,15 +73,12 @@ func (d *device) set(collection, id, pid string, fields map[string]any) syncprot
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	next, w, err := d.w.Set(cur, vals, time.Now())
+	next, w, err := d.w.Set(cur, vals, clock)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	if w.IsZero() {
-		d.t.Fatalf("%s: setting %s/%s to the values it holds writes nothing (syncproto Writer.Set)", d.id, collection, id)
-	}
 	d.view[k] = next
-	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}
+	return syncproto.Change{Dot: w.Dot, HLC: w.HLC, Record: next}, w
 }
 
 func (d *device) push(changes ...syncproto.Change) (result, syncproto.PushAnswer) {

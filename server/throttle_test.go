@@ -12,7 +12,7 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// TestConcurrentGuessesReserved is issue 18 M5 (SECURITY.md 14): 60
+// TestConcurrentGuessesReserved (SECURITY.md 14): 60
 // concurrent guesses at one account from one client evaluate at most the
 // allowed number of passwords; the right password among the refused ones
 // does not get through.
@@ -98,7 +98,7 @@ func TestThrottleCannotLockOwnerOut(t *testing.T) {
 	}
 }
 
-// TestSignInFloodDoesNotStarveSync is issue 18 M6 (SECURITY.md 14): while a
+// TestSignInFloodDoesNotStarveSync (SECURITY.md 14): while a
 // flood of bad sign-ins (from many clients, so no throttle stops it) keeps
 // the password hasher saturated, authenticated requests and pushes are
 // admitted by the shared slots and never answered 503.

@@ -109,7 +109,7 @@ func TestWriteRebuildChange(t *testing.T) {
 
 // TestFoldAnswerHeld: an applied change with the server's stamp folds as
 // the version the server stored and is held at its seq, which the next
-// pull names (issue 20); a merged one folds the change's record, not held.
+// pull names; a merged one folds the change's record, not held.
 func TestFoldAnswerHeld(t *testing.T) {
 	phone := syncproto.Writer{Replica: "phone-1"}
 	srv := syncproto.Writer{Replica: "srv-1"}

@@ -18,9 +18,6 @@ import (
 // DefaultUserPage is the page size of ListUsers when UserQuery.Limit is 0.
 const DefaultUserPage = 100
 
-// maxIdent bounds ids, user names and phones, well under bbolt's key limit.
-const maxIdent = 1024
-
 // userDoc is a storage.User as stored (JSON) in the users bucket.
 type userDoc struct {
 	ID           string    `json:"id"`
@@ -85,17 +82,6 @@ func (d deviceDoc) device() storage.Device {
 // backend, MongoDB included, stores exactly).
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-// checkIdent rejects an empty or oversized identifier.
-func checkIdent(what, s string) error {
-	if s == "" {
-		return fmt.Errorf("empty %s: %w", what, storage.ErrInvalid)
-	}
-	if len(s) > maxIdent {
-		return fmt.Errorf("%s longer than %d bytes: %w", what, maxIdent, storage.ErrInvalid)
-	}
-	return nil
-}
-
 func getJSON(b *bbolt.Bucket, key string, v any) error {
 	raw := b.Get([]byte(key))
 	if raw == nil {
@@ -141,7 +127,7 @@ func phoneHolders(tx *bbolt.Tx, phone string, max int) []string {
 // UTC. storage.ErrExists when the ID or Username is taken (a Phone may be
 // shared); storage.ErrInvalid when ID or Username is empty (or over 1 KiB).
 func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	if err := validUser(u); err != nil {
+	if err := storage.CheckUser(u); err != nil {
 		return storage.User{}, fmt.Errorf("bolt: create user %s: %w", u.ID, err)
 	}
 	if u.CreatedAt.IsZero() {
@@ -174,19 +160,6 @@ func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, err
 		return storage.User{}, fmt.Errorf("bolt: create user %s: %w", u.ID, err)
 	}
 	return doc.user(), nil
-}
-
-func validUser(u storage.User) error {
-	if err := checkIdent("id", u.ID); err != nil {
-		return err
-	}
-	if err := checkIdent("username", u.Username); err != nil {
-		return err
-	}
-	if len(u.Phone) > maxIdent {
-		return fmt.Errorf("phone longer than %d bytes: %w", maxIdent, storage.ErrInvalid)
-	}
-	return nil
 }
 
 // User returns a user by id, or storage.ErrNotFound.
@@ -261,7 +234,7 @@ func (db *DB) UsersByPhone(ctx context.Context, phone string) ([]storage.User, e
 // storage.ErrExists (the new Username belongs to another user; a Phone may be shared),
 // storage.ErrInvalid (empty ID or Username); nothing is written on error.
 func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	if err := validUser(u); err != nil {
+	if err := storage.CheckUser(u); err != nil {
 		return storage.User{}, fmt.Errorf("bolt: update user %s: %w", u.ID, err)
 	}
 	var doc userDoc
@@ -391,10 +364,10 @@ func deviceIndexKey(userID, id string) []byte {
 // CreatedAt becomes now. storage.ErrExists if the ID is taken,
 // storage.ErrInvalid if ID or UserID is empty. The user is not checked.
 func (db *DB) CreateDevice(ctx context.Context, d storage.Device) (storage.Device, error) {
-	if err := checkIdent("id", d.ID); err != nil {
+	if err := storage.CheckIdent("id", d.ID); err != nil {
 		return storage.Device{}, fmt.Errorf("bolt: create device %s: %w", d.ID, err)
 	}
-	if err := checkIdent("user id", d.UserID); err != nil {
+	if err := storage.CheckIdent("user id", d.UserID); err != nil {
 		return storage.Device{}, fmt.Errorf("bolt: create device %s: %w", d.ID, err)
 	}
 	if d.CreatedAt.IsZero() {

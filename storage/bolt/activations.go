@@ -72,7 +72,7 @@ func checkActivation(a storage.Activation) error {
 	if !storage.ValidSHA256(a.CodeHash) {
 		return fmt.Errorf("code hash is not a lowercase hex SHA-256: %w", storage.ErrInvalid)
 	}
-	if err := checkIdent("user id", a.UserID); err != nil {
+	if err := storage.CheckIdent("user id", a.UserID); err != nil {
 		return err
 	}
 	if a.ExpiresAt.IsZero() {
@@ -96,17 +96,12 @@ func (db *DB) ConsumeActivation(ctx context.Context, hash string, now time.Time)
 	var doc activationDoc
 	refused := false
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		codes, byUser := tx.Bucket(bucketActivations), tx.Bucket(bucketActivationsByUser)
-		if err := getJSON(codes, hash, &doc); err != nil {
-			refused = errors.Is(err, storage.ErrNotFound)
+		var err error
+		if doc, refused, err = liveActivation(tx, hash, now); err != nil {
 			return err
 		}
-		if !doc.UsedAt.IsZero() || !doc.ExpiresAt.After(now) || string(byUser.Get([]byte(doc.UserID))) != hash {
-			refused = true
-			return storage.ErrNotFound
-		}
 		doc.UsedAt = millis(now)
-		return putJSON(codes, hash, doc)
+		return putJSON(tx.Bucket(bucketActivations), hash, doc)
 	})
 	if refused {
 		return storage.Activation{}, errNoActivation
@@ -124,16 +119,9 @@ func (db *DB) LiveActivation(ctx context.Context, hash string, now time.Time) (s
 	var doc activationDoc
 	refused := false
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
-		codes, byUser := tx.Bucket(bucketActivations), tx.Bucket(bucketActivationsByUser)
-		if err := getJSON(codes, hash, &doc); err != nil {
-			refused = errors.Is(err, storage.ErrNotFound)
-			return err
-		}
-		if !doc.UsedAt.IsZero() || !doc.ExpiresAt.After(now) || string(byUser.Get([]byte(doc.UserID))) != hash {
-			refused = true
-			return storage.ErrNotFound
-		}
-		return nil
+		var err error
+		doc, refused, err = liveActivation(tx, hash, now)
+		return err
 	})
 	if refused {
 		return storage.Activation{}, errNoLiveActivation
@@ -142,6 +130,19 @@ func (db *DB) LiveActivation(ctx context.Context, hash string, now time.Time) (s
 		return storage.Activation{}, fmt.Errorf("bolt: live activation: %w", err)
 	}
 	return doc.activation(), nil
+}
+
+// liveActivation reads the code with hash in tx; refused (with an error
+// wrapping storage.ErrNotFound) when it is not stored, used, no longer the
+// user's current code, or expired at now.
+func liveActivation(tx *bbolt.Tx, hash string, now time.Time) (doc activationDoc, refused bool, err error) {
+	if err := getJSON(tx.Bucket(bucketActivations), hash, &doc); err != nil {
+		return doc, errors.Is(err, storage.ErrNotFound), err
+	}
+	if !doc.UsedAt.IsZero() || !doc.ExpiresAt.After(now) || string(tx.Bucket(bucketActivationsByUser).Get([]byte(doc.UserID))) != hash {
+		return doc, true, storage.ErrNotFound
+	}
+	return doc, false, nil
 }
 
 var errNoLiveActivation = fmt.Errorf("bolt: live activation: unknown, used, replaced or expired code: %w", storage.ErrNotFound)

@@ -13,7 +13,9 @@ import (
 	"github.com/pairsync/pairsync/storage"
 )
 
-func groupOpen(t *testing.T) *DB {
+// openTemp opens a new database in a temporary folder, without fsync,
+// closed when the test ends.
+func openTemp(t *testing.T) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "g.db"), NoSync: true})
 	if err != nil {
@@ -41,7 +43,7 @@ func ptr(n uint64) *uint64 { return &n }
 // (a receipt key bbolt refuses, past checkBatch) fails alone too; every
 // other batch commits, with gap-free sequences in group order.
 func TestGroupCommitFailsAlone(t *testing.T) {
-	db := groupOpen(t)
+	db := openTemp(t)
 	ctx := context.Background()
 	tooLong := strings.Repeat("r", 40_000) // over bbolt.MaxKeySize: refused by Put, not by Get
 	dirty := groupBatch("p1", 100, 2, nil, "dev-x")
@@ -174,7 +176,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 // with each change, so a read-modify-write of the device (revocation)
 // conflicts rather than undoes it.
 func TestTouchDevices(t *testing.T) {
-	db := groupOpen(t)
+	db := openTemp(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	for _, id := range []string{"d1", "d2"} {

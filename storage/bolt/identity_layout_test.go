@@ -26,11 +26,7 @@ func hashOf(name string) string {
 // It also checks the lazy pruning of CreateSession.
 func TestSessionIndexes(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "p.db"), NoSync: true})
-	if err != nil {
-		t.Fatalf("open: got error %v, want none", err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 	create := func(name, family, user, device string, expires time.Time) {
 		t.Helper()
@@ -133,11 +129,7 @@ func checkSessionIndexes(t *testing.T, db *DB, names []string) {
 // that activations_by_user points at it.
 func TestActivationIndex(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "p.db"), NoSync: true})
-	if err != nil {
-		t.Fatalf("open: got error %v, want none", err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	t0 := time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)
 	for _, c := range []struct{ name, user string }{{"a", "u1"}, {"b", "u2"}, {"c", "u1"}, {"d", "u1"}} {
 		if err := db.CreateActivation(ctx, storage.Activation{CodeHash: hashOf(c.name), UserID: c.user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
@@ -150,7 +142,7 @@ func TestActivationIndex(t *testing.T) {
 	if err := db.CreateActivation(ctx, storage.Activation{CodeHash: hashOf("e"), UserID: "u1", ExpiresAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	err = db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		codes, byUser := tx.Bucket(bucketActivations), tx.Bucket(bucketActivationsByUser)
 		if n, want := codes.Stats().KeyN, 2; n != want {
 			return fmt.Errorf("got %d stored codes, want %d (one per user)", n, want)

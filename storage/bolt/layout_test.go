@@ -3,7 +3,6 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/pairsync/pairsync/storage"
@@ -15,11 +14,7 @@ import (
 // skips over superseded entries.
 func TestLogHoldsLatestOnly(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "p.db"), NoSync: true})
-	if err != nil {
-		t.Fatalf("open: got error %v, want none", err)
-	}
-	defer db.Close()
+	db := openTemp(t)
 	k := func(i int) storage.Key { return storage.Key{Collection: "visits", ID: fmt.Sprint(i)} }
 	var puts []storage.Put
 	for i := range 10 {
@@ -39,7 +34,7 @@ func TestLogHoldsLatestOnly(t *testing.T) {
 			}
 		}
 	}
-	err = db.bolt.View(func(tx *bbolt.Tx) error {
+	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		log := tx.Bucket(bucketLog).Bucket([]byte("p"))
 		n := 0
 		err := log.ForEach(func(seq, key []byte) error {

@@ -80,6 +80,19 @@ func getNotification(tx *bbolt.Tx, id string) (storage.Notification, error) {
 	return n, nil
 }
 
+// leasedNotification reads notification id for holder, who claimed it:
+// storage.ErrConflict unless it is pending and leased to holder.
+func leasedNotification(tx *bbolt.Tx, id, holder string) (storage.Notification, error) {
+	n, err := getNotification(tx, id)
+	if err != nil {
+		return n, err
+	}
+	if n.State != storage.NotificationPending || n.LeaseHolder != holder {
+		return n, fmt.Errorf("notification %s is %s, leased to %q, not to %q: %w", id, n.State, n.LeaseHolder, holder, storage.ErrConflict)
+	}
+	return n, nil
+}
+
 // ClaimNotifications leases due pending notifications to holder, as
 // storage.Notifications documents, in one transaction (bbolt's single
 // writer makes each claim exclusive).
@@ -132,12 +145,9 @@ func (db *DB) FinishNotification(ctx context.Context, id, holder string, o stora
 		return fmt.Errorf("bolt: finish notification %s: state %q: %w", id, o.State, storage.ErrInvalid)
 	}
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		n, err := getNotification(tx, id)
+		n, err := leasedNotification(tx, id, holder)
 		if err != nil {
 			return err
-		}
-		if n.State != storage.NotificationPending || n.LeaseHolder != holder {
-			return fmt.Errorf("notification %s is %s, leased to %q, not to %q: %w", id, n.State, n.LeaseHolder, holder, storage.ErrConflict)
 		}
 		n.Attempts++
 		n.Answer, n.AttemptAt = o.Answer, millis(o.At)
@@ -237,12 +247,9 @@ func (db *DB) ResendNotification(ctx context.Context, id string, now time.Time) 
 // storage.Notifications documents.
 func (db *DB) DeferNotification(ctx context.Context, id, holder string, until time.Time, reason string) error {
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		n, err := getNotification(tx, id)
+		n, err := leasedNotification(tx, id, holder)
 		if err != nil {
 			return err
-		}
-		if n.State != storage.NotificationPending || n.LeaseHolder != holder {
-			return fmt.Errorf("notification %s is %s, leased to %q, not to %q: %w", id, n.State, n.LeaseHolder, holder, storage.ErrConflict)
 		}
 		n.NextAt, n.Answer, n.LeaseHolder, n.LeaseUntil = millis(until), reason, "", time.Time{}
 		if n.Attempts == 0 {

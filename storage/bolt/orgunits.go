@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/pairsync/pairsync/storage"
@@ -70,20 +69,6 @@ func (d orgUnitDoc) orgUnit() storage.OrgUnit {
 // zero time stays zero.
 func millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-// validOrgUnit checks what CreateOrgUnit and UpdateOrgUnit refuse.
-func validOrgUnit(u storage.OrgUnit) error {
-	if err := checkIdent("id", u.ID); err != nil {
-		return err
-	}
-	if strings.Contains(u.ID, "/") {
-		return fmt.Errorf("id %q holds a \"/\": %w", u.ID, storage.ErrInvalid)
-	}
-	if u.Name == "" {
-		return fmt.Errorf("empty name: %w", storage.ErrInvalid)
-	}
-	return nil
-}
-
 // CreateOrgUnit stores a new unit with Rev 1 under its parent (a root when
 // ParentID is empty) and returns it with Path set: the parent's Path
 // followed by ID and "/" ("/" + ID + "/" for a root). A zero CreatedAt
@@ -91,7 +76,7 @@ func validOrgUnit(u storage.OrgUnit) error {
 // an unknown parent, storage.ErrExists for a taken ID, storage.ErrInvalid
 // for an empty Name or an ID that is empty, over 1 KiB or holds a "/".
 func (db *DB) CreateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.OrgUnit, error) {
-	if err := validOrgUnit(u); err != nil {
+	if err := storage.CheckOrgUnit(u); err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("bolt: create org unit %s: %w", u.ID, err)
 	}
 	if u.CreatedAt.IsZero() {
@@ -154,7 +139,7 @@ func (db *DB) OrgUnit(ctx context.Context, id string) (storage.OrgUnit, error) {
 // storage.ErrNotFound, storage.ErrConflict (Rev changed), storage.ErrInvalid
 // (empty Name); nothing is written on error.
 func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.OrgUnit, error) {
-	if err := validOrgUnit(u); err != nil {
+	if err := storage.CheckOrgUnit(u); err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("bolt: update org unit %s: %w", u.ID, err)
 	}
 	var doc orgUnitDoc

@@ -139,33 +139,13 @@ func (b sessionBuckets) revoke(index *bbolt.Bucket, owner string, now, at time.T
 	return n, nil
 }
 
-// checkSession rejects what CreateSession and RotateSession refuse to store.
-func checkSession(s storage.Session) error {
-	if !storage.ValidSHA256(s.TokenHash) {
-		return fmt.Errorf("token hash is not a lowercase hex SHA-256: %w", storage.ErrInvalid)
-	}
-	if err := checkIdent("family", s.Family); err != nil {
-		return err
-	}
-	if err := checkIdent("user id", s.UserID); err != nil {
-		return err
-	}
-	if len(s.DeviceID) > maxIdent {
-		return fmt.Errorf("device id longer than %d bytes: %w", maxIdent, storage.ErrInvalid)
-	}
-	if s.ExpiresAt.IsZero() {
-		return fmt.Errorf("zero expiry: %w", storage.ErrInvalid)
-	}
-	return nil
-}
-
 // CreateSession stores a new refresh token; a zero IssuedAt becomes now.
 // storage.ErrExists for a taken hash; storage.ErrInvalid when TokenHash is
 // not a lowercase hex SHA-256, Family or UserID is empty, or ExpiresAt is
 // zero. In the same transaction it deletes the user's tokens that expired
 // by IssuedAt (lazy pruning: expired tokens can no longer be rotated).
 func (db *DB) CreateSession(ctx context.Context, s storage.Session) error {
-	if err := checkSession(s); err != nil {
+	if err := storage.CheckSession(s); err != nil {
 		return fmt.Errorf("bolt: create session: %w", err)
 	}
 	if s.IssuedAt.IsZero() {
@@ -339,10 +319,10 @@ func (db *DB) RevokeSessions(ctx context.Context, f storage.SessionFilter, now t
 // whole chain). storage.ErrNotFound when the family has no such token;
 // storage.ErrInvalid for an empty family or device id.
 func (db *DB) BindSessionDevice(ctx context.Context, family, deviceID string) error {
-	if err := checkIdent("family", family); err != nil {
+	if err := storage.CheckIdent("family", family); err != nil {
 		return fmt.Errorf("bolt: bind session device: %w", err)
 	}
-	if err := checkIdent("device id", deviceID); err != nil {
+	if err := storage.CheckIdent("device id", deviceID); err != nil {
 		return fmt.Errorf("bolt: bind session device: %w", err)
 	}
 	err := db.update(ctx, func(tx *bbolt.Tx) error {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,37 +99,16 @@ func TestOpenCleansTemporaryFiles(t *testing.T) {
 	}
 }
 
-// pattern yields n bytes of a repeating pattern without holding them.
-type pattern struct{ left int64 }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(b)) > p.left {
-		b = b[:p.left]
-	}
-	for i := range b {
-		b[i] = byte(i)
-	}
-	p.left -= int64(len(b))
-	return len(b), nil
-}
-
 // TestPutStreams checks that a put does not hold the photo in memory: a
 // 32 MiB upload allocates well under its size.
 func TestPutStreams(t *testing.T) {
 	const size = 32 << 20
-	h := sha256.New()
-	if _, err := io.Copy(h, &pattern{left: size}); err != nil {
-		t.Fatal(err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := storagetest.PatternSum(size)
 	s := openTemp(t)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	if _, err := s.PutPhoto(t.Context(), sum, size, &pattern{left: size}); err != nil {
+	if _, err := s.PutPhoto(t.Context(), sum, size, storagetest.Pattern(size)); err != nil {
 		t.Fatalf("put: got error %v, want none", err)
 	}
 	runtime.ReadMemStats(&after)

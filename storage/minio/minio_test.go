@@ -171,30 +171,11 @@ func TestServerChecksPayloadHash(t *testing.T) {
 	}
 }
 
-// pattern yields n bytes of a repeating pattern without holding them.
-type pattern struct{ left int64 }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	if p.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(b)) > p.left {
-		b = b[:p.left]
-	}
-	for i := range b {
-		b[i] = byte(i)
-	}
-	p.left -= int64(len(b))
-	return len(b), nil
-}
-
 // TestStreams checks that neither PutPhoto nor CompleteUpload holds a photo
 // in memory: moving 32 MiB allocates well under that.
 func TestStreams(t *testing.T) {
 	const size = 32 << 20
-	h := sha256.New()
-	io.Copy(h, &pattern{left: size})
-	s := hex.EncodeToString(h.Sum(nil))
+	s := storagetest.PatternSum(size)
 	srv := miniotest.Start(t)
 	st := open(t, config(t, srv))
 	ctx := t.Context()
@@ -214,7 +195,7 @@ func TestStreams(t *testing.T) {
 		}
 	}
 	measure("put", func() error {
-		_, err := st.PutPhoto(ctx, s, size, &pattern{left: size})
+		_, err := st.PutPhoto(ctx, s, size, storagetest.Pattern(size))
 		return err
 	})
 	if err := st.DeletePhoto(ctx, s); err != nil {
@@ -224,7 +205,7 @@ func TestStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := &pattern{left: size}
+	all := storagetest.Pattern(size)
 	for n := 1; n <= up.Parts(); n++ {
 		if err := st.PutPart(ctx, s, up.ID, n, io.LimitReader(all, up.PartLen(n))); err != nil {
 			t.Fatal(err)

@@ -89,26 +89,13 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-func validUser(u storage.User) error {
-	if err := checkIdent("id", u.ID); err != nil {
-		return err
-	}
-	if err := checkIdent("username", u.Username); err != nil {
-		return err
-	}
-	if len(u.Phone) > maxIdent {
-		return fmt.Errorf("phone longer than %d bytes: %w", maxIdent, storage.ErrInvalid)
-	}
-	return nil
-}
-
 // CreateUser stores a new user with Rev 1 and returns it: one insert,
 // which the unique indexes on _id and username refuse with
 // storage.ErrExists (a phone may be shared). A zero CreatedAt becomes now, a zero UpdatedAt
 // becomes CreatedAt. storage.ErrInvalid when ID or Username is empty (or
 // over 1 KiB).
 func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	if err := validUser(u); err != nil {
+	if err := storage.CheckUser(u); err != nil {
 		return storage.User{}, fmt.Errorf("mongo: create user %s: %w", u.ID, err)
 	}
 	if u.CreatedAt.IsZero() {
@@ -213,7 +200,7 @@ func (db *DB) UsersByPhone(ctx context.Context, phone string) ([]storage.User, e
 // storage.ErrConflict (Rev changed), storage.ErrInvalid (empty ID or
 // Username); nothing is written on error.
 func (db *DB) UpdateUser(ctx context.Context, u storage.User) (storage.User, error) {
-	if err := validUser(u); err != nil {
+	if err := storage.CheckUser(u); err != nil {
 		return storage.User{}, fmt.Errorf("mongo: update user %s: %w", u.ID, err)
 	}
 	var doc userDoc
@@ -340,10 +327,10 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 // CreatedAt becomes now. storage.ErrExists if the ID is taken,
 // storage.ErrInvalid if ID or UserID is empty. The user is not checked.
 func (db *DB) CreateDevice(ctx context.Context, v storage.Device) (storage.Device, error) {
-	if err := checkIdent("id", v.ID); err != nil {
+	if err := storage.CheckIdent("id", v.ID); err != nil {
 		return storage.Device{}, fmt.Errorf("mongo: create device %s: %w", v.ID, err)
 	}
-	if err := checkIdent("user id", v.UserID); err != nil {
+	if err := storage.CheckIdent("user id", v.UserID); err != nil {
 		return storage.Device{}, fmt.Errorf("mongo: create device %s: %w", v.ID, err)
 	}
 	if v.CreatedAt.IsZero() {

@@ -38,7 +38,7 @@ func checkActivation(a storage.Activation) error {
 	if !storage.ValidSHA256(a.CodeHash) {
 		return fmt.Errorf("code hash is not a lowercase hex SHA-256: %w", storage.ErrInvalid)
 	}
-	if err := checkIdent("user id", a.UserID); err != nil {
+	if err := storage.CheckIdent("user id", a.UserID); err != nil {
 		return err
 	}
 	if a.ExpiresAt.IsZero() {
@@ -101,11 +101,7 @@ var errNoActivation = fmt.Errorf("mongo: consume activation: unknown, used, repl
 func (db *DB) ConsumeActivation(ctx context.Context, hash string, now time.Time) (storage.Activation, error) {
 	var doc activationDoc
 	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.activations.FindOneAndUpdate(ctx, bson.D{
-			{Key: "_id", Value: hash},
-			{Key: "used_at", Value: d("$exists", false)},
-			{Key: "expires_at", Value: d("$gt", now)},
-		}, d("$set", d("used_at", millis(now))), options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc))
+		return found(db.activations.FindOneAndUpdate(ctx, liveActivation(hash, now), d("$set", d("used_at", millis(now))), options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&doc))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Activation{}, errNoActivation
@@ -114,6 +110,16 @@ func (db *DB) ConsumeActivation(ctx context.Context, hash string, now time.Time)
 		return storage.Activation{}, fmt.Errorf("mongo: consume activation: %w", err)
 	}
 	return doc.activation(), nil
+}
+
+// liveActivation matches the code with hash if it is stored (a replaced
+// code is deleted), unused and expires after now.
+func liveActivation(hash string, now time.Time) bson.D {
+	return bson.D{
+		{Key: "_id", Value: hash},
+		{Key: "used_at", Value: d("$exists", false)},
+		{Key: "expires_at", Value: d("$gt", now)},
+	}
 }
 
 var errNoLiveActivation = fmt.Errorf("mongo: live activation: unknown, used, replaced or expired code: %w", storage.ErrNotFound)
@@ -125,11 +131,7 @@ var errNoLiveActivation = fmt.Errorf("mongo: live activation: unknown, used, rep
 func (db *DB) LiveActivation(ctx context.Context, hash string, now time.Time) (storage.Activation, error) {
 	var doc activationDoc
 	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.activations.FindOne(ctx, bson.D{
-			{Key: "_id", Value: hash},
-			{Key: "used_at", Value: d("$exists", false)},
-			{Key: "expires_at", Value: d("$gt", now)},
-		}).Decode(&doc))
+		return found(db.activations.FindOne(ctx, liveActivation(hash, now)).Decode(&doc))
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Activation{}, errNoLiveActivation

@@ -63,7 +63,7 @@ func (db *DB) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
 // ID; storage.ErrInvalid for an empty ID or Private or a set RetiredAt.
 // Nothing is written on error.
 func (db *DB) RotateSigningKey(ctx context.Context, k storage.SigningKey, ifNone bool) error {
-	if err := checkIdent("id", k.ID); err != nil {
+	if err := storage.CheckIdent("id", k.ID); err != nil {
 		return fmt.Errorf("mongo: rotate signing key %s: %w", k.ID, err)
 	}
 	if len(k.Private) == 0 {

@@ -16,10 +16,10 @@ var _ storage.Leases = (*DB)(nil)
 
 // checkLease rejects what AcquireLease and ReleaseLease refuse.
 func checkLease(name, holder string) error {
-	if err := checkIdent("lease name", name); err != nil {
+	if err := storage.CheckIdent("lease name", name); err != nil {
 		return err
 	}
-	return checkIdent("holder", holder)
+	return storage.CheckIdent("holder", holder)
 }
 
 // AcquireLease takes the named lease for holder until now+ttl (stored at

@@ -609,20 +609,6 @@ func ceilMillis(t time.Time) time.Time {
 // now is the time adapters stamp: UTC, millisecond precision.
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-// maxIdent bounds ids, user names and phones, as in storage/bolt.
-const maxIdent = 1024
-
-// checkIdent rejects an empty or oversized identifier.
-func checkIdent(what, s string) error {
-	if s == "" {
-		return fmt.Errorf("empty %s: %w", what, storage.ErrInvalid)
-	}
-	if len(s) > maxIdent {
-		return fmt.Errorf("%s longer than %d bytes: %w", what, maxIdent, storage.ErrInvalid)
-	}
-	return nil
-}
-
 // find runs a query and decodes every document it returns, closing the
 // cursor and checking its error.
 func find[T any](ctx context.Context, coll *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {

@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/storage/mongo"
+	"github.com/pairsync/pairsync/storage/mongo/mongotest"
 	"github.com/pairsync/pairsync/storage/storagetest"
 )
 
@@ -63,27 +63,15 @@ func ferretURI(t *testing.T) string {
 			ferret.err = err
 			return
 		}
-		f, err := ferretdb.New(&ferretdb.Config{
-			Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-			Handler:   "sqlite",
-			SQLiteURL: "file:" + dir + "/",
-			Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		})
+		uri, stop, err := mongotest.Start(dir)
 		if err != nil {
 			os.RemoveAll(dir)
 			ferret.err = err
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = f.Run(ctx)
-		}()
-		ferret.uri = f.MongoDBURI()
+		ferret.uri = uri
 		ferret.stop = func() {
-			cancel()
-			<-done
+			stop()
 			os.RemoveAll(dir)
 		}
 	})
@@ -394,7 +382,7 @@ func TestCommitBodyInTransactionOrder(t *testing.T) {
 }
 
 // TestPhoneIndexNotUnique: a database whose users' phone index is unique
-// (as Open made it before issue 18 L3) gets a non-unique one when opened,
+// (as an older Open made it) gets a non-unique one when opened,
 // and two users may then share a phone; opening again changes nothing.
 // Runs on FerretDB, and on $MONGODB_URI when set.
 func TestPhoneIndexNotUnique(t *testing.T) {

@@ -95,20 +95,6 @@ func (v orgUnitDoc) orgUnit() storage.OrgUnit {
 	}
 }
 
-// validOrgUnit checks what CreateOrgUnit and UpdateOrgUnit refuse.
-func validOrgUnit(u storage.OrgUnit) error {
-	if err := checkIdent("id", u.ID); err != nil {
-		return err
-	}
-	if strings.Contains(u.ID, "/") {
-		return fmt.Errorf("id %q holds a \"/\": %w", u.ID, storage.ErrInvalid)
-	}
-	if u.Name == "" {
-		return fmt.Errorf("empty name: %w", storage.ErrInvalid)
-	}
-	return nil
-}
-
 // CreateOrgUnit stores a new unit with Rev 1 under its parent (a root when
 // ParentID is empty) and returns it with Path set: the parent's Path
 // followed by ID and "/" ("/" + ID + "/" for a root). A zero CreatedAt
@@ -118,7 +104,7 @@ func validOrgUnit(u storage.OrgUnit) error {
 // Units are never moved or deleted, so the parent's path read before the
 // insert stays right.
 func (db *DB) CreateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.OrgUnit, error) {
-	if err := validOrgUnit(u); err != nil {
+	if err := storage.CheckOrgUnit(u); err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("mongo: create org unit %s: %w", u.ID, err)
 	}
 	if u.CreatedAt.IsZero() {
@@ -185,7 +171,7 @@ func (db *DB) OrgUnit(ctx context.Context, id string) (storage.OrgUnit, error) {
 // storage.ErrConflict (Rev changed), storage.ErrInvalid (empty Name);
 // nothing is written on error.
 func (db *DB) UpdateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.OrgUnit, error) {
-	if err := validOrgUnit(u); err != nil {
+	if err := storage.CheckOrgUnit(u); err != nil {
 		return storage.OrgUnit{}, fmt.Errorf("mongo: update org unit %s: %w", u.ID, err)
 	}
 	var doc orgUnitDoc

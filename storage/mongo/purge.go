@@ -77,12 +77,7 @@ func (db *DB) Purge(ctx context.Context, pairing string, records []storage.Recor
 
 // Horizon returns the highest purged sequence of a pairing.
 func (db *DB) Horizon(ctx context.Context, pairing string) (uint64, error) {
-	var h headDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		var err error
-		h, err = db.readHead(ctx, pairing)
-		return err
-	})
+	h, err := db.head(ctx, pairing)
 	if err != nil {
 		return 0, fmt.Errorf("mongo: horizon %s: %w", pairing, err)
 	}

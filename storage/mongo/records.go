@@ -101,16 +101,20 @@ func (db *DB) Get(ctx context.Context, key storage.Key) (storage.Record, error) 
 
 // Head returns a pairing's current sequence, 0 for an unknown pairing.
 func (db *DB) Head(ctx context.Context, pairing string) (uint64, error) {
-	var h headDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		var err error
-		h, err = db.readHead(ctx, pairing)
-		return err
-	})
+	h, err := db.head(ctx, pairing)
 	if err != nil {
 		return 0, fmt.Errorf("mongo: head %s: %w", pairing, err)
 	}
 	return uint64(h.Seq), nil
+}
+
+// head reads a pairing's counter document, retried as db.run retries.
+func (db *DB) head(ctx context.Context, pairing string) (h headDoc, err error) {
+	err = db.run(ctx, func(ctx context.Context) error {
+		h, err = db.readHead(ctx, pairing)
+		return err
+	})
+	return h, err
 }
 
 // readHead reads a pairing's counter document; a zero one (empty Pairing)

@@ -52,26 +52,6 @@ func live(owner bson.E, now time.Time) bson.D {
 	return bson.D{owner, notRevoked, {Key: "expires_at", Value: d("$gt", now)}}
 }
 
-// checkSession rejects what CreateSession and RotateSession refuse to store.
-func checkSession(s storage.Session) error {
-	if !storage.ValidSHA256(s.TokenHash) {
-		return fmt.Errorf("token hash is not a lowercase hex SHA-256: %w", storage.ErrInvalid)
-	}
-	if err := checkIdent("family", s.Family); err != nil {
-		return err
-	}
-	if err := checkIdent("user id", s.UserID); err != nil {
-		return err
-	}
-	if len(s.DeviceID) > maxIdent {
-		return fmt.Errorf("device id longer than %d bytes: %w", maxIdent, storage.ErrInvalid)
-	}
-	if s.ExpiresAt.IsZero() {
-		return fmt.Errorf("zero expiry: %w", storage.ErrInvalid)
-	}
-	return nil
-}
-
 // exists reports whether coll holds a document with _id id.
 func exists(ctx context.Context, coll *mongo.Collection, id string) (bool, error) {
 	n, err := coll.CountDocuments(ctx, d("_id", id), options.Count().SetLimit(1))
@@ -84,7 +64,7 @@ func exists(ctx context.Context, coll *mongo.Collection, id string) (bool, error
 // zero. In the same transaction it deletes the user's tokens that expired
 // by IssuedAt (lazy pruning: expired tokens can no longer be rotated).
 func (db *DB) CreateSession(ctx context.Context, s storage.Session) error {
-	if err := checkSession(s); err != nil {
+	if err := storage.CheckSession(s); err != nil {
 		return fmt.Errorf("mongo: create session: %w", err)
 	}
 	if s.IssuedAt.IsZero() {
@@ -261,10 +241,10 @@ func (db *DB) RevokeSessions(ctx context.Context, f storage.SessionFilter, now t
 // whole chain). storage.ErrNotFound when the family has no such token;
 // storage.ErrInvalid for an empty family or device id.
 func (db *DB) BindSessionDevice(ctx context.Context, family, deviceID string) error {
-	if err := checkIdent("family", family); err != nil {
+	if err := storage.CheckIdent("family", family); err != nil {
 		return fmt.Errorf("mongo: bind session device: %w", err)
 	}
-	if err := checkIdent("device id", deviceID); err != nil {
+	if err := storage.CheckIdent("device id", deviceID); err != nil {
 		return fmt.Errorf("mongo: bind session device: %w", err)
 	}
 	err := db.run(ctx, func(ctx context.Context) error {

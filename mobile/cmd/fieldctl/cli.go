@@ -251,6 +251,16 @@ func (c *cli) openSignedIn(cfg mobile.Config) (*mobile.Engine, error) {
 	return e, nil
 }
 
+// openNoFlags parses the arguments of a command that has no flags of its
+// own (usage is its help) and opens the signed-in engine for it; the
+// caller closes it.
+func (c *cli) openNoFlags(name, usage string, args []string) (*mobile.Engine, error) {
+	if err := c.parse(c.flags(name, "", usage), args); err != nil {
+		return nil, err
+	}
+	return c.openSignedIn(mobile.Config{})
+}
+
 // multi is a flag that may be repeated.
 type multi []string
 

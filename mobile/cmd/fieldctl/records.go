@@ -79,11 +79,7 @@ func nameSuffix(name string) string {
 }
 
 func cmdPairings(c *cli, args []string) error {
-	fs := c.flags("pairings", "", "List the pairings (结对) this device has synced, with their local counts and the changes\nwaiting to be pushed. Works offline.")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	e, err := c.openSignedIn(mobile.Config{})
+	e, err := c.openNoFlags("pairings", "List the pairings (结对) this device has synced, with their local counts and the changes\nwaiting to be pushed. Works offline.", args)
 	if err != nil {
 		return err
 	}
@@ -169,16 +165,21 @@ func (c *cli) writer() (*writer, error) {
 	return &writer{e: e, acc: e.Account(), now: time.Now()}, nil
 }
 
-// pairing returns a synced pairing's record.
-func (w *writer) pairing(id string) (syncproto.Record, error) {
+// counterpartyIn checks that pairing id is synced to this device and
+// returns the counterparty a record in it names: cp, or when cp is empty
+// the pairing's only counterparty (none when it has several).
+func (w *writer) counterpartyIn(id, cp string) (string, error) {
 	if id == "" {
-		return syncproto.Record{}, usagef("name the pairing (-pairing; see fieldctl pairings)")
+		return "", usagef("name the pairing (-pairing; see fieldctl pairings)")
 	}
 	r, ok := w.e.Get(collPairings, id)
 	if !ok || r.Pairing != directoryScope {
-		return syncproto.Record{}, fmt.Errorf("pairing %s is not on this device: run fieldctl sync, or see fieldctl pairings", id)
+		return "", fmt.Errorf("pairing %s is not on this device: run fieldctl sync, or see fieldctl pairings", id)
 	}
-	return r, nil
+	if cps := strs(r, "counterparties"); cp == "" && len(cps) == 1 {
+		return cps[0], nil
+	}
+	return cp, nil
 }
 
 // photos adds photo files to the queue and returns their manifest.
@@ -252,13 +253,9 @@ func cmdVisit(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := w.pairing(*pid)
+	counterparty, err := w.counterpartyIn(*pid, *cp)
 	if err != nil {
 		return err
-	}
-	counterparty := *cp
-	if cps := strs(pr, "counterparties"); counterparty == "" && len(cps) == 1 {
-		counterparty = cps[0]
 	}
 	manifest, err := w.photos(photos)
 	if err != nil {
@@ -357,7 +354,7 @@ func cmdIssue(c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := w.pairing(*pid)
+	counterparty, err := w.counterpartyIn(*pid, *cp)
 	if err != nil {
 		return err
 	}
@@ -366,10 +363,6 @@ func cmdIssue(c *cli, args []string) error {
 		return err
 	}
 	f := w.issueFields(*title, *cat, when)
-	counterparty := *cp
-	if cps := strs(pr, "counterparties"); counterparty == "" && len(cps) == 1 {
-		counterparty = cps[0]
-	}
 	for k, v := range map[string]string{"description": *desc, "priority": *prio, "counterparty": counterparty, "visit": *visit} {
 		if v != "" {
 			f[k] = v

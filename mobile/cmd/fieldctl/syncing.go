@@ -205,11 +205,7 @@ func cmdStatus(c *cli, args []string) error {
 }
 
 func cmdConflicts(c *cli, args []string) error {
-	fs := c.flags("conflicts", "", "List the records holding concurrent edits of a field (the losing values are kept on the record)\nor an edit made without seeing a delete. Works offline.")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	e, err := c.openSignedIn(mobile.Config{})
+	e, err := c.openNoFlags("conflicts", "List the records holding concurrent edits of a field (the losing values are kept on the record)\nor an edit made without seeing a delete. Works offline.", args)
 	if err != nil {
 		return err
 	}
@@ -232,11 +228,7 @@ func cmdConflicts(c *cli, args []string) error {
 }
 
 func cmdRejected(c *cli, args []string) error {
-	fs := c.flags("rejected", "", "List the changes the server refused, with its reasons, and the photos it refused (kept here).\nWorks offline.")
-	if err := c.parse(fs, args); err != nil {
-		return err
-	}
-	e, err := c.openSignedIn(mobile.Config{})
+	e, err := c.openNoFlags("rejected", "List the changes the server refused, with its reasons, and the photos it refused (kept here).\nWorks offline.", args)
 	if err != nil {
 		return err
 	}

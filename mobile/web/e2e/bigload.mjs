@@ -4,16 +4,10 @@
 // report, which builds its ledger) and warm (the median of five page loads).
 // It prints the figures; it asserts only that the figures are the API's.
 import assert from 'node:assert/strict'
-import { launch, newPage, shot, api, PASSWORD, URL } from './lib.mjs'
+import { launch, newPage, shot, api, cnMonth, addMonths, PASSWORD, URL } from './lib.mjs'
 
 const ADMIN = process.env.PAIRSYNC_CONSOLE_ADMIN || 'adminRoot'
 const VISITS = Number(process.env.PAIRSYNC_BIG_VISITS || 0)
-const cnMonth = (d = new Date()) => new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 7)
-function addMonths(m, n) {
-  const [y, mm] = m.split('-').map(Number)
-  const k = y * 12 + mm - 1 + n
-  return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`
-}
 const TO = cnMonth()
 const FROM = addMonths(TO, -11)
 

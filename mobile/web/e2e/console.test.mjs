@@ -19,7 +19,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { launch, newPage, shot, api, PASSWORD, URL } from './lib.mjs'
+import { launch, newPage, shot, api, cnMonth, addMonths, PASSWORD, URL } from './lib.mjs'
 import { readSheet } from './xlsx.mjs'
 
 const env = process.env
@@ -32,13 +32,7 @@ const PAIRING = env.PAIRSYNC_CONSOLE_PAIRING
 const STALE = env.PAIRSYNC_STALE_DEVICE
 const FRESH = env.PAIRSYNC_FRESH_DEVICE
 
-// Months in China time, as the server counts them: the last six.
-const cnMonth = (d = new Date()) => new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 7)
-function addMonths(m, n) {
-  const [y, mm] = m.split('-').map(Number)
-  const k = y * 12 + mm - 1 + n
-  return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`
-}
+// The last six months, in China time as the server counts them.
 const TO = cnMonth()
 const FROM = addMonths(TO, -5)
 const PERIOD = `from=${FROM}&to=${TO}`

@@ -11,7 +11,7 @@
 //     settled).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, signIn, syncNow, controlled, shot, photo, api, users, PAIRING } from './lib.mjs'
+import { launch, phone, newPage, signIn, syncNow, signAndAnswer, controlled, shot, photo, api, users, PAIRING } from './lib.mjs'
 
 let browser, ctxA, pageA
 const ids = {}
@@ -109,12 +109,7 @@ test('2. the contact confirms and rates the issue; the officer sees it after syn
   await syncNow(page)
   await page.goto(`/issues/${ids.issue}`) // the server's SPA fallback (or the service worker) opens the app there
   await page.waitForSelector('[data-test=issue-page][data-status=dispatched]')
-  await page.click('[data-test=issue-sign]')
-  await page.waitForSelector('[data-test=issue-page][data-status=signed]')
-  await page.click('[data-test=resolution] >> text=已解决')
-  await page.fill('[data-test=respond-note] textarea', '已协调税务部门加快审核，退税将于本周到账。')
-  await page.click('[data-test=respond-submit]')
-  await page.waitForSelector('[data-test=issue-page][data-status=responded]')
+  await signAndAnswer(page, '已协调税务部门加快审核，退税将于本周到账。')
   assert.equal(await syncNow(page), 'caught-up')
   await shot(page, '05-issue-officer-responded.png', '[data-test=issue-event][data-type=responded]')
 

@@ -17,6 +17,15 @@ export const users = {
 }
 export const PAIRING = process.env.PAIRSYNC_PAIRING || 'p1'
 
+// cnMonth is the month (2026-03) of d in China time, as the server counts
+// months; addMonths(m, n) the month n after m (n may be negative).
+export const cnMonth = (d = new Date()) => new Date(d.getTime() + 8 * 3600e3).toISOString().slice(0, 7)
+export function addMonths(m, n) {
+  const [y, mm] = m.split('-').map(Number)
+  const k = y * 12 + mm - 1 + n
+  return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`
+}
+
 export async function launch() {
   if (!URL) throw new Error('PAIRSYNC_URL is not set: run these through go test ./mobile/web/ (TestBrowserJourneys)')
   return chromium.launch({
@@ -77,6 +86,19 @@ export async function syncNow(page) {
     console.log('  sync state:', st, JSON.stringify(s))
   }
   return st
+}
+
+// signAndAnswer signs (签收) the dispatched issue the page shows and answers
+// it as resolved (已解决) with note; look, when given, looks at the answer
+// before it is sent. It returns once the page shows the issue answered.
+export async function signAndAnswer(page, note, look) {
+  await page.click('[data-test=issue-sign]')
+  await page.waitForSelector('[data-test=issue-page][data-status=signed]')
+  await page.click('[data-test=resolution] >> text=已解决')
+  await page.fill('[data-test=respond-note] textarea', note)
+  if (look) await look(page)
+  await page.click('[data-test=respond-submit]')
+  await page.waitForSelector('[data-test=issue-page][data-status=responded]')
 }
 
 // controlled waits until the service worker controls the page (the app then

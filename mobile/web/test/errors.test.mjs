@@ -2,7 +2,8 @@
 // reason (server/pairing/reasons.go) has a Chinese and an English message
 // in the apps' table (src/errors.js), and the server's own table
 // (server/messages.go) holds the same keys with the same placeholders: a
-// code or reason added in Go without words fails the build (issue 16).
+// code or reason added in Go without words fails the build, so that people
+// never see a bare code.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // Every notification event the planner names (server/notify/plan.go), every
 // channel (server/notify/prefs.go, webhook.go) and every reason the
 // server's notify.Explain gives has words in both languages in src/notify.js
-// (issue 17: the console shows them, never the codes).
+// (the console shows them, never the codes).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'

@@ -116,7 +116,7 @@ func visitFields(user, id string) map[string]json.RawMessage {
 	return vals
 }
 
-// TestCrashDurability (issue 11): pairsyncd on bolt, a real process, is
+// TestCrashDurability: pairsyncd on bolt, a real process, is
 // killed with SIGKILL at random moments while 20 phones (mobile Engines)
 // write visits and sync; it is started again on the same data directory
 // each time. The phones keep syncing on their own. At the end every change

@@ -141,7 +141,7 @@ func noiseJPEG(t testing.TB, seed int) []byte {
 	return b.Bytes()
 }
 
-// TestDependenciesDown (issue 11, SECURITY.md 8): pairsyncd on MongoDB
+// TestDependenciesDown (SECURITY.md 8): pairsyncd on MongoDB
 // (FerretDB) and MinIO, each behind a proxy that can make it slow. MinIO
 // stopped, FerretDB stopped, MinIO slow, FerretDB slow, one after the
 // other: the routes that need the dependency answer 503 with Retry-After
@@ -193,21 +193,10 @@ func TestDependenciesDown(t *testing.T) {
 	var me struct {
 		OrgUnit string `json:"org_unit"`
 	}
-	_, body := apiTB(t, "GET", base+"/v1/me", admin, nil)
+	_, body := api(t, "GET", base+"/v1/me", admin, nil)
 	json.Unmarshal(body, &me)
-	status, body := apiTB(t, "POST", base+"/v1/users", admin, map[string]any{"username": "officer01", "name": "张联络", "role": "officer", "org_unit": me.OrgUnit})
-	if status != 201 {
-		t.Fatalf("create officer: %d %s", status, body)
-	}
-	var created struct {
-		User       struct{ ID string }
-		Activation struct{ Code string }
-	}
-	json.Unmarshal(body, &created)
-	if status, body := apiTB(t, "POST", base+"/v1/auth/activate", "", map[string]string{"code": created.Activation.Code, "password": officerPassword}); status != 200 {
-		t.Fatalf("activate: %d %s", status, body)
-	}
-	fx := &fixture{officers: []string{"officer01"}, ids: map[string]string{"officer01": created.User.ID}}
+	officer := createOfficer(t, base, admin, "officer01", me.OrgUnit, officerPassword)
+	fx := &fixture{officers: []string{"officer01"}, ids: map[string]string{"officer01": officer}}
 	fx.unit = me.OrgUnit
 	fx.setUpPairings(t, base, 1)
 	dev := registerDevices(t, base, fx, 1)[0]

@@ -114,8 +114,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("GET %s: got %d %s, want 200 with %s", tc.path, code, body, tc.want)
 		}
 	}
-	// Metrics are on their own listener only (issue 18): the public one
-	// answers 404.
+	// Metrics are on their own listener only, never told to the public:
+	// the public one answers 404.
 	if code, body := get(t, m.MetricsURL()+"/metrics"); code != 200 || !strings.Contains(body, `pairsync_http_requests_total{code="200",method="GET",route="/healthz"}`) {
 		t.Errorf("GET /metrics on -metrics-addr: got %d, want request counts by route", code)
 	}

@@ -118,13 +118,13 @@ func TestNotificationsSurviveKill(t *testing.T) {
 	var me struct {
 		OrgUnit string `json:"org_unit"`
 	}
-	_, body := apiTB(t, "GET", c.url()+"/v1/me", admin, nil)
+	_, body := api(t, "GET", c.url()+"/v1/me", admin, nil)
 	if err := json.Unmarshal(body, &me); err != nil || me.OrgUnit == "" {
 		t.Fatalf("me: %s (%v)", body, err)
 	}
 	toUser := map[string]string{} // user id → user name
 	for i := range users {
-		status, body := apiTB(t, "POST", c.url()+"/v1/users", admin, map[string]any{"username": fmt.Sprintf("officer%02d", i),
+		status, body := api(t, "POST", c.url()+"/v1/users", admin, map[string]any{"username": fmt.Sprintf("officer%02d", i),
 			"name": fmt.Sprintf("联络员%02d", i), "phone": fmt.Sprintf("139000000%02d", i), "role": "officer", "org_unit": me.OrgUnit})
 		var cu struct {
 			User struct {
@@ -204,7 +204,7 @@ func TestNotificationsSurviveKill(t *testing.T) {
 			State string `json:"state"`
 		} `json:"notifications"`
 	}
-	_, body = apiTB(t, "GET", c.url()+"/v1/notifications?limit=1000", admin, nil)
+	_, body = api(t, "GET", c.url()+"/v1/notifications?limit=1000", admin, nil)
 	if err := json.Unmarshal(body, &list); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	"github.com/pairsync/pairsync/storage/bolt"
 )
 
-// The fault tests (issue 11) run pairsyncd as a real process: the test
+// The fault tests run pairsyncd as a real process: the test
 // binary re-executed with envChild set runs TestPairsyncdChild, which is
 // pairsyncd's main on the environment it is given. A SIGKILL then kills a
 // process, not a goroutine: no deferred close, no flush.
@@ -248,7 +248,7 @@ func (f *fixture) setUpPairings(t testing.TB, base string, k int) {
 	}
 	for n := 1; n <= k; n++ {
 		i := len(f.pairings) + 1
-		status, body := apiTB(t, "POST", base+"/v1/counterparties", admin, map[string]any{"fields": map[string]any{
+		status, body := api(t, "POST", base+"/v1/counterparties", admin, map[string]any{"fields": map[string]any{
 			"kind": "enterprise", "name": fmt.Sprintf("某某精密机械有限公司%d", i), "org_unit": unit,
 			"credit_code": pairing.CompleteCreditCode(fmt.Sprintf("91320500MA1XYK%03d", i))}})
 		if status != 201 {
@@ -256,7 +256,7 @@ func (f *fixture) setUpPairings(t testing.TB, base string, k int) {
 		}
 		var cp struct{ Record struct{ ID string } }
 		json.Unmarshal(body, &cp)
-		status, body = apiTB(t, "POST", base+"/v1/pairings", admin, map[string]any{"fields": map[string]any{
+		status, body = api(t, "POST", base+"/v1/pairings", admin, map[string]any{"fields": map[string]any{
 			"name": fmt.Sprintf("一支部 ↔ 精密机械%d", i), "status": "active", "branches": []string{unit},
 			"counterparties": []string{cp.Record.ID}, "officers": officers}})
 		if status != 201 {
@@ -271,7 +271,7 @@ func (f *fixture) setUpPairings(t testing.TB, base string, k int) {
 // loginAs signs in and returns the access token.
 func loginAs(t testing.TB, base, user, password string) string {
 	t.Helper()
-	status, body := apiTB(t, "POST", base+"/v1/auth/login", "", map[string]string{"username": user, "password": password})
+	status, body := api(t, "POST", base+"/v1/auth/login", "", map[string]string{"username": user, "password": password})
 	if status != 200 {
 		t.Fatalf("login %s: %d %s", user, status, body)
 	}
@@ -282,15 +282,21 @@ func loginAs(t testing.TB, base, user, password string) string {
 	return tr.AccessToken
 }
 
-// apiTB is api for any testing.TB.
-func apiTB(t testing.TB, method, url, token string, body any) (int, []byte) {
+// api makes a JSON request to a running pairsyncd.
+func api(t testing.TB, method, url, token string, body any) (int, []byte) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, url, bytes.NewReader(b))
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -299,8 +305,27 @@ func apiTB(t testing.TB, method, url, token string, body any) (int, []byte) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// createOfficer creates, as admin, the officer username in unit and
+// activates the account with password; it returns the user's id.
+func createOfficer(t testing.TB, base, admin, username, unit, password string) string {
+	t.Helper()
+	status, body := api(t, "POST", base+"/v1/users", admin, map[string]any{"username": username, "name": "张联络", "role": "officer", "org_unit": unit})
+	if status != 201 {
+		t.Fatalf("create officer: %d %s", status, body)
+	}
+	var created struct {
+		User       struct{ ID string }
+		Activation struct{ Code string }
+	}
+	json.Unmarshal(body, &created)
+	if status, body := api(t, "POST", base+"/v1/auth/activate", "", map[string]string{"code": created.Activation.Code, "password": password}); status != 200 {
+		t.Fatalf("activate: %d %s", status, body)
+	}
+	return created.User.ID
 }
 
 // envInt reads a positive count from the environment (soak runs raise it).

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"image"
 	"image/jpeg"
-	"io"
-	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,33 +15,6 @@ import (
 	"github.com/pairsync/pairsync/storage/minio/miniotest"
 	"github.com/pairsync/pairsync/storage/mongo/mongotest"
 )
-
-// api makes a JSON request to a running pairsyncd.
-func api(t *testing.T, method, url, token string, body any) (int, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
 
 // TestScaleOutRoundTrip runs pairsyncd as deployments that outgrow one
 // machine do, -storage=mongo -photos=minio (FerretDB embedded in the test,
@@ -91,18 +62,7 @@ func TestScaleOutRoundTrip(t *testing.T) {
 	}
 	json.Unmarshal(body, &login)
 	admin, unit := login.AccessToken, login.User.OrgUnit
-	status, body = api(t, "POST", base+"/v1/users", admin, map[string]any{"username": "officer1", "name": "张联络", "role": "officer", "org_unit": unit})
-	if status != 201 {
-		t.Fatalf("create officer: %d %s", status, body)
-	}
-	var created struct {
-		User       struct{ ID string }
-		Activation struct{ Code string }
-	}
-	json.Unmarshal(body, &created)
-	if status, body = api(t, "POST", base+"/v1/auth/activate", "", map[string]string{"code": created.Activation.Code, "password": "officer-password-1"}); status != 200 {
-		t.Fatalf("activate: %d %s", status, body)
-	}
+	officer := createOfficer(t, base, admin, "officer1", unit, "officer-password-1")
 	status, body = api(t, "POST", base+"/v1/counterparties", admin, map[string]any{"fields": map[string]any{
 		"kind": "enterprise", "name": "苏州某某精密机械有限公司", "credit_code": pairing.CompleteCreditCode("91320500MA1XYK123"), "org_unit": unit}})
 	if status != 201 {
@@ -111,7 +71,7 @@ func TestScaleOutRoundTrip(t *testing.T) {
 	var cp struct{ Record struct{ ID string } }
 	json.Unmarshal(body, &cp)
 	status, body = api(t, "POST", base+"/v1/pairings", admin, map[string]any{"fields": map[string]any{"name": "一支部 ↔ 精密机械", "status": "active",
-		"branches": []string{unit}, "counterparties": []string{cp.Record.ID}, "officers": []map[string]any{{"user_id": created.User.ID, "primary": true}}}})
+		"branches": []string{unit}, "counterparties": []string{cp.Record.ID}, "officers": []map[string]any{{"user_id": officer, "primary": true}}}})
 	if status != 201 {
 		t.Fatalf("pairing: %d %s", status, body)
 	}
@@ -144,7 +104,7 @@ func TestScaleOutRoundTrip(t *testing.T) {
 	}
 	vals := map[string]json.RawMessage{}
 	for k, v := range map[string]any{"mode": "onsite", "visited_at": time.Now().UTC().Format(time.RFC3339),
-		"officers": []string{created.User.ID}, "notes": "走访企业，了解设备更新贷款需求"} {
+		"officers": []string{officer}, "notes": "走访企业，了解设备更新贷款需求"} {
 		vals[k], _ = json.Marshal(v)
 	}
 	vals["photos"] = mobile.Manifest(photo)

@@ -34,7 +34,7 @@ func registerDevices(t testing.TB, base string, fx *fixture, per int) []*rawDevi
 	for _, name := range fx.officers {
 		tok := loginAs(t, base, name, officerPassword)
 		for i := range per {
-			status, body := apiTB(t, "POST", base+"/v1/devices", tok, map[string]string{"name": fmt.Sprintf("%s 的设备 %d", name, i)})
+			status, body := api(t, "POST", base+"/v1/devices", tok, map[string]string{"name": fmt.Sprintf("%s 的设备 %d", name, i)})
 			if status != 201 {
 				t.Fatalf("register device: %d %s", status, body)
 			}
@@ -107,7 +107,7 @@ func (p *pushed) send(hc *http.Client, base string) error {
 	return nil
 }
 
-// TestGracefulShutdownInFlight (issue 11, SECURITY.md 9): SIGTERM while 100
+// TestGracefulShutdownInFlight (SECURITY.md 9): SIGTERM while 100
 // devices push batches spanning two pairings. The process exits cleanly
 // within 15 s; then, on disk, every change has its receipt exactly when its
 // record holds it (no half-applied batch), every acknowledged push is

@@ -22,7 +22,18 @@ func URI(t testing.TB) (uri string, standalone bool) {
 	if u := os.Getenv("MONGODB_URI"); u != "" {
 		return u, false
 	}
-	dir := t.TempDir()
+	uri, stop, err := Start(t.TempDir())
+	if err != nil {
+		t.Fatalf("mongotest: start FerretDB: %v", err)
+	}
+	t.Cleanup(stop)
+	return uri, true
+}
+
+// Start starts FerretDB on SQLite files in dir, listening on 127.0.0.1,
+// and returns its URI; stop ends it (dir is the caller's to remove). For a
+// FerretDB that a package's tests share; one test's own is URI's.
+func Start(dir string) (uri string, stop func(), err error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
@@ -30,7 +41,7 @@ func URI(t testing.TB) (uri string, standalone bool) {
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 	})
 	if err != nil {
-		t.Fatalf("mongotest: start FerretDB: %v", err)
+		return "", nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -38,9 +49,8 @@ func URI(t testing.TB) (uri string, standalone bool) {
 		defer close(done)
 		_ = f.Run(ctx)
 	}()
-	t.Cleanup(func() {
+	return f.MongoDBURI(), func() {
 		cancel()
 		<-done
-	})
-	return f.MongoDBURI(), true
+	}, nil
 }

@@ -32,6 +32,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { launch, phone, newPage, syncNow, controlled, shots, assertPeopleWords, URL } from '../lib.mjs'
 import { saveState, PRINTED_PASSWORD } from './state.mjs'
+import { phoneSignInHere } from './people.mjs'
 
 // What the people choose on the first day.
 const ORG = { root: '市委机关工委', department: '市税务局', branch: '市税务局机关第一党支部' }
@@ -309,11 +310,7 @@ test('4. the contact signs out in 我的 and back in with user name and password
   await page.waitForSelector(`[data-test=me-counterparty]:has-text("${CP.name}")`)
   await look(page, 'firstday-17-phone-account')
   await page.click('[data-test=account-sign-out]')
-  await page.waitForSelector('[data-test=username] input')
-  await look(page, 'firstday-18-phone-login')
-  await page.fill('[data-test=username] input', people.contact.username)
-  await page.fill('[data-test=password] input', people.contact.password)
-  await page.click('[data-test=sign-in]')
+  await phoneSignInHere(page, people.contact, (p) => look(p, 'firstday-18-phone-login'))
   await page.waitForSelector(`[data-test=home] [data-test=pairing]:has-text("${PAIRING_NAME}")`)
 })
 
@@ -338,10 +335,7 @@ test('5. a reset: the old password stops working, the new link works on the same
   // Officer B signs in with the phone number this time…
   await page.click('[data-test=to-account]')
   await page.click('[data-test=account-sign-out]')
-  await page.waitForSelector('[data-test=username] input')
-  await page.fill('[data-test=username] input', people.officerB.phone)
-  await page.fill('[data-test=password] input', people.officerB.password)
-  await page.click('[data-test=sign-in]')
+  await phoneSignInHere(page, { username: people.officerB.phone, password: people.officerB.password })
   await page.waitForSelector(`[data-test=home] [data-test=pairing]:has-text("${PAIRING_NAME}")`)
   // …and records an issue offline.
   await raiseIssueOffline(ctx, page, '电梯出口退税进度咨询')
@@ -430,10 +424,7 @@ test('6. officer B changes the password on a second phone; the first signs in ag
   // 登录 opens) with the user name — the device was signed in by phone
   // number before — keeping and syncing its unsynced issue.
   await page.goto('/login')
-  await page.waitForSelector('[data-test=username] input')
-  await page.fill('[data-test=username] input', people.officerB.username)
-  await page.fill('[data-test=password] input', newest)
-  await page.click('[data-test=sign-in]')
+  await phoneSignInHere(page, { username: people.officerB.username, password: newest })
   await page.waitForSelector(`[data-test=home] [data-test=pairing]:has-text("${PAIRING_NAME}")`)
   assert.equal(await page.$('[data-test=login-error]'), null)
   assert.equal(await page.evaluate(() => window.pairsync.state.pending), 1, 'the issue is no longer pending before the sync')

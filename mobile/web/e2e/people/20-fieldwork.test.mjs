@@ -18,8 +18,9 @@
 // codes and English sentences (assertPeopleWords).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, syncNow, controlled, photo, shots, assertPeopleWords, URL as SERVER } from '../lib.mjs'
+import { launch, phone, newPage, syncNow, controlled, photo, shots, assertPeopleWords, signAndAnswer } from '../lib.mjs'
 import { loadState } from './state.mjs'
+import { signInPhone, openConsole, reader, syncedTodo } from './people.mjs'
 import { existsSync } from 'node:fs'
 
 const st = loadState()
@@ -45,30 +46,6 @@ async function see(page, name, selector) {
   await assertPeopleWords(page, name)
 }
 
-// signInPhone signs a person in through the app's login screen.
-async function signInPhone(page, who) {
-  await page.goto('/')
-  await page.waitForSelector('[data-test=username] input')
-  await see(page, 'login')
-  await page.fill('[data-test=username] input', who.username)
-  await page.fill('[data-test=password] input', who.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=home] [data-test=pairing]')
-  assert.equal(await syncNow(page), 'caught-up')
-}
-
-// login over REST, to read back and assert only.
-async function reader(who) {
-  const r = await fetch(SERVER + '/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: who.username, password: who.password }) })
-  assert.ok(r.ok, `login ${who.username}: ${r.status}`)
-  const { access_token: token } = await r.json()
-  return async (path) => {
-    const resp = await fetch(SERVER + path, { headers: { Authorization: 'Bearer ' + token } })
-    assert.ok(resp.ok, `GET ${path}: ${resp.status} ${await resp.clone().text()}`)
-    return resp.json()
-  }
-}
-
 const todoItems = (page) => page.$$eval('[data-test=todo-item]', (els) => els.map((e) => ({ kind: e.dataset.kind, to: e.dataset.to, text: e.innerText })))
 
 let ctxA, pageA
@@ -85,7 +62,7 @@ test('1. officer A, offline: a visit with a photo and an issue; online: synced',
   })
   pageA = await newPage(ctxA)
   const page = pageA
-  await signInPhone(page, P.officerA)
+  await signInPhone(page, P.officerA, (p) => see(p, 'login'))
   await controlled(page)
   // Nothing to do yet: 待办 says so and what to do next.
   await page.waitForSelector('[data-test=todo-empty]')
@@ -129,16 +106,8 @@ test('1. officer A, offline: a visit with a photo and an issue; online: synced',
 
 test('2. the administrator sees it in 待办 (待受理/待交办) and dispatches it to officer A with a due date', { skip: nobody }, async () => {
   assert.ok(ids.issue, 'step 1 raised the issue')
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', baseURL: SERVER })
-  ctx.setDefaultTimeout(60_000)
-  const page = await newPage(ctx)
-  await page.goto('/console/login')
-  await page.waitForSelector('[data-test=console-login]')
-  await see(page, 'console-login')
-  await page.fill('[data-test=username]', P.admin.username)
-  await page.fill('[data-test=password]', P.admin.password)
-  await page.click('[data-test=sign-in]')
-  await page.waitForSelector('[data-test=overview][data-ready="1"]')
+  const page = await openConsole(browser, P.admin, (p) => see(p, 'console-login'))
+  const ctx = page.context()
   await page.waitForSelector('[data-test=overview-todo]')
   await page.waitForSelector('[data-test=nav-todo-count]')
   // 超期 0 is not shown in red.
@@ -190,11 +159,7 @@ test('2. the administrator sees it in 待办 (待受理/待交办) and dispatche
 
 test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, signs, answers', { skip: nobody }, async () => {
   const page = pageA
-  await page.goto('/')
-  await page.waitForSelector('[data-test=home]')
-  assert.equal(await syncNow(page), 'caught-up')
-  const item = `[data-test=todo-item][data-kind=toSign][data-to="/issues/${ids.issue}"]`
-  await page.waitForSelector(item)
+  const item = await syncedTodo(page, 'toSign', ids.issue)
   const items = await todoItems(page)
   assert.ok(items.some((i) => i.kind === 'dueSoon' && i.to === `/issues/${ids.issue}`), `即将超期 listed: ${JSON.stringify(items)}`)
   assert.equal(await page.getAttribute('[data-test=tab-todo]', 'data-count'), '1')
@@ -214,13 +179,7 @@ test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, sig
   await page.click(item)
   await page.waitForSelector('[data-test=issue-page][data-status=dispatched]')
   await see(page, 'officer-issue-dispatched')
-  await page.click('[data-test=issue-sign]')
-  await page.waitForSelector('[data-test=issue-page][data-status=signed]')
-  await page.click('[data-test=resolution] >> text=已解决')
-  await page.fill('[data-test=respond-note] textarea', note)
-  await see(page, 'officer-respond', '[data-test=respond-submit]')
-  await page.click('[data-test=respond-submit]')
-  await page.waitForSelector('[data-test=issue-page][data-status=responded]')
+  await signAndAnswer(page, note, (p) => see(p, 'officer-respond', '[data-test=respond-submit]'))
   assert.equal(await syncNow(page), 'caught-up')
   await see(page, 'officer-issue-responded')
 
@@ -236,7 +195,7 @@ test('3. officer A: 待签收 in 待办 with the count on the tab; opens it, sig
 test('4. the contact: 待确认 in 待办; confirms and picks a rating explicitly', { skip: nobody }, async () => {
   const ctx = await phone(browser)
   const page = await newPage(ctx)
-  await signInPhone(page, P.contact)
+  await signInPhone(page, P.contact, (p) => see(p, 'login'))
   const item = `[data-test=todo-item][data-kind=toConfirm][data-to="/issues/${ids.issue}"]`
   await page.waitForSelector(item)
   assert.equal(await page.getAttribute('[data-test=tab-todo]', 'data-count'), '1')

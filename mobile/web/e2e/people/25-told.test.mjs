@@ -1,4 +1,4 @@
-// 25 — told by a notification (issue 17), every step through the screens:
+// 25 — told by a notification, every step through the screens:
 //  1. officer A raises an issue on the phone; the administrator dispatches
 //     it to him in the console;
 //  2. officer A signs for it and answers it in the app;
@@ -10,9 +10,9 @@
 //     and confirms there; the issue is closed by her confirmation.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, phone, newPage, syncNow, URL as SERVER } from '../lib.mjs'
+import { launch, phone, newPage, syncNow, signAndAnswer, URL as SERVER } from '../lib.mjs'
 import { loadState } from './state.mjs'
-import { see, signInPhone, openConsole } from './people.mjs'
+import { see, signInPhone, phoneSignInHere, openConsole, reader, syncedTodo } from './people.mjs'
 
 const st = loadState()
 const P = st.people || {}
@@ -25,17 +25,6 @@ let browser
 
 before(async () => { browser = await launch() })
 after(async () => { await browser?.close() })
-
-async function reader(who) {
-  const r = await fetch(SERVER + '/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: who.username, password: who.password }) })
-  assert.ok(r.ok, `login ${who.username}: ${r.status}`)
-  const { access_token: token } = await r.json()
-  return async (path) => {
-    const resp = await fetch(SERVER + path, { headers: { Authorization: 'Bearer ' + token } })
-    assert.ok(resp.ok, `GET ${path}: ${resp.status}`)
-    return resp.json()
-  }
-}
 
 let ctxA, pageA
 
@@ -75,19 +64,10 @@ test('1. officer A raises an issue; the administrator dispatches it to him', { s
 test('2. officer A signs for it and answers it in the app', { skip }, async () => {
   assert.ok(ids.issue, 'step 1 raised and dispatched the issue')
   const page = pageA
-  await page.goto('/')
-  await page.waitForSelector('[data-test=home]')
-  assert.equal(await syncNow(page), 'caught-up')
-  const item = `[data-test=todo-item][data-kind=toSign][data-to="/issues/${ids.issue}"]`
-  await page.waitForSelector(item)
+  const item = await syncedTodo(page, 'toSign', ids.issue)
   await page.click(item)
   await page.waitForSelector('[data-test=issue-page][data-status=dispatched]')
-  await page.click('[data-test=issue-sign]')
-  await page.waitForSelector('[data-test=issue-page][data-status=signed]')
-  await page.click('[data-test=resolution] >> text=已解决')
-  await page.fill('[data-test=respond-note] textarea', '已协调市政部门疏通排水管道。')
-  await page.click('[data-test=respond-submit]')
-  await page.waitForSelector('[data-test=issue-page][data-status=responded]')
+  await signAndAnswer(page, '已协调市政部门疏通排水管道。')
   // The answer's own sync may start as ours ends (seen once as 'pending'
   // with nothing refused): sync until it is caught up, a few times at most.
   let synced
@@ -119,11 +99,7 @@ test('4. the link, opened on the contact\'s phone, lands on the issue\'s 请确�
   const page = await newPage(ctx)
   await page.goto(ids.link)
   // Signed out: the sign-in screen first, then back to the issue.
-  await page.waitForSelector('[data-test=username] input')
-  await see(page, '25-contact-link-sign-in')
-  await page.fill('[data-test=username] input', P.contact.username)
-  await page.fill('[data-test=password] input', P.contact.password)
-  await page.click('[data-test=sign-in]')
+  await phoneSignInHere(page, P.contact, (p) => see(p, '25-contact-link-sign-in'))
   await page.waitForSelector('[data-test=issue-page][data-status=responded]')
   assert.equal(new globalThis.URL(page.url()).pathname, '/issues/' + ids.issue)
   await page.waitForSelector('[data-test=confirm-form]')

@@ -22,6 +22,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { URL, launch, phone, newPage, syncNow, photo, shots, assertPeopleWords } from '../lib.mjs'
 import { loadState } from './state.mjs'
+import { phoneSignInHere, consoleSignInHere } from './people.mjs'
 
 const st = loadState()
 const P = st.people
@@ -54,10 +55,7 @@ async function reader(person) {
 
 async function phoneSignIn(page, person) {
   await page.goto('/')
-  await page.waitForSelector('[data-test=username] input')
-  await page.fill('[data-test=username] input', person.username)
-  await page.fill('[data-test=password] input', person.password)
-  await page.click('[data-test=sign-in]')
+  await phoneSignInHere(page, person)
   await page.waitForSelector('[data-test=home] [data-test=pairing]')
   await syncNow(page)
 }
@@ -71,10 +69,7 @@ async function openPairingProjects(page) {
 
 async function consoleSignIn(page, person) {
   await page.goto('/console')
-  await page.waitForSelector('[data-test=console-login]')
-  await page.fill('[data-test=username]', person.username)
-  await page.fill('[data-test=password]', person.password)
-  await page.click('[data-test=sign-in]')
+  await consoleSignInHere(page, person)
   await page.waitForSelector('[data-test=console] [data-test=nav]')
 }
 

@@ -1,4 +1,4 @@
-// Conflicts people can understand, and words everywhere (issue 16), through
+// Conflicts people can understand, and words everywhere, through
 // the screens only (the API is used to read back and assert):
 //  1. officer A records a visit with participants on a phone (360×640); A and
 //     B sync. Both edit it offline, different fields, without touching the

@@ -1,4 +1,4 @@
-// First load on a weak network (issue 16): a fresh phone (no service worker,
+// First load on a weak network: a fresh phone (no service worker,
 // empty caches) opens the app on a 1.6 Mbps / 150 ms connection (Chromium's
 // CDP Network.emulateNetworkConditions). Printed as figures, never asserted
 // (times vary with the machine): first paint, login form usable. Asserted

@@ -1,4 +1,4 @@
-// The details found in the trial of issue 16, checked on the officer's phone
+// The details that make the app usable, checked on the officer's phone
 // through the screens (signing in with the people of the state file): the
 // pending count of the top bar is the sum of the pairings' counts; the sync
 // progress total never changes during a sync; the saved toast says what
@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { launch, phone, newPage, shots, assertPeopleWords, photo } from '../lib.mjs'
 import { loadState } from './state.mjs'
+import { phoneSignInHere, consoleSignInHere } from './people.mjs'
 
 // problems lists, on the current screen, controls smaller than 44 × 44 px,
 // text below WCAG AA contrast, and inputs without an accessible name.
@@ -74,11 +75,7 @@ test('the details: one pending count, a steady sync total, the right saved messa
     const ctx = await phone(browser)
     const page = await newPage(ctx)
     await page.goto('/')
-    await page.waitForSelector('[data-test=username] input')
-    await checkScreen(page, 'sign-in')
-    await page.fill('[data-test=username] input', officer.username)
-    await page.fill('[data-test=password] input', officer.password)
-    await page.click('[data-test=sign-in]')
+    await phoneSignInHere(page, officer, (p) => checkScreen(p, 'sign-in'))
     await page.waitForSelector('[data-test=home] [data-test=pairing]')
     await page.waitForSelector('[data-test=sync-status][data-state=caught-up]')
     await shots(page, '55-details-home')
@@ -156,9 +153,7 @@ test('the details: one pending count, a steady sync total, the right saved messa
     const cctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', baseURL: page.url().replace(/^(https?:\/\/[^/]+).*$/, '$1') })
     const cp = await newPage(cctx)
     await cp.goto('/console/login')
-    await cp.fill('[data-test=username]', admin.username)
-    await cp.fill('[data-test=password]', admin.password)
-    await cp.click('[data-test=sign-in]')
+    await consoleSignInHere(cp, admin)
     await cp.waitForSelector('[data-test=overview][data-ready="1"]')
     await cp.goto('/console/issues')
     await cp.waitForSelector('[data-test=workbench][data-ready="1"]')

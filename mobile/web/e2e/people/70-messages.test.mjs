@@ -1,4 +1,4 @@
-// Being told (issue 17), through the screens: officer A, to whom the
+// Being told (notifications), through the screens: officer A, to whom the
 // administrator dispatched an issue in 20-fieldwork, sees 消息 with an
 // unread badge on the home screen, opens 消息 with the network off (the
 // phone's own copy) and the message and lands on the issue; the read made
