@@ -84,6 +84,7 @@ bench:
 	./$(BIN)/fieldctl bench -pairsyncd $(BIN)/pairsyncd -helper $(BIN)/fieldctl-bench-helper -out data/bench/latest.json $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./syncproto ./storage/bolt ./mobile | tee data/bench/go-bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkNotificationLatency$$' -benchtime 200x ./server | tee -a data/bench/go-bench.txt
+	$(GO) test -run '^$$' -bench '^BenchmarkNotificationLatencyUnderLoad$$' -benchtime 200x ./server | tee -a data/bench/go-bench.txt
 	$(GO) test -run '^$$' -bench '^BenchmarkPushInProcess$$' -benchtime 1x -o $(BIN)/fieldctl.test ./mobile/cmd/fieldctl -args -push.profile $(CURDIR)/data/bench
 	$(GO) tool pprof -top -nodecount 25 -tagfocus side=server $(BIN)/fieldctl.test data/bench/push-cpu.pprof > data/bench/push-cpu-server.txt 2>/dev/null
 	$(GO) tool pprof -top -cum -nodecount 60 -tagfocus side=server $(BIN)/fieldctl.test data/bench/push-cpu.pprof > data/bench/push-cpu-server-cum.txt 2>/dev/null

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pairsync/pairsync/server/notify"
+	"github.com/pairsync/pairsync/storage"
 )
 
 // TestUnitRobots: an administrator sets their unit's 企业微信 robot (the key
@@ -101,5 +104,67 @@ func TestUnitRobotsWithoutGlobal(t *testing.T) {
 	send(t, e)
 	if b, _ := rb.snapshot(); len(b) != 2 {
 		t.Fatalf("unitA's robot: got %d messages, want 2", len(b))
+	}
+}
+
+// TestRobotLimitPerRobot: the 20-a-minute limit is each robot's (both
+// platforms count per webhook), not the channel's: unitA's robot, busy
+// with 30 messages, takes 20 in the first minute and the rest in the next,
+// while unitB's robot takes its 10 at once; neither robot (each a receiver
+// on 127.0.0.1 refusing a 21st message in any minute of the test's clock)
+// refuses one, and the outbox names each row's robot without its key.
+func TestRobotLimitPerRobot(t *testing.T) {
+	var e *idEnv
+	now := func() time.Time { return e.now() }
+	ok := func(*http.Request, []byte) (int, string) { return 0, "ok" }
+	rbA, rbB := newRobot(t, now, ok), newRobot(t, now, ok)
+	e, _, _ = channelFixture(t, Config{NotifyPacing: noPacing, NotifyUnitRobots: true})
+	for unit, u := range map[string]string{"unitA": rbA.url + "/cgi-bin/webhook/send?key=a-key", "unitB": rbB.url + "/cgi-bin/webhook/send?key=b-key"} {
+		if r := e.call("PATCH", "/v1/org-units/"+unit, e.login("root").AccessToken, map[string]any{"robots": map[string]any{"wecom_url": u}}); r.status != 200 {
+			t.Fatalf("set %s's robot: got %d %s", unit, r.status, r.body)
+		}
+	}
+	var batch []storage.Notification
+	for unit, n := range map[string]int{"A": 30, "B": 10} {
+		for i := range n {
+			// Ids sort unitA's first: claimed first, as a busy unit's
+			// backlog would be.
+			batch = append(batch, storage.Notification{ID: fmt.Sprintf("%s-%02d", unit, i), Channel: notify.ChannelWeCom,
+				Event: notify.EventIssueDispatched, Recipient: fmt.Sprintf("u-%s-%d", unit, i), RecipientName: "王芳",
+				OrgPaths: []string{e.units[unit].Path}, Lang: "zh", Text: "【结对共建】诉求已交办给您。", Link: "https://pairsync.example/issues/x",
+				CreatedAt: e.now()})
+		}
+	}
+	if _, err := e.s.store.Commit(t.Context(), storage.Batch{Notifications: batch}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(rb *robot) int { b, _ := rb.snapshot(); return len(b) }
+	var got [][2]int
+	for _, step := range []time.Duration{0, 30 * time.Second, 30 * time.Second} {
+		e.advance(step)
+		send(t, e)
+		got = append(got, [2]int{count(rbA), count(rbB)})
+	}
+	if want := [][2]int{{20, 10}, {20, 10}, {30, 10}}; !slices.Equal(got, want) {
+		t.Fatalf("messages to unitA's and unitB's robots at 0, 30 s, 60 s: got %v, want %v (20 a minute each robot)", got, want)
+	}
+	for _, rb := range []*robot{rbA, rbB} {
+		if _, refused := rb.snapshot(); len(refused) != 0 {
+			t.Fatalf("a robot refused %v: want none (never over 20 in a minute)", refused)
+		}
+	}
+	robots := map[string]string{}
+	for _, n := range channelNotes(t, e, notify.ChannelWeCom) {
+		unit := n.ID[:1]
+		if n.State != storage.NotificationSent || n.Attempts != 1 || n.Robot == "" || strings.Contains(n.Robot, "key") {
+			t.Errorf("%s: got %s after %d attempts, robot %q; want sent at the first, its robot named without the key", n.ID, n.State, n.Attempts, n.Robot)
+		}
+		if r, seen := robots[unit]; seen && r != n.Robot {
+			t.Errorf("%s: robot %q, another of unit%s's went to %q: want one robot per unit", n.ID, n.Robot, unit, r)
+		}
+		robots[unit] = n.Robot
+	}
+	if robots["A"] == robots["B"] {
+		t.Errorf("unitA's and unitB's robots: both named %q, want two", robots["A"])
 	}
 }

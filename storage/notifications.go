@@ -53,6 +53,10 @@ type Notification struct {
 	Answer    string
 	AttemptAt time.Time
 	DoneAt    time.Time
+	// Robot names the group robot the last attempt went to (a hash of its
+	// webhook's identity, never its key: notify.RobotKey), "" for other
+	// channels: the robots' limit counts each robot's messages.
+	Robot string
 	// LeaseHolder claimed it until LeaseUntil (ClaimNotifications).
 	LeaseHolder string
 	LeaseUntil  time.Time
@@ -69,6 +73,7 @@ type NotificationOutcome struct {
 	Answer string
 	At     time.Time
 	NextAt time.Time
+	Robot  string // the robot it went to (Notification.Robot), "" for none
 }
 
 // NotificationQuery selects notifications for administrators, newest first
@@ -82,6 +87,9 @@ type NotificationQuery struct {
 	// (exact when set).
 	Recipient string
 	Channel   string
+	// Robot keeps those whose last attempt went to this robot (exact when
+	// set).
+	Robot string
 	// Unread keeps those not read yet (ReadAt zero).
 	Unread bool
 	// DoneSince, when set, keeps those whose DoneAt is at or after it (the

@@ -124,31 +124,12 @@ func clipBytes(s string, max int) string {
 	return s[:cut] + "…"
 }
 
-// Titles are the events in words, as a robot's title shows them.
-var Titles = map[string][2]string{
-	EventIssueDispatched: {"诉求交办", "Issue dispatched"},
-	EventIssueResponded:  {"诉求已答复", "Issue answered"},
-	EventVisitReturned:   {"走访记录退回", "Visit returned"},
-	EventActivation:      {"账号激活", "Account activation"},
-	EventIssueDueSoon:    {"诉求即将超期", "Issue due soon"},
-	EventIssueOverdue:    {"诉求已超期", "Issue overdue"},
-	EventIssueDisputed:   {"诉求有异议", "Issue disputed"},
-	EventIssueBounced:    {"诉求再次退回", "Issue bounced again"},
-	EventProjectApproved: {"实事项目已立项", "Project approved"},
-	EventProjectDeferred: {"实事项目暂缓", "Project deferred"},
-	EventProjectCanceled: {"实事项目已取消", "Project cancelled"},
-	EventProjectDone:     {"实事项目待验收", "Project awaiting acceptance"},
-	EventDigest:          {"今日待办", "Today's to-do"},
-}
-
 // Title is n's event in words, in its language.
 func Title(n storage.Notification) string {
 	t, ok := Titles[n.Event]
 	switch {
-	case !ok && n.Lang == "en":
-		return "Pairsync"
 	case !ok:
-		return "结对共建提醒"
+		return say(n.Lang, "title")
 	case n.Lang == "en":
 		return t[1]
 	}

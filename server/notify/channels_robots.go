@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -76,19 +77,59 @@ func (w *WeCom) Deliver(ctx context.Context, n storage.Notification, to Recipien
 	if err != nil {
 		return "", err
 	}
-	target := w.URL
-	if w.Route != nil {
-		u, err := w.Route(ctx, n)
-		if err != nil {
-			return "", err
-		}
-		target = cmpOrString(u, target)
+	target, err := w.target(ctx, n)
+	if err != nil {
+		return "", err
 	}
 	if target == "" {
 		return answerNoRobot, fmt.Errorf("wecom: %s: %w", answerNoRobot, ErrPermanent)
 	}
 	status, head, err := post(ctx, w.Client, target, raw, nil)
 	return robotAnswer("wecom", status, head, err)
+}
+
+// target is the robot n goes to: its unit's (Route), else URL.
+func (w *WeCom) target(ctx context.Context, n storage.Notification) (string, error) {
+	if w.Route != nil {
+		u, err := w.Route(ctx, n)
+		if err != nil {
+			return "", err
+		}
+		if u != "" {
+			return u, nil
+		}
+	}
+	return w.URL, nil
+}
+
+// Robot names the robot n goes to (RobotKey; "" none).
+func (w *WeCom) Robot(ctx context.Context, n storage.Notification) (string, error) {
+	u, err := w.target(ctx, n)
+	return RobotKey(u), err
+}
+
+// A RobotChannel posts into group robots, each with its own limit
+// (Pacing counts each robot's messages): Robot names the one n goes to.
+type RobotChannel interface {
+	Channel
+	Robot(ctx context.Context, n storage.Notification) (string, error)
+}
+
+// RobotKey names a robot by its webhook's identity: the host and path and
+// the key (企业微信 key=, 钉钉 access_token=) that pick one robot, hashed,
+// so the outbox holds no key; "" for no URL. Two URLs of one robot (the
+// order of the query, a signature added) have one name.
+func RobotKey(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	id := raw
+	if u, err := url.Parse(raw); err == nil {
+		q := u.Query()
+		id = strings.ToLower(u.Host) + u.EscapedPath() + "?key=" + q.Get("key") + "&access_token=" + q.Get("access_token")
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "robot-" + hex.EncodeToString(sum[:8])
 }
 
 // DingTalk posts to a 钉钉 custom robot (URL: …/robot/send?access_token=…),
@@ -158,15 +199,9 @@ func (d *DingTalk) Deliver(ctx context.Context, n storage.Notification, to Recip
 	if err != nil {
 		return "", err
 	}
-	target, secret := d.URL, d.Secret
-	if d.Route != nil {
-		u, sec, err := d.Route(ctx, n)
-		if err != nil {
-			return "", err
-		}
-		if u != "" {
-			target, secret = u, sec
-		}
+	target, secret, err := d.target(ctx, n)
+	if err != nil {
+		return "", err
 	}
 	if target == "" {
 		return answerNoRobot, fmt.Errorf("dingtalk: %s: %w", answerNoRobot, ErrPermanent)
@@ -185,6 +220,27 @@ func (d *DingTalk) Deliver(ctx context.Context, n storage.Notification, to Recip
 	}
 	status, head, err := post(ctx, d.Client, target, raw, nil)
 	return robotAnswer("dingtalk", status, head, err)
+}
+
+// target is the robot n goes to and its secret: its unit's (Route), else
+// URL and Secret.
+func (d *DingTalk) target(ctx context.Context, n storage.Notification) (target, secret string, err error) {
+	if d.Route != nil {
+		u, sec, err := d.Route(ctx, n)
+		if err != nil {
+			return "", "", err
+		}
+		if u != "" {
+			return u, sec, nil
+		}
+	}
+	return d.URL, d.Secret, nil
+}
+
+// Robot names the robot n goes to (RobotKey; "" none).
+func (d *DingTalk) Robot(ctx context.Context, n storage.Notification) (string, error) {
+	u, _, err := d.target(ctx, n)
+	return RobotKey(u), err
 }
 
 // mdEscape keeps a person's words from being read as markdown.

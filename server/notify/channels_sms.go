@@ -52,9 +52,8 @@ type SMS struct {
 
 // The defaults of SMS.
 const (
-	DefaultSMSBody      = `{"phone":"{phone}","text":"{text}"}`
-	DefaultSMSText      = "{sign}{text}"
-	DefaultSMSSignature = "结对共建"
+	DefaultSMSBody = `{"phone":"{phone}","text":"{text}"}`
+	DefaultSMSText = "{sign}{text}"
 )
 
 // Check reports a configuration the gateway could not be sent: an
@@ -77,7 +76,9 @@ func (s *SMS) Check() error {
 	if !strings.Contains(s.URL+s.body(), "{phone}") || !strings.Contains(s.URL+s.body(), "{text}") {
 		return errors.New("the SMS body template needs {phone} and {text}")
 	}
-	b := s.fill("+86 13800000000", `一段"带引号"的\短信`) // a phone that is no JSON number
+	// A phone that is no JSON number; a text with quotes, a backslash and
+	// a line break besides Chinese.
+	b := s.fill("+86 13800000000", say("zh", "open")+"\"quoted\" \\ \n")
 	if !json.Valid(b) {
 		return fmt.Errorf("the SMS body template is not JSON once filled in: %s", b)
 	}

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -17,11 +16,6 @@ import (
 // EventFolded is the event of a message that folds a person's
 // notifications held back by the hourly limit into one (Folded).
 const EventFolded = "folded"
-
-func init() {
-	// Kept here, beside the fold, rather than in the Titles literal.
-	Titles[EventFolded] = [2]string{"提醒汇总", "Reminders"}
-}
 
 // fold returns the other notifications of n's recipient and channel that
 // the hourly limit held back and that are due now, claimed by this sender,
@@ -68,9 +62,9 @@ func Folded(n storage.Notification, others []storage.Notification, role string) 
 	items := make([]string, len(all))
 	for i, o := range all {
 		t := body(o)
-		for _, sep := range []string{"，", ": "} { // the greeting (greet)
+		for _, lang := range []string{"zh", "en"} { // the greeting (greet)
 			if o.RecipientName != "" {
-				t = strings.TrimPrefix(t, o.RecipientName+sep)
+				t = strings.TrimPrefix(t, say(lang, "greet", o.RecipientName))
 			}
 		}
 		t = strings.TrimRight(t, "。. ")
@@ -89,8 +83,7 @@ func Folded(n storage.Notification, others []storage.Notification, role string) 
 	}
 	f := n
 	f.Event, f.Link = EventFolded, link
-	f.Text = greet(n.Lang, n.RecipientName, pick(n.Lang,
-		fmt.Sprintf("【结对共建】另有 %d 条提醒：%s。请在“消息”中查看全文。", len(all), strings.Join(items, "；")),
-		fmt.Sprintf("[Pairsync] %d more reminders: %s. See them in full in your messages.", len(all), strings.Join(items, "; "))))
+	and := piece("folded/and")
+	f.Text = greet(n.Lang, n.RecipientName, say(n.Lang, "folded", len(all), both{strings.Join(items, and[0]), strings.Join(items, and[1])}))
 	return f
 }

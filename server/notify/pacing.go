@@ -104,7 +104,8 @@ const (
 // a person's phone (SMS and the robots; never the in-app messages nor the
 // webhook, a system that paces itself): not in quiet hours unless urgent,
 // at most Hourly per recipient and channel in a clock hour, at most
-// PerMinute[channel] a minute on a channel (a robot's limit). What may not
+// PerMinute[channel] a minute to one robot of a channel (a robot's limit:
+// each org unit's robot has its own). What may not
 // go now is deferred, never dropped. The counts are read from the outbox,
 // so every server process keeps the same limits.
 type Pacing struct {
@@ -112,8 +113,10 @@ type Pacing struct {
 	// Hourly is the per-recipient, per-channel limit in a clock hour
 	// (0: DefaultHourly; negative: none).
 	Hourly int
-	// PerMinute bounds a channel's messages in any 60 s (nil: the robots'
-	// DefaultRobotMinute).
+	// PerMinute bounds the messages to one robot of a channel in any 60 s
+	// (nil: the robots' DefaultRobotMinute). The robot is the
+	// notification's Robot (the sender sets it: RobotChannel); with none,
+	// the channel's messages to every robot count.
 	PerMinute map[string]int
 	// Urgent reports a notification that quiet hours do not hold (nil:
 	// IsUrgent). Urgent ones still count against the limits.
@@ -153,7 +156,7 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 		perMinute = map[string]int{ChannelWeCom: DefaultRobotMinute, ChannelDingTalk: DefaultRobotMinute}
 	}
 	if limit := perMinute[n.Channel]; limit > 0 {
-		sent, _, err := store.ListNotifications(ctx, storage.NotificationQuery{Channel: n.Channel, State: storage.NotificationSent,
+		sent, _, err := store.ListNotifications(ctx, storage.NotificationQuery{Channel: n.Channel, Robot: n.Robot, State: storage.NotificationSent,
 			DoneSince: now.Add(-time.Minute + time.Millisecond), Limit: 1000})
 		if err != nil {
 			return time.Time{}, "", err
@@ -167,7 +170,7 @@ func (p Pacing) Hold(ctx context.Context, store storage.Notifications, n storage
 			}
 			slices.SortFunc(done, func(a, b time.Time) int { return b.Compare(a) })
 			until := done[limit-1].Add(time.Minute)
-			return until, fmt.Sprintf("%s: %d messages in the last minute on %s (its limit): deferred %s", ReasonRobotLimit,
+			return until, fmt.Sprintf("%s: %d messages in the last minute to this %s robot (its limit): deferred %s", ReasonRobotLimit,
 				len(sent), n.Channel, until.Sub(now).Round(time.Second)), nil
 		}
 	}

@@ -139,3 +139,23 @@ func TestRobotKeyNotInAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestRobotKey: a robot is named by its webhook's identity (host, path and
+// its key or access_token), whatever else its URL carries, never by the
+// key itself; two robots have two names.
+func TestRobotKey(t *testing.T) {
+	a := RobotKey("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret-a")
+	for _, same := range []string{"https://QYAPI.weixin.qq.com/cgi-bin/webhook/send?key=secret-a", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?debug=1&key=secret-a"} {
+		if k := RobotKey(same); k != a {
+			t.Errorf("%s: got %q, want %q (the same robot)", same, k, a)
+		}
+	}
+	for _, other := range []string{"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret-b", "https://oapi.dingtalk.com/robot/send?access_token=secret-a", ""} {
+		if k := RobotKey(other); k == a {
+			t.Errorf("%s: got %q, the name of another robot", other, k)
+		}
+	}
+	if a == "" || strings.Contains(a, "secret") || RobotKey("") != "" {
+		t.Errorf("got %q for a robot, %q for none; want a name without the key, and none", a, RobotKey(""))
+	}
+}

@@ -367,8 +367,7 @@ func (p Planner) projectMessages(ctx context.Context, r syncproto.Record, pr pai
 		}
 		for _, a := range admins {
 			m.to = append(m.to, recipient{user: a, link: "/console/projects?q=" + url.QueryEscape(title), text: func(lang string) string {
-				return pick(lang, fmt.Sprintf("【结对共建】实事项目%s已完成，待联系人验收。", quote(title, "zh")),
-					fmt.Sprintf("[Pairsync] The practical project %s is completed: its contacts are to accept it.", quote(title, "en")))
+				return say(lang, "project_completed/supervisors", quoted(title))
 			}})
 		}
 	}
@@ -542,12 +541,10 @@ func greet(lang, name, text string) string {
 	if name == "" {
 		return text
 	}
-	for _, tag := range []string{"【结对共建】", "[Pairsync] "} {
+	for _, l := range []string{"zh", "en"} { // whichever the text is in
+		tag := say(l, "tag")
 		if rest, ok := strings.CutPrefix(text, tag); ok {
-			if lang == "en" {
-				return tag + name + ": " + rest
-			}
-			return tag + name + "，" + rest
+			return tag + say(lang, "greet", name) + rest
 		}
 	}
 	return text

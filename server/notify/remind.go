@@ -29,11 +29,9 @@ func (p Planner) PlanDueSoon(ctx context.Context, pr pairing.Pairing, d readmode
 	if err != nil {
 		return nil, err
 	}
-	handler := orDefault(d.HandlerName, "承办人")
 	for _, a := range admins {
 		m.to = append(m.to, recipient{user: a, link: "/console/issues?q=" + url.QueryEscape(d.Title), text: func(lang string) string {
-			return pick(lang, fmt.Sprintf("【结对共建】您交办给%s的诉求%s将于 %s 到期，请关注办理进度。", handler, quote(d.Title, "zh"), due),
-				fmt.Sprintf("[Pairsync] The issue %s you dispatched to %s is due at %s: please follow it.", quote(d.Title, "en"), orDefault(d.HandlerName, "its handler"), due))
+			return say(lang, "issue_due_soon/dispatcher", orPiece(d.HandlerName, "handler"), quoted(d.Title), due)
 		}})
 	}
 	return p.address(ctx, m, pr, now)

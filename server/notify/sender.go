@@ -144,9 +144,19 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		case !errors.Is(uerr, storage.ErrNotFound):
 			return uerr
 		}
-		// A text to nobody's phone fails at once (its reason shown to
-		// administrators), not after quiet hours or the hourly limit.
-		if s.Pacing != nil && !(n.Channel == ChannelSMS && to.Phone == "") {
+		// A robot's message is counted against that robot's limit: which
+		// one it goes to is resolved now (its unit's, else the global).
+		rc, robotChannel := ch.(RobotChannel)
+		if robotChannel {
+			if n.Robot, err = rc.Robot(ctx, n); err != nil {
+				return err
+			}
+			out.Robot = n.Robot
+		}
+		// A text to nobody's phone, or a robot message with no robot,
+		// fails at once (its reason shown to administrators), not after
+		// quiet hours or a limit.
+		if s.Pacing != nil && !(n.Channel == ChannelSMS && to.Phone == "") && !(robotChannel && n.Robot == "") {
 			until, reason, perr := s.Pacing.Hold(ctx, s.Store, n, now())
 			if perr != nil {
 				return perr

@@ -9,9 +9,11 @@ import (
 // and English ([1]), in one table: each event's text per kind of
 // recipient and the pieces some of them add (a reason, a comment, the
 // digest's counts); each event's title (robots show it) is in Titles
-// (channels_http.go), checked with these. Each entry is
-// a fmt format; both languages take the same arguments (English may take
-// them in another order, with %[n]s), which TestTextsInStep checks.
+// below, checked with these. Each entry is a fmt format; both languages
+// take the same arguments (English may take them in another order, with
+// %[n]s), which TestTextsInStep checks. This file is the only one of the
+// package, and of the server's notification code, with Chinese in its
+// strings (TestNoTextOutsideTable).
 var Texts = map[string][2]string{
 	// Issues. Arguments: the title (quoted), then as named.
 	"issue_dispatched/handler":  {"【结对共建】诉求%s已交办给您，请及时签收办理。", "[Pairsync] The issue %s has been dispatched to you: please sign for it and handle it."},
@@ -61,9 +63,46 @@ var Texts = map[string][2]string{
 	"todo/to_approve":      {"待立项", "projects to approve"},
 	"todo/to_verify":       {"待验收", "projects to verify"},
 
-	// Robots' link.
-	"open": {"在结对共建中查看", "Open in Pairsync"},
+	"issue_due_soon/dispatcher":     {"【结对共建】您交办给%s的诉求%s将于 %s 到期，请关注办理进度。", "[Pairsync] The issue %[2]s you dispatched to %[1]s is due at %[3]s: please follow it."}, // handler, title, due
+	"project_completed/supervisors": {"【结对共建】实事项目%s已完成，待联系人验收。", "[Pairsync] The practical project %s is completed: its contacts are to accept it."},
+
+	// The hourly limit's fold: how many, the items joined by "folded/and".
+	"folded":     {"【结对共建】另有 %d 条提醒：%s。请在“消息”中查看全文。", "[Pairsync] %d more reminders: %s. See them in full in your messages."},
+	"folded/and": {"；", "; "},
+
+	// Every text starts with the app's tag; greet names the recipient
+	// after it.
+	"tag":   {"【结对共建】", "[Pairsync] "},
+	"greet": {"%s，", "%s: "},
+
+	// Robots' link, and the title of an event without one in Titles.
+	"open":  {"在结对共建中查看", "Open in Pairsync"},
+	"title": {"结对共建提醒", "Pairsync"},
 }
+
+// Titles are the events in words, as a robot's title shows them (an
+// unknown event: Texts["title"]).
+var Titles = map[string][2]string{
+	EventIssueDispatched: {"诉求交办", "Issue dispatched"},
+	EventIssueResponded:  {"诉求已答复", "Issue answered"},
+	EventVisitReturned:   {"走访记录退回", "Visit returned"},
+	EventActivation:      {"账号激活", "Account activation"},
+	EventIssueDueSoon:    {"诉求即将超期", "Issue due soon"},
+	EventIssueOverdue:    {"诉求已超期", "Issue overdue"},
+	EventIssueDisputed:   {"诉求有异议", "Issue disputed"},
+	EventIssueBounced:    {"诉求再次退回", "Issue bounced again"},
+	EventProjectApproved: {"实事项目已立项", "Project approved"},
+	EventProjectDeferred: {"实事项目暂缓", "Project deferred"},
+	EventProjectCanceled: {"实事项目已取消", "Project cancelled"},
+	EventProjectDone:     {"实事项目待验收", "Project awaiting acceptance"},
+	EventDigest:          {"今日待办", "Today's to-do"},
+	EventFolded:          {"提醒汇总", "Reminders"},
+}
+
+// DefaultSMSSignature is the 短信签名 SMS carry unless the operator sets
+// theirs (-notify-sms-signature): the app's name as carriers register it,
+// one and Chinese whatever the person's language.
+const DefaultSMSSignature = "结对共建"
 
 // both is an argument said differently in each language (a quoted title,
 // an ordinal, a piece of Texts).
@@ -122,20 +161,3 @@ func orPiece(s, key string) both {
 
 // nthTime is a count as each language says which time it is: 第2次, the second.
 func nthTime(n int) both { return both{strconv.Itoa(n), ordinal(n)} }
-
-// pick and orDefault are the old way of writing both languages inline.
-// Every text of this branch is in Texts; they stay for texts written that
-// way elsewhere until those move into the table too.
-func pick(lang, zh, en string) string {
-	if lang == "en" {
-		return en
-	}
-	return zh
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -1,6 +1,10 @@
 package notify
 
 import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,4 +108,53 @@ func TestTextsSaid(t *testing.T) {
 
 func notification(lang, event string) storage.Notification {
 	return storage.Notification{Lang: lang, Event: event}
+}
+
+// TestNoTextOutsideTable: no string of the package's code but texts.go,
+// nor of the server's notification code, holds Chinese: a notification's
+// words written inline (as pick("…", "…") once did) would be missed by the
+// table's checks and by a person's language. Comments may.
+func TestNoTextOutsideTable(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's notification code: the outbox's routes, the SLA
+	// sweep's reminders, the channels' wiring.
+	files = append(files, "../notifications.go", "../reminders.go", "../channels.go", "../inbox.go")
+	han := func(s string) bool {
+		return strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) })
+	}
+	inline := func(name string) []string {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name, nil, 0) // comments left out
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		ast.Inspect(f, func(node ast.Node) bool {
+			if lit, ok := node.(*ast.BasicLit); ok && (lit.Kind == token.STRING || lit.Kind == token.CHAR) && han(lit.Value) {
+				out = append(out, fmt.Sprintf("%s: %s", fset.Position(lit.Pos()), lit.Value))
+			}
+			return true
+		})
+		return out
+	}
+	scanned := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") || name == "texts.go" {
+			continue
+		}
+		scanned++
+		for _, at := range inline(name) {
+			t.Errorf("%s is written inline: put it in Texts (texts.go), in both languages", at)
+		}
+	}
+	if scanned < 10 {
+		t.Fatalf("scanned %d files, want the package's and the server's notification code", scanned)
+	}
+	// The scan sees what it must: the table's own strings would fail it.
+	if got := inline("texts.go"); len(got) < 20 {
+		t.Fatalf("texts.go: the scan found %d strings with Chinese, want the table's", len(got))
+	}
 }

@@ -150,7 +150,7 @@ func (db *DB) FinishNotification(ctx context.Context, id, holder string, o stora
 			return err
 		}
 		n.Attempts++
-		n.Answer, n.AttemptAt = o.Answer, millis(o.At)
+		n.Answer, n.AttemptAt, n.Robot = o.Answer, millis(o.At), o.Robot
 		n.State, n.LeaseHolder, n.LeaseUntil = o.State, "", time.Time{}
 		if o.State == storage.NotificationPending {
 			n.NextAt = millis(o.NextAt)
@@ -197,7 +197,7 @@ func (db *DB) ListNotifications(ctx context.Context, q storage.NotificationQuery
 				return err
 			}
 			if q.State != "" && n.State != q.State || q.Recipient != "" && n.Recipient != q.Recipient ||
-				q.Channel != "" && n.Channel != q.Channel || q.Unread && !n.ReadAt.IsZero() ||
+				q.Channel != "" && n.Channel != q.Channel || q.Robot != "" && n.Robot != q.Robot || q.Unread && !n.ReadAt.IsZero() ||
 				!q.DoneSince.IsZero() && n.DoneAt.Before(q.DoneSince) {
 				return nil
 			}

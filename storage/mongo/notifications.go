@@ -40,6 +40,7 @@ type notificationDoc struct {
 	Answer        string     `bson:"answer"`
 	AttemptAt     time.Time  `bson:"attempt_at"`
 	DoneAt        time.Time  `bson:"done_at"`
+	Robot         string     `bson:"robot,omitempty"`
 	LeaseHolder   string     `bson:"lease_holder"`
 	LeaseUntil    time.Time  `bson:"lease_until"`
 	ReadAt        *time.Time `bson:"read_at,omitempty"`
@@ -55,7 +56,7 @@ func (n notificationDoc) notification() storage.Notification {
 	return storage.Notification{ID: n.ID, Channel: n.Channel, Event: n.Event, Cause: n.Cause, Subject: n.Subject,
 		Recipient: n.Recipient, RecipientName: n.RecipientName, Pairing: n.Pairing, OrgPaths: slices.Clone(n.OrgPaths),
 		Lang: n.Lang, Text: n.Text, Link: n.Link, State: n.State, CreatedAt: utc(n.CreatedAt), Since: utc(n.Since),
-		NextAt: utc(n.NextAt), Attempts: n.Attempts, Answer: n.Answer, AttemptAt: utc(n.AttemptAt), DoneAt: utc(n.DoneAt),
+		NextAt: utc(n.NextAt), Attempts: n.Attempts, Answer: n.Answer, AttemptAt: utc(n.AttemptAt), DoneAt: utc(n.DoneAt), Robot: n.Robot,
 		LeaseHolder: n.LeaseHolder, LeaseUntil: utc(n.LeaseUntil), ReadAt: readAt(n.ReadAt)}
 }
 
@@ -168,7 +169,7 @@ func (db *DB) ClaimNotifications(ctx context.Context, holder string, now time.Ti
 // storage.Notifications documents: one update matching the notification
 // only while it is pending and leased to holder.
 func (db *DB) FinishNotification(ctx context.Context, id, holder string, o storage.NotificationOutcome) error {
-	set := bson.D{{Key: "answer", Value: o.Answer}, {Key: "attempt_at", Value: millis(o.At)}, {Key: "state", Value: o.State},
+	set := bson.D{{Key: "answer", Value: o.Answer}, {Key: "attempt_at", Value: millis(o.At)}, {Key: "state", Value: o.State}, {Key: "robot", Value: o.Robot},
 		{Key: "lease_holder", Value: ""}, {Key: "lease_until", Value: time.Time{}}}
 	switch o.State {
 	case storage.NotificationPending:
@@ -234,6 +235,9 @@ func (db *DB) ListNotifications(ctx context.Context, q storage.NotificationQuery
 	}
 	if q.Channel != "" {
 		filter = append(filter, bson.E{Key: "channel", Value: q.Channel})
+	}
+	if q.Robot != "" {
+		filter = append(filter, bson.E{Key: "robot", Value: q.Robot})
 	}
 	if q.Unread {
 		// read_at is absent until the message is read.

@@ -417,8 +417,11 @@ func (s suite) notificationsDeferRead(t *testing.T) {
 		t.Fatalf("deferred after an attempt: got attempts %d since %v next %v, want 1, %v, %v", n.Attempts, n.Since, n.NextAt, until, until.Add(time.Hour))
 	}
 	// a claimed n2 and n3 (due long before) in its claim before the deferral ended.
-	if err := st.FinishNotification(t.Context(), "n2", "a", storage.NotificationOutcome{State: storage.NotificationSent, At: until}); err != nil {
+	if err := st.FinishNotification(t.Context(), "n2", "a", storage.NotificationOutcome{State: storage.NotificationSent, At: until, Robot: "robot-1"}); err != nil {
 		t.Fatal(err)
+	}
+	if n := mustNotification(t, st, "n2"); n.Robot != "robot-1" {
+		t.Fatalf("n2 sent by robot-1: got robot %q, want robot-1 (the robots' limit counts by it)", n.Robot)
 	}
 
 	_, err = st.ReadNotification(t.Context(), "n2", "u1", t0)
@@ -448,6 +451,8 @@ func (s suite) notificationsDeferRead(t *testing.T) {
 		{storage.NotificationQuery{Recipient: "u1", Channel: "inapp", Unread: true}, []string{}},
 		{storage.NotificationQuery{DoneSince: until}, []string{"n2"}},
 		{storage.NotificationQuery{DoneSince: until.Add(time.Millisecond)}, []string{}},
+		{storage.NotificationQuery{Robot: "robot-1"}, []string{"n2"}},
+		{storage.NotificationQuery{Robot: "robot-2"}, []string{}},
 	} {
 		got, _, err := st.ListNotifications(t.Context(), tc.q)
 		if err != nil {

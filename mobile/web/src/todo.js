@@ -83,9 +83,13 @@ export function todoItems(me = state.me, at = now.value, from = synced) {
 
 // awaitsRating: an issue closed by a confirmation that the person (the
 // contact) has not rated (待评价); ratings are the issue's rating records.
+// A reopening undoes the confirmations before it (the server's ConfirmedAt),
+// so an issue confirmed, reopened and then closed by an administrator has
+// nothing to rate (server/readmodel/testdata/todo-cases.json, i8).
 export function awaitsRating(st, ratings, meID) {
-  return st.status === 'closed' && (st.events || []).some((e) => e.type === 'confirmed' && e.applied) &&
-    !ratings.some((r) => r.fields.by?.value === meID)
+  if (st.status !== 'closed') return false
+  const last = (st.events || []).filter((e) => e.applied && (e.type === 'confirmed' || e.type === 'reopened')).at(-1)
+  return last?.type === 'confirmed' && !ratings.some((r) => r.fields.by?.value === meID)
 }
 
 // todoGroups: the kinds that have entries, each {kind, items}.

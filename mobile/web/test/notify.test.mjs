@@ -44,7 +44,7 @@ test('events, channels and reasons have words in both languages', () => {
 })
 
 test('the events\' words are the server\'s titles (server/notify Titles), in both languages', () => {
-  const events = Object.fromEntries([...src.matchAll(/^\s*(Event\w+)\s*=\s*"([a-z_]+)"/gm)].map((m) => [m[1], m[2]]))
+  const events = Object.fromEntries([...src.matchAll(/^\s*(?:const )?(Event\w+)\s*=\s*"([a-z_]+)"/gm)].map((m) => [m[1], m[2]]))
   const titles = [...src.matchAll(/^\s*(Event\w+):\s*\{"([^"]+)", "([^"]+)"\}/gm)]
   assert.ok(titles.length >= 13, `parsed ${titles.length} titles in server/notify`)
   for (const [, c, zh, en] of titles) {
