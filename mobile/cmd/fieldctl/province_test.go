@@ -87,4 +87,3 @@ func TestProvinceSmoke(t *testing.T) {
 	}
 	t.Logf("storage calls: %+v", calls.Calls)
 }
-
