@@ -39,10 +39,12 @@ type provinceSizes struct {
 	SteadyDevices  int           `json:"steady_devices"`
 	SteadyInterval time.Duration `json:"steady_interval_ns"`
 	CallRepeat     int           `json:"call_repeat"`
+	// AloneFor: one reader, nothing else running, before the readers.
+	AloneFor time.Duration `json:"alone_ns"`
 }
 
 var provinceFull = provinceSizes{Pairings: 7000, Counterparties: 60000, Users: 10000, Devices: 10000, Records: 5_000_000, Batch: 5000,
-	Readers: 20, Duration: 30 * time.Second, SteadyDevices: 100, SteadyInterval: 10 * time.Second, CallRepeat: 10}
+	Readers: 20, Duration: 30 * time.Second, SteadyDevices: 8, SteadyInterval: 2 * time.Second, CallRepeat: 10, AloneFor: 10 * time.Second}
 
 // provinceSpec is what the helper seeds: org units root → departments →
 // a branch per pairing; an administrator of root (Admin) and officers
@@ -442,6 +444,15 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 		return err
 	}
 
+	// One reader alone: the reports' own latency, without queueing.
+	alone := runReaders(b.ctx, srv.url, token, 1, ps.AloneFor, ps.Pairings, photo)
+	aloneLat := map[string]latencySummary{}
+	for k, v := range alone.lat {
+		aloneLat[k] = summarize(v)
+	}
+	details["alone"] = map[string]any{"latency": aloneLat, "errors": alone.errs, "last_errors": alone.last}
+	fmt.Fprintf(b.log, "bench: one reader alone: overview p50 %s, pairing page p50 %s\n", fmtMS(aloneLat["overview"].P50), fmtMS(aloneLat["pairing page"].P50))
+
 	// The steady load and the readers, at once.
 	scfg := b.loadCfg(srv, modeSteady, ps.SteadyDevices, officers(ps.SteadyDevices)...)
 	scfg.interval, scfg.duration, scfg.concurrency = ps.SteadyInterval, ps.Duration, 8
@@ -525,9 +536,11 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 		restart.Seconds(), "s", atMost(restart.Seconds(), 5))
 	b.add(w, "replica memory at full service: RSS without the bolt file's pages (anonymous)", "≤ 300 MiB, flat in records", bytesString(memRestart.RSSAnon),
 		float64(memRestart.RSSAnon), "bytes", atMost(float64(memRestart.RSSAnon), 300<<20))
-	b.add(w, "  settled: RSS anonymous; Go heap in use, live; whole RSS (bolt pages included)", "", fmt.Sprintf("%s; %s, %s (%.0f B per record); %s",
+	b.add(w, "  settled: RSS anonymous; Go heap in use, live; whole RSS (bolt pages included)", "", fmt.Sprintf("%s; %s, %s; %s",
 		bytesString(memSettled.RSSAnon), bytesString(int64(memSettled.HeapInuse)), bytesString(int64(memSettled.LiveHeap)),
-		memSettled.LiveHeap/float64(max(seeded.Records, 1)), bytesString(memSettled.RSS)), float64(memSettled.RSSAnon), "bytes", nil)
+		bytesString(memSettled.RSS)), float64(memSettled.RSSAnon), "bytes", nil)
+	b.add(w, "steady devices' setup: sign-in and first sync (their pairings and the directory)", "", fmt.Sprintf("%.1f s for %d devices (8 at a time)",
+		steady.SetupTime, steady.Devices), steady.SetupTime, "s", nil)
 	for _, k := range []struct{ key, label string }{{"overview", "overview"}, {"pairing_page", "pairing page (4 requests)"}, {"photo", "photo request"}} {
 		c, ok := calls.Calls[k.key]
 		if !ok {
@@ -536,6 +549,9 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 		b.add(w, "storage calls per "+k.label+": fewest / median / most of "+fmt.Sprint(len(c.Samples)), "constant",
 			fmt.Sprintf("%d / %d / %d %s", c.Min, c.Median, c.Max, opsString(c.ByOp)), float64(c.Min), "calls", nil)
 	}
+	ao, ap := aloneLat["overview"], aloneLat["pairing page"]
+	b.add(w, "one reader alone: overview p50 / p99; pairing page p50 / p99", "", fmt.Sprintf("%s / %s (%d); %s / %s (%d)",
+		fmtMS(ao.P50), fmtMS(ao.P99), ao.Count, fmtMS(ap.P50), fmtMS(ap.P99), ap.Count), ao.P99, "ms", nil)
 	ov, pp, ph := lat["overview"], lat["pairing page"], lat["photo"]
 	b.add(w, fmt.Sprintf("overview p50 / p99, %d readers beside the steady load", ps.Readers), "p99 ≤ 20 ms",
 		fmt.Sprintf("%s / %s (%d requests)", fmtMS(ov.P50), fmtMS(ov.P99), ov.Count), ov.P99, "ms", boolp(ov.Count > 0 && ov.P99 <= 20))
