@@ -380,11 +380,13 @@ func photoOfDevice(d *device) (string, error) {
 }
 
 // province: the workload. ps are its sizes; mongo, when set, seeds and
-// serves from MongoDB instead of bolt.
+// serves from MongoDB instead of bolt. Each figure becomes a row as soon as
+// it is measured, so a later step that fails (the steady devices' setup is
+// the longest) leaves the earlier ones in the report.
 func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
-	name := "province"
+	name, store := "province", "bolt"
 	if mongo != nil {
-		name = "province-mongo"
+		name, store = "province-mongo", "MongoDB"
 	}
 	dataDir := b.root + "/" + name
 	spec := provinceSpec{Password: benchPassword, Admin: benchAdmin, Pairings: ps.Pairings, Counterparties: ps.Counterparties, Users: ps.Users,
@@ -395,18 +397,22 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	if err := runHelper(b.ctx, b.helper, helperJob{Op: "province-seed", DataDir: dataDir, Province: &spec}, &seeded, b.log); err != nil {
 		return err
 	}
+	recPerS := float64(seeded.Records) / max(seeded.RecordsSeconds, 1e-9)
 	fmt.Fprintf(b.log, "bench: seeded in %.1fs (accounts %.1fs, directory %.1fs, %d records %.1fs = %.0f/s; %s of records, file %s)\n",
-		seeded.Seconds, seeded.AccountsSeconds, seeded.DirectorySeconds, seeded.Records, seeded.RecordsSeconds,
-		float64(seeded.Records)/max(seeded.RecordsSeconds, 1e-9), bytesString(seeded.DataBytes), bytesString(seeded.FileBytes))
+		seeded.Seconds, seeded.AccountsSeconds, seeded.DirectorySeconds, seeded.Records, seeded.RecordsSeconds, recPerS,
+		bytesString(seeded.DataBytes), bytesString(seeded.FileBytes))
+	details := map[string]any{"sizes": ps, "seeded": seeded}
+	b.rep.Details[name] = details
+	w := fmt.Sprintf("8 province, %s (%d records, %d pairings)", store, seeded.Records, ps.Pairings)
+	b.add(w, "seeding: accounts + directory + records (storage batches)", "", fmt.Sprintf("%.0f s (%.0f + %.0f + %.0f s; %.0f records/s; file %s)",
+		seeded.Seconds, seeded.AccountsSeconds, seeded.DirectorySeconds, seeded.RecordsSeconds, recPerS, bytesString(seeded.FileBytes)), seeded.Seconds, "s", nil)
 	var env []string
 	if mongo != nil {
 		env = []string{"PAIRSYNC_STORAGE=mongo", "PAIRSYNC_MONGODB_URI=" + os.Getenv(mongo.URIEnv), "PAIRSYNC_MONGODB_DATABASE=" + mongo.Database}
 	}
-	details := map[string]any{"sizes": ps, "seeded": seeded}
-	b.rep.Details[name] = details
 
-	// First start: sign in, wait for full service, let the start-up work
-	// settle.
+	// First start on the seeded data: sign in, wait for full service, let
+	// the start-up work settle.
 	srv, err := startServerEnv(b.ctx, b.pairsyncd, dataDir, env)
 	if err != nil {
 		return err
@@ -420,11 +426,12 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b.log, "bench: first start: ready %.2fs, full service (signed in, overview 200) %.2fs\n", srv.ready.Seconds(), full1.Sub(srv.started).Seconds())
+	first := full1.Sub(srv.started)
+	fmt.Fprintf(b.log, "bench: first start: ready %.2fs, full service (signed in, overview 200) %.2fs\n", srv.ready.Seconds(), first.Seconds())
 	settle := srv.settle(b.ctx, 5*time.Minute)
 	memFirst := memNow(b.ctx, srv)
 	fmt.Fprintf(b.log, "bench: settled %.1fs later: %s\n", settle.Seconds(), memFirst)
-	details["first_start"] = map[string]any{"ready_s": srv.ready.Seconds(), "full_service_s": full1.Sub(srv.started).Seconds(), "settle_s": settle.Seconds(), "memory": memFirst}
+	details["first_start"] = map[string]any{"ready_s": srv.ready.Seconds(), "full_service_s": first.Seconds(), "settle_s": settle.Seconds(), "memory": memFirst}
 
 	// A photo to request: one device pushes a visit with two small photos
 	// and uploads them.
@@ -453,26 +460,76 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	details["alone"] = map[string]any{"latency": aloneLat, "errors": alone.errs, "last_errors": alone.last}
 	fmt.Fprintf(b.log, "bench: one reader alone: overview p50 %s, pairing page p50 %s\n", fmtMS(aloneLat["overview"].P50), fmtMS(aloneLat["pairing page"].P50))
 
-	// The steady load and the readers, at once.
-	scfg := b.loadCfg(srv, modeSteady, ps.SteadyDevices, officers(ps.SteadyDevices)...)
-	scfg.interval, scfg.duration, scfg.concurrency = ps.SteadyInterval, ps.Duration, 8
-	fmt.Fprintf(b.log, "bench: signing in %d steady devices (each pulls its pairings first)…\n", ps.SteadyDevices)
-	sf, err := newFleet(b.ctx, scfg, b.log)
+	// Restart: a fresh token first, then exec to /readyz and to the first
+	// overview answered.
+	if token, err = httpLogin(b.ctx, srv.url, benchAdmin, benchPassword); err != nil {
+		return err
+	}
+	if err := srv.stop(); err != nil {
+		fmt.Fprintf(b.log, "bench: %v\n", err)
+	}
+	srv, err = startServerEnv(b.ctx, b.pairsyncd, dataDir, env)
 	if err != nil {
 		return err
 	}
-	defer sf.close()
+	defer srv.stop()
+	full2, err := waitOverview(b.ctx, srv.url, token, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	restart := full2.Sub(srv.started)
+	memRestart := memNow(b.ctx, srv)
+	settle2 := srv.settle(b.ctx, 5*time.Minute)
+	memSettled := memNow(b.ctx, srv)
+	fmt.Fprintf(b.log, "bench: restart: ready %.2fs, full service %.2fs; at full service %s; settled %s\n",
+		srv.ready.Seconds(), restart.Seconds(), memRestart, memSettled)
+	details["restart"] = map[string]any{"ready_s": srv.ready.Seconds(), "full_service_s": restart.Seconds(), "settle_s": settle2.Seconds(),
+		"memory_full_service": memRestart, "memory_settled": memSettled}
+	b.add(w, "restart to full service: exec → /readyz 200 → first overview 200", "≤ 5 s", fmt.Sprintf("%.2f s → %.2f s (first start: %.2f s → %.2f s)",
+		srv.ready.Seconds(), restart.Seconds(), details["first_start"].(map[string]any)["ready_s"], first.Seconds()),
+		restart.Seconds(), "s", atMost(restart.Seconds(), 5))
+	b.add(w, "replica memory at full service: RSS without the bolt file's pages (anonymous)", "≤ 300 MiB, flat in records", bytesString(memRestart.RSSAnon),
+		float64(memRestart.RSSAnon), "bytes", atMost(float64(memRestart.RSSAnon), 300<<20))
+	b.add(w, "  settled: RSS anonymous; Go heap in use, live; whole RSS (bolt pages included)", "", fmt.Sprintf("%s; %s, %s; %s",
+		bytesString(memSettled.RSSAnon), bytesString(int64(memSettled.HeapInuse)), bytesString(int64(memSettled.LiveHeap)),
+		bytesString(memSettled.RSS)), float64(memSettled.RSSAnon), "bytes", nil)
+	ao, ap, aph := aloneLat["overview"], aloneLat["pairing page"], aloneLat["photo"]
+	b.add(w, "one reader alone: overview p50 / p99", "p99 ≤ 20 ms", fmt.Sprintf("%s / %s (%d requests)", fmtMS(ao.P50), fmtMS(ao.P99), ao.Count),
+		ao.P99, "ms", boolp(ao.Count > 0 && ao.P99 <= 20))
+	b.add(w, "  pairing page p50 / p99; photo p50 / p99", "", fmt.Sprintf("%s / %s (%d); %s / %s (%d)",
+		fmtMS(ap.P50), fmtMS(ap.P99), ap.Count, fmtMS(aph.P50), fmtMS(aph.P99), aph.Count), ap.P99, "ms", nil)
+
+	// The steady load and the readers, at once, on the restarted server.
+	var failed []error
+	scfg := b.loadCfg(srv, modeSteady, ps.SteadyDevices, officers(ps.SteadyDevices)...)
+	scfg.interval, scfg.duration, scfg.concurrency, scfg.setupWait = ps.SteadyInterval, ps.Duration, 8, 20*time.Minute
+	fmt.Fprintf(b.log, "bench: signing in %d steady devices (each pulls its pairings and the directory first)…\n", ps.SteadyDevices)
+	sf, err := newFleet(b.ctx, scfg, b.log)
+	if err != nil {
+		failed = append(failed, fmt.Errorf("steady devices: %w", err))
+		fmt.Fprintf(b.log, "bench: %v; the readers run without them\n", failed[0])
+		sf = nil
+	} else {
+		defer sf.close()
+	}
 	before, _ := srv.metrics(b.ctx)
 	var steady *report
 	var cpu cpuUse
-	var steadyErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { steady, cpu, steadyErr = b.runMeasured(sf, srv, scfg) })
+	if sf != nil {
+		wg.Go(func() {
+			var err error
+			if steady, cpu, err = b.runMeasured(sf, srv, scfg); err != nil {
+				failed = append(failed, fmt.Errorf("steady load: %w", err))
+			}
+		})
+	}
 	fmt.Fprintf(b.log, "bench: %d readers for %s beside %d devices syncing every %s…\n", ps.Readers, ps.Duration, ps.SteadyDevices, ps.SteadyInterval)
+	c0 := cpuNow(srv)
 	rd := runReaders(b.ctx, srv.url, token, ps.Readers, ps.Duration, ps.Pairings, photo)
 	wg.Wait()
-	if steadyErr != nil {
-		return steadyErr
+	if steady == nil {
+		cpu = c0.until(cpuNow(srv))
 	}
 	after, _ := srv.metrics(b.ctx)
 	server := map[string]histDelta{}
@@ -485,33 +542,27 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	}
 	details["readers"] = map[string]any{"latency": lat, "errors": rd.errs, "last_errors": rd.last, "server": server}
 	details["steady"] = map[string]any{"load": steady, "cpu": cpu}
-
-	// Restart: a fresh token first (the one above may be near its end),
-	// then exec to /readyz and to the first overview answered.
-	if token, err = httpLogin(b.ctx, srv.url, benchAdmin, benchPassword); err != nil {
-		return err
+	beside := fmt.Sprintf("beside %d devices syncing every %s", ps.SteadyDevices, ps.SteadyInterval)
+	if steady == nil {
+		beside = "(the steady devices failed: alone)"
 	}
+	ov, pp, ph := lat["overview"], lat["pairing page"], lat["photo"]
+	b.add(w, fmt.Sprintf("overview p50 / p99, %d readers %s", ps.Readers, beside), "p99 ≤ 20 ms",
+		fmt.Sprintf("%s / %s (%d requests)", fmtMS(ov.P50), fmtMS(ov.P99), ov.Count), ov.P99, "ms", boolp(ov.Count > 0 && ov.P99 <= 20))
+	b.add(w, "pairing page p50 / p99 (its 4 requests at once)", "", fmt.Sprintf("%s / %s (%d pages)", fmtMS(pp.P50), fmtMS(pp.P99), pp.Count), pp.P99, "ms", nil)
+	b.add(w, "photo request p50 / p99 (64 KiB)", "", fmt.Sprintf("%s / %s (%d)", fmtMS(ph.P50), fmtMS(ph.P99), ph.Count), ph.P99, "ms", nil)
+	syncErrs := 0
+	if steady != nil {
+		p, pl := steady.Latency["push"], steady.Latency["pull"]
+		b.add(w, "steady devices' setup: sign-in and first sync (their pairings and the directory)", "", fmt.Sprintf("%.0f s for %d devices, 8 at a time",
+			steady.SetupTime, steady.Devices), steady.SetupTime, "s", nil)
+		b.add(w, fmt.Sprintf("push p50 / p99, %d devices syncing every %s, beside the readers", steady.Devices, ps.SteadyInterval), "",
+			fmt.Sprintf("%s / %s", fmtMS(p.P50), fmtMS(p.P99)), p.P99, "ms", nil)
+		b.add(w, "pull p50 / p99, same devices", "", fmt.Sprintf("%s / %s", fmtMS(pl.P50), fmtMS(pl.P99)), pl.P99, "ms", nil)
+		syncErrs = steady.Errors + steady.Rejected
+	}
+	b.add(w, "CPU used during the readers and syncs, cores", "", cpu.String(), cpu.Server, "cores", nil)
 	if err := srv.stop(); err != nil {
-		fmt.Fprintf(b.log, "bench: %v\n", err)
-	}
-	srv2, err := startServerEnv(b.ctx, b.pairsyncd, dataDir, env)
-	if err != nil {
-		return err
-	}
-	defer srv2.stop()
-	full2, err := waitOverview(b.ctx, srv2.url, token, 10*time.Minute)
-	if err != nil {
-		return err
-	}
-	restart := full2.Sub(srv2.started)
-	memRestart := memNow(b.ctx, srv2)
-	settle2 := srv2.settle(b.ctx, 5*time.Minute)
-	memSettled := memNow(b.ctx, srv2)
-	fmt.Fprintf(b.log, "bench: restart: ready %.2fs, full service %.2fs; at full service %s; settled %s\n",
-		srv2.ready.Seconds(), restart.Seconds(), memRestart, memSettled)
-	details["restart"] = map[string]any{"ready_s": srv2.ready.Seconds(), "full_service_s": restart.Seconds(), "settle_s": settle2.Seconds(),
-		"memory_full_service": memRestart, "memory_settled": memSettled}
-	if err := srv2.stop(); err != nil {
 		fmt.Fprintf(b.log, "bench: %v\n", err)
 	}
 
@@ -520,27 +571,9 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	var calls provinceCallsResult
 	cspec := provinceCallsSpec{Admin: benchAdmin, Password: benchPassword, Pairing: provincePairing(0), Photo: photo, Repeat: ps.CallRepeat, Mongo: mongo}
 	if err := runHelper(b.ctx, b.helper, helperJob{Op: "province-calls", DataDir: dataDir, ProvinceCalls: &cspec}, &calls, b.log); err != nil {
-		return err
+		failed = append(failed, fmt.Errorf("storage calls: %w", err))
 	}
 	details["storage_calls"] = calls
-
-	// The rows.
-	store := "bolt"
-	if mongo != nil {
-		store = "MongoDB"
-	}
-	w := fmt.Sprintf("8 province, %s (%d records, %d pairings)", store, seeded.Records, ps.Pairings)
-	b.add(w, "seeding: accounts + directory + records (storage batches)", "", fmt.Sprintf("%.0f s (%.0f + %.0f + %.0f s; %.0f records/s)",
-		seeded.Seconds, seeded.AccountsSeconds, seeded.DirectorySeconds, seeded.RecordsSeconds, float64(seeded.Records)/max(seeded.RecordsSeconds, 1e-9)), seeded.Seconds, "s", nil)
-	b.add(w, "restart to full service: exec → /readyz 200 → first overview 200", "≤ 5 s", fmt.Sprintf("%.2f s → %.2f s", srv2.ready.Seconds(), restart.Seconds()),
-		restart.Seconds(), "s", atMost(restart.Seconds(), 5))
-	b.add(w, "replica memory at full service: RSS without the bolt file's pages (anonymous)", "≤ 300 MiB, flat in records", bytesString(memRestart.RSSAnon),
-		float64(memRestart.RSSAnon), "bytes", atMost(float64(memRestart.RSSAnon), 300<<20))
-	b.add(w, "  settled: RSS anonymous; Go heap in use, live; whole RSS (bolt pages included)", "", fmt.Sprintf("%s; %s, %s; %s",
-		bytesString(memSettled.RSSAnon), bytesString(int64(memSettled.HeapInuse)), bytesString(int64(memSettled.LiveHeap)),
-		bytesString(memSettled.RSS)), float64(memSettled.RSSAnon), "bytes", nil)
-	b.add(w, "steady devices' setup: sign-in and first sync (their pairings and the directory)", "", fmt.Sprintf("%.1f s for %d devices (8 at a time)",
-		steady.SetupTime, steady.Devices), steady.SetupTime, "s", nil)
 	for _, k := range []struct{ key, label string }{{"overview", "overview"}, {"pairing_page", "pairing page (4 requests)"}, {"photo", "photo request"}} {
 		c, ok := calls.Calls[k.key]
 		if !ok {
@@ -549,34 +582,22 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 		b.add(w, "storage calls per "+k.label+": fewest / median / most of "+fmt.Sprint(len(c.Samples)), "constant",
 			fmt.Sprintf("%d / %d / %d %s", c.Min, c.Median, c.Max, opsString(c.ByOp)), float64(c.Min), "calls", nil)
 	}
-	ao, ap := aloneLat["overview"], aloneLat["pairing page"]
-	b.add(w, "one reader alone: overview p50 / p99; pairing page p50 / p99", "", fmt.Sprintf("%s / %s (%d); %s / %s (%d)",
-		fmtMS(ao.P50), fmtMS(ao.P99), ao.Count, fmtMS(ap.P50), fmtMS(ap.P99), ap.Count), ao.P99, "ms", nil)
-	ov, pp, ph := lat["overview"], lat["pairing page"], lat["photo"]
-	b.add(w, fmt.Sprintf("overview p50 / p99, %d readers beside the steady load", ps.Readers), "p99 ≤ 20 ms",
-		fmt.Sprintf("%s / %s (%d requests)", fmtMS(ov.P50), fmtMS(ov.P99), ov.Count), ov.P99, "ms", boolp(ov.Count > 0 && ov.P99 <= 20))
-	b.add(w, "pairing page p50 / p99 (its 4 requests at once)", "", fmt.Sprintf("%s / %s (%d pages)", fmtMS(pp.P50), fmtMS(pp.P99), pp.Count), pp.P99, "ms", nil)
-	b.add(w, "photo request p50 / p99 (64 KiB)", "", fmt.Sprintf("%s / %s (%d)", fmtMS(ph.P50), fmtMS(ph.P99), ph.Count), ph.P99, "ms", nil)
-	p, pl := steady.Latency["push"], steady.Latency["pull"]
-	b.add(w, fmt.Sprintf("push p50 / p99, %d devices syncing every %s", steady.Devices, ps.SteadyInterval), "",
-		fmt.Sprintf("%s / %s", fmtMS(p.P50), fmtMS(p.P99)), p.P99, "ms", nil)
-	b.add(w, "pull p50 / p99, same devices", "", fmt.Sprintf("%s / %s", fmtMS(pl.P50), fmtMS(pl.P99)), pl.P99, "ms", nil)
-	b.add(w, "CPU used during the readers and syncs, cores", "", cpu.String(), cpu.Server, "cores", nil)
+
 	rerrs := 0
 	for _, n := range rd.errs {
 		rerrs += n
 	}
-	measured := fmt.Sprintf("%d reader errors, %d sync errors, %d rejected", rerrs, steady.Errors, steady.Rejected)
+	measured := fmt.Sprintf("%d reader errors, %d sync errors and rejected changes", rerrs, syncErrs)
 	for k, v := range rd.last {
 		measured += fmt.Sprintf(" (%s: %.120s)", k, v)
 		break
 	}
-	if len(steady.Samples) > 0 {
+	if steady != nil && len(steady.Samples) > 0 {
 		measured += " (" + steady.Samples[0] + ")"
 	}
-	e := float64(rerrs + steady.Errors + steady.Rejected)
+	e := float64(rerrs + syncErrs)
 	b.add(w, "errors and rejected changes", "0", measured, e, "count", atMost(e, 0))
-	return nil
+	return errors.Join(failed...)
 }
 
 func opsString(by map[string]int) string {
