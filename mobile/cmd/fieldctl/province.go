@@ -512,6 +512,11 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 	} else {
 		defer sf.close()
 	}
+	// A fresh token: access tokens live 10 minutes, and the steady
+	// devices' setup can take longer than that.
+	if token, err = httpLogin(b.ctx, srv.url, benchAdmin, benchPassword); err != nil {
+		return errors.Join(append(failed, err)...)
+	}
 	before, _ := srv.metrics(b.ctx)
 	var steady *report
 	var cpu cpuUse
