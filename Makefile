@@ -12,7 +12,7 @@ CACHE   ?= $(HOME)/.cache/pairsync
 
 WEB     := mobile/web
 
-.PHONY: run build test test-go vet bench soak soak-fuzz lint clean minio web web-env lighthouse verify-mongo
+.PHONY: run build test test-go vet bench bench-province bench-province-bins bench-province-run soak soak-fuzz lint clean minio web web-env lighthouse verify-mongo
 
 ## run: build the web app and pairsyncd, and start it on the embedded default (./data)
 run: web
@@ -72,10 +72,17 @@ verify-mongo: export PAIRSYNC_MINIO_BIN = $(shell PAIRSYNC_CACHE=$(CACHE) ./.ci/
 verify-mongo:
 	MONGODB_URI='$(MONGODB_URI)' GO='$(GO)' ./.ci/verify-mongo
 
+# The province workload (issue 19): its record count, and PROVINCE=0 to leave
+# it out of make bench; PROVINCE_FLAGS for more of fieldctl's -province.* flags.
+PROVINCE         ?= 1
+PROVINCE_RECORDS ?= 5000000
+PROVINCE_FLAGS   ?=
+
 ## bench: every figure of deploy/BENCHMARKS.md (~14 min on 2 cores): pairsyncd on 127.0.0.1
 ## driven by the Go client (fieldctl bench: the table, and JSON in data/bench/latest.json),
 ## the engine-level go test benchmarks (data/bench/go-bench.txt), and CPU and heap profiles
 ## of the push workload, server in-process (data/bench/push-*). BENCH_FLAGS=-quick: ~3 min.
+## Then the province workload (make bench-province; PROVINCE=0 skips it).
 bench:
 	@$(MAKE) --no-print-directory build
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/fieldctl ./mobile/cmd/fieldctl
@@ -91,6 +98,24 @@ bench:
 	$(GO) tool pprof -top -nodecount 25 -tagfocus side=client $(BIN)/fieldctl.test data/bench/push-cpu.pprof > data/bench/push-cpu-client.txt 2>/dev/null
 	$(GO) tool pprof -top -nodecount 25 -sample_index=alloc_space -diff_base data/bench/push-allocs-before.pprof $(BIN)/fieldctl.test data/bench/push-allocs-after.pprof > data/bench/push-allocs.txt 2>/dev/null
 	@echo "profiles of the push: data/bench/push-cpu-{server,client}.txt, push-allocs.txt (go tool pprof for more)"
+	@if [[ "$(PROVINCE)" == 0 ]]; then echo "bench: the province workload skipped (PROVINCE=0)"; else $(MAKE) --no-print-directory bench-province-run; fi
+
+## bench-province: the province workload alone (deploy/BENCHMARKS.md, "The province workload"):
+## 7,000 pairings, 60,000 counterparties, 10,000 users and devices, PROVINCE_RECORDS records
+## (5,000,000) seeded into bolt, then pairsyncd: restart to full service, replica memory,
+## storage calls per report and photo request, report and sync p99 (data/bench/province.json);
+## on MongoDB as well when MONGODB_URI is set. Not run by CI.
+bench-province: bench-province-bins bench-province-run
+
+bench-province-bins:
+	@$(MAKE) --no-print-directory build
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/fieldctl ./mobile/cmd/fieldctl
+	$(GO) test -c -o $(BIN)/fieldctl-bench-helper ./mobile/cmd/fieldctl
+
+bench-province-run:
+	mkdir -p data/bench
+	./$(BIN)/fieldctl bench -pairsyncd $(BIN)/pairsyncd -helper $(BIN)/fieldctl-bench-helper -only province \
+		-province.records $(PROVINCE_RECORDS) -out data/bench/province.json $(PROVINCE_FLAGS)
 
 ## soak: the long runs, bounded (about 26 minutes on 2 cores): 20,000
 ## convergence seeds in the background; beside them every fuzz target

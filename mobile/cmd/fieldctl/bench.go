@@ -22,6 +22,9 @@ import (
 // The workloads of fieldctl bench, in the order they run.
 var benchWorkloads = []string{"push", "initial", "idle", "steady", "hot", "photos", "scale"}
 
+// extraWorkloads run only when -only names them (make bench-province).
+var extraWorkloads = []string{"province"}
+
 // benchPassword is every seeded user's password (the stores are throw-away).
 const benchPassword = "bench-Pa55word-结对"
 
@@ -95,15 +98,17 @@ type benchReport struct {
 	Started time.Time `json:"started"`
 	// LoadBefore and LoadAfter are the machine's 1-minute load averages:
 	// other processes' work makes every figure worse.
-	LoadBefore float64        `json:"load_average_before"`
-	LoadAfter  float64        `json:"load_average_after"`
-	Seconds    float64        `json:"seconds"`
-	Machine    machine        `json:"machine"`
-	Quick      bool           `json:"quick"`
-	Sizes      benchSizes     `json:"sizes"`
-	Rows       []benchRow     `json:"rows"`
-	Details    map[string]any `json:"details"`
-	Failures   []string       `json:"failures,omitempty"`
+	LoadBefore float64    `json:"load_average_before"`
+	LoadAfter  float64    `json:"load_average_after"`
+	Seconds    float64    `json:"seconds"`
+	Machine    machine    `json:"machine"`
+	Quick      bool       `json:"quick"`
+	Sizes      benchSizes `json:"sizes"`
+	// Province is the province workload's sizes, when it ran.
+	Province *provinceSizes `json:"province_sizes,omitempty"`
+	Rows     []benchRow     `json:"rows"`
+	Details  map[string]any `json:"details"`
+	Failures []string       `json:"failures,omitempty"`
 }
 
 // bench is one run of fieldctl bench.
@@ -129,6 +134,11 @@ simulated phones (the load machinery) and read the server's /metrics and /proc. 
   hot      20 devices write one pairing, syncing every second; every acknowledged write is checked
   photos   100 photos of 1 MiB go up from 10 devices (local photo store)
   scale    1,000,000 records stored: start-up to ready, heap, pulls of small pairings
+and, only when -only names it:
+  province 7,000 pairings, 60,000 counterparties, 10,000 users and devices, -province.records records
+           (5,000,000): seeding time, restart to full service, replica memory, storage calls per report
+           and photo request, report p99 under 20 readers, push/pull p99 under a steady load; on
+           MongoDB too when MONGODB_URI is set (deploy/BENCHMARKS.md, "The province workload")
 It prints a table (workload, figure, target, measured, pass/fail) and writes every figure as JSON to
 -out. The whole run takes about 12 minutes on 2 cores; -quick runs a tenth of the sizes in about 2.`)
 	pairsyncd := fs.String("pairsyncd", "bin/pairsyncd", "the pairsyncd binary to measure")
@@ -137,6 +147,17 @@ It prints a table (workload, figure, target, measured, pass/fail) and writes eve
 	quick := fs.Bool("quick", false, "smaller sizes, for a quick look (not the issue's figures)")
 	only := fs.String("only", "", "comma-separated workloads to run (default all): "+strings.Join(benchWorkloads, ", "))
 	keep := fs.Bool("keep", false, "keep the stores and logs (their directory is printed)")
+	ps := provinceFull
+	fs.IntVar(&ps.Records, "province.records", ps.Records, "province: records seeded")
+	fs.IntVar(&ps.Pairings, "province.pairings", ps.Pairings, "province: pairings (a branch each)")
+	fs.IntVar(&ps.Counterparties, "province.counterparties", ps.Counterparties, "province: counterparties (one or two per pairing, the rest in none)")
+	fs.IntVar(&ps.Users, "province.users", ps.Users, "province: users (an administrator and officers)")
+	fs.IntVar(&ps.Devices, "province.devices", ps.Devices, "province: devices seeded (one per user)")
+	fs.IntVar(&ps.Readers, "province.readers", ps.Readers, "province: concurrent report readers")
+	fs.DurationVar(&ps.Duration, "province.duration", ps.Duration, "province: how long the readers and the steady load run")
+	fs.IntVar(&ps.SteadyDevices, "province.steady", ps.SteadyDevices, "province: devices syncing beside the readers (each first pulls its pairings and the directory)")
+	fs.DurationVar(&ps.SteadyInterval, "province.interval", ps.SteadyInterval, "province: how often each steady device syncs (with a change or two)")
+	provinceMongoDB := fs.String("province.mongodb", "auto", "province on MongoDB as well: auto (when MONGODB_URI is set), yes, no; database pairsync_province_<time>, left for you to drop")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -145,8 +166,8 @@ It prints a table (workload, figure, target, measured, pass/fail) and writes eve
 		if w = strings.TrimSpace(w); w == "" {
 			continue
 		}
-		if !slices.Contains(benchWorkloads, w) {
-			return usagef("-only: unknown workload %q (want %s)", w, strings.Join(benchWorkloads, ", "))
+		if !slices.Contains(benchWorkloads, w) && !slices.Contains(extraWorkloads, w) {
+			return usagef("-only: unknown workload %q (want %s)", w, strings.Join(append(slices.Clone(benchWorkloads), extraWorkloads...), ", "))
 		}
 		run[w] = true
 	}
@@ -174,6 +195,9 @@ It prints a table (workload, figure, target, measured, pass/fail) and writes eve
 		b.sz = quickSizes
 	}
 	b.rep = &benchReport{Started: time.Now().UTC(), LoadBefore: loadAvg(), Machine: thisMachine(), Quick: *quick, Sizes: b.sz, Details: map[string]any{}}
+	if run["province"] {
+		b.rep.Province = &ps
+	}
 	m := b.rep.Machine
 	fmt.Fprintf(c.stderr, "bench: %s, %d cores, %s RAM, %s\n", m.CPU, m.Cores, bytesString(m.MemBytes), m.Go)
 
@@ -187,6 +211,24 @@ It prints a table (workload, figure, target, measured, pass/fail) and writes eve
 		{[]string{"hot"}, b.hot},
 		{[]string{"photos"}, b.photos},
 		{[]string{"scale"}, b.scale},
+		{[]string{"province"}, func() error { return b.province(ps, nil) }},
+	}
+	switch *provinceMongoDB {
+	case "yes", "auto":
+		if os.Getenv("MONGODB_URI") == "" {
+			if *provinceMongoDB == "yes" {
+				return usagef("-province.mongodb yes: MONGODB_URI is not set")
+			}
+			break
+		}
+		db := "pairsync_province_" + time.Now().UTC().Format("20060102150405")
+		steps = append(steps, struct {
+			names []string
+			run   func() error
+		}{[]string{"province"}, func() error { return b.province(ps, &provinceMongo{URIEnv: "MONGODB_URI", Database: db}) }})
+	case "no":
+	default:
+		return usagef("-province.mongodb: want auto, yes or no")
 	}
 	for _, st := range steps {
 		if !slices.ContainsFunc(st.names, func(n string) bool { return run[n] }) {

@@ -43,6 +43,10 @@ func TestBenchHelper(t *testing.T) {
 		result, err = seedStore(t.Context(), job.DataDir, *job.Seed)
 	case job.Op == "raw-commit" && job.Raw != nil:
 		result, err = rawCommit(t.Context(), job.DataDir, *job.Raw)
+	case job.Op == "province-seed" && job.Province != nil:
+		result, err = seedProvince(t.Context(), job.DataDir, *job.Province)
+	case job.Op == "province-calls" && job.ProvinceCalls != nil:
+		result, err = provinceCalls(t.Context(), job.DataDir, *job.ProvinceCalls)
 	default:
 		err = fmt.Errorf("unknown job %q", job.Op)
 	}

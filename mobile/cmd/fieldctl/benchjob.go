@@ -25,11 +25,14 @@ const envBenchJob = "FIELDCTL_BENCH_JOB"
 // helperJob is one job for the helper, as JSON in the file envBenchJob
 // names; the helper writes its result as JSON to Result.
 type helperJob struct {
-	Op      string    `json:"op"` // "seed" or "raw-commit"
+	Op      string    `json:"op"` // "seed", "raw-commit", "province-seed" or "province-calls"
 	DataDir string    `json:"data_dir"`
 	Result  string    `json:"result"`
 	Seed    *seedSpec `json:"seed,omitempty"`
 	Raw     *rawSpec  `json:"raw,omitempty"`
+	// The province workload's jobs (province.go).
+	Province      *provinceSpec      `json:"province,omitempty"`
+	ProvinceCalls *provinceCallsSpec `json:"province_calls,omitempty"`
 }
 
 // seedSpec is what a seeded store holds: org units root → unitA; officers
@@ -115,7 +118,7 @@ func runHelper(ctx context.Context, helper string, job helperJob, result any, lo
 	if err := os.WriteFile(jobFile, b, 0o600); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, helper, "-test.run", "^TestBenchHelper$", "-test.count", "1", "-test.timeout", "30m")
+	cmd := exec.CommandContext(ctx, helper, "-test.run", "^TestBenchHelper$", "-test.count", "1", "-test.timeout", "120m")
 	cmd.Env = append(os.Environ(), envBenchJob+"="+jobFile)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {

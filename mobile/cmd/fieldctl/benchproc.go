@@ -38,6 +38,12 @@ type serverProc struct {
 // waits until it is ready. Its environment is PATH and HOME only, so no
 // PAIRSYNC_* setting of the caller's leaks in.
 func startServer(ctx context.Context, bin, dataDir string) (*serverProc, error) {
+	return startServerEnv(ctx, bin, dataDir, nil)
+}
+
+// startServerEnv is startServer with env added to the server's
+// environment (the province workload's MongoDB settings).
+func startServerEnv(ctx context.Context, bin, dataDir string, env []string) (*serverProc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -55,7 +61,7 @@ func startServer(ctx context.Context, bin, dataDir string) (*serverProc, error) 
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "-addr", addr, "-metrics-addr", metricsAddr, "-data-dir", dataDir, "-log-level", "warn")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p := &serverProc{cmd: cmd, url: "http://" + addr, metURL: "http://" + metricsAddr, dataDir: dataDir, done: make(chan error, 1), log: logf}
 	p.started = time.Now()
