@@ -70,17 +70,27 @@ export async function signIn(page, username) {
 }
 
 // syncNow runs a sync in the app and waits for it to end.
-// A sync the app starts by itself (coming back online, after a write) may
-// begin just as this one ends, so it waits until the app is idle: the bar's
-// state is then the outcome, not a run that is still going.
+// A sync the app starts by itself (coming back online, after a write, or
+// nudged because a partner's push moved the pairing) may begin just as this
+// one ends, and a write saved while a sync ran waits for the next one; so it
+// syncs until the app is idle and the bar shows an outcome that is not
+// "syncing", nor "pending" without an error (up to 90 s): then the bar's
+// state is the outcome, not a run that is still going.
 export async function syncNow(page) {
-  await page.evaluate(async () => {
-    const ps = window.pairsync
-    await ps.sync()
-    for (let i = 0; i < 10 && ps.state.phase !== 'idle'; i++) await ps.sync()
-  })
-  await page.waitForFunction(() => document.querySelector('[data-test=sync-status]')?.dataset.state !== 'syncing', null, { timeout: 90_000 }).catch(() => {})
-  const st = await page.getAttribute('[data-test=sync-status]', 'data-state')
+  const deadline = Date.now() + 90_000
+  let st
+  for (;;) {
+    await page.evaluate(async () => {
+      const ps = window.pairsync
+      await ps.sync()
+      for (let i = 0; i < 10 && ps.state.phase !== 'idle'; i++) await ps.sync()
+    })
+    await page.waitForFunction(() => document.querySelector('[data-test=sync-status]')?.dataset.state !== 'syncing', null, { timeout: Math.max(1000, deadline - Date.now()) }).catch(() => {})
+    st = await page.getAttribute('[data-test=sync-status]', 'data-state')
+    const settled = st !== 'syncing' && !(st === 'pending' && !(await page.evaluate(() => window.pairsync.state.lastError)))
+    if (settled || Date.now() > deadline) break
+    await page.waitForTimeout(200)
+  }
   if (st !== 'caught-up') {
     const s = await page.evaluate(() => { const s = window.pairsync.state; return { pending: s.pending, photos: s.photosPending, error: s.lastError, rejected: s.rejected.map((r) => r.error) } })
     console.log('  sync state:', st, JSON.stringify(s))
