@@ -110,19 +110,68 @@ func (s *Server) overview(c *fiber.Ctx) error {
 		return err
 	}
 	depth := strings.Count(root, "/")
+	var below []storage.OrgUnit
 	for _, u := range units {
-		if strings.Count(u.Path, "/") != depth+1 {
-			continue
+		if strings.Count(u.Path, "/") == depth+1 {
+			below = append(below, u)
 		}
-		var sub []string
-		for _, pr := range prs {
-			if slices.ContainsFunc(pr.BranchPaths, func(path string) bool { return strings.HasPrefix(path, u.Path) }) {
-				sub = append(sub, pr.ID)
-			}
-		}
+	}
+	for i, sub := range unitPairings(below, depth, prs) {
+		u := below[i]
 		out.Units = append(out.Units, unitFigures{ID: u.ID, Name: u.Name, Figures: s.ledger.Figures(sub, from, to, now)})
 	}
 	return c.JSON(out)
+}
+
+// unitPairings returns, for each unit (all depth+1 levels deep, so their
+// paths hold depth+1 slashes), the ids of the pairings with a branch path
+// under the unit's path, in the order of prs. One pass over the pairings
+// (not one per unit: a province has 100 departments over 7,000 pairings):
+// a branch path is under a unit ending in "/" exactly when its prefix up
+// to its (depth+1)th slash is the unit's path. Units whose path does not
+// end in "/" are matched by prefix, pairing by pairing.
+func unitPairings(units []storage.OrgUnit, depth int, prs []pairing.Pairing) [][]string {
+	out := make([][]string, len(units))
+	byPath := map[string][]int{}
+	var odd []int
+	for i, u := range units {
+		if strings.HasSuffix(u.Path, "/") {
+			byPath[u.Path] = append(byPath[u.Path], i)
+		} else {
+			odd = append(odd, i)
+		}
+	}
+	last := make([]int, len(units)) // 1 + the index in prs last added to the unit
+	for k, pr := range prs {
+		for _, path := range pr.BranchPaths {
+			if end := nthSlash(path, depth+1); end >= 0 {
+				for _, i := range byPath[path[:end+1]] {
+					if last[i] != k+1 {
+						last[i] = k + 1
+						out[i] = append(out[i], pr.ID)
+					}
+				}
+			}
+		}
+		for _, i := range odd {
+			if slices.ContainsFunc(pr.BranchPaths, func(path string) bool { return strings.HasPrefix(path, units[i].Path) }) {
+				out[i] = append(out[i], pr.ID)
+			}
+		}
+	}
+	return out
+}
+
+// nthSlash returns the index of the nth "/" of s (n ≥ 1), or -1.
+func nthSlash(s string, n int) int {
+	for i := range len(s) {
+		if s[i] == '/' {
+			if n--; n == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // pairingFigures is one row of the pairings report.

@@ -160,3 +160,69 @@ func BenchmarkLedgerRefresh1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOverviewProvince times what GET /v1/reports/overview asks of
+// the Ledger for a province administrator (deploy/BENCHMARKS.md "The
+// province workload"): Figures and Trend over 7,000 pairings for 12
+// months, then Figures of each of the 100 departments below the root (70
+// pairings each), over 60,000 visits and 10,000 issues.
+func BenchmarkOverviewProvince(b *testing.B) {
+	env := loadProvince(b, 7000, 60_000, 10_000)
+	now := benchYear.AddDate(1, 0, 5)
+	depts := make([][]string, 100)
+	for i, pid := range env.pairings {
+		depts[i%100] = append(depts[i%100], pid)
+	}
+	for b.Loop() {
+		env.l.Figures(env.pairings, env.first, env.first+12, now)
+		env.l.Trend(env.pairings, env.first, env.first+12, now)
+		for _, sub := range depts {
+			env.l.Figures(sub, env.first, env.first+12, now)
+		}
+	}
+}
+
+// loadProvince is loadBench for the province: npairings pairings of one
+// branch each under 100 departments, one or two counterparties each, and
+// visits naming their counterparty.
+func loadProvince(b *testing.B, npairings, visits, issues int) *benchEnv {
+	b.Helper()
+	h := newHarness(b)
+	h.maxBatch = 500
+	env := &benchEnv{h: h, rng: rand.New(rand.NewPCG(1, 2)), first: readmodel.MonthOf(benchYear)}
+	var ps []testPairing
+	for i := range npairings {
+		br := fmt.Sprintf("br%05d", i)
+		h.paths[br] = fmt.Sprintf("/r/d%03d/%s/", i%100, br)
+		p := testPairing{ID: fmt.Sprintf("p%05d", i), Branches: []string{br},
+			Officers: []string{fmt.Sprintf("o%05d-1", i), fmt.Sprintf("o%05d-2", i)}, Contacts: []string{fmt.Sprintf("k%05d", i)}}
+		for k := range 1 + i%2 {
+			p.Counterparties = append(p.Counterparties, fmt.Sprintf("c%05d-%d", i, k))
+		}
+		ps = append(ps, p)
+		env.pairings = append(env.pairings, p.ID)
+	}
+	for len(ps) > 0 {
+		n := min(len(ps), 1000)
+		h.addPairings(ps[:n]...)
+		ps = ps[n:]
+	}
+	year := 365 * day
+	for range visits {
+		i := env.rng.IntN(npairings)
+		at := benchYear.Add(time.Duration(env.rng.Int64N(int64(year))))
+		env.set(env.pairings[i], pairing.CollVisits, fmt.Sprintf("v%07d", env.n), at, "title", "走访", "officers", []string{"o"}, "mode", "onsite",
+			"visited_at", at, "counterparty", fmt.Sprintf("c%05d-%d", i, env.rng.IntN(1+i%2)))
+	}
+	for range issues {
+		env.issue(env.pairings[env.rng.IntN(npairings)], benchYear.Add(time.Duration(env.rng.Int64N(int64(year-30*day)))))
+	}
+	env.flush()
+	env.l = h.ledger(kpiRules)
+	start := time.Now()
+	if err := env.l.Refresh(h.ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d records over %d pairings; the first Refresh took %s", env.n, npairings, time.Since(start).Round(time.Millisecond))
+	return env
+}

@@ -1426,22 +1426,37 @@ func (l *Ledger) Trend(pairings []string, from, to Month, now time.Time) []Month
 	ids := unique(pairings)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	out := make([]MonthFigures, 0, int(to-from))
-	for m := from; m < to; m++ {
-		var sum counters
-		var visited, assigned int64
-		for _, pid := range ids {
-			b := l.books[pid]
-			v, a := l.coverage(b, pid, m, m+1)
-			visited, assigned = visited+v, assigned+a
-			if b != nil {
+	// One pass over each pairing for every month: its directory entry
+	// read once and its visited months walked once (not once per month).
+	n := int(to - from)
+	sums := make([]counters, n)
+	visited := make([]int64, n)
+	mark := make([]bool, n)
+	var assigned int64
+	for _, pid := range ids {
+		b := l.books[pid]
+		assigned += l.coverageByMonth(b, pid, from, to, visited, mark)
+		if b == nil {
+			continue
+		}
+		if n <= len(b.months) {
+			for m := from; m < to; m++ {
 				if c := b.months[m]; c != nil {
-					sum.add(c)
+					sums[m-from].add(c)
+				}
+			}
+		} else {
+			for m, c := range b.months {
+				if m >= from && m < to {
+					sums[m-from].add(c)
 				}
 			}
 		}
-		mf := MonthFigures{Month: m, PeriodFigures: sum.period()}
-		mf.Coverage = rate(visited, assigned)
+	}
+	out := make([]MonthFigures, 0, n)
+	for i := range n {
+		mf := MonthFigures{Month: from + Month(i), PeriodFigures: sums[i].period()}
+		mf.Coverage = rate(visited[i], assigned)
 		out = append(out, mf)
 	}
 	return out
@@ -1517,4 +1532,43 @@ func (l *Ledger) coverage(b *book, pid string, from, to Month) (visited, assigne
 		}
 	}
 	return visited, assigned
+}
+
+// coverageByMonth is coverage for each month of [from, to) at once: it
+// adds to visited[m-from] the counterparties of the pairing visited in
+// month m and returns those assigned to it (the same for every month).
+// mark is scratch of len(visited). Called with l.mu held.
+func (l *Ledger) coverageByMonth(b *book, pid string, from, to Month, visited []int64, mark []bool) (assigned int64) {
+	p, ok := l.dir.Pairing(pid)
+	if !ok {
+		return 0
+	}
+	cps := p.Counterparties
+	in := func(cp string) {
+		if b == nil {
+			return
+		}
+		for m, n := range b.visited[cp] {
+			if m >= from && m < to && n > 0 {
+				mark[m-from] = true
+			}
+		}
+	}
+	for i, cp := range cps {
+		if cp == "" || slices.Contains(cps[:i], cp) {
+			continue // listed twice: counted once
+		}
+		assigned++
+		clear(mark)
+		in(cp)
+		if len(cps) == 1 {
+			in("")
+		}
+		for k, v := range mark {
+			if v {
+				visited[k]++
+			}
+		}
+	}
+	return assigned
 }
