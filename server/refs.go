@@ -56,14 +56,7 @@ func (r resolver) Counterparty(id string) (pairing.Counterparty, bool) {
 }
 
 func (r resolver) RelatedCounterparty(p pairing.Principal, id string) bool {
-	for _, pr := range r.s.dir.Visible(p) {
-		for _, cp := range pr.Counterparties {
-			if cp == id {
-				return true
-			}
-		}
-	}
-	return false
+	return r.s.dir.SeesPairingOf(p, id)
 }
 
 func (r resolver) Record(ctx context.Context, collection, id string) (syncproto.Record, bool, error) {

@@ -317,9 +317,9 @@ func (s *Server) pull(c *fiber.Ctx) error {
 	}
 	scopes := []string{pairing.DirectoryScope}
 	visible := map[string]bool{pairing.DirectoryScope: true}
-	for _, pr := range s.dir.Visible(p) {
-		scopes = append(scopes, pr.ID)
-		visible[pr.ID] = true
+	for _, id := range s.dir.VisibleIDs(p) {
+		scopes = append(scopes, id)
+		visible[id] = true
 	}
 	ans := syncproto.PullAnswer{V: syncproto.Version, Cursor: syncproto.Cursor{}}
 	var recs pullPage // the records, spliced in as stored
