@@ -275,43 +275,10 @@ func (p *pushScanner) literal(w string) bool {
 
 // number scans a number as jsonParser.number does, returning its bytes.
 func (p *pushScanner) number() (start, end int, ok bool) {
-	d, i := p.d, p.i
-	start = i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
+	start = p.i
+	i, ok := ScanNumber(p.d, start)
+	if !ok {
 		return 0, 0, false
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, 0, false
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, 0, false
-		}
 	}
 	if i-start > maxNumberLen {
 		return 0, 0, false

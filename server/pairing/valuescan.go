@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // The checks of structured values (photo manifests, locations, people,
@@ -87,46 +89,13 @@ func (s *vscan) rawStr() ([]byte, bool) {
 // num reads a number (JSON's grammar) and returns its bytes.
 func (s *vscan) num() ([]byte, bool) {
 	s.ws()
-	d, i := s.v, s.i
-	start := i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
+	start := s.i
+	end, ok := syncproto.ScanNumber(s.v, start)
+	if !ok {
 		return nil, false
 	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return nil, false
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return nil, false
-		}
-	}
-	s.i = i
-	return d[start:i], true
+	s.i = end
+	return s.v[start:end], true
 }
 
 // float reads a number as encoding/json reads it into a float64.
