@@ -182,14 +182,7 @@ func (p *jsonParser) syntax(msg string) *Error {
 }
 
 func (p *jsonParser) skipWS() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+	p.pos = SkipSpace(p.data, p.pos)
 }
 
 func (p *jsonParser) value() (node, *Error) {
@@ -813,14 +806,11 @@ func canonString(v []byte, i int) (int, bool) {
 			default:
 				return 0, false
 			}
-		case c < utf8.RuneSelf:
-			j++
 		default:
-			r, size := utf8.DecodeRune(v[j:])
-			if r == utf8.RuneError && size <= 1 {
+			var valid bool
+			if j, valid = ScanPlain(v, j); !valid {
 				return 0, false
 			}
-			j += size
 		}
 	}
 	return 0, false

@@ -4,6 +4,8 @@ package syncproto
 // (pushscan.go), the canonical-value check (json.go) and server/pairing's
 // value scan, so that each rule is written once.
 
+import "unicode/utf8"
+
 // numberFault says where a number failed JSON's grammar.
 type numberFault uint8
 
@@ -64,4 +66,38 @@ func skipDigits(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// SkipSpace returns the index of the first byte at or after b[i] that is
+// not JSON whitespace (space, tab, newline, carriage return).
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// ScanPlain scans a run of string content that needs no unescaping: it
+// returns the index of the first byte at or after b[i] that is '"', '\\'
+// or a control character (below 0x20), or len(b), and reports whether the
+// run is valid UTF-8. None of those three bytes occurs inside a valid
+// UTF-8 sequence, so checking the run at once refuses exactly what a
+// rune-by-rune decoding would.
+func ScanPlain(b []byte, i int) (end int, valid bool) {
+	run := i
+	var high byte
+	for i < len(b) {
+		c := b[i]
+		if c == '"' || c == '\\' || c < 0x20 {
+			break
+		}
+		high |= c
+		i++
+	}
+	return i, high < utf8.RuneSelf || utf8.Valid(b[run:i])
 }

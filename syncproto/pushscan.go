@@ -79,14 +79,9 @@ func decodePushFast(data []byte, lim Limits) (*PushRequest, bool) {
 }
 
 func (p *pushScanner) ws() {
-	for p.i < len(p.d) {
-		switch p.d[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-			p.noncanon = true
-		default:
-			return
-		}
+	if j := SkipSpace(p.d, p.i); j != p.i {
+		p.i = j
+		p.noncanon = true
 	}
 }
 
@@ -332,16 +327,8 @@ func (p *pushScanner) str() (start, end int, escaped, ok bool) {
 	n := 0 // decoded length
 	for {
 		run := i
-		var high byte
-		for i < len(d) {
-			c := d[i]
-			if c == '"' || c == '\\' || c < 0x20 {
-				break
-			}
-			high |= c
-			i++
-		}
-		if high >= utf8.RuneSelf && !utf8.Valid(d[run:i]) {
+		var valid bool
+		if i, valid = ScanPlain(d, i); !valid {
 			return 0, 0, false, false
 		}
 		n += i - run

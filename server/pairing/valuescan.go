@@ -25,14 +25,7 @@ type vscan struct {
 }
 
 func (s *vscan) ws() {
-	for s.i < len(s.v) {
-		switch s.v[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
+	s.i = syncproto.SkipSpace(s.v, s.i)
 }
 
 func (s *vscan) peek() byte {
@@ -57,24 +50,12 @@ func (s *vscan) str() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i + 1
-	ascii := true
-	for j := start; j < len(s.v); j++ {
-		c := s.v[j]
-		switch {
-		case c == '"':
-			b := s.v[start:j]
-			if !ascii && !utf8.Valid(b) {
-				return nil, false
-			}
-			s.i = j + 1
-			return b, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
+	end, valid := syncproto.ScanPlain(s.v, start)
+	if !valid || end >= len(s.v) || s.v[end] != '"' {
+		return nil, false
 	}
-	return nil, false
+	s.i = end + 1
+	return s.v[start:end], true
 }
 
 // rawStr is str returning the string with its quotes.
