@@ -182,14 +182,7 @@ func (p *jsonParser) syntax(msg string) *Error {
 }
 
 func (p *jsonParser) skipWS() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
+	p.pos = SkipSpace(p.data, p.pos)
 }
 
 func (p *jsonParser) value() (node, *Error) {
@@ -395,45 +388,17 @@ func (p *jsonParser) array() (node, *Error) {
 func (p *jsonParser) number() (node, *Error) {
 	start := p.pos
 	d := p.data
-	i := p.pos
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
+	i, fault := scanNumber(d, p.pos)
+	switch fault {
+	case numberNoInt:
 		p.pos = i
 		return node{}, p.syntax("invalid number")
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			p.pos = i
-			return node{}, p.syntax("invalid number: no digits after '.'")
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			p.pos = i
-			return node{}, p.syntax("invalid number: no digits in the exponent")
-		}
+	case numberNoFrac:
+		p.pos = i
+		return node{}, p.syntax("invalid number: no digits after '.'")
+	case numberNoExpDigs:
+		p.pos = i
+		return node{}, p.syntax("invalid number: no digits in the exponent")
 	}
 	if i-start > maxNumberLen {
 		return node{}, p.fail(CodeTooLarge, "number literal longer than %d characters", maxNumberLen)
@@ -841,14 +806,11 @@ func canonString(v []byte, i int) (int, bool) {
 			default:
 				return 0, false
 			}
-		case c < utf8.RuneSelf:
-			j++
 		default:
-			r, size := utf8.DecodeRune(v[j:])
-			if r == utf8.RuneError && size <= 1 {
+			var valid bool
+			if j, valid = ScanPlain(v, j); !valid {
 				return 0, false
 			}
-			j += size
 		}
 	}
 	return 0, false
@@ -856,42 +818,9 @@ func canonString(v []byte, i int) (int, bool) {
 
 // canonNumber checks a JSON number at v[i] and returns the index after it.
 func canonNumber(v []byte, i int) (int, bool) {
-	start := i
-	if i < len(v) && v[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(v) && v[i] == '0':
-		i++
-	case i < len(v) && '1' <= v[i] && v[i] <= '9':
-		for i < len(v) && '0' <= v[i] && v[i] <= '9' {
-			i++
-		}
-	default:
+	end, ok := ScanNumber(v, i)
+	if !ok {
 		return 0, false
 	}
-	if i < len(v) && v[i] == '.' {
-		i++
-		j := i
-		for i < len(v) && '0' <= v[i] && v[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, false
-		}
-	}
-	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
-		i++
-		if i < len(v) && (v[i] == '+' || v[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(v) && '0' <= v[i] && v[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, false
-		}
-	}
-	return i, i-start <= maxNumberLen
+	return end, end-i <= maxNumberLen
 }

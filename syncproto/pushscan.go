@@ -79,14 +79,9 @@ func decodePushFast(data []byte, lim Limits) (*PushRequest, bool) {
 }
 
 func (p *pushScanner) ws() {
-	for p.i < len(p.d) {
-		switch p.d[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-			p.noncanon = true
-		default:
-			return
-		}
+	if j := SkipSpace(p.d, p.i); j != p.i {
+		p.i = j
+		p.noncanon = true
 	}
 }
 
@@ -275,43 +270,10 @@ func (p *pushScanner) literal(w string) bool {
 
 // number scans a number as jsonParser.number does, returning its bytes.
 func (p *pushScanner) number() (start, end int, ok bool) {
-	d, i := p.d, p.i
-	start = i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
+	start = p.i
+	i, ok := ScanNumber(p.d, start)
+	if !ok {
 		return 0, 0, false
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, 0, false
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return 0, 0, false
-		}
 	}
 	if i-start > maxNumberLen {
 		return 0, 0, false
@@ -365,16 +327,8 @@ func (p *pushScanner) str() (start, end int, escaped, ok bool) {
 	n := 0 // decoded length
 	for {
 		run := i
-		var high byte
-		for i < len(d) {
-			c := d[i]
-			if c == '"' || c == '\\' || c < 0x20 {
-				break
-			}
-			high |= c
-			i++
-		}
-		if high >= utf8.RuneSelf && !utf8.Valid(d[run:i]) {
+		var valid bool
+		if i, valid = ScanPlain(d, i); !valid {
 			return 0, 0, false, false
 		}
 		n += i - run

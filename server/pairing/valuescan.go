@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // The checks of structured values (photo manifests, locations, people,
@@ -23,14 +25,7 @@ type vscan struct {
 }
 
 func (s *vscan) ws() {
-	for s.i < len(s.v) {
-		switch s.v[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
+	s.i = syncproto.SkipSpace(s.v, s.i)
 }
 
 func (s *vscan) peek() byte {
@@ -55,24 +50,12 @@ func (s *vscan) str() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i + 1
-	ascii := true
-	for j := start; j < len(s.v); j++ {
-		c := s.v[j]
-		switch {
-		case c == '"':
-			b := s.v[start:j]
-			if !ascii && !utf8.Valid(b) {
-				return nil, false
-			}
-			s.i = j + 1
-			return b, true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
+	end, valid := syncproto.ScanPlain(s.v, start)
+	if !valid || end >= len(s.v) || s.v[end] != '"' {
+		return nil, false
 	}
-	return nil, false
+	s.i = end + 1
+	return s.v[start:end], true
 }
 
 // rawStr is str returning the string with its quotes.
@@ -87,46 +70,13 @@ func (s *vscan) rawStr() ([]byte, bool) {
 // num reads a number (JSON's grammar) and returns its bytes.
 func (s *vscan) num() ([]byte, bool) {
 	s.ws()
-	d, i := s.v, s.i
-	start := i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
+	start := s.i
+	end, ok := syncproto.ScanNumber(s.v, start)
+	if !ok {
 		return nil, false
 	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return nil, false
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			return nil, false
-		}
-	}
-	s.i = i
-	return d[start:i], true
+	s.i = end
+	return s.v[start:end], true
 }
 
 // float reads a number as encoding/json reads it into a float64.

@@ -249,10 +249,24 @@ func seedPairing(rng *rand.Rand, srv *syncproto.Writer, g pairingGroup, i int, n
 		}
 		return nil
 	}
+	if err := seedRecordMix(rng, t, officers, phones, g.Records, now, nil, put); err != nil {
+		return err
+	}
+	if len(puts) > 0 {
+		emit(puts)
+	}
+	return nil
+}
+
+// seedRecordMix puts records records of t's pairing, spread over the year
+// before now, each by one of the officers' phones: visits (a quarter of
+// them raising an issue) and acceptances of the issues still open. It
+// stops early once stop (when set) reports true.
+func seedRecordMix(rng *rand.Rand, t target, officers []string, phones []*syncproto.Writer, records int, now time.Time, stop func() bool, put func(phone *syncproto.Writer, coll, id string, f map[string]any, at time.Time) error) error {
 	var open []string // issues raised, not yet accepted
 	start := now.Add(-365 * 24 * time.Hour)
-	step := 365 * 24 * time.Hour / time.Duration(max(g.Records, 1))
-	for n := 0; n < g.Records; {
+	step := 365 * 24 * time.Hour / time.Duration(max(records, 1))
+	for n := 0; n < records && (stop == nil || !stop()); {
 		at := start.Add(time.Duration(n) * step)
 		j := rng.IntN(len(phones))
 		phone, by := phones[j], "u-"+officers[j]
@@ -266,7 +280,7 @@ func seedPairing(rng *rand.Rand, srv *syncproto.Writer, g pairingGroup, i int, n
 		vid := newID()
 		photos := []mobile.Photo{photoRef(rng, at), photoRef(rng, at)}
 		f := visitFields(rng, by, t, at, photos)
-		if n+1 < g.Records && rng.IntN(4) == 0 {
+		if n+1 < records && rng.IntN(4) == 0 {
 			iid := newID()
 			if err := put(phone, "issues", iid, issueFields(rng, by, t, at, vid), at); err != nil {
 				return err
@@ -278,9 +292,6 @@ func seedPairing(rng *rand.Rand, srv *syncproto.Writer, g pairingGroup, i int, n
 			return err
 		}
 		n++
-	}
-	if len(puts) > 0 {
-		emit(puts)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pairsync/pairsync/mobile"
 	"github.com/pairsync/pairsync/server"
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/servertest"
@@ -274,34 +273,8 @@ func seedProvincePairing(rng *rand.Rand, srv *syncproto.Writer, pid, cp string, 
 		}
 		return nil
 	}
-	var open []string
-	start := now.Add(-365 * 24 * time.Hour)
-	step := 365 * 24 * time.Hour / time.Duration(max(records, 1))
-	for n := 0; n < records && !stopped; {
-		at := start.Add(time.Duration(n) * step)
-		j := rng.IntN(len(phones))
-		phone, by := phones[j], "u-"+officers[j]
-		if len(open) > 0 && rng.IntN(2) == 0 {
-			if err := put(phone, "issue_events", newID(), acceptedFields(open[0], by, "officer", at), at); err != nil {
-				return err
-			}
-			open, n = open[1:], n+1
-			continue
-		}
-		vid := newID()
-		f := visitFields(rng, by, t, at, []mobile.Photo{photoRef(rng, at), photoRef(rng, at)})
-		if n+1 < records && rng.IntN(4) == 0 {
-			iid := newID()
-			if err := put(phone, "issues", iid, issueFields(rng, by, t, at, vid), at); err != nil {
-				return err
-			}
-			f["issues"] = []string{iid}
-			open, n = append(open, iid), n+1
-		}
-		if err := put(phone, "visits", vid, f, at); err != nil {
-			return err
-		}
-		n++
+	if err := seedRecordMix(rng, t, officers, phones, records, now, func() bool { return stopped }, put); err != nil {
+		return err
 	}
 	if len(puts) > 0 && !stopped {
 		emit(puts)
