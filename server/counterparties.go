@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -101,17 +100,9 @@ func (s *Server) counterpartiesMatching(c *fiber.Ctx, after string) ([]pairing.C
 	if err := s.dir.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	root := ""
-	if id := c.Query("org_unit"); id != "" {
-		u, err := s.store.OrgUnit(ctx, id)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return nil, err
-		}
-		// A unit the caller may not read answers as an unknown one: no
-		// answer tells which units exist elsewhere.
-		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
-			return nil, errNoOrgUnit(id)
-		}
+	root, err := s.orgUnitFilter(c)
+	if err != nil {
+		return nil, err
 	}
 	search, kind := strings.ToLower(strings.TrimSpace(c.Query("search"))), c.Query("kind")
 	return s.dir.Counterparties(func(cp pairing.Counterparty) bool {

@@ -301,13 +301,20 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 	})
 }
 
-// exportVisits: GET /v1/exports/visits — one row per visit, newest first.
-func (s *Server) exportVisits(c *fiber.Ctx) error {
+// exportList opens an export of a list (visits, issues, projects): the
+// format asked for and the list's filter, as the list's own route reads it.
+func (s *Server) exportList(c *fiber.Ctx) (sheets.Format, []string, readmodel.Filter, error) {
 	format, err := exportFormat(c)
 	if err != nil {
-		return err
+		return "", nil, readmodel.Filter{}, err
 	}
 	ids, f, err := s.listFilter(c)
+	return format, ids, f, err
+}
+
+// exportVisits: GET /v1/exports/visits — one row per visit, newest first.
+func (s *Server) exportVisits(c *fiber.Ctx) error {
+	format, ids, f, err := s.exportList(c)
 	if err != nil {
 		return err
 	}
@@ -418,11 +425,7 @@ var issueStatusNames = map[pairing.IssueStatus]string{
 // exportIssues: GET /v1/exports/issues — one row per issue with its derived
 // state, in the order of the issue list (overdue first).
 func (s *Server) exportIssues(c *fiber.Ctx) error {
-	format, err := exportFormat(c)
-	if err != nil {
-		return err
-	}
-	ids, f, err := s.listFilter(c)
+	format, ids, f, err := s.exportList(c)
 	if err != nil {
 		return err
 	}
@@ -480,11 +483,7 @@ func (s *Server) exportIssues(c *fiber.Ctx) error {
 // exportProjects: GET /v1/exports/projects — one row per practical project,
 // by pairing: which pairings have completed which projects.
 func (s *Server) exportProjects(c *fiber.Ctx) error {
-	format, err := exportFormat(c)
-	if err != nil {
-		return err
-	}
-	ids, f, err := s.listFilter(c)
+	format, ids, f, err := s.exportList(c)
 	if err != nil {
 		return err
 	}

@@ -51,19 +51,11 @@ func (s *Server) viewIssue(is readmodel.IssueSummary) issueItem {
 // listIssues: GET /v1/issues — overdue first, then by due date (the
 // 督办 workbench's order).
 func (s *Server) listIssues(c *fiber.Ctx) error {
-	ids, f, err := s.listFilter(c)
+	items, total, err := listedPage(s, c, s.ledger.Issues, s.viewIssue)
 	if err != nil {
 		return err
 	}
-	pg, total, err := page(c, s.ledger.Issues(ids, f))
-	if err != nil {
-		return err
-	}
-	out := issueList{Issues: make([]issueItem, 0, len(pg)), Total: total}
-	for _, is := range pg {
-		out.Issues = append(out.Issues, s.viewIssue(is))
-	}
-	return c.JSON(out)
+	return c.JSON(issueList{Issues: items, Total: total})
 }
 
 // issueDetail is an issue with its whole event history and derived state.

@@ -73,22 +73,32 @@ func (s *Server) pairingFilter(c *fiber.Ctx) ([]pairing.Pairing, error) {
 	return s.pairingsMatching(c, "status")
 }
 
+// orgUnitFilter is a list's ?org_unit= filter: the unit's path ("" when
+// none is asked for). A unit the caller may not read answers as an unknown
+// one, so the answer tells nothing of units outside the caller's subtree.
+func (s *Server) orgUnitFilter(c *fiber.Ctx) (string, error) {
+	id := c.Query("org_unit")
+	if id == "" {
+		return "", nil
+	}
+	u, err := s.store.OrgUnit(c.UserContext(), id)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return "", err
+	}
+	if u.Path == "" || pairing.Policy(principal(c), pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: u.Path}) != nil {
+		return "", errNoOrgUnit(id)
+	}
+	return u.Path, nil
+}
+
 func (s *Server) pairingsMatching(c *fiber.Ctx, statusParam string) ([]pairing.Pairing, error) {
 	ctx, p := c.UserContext(), principal(c)
 	if err := s.dir.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	root := ""
-	if id := c.Query("org_unit"); id != "" {
-		u, err := s.store.OrgUnit(ctx, id)
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return nil, err
-		}
-		// A unit the caller may not read answers as an unknown one, so the
-		// answer tells nothing of units outside the caller's subtree.
-		if root = u.Path; root == "" || pairing.Policy(p, pairing.Read, pairing.Object{Kind: pairing.KindOrgUnit, ID: id, OrgPath: root}) != nil {
-			return nil, errNoOrgUnit(id)
-		}
+	root, err := s.orgUnitFilter(c)
+	if err != nil {
+		return nil, err
 	}
 	status, officer, cp := c.Query(statusParam), c.Query("officer"), c.Query("counterparty")
 	search := strings.ToLower(strings.TrimSpace(c.Query("search")))

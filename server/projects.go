@@ -52,19 +52,11 @@ func viewProject(ps readmodel.ProjectSummary) projectItem {
 // listProjects: GET /v1/projects — the projects board: by status=,
 // category=, period (completion, or creation while not completed).
 func (s *Server) listProjects(c *fiber.Ctx) error {
-	ids, f, err := s.listFilter(c)
+	items, total, err := listedPage(s, c, s.ledger.Projects, viewProject)
 	if err != nil {
 		return err
 	}
-	pg, total, err := page(c, s.ledger.Projects(ids, f))
-	if err != nil {
-		return err
-	}
-	out := projectList{Projects: make([]projectItem, 0, len(pg)), Total: total}
-	for _, ps := range pg {
-		out.Projects = append(out.Projects, viewProject(ps))
-	}
-	return c.JSON(out)
+	return c.JSON(projectList{Projects: items, Total: total})
 }
 
 // projectDetail is a project with its milestones and ratings.

@@ -129,6 +129,25 @@ func page[T any](c *fiber.Ctx, all []T) ([]T, int, error) {
 	return all[offset:end], len(all), nil
 }
 
+// listedPage answers a list route of the read model (issues, projects):
+// the list's filter, list's answer for it, the page asked for, each item
+// in its view, and the total before paging.
+func listedPage[S, V any](s *Server, c *fiber.Ctx, list func([]string, readmodel.Filter) []S, view func(S) V) ([]V, int, error) {
+	ids, f, err := s.listFilter(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	pg, total, err := page(c, list(ids, f))
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]V, 0, len(pg))
+	for _, x := range pg {
+		out = append(out, view(x))
+	}
+	return out, total, nil
+}
+
 // visitList is a page of visits.
 type visitList struct {
 	Visits []visitItem `json:"visits"`

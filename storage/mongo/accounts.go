@@ -121,14 +121,7 @@ func (db *DB) CreateUser(ctx context.Context, u storage.User) (storage.User, err
 
 // User returns a user by id, or storage.ErrNotFound.
 func (db *DB) User(ctx context.Context, id string) (storage.User, error) {
-	var doc userDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.users.FindOne(ctx, d("_id", id)).Decode(&doc))
-	})
-	if err != nil {
-		return storage.User{}, fmt.Errorf("mongo: user %s: %w", id, err)
-	}
-	return doc.user(), nil
+	return byID(ctx, db, db.users, "user", id, userDoc.user)
 }
 
 // UserByLogin returns the user whose Username equals login, or else the one
@@ -353,14 +346,7 @@ func (db *DB) CreateDevice(ctx context.Context, v storage.Device) (storage.Devic
 
 // Device returns a device by id, or storage.ErrNotFound.
 func (db *DB) Device(ctx context.Context, id string) (storage.Device, error) {
-	var doc deviceDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.devices.FindOne(ctx, d("_id", id)).Decode(&doc))
-	})
-	if err != nil {
-		return storage.Device{}, fmt.Errorf("mongo: device %s: %w", id, err)
-	}
-	return doc.device(), nil
+	return byID(ctx, db, db.devices, "device", id, deviceDoc.device)
 }
 
 // UpdateDevice replaces the device with v.ID if its stored Rev equals v.Rev

@@ -578,6 +578,21 @@ func poolCleared(err error) bool {
 	return errors.As(err, &pe) && pe.Retryable()
 }
 
+// byID reads the document with _id id from coll and converts it to its
+// storage type; storage.ErrNotFound when there is none, what naming the
+// kind in the error.
+func byID[D, T any](ctx context.Context, db *DB, coll *mongo.Collection, what, id string, conv func(D) T) (T, error) {
+	var doc D
+	err := db.run(ctx, func(ctx context.Context) error {
+		return found(coll.FindOne(ctx, d("_id", id)).Decode(&doc))
+	})
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("mongo: %s %s: %w", what, id, err)
+	}
+	return conv(doc), nil
+}
+
 // found turns the driver's "no document" into storage.ErrNotFound.
 func found(err error) error {
 	if errors.Is(err, mongo.ErrNoDocuments) {

@@ -206,14 +206,7 @@ func (db *DB) FinishNotification(ctx context.Context, id, holder string, o stora
 
 // Notification returns one notification, or storage.ErrNotFound.
 func (db *DB) Notification(ctx context.Context, id string) (storage.Notification, error) {
-	var doc notificationDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.notifications.FindOne(ctx, d("_id", id)).Decode(&doc))
-	})
-	if err != nil {
-		return storage.Notification{}, fmt.Errorf("mongo: notification %s: %w", id, err)
-	}
-	return doc.notification(), nil
+	return byID(ctx, db, db.notifications, "notification", id, notificationDoc.notification)
 }
 
 // ListNotifications returns a page of notifications, newest first, as

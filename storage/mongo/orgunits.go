@@ -154,14 +154,7 @@ func (db *DB) CreateOrgUnit(ctx context.Context, u storage.OrgUnit) (storage.Org
 
 // OrgUnit returns a unit by id, or storage.ErrNotFound.
 func (db *DB) OrgUnit(ctx context.Context, id string) (storage.OrgUnit, error) {
-	var doc orgUnitDoc
-	err := db.run(ctx, func(ctx context.Context) error {
-		return found(db.orgUnits.FindOne(ctx, d("_id", id)).Decode(&doc))
-	})
-	if err != nil {
-		return storage.OrgUnit{}, fmt.Errorf("mongo: org unit %s: %w", id, err)
-	}
-	return doc.orgUnit(), nil
+	return byID(ctx, db, db.orgUnits, "org unit", id, orgUnitDoc.orgUnit)
 }
 
 // UpdateOrgUnit replaces Name, Kind and SLADays of the unit with u.ID if

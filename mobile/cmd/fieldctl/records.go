@@ -165,6 +165,23 @@ func (c *cli) writer() (*writer, error) {
 	return &writer{e: e, acc: e.Account(), now: time.Now()}, nil
 }
 
+// seen reads what a visit and an issue both take from the command line:
+// when (-at, default now), the counterparty in pairing id (-counterparty,
+// default the pairing's only one), and the manifest of the photo files
+// (w.photos).
+func (w *writer) seen(at, id, cp string, files []string) (time.Time, string, []mobile.Photo, error) {
+	when, err := parseTime(at, w.now)
+	if err != nil {
+		return time.Time{}, "", nil, err
+	}
+	counterparty, err := w.counterpartyIn(id, cp)
+	if err != nil {
+		return time.Time{}, "", nil, err
+	}
+	manifest, err := w.photos(files)
+	return when, counterparty, manifest, err
+}
+
 // counterpartyIn checks that pairing id is synced to this device and
 // returns the counterparty a record in it names: cp, or when cp is empty
 // the pairing's only counterparty (none when it has several).
@@ -249,15 +266,7 @@ func cmdVisit(c *cli, args []string) error {
 		return err
 	}
 	defer w.e.Close()
-	when, err := parseTime(*at, w.now)
-	if err != nil {
-		return err
-	}
-	counterparty, err := w.counterpartyIn(*pid, *cp)
-	if err != nil {
-		return err
-	}
-	manifest, err := w.photos(photos)
+	when, counterparty, manifest, err := w.seen(*at, *pid, *cp, photos)
 	if err != nil {
 		return err
 	}
@@ -350,15 +359,7 @@ func cmdIssue(c *cli, args []string) error {
 		return err
 	}
 	defer w.e.Close()
-	when, err := parseTime(*at, w.now)
-	if err != nil {
-		return err
-	}
-	counterparty, err := w.counterpartyIn(*pid, *cp)
-	if err != nil {
-		return err
-	}
-	manifest, err := w.photos(photos)
+	when, counterparty, manifest, err := w.seen(*at, *pid, *cp, photos)
 	if err != nil {
 		return err
 	}

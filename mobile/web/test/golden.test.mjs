@@ -3,22 +3,15 @@
 // public/syncproto.wasm (make web), or the file named by SYNCPROTO_WASM.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, existsSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { loadRules } from './rules.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const wasmPath = process.env.SYNCPROTO_WASM || join(here, '../public/syncproto.wasm')
-const execPath = process.env.WASM_EXEC_JS || join(here, '../public/wasm_exec.js')
 const goldenDir = join(here, '../../../syncproto/testdata/golden')
 
-async function loadWasm() {
-  assert.ok(existsSync(wasmPath), `${wasmPath} is missing: run make web`)
-  await import(execPath)
-  const sp = await import('../src/sp.js')
-  await sp.load('file://' + wasmPath, async (u) => new Response(readFileSync(fileURLToPath(u)), { headers: { 'content-type': 'application/wasm' } }))
-  return sp
-}
+const loadWasm = () => loadRules({ schema: false })
 
 // The files are handed to the wasm as text: JSON.parse would respell
 // numbers (2.50), which canonical encodings keep. extract returns the raw

@@ -6,19 +6,15 @@
 // event twice. The format is documented in server/pairing/issue_test.go.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync, existsSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { loadRules } from './rules.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const wasmPath = process.env.SYNCPROTO_WASM || join(here, '../public/syncproto.wasm')
-const execPath = process.env.WASM_EXEC_JS || join(here, '../public/wasm_exec.js')
 const scenarioDir = join(here, '../../../server/pairing/testdata/issues')
 
-assert.ok(existsSync(wasmPath), `${wasmPath} is missing: run make web`)
-await import(execPath)
-const sp = await import('../src/sp.js')
-await sp.load('file://' + wasmPath, async (u) => new Response(readFileSync(fileURLToPath(u)), { headers: { 'content-type': 'application/wasm' } }))
+const sp = await loadRules({ schema: false })
 
 // splitLine splits a scenario line into words, quoted values whole.
 function splitLine(line) {

@@ -1,22 +1,16 @@
 // 待办's one rule: the cases of server/readmodel/testdata/todo-cases.json,
 // which Go's Ledger.Todos (the daily digest's counts) asserts too
-// (server/pairing/todo_cases_test.go). Here src/todo.js must list exactly
+// (server/readmodel/todo_cases_test.go). Here src/todo.js must list exactly
 // each case's items.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
+import { loadRules } from './rules.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const wasmPath = process.env.SYNCPROTO_WASM || join(here, '../public/syncproto.wasm')
-const execPath = process.env.WASM_EXEC_JS || join(here, '../public/wasm_exec.js')
-assert.ok(existsSync(wasmPath), `${wasmPath} is missing: run make web`)
-await import(execPath)
-const sp = await import('../src/sp.js')
-await sp.load('file://' + wasmPath, async (u) => new Response(readFileSync(fileURLToPath(u)), { headers: { 'content-type': 'application/wasm' } }))
-const { setSchema } = await import('../src/domain.js')
-setSchema({ issue_transitions: sp.issueTransitions() })
+await loadRules()
 const { todoItems } = await import('../src/todo.js')
 
 const fx = JSON.parse(readFileSync(join(here, '../../../server/readmodel/testdata/todo-cases.json'), 'utf8'))

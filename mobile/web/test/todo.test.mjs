@@ -2,24 +2,12 @@
 // issue, a visit or a project lands in, with the issue rule of domain.js.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { loadRules } from './rules.mjs'
 
 // The issue rule is the server's, through the WebAssembly build (as in
-// issues.test.mjs): load it before deriving anything.
-const here = dirname(fileURLToPath(import.meta.url))
-const wasmPath = process.env.SYNCPROTO_WASM || join(here, '../public/syncproto.wasm')
-const execPath = process.env.WASM_EXEC_JS || join(here, '../public/wasm_exec.js')
-assert.ok(existsSync(wasmPath), `${wasmPath} is missing: run make web`)
-await import(execPath)
-const sp = await import('../src/sp.js')
-await sp.load('file://' + wasmPath, async (u) => new Response(readFileSync(fileURLToPath(u)), { headers: { 'content-type': 'application/wasm' } }))
-
-// mayAppend reads the lifecycle table from the schema, as GET /v1/schema
-// publishes it: the same Go table, from the wasm.
-const { setSchema } = await import('../src/domain.js')
-setSchema({ issue_transitions: sp.issueTransitions() })
+// issues.test.mjs), and mayAppend's lifecycle table with it: load them
+// before deriving anything.
+await loadRules()
 
 const { todoItems, todoGroups, todoCount } = await import('../src/todo.js')
 
