@@ -69,13 +69,12 @@ export async function signIn(page, username) {
   await syncNow(page)
 }
 
-// syncNow runs a sync in the app and waits for it to end.
-// A sync the app starts by itself (coming back online, after a write, or
-// nudged because a partner's push moved the pairing) may begin just as this
-// one ends, and a write saved while a sync ran waits for the next one; so it
-// syncs until the app is idle and the bar shows an outcome that is not
-// "syncing", nor "pending" without an error (up to 90 s): then the bar's
-// state is the outcome, not a run that is still going.
+// syncNow runs a sync in the app and waits for it to end. A sync the app
+// starts by itself (coming back online, 800 ms after a write, or its minute
+// timer) may begin just as this one ends, and a write saved while a sync ran
+// waits for the next one; so it syncs until the app is idle and the bar
+// shows an outcome that is not "syncing", nor "pending" without an error
+// (up to 90 s): then the bar's state is the outcome, not a run still going.
 export async function syncNow(page) {
   const deadline = Date.now() + 90_000
   let st
