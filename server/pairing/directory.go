@@ -211,20 +211,13 @@ func (d *Directory) Known(id string) bool {
 	return ok
 }
 
-// Visible returns the pairings the principal may see, ordered by id.
+// Visible returns the pairings the principal may see, ordered by id. The
+// pairings seen are copied once, into a slice of their number: a province
+// administrator sees all 7,000 (~2 MB).
 func (d *Directory) Visible(pr Principal) []Pairing {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	d.scans.Add(1)
-	// The pairings seen are copied once, into a slice of their number: a
-	// province administrator sees all 7,000 (~2 MB), and the pull asks for
-	// each page.
-	var seen []int
-	for i := range d.pairings {
-		if d.pairings[i].Sees(pr) {
-			seen = append(seen, i)
-		}
-	}
+	seen := d.visible(pr)
 	if len(seen) == 0 {
 		return nil
 	}
@@ -241,14 +234,29 @@ func (d *Directory) Visible(pr Principal) []Pairing {
 func (d *Directory) VisibleIDs(pr Principal) []string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	d.scans.Add(1)
-	var out []string
-	for i := range d.pairings {
-		if d.pairings[i].Sees(pr) {
-			out = append(out, d.pairings[i].ID)
-		}
+	seen := d.visible(pr)
+	if len(seen) == 0 {
+		return nil
+	}
+	out := make([]string, len(seen))
+	for j, i := range seen {
+		out[j] = d.pairings[i].ID
 	}
 	return out
+}
+
+// visible is the one pass over every pairing that Visible and VisibleIDs
+// make (counted by Scans): the indexes in d.pairings of those pr sees. The
+// caller holds d.mu.
+func (d *Directory) visible(pr Principal) []int {
+	d.scans.Add(1)
+	var seen []int
+	for i := range d.pairings {
+		if d.pairings[i].Sees(pr) {
+			seen = append(seen, i)
+		}
+	}
+	return seen
 }
 
 // SeesDirectoryRecord reports whether a record of the directory scope goes
