@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // meter is the engines' http.RoundTripper in a load run (mobile.Config's
@@ -72,7 +75,8 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out := max(req.ContentLength, 0)
 	status := resp.StatusCode
-	resp.Body = &meteredBody{rc: resp.Body, done: func(n int64) {
+	body := &meteredBody{rc: resp.Body, keep: status >= 400}
+	body.done = func(n int64) {
 		m.mu.Lock()
 		now := time.Now()
 		m.lat[kind] = append(m.lat[kind], now.Sub(start))
@@ -81,9 +85,10 @@ func (m *meter) RoundTrip(req *http.Request) (*http.Response, error) {
 		m.received += n
 		m.mu.Unlock()
 		if status >= 400 {
-			m.fail(kind, fmt.Sprint(status), fmt.Sprintf("%s %s: %d", req.Method, req.URL.Path, status))
+			m.fail(kind, fmt.Sprint(status), fmt.Sprintf("%s %s: %d%s", req.Method, req.URL.Path, status, answerMessage(body.head)))
 		}
-	}}
+	}
+	resp.Body = body
 	return resp, nil
 }
 
@@ -147,11 +152,17 @@ type meteredBody struct {
 	n    int64
 	done func(n int64)
 	once sync.Once
+	// keep: an error answer, whose first bytes (head) the sample quotes.
+	keep bool
+	head []byte
 }
 
 func (b *meteredBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	b.n += int64(n)
+	if b.keep && len(b.head) < 1024 {
+		b.head = append(b.head, p[:min(n, 1024-len(b.head))]...)
+	}
 	if err == io.EOF {
 		b.once.Do(func() { b.done(b.n) })
 	}
@@ -161,6 +172,16 @@ func (b *meteredBody) Read(p []byte) (int, error) {
 func (b *meteredBody) Close() error {
 	b.once.Do(func() { b.done(b.n) })
 	return b.rc.Close()
+}
+
+// answerMessage is the server's words in an error answer's body (its
+// problem's message), so that a sample says which refusal it was.
+func answerMessage(head []byte) string {
+	var e syncproto.Error
+	if json.Unmarshal(head, &e) != nil || e.Message == "" {
+		return ""
+	}
+	return " (" + string(e.Code) + ": " + e.Message + ")"
 }
 
 // Stats are percentiles of durations, in milliseconds.
