@@ -47,6 +47,13 @@ type Ledger struct {
 	dir     *pairing.Directory
 	rules   func(p pairing.Pairing, category string) pairing.IssueRules
 
+	// WarmWait is how long Refresh waits for the first load before it
+	// answers ErrWarmingUp (DefaultWarmWait unless changed before use): a
+	// small store loads in less, so its callers never see the refusal; a
+	// province's restart takes longer, and its callers are told to come
+	// back rather than held.
+	WarmWait time.Duration
+
 	// One refresh pass at a time, shared (share): running is the pass in
 	// progress, next the one every caller arriving meanwhile waits for.
 	passMu        sync.Mutex
@@ -80,8 +87,12 @@ type Ledger struct {
 // call the Ledger.
 func NewLedger(records storage.Records, dir *pairing.Directory, rules func(p pairing.Pairing, category string) pairing.IssueRules) *Ledger {
 	return &Ledger{records: records, dir: dir, rules: rules, books: map[string]*book{}, whereIssue: map[string]string{}, whereProject: map[string]string{},
-		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, outside: map[string]uint64{}}
+		syms: newSymbols(), stored: map[[32]byte]struct{}{}, granted: map[[32]byte]map[string]struct{}{}, outside: map[string]uint64{},
+		WarmWait: DefaultWarmWait}
 }
+
+// DefaultWarmWait is Ledger.WarmWait's default.
+const DefaultWarmWait = 3 * time.Second
 
 // VisitSummary is a visit (走访) as lists and KPIs see it.
 type VisitSummary struct {
@@ -440,7 +451,8 @@ var ErrWarmingUp = fmt.Errorf("pairing: the ledger is still loading: %w", storag
 // before it called, and N callers cost two passes, not N). A pass runs to
 // its end even if its callers give up; a caller whose ctx ends returns
 // ctx's error at once. While the first pass (the load) runs, Refresh
-// returns ErrWarmingUp at once; Load waits instead.
+// waits for it up to WarmWait, then returns ErrWarmingUp; Load waits
+// however long it takes.
 func (l *Ledger) Refresh(ctx context.Context) error { return l.share(ctx, true) }
 
 // Load is Refresh that waits for a Refresh in progress, the load included:
@@ -458,10 +470,27 @@ type pass struct {
 }
 
 func (l *Ledger) share(ctx context.Context, warming bool) error {
+	var deadline <-chan time.Time
 	l.passMu.Lock()
-	if warming && l.running != nil && !l.loaded.Load() {
+	for warming && l.running != nil && !l.loaded.Load() {
+		// The load runs: wait for it, up to WarmWait; then join the pass
+		// after it as any caller does (the load may have begun before what
+		// the caller must see committed).
+		load := l.running.done
 		l.passMu.Unlock()
-		return ErrWarmingUp
+		if deadline == nil {
+			t := time.NewTimer(l.WarmWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-load:
+		case <-deadline:
+			return ErrWarmingUp
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		l.passMu.Lock()
 	}
 	p := l.next
 	switch {

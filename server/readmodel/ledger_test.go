@@ -789,13 +789,14 @@ func (g *gatedRecords) Changes(ctx context.Context, p string, after uint64, lim 
 	return g.Records.Changes(ctx, p, after, lim)
 }
 
-// TestLedgerWarmingUp: while the first load runs, Refresh says so at once
-// (the figures would miss records); once loaded, it waits for a refresh in
-// progress as before.
+// TestLedgerWarmingUp: while the first load runs longer than WarmWait,
+// Refresh says so (the figures would miss records); once loaded, it waits
+// for a refresh in progress as before.
 func TestLedgerWarmingUp(t *testing.T) {
 	h, _ := fixture(t)
 	g := &gatedRecords{Records: h.db, entered: make(chan struct{}), gate: make(chan struct{})}
 	l := readmodel.NewLedger(g, h.dir, nil)
+	l.WarmWait = 50 * time.Millisecond
 	loaded := make(chan error)
 	go func() { loaded <- l.Load(h.ctx) }()
 	<-g.entered
@@ -811,6 +812,41 @@ func TestLedgerWarmingUp(t *testing.T) {
 	}
 	if err := l.Refresh(h.ctx); err != nil || !l.Loaded() {
 		t.Errorf("after the load: got %v (loaded %v), want nil (loaded)", err, l.Loaded())
+	}
+	want := h.ledger(nil)
+	refresh(t, h, want)
+	all := []string{"p1", "p2"}
+	m := readmodel.MonthOf(mar(1, 0))
+	if got, w := l.Figures(all, m, m+1, mar(25, 0)), want.Figures(all, m, m+1, mar(25, 0)); !equalJSON(got, w) {
+		t.Errorf("got %+v, want %+v", got, w)
+	}
+}
+
+// TestLedgerWarmingUpShortLoad: a Refresh that arrives while a first load
+// shorter than WarmWait runs waits for it and answers with the figures,
+// not ErrWarmingUp (a small server's first photo uploads, made at once by
+// several phones, were answered 503 "still loading"; TestLoad in fieldctl).
+func TestLedgerWarmingUpShortLoad(t *testing.T) {
+	h, _ := fixture(t)
+	g := &gatedRecords{Records: h.db, entered: make(chan struct{}), gate: make(chan struct{})}
+	l := readmodel.NewLedger(g, h.dir, nil)
+	l.WarmWait = time.Minute
+	loaded := make(chan error, 1)
+	go func() { loaded <- l.Load(h.ctx) }()
+	<-g.entered
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- l.Refresh(h.ctx) }()
+	select {
+	case err := <-refreshed:
+		t.Fatalf("during the load: Refresh returned %v before the load ended, want it to wait", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(g.gate)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-refreshed; err != nil || !l.Loaded() {
+		t.Fatalf("after the load: Refresh got %v (loaded %v), want nil (loaded)", err, l.Loaded())
 	}
 	want := h.ledger(nil)
 	refresh(t, h, want)
