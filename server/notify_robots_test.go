@@ -168,3 +168,62 @@ func TestRobotLimitPerRobot(t *testing.T) {
 		t.Errorf("unitA's and unitB's robots: both named %q, want two", robots["A"])
 	}
 }
+
+// TestHourlyFoldPerRobot: one person's robot messages held by the hourly
+// limit fold into one message per robot: those for unitB's group never
+// ride in a message to unitA's robot (they did: the fold took every held
+// one of the person's, and all went to the first one's robot).
+func TestHourlyFoldPerRobot(t *testing.T) {
+	var e *idEnv
+	now := func() time.Time { return e.now() }
+	ok := func(*http.Request, []byte) (int, string) { return 0, "ok" }
+	rbA, rbB := newRobot(t, now, ok), newRobot(t, now, ok)
+	e, _, _ = channelFixture(t, Config{NotifyPacing: &notify.Pacing{Hourly: 1}, NotifyUnitRobots: true})
+	for unit, u := range map[string]string{"unitA": rbA.url + "/cgi-bin/webhook/send?key=a-key", "unitB": rbB.url + "/cgi-bin/webhook/send?key=b-key"} {
+		if r := e.call("PATCH", "/v1/org-units/"+unit, e.login("root").AccessToken, map[string]any{"robots": map[string]any{"wecom_url": u}}); r.status != 200 {
+			t.Fatalf("set %s's robot: got %d %s", unit, r.status, r.body)
+		}
+	}
+	// Quiet hours are the default (22:00–07:00 Shanghai): start at 10:00.
+	l := e.now().In(notify.Shanghai)
+	ten := time.Date(l.Year(), l.Month(), l.Day()+1, 10, 0, 0, 0, notify.Shanghai)
+	e.advance(ten.Sub(e.now()))
+	var batch []storage.Notification
+	for _, id := range []string{"A-0", "A-1", "B-0", "B-1"} {
+		batch = append(batch, storage.Notification{ID: id, Channel: notify.ChannelWeCom, Event: notify.EventIssueDispatched,
+			Recipient: "u-person", RecipientName: "王芳", OrgPaths: []string{e.units[id[:1]].Path}, Lang: "zh",
+			Text: "【结对共建】诉求「" + id + "」已交办给您。", Link: "https://pairsync.example/issues/" + id, CreatedAt: e.now()})
+	}
+	if _, err := e.s.store.Commit(t.Context(), storage.Batch{Notifications: batch}); err != nil {
+		t.Fatal(err)
+	}
+	texts := func(rb *robot) []string {
+		b, _ := rb.snapshot()
+		var out []string
+		for _, m := range b {
+			out = append(out, string(m))
+		}
+		return out
+	}
+	for _, step := range []time.Duration{0, time.Hour, time.Hour} {
+		e.advance(step)
+		send(t, e)
+	}
+	a, b := texts(rbA), texts(rbB)
+	if len(a) != 2 || len(b) != 1 {
+		t.Fatalf("by 12:00: unitA's robot got %d messages, unitB's %d; want 2 (A-0, then A-1) and 1 (B-0 with B-1 folded)\nA: %q\nB: %q", len(a), len(b), a, b)
+	}
+	for _, m := range a {
+		if strings.Contains(m, "B-") {
+			t.Errorf("unitA's robot got %q: want none of unitB's", m)
+		}
+	}
+	if !strings.Contains(b[0], "B-0") || !strings.Contains(b[0], "B-1") || !strings.Contains(b[0], "另有") {
+		t.Errorf("unitB's robot got %q: want B-0 and B-1 folded into one (另有 …)", b[0])
+	}
+	for _, n := range channelNotes(t, e, notify.ChannelWeCom) {
+		if n.State != storage.NotificationSent {
+			t.Errorf("%s: got %s %q, want sent", n.ID, n.State, n.Answer)
+		}
+	}
+}

@@ -21,8 +21,10 @@ const EventFolded = "folded"
 // the hourly limit held back and that are due now, claimed by this sender,
 // when n itself was held by it: they go out with n as one message (the
 // issue's "the rest folded into one"). None when n was not held by the
-// limit, or no other is due.
-func (s *Sender) fold(ctx context.Context, n storage.Notification, now time.Time) ([]storage.Notification, error) {
+// limit, or no other is due. For a robot channel, robot names the robot
+// each other would go to: only those for n's robot are folded (one for
+// another unit's group waits for its own message there).
+func (s *Sender) fold(ctx context.Context, n storage.Notification, now time.Time, robot func(storage.Notification) (string, error)) ([]storage.Notification, error) {
 	if !strings.HasPrefix(n.Answer, ReasonHourlyLimit+":") {
 		return nil, nil
 	}
@@ -35,6 +37,15 @@ func (s *Sender) fold(ctx context.Context, n storage.Notification, now time.Time
 	for _, o := range pending {
 		if o.ID == n.ID || !strings.HasPrefix(o.Answer, ReasonHourlyLimit+":") || o.NextAt.After(now) {
 			continue
+		}
+		if robot != nil {
+			r, err := robot(o)
+			if err != nil {
+				return nil, err
+			}
+			if r != n.Robot {
+				continue
+			}
 		}
 		c, err := s.Store.ClaimNotification(ctx, o.ID, s.Holder, now, cmpOr(s.Lease, DefaultLease))
 		if errors.Is(err, storage.ErrConflict) {

@@ -167,7 +167,11 @@ func (s *Sender) deliver(ctx context.Context, n storage.Notification, now func()
 		}
 		msg := n
 		if s.Pacing != nil && paced(n.Channel) {
-			if others, err = s.fold(ctx, n, now()); err != nil {
+			var robot func(storage.Notification) (string, error)
+			if robotChannel {
+				robot = func(o storage.Notification) (string, error) { return rc.Robot(ctx, o) }
+			}
+			if others, err = s.fold(ctx, n, now(), robot); err != nil {
 				return err
 			}
 			if len(others) > 0 {
