@@ -35,6 +35,10 @@ type committer struct {
 	pending []*commitCall
 	leading bool          // a transaction is running
 	txs     atomic.Uint64 // group transactions begun, for tests
+	// observe, when set (tests only), is called after each group
+	// transaction that committed, with how many of its batches were
+	// written and how many failed their checks.
+	observe func(written, failed int)
 }
 
 // commitCall is one Commit waiting in the group; c and err are set, under
@@ -132,6 +136,15 @@ func (db *DB) runGroup(calls []*commitCall) (outcomes []outcome) {
 				continue
 			}
 			outcomes[i] = tentative[j]
+		}
+		if err == nil && db.group.observe != nil {
+			failed := 0
+			for _, o := range tentative {
+				if o.err != nil {
+					failed++
+				}
+			}
+			db.group.observe(len(live)-failed, failed)
 		}
 		break
 	}
