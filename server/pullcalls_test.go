@@ -235,3 +235,47 @@ func TestPullFullPageCallsDoNotGrowWithPairings(t *testing.T) {
 		}
 	}
 }
+
+// TestScopesCallsDoNotGrowWithPairings: GET /v1/sync/scopes (the web app
+// asks it at the start of every sync, for its progress total) reads the
+// heads of the caller's pairings in one call, not one per pairing.
+func TestScopesCallsDoNotGrowWithPairings(t *testing.T) {
+	var got []int
+	sizes := []int{20, 80}
+	for _, n := range sizes {
+		w := newPullCallsWorld(t, n)
+		adm := w.device(t, "adminA")
+		if err := w.s.dir.Refresh(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		w.counted.Reset()
+		r := w.call("GET", "/v1/sync/scopes", adm.token, nil)
+		_, by := w.counted.Calls()
+		if r.status != 200 {
+			t.Fatalf("scopes: %d %s", r.status, r.body)
+		}
+		ans, err := syncproto.DecodeScopes(r.body, syncproto.Limits{MaxKeys: 100_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ans.Pairings) != n {
+			t.Fatalf("scopes at %d pairings: got %d", n, len(ans.Pairings))
+		}
+		for _, sc := range ans.Pairings {
+			if sc.Seq != 1 {
+				t.Errorf("scopes: %s at seq %d, want 1 (one visit)", sc.Pairing, sc.Seq)
+			}
+		}
+		calls := 0
+		for op, c := range by {
+			if pullReadOps[op] {
+				calls += c
+			}
+		}
+		t.Logf("%d pairings: scopes %d storage reads %v", n, calls, by)
+		got = append(got, calls)
+	}
+	if got[1] != got[0] {
+		t.Errorf("scopes: %d storage reads at %d pairings, %d at %d: the count grows with the pairings", got[1], sizes[1], got[0], sizes[0])
+	}
+}
