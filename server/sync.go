@@ -461,12 +461,14 @@ func (s *Server) scopes(c *fiber.Ctx) error {
 		return err
 	}
 	ans := syncproto.ScopesAnswer{V: syncproto.Version, Pairings: []syncproto.Scope{}}
-	for _, pr := range s.dir.Visible(p) {
-		head, err := s.store.Head(ctx, pr.ID)
-		if err != nil {
-			return err
-		}
-		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: pr.ID, Seq: head})
+	// Every head in one call (storage.HeadsOf), not one per pairing: the
+	// web app asks at every sync, and an administrator sees thousands.
+	heads, err := s.store.HeadsOf(ctx, s.dir.VisibleIDs(p))
+	if err != nil {
+		return err
+	}
+	for _, h := range heads {
+		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: h.Pairing, Seq: h.Seq})
 	}
 	return c.JSON(ans)
 }
