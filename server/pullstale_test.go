@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pairsync/pairsync/storage"
@@ -13,12 +14,15 @@ import (
 )
 
 // staleHeadOnce is a store whose first ordinary head read of a pairing
-// comes from a lagging node, as a new primary's may just after a failover:
-// behind by one commit. Confirmed reads return confirm (the store's own
-// ConfirmedHead when nil).
+// (Head, or its answer in HeadsOf, which a pull reads heads with) comes
+// from a lagging node, as a new primary's may just after a failover:
+// behind by one commit, once armed (the failover happens then: a pull
+// reads every head it syncs, from cursor 0 too). Confirmed reads return
+// confirm (the store's own ConfirmedHead when nil).
 type staleHeadOnce struct {
 	storage.Store
 	pairing string
+	armed   atomic.Bool
 	once    sync.Once
 	confirm func(ctx context.Context, pairing string) (uint64, error)
 	stale   bool // a stale head was returned
@@ -26,10 +30,20 @@ type staleHeadOnce struct {
 
 func (s *staleHeadOnce) Head(ctx context.Context, pairing string) (uint64, error) {
 	h, err := s.Store.Head(ctx, pairing)
-	if err == nil && pairing == s.pairing && h > 0 {
+	if err == nil && pairing == s.pairing && h > 0 && s.armed.Load() {
 		s.once.Do(func() { h, s.stale = h-1, true })
 	}
 	return h, err
+}
+
+func (s *staleHeadOnce) HeadsOf(ctx context.Context, pairings []string) ([]storage.PairingHead, error) {
+	hs, err := s.Store.HeadsOf(ctx, pairings)
+	for i := range hs {
+		if err == nil && hs[i].Pairing == s.pairing && hs[i].Seq > 0 && s.armed.Load() {
+			s.once.Do(func() { hs[i].Seq, s.stale = hs[i].Seq-1, true })
+		}
+	}
+	return hs, err
 }
 
 func (s *staleHeadOnce) ConfirmedHead(ctx context.Context, pairing string) (uint64, error) {
@@ -73,7 +87,8 @@ func TestPullStaleHeadAfterFailover(t *testing.T) {
 			conA := other.device(t, "adminA")
 			offA.push(offA.set("visits", "v1", "p1", map[string]any{"notes": "一"}))
 			offA.push(offA.set("visits", "v2", "p1", map[string]any{"notes": "二"}))
-			conA.pull() // cursor p1 at the head, through the hooked server: no stale read yet (cursor 0)
+			conA.pull() // cursor p1 at the head, through the hooked server: no stale read yet
+			hooked.armed.Store(true)
 			cursor := maps.Clone(conA.cursor)
 			cursor["p1"] += tc.ahead
 			body, _ := syncproto.Encode(&syncproto.PullRequest{V: 1, Cursor: cursor})

@@ -322,24 +322,37 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		visible[id] = true
 	}
 	ans := syncproto.PullAnswer{V: syncproto.Version, Cursor: syncproto.Cursor{}}
-	var recs pullPage // the records, spliced in as stored
 	for pid := range req.Cursor {
 		if !visible[pid] {
 			ans.Purge = append(ans.Purge, pid)
 		}
 	}
+	// Every scope's head and horizon in one call (storage.HeadsOf): only
+	// the scopes with something after their cursor cost a call of their
+	// own, so a page costs the same whether the user sees 10 pairings or
+	// 7,000 (issue 19). A commit after this read is the next pull's.
+	heads, err := s.store.HeadsOf(ctx, scopes)
+	if err != nil {
+		return err
+	}
+	if len(heads) != len(scopes) {
+		return fmt.Errorf("pull: %d heads for %d scopes", len(heads), len(scopes))
+	}
+	// The page's records, kept apart until the horizons are read again
+	// (below); moved are the scopes whose page moved a cursor other than 0.
+	type pulled struct {
+		pid  string
+		seq  uint64
+		data []byte
+	}
+	var (
+		out   []pulled
+		moved []int
+	)
 	budget := pullPageBytes
-	for _, pid := range scopes {
-		after := req.Cursor[pid]
+	for i, pid := range scopes {
+		after, head := req.Cursor[pid], heads[i].Seq
 		if after != 0 {
-			horizon, err := s.store.Horizon(ctx, pid)
-			if err != nil {
-				return err
-			}
-			head, err := s.store.Head(ctx, pid)
-			if err != nil {
-				return err
-			}
 			if after > head {
 				// A head behind the cursor may be a read from a node that
 				// has not caught up yet (a new primary just after a
@@ -353,7 +366,7 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			// synced with a database since restored from an older backup:
 			// it would skip the new commits up to its old cursor. It reads
 			// the pairing again instead.
-			if syncproto.NeedsResync(after, horizon) || after > head {
+			if syncproto.NeedsResync(after, heads[i].Horizon) || after > head {
 				// Records deleted and purged since this cursor would never
 				// reach the device: it reads the pairing again from 0.
 				ans.Resync = append(ans.Resync, pid)
@@ -364,35 +377,19 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		// with nothing in it yet, so the device's cursor always lists what
 		// it holds and a later removal reaches it as a purge.
 		ans.Cursor[pid] = after
-		if recs.n >= limit || budget <= 0 {
-			head, err := s.store.Head(ctx, pid)
-			if err != nil {
-				return err
-			}
-			ans.More = ans.More || head > after
+		if head <= after {
+			continue // nothing after the cursor: no page to read
+		}
+		if len(out) >= limit || budget <= 0 {
+			ans.More = true
 			continue
 		}
-		page, err := s.store.Changes(ctx, pid, after, storage.PageLimit{Records: limit - recs.n, Bytes: budget})
+		page, err := s.store.Changes(ctx, pid, after, storage.PageLimit{Records: limit - len(out), Bytes: budget})
 		if err != nil {
 			return err
 		}
 		if after != 0 && page.Next > after {
-			// A purge (any replica's maintenance) that ran between the
-			// horizon check above and the page took tombstones out of it,
-			// and the page's cursor would pass them: the device would keep
-			// those records for good. The horizon read again after the page
-			// sees any such purge (it rises in the purge's commit). A page
-			// that moves the cursor nowhere needs no check: the next pull
-			// finds the horizon.
-			horizon, err := s.store.Horizon(ctx, pid)
-			if err != nil {
-				return err
-			}
-			if syncproto.NeedsResync(after, horizon) {
-				ans.Resync = append(ans.Resync, pid)
-				delete(ans.Cursor, pid)
-				continue
-			}
+			moved = append(moved, i)
 		}
 		for _, sr := range page.Records {
 			if req.Held.Contains(pid, sr.Seq) {
@@ -404,12 +401,46 @@ func (s *Server) pull(c *fiber.Ctx) error {
 			if pid == pairing.DirectoryScope && !s.dir.SeesDirectoryRecord(p, sr.Collection, sr.ID) || !pairing.MayRead(p.Role, sr.Collection) {
 				continue
 			}
-			recs.add(pid, sr.Seq, sr.Data)
+			out = append(out, pulled{pid, sr.Seq, sr.Data})
 		}
 		if page.Next > after {
 			ans.Cursor[pid] = page.Next
 		}
 		ans.More = ans.More || page.More
+	}
+	// A purge (any replica's maintenance) that ran between the heads read
+	// above and a page took tombstones out of it, and the page's cursor
+	// would pass them: the device would keep those records for good. The
+	// horizons read again after the pages see any such purge (a horizon
+	// rises in the purge's commit), in one call for every scope whose page
+	// moved its cursor. A page that moves the cursor nowhere needs no
+	// check: the next pull finds the horizon.
+	resync := map[string]bool{}
+	if len(moved) > 0 {
+		ids := make([]string, len(moved))
+		for j, i := range moved {
+			ids[j] = scopes[i]
+		}
+		again, err := s.store.HeadsOf(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if len(again) != len(ids) {
+			return fmt.Errorf("pull: %d heads for %d scopes", len(again), len(ids))
+		}
+		for j, h := range again {
+			if pid := ids[j]; syncproto.NeedsResync(req.Cursor[pid], h.Horizon) {
+				resync[pid] = true
+				ans.Resync = append(ans.Resync, pid)
+				delete(ans.Cursor, pid)
+			}
+		}
+	}
+	var recs pullPage // the records, spliced in as stored
+	for _, r := range out {
+		if !resync[r.pid] {
+			recs.add(r.pid, r.seq, r.data)
+		}
 	}
 	body, err := recs.encode(ans)
 	if err != nil {
@@ -430,12 +461,14 @@ func (s *Server) scopes(c *fiber.Ctx) error {
 		return err
 	}
 	ans := syncproto.ScopesAnswer{V: syncproto.Version, Pairings: []syncproto.Scope{}}
-	for _, pr := range s.dir.Visible(p) {
-		head, err := s.store.Head(ctx, pr.ID)
-		if err != nil {
-			return err
-		}
-		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: pr.ID, Seq: head})
+	// Every head in one call (storage.HeadsOf), not one per pairing: the
+	// web app asks at every sync, and an administrator sees thousands.
+	heads, err := s.store.HeadsOf(ctx, s.dir.VisibleIDs(p))
+	if err != nil {
+		return err
+	}
+	for _, h := range heads {
+		ans.Pairings = append(ans.Pairings, syncproto.Scope{Pairing: h.Pairing, Seq: h.Seq})
 	}
 	return c.JSON(ans)
 }

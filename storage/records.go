@@ -195,6 +195,29 @@ type HeadFeed interface {
 	HeadsSince(ctx context.Context, after uint64, limit int) (HeadsPage, error)
 }
 
+// PairingHead is one pairing's head and horizon as HeadsOf reads them.
+type PairingHead struct {
+	Pairing string
+	// Seq is the pairing's head (as Records.Head returns it).
+	Seq uint64
+	// Horizon is the highest purged sequence (as Records.Horizon returns
+	// it); never above Seq.
+	Horizon uint64
+}
+
+// HeadsOf reads the heads and horizons of many pairings in one call: a pull
+// finds which of the caller's pairings have anything after its cursor, and
+// whether any remain once its page is full, without a call per pairing
+// (issue 19: a province administrator sees 7,000 pairings). Safe for
+// concurrent use.
+type HeadsOf interface {
+	// HeadsOf returns the head and horizon of each pairing named, in the
+	// order given (zeroes for an unknown pairing; a pairing named twice is
+	// answered twice): each pair read together, as an ordinary read
+	// (Records.Head; ConfirmedHeads confirms a surprise).
+	HeadsOf(ctx context.Context, pairings []string) ([]PairingHead, error)
+}
+
 // ConfirmedHeads reads a pairing's head as every acknowledged commit left
 // it, even just after a failover, when an ordinary read (Records.Head) may
 // come from a new primary that has not yet caught up with its majority

@@ -8,6 +8,7 @@ import "context"
 type Store interface {
 	Records
 	HeadFeed
+	HeadsOf
 	ConfirmedHeads
 	Receipts
 	Users

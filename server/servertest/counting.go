@@ -196,6 +196,11 @@ func (s *CountingStore) Head(ctx context.Context, a1 string) (uint64, error) {
 	return s.Store.Head(ctx, a1)
 }
 
+func (s *CountingStore) HeadsOf(ctx context.Context, a1 []string) ([]storage.PairingHead, error) {
+	s.count("HeadsOf")
+	return s.Store.HeadsOf(ctx, a1)
+}
+
 func (s *CountingStore) HeadsSince(ctx context.Context, a1 uint64, a2 int) (storage.HeadsPage, error) {
 	s.count("HeadsSince")
 	return s.Store.HeadsSince(ctx, a1, a2)

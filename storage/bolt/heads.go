@@ -96,3 +96,20 @@ func (db *DB) HeadsSince(ctx context.Context, after uint64, limit int) (storage.
 func (db *DB) ConfirmedHead(ctx context.Context, pairing string) (uint64, error) {
 	return db.Head(ctx, pairing)
 }
+
+// HeadsOf reads the heads and horizons of the pairings named in one read
+// transaction.
+func (db *DB) HeadsOf(ctx context.Context, pairings []string) ([]storage.PairingHead, error) {
+	out := make([]storage.PairingHead, len(pairings))
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		horizons := tx.Bucket(bucketHorizons)
+		for i, p := range pairings {
+			out[i] = storage.PairingHead{Pairing: p, Seq: readHead(tx, p), Horizon: readU64(horizons, p)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt: heads of %d pairings: %w", len(pairings), err)
+	}
+	return out, nil
+}

@@ -123,3 +123,45 @@ func (db *DB) ConfirmedHead(ctx context.Context, pairing string) (uint64, error)
 	}
 	return uint64(h.Seq), nil
 }
+
+// headsOfChunk is how many pairings one HeadsOf query names at most (the
+// filter of 10,000 ids is some hundreds of kilobytes, far below a
+// command's 16 MiB; a province's 7,000 take one query).
+const headsOfChunk = 10_000
+
+// HeadsOf reads the head documents of the pairings named, seq and horizon
+// of each together, with one query by _id per headsOfChunk pairings, its
+// answer in as few batches as the documents' size allows.
+func (db *DB) HeadsOf(ctx context.Context, pairings []string) ([]storage.PairingHead, error) {
+	out := make([]storage.PairingHead, len(pairings))
+	for i, p := range pairings {
+		out[i].Pairing = p
+	}
+	if len(pairings) == 0 {
+		return out, nil
+	}
+	byID := make(map[string]headDoc, len(pairings))
+	err := db.run(ctx, func(ctx context.Context) error {
+		for start := 0; start < len(pairings); start += headsOfChunk {
+			ids := pairings[start:min(start+headsOfChunk, len(pairings))]
+			docs, err := find[headDoc](ctx, db.heads, d("_id", d("$in", ids)),
+				options.Find().SetProjection(bson.D{{Key: "seq", Value: 1}, {Key: "horizon", Value: 1}}).SetBatchSize(int32(len(ids))))
+			if err != nil {
+				return err
+			}
+			for _, h := range docs {
+				byID[h.Pairing] = h
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mongo: heads of %d pairings: %w", len(pairings), err)
+	}
+	for i := range out {
+		if h, ok := byID[out[i].Pairing]; ok {
+			out[i].Seq, out[i].Horizon = uint64(h.Seq), uint64(h.Horizon)
+		}
+	}
+	return out, nil
+}

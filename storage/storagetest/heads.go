@@ -14,6 +14,46 @@ func (s suite) heads(t *testing.T) {
 	t.Run("Paging", s.headsPaging)
 	t.Run("ConcurrentFollowers", s.headsConcurrent)
 	t.Run("Confirmed", s.headsConfirmed)
+	t.Run("Of", s.headsOf)
+}
+
+// headsOf: HeadsOf answers each pairing named, in the order given, with
+// the head and horizon Head and Horizon give (zeroes for an unknown one, a
+// pairing named twice answered twice); no pairings, no heads.
+func (s suite) headsOf(t *testing.T) {
+	st := s.open(t)
+	ctx := t.Context()
+	got, err := st.HeadsOf(ctx, nil)
+	wantErr(t, "heads of no pairings", err, nil)
+	equal(t, "heads of no pairings", len(got), 0)
+
+	mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("a", 0, "1"), put("b", 0, "1")}})
+	mustCommit(t, st, storage.Batch{Pairing: "p2", Puts: []storage.Put{put("c", 0, "1")}})
+	mustCommit(t, st, storage.Batch{Pairing: "p1", Puts: []storage.Put{put("d", 0, "1")}})
+	if err := st.Purge(ctx, "p1", []storage.Record{{Key: key("a"), Seq: 1}}); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	names := []string{"p2", "nope", "p1", "p2"}
+	for i := range 40 {
+		p := fmt.Sprintf("many-%02d", i)
+		mustCommit(t, st, storage.Batch{Pairing: p, Puts: []storage.Put{put("m"+p, 0, "1")}})
+		names = append(names, p)
+	}
+	got, err = st.HeadsOf(ctx, names)
+	wantErr(t, "heads of", err, nil)
+	if len(got) != len(names) {
+		t.Fatalf("heads of %d pairings: got %d", len(names), len(got))
+	}
+	for i, p := range names {
+		head, err := st.Head(ctx, p)
+		wantErr(t, "head", err, nil)
+		horizon, err := st.Horizon(ctx, p)
+		wantErr(t, "horizon", err, nil)
+		equal(t, fmt.Sprintf("heads of: answer %d", i), got[i], storage.PairingHead{Pairing: p, Seq: head, Horizon: horizon})
+	}
+	equal(t, "heads of p1", got[2], storage.PairingHead{Pairing: "p1", Seq: 3, Horizon: 1})
+	equal(t, "heads of p2", got[0], storage.PairingHead{Pairing: "p2", Seq: 1})
+	equal(t, "heads of an unknown pairing", got[1], storage.PairingHead{Pairing: "nope"})
 }
 
 // headsConfirmed: a confirmed head is the head every acknowledged commit
