@@ -72,27 +72,33 @@ type request struct {
 	// once: no waiting and asking again on 503 or 429; the caller decides
 	// (the photo queue retries on its own terms).
 	once bool
-	// gzip: send the body gzip-compressed when it is large enough to gain
-	// (push bodies; Config.PlainPush).
-	gzip bool
-	// encoding is the body's Content-Encoding, set by do.
+	// encoding is the body's Content-Encoding ("" or "gzip"); plain then
+	// gives the body uncompressed, for a server that refuses gzip (415).
 	encoding string
+	plain    func() []byte
 }
 
 // minGzipBytes: smaller bodies go plain (gzip's header and the work would
 // gain next to nothing).
 const minGzipBytes = 1 << 10
 
-var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression); return w }}
+// gzipLevel compresses push bodies: BestSpeed takes about half the CPU of
+// the default level for about a tenth more bytes on visits with notes of
+// their own (ARCHITECTURE.md, issue 20).
+const gzipLevel = gzip.BestSpeed
 
-// gzipBody compresses a request body.
-func gzipBody(b []byte) []byte {
+var gzipWriters = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzipLevel); return w }}
+
+// gzipParts compresses the concatenation of parts (size bytes in all),
+// without building it first.
+func gzipParts(size int, parts func(w io.Writer)) []byte {
 	var buf bytes.Buffer
-	buf.Grow(len(b)/3 + 64)
+	buf.Grow(size/4 + 64)
 	zw := gzipWriters.Get().(*gzip.Writer)
 	zw.Reset(&buf)
-	_, _ = zw.Write(b) // writes to a bytes.Buffer do not fail
+	parts(zw) // writes to a bytes.Buffer do not fail
 	_ = zw.Close()
+	zw.Reset(io.Discard) // the pool keeps no reference to buf
 	gzipWriters.Put(zw)
 	return buf.Bytes()
 }
@@ -103,10 +109,6 @@ func gzipBody(b []byte) []byte {
 // and turns any other answer into a *ServerError.
 func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 	refreshed := false
-	plain := r.body
-	if r.gzip && len(r.body) >= minGzipBytes && !c.e.noGzip.Load() {
-		r.body, r.encoding = gzipBody(r.body), "gzip"
-	}
 	for attempt := 1; ; attempt++ {
 		token := r.token
 		if r.auth && token == "" {
@@ -129,7 +131,7 @@ func (c *conn) do(ctx context.Context, r request) ([]byte, error) {
 			// this body and every later one plain.
 			c.e.noGzip.Store(true)
 			c.e.log.Warn("the server refused a gzip body; pushing plain from now on")
-			r.body, r.encoding = plain, ""
+			r.body, r.encoding = r.plain(), ""
 			attempt--
 			continue
 		case status == http.StatusUnauthorized && r.auth && r.token == "" && !refreshed && !c.noRefresh:

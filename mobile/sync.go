@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -196,8 +197,7 @@ func (s *syncRun) push() error {
 			s.report()
 			return nil
 		}
-		body := pushBody(s.c.sess.DeviceID, items)
-		resp, err := s.c.do(s.ctx, request{method: http.MethodPost, path: "/v1/sync/push", body: body, auth: true, gzip: !s.e.cfg.PlainPush})
+		resp, err := s.c.do(s.ctx, s.pushRequest(items))
 		var serr *ServerError
 		if errors.As(err, &serr) && (serr.Status == http.StatusBadRequest || serr.Status == http.StatusRequestEntityTooLarge) {
 			// The request as a whole was refused. Narrow it down to the
@@ -236,26 +236,69 @@ func (s *syncRun) push() error {
 	}
 }
 
-// pushBody is the push request of items: syncproto's PushRequest encoding,
-// with each change's encoding from buildPush spliced in.
-func pushBody(device string, items []pushItem) []byte {
-	size := 64
+// pushRequest is the push request of items: gzip-compressed when it is
+// large enough to gain (Config.PlainPush, Engine.noGzip), the plain body
+// then built only if the server refuses gzip.
+func (s *syncRun) pushRequest(items []pushItem) request {
+	device := s.c.sess.DeviceID
+	r := request{method: http.MethodPost, path: "/v1/sync/push", auth: true}
+	head := pushHead(device)
+	size := len(head) + 2
 	for _, it := range items {
 		size += len(it.enc) + 1
 	}
-	b := make([]byte, 0, size)
+	if s.e.cfg.PlainPush || s.e.noGzip.Load() || size < minGzipBytes {
+		r.body = pushBody(device, items)
+		return r
+	}
+	r.encoding = "gzip"
+	r.plain = func() []byte { return pushBody(device, items) }
+	r.body = gzipParts(size, func(w io.Writer) {
+		_, _ = w.Write(head)
+		for i, it := range items {
+			if i > 0 {
+				_, _ = w.Write(comma)
+			}
+			_, _ = w.Write(it.enc)
+		}
+		_, _ = w.Write(pushTail)
+	})
+	return r
+}
+
+var (
+	comma    = []byte{','}
+	pushTail = []byte("]}")
+)
+
+// pushHead is the start of a push request's body, up to its first change:
+// syncproto's PushRequest encoding, with each change's encoding from
+// buildPush spliced in after it.
+func pushHead(device string) []byte {
+	b := make([]byte, 0, 64)
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, syncproto.Version, 10)
 	b = append(b, `,"device":`...)
 	b = strconv.AppendQuote(b, device) // [A-Za-z0-9_-]: no escapes
-	b = append(b, `,"changes":[`...)
+	return append(b, `,"changes":[`...)
+}
+
+// pushBody is the push request of items, plain.
+func pushBody(device string, items []pushItem) []byte {
+	head := pushHead(device)
+	size := len(head) + len(pushTail)
+	for _, it := range items {
+		size += len(it.enc) + 1
+	}
+	b := make([]byte, 0, size)
+	b = append(b, head...)
 	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, it.enc...)
 	}
-	return append(b, "]}"...)
+	return append(b, pushTail...)
 }
 
 // apply acts on a push answer, in one transaction: applied and merged
@@ -298,7 +341,10 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 						rec = stored
 						own[w.Pairing] = append(own[w.Pairing], r.Seq)
 					}
-					if err := putBase(tx, syncproto.Merge(base, rec)); err != nil {
+					if !base.IsZero() {
+						rec = syncproto.Merge(base, rec) // the zero Record is Merge's identity
+					}
+					if err := putBase(tx, rec); err != nil {
 						return err
 					}
 				}
