@@ -1,6 +1,7 @@
 package mobile
 
 import (
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -178,6 +179,8 @@ type Engine struct {
 	closed  atomic.Bool
 	// noGzip: the server refused a gzip push body (415); push plain.
 	noGzip atomic.Bool
+	// zw compresses push bodies (gzipParts), under syncMu.
+	zw *gzip.Writer
 }
 
 // Open opens (creating if needed) the engine's local store at path.

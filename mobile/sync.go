@@ -253,7 +253,7 @@ func (s *syncRun) pushRequest(items []pushItem) request {
 	}
 	r.encoding = "gzip"
 	r.plain = func() []byte { return pushBody(device, items) }
-	r.body = gzipParts(size, func(w io.Writer) {
+	r.body = s.e.gzipParts(size, func(w io.Writer) {
 		_, _ = w.Write(head)
 		for i, it := range items {
 			if i > 0 {
