@@ -181,6 +181,8 @@ type Engine struct {
 	noGzip atomic.Bool
 	// zw compresses push bodies (gzipParts), under syncMu.
 	zw *gzip.Writer
+	// recent: this engine's own writes, ready to push (recent.go).
+	recent recentWrites
 }
 
 // Open opens (creating if needed) the engine's local store at path.
@@ -261,6 +263,7 @@ func (e *Engine) Reset() error {
 }
 
 func (e *Engine) wipe() error {
+	defer e.recent.clear()
 	err := e.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {

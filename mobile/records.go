@@ -1,6 +1,7 @@
 package mobile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -33,7 +34,9 @@ func (e *Engine) Keep(collection, id string) error {
 }
 
 func (e *Engine) write(op syncproto.Op, coll, id, pairing string, fields map[string]json.RawMessage) error {
+	var fresh *recentWrite
 	err := e.db.Update(func(tx *bolt.Tx) error {
+		fresh = nil
 		ws, ok, err := loadWriter(tx)
 		if err != nil {
 			return err
@@ -41,13 +44,16 @@ func (e *Engine) write(op syncproto.Op, coll, id, pairing string, fields map[str
 		if !ok {
 			return ErrNotSignedIn
 		}
-		view, err := viewOf(tx, coll, id)
+		view, isBase, err := viewWith(tx, coll, id)
 		if err != nil {
 			return err
 		}
 		exists := !view.IsZero()
 		w := syncproto.Writer{Replica: ws.Replica, Counter: ws.Counter, Clock: ws.Clock}
-		var wr syncproto.Write
+		var (
+			wr  syncproto.Write
+			out syncproto.Record // view with wr applied
+		)
 		now := e.now()
 		switch op {
 		case syncproto.OpSet:
@@ -56,17 +62,17 @@ func (e *Engine) write(op syncproto.Op, coll, id, pairing string, fields map[str
 			} else if pairing != "" && view.Pairing != pairing {
 				return fmt.Errorf("record %s/%s belongs to pairing %s, not %s", coll, id, view.Pairing, pairing)
 			}
-			_, wr, err = w.Set(view, fields, now)
+			out, wr, err = w.Set(view, fields, now)
 		case syncproto.OpDelete:
 			if !exists {
 				return ErrNotFound
 			}
-			_, wr, err = w.Delete(view, now)
+			out, wr, err = w.Delete(view, now)
 		case syncproto.OpKeep:
 			if !exists {
 				return ErrNotFound
 			}
-			_, wr, err = w.Keep(view, now)
+			out, wr, err = w.Keep(view, now)
 		}
 		if err != nil {
 			return err
@@ -79,10 +85,23 @@ func (e *Engine) write(op syncproto.Op, coll, id, pairing string, fields map[str
 		if err := saveJSON(tx, keyWriter, writerState{Replica: w.Replica, Counter: w.Counter, Clock: w.Clock}); err != nil {
 			return err
 		}
-		return addWrite(tx, wr)
+		enc, err := addWrite(tx, wr)
+		if err != nil {
+			return err
+		}
+		if isBase {
+			// The change a push carries for wr is Rebuild(base, [wr])'s:
+			// out, while the base stays as it is (recent.go).
+			fresh = &recentWrite{enc: enc, base: bytes.Clone(tx.Bucket(bucketBase).Get(recKey(coll, id))),
+				w: wr, ch: syncproto.Change{Dot: wr.Dot, HLC: wr.HLC, Record: out}}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("mobile: %s %s/%s: %w", op, coll, id, dbErr(err))
+	}
+	if fresh != nil {
+		e.recent.add(fresh) // committed: in the outbox
 	}
 	return nil
 }

@@ -220,37 +220,44 @@ func pendingWith(tx *bolt.Tx, coll, id string, known *syncproto.Write) ([]syncpr
 // viewOf is what the user sees of a record: Rebuild(base, pending), the
 // zero Record when neither exists.
 func viewOf(tx *bolt.Tx, coll, id string) (syncproto.Record, error) {
+	view, _, err := viewWith(tx, coll, id)
+	return view, err
+}
+
+// viewWith is viewOf, also saying whether the view is the base (no pending
+// write).
+func viewWith(tx *bolt.Tx, coll, id string) (view syncproto.Record, isBase bool, err error) {
 	base, err := getBase(tx, coll, id)
 	if err != nil {
-		return syncproto.Record{}, err
+		return syncproto.Record{}, false, err
 	}
 	pending, err := pendingFor(tx, coll, id)
 	if err != nil {
-		return syncproto.Record{}, err
+		return syncproto.Record{}, false, err
 	}
 	if len(pending) == 0 {
-		return base, nil
+		return base, true, nil
 	}
-	view, _, err := syncproto.Rebuild(base, pending)
+	view, _, err = syncproto.Rebuild(base, pending)
 	if err != nil {
-		return syncproto.Record{}, fmt.Errorf("rebuild %s/%s: %w", coll, id, err)
+		return syncproto.Record{}, false, fmt.Errorf("rebuild %s/%s: %w", coll, id, err)
 	}
-	return view, nil
+	return view, false, nil
 }
 
-// addWrite appends a write to the outbox.
-func addWrite(tx *bolt.Tx, w syncproto.Write) error {
+// addWrite appends a write to the outbox and returns its entry.
+func addWrite(tx *bolt.Tx, w syncproto.Write) ([]byte, error) {
 	b, err := syncproto.Encode(w)
 	if err != nil {
-		return fmt.Errorf("outbox %s: %w", w.Dot, err)
+		return nil, fmt.Errorf("outbox %s: %w", w.Dot, err)
 	}
 	if err := tx.Bucket(bucketOutbox).Put(u64(w.Dot.Counter), b); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.Bucket(bucketPending).Put(pendingKey(w.Collection, w.ID, w.Dot.Counter), nil); err != nil {
-		return err
+		return nil, err
 	}
-	return tx.Bucket(bucketIndex).Put(indexKey(w.Pairing, w.Collection, w.ID), nil)
+	return b, tx.Bucket(bucketIndex).Put(indexKey(w.Pairing, w.Collection, w.ID), nil)
 }
 
 // removeWrite deletes a write from the outbox.

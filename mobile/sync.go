@@ -121,48 +121,43 @@ type pushItem struct {
 // order, each change built by Rebuild now (a write the base has seen
 // already, whose answer was lost, as a stand-in), ending before a second
 // change to one record, at limit changes or MaxPushBytes. It also returns
-// the size of the outbox.
+// the size of the outbox. A write this engine made on the base the record
+// still has comes with its change ready (recent.go).
 func (s *syncRun) buildPush(limit int) ([]pushItem, int, error) {
 	var items []pushItem
 	pending := 0
 	err := s.e.db.View(func(tx *bolt.Tx) error {
 		out := tx.Bucket(bucketOutbox)
 		pending = out.Stats().KeyN
+		bases := tx.Bucket(bucketBase)
+		baseOf := func(coll, id string) []byte { return bases.Get(recKey(coll, id)) }
 		seen := map[string]bool{}
 		size := 64
 		c := out.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			w, err := decodeWrite(v)
-			if err != nil {
-				return err
+			var (
+				w  syncproto.Write
+				ch syncproto.Change
+			)
+			rw, ok := s.e.recent.get(k, v, baseOf)
+			if ok {
+				w, ch = rw.w, rw.ch
+			} else {
+				var err error
+				if w, err = decodeWrite(v); err != nil {
+					return err
+				}
 			}
 			rk := string(recKey(w.Collection, w.ID))
 			if seen[rk] {
 				break
 			}
 			seen[rk] = true
-			base, err := getBase(tx, w.Collection, w.ID)
-			if err != nil {
-				return err
-			}
-			var ch syncproto.Change
-			if base.VV.Covers(w.Dot) {
-				if ch, err = syncproto.StandIn(w); err != nil {
-					return fmt.Errorf("stand-in for %s: %w", w.Dot, err)
-				}
-			} else {
-				ws, err := pendingWith(tx, w.Collection, w.ID, &w)
-				if err != nil {
+			if !ok {
+				var err error
+				if ch, err = changeOf(tx, w); err != nil {
 					return err
 				}
-				_, chs, err := syncproto.Rebuild(base, ws)
-				if err != nil {
-					return fmt.Errorf("rebuild %s/%s: %w", w.Collection, w.ID, err)
-				}
-				if len(chs) == 0 || chs[0].Dot != w.Dot {
-					return fmt.Errorf("rebuild %s/%s: no change for %s", w.Collection, w.ID, w.Dot)
-				}
-				ch = chs[0]
 			}
 			b, err := syncproto.Encode(ch)
 			if err != nil {
@@ -180,6 +175,34 @@ func (s *syncRun) buildPush(limit int) ([]pushItem, int, error) {
 		return nil
 	})
 	return items, pending, err
+}
+
+// changeOf builds the change to push for w, the first pending write of its
+// record: Rebuild's, or a stand-in when the base has seen w already.
+func changeOf(tx *bolt.Tx, w syncproto.Write) (syncproto.Change, error) {
+	base, err := getBase(tx, w.Collection, w.ID)
+	if err != nil {
+		return syncproto.Change{}, err
+	}
+	if base.VV.Covers(w.Dot) {
+		ch, err := syncproto.StandIn(w)
+		if err != nil {
+			return syncproto.Change{}, fmt.Errorf("stand-in for %s: %w", w.Dot, err)
+		}
+		return ch, nil
+	}
+	ws, err := pendingWith(tx, w.Collection, w.ID, &w)
+	if err != nil {
+		return syncproto.Change{}, err
+	}
+	_, chs, err := syncproto.Rebuild(base, ws)
+	if err != nil {
+		return syncproto.Change{}, fmt.Errorf("rebuild %s/%s: %w", w.Collection, w.ID, err)
+	}
+	if len(chs) == 0 || chs[0].Dot != w.Dot {
+		return syncproto.Change{}, fmt.Errorf("rebuild %s/%s: no change for %s", w.Collection, w.ID, w.Dot)
+	}
+	return chs[0], nil
 }
 
 // push pushes the whole outbox, request after request, until it is empty
@@ -371,6 +394,11 @@ func (s *syncRun) apply(items []pushItem, ans *syncproto.PushAnswer) error {
 	if err != nil {
 		return dbErr(err)
 	}
+	counters := make([]uint64, len(items))
+	for i, it := range items {
+		counters[i] = it.w.Dot.Counter
+	}
+	s.e.recent.drop(counters)
 	s.p.UploadDone += done
 	s.p.Rejected += rejected
 	s.report()
