@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -606,5 +607,40 @@ func TestPhotoServerFailsOne(t *testing.T) {
 	var serr *ServerError
 	if !errors.As(err, &serr) || serr.Status != 503 || p.PhotosDone != 0 || p.PhotosWaiting != 2 || p.UploadDone != 1 {
 		t.Fatalf("busy server: %+v, %v; want the visit pushed, the 503 returned, both photos waiting", p, err)
+	}
+}
+
+// TestSkimCitedMatchesEncodingJSON: the hashes a record cites, read by the
+// byte scan (skimCited), are those encoding/json reads (citedSlow) for
+// every value the scan takes; the rest it leaves to encoding/json.
+func TestSkimCitedMatchesEncodingJSON(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	values := []string{
+		string(Manifest(Photo{SHA256: sum, Size: 200000, Type: "image/jpeg", Width: 4000, Height: 3000, TakenAt: "2026-11-22T11:31:32Z"}, Photo{SHA256: strings.Repeat("cd", 32), Size: 1})),
+		string(Manifest()),
+		`[]`, ` [ ] `, `null`, `"x"`, `{}`, `[null]`, `[1]`, `[[]]`, `[{}]`, `[{},{}]`,
+		`["` + sum + `"]`, `["a","b"]`, `["a",1]`, `["a",{"sha256":"b"}]`, `[{"sha256":"b"},"a"]`,
+		`[{"sha256":"a","x":{"sha256":"nested"}}]`, `[{"x":["sha256"],"sha256":"a"}]`,
+		`[{"SHA256":"upper"}]`, `[{"Sha256":"a","sha256":"b"}]`, `[{"sha256":"a","sha256":"b"}]`,
+		`[{"sha256":1}]`, `[{"sha256":null}]`, `[{"sha256":"a\"b"}]`, `[{"sha256":"\u0061"}]`, `["\u0061"]`,
+		`[{"sh\u0061256":"a"}]`, `[ {"sha256" : "a" , "type":"image/jpeg" } , {"sha256":"b"} ]`,
+		`[{"sha256":"a"}] x`, `[{"sha256":"a"}`, `[{"sha256":"a"},]`, `[,]`, `["a" "b"]`, `[{"sha256":"a" "x":1}]`,
+		`[{"sha256":"é"}]`, `[{"size":-1.5e3,"sha256":"a","ok":true,"no":false,"z":null}]`,
+	}
+	for _, v := range values {
+		slow := citedSlow([]byte(v), nil)
+		fast, ok := skimCited([]byte(v), nil)
+		if !ok {
+			continue
+		}
+		if !slices.Equal(fast, slow) {
+			t.Errorf("%s: scan read %q, encoding/json %q", v, fast, slow)
+		}
+	}
+	// The usual values take the scan.
+	for _, v := range []string{values[0], `[]`, `["a","b"]`} {
+		if _, ok := skimCited([]byte(v), nil); !ok {
+			t.Errorf("%s: not read by the scan", v)
+		}
 	}
 }
