@@ -9,10 +9,13 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// recentBytes bounds what the recent writes hold (their outbox entries
-// and bases, about 5 KB a visit; the decoded write and change about as
-// much again): some 400 visits.
-const recentBytes = 2 << 20
+// recentBytes bounds the memory the recent writes hold, counted as three
+// times the outbox entry (the entry, the decoded write, the change's
+// record) plus the base: some 500 new visits.
+const recentBytes = 4 << 20
+
+// cost is what a recent write counts against recentBytes.
+func (rw *recentWrite) cost() int { return 3*len(rw.enc) + len(rw.base) }
 
 // recentWrites keeps, for the writes this engine made since it opened, the
 // write and the change a push will carry for it, so that buildPush need
@@ -45,7 +48,7 @@ type recentWrite struct {
 func (r *recentWrites) add(rw *recentWrite) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := len(rw.enc) + len(rw.base)
+	n := rw.cost()
 	if r.bytes+n > recentBytes {
 		return
 	}
@@ -53,7 +56,7 @@ func (r *recentWrites) add(rw *recentWrite) {
 		r.m = map[uint64]*recentWrite{}
 	}
 	if old := r.m[rw.w.Dot.Counter]; old != nil {
-		r.bytes -= len(old.enc) + len(old.base)
+		r.bytes -= old.cost()
 	}
 	r.m[rw.w.Dot.Counter] = rw
 	r.bytes += n
@@ -82,7 +85,7 @@ func (r *recentWrites) drop(counters []uint64) {
 	defer r.mu.Unlock()
 	for _, c := range counters {
 		if rw := r.m[c]; rw != nil {
-			r.bytes -= len(rw.enc) + len(rw.base)
+			r.bytes -= rw.cost()
 			delete(r.m, c)
 		}
 	}

@@ -85,3 +85,29 @@ func TestRecentWritesBuildTheSamePush(t *testing.T) {
 		}
 	}
 }
+
+// TestRecentWritesBounded: the recent writes never hold more than
+// recentBytes, and forget what they drop.
+func TestRecentWritesBounded(t *testing.T) {
+	var r recentWrites
+	enc := make([]byte, 10<<10)
+	n := 0
+	for c := uint64(1); c <= 1000; c++ {
+		r.add(&recentWrite{enc: enc, w: syncproto.Write{Dot: syncproto.Dot{Replica: "a", Counter: c}}})
+		if r.bytes > recentBytes {
+			t.Fatalf("after %d writes: %d bytes held, over %d", c, r.bytes, recentBytes)
+		}
+		n = len(r.m)
+	}
+	if n == 0 || n == 1000 {
+		t.Fatalf("%d of 1000 writes kept, want some, bounded", n)
+	}
+	var all []uint64
+	for c := range r.m {
+		all = append(all, c)
+	}
+	r.drop(all)
+	if r.bytes != 0 || len(r.m) != 0 {
+		t.Errorf("after dropping all: %d bytes, %d writes", r.bytes, len(r.m))
+	}
+}

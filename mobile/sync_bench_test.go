@@ -137,13 +137,27 @@ func BenchmarkSetVisit(b *testing.B) {
 }
 
 // BenchmarkBuildPush: taking a push of 50 changes from an outbox of 200
-// (each change rebuilt from base and pending writes, then encoded).
+// written by this engine (each change as Set left it, then encoded).
 func BenchmarkBuildPush(b *testing.B) {
+	benchBuildPush(b, false)
+}
+
+// BenchmarkBuildPushFromOutbox: the same, the writes made before the engine
+// opened (each change decoded from the outbox, rebuilt from base and
+// pending writes, then encoded).
+func BenchmarkBuildPushFromOutbox(b *testing.B) {
+	benchBuildPush(b, true)
+}
+
+func benchBuildPush(b *testing.B, reopened bool) {
 	e := benchEngine(b)
 	for i := range 200 {
 		if err := e.Set("visits", fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", i), "p00001", benchVisitFields(i)); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if reopened {
+		e.recent.clear()
 	}
 	s := &syncRun{e: e}
 	b.ReportAllocs()
