@@ -28,31 +28,35 @@ type Overview struct {
 // pairing and rolled up as Σ visited ÷ Σ assigned, the snapshot's counts by
 // status and overdue bucket; a rating counts once per (target, rater) and a
 // target lies in one pairing). So each pairing's part (its sums over
-// [from, to), coverage and snapshot) is computed once, and a set's figures
-// are the sum of the parts of its distinct pairings, rates and means taken
-// from the sums at the end. Ids repeated within one set count once, as in
-// Figures; a pairing in two units counts in both, and once in pairings.
+// [from, to), coverage and snapshot) is computed once and added to the
+// tally of every set holding it; a set's figures are the sum of the parts
+// of its distinct pairings, rates and means taken from the sums at the
+// end. Ids repeated within one set count once, as in Figures; a pairing in
+// two units counts in both, and once in pairings. Nothing is kept per
+// pairing: the units a pairing is in are listed once (in, at) and each
+// part is added as it is read.
 func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, now time.Time) Overview {
 	ids := unique(pairings)
-	// Place each unit's pairings: an index into parts, ids first, then the
-	// pairings only units name; repeats within a unit dropped.
+	// Place each unit's pairings: an index into all, ids first, then the
+	// pairings only units name; repeats within a unit dropped. Then invert:
+	// the units of pairing k are in[at[k]:at[k+1]].
 	all := ids
-	var at map[string]int32
-	var members []int32 // the units' parts, unit after unit
-	ends := make([]int, len(units))
+	var in, at []int32
 	if len(units) > 0 {
 		all = slices.Clip(ids)
-		at = make(map[string]int32, len(ids))
+		index := make(map[string]int32, len(ids))
 		for i, id := range ids {
-			at[id] = int32(i)
+			index[id] = int32(i)
 		}
-		var last []int32 // 1 + the unit the part was last placed in
+		var members []int32 // the units' pairings, unit after unit
+		ends := make([]int, len(units))
+		var last []int32 // 1 + the unit pairing k was last placed in
 		for u, list := range units {
 			for _, id := range list {
-				k, ok := at[id]
+				k, ok := index[id]
 				if !ok {
 					k = int32(len(all))
-					at[id] = k
+					index[id] = k
 					all = append(all, id)
 				}
 				for int(k) >= len(last) {
@@ -65,6 +69,23 @@ func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, n
 			}
 			ends[u] = len(members)
 		}
+		at = make([]int32, len(all)+1)
+		for _, k := range members {
+			at[k+1]++
+		}
+		for k := range all {
+			at[k+1] += at[k]
+		}
+		in = make([]int32, len(members))
+		next := slices.Clone(at[:len(all)])
+		u := 0
+		for i, k := range members {
+			for i >= ends[u] {
+				u++
+			}
+			in[next[k]] = int32(u)
+			next[k]++
+		}
 	}
 
 	trendTo := to
@@ -75,44 +96,50 @@ func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, n
 	trend := make([]counters, nt)
 	trendVisited := make([]int64, nt)
 	mark := make([]bool, nt)
+	var names statusNames
+	root := tally{}
+	tallies := make([]tally, len(units))
+	var assigned int64 // the trend's: the pairings'
 
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	parts := make([]part, len(all))
-	for k, id := range all {
-		pt := &parts[k]
-		b := l.books[id]
-		pt.b = b
-		inTrend := k < len(ids) // the trend is the pairings' only
-		if p, ok := l.dir.Pairing(id); ok {
+	func() {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		var pt part
+		for k, id := range all {
+			pt.reset()
+			b := l.books[id]
+			inTrend := k < len(ids) // the trend is the pairings' only
+			if p, ok := l.dir.Pairing(id); ok {
+				if inTrend {
+					pt.visited, pt.assigned = b.coverage(p, from, to, trendVisited, mark)
+					assigned += pt.assigned
+				} else {
+					pt.visited, pt.assigned = b.coverage(p, from, to, nil, nil)
+				}
+			}
+			if b != nil {
+				if inTrend {
+					b.sumByMonth(&pt.sum, from, to, trend)
+				} else {
+					b.sum(&pt.sum, from, to)
+				}
+				b.overdue(&pt.overdue, now)
+				pt.statuses(b, &names)
+			}
 			if inTrend {
-				pt.visited, pt.assigned = b.coverage(p, from, to, trendVisited, mark)
-			} else {
-				pt.visited, pt.assigned = b.coverage(p, from, to, nil, nil)
+				root.add(&pt)
+			}
+			if at != nil {
+				for _, u := range in[at[k]:at[k+1]] {
+					tallies[u].add(&pt)
+				}
 			}
 		}
-		if b == nil {
-			continue
-		}
-		if inTrend {
-			b.sumByMonth(&pt.sum, from, to, trend)
-		} else {
-			b.sum(&pt.sum, from, to)
-		}
-		b.overdue(&pt.overdue, now)
-	}
+	}()
 
 	var out Overview
-	root := newTally(now)
-	for k := range ids {
-		root.add(&parts[k])
-	}
-	out.Figures = root.figures(from, to)
+	out.Figures = root.figures(from, to, now, &names)
 	if nt > 0 {
-		var assigned int64
-		for k := range ids {
-			assigned += parts[k].assigned
-		}
 		out.Trend = make([]MonthFigures, 0, nt)
 		for i := range nt {
 			mf := MonthFigures{Month: from + Month(i), PeriodFigures: trend[i].period()}
@@ -122,15 +149,9 @@ func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, n
 	}
 	if units != nil {
 		out.Units = make([]Figures, len(units))
-	}
-	start := 0
-	for u, end := range ends {
-		t := newTally(now)
-		for _, k := range members[start:end] {
-			t.add(&parts[k])
+		for u := range tallies {
+			out.Units[u] = tallies[u].figures(from, to, now, &names)
 		}
-		out.Units[u] = t.figures(from, to)
-		start = end
 	}
 	return out
 }
@@ -140,7 +161,46 @@ type part struct {
 	sum               counters // months [from, to)
 	visited, assigned int64    // coverage
 	overdue           Overdue
-	b                 *book // its counts by status (nil: no records yet)
+	// Its open issues and its projects by status: (index in statusNames,
+	// count), issues first.
+	status  []statusCount
+	nIssues int // of status
+}
+
+type statusCount struct{ i, n int }
+
+// statusNames numbers the statuses an overview meets.
+type statusNames struct {
+	issues   []pairing.IssueStatus
+	projects []string
+}
+
+func (p *part) reset() {
+	*p = part{status: p.status[:0]}
+}
+
+// statuses reads the book's open issues and projects by status. Called
+// with l.mu held.
+func (p *part) statuses(b *book, names *statusNames) {
+	for st, n := range b.issueStatus {
+		if openStatus(st) {
+			i := slices.Index(names.issues, st)
+			if i < 0 {
+				i = len(names.issues)
+				names.issues = append(names.issues, st)
+			}
+			p.status = append(p.status, statusCount{i, n})
+		}
+	}
+	p.nIssues = len(p.status)
+	for st, n := range b.projectStatus {
+		i := slices.Index(names.projects, st)
+		if i < 0 {
+			i = len(names.projects)
+			names.projects = append(names.projects, st)
+		}
+		p.status = append(p.status, statusCount{i, n})
+	}
 }
 
 // tally sums the parts of a set of distinct pairings.
@@ -148,32 +208,53 @@ type tally struct {
 	n                 int
 	sum               counters
 	visited, assigned int64
-	snap              Snapshot
+	overdue           Overdue
+	issues, projects  []int // by status (statusNames)
 }
 
-func newTally(now time.Time) tally {
-	return tally{snap: Snapshot{At: now, IssuesByStatus: map[pairing.IssueStatus]int{}, ProjectsByStatus: map[string]int{}}}
-}
-
-// add adds a pairing's part. Called with l.mu held (the book's counts).
 func (t *tally) add(p *part) {
 	t.n++
 	t.sum.add(&p.sum)
 	t.visited += p.visited
 	t.assigned += p.assigned
-	o := &t.snap.Overdue
+	o := &t.overdue
 	o.Total += p.overdue.Total
 	o.Within3 += p.overdue.Within3
 	o.Within7 += p.overdue.Within7
 	o.Within30 += p.overdue.Within30
 	o.Over30Days += p.overdue.Over30Days
-	if p.b != nil {
-		p.b.statuses(&t.snap)
+	for j, sc := range p.status {
+		counts := &t.issues
+		if j >= p.nIssues {
+			counts = &t.projects
+		}
+		for sc.i >= len(*counts) {
+			*counts = append(*counts, 0)
+		}
+		(*counts)[sc.i] += sc.n
 	}
 }
 
-func (t *tally) figures(from, to Month) Figures {
-	f := Figures{Pairings: t.n, From: from, To: to, PeriodFigures: t.sum.period(), Snapshot: t.snap}
+// figures are Figures' of the set: the snapshot's maps hold the statuses
+// some pairing of the set counts (as Figures' do).
+func (t *tally) figures(from, to Month, now time.Time, names *statusNames) Figures {
+	snap := Snapshot{At: now, Overdue: t.overdue, IssuesByStatus: map[pairing.IssueStatus]int{}, ProjectsByStatus: map[string]int{}}
+	for i, n := range t.issues {
+		if n != 0 {
+			snap.IssuesByStatus[names.issues[i]] = n
+			snap.IssuesOpen += n
+		}
+	}
+	for i, n := range t.projects {
+		if n != 0 {
+			st := names.projects[i]
+			snap.ProjectsByStatus[st] = n
+			if plannedStatus(st) {
+				snap.ProjectsPlanned += n
+			}
+		}
+	}
+	f := Figures{Pairings: t.n, From: from, To: to, PeriodFigures: t.sum.period(), Snapshot: snap}
 	f.Coverage = rate(t.visited, t.assigned)
 	return f
 }
