@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -327,6 +328,22 @@ func TestFieldWorkThroughSync(t *testing.T) {
 	if f.Visits != 1 || f.IssuesRaised != 1 || f.IssuesClosed != 1 || f.ResolutionRate.Value != 1 || f.SatisfactionRate.Num != 1 ||
 		f.Coverage.Num != 1 || f.Coverage.Den != 1 || f.ProjectsVerified != 1 || f.ResponseRate.Den != 1 {
 		t.Fatalf("overview figures: got %s", r.body)
+	}
+	// The root's overview ranks unit A with the figures of unit A's own
+	// overview (one ledger call places each pairing in its units).
+	var top overviewReport
+	e.call("GET", "/v1/reports/overview", e.login("root").AccessToken, nil).json(t, &top)
+	i := slices.IndexFunc(top.Units, func(u unitFigures) bool { return u.ID == "unitA" })
+	if i < 0 {
+		t.Fatalf("the root's overview: got units %+v, want unit A among them", top.Units)
+	}
+	got := top.Units[i].Figures
+	got.At = f.At // the clock may move between the two requests
+	if !reflect.DeepEqual(got, f) {
+		t.Fatalf("the root's overview, unit A: got %+v, want unit A's own figures %+v", got, f)
+	}
+	if top.Figures.Visits != 1 || top.Figures.Pairings != f.Pairings {
+		t.Fatalf("the root's overview: got %d visits over %d pairings, want 1 over %d", top.Figures.Visits, top.Figures.Pairings, f.Pairings)
 	}
 	if r := e.call("GET", "/v1/reports/overview", e.login("viewerB").AccessToken, nil); r.status != 200 || !strings.Contains(string(r.body), `"visits":0`) {
 		t.Fatalf("another subtree's viewer: got %d %s, want zero figures", r.status, r.body)

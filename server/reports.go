@@ -76,7 +76,9 @@ type unitFigures struct {
 
 // overview: GET /v1/reports/overview?org_unit=&from=&to= (and the
 // pairing filters) — the figures, a month-by-month trend and the units
-// below, for the pairings the caller may see.
+// below, for the pairings the caller may see. One call to the ledger
+// (Ledger.Overview) gives all three, each pairing read once however many
+// sets hold it.
 func (s *Server) overview(c *fiber.Ctx) error {
 	ctx, p := c.UserContext(), principal(c)
 	from, to, prs, err := s.reportScope(c)
@@ -85,8 +87,7 @@ func (s *Server) overview(c *fiber.Ctx) error {
 	}
 	now := s.now()
 	ids := pairingIDs(prs)
-	out := overviewReport{OrgUnit: c.Query("org_unit"), Figures: s.ledger.Figures(ids, from, to, now),
-		Trend: s.ledger.Trend(ids, from, to, now), Units: []unitFigures{}}
+	out := overviewReport{OrgUnit: c.Query("org_unit"), Units: []unitFigures{}}
 	// The units one level below the report's root: only within the
 	// caller's subtree (administrators and viewers); a unit outside it
 	// answers as an unknown one, and other roles see no breakdown
@@ -103,6 +104,8 @@ func (s *Server) overview(c *fiber.Ctx) error {
 		if out.OrgUnit != "" {
 			return errNoOrgUnit(out.OrgUnit)
 		}
+		ov := s.ledger.Overview(ids, nil, from, to, now)
+		out.Figures, out.Trend = ov.Figures, ov.Trend
 		return c.JSON(out)
 	}
 	units, err := s.store.OrgUnits(ctx, root)
@@ -116,9 +119,10 @@ func (s *Server) overview(c *fiber.Ctx) error {
 			below = append(below, u)
 		}
 	}
-	for i, sub := range unitPairings(below, depth, prs) {
-		u := below[i]
-		out.Units = append(out.Units, unitFigures{ID: u.ID, Name: u.Name, Figures: s.ledger.Figures(sub, from, to, now)})
+	ov := s.ledger.Overview(ids, unitPairings(below, depth, prs), from, to, now)
+	out.Figures, out.Trend = ov.Figures, ov.Trend
+	for i, u := range below {
+		out.Units = append(out.Units, unitFigures{ID: u.ID, Name: u.Name, Figures: ov.Units[i]})
 	}
 	return c.JSON(out)
 }

@@ -1513,6 +1513,12 @@ func (b *book) sum(s *counters, from, to Month) {
 
 // snapshot adds the pairing's snapshot at now to s.
 func (b *book) snapshot(s *Snapshot, now time.Time) {
+	b.statuses(s)
+	b.overdue(&s.Overdue, now)
+}
+
+// statuses adds the pairing's open issues and projects by status to s.
+func (b *book) statuses(s *Snapshot) {
 	for st, n := range b.issueStatus {
 		if openStatus(st) {
 			s.IssuesByStatus[st] += n
@@ -1525,9 +1531,13 @@ func (b *book) snapshot(s *Snapshot, now time.Time) {
 			s.ProjectsPlanned += n
 		}
 	}
+}
+
+// overdue adds the pairing's issues overdue at now to o.
+func (b *book) overdue(o *Overdue, now time.Time) {
 	for _, w := range b.watched {
 		if w.OverdueAt(now) {
-			s.Overdue.count(now.Sub(w.Due))
+			o.count(now.Sub(w.Due))
 		}
 	}
 }
@@ -1539,28 +1549,7 @@ func (l *Ledger) coverage(b *book, pid string, from, to Month) (visited, assigne
 	if !ok {
 		return 0, 0
 	}
-	cps := p.Counterparties
-	in := func(cp string) bool {
-		if b == nil {
-			return false
-		}
-		for m, n := range b.visited[cp] {
-			if m >= from && m < to && n > 0 {
-				return true
-			}
-		}
-		return false
-	}
-	for i, cp := range cps {
-		if cp == "" || slices.Contains(cps[:i], cp) {
-			continue // listed twice: counted once
-		}
-		assigned++
-		if in(cp) || len(cps) == 1 && in("") {
-			visited++
-		}
-	}
-	return visited, assigned
+	return b.coverage(p, from, to, nil, nil)
 }
 
 // coverageByMonth is coverage for each month of [from, to) at once: it
@@ -1572,16 +1561,33 @@ func (l *Ledger) coverageByMonth(b *book, pid string, from, to Month, visited []
 	if !ok {
 		return 0
 	}
+	_, assigned = b.coverage(p, from, to, visited, mark)
+	return assigned
+}
+
+// coverage walks the visited months of each counterparty of p (its
+// directory entry; b may be nil) once: it returns the counterparties
+// visited in [from, to) and those assigned, and adds to byMonth[m-from]
+// those visited in month m, for the months of [from, from+len(byMonth))
+// (len(byMonth) ≤ to-from; nil for none). mark is scratch of len(byMonth).
+func (b *book) coverage(p pairing.Pairing, from, to Month, byMonth []int64, mark []bool) (visited, assigned int64) {
 	cps := p.Counterparties
-	in := func(cp string) {
+	in := func(cp string) (seen bool) {
 		if b == nil {
-			return
+			return false
 		}
 		for m, n := range b.visited[cp] {
 			if m >= from && m < to && n > 0 {
-				mark[m-from] = true
+				if len(mark) == 0 {
+					return true
+				}
+				seen = true
+				if i := int(m - from); i < len(mark) {
+					mark[i] = true
+				}
 			}
 		}
+		return seen
 	}
 	for i, cp := range cps {
 		if cp == "" || slices.Contains(cps[:i], cp) {
@@ -1589,15 +1595,18 @@ func (l *Ledger) coverageByMonth(b *book, pid string, from, to Month, visited []
 		}
 		assigned++
 		clear(mark)
-		in(cp)
-		if len(cps) == 1 {
-			in("")
+		seen := in(cp)
+		if len(cps) == 1 && in("") {
+			seen = true
+		}
+		if seen {
+			visited++
 		}
 		for k, v := range mark {
 			if v {
-				visited[k]++
+				byMonth[k]++
 			}
 		}
 	}
-	return assigned
+	return visited, assigned
 }
