@@ -33,6 +33,11 @@ type Directory struct {
 	// holders indexes pairings by counterparty: the ids of the pairings
 	// (deleted or not) whose record lists it (put keeps it).
 	holders map[string][]string
+	// members indexes pairings by the people they list: the ids of the
+	// pairings (deleted or not) whose record names the user as an officer
+	// or a contact (put keeps it), so an officer's or a contact's pairings
+	// are found without a pass over all of them (visible).
+	members map[string][]string
 	paths   map[string]string // org unit id → path (paths never change: units do not move)
 
 	scans atomic.Uint64 // see Scans
@@ -68,7 +73,7 @@ func CounterpartyFromRecord(r syncproto.Record) Counterparty {
 // NewDirectory returns an empty Directory; call Refresh to load it.
 func NewDirectory(records storage.Records, path func(ctx context.Context, orgUnit string) (string, error)) *Directory {
 	return &Directory{records: records, path: path, at: map[string]int{}, counterparties: map[string]Counterparty{},
-		holders: map[string][]string{}, paths: map[string]string{}}
+		holders: map[string][]string{}, members: map[string][]string{}, paths: map[string]string{}}
 }
 
 // Refresh reads the directory changes committed since the last refresh.
@@ -130,35 +135,49 @@ func (d *Directory) Refresh(ctx context.Context) error {
 }
 
 // put stores versions of pairings, in the order of ids and indexed by
-// their counterparties. d.mu is held for writing.
+// their counterparties and people. d.mu is held for writing.
 func (d *Directory) put(ps map[string]Pairing) {
 	added := false
 	for _, p := range ps {
 		if i, ok := d.at[p.ID]; ok {
-			for _, cp := range d.pairings[i].Counterparties {
-				h := slices.DeleteFunc(d.holders[cp], func(id string) bool { return id == p.ID })
-				if len(h) == 0 {
-					delete(d.holders, cp)
-				} else {
-					d.holders[cp] = h
-				}
-			}
+			old := d.pairings[i]
+			unindex(d.holders, old.Counterparties, p.ID)
+			unindex(d.members, old.Officers, p.ID)
+			unindex(d.members, old.Contacts, p.ID)
 			d.pairings[i] = p
 		} else {
 			d.at[p.ID] = len(d.pairings)
 			d.pairings = append(d.pairings, p)
 			added = true
 		}
-		for _, cp := range p.Counterparties {
-			if !slices.Contains(d.holders[cp], p.ID) {
-				d.holders[cp] = append(d.holders[cp], p.ID)
-			}
-		}
+		index(d.holders, p.Counterparties, p.ID)
+		index(d.members, p.Officers, p.ID)
+		index(d.members, p.Contacts, p.ID)
 	}
 	if added {
 		slices.SortFunc(d.pairings, func(a, b Pairing) int { return strings.Compare(a.ID, b.ID) })
 		for i, p := range d.pairings {
 			d.at[p.ID] = i
+		}
+	}
+}
+
+// index adds pairing id under each key (once); unindex takes it away.
+func index(m map[string][]string, keys []string, id string) {
+	for _, k := range keys {
+		if !slices.Contains(m[k], id) {
+			m[k] = append(m[k], id)
+		}
+	}
+}
+
+func unindex(m map[string][]string, keys []string, id string) {
+	for _, k := range keys {
+		h := slices.DeleteFunc(m[k], func(x string) bool { return x == id })
+		if len(h) == 0 {
+			delete(m, k)
+		} else {
+			m[k] = h
 		}
 	}
 }
@@ -245,10 +264,29 @@ func (d *Directory) VisibleIDs(pr Principal) []string {
 	return out
 }
 
-// visible is the one pass over every pairing that Visible and VisibleIDs
-// make (counted by Scans): the indexes in d.pairings of those pr sees. The
+// visible returns the indexes in d.pairings, in order, of the pairings pr
+// sees (Visible's and VisibleIDs'): an officer's or a contact's from the
+// indexes (members, holders), each still asked Sees; an administrator's
+// or a viewer's by one pass over every pairing (counted by Scans). The
 // caller holds d.mu.
 func (d *Directory) visible(pr Principal) []int {
+	if pr.Role == Officer || pr.Role == Contact {
+		if pr.UserID == "" {
+			return nil
+		}
+		ids := d.members[pr.UserID]
+		if pr.Role == Contact && pr.Counterparty != "" {
+			ids = append(slices.Clip(ids), d.holders[pr.Counterparty]...)
+		}
+		var seen []int
+		for _, id := range ids {
+			if i, ok := d.at[id]; ok && d.pairings[i].Sees(pr) {
+				seen = append(seen, i)
+			}
+		}
+		slices.Sort(seen)
+		return slices.Compact(seen)
+	}
 	d.scans.Add(1)
 	var seen []int
 	for i := range d.pairings {

@@ -50,8 +50,8 @@ func seesDirectoryRecordByScan(d *Directory, pr Principal, collection, id string
 		if pr.Role == Contact && pr.Counterparty == id {
 			return true
 		}
-		for _, p := range d.Visible(pr) {
-			if slices.Contains(p.Counterparties, id) {
+		for _, pid := range visibleIDsByScan(d, pr) {
+			if p, _ := d.Pairing(pid); slices.Contains(p.Counterparties, id) {
 				return true
 			}
 		}
@@ -81,6 +81,7 @@ func TestSeesDirectoryRecordAsByScan(t *testing.T) {
 		{UserID: "u-o2-8", Role: Officer},
 		{UserID: "u-nobody", Role: Officer},
 		{UserID: "u-c-cp-000003", Role: Contact, Counterparty: "cp-000003"},
+		{UserID: "u-c-cp-000003", Role: Contact}, // listed on p-00003 by name only
 		{UserID: "u-contact", Role: Contact, Counterparty: "cp-000010"},
 		{UserID: "u-contact", Role: Contact, Counterparty: "cp-alone"},
 		{UserID: "u-contact", Role: Contact},
@@ -97,6 +98,13 @@ func TestSeesDirectoryRecordAsByScan(t *testing.T) {
 		}
 		recs = append(recs, rec{CollPairings, "p-none"}, rec{CollCounterparties, "cp-none"}, rec{"visits", "p-00001"}, rec{"visits", "cp-000001"})
 		for _, pr := range principals {
+			before := d.Scans()
+			if got, want := d.VisibleIDs(pr), visibleIDsByScan(d, pr); !slices.Equal(got, want) {
+				t.Errorf("%+v: VisibleIDs got %v, want %v (as by scan)", pr, got, want)
+			}
+			if scans := d.Scans() - before; (pr.Role == Officer || pr.Role == Contact) && scans != 0 {
+				t.Errorf("%+v: VisibleIDs made %d passes over every pairing, want 0 (the people index)", pr, scans)
+			}
 			seen := 0
 			for _, r := range recs {
 				got, want := d.SeesDirectoryRecord(pr, r.coll, r.id), seesDirectoryRecordByScan(d, pr, r.coll, r.id)
@@ -122,8 +130,13 @@ func TestSeesDirectoryRecordAsByScan(t *testing.T) {
 	p8.Deleted = true
 	p5, _ := d.lookup("p-00005")
 	p5.Deleted = false
+	// u-o-0 leaves p-00000; p-00003's listed contacts are taken off.
+	p0, _ := d.lookup("p-00000")
+	p0.Officers = []string{"u-o2-0"}
+	p3, _ := d.lookup("p-00003")
+	p3.Contacts = nil
 	// and a new pairing p-00003a, between the others, for u-o2-7 too.
-	d.put(map[string]Pairing{p7.ID: p7, p8.ID: p8, p5.ID: p5, "p-00003a": {ID: "p-00003a", Officers: []string{"u-o2-7"},
+	d.put(map[string]Pairing{p7.ID: p7, p8.ID: p8, p5.ID: p5, p0.ID: p0, p3.ID: p3, "p-00003a": {ID: "p-00003a", Officers: []string{"u-o2-7"},
 		BranchPaths: []string{"/root/city-3/county-3/"}, Counterparties: []string{"cp-new"}}})
 	d.mu.Unlock()
 	if got := d.Visible(Principal{UserID: "u-o2-7", Role: Officer}); len(got) != 2 || got[0].ID != "p-00003a" || got[1].ID != "p-00007" {
@@ -193,5 +206,43 @@ func BenchmarkDirectoryPull(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// visibleIDsByScan is VisibleIDs as it was before the people index: every
+// pairing asked, in order of id.
+func visibleIDsByScan(d *Directory, pr Principal) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []string
+	for _, p := range d.pairings {
+		if p.Sees(pr) {
+			out = append(out, p.ID)
+		}
+	}
+	return out
+}
+
+// BenchmarkVisibleIDs: who sees which pairings at province scale (7,000
+// pairings), as every pull page asks: an officer's from the people index,
+// a province administrator's by a pass over every pairing.
+func BenchmarkVisibleIDs(b *testing.B) {
+	d := provinceDirectory(7000, 60000)
+	for _, who := range []struct {
+		name string
+		pr   Principal
+	}{
+		{"officer", Principal{UserID: "u-o-0", Role: Officer}},
+		{"contact", Principal{UserID: "u-c-cp-000003", Role: Contact, Counterparty: "cp-000003"}},
+		{"province-admin", Principal{UserID: "u-admin", Role: Admin, OrgPath: "/root/"}},
+	} {
+		b.Run(who.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(d.VisibleIDs(who.pr)) == 0 {
+					b.Fatal("sees no pairing")
+				}
+			}
+		})
 	}
 }
