@@ -354,14 +354,7 @@ func (r Record) validate(path string, checkValues bool) *Error {
 		if !checkValues {
 			return nil
 		}
-		c, err := canonicalValue(v, trustedLimits)
-		if err != nil {
-			return fieldErr(CodeBadRequest, where, "value is not valid JSON: %s", err.Message)
-		}
-		if !bytes.Equal(c, v) {
-			return fieldErr(CodeBadRequest, where, "value is not canonical JSON")
-		}
-		return nil
+		return checkCanonical(where, v)
 	}
 	for name, f := range r.Fields {
 		// The field's path is built only for an error (it cost an
@@ -428,6 +421,35 @@ func (r Record) validate(path string, checkValues bool) *Error {
 		}
 	}
 	return nil
+}
+
+// checkCanonical is validate's check of a value with checkValues: valid
+// JSON (under trustedLimits), in canonical form.
+func checkCanonical(where string, v json.RawMessage) *Error {
+	c, err := canonicalValue(v, trustedLimits)
+	if err != nil {
+		return fieldErr(CodeBadRequest, where, "value is not valid JSON: %s", err.Message)
+	}
+	if !bytes.Equal(c, v) {
+		return fieldErr(CodeBadRequest, where, "value is not canonical JSON")
+	}
+	return nil
+}
+
+// valuesCanonical reports whether every value of r passes checkCanonical
+// (what validate adds with checkValues).
+func (r Record) valuesCanonical() bool {
+	for _, f := range r.Fields {
+		if checkCanonical("", f.Value) != nil {
+			return false
+		}
+	}
+	for _, c := range r.Conflicts {
+		if checkCanonical("", c.Value) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the canonical JSON of r, for messages and tests.
