@@ -453,7 +453,10 @@ func (r Record) valuesCanonical() bool {
 }
 
 // String returns the canonical JSON of r, for messages and tests.
-func (r Record) String() string { return string(r.appendJSON(nil)) }
+func (r Record) String() string {
+	b, _ := r.appendJSON(nil)
+	return string(b)
+}
 
 // MarshalJSON returns the canonical encoding of r: object keys sorted, no
 // insignificant whitespace, values in canonical JSON, conflicts sorted by
@@ -471,33 +474,30 @@ func (r Record) String() string { return string(r.appendJSON(nil)) }
 //
 // (shown over several lines; the encoding has no whitespace). A value that
 // is not valid JSON is an error.
+//
+// Each value is scanned once, checked and copied in the same pass, into a
+// buffer sized for the whole record.
 func (r Record) MarshalJSON() ([]byte, error) {
-	if err := r.checkValues(); err != nil {
-		return nil, err
-	}
-	return r.appendJSON(nil), nil
+	return r.appendJSON(make([]byte, 0, r.encodedSize()))
 }
 
-// checkValues reports a field or conflict value that is not valid JSON
-// (canonical values, the usual case, are checked by one scan).
-func (r Record) checkValues() error {
+// encodedSize is about the length of r's encoding (a little over, for a
+// record of short ids and canonical values).
+func (r Record) encodedSize() int {
+	n := 128 + len(r.Collection) + len(r.ID) + len(r.Pairing)
+	for rep := range r.VV {
+		n += len(rep) + 24
+	}
 	for name, f := range r.Fields {
-		if isCanonical(f.Value) {
-			continue
-		}
-		if _, err := canonicalValue(f.Value, trustedLimits); err != nil {
-			return fmt.Errorf("syncproto: field %q: %w", name, err)
-		}
+		n += len(name) + len(f.Dot.Replica) + len(f.Value) + 80
 	}
 	for _, c := range r.Conflicts {
-		if isCanonical(c.Value) {
-			continue
-		}
-		if _, err := canonicalValue(c.Value, trustedLimits); err != nil {
-			return fmt.Errorf("syncproto: conflict on %q: %w", c.Field, err)
-		}
+		n += len(c.Field) + len(c.Dot.Replica) + len(c.Value) + 96
 	}
-	return nil
+	for _, d := range r.Deletes {
+		n += len(d.Dot.Replica) + 80 + 32*len(d.Context)
+	}
+	return n + 64*len(r.Keeps)
 }
 
 func appendDot(b []byte, d Dot) []byte {
@@ -529,20 +529,25 @@ func appendVector(b []byte, v Vector) []byte {
 	return append(b, '}')
 }
 
-// appendValue appends a field value in canonical form.
-func appendValue(b []byte, v json.RawMessage) []byte {
+// appendValue appends a field value in canonical form, or null and the
+// error when it is not valid JSON.
+func appendValue(b []byte, v json.RawMessage) ([]byte, *Error) {
 	if isCanonical(v) {
-		return append(b, v...)
+		return append(b, v...), nil
 	}
 	c, err := canonicalValue(v, trustedLimits)
 	if err != nil {
-		return append(b, "null"...) // unreachable after MarshalJSON's check
+		return append(b, "null"...), err
 	}
-	return append(b, c...)
+	return append(b, c...), nil
 }
 
-// appendJSON appends the canonical encoding of r.
-func (r Record) appendJSON(b []byte) []byte {
+// appendJSON appends the canonical encoding of r. A value that is not
+// valid JSON is an error (a field's before a conflict entry's, as the
+// check before the encoding reported them); the bytes then hold null in
+// its place.
+func (r Record) appendJSON(b []byte) ([]byte, error) {
+	var ferr, cerr error
 	rn := r.sorted()
 	b = append(b, `{"collection":`...)
 	b = appendString(b, rn.Collection)
@@ -559,7 +564,10 @@ func (r Record) appendJSON(b []byte) []byte {
 			b = append(b, `,"hlc":`...)
 			b = appendHLC(b, c.HLC)
 			b = append(b, `,"value":`...)
-			b = appendValue(b, c.Value)
+			var e *Error
+			if b, e = appendValue(b, c.Value); e != nil && cerr == nil {
+				cerr = fmt.Errorf("syncproto: conflict on %q: %w", c.Field, e)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -597,7 +605,10 @@ func (r Record) appendJSON(b []byte) []byte {
 		b = append(b, `,"hlc":`...)
 		b = appendHLC(b, f.HLC)
 		b = append(b, `,"value":`...)
-		b = appendValue(b, f.Value)
+		var e *Error
+		if b, e = appendValue(b, f.Value); e != nil && ferr == nil {
+			ferr = fmt.Errorf("syncproto: field %q: %w", k, e)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `},"id":`...)
@@ -620,7 +631,11 @@ func (r Record) appendJSON(b []byte) []byte {
 	b = appendString(b, rn.Pairing)
 	b = append(b, `,"vv":`...)
 	b = appendVector(b, rn.VV)
-	return append(b, '}')
+	b = append(b, '}')
+	if ferr != nil {
+		return b, ferr
+	}
+	return b, cerr
 }
 
 // UnmarshalJSON decodes and validates a record (see MarshalJSON for the
