@@ -225,7 +225,16 @@ func (c Change) Check(device ReplicaID, stored Record) *Error {
 // device's record (the device had seen everything the server had), else
 // StatusMerged (the result holds writes the device has not seen yet; it gets
 // them on its next pull). Call Check first.
+//
+// Into nothing stored (a new record), a change DecodePush checked
+// (Change.decoded) merges to its own record, which is returned as it is:
+// the zero Record is Merge's identity on a valid record, and the decoder
+// has normalized it. The result then shares c.Record's maps and slices;
+// like Merge's inputs, neither is to be modified.
 func (c Change) MergeInto(stored Record) (Record, Status) {
+	if c.decoded && stored.IsZero() {
+		return c.Record, StatusApplied
+	}
 	m := Merge(stored, c.Record)
 	if m.Equal(c.Record) {
 		return m, StatusApplied

@@ -80,6 +80,13 @@ func checkDecodedCheck(t *testing.T, lim Limits, data []byte, req *PushRequest) 
 			if (got == nil) != (want == nil) || got != nil && got.Code != want.Code {
 				t.Fatalf("limits %+v: Check on change %d as decoded gives %v, unmarked %v:\n%q", lim, i, got, want, data)
 			}
+			// (Merged whether Check passes or not: the record is valid
+			// either way, all the fast path needs.)
+			m, st := c.MergeInto(stored)
+			pm, pst := plain.MergeInto(stored)
+			if st != pst || !reflect.DeepEqual(m, pm) && m.String() != pm.String() {
+				t.Fatalf("limits %+v: change %d as decoded merges to %s (%s), unmarked to %s (%s):\n%q", lim, i, m, st, pm, pst, data)
+			}
 		}
 	}
 }
