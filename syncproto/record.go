@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,9 +194,11 @@ func (r Record) MaxHLC() HLC {
 // immutable).
 func (r Record) Clone() Record {
 	out := r
-	out.Fields = make(map[string]Field, len(r.Fields))
-	for k, v := range r.Fields {
-		out.Fields[k] = v
+	// maps.Clone copies the table as it is, without hashing each entry
+	// again.
+	out.Fields = maps.Clone(r.Fields)
+	if out.Fields == nil {
+		out.Fields = map[string]Field{}
 	}
 	out.VV = r.VV.Clone()
 	out.Conflicts = slices.Clone(r.Conflicts)

@@ -277,3 +277,17 @@ func BenchmarkServerPushVisits(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N)/1000, "µs/change")
 }
+
+// BenchmarkStampVisit: the server stamping received_at on a new visit as
+// it stores it (its Writer.Set on the pushed record).
+func BenchmarkStampVisit(b *testing.B) {
+	r, _ := benchVisit(b, &Writer{Replica: "01a20328-1c27-7db3-9c66-98296b6b063a"}, nil, 1, t0)
+	srv := &Writer{Replica: "srv-abcdefghijkl"}
+	stamp := map[string]json.RawMessage{"received_at": json.RawMessage(`"2026-11-22T12:05:09.722Z"`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := srv.Set(r, stamp, t0.Add(time.Second)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
