@@ -397,13 +397,6 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		if after != 0 && page.Next > after {
 			moved = append(moved, i)
 		}
-		// Room for the whole page at once (a page of new visits grew the
-		// buffer by doubling: each step allocated, zeroed and copied).
-		need := 0
-		for _, sr := range page.Records {
-			need += len(sr.Data) + len(pid) + 64
-		}
-		recs.reserve(need)
 		for _, sr := range page.Records {
 			if req.Held.Contains(pid, sr.Seq) {
 				// The device rebuilt this very version from its push
@@ -450,6 +443,13 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		}
 	}
 	var recs pullPage // the records, spliced in as stored
+	// Room for the whole page at once (a page of new visits grew the
+	// buffer by doubling: each step allocated, zeroed and copied).
+	need := 0
+	for _, r := range out {
+		need += len(r.data) + len(r.pid) + 64
+	}
+	recs.reserve(need)
 	for _, r := range out {
 		if !resync[r.pid] {
 			recs.add(r.pid, r.seq, r.data)
