@@ -143,7 +143,14 @@ func (s *Server) push(c *fiber.Ctx) error {
 			answer[i].Error = &e
 		}
 	}
-	return c.JSON(syncproto.PushAnswer{V: syncproto.Version, Results: answer})
+	// As c.JSON sends it, without reflection (resultjson.go).
+	body, err := encodePushAnswer(syncproto.PushAnswer{V: syncproto.Version, Results: answer})
+	if err != nil {
+		return err
+	}
+	c.Response().SetBodyRaw(body)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return nil
 }
 
 // mayWrite applies the policy to a pushed record, whose change was made at
@@ -176,8 +183,7 @@ func rejected(d syncproto.Dot, e *syncproto.Error) syncproto.Result {
 // its push (the device holds the answers of every change below it: see
 // receiptsKept).
 func receipt(device string, r syncproto.Result, acked uint64) storage.Receipt {
-	answer, _ := json.Marshal(r)
-	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: answer, Acked: acked}
+	return storage.Receipt{Replica: device, Counter: r.Dot.Counter, Answer: encodeResult(r), Acked: acked}
 }
 
 // commitChanges merges, admits (pairing.Admit) and commits the changes at
@@ -437,6 +443,13 @@ func (s *Server) pull(c *fiber.Ctx) error {
 		}
 	}
 	var recs pullPage // the records, spliced in as stored
+	// Room for the whole page at once (a page of new visits grew the
+	// buffer by doubling: each step allocated, zeroed and copied).
+	need := 0
+	for _, r := range out {
+		need += len(r.data) + len(r.pid) + 64
+	}
+	recs.reserve(need)
 	for _, r := range out {
 		if !resync[r.pid] {
 			recs.add(r.pid, r.seq, r.data)

@@ -465,6 +465,10 @@ func changeFrom(n *node, path string, lim Limits, src []byte) (Change, *Error) {
 	if e := c.validate(path); e != nil {
 		return c, e
 	}
+	// What Check would check again (Change.decoded). The values are
+	// canonical (canonicalOf) unless one is deeper than trustedLimits
+	// allows; this path is the rare one, so it simply checks.
+	c.decoded = c.Record.valuesCanonical()
 	return c, nil
 }
 

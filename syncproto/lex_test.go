@@ -1,6 +1,10 @@
 package syncproto
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+	"unicode/utf8"
+)
 
 // TestScanNumber: JSON's number grammar, and where it stops or fails.
 func TestScanNumber(t *testing.T) {
@@ -39,5 +43,40 @@ func TestScanPlainAndSkipSpace(t *testing.T) {
 	}
 	if got := SkipSpace([]byte(" \t\r\n\v1"), 0); got != 4 {
 		t.Errorf("SkipSpace stops at %d, want 4 (\\v is not JSON space)", got)
+	}
+}
+
+// TestScanPlainAgainstBytes: ScanPlain (eight bytes at a time) against a
+// byte-by-byte reference, on every start of strings made of bytes around
+// the ones that stop a run, ASCII and not, valid UTF-8 and not.
+func TestScanPlainAgainstBytes(t *testing.T) {
+	ref := func(b []byte, i int) (int, bool) {
+		run := i
+		for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 {
+			i++
+		}
+		return i, utf8.Valid(b[run:i])
+	}
+	alphabet := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 'a', 0x7f, 0x80, 0xbf, 0xc3, 0xa9, 0xe4, 0xbb, 0x8a, 0xff}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for n := range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			switch {
+			case n%3 == 0 && rng.IntN(8) > 0:
+				b[i] = 'a' + byte(rng.IntN(26))
+			case n%3 == 1 && rng.IntN(8) > 0:
+				b = append(b[:i], "今"...)[:len(b)]
+			default:
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		for i := 0; i <= len(b); i++ {
+			ge, gv := ScanPlain(b, i)
+			we, wv := ref(b, i)
+			if ge != we || gv != wv {
+				t.Fatalf("ScanPlain(%q, %d) = %d, %v; want %d, %v", b, i, ge, gv, we, wv)
+			}
+		}
 	}
 }

@@ -224,7 +224,7 @@ func (a PullAnswer) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendUint(b, r.Seq, 10)
 		b = append(b, `,"record":`...)
-		b = r.Record.appendJSON(b)
+		b, _ = r.Record.appendJSON(b) // values checked above
 		b = append(b, '}')
 	}
 	b = append(b, `],"cursor":`...)
@@ -259,15 +259,15 @@ func appendChange(b []byte, c Change) ([]byte, error) {
 	if !c.Dot.Valid() {
 		return nil, Errorf(CodeBadRequest, "invalid dot %q", truncate(c.Dot.String(), 80))
 	}
-	if err := c.Record.checkValues(); err != nil {
-		return nil, err
-	}
 	b = append(b, `{"dot":`...)
 	b = appendDot(b, c.Dot)
 	b = append(b, `,"hlc":`...)
 	b = appendHLC(b, c.HLC)
 	b = append(b, `,"record":`...)
-	b = c.Record.appendJSON(b)
+	b, err := c.Record.appendJSON(b)
+	if err != nil {
+		return nil, err
+	}
 	return append(b, '}'), nil
 }
 

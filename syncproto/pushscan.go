@@ -555,7 +555,7 @@ func (p *pushScanner) change() (Change, bool) {
 			c.HLC, ok = p.hlc()
 			hasHLC = true
 		case "record":
-			c.Record, ok = p.record()
+			c.Record, c.decoded, ok = p.record()
 			hasRecord = true
 		default:
 			ok = p.value()
@@ -565,19 +565,23 @@ func (p *pushScanner) change() (Change, bool) {
 	if !ok || !hasDot || !hasHLC || !hasRecord || c.validate("") != nil {
 		return Change{}, false
 	}
+	// c.decoded: record's answer on its values (record.validate and
+	// c.validate passed).
 	return c, true
 }
 
 // record scans a record as recordFrom reads it. Field values are copied
 // into one allocation per record (canonical values, the usual case) or
-// re-encoded.
-func (p *pushScanner) record() (Record, bool) {
-	var r Record
+// re-encoded. checked reports whether every value passes checkCanonical
+// (Change.decoded): a value the scan found canonical (no p.noncanon), or
+// that isCanonical accepts, does by construction (canonicalValue returns
+// it as it is under trustedLimits); a re-encoded one is checked.
+func (p *pushScanner) record() (r Record, checked, ok bool) {
 	var has [4]bool // collection, id, pairing, vv
 	fbase := len(p.fields)
 	defer func() { clear(p.fields[fbase:]); p.fields = p.fields[:fbase] }()
 	var conflicts []pendingField
-	_, ok := p.object(func(key []byte) bool {
+	_, ok = p.object(func(key []byte) bool {
 		var ok bool
 		switch string(key) {
 		case "collection":
@@ -676,11 +680,12 @@ func (p *pushScanner) record() (Record, bool) {
 		return ok
 	})
 	if !ok || !has[0] || !has[1] || !has[2] || !has[3] {
-		return Record{}, false
+		return Record{}, false, false
 	}
 	// Values: one allocation for the canonical ones.
 	fields := p.fields[fbase:]
 	size := 0
+	checked = true
 	canon := func(pf *pendingField) bool {
 		v := p.d[pf.start:pf.end]
 		if pf.canonical || isCanonical(v) {
@@ -692,16 +697,17 @@ func (p *pushScanner) record() (Record, bool) {
 			return false
 		}
 		pf.f.Value = appendCanonical(nil, &n)
+		checked = checked && checkCanonical("", pf.f.Value) == nil
 		return true
 	}
 	for i := range fields {
 		if !canon(&fields[i]) {
-			return Record{}, false
+			return Record{}, false, false
 		}
 	}
 	for i := range conflicts {
 		if !canon(&conflicts[i]) {
-			return Record{}, false
+			return Record{}, false, false
 		}
 	}
 	arena := make([]byte, 0, size)
@@ -728,9 +734,9 @@ func (p *pushScanner) record() (Record, bool) {
 	}
 	r.normalize()
 	if r.validate("", false) != nil {
-		return Record{}, false
+		return Record{}, false, false
 	}
-	return r, true
+	return r, checked, true
 }
 
 // validNameBytes is validName on bytes (without a conversion that would

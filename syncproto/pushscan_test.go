@@ -48,6 +48,77 @@ func checkPushDiff(t *testing.T, data []byte) {
 		if !reflect.DeepEqual(pub, want) || (perr == nil) != (werr == nil) || perr != nil && !sameCode(perr, werr) {
 			t.Fatalf("limits %+v: DecodePush gives %v, %v; the tree decoder %v, %v", lim, pub, perr, want, werr)
 		}
+		if ok {
+			checkDecodedCheck(t, lim, data, got)
+		}
+		if werr == nil {
+			checkDecodedCheck(t, lim, data, want)
+		}
+	}
+}
+
+// checkDecodedCheck: a change the decoder marked (Change.decoded) passes
+// the checks Change.Check then skips, with the values exactly as Check
+// would check them, and Check answers on it as on the same change
+// unmarked (against nothing stored and against its own record; the code
+// only, since which bad entry Check names first follows map order).
+func checkDecodedCheck(t *testing.T, lim Limits, data []byte, req *PushRequest) {
+	t.Helper()
+	for i, c := range req.Changes {
+		if c.decoded {
+			if e := c.Record.validate("record", true); e != nil {
+				t.Fatalf("limits %+v: change %d is marked checked but its record fails Check's validate (%v):\n%q", lim, i, e, data)
+			}
+			if e := c.validate(""); e != nil {
+				t.Fatalf("limits %+v: change %d is marked checked but fails Check's validate (%v):\n%q", lim, i, e, data)
+			}
+		}
+		plain := c
+		plain.decoded = false
+		for _, stored := range []Record{{}, c.Record} {
+			got, want := c.Check(req.Device, stored), plain.Check(req.Device, stored)
+			if (got == nil) != (want == nil) || got != nil && got.Code != want.Code {
+				t.Fatalf("limits %+v: Check on change %d as decoded gives %v, unmarked %v:\n%q", lim, i, got, want, data)
+			}
+			// (Merged whether Check passes or not: the record is valid
+			// either way, all the fast path needs.)
+			m, st := c.MergeInto(stored)
+			pm, pst := plain.MergeInto(stored)
+			if st != pst || !reflect.DeepEqual(m, pm) && m.String() != pm.String() {
+				t.Fatalf("limits %+v: change %d as decoded merges to %s (%s), unmarked to %s (%s):\n%q", lim, i, m, st, pm, pst, data)
+			}
+		}
+	}
+}
+
+// TestCheckDecodedDeepValue: a value nested deeper than Check's canonical
+// check allows (512) gets through a decoder without a depth limit, and the
+// decoder leaves the change unmarked, so Check still refuses it in its own
+// words.
+func TestCheckDecodedDeepValue(t *testing.T) {
+	deep := strings.Repeat("[", 600) + strings.Repeat("]", 600)
+	data := []byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":`+deep, 1)))
+	req, err := DecodePush(data, Limits{MaxDepth: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := req.Changes[0]
+	if c.decoded {
+		t.Fatal("a change whose value Check refuses is marked checked")
+	}
+	e := c.Check(req.Device, Record{})
+	if e == nil || e.Field != "record.fields.notes" || !strings.HasPrefix(e.Message, "value is not valid JSON: ") {
+		t.Fatalf("Check gives %v, want record.fields.notes: value is not valid JSON", e)
+	}
+	// The marked case: a phone's push.
+	req, err = DecodePush(mustEncode(t, benchVisitPush(t, 2)), DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range req.Changes {
+		if !c.decoded {
+			t.Fatalf("a phone's change %s is not marked checked", c.Dot)
+		}
 	}
 }
 
@@ -80,6 +151,7 @@ func pushCorpus(tb testing.TB) [][]byte {
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":"\u00e9"`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":null`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":`+strings.Repeat("[", 300)+strings.Repeat("]", 300), 1))),
+		[]byte(pushWith(strings.Replace(okRecord, `"value":"x"`, `"value":{"a":`+strings.Repeat("[", 510)+strings.Repeat("]", 510)+`}`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"vv":{"A":1}`, `"vv":{"A":1,"B":0}`, 1))),
 		[]byte(pushWith(strings.Replace(okRecord, `"vv":{"A":1}`, `"vv":{"A":1},"conflicts":null,"deletes":[],"keeps":null,"fields2":1`, 1))),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -193,9 +194,11 @@ func (r Record) MaxHLC() HLC {
 // immutable).
 func (r Record) Clone() Record {
 	out := r
-	out.Fields = make(map[string]Field, len(r.Fields))
-	for k, v := range r.Fields {
-		out.Fields[k] = v
+	// maps.Clone copies the table as it is, without hashing each entry
+	// again.
+	out.Fields = maps.Clone(r.Fields)
+	if out.Fields == nil {
+		out.Fields = map[string]Field{}
 	}
 	out.VV = r.VV.Clone()
 	out.Conflicts = slices.Clone(r.Conflicts)
@@ -354,14 +357,7 @@ func (r Record) validate(path string, checkValues bool) *Error {
 		if !checkValues {
 			return nil
 		}
-		c, err := canonicalValue(v, trustedLimits)
-		if err != nil {
-			return fieldErr(CodeBadRequest, where, "value is not valid JSON: %s", err.Message)
-		}
-		if !bytes.Equal(c, v) {
-			return fieldErr(CodeBadRequest, where, "value is not canonical JSON")
-		}
-		return nil
+		return checkCanonical(where, v)
 	}
 	for name, f := range r.Fields {
 		// The field's path is built only for an error (it cost an
@@ -430,8 +426,40 @@ func (r Record) validate(path string, checkValues bool) *Error {
 	return nil
 }
 
+// checkCanonical is validate's check of a value with checkValues: valid
+// JSON (under trustedLimits), in canonical form.
+func checkCanonical(where string, v json.RawMessage) *Error {
+	c, err := canonicalValue(v, trustedLimits)
+	if err != nil {
+		return fieldErr(CodeBadRequest, where, "value is not valid JSON: %s", err.Message)
+	}
+	if !bytes.Equal(c, v) {
+		return fieldErr(CodeBadRequest, where, "value is not canonical JSON")
+	}
+	return nil
+}
+
+// valuesCanonical reports whether every value of r passes checkCanonical
+// (what validate adds with checkValues).
+func (r Record) valuesCanonical() bool {
+	for _, f := range r.Fields {
+		if checkCanonical("", f.Value) != nil {
+			return false
+		}
+	}
+	for _, c := range r.Conflicts {
+		if checkCanonical("", c.Value) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // String returns the canonical JSON of r, for messages and tests.
-func (r Record) String() string { return string(r.appendJSON(nil)) }
+func (r Record) String() string {
+	b, _ := r.appendJSON(nil)
+	return string(b)
+}
 
 // MarshalJSON returns the canonical encoding of r: object keys sorted, no
 // insignificant whitespace, values in canonical JSON, conflicts sorted by
@@ -449,33 +477,30 @@ func (r Record) String() string { return string(r.appendJSON(nil)) }
 //
 // (shown over several lines; the encoding has no whitespace). A value that
 // is not valid JSON is an error.
+//
+// Each value is scanned once, checked and copied in the same pass, into a
+// buffer sized for the whole record.
 func (r Record) MarshalJSON() ([]byte, error) {
-	if err := r.checkValues(); err != nil {
-		return nil, err
-	}
-	return r.appendJSON(nil), nil
+	return r.appendJSON(make([]byte, 0, r.encodedSize()))
 }
 
-// checkValues reports a field or conflict value that is not valid JSON
-// (canonical values, the usual case, are checked by one scan).
-func (r Record) checkValues() error {
+// encodedSize is about the length of r's encoding (a little over, for a
+// record of short ids and canonical values).
+func (r Record) encodedSize() int {
+	n := 128 + len(r.Collection) + len(r.ID) + len(r.Pairing)
+	for rep := range r.VV {
+		n += len(rep) + 24
+	}
 	for name, f := range r.Fields {
-		if isCanonical(f.Value) {
-			continue
-		}
-		if _, err := canonicalValue(f.Value, trustedLimits); err != nil {
-			return fmt.Errorf("syncproto: field %q: %w", name, err)
-		}
+		n += len(name) + len(f.Dot.Replica) + len(f.Value) + 80
 	}
 	for _, c := range r.Conflicts {
-		if isCanonical(c.Value) {
-			continue
-		}
-		if _, err := canonicalValue(c.Value, trustedLimits); err != nil {
-			return fmt.Errorf("syncproto: conflict on %q: %w", c.Field, err)
-		}
+		n += len(c.Field) + len(c.Dot.Replica) + len(c.Value) + 96
 	}
-	return nil
+	for _, d := range r.Deletes {
+		n += len(d.Dot.Replica) + 80 + 32*len(d.Context)
+	}
+	return n + 64*len(r.Keeps)
 }
 
 func appendDot(b []byte, d Dot) []byte {
@@ -507,20 +532,25 @@ func appendVector(b []byte, v Vector) []byte {
 	return append(b, '}')
 }
 
-// appendValue appends a field value in canonical form.
-func appendValue(b []byte, v json.RawMessage) []byte {
+// appendValue appends a field value in canonical form, or null and the
+// error when it is not valid JSON.
+func appendValue(b []byte, v json.RawMessage) ([]byte, *Error) {
 	if isCanonical(v) {
-		return append(b, v...)
+		return append(b, v...), nil
 	}
 	c, err := canonicalValue(v, trustedLimits)
 	if err != nil {
-		return append(b, "null"...) // unreachable after MarshalJSON's check
+		return append(b, "null"...), err
 	}
-	return append(b, c...)
+	return append(b, c...), nil
 }
 
-// appendJSON appends the canonical encoding of r.
-func (r Record) appendJSON(b []byte) []byte {
+// appendJSON appends the canonical encoding of r. A value that is not
+// valid JSON is an error (a field's before a conflict entry's, as the
+// check before the encoding reported them); the bytes then hold null in
+// its place.
+func (r Record) appendJSON(b []byte) ([]byte, error) {
+	var ferr, cerr error
 	rn := r.sorted()
 	b = append(b, `{"collection":`...)
 	b = appendString(b, rn.Collection)
@@ -537,7 +567,10 @@ func (r Record) appendJSON(b []byte) []byte {
 			b = append(b, `,"hlc":`...)
 			b = appendHLC(b, c.HLC)
 			b = append(b, `,"value":`...)
-			b = appendValue(b, c.Value)
+			var e *Error
+			if b, e = appendValue(b, c.Value); e != nil && cerr == nil {
+				cerr = fmt.Errorf("syncproto: conflict on %q: %w", c.Field, e)
+			}
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -575,7 +608,10 @@ func (r Record) appendJSON(b []byte) []byte {
 		b = append(b, `,"hlc":`...)
 		b = appendHLC(b, f.HLC)
 		b = append(b, `,"value":`...)
-		b = appendValue(b, f.Value)
+		var e *Error
+		if b, e = appendValue(b, f.Value); e != nil && ferr == nil {
+			ferr = fmt.Errorf("syncproto: field %q: %w", k, e)
+		}
 		b = append(b, '}')
 	}
 	b = append(b, `},"id":`...)
@@ -598,7 +634,11 @@ func (r Record) appendJSON(b []byte) []byte {
 	b = appendString(b, rn.Pairing)
 	b = append(b, `,"vv":`...)
 	b = appendVector(b, rn.VV)
-	return append(b, '}')
+	b = append(b, '}')
+	if ferr != nil {
+		return b, ferr
+	}
+	return b, cerr
 }
 
 // UnmarshalJSON decodes and validates a record (see MarshalJSON for the

@@ -1,6 +1,7 @@
 package syncproto
 
 import (
+	"maps"
 	"sort"
 	"strings"
 )
@@ -94,10 +95,15 @@ func (v Vector) Join(o Vector) Vector {
 
 // Clone returns a copy of v without zero entries.
 func (v Vector) Clone() Vector {
-	out := make(Vector, len(v))
-	for r, n := range v {
-		if n > 0 {
-			out[r] = n
+	if v == nil {
+		return Vector{}
+	}
+	// maps.Clone copies the table as it is, without hashing each entry
+	// again; zero counters (rare) are dropped from the copy.
+	out := maps.Clone(v)
+	for r, n := range out {
+		if n == 0 {
+			delete(out, r)
 		}
 	}
 	return out

@@ -247,3 +247,47 @@ func BenchmarkDecodeWriteVisitEncodingJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServerPushVisits: the protocol's share of the server's work on
+// one push of 50 new visits (fieldctl's batch), per change as
+// server.commitChanges does it: DecodePush, then Check against nothing
+// stored, MergeInto, Written (for the domain rules) and Encode of the
+// merged record (what is stored). The domain rules and storage are not in
+// it.
+func BenchmarkServerPushVisits(b *testing.B) {
+	const n = 50
+	body := mustEncode(b, benchVisitPush(b, n))
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, err := DecodePush(body, DefaultLimits())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ch := range req.Changes {
+			if e := ch.Check(req.Device, Record{}); e != nil {
+				b.Fatal(e)
+			}
+			merged, _ := ch.MergeInto(Record{})
+			_, _ = ch.Written()
+			if _, err := Encode(merged); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N)/1000, "µs/change")
+}
+
+// BenchmarkStampVisit: the server stamping received_at on a new visit as
+// it stores it (its Writer.Set on the pushed record).
+func BenchmarkStampVisit(b *testing.B) {
+	r, _ := benchVisit(b, &Writer{Replica: "01a20328-1c27-7db3-9c66-98296b6b063a"}, nil, 1, t0)
+	srv := &Writer{Replica: "srv-abcdefghijkl"}
+	stamp := map[string]json.RawMessage{"received_at": json.RawMessage(`"2026-11-22T12:05:09.722Z"`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := srv.Set(r, stamp, t0.Add(time.Second)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -403,3 +403,27 @@ func TestOpenConflicts(t *testing.T) {
 		t.Errorf("OpenConflicts = %v, want title's \"ta\" only (notes: both wrote the same)", open)
 	}
 }
+
+// TestMarshalJSONBadValue: a value that is not valid JSON is an error
+// naming it, a field's before a conflict entry's; valid non-canonical
+// values are written canonical.
+func TestMarshalJSONBadValue(t *testing.T) {
+	r := Record{Collection: "c", ID: "i", Pairing: "p", VV: Vector{"A": 2},
+		Fields:    map[string]Field{"a": {Value: json.RawMessage(`{ "b":1, "a":[1 ,2] }`), Dot: Dot{"A", 2}, HLC: HLC{5, 0}}},
+		Conflicts: []Conflict{{Field: "a", Value: json.RawMessage(`"x"`), Dot: Dot{"A", 1}, HLC: HLC{4, 0}}}}
+	b, err := r.MarshalJSON()
+	if err != nil || !strings.Contains(string(b), `"value":{"a":[1,2],"b":1}`) {
+		t.Fatalf("MarshalJSON: %s, %v", b, err)
+	}
+	r.Conflicts[0].Value = json.RawMessage(`{x}`)
+	if _, err := r.MarshalJSON(); err == nil || !strings.HasPrefix(err.Error(), `syncproto: conflict on "a": `) {
+		t.Fatalf("a bad conflict value: %v", err)
+	}
+	r.Fields["a"] = Field{Value: json.RawMessage(`[1,`), Dot: Dot{"A", 2}, HLC: HLC{5, 0}}
+	if _, err := r.MarshalJSON(); err == nil || !strings.HasPrefix(err.Error(), `syncproto: field "a": `) {
+		t.Fatalf("a bad field value and a bad conflict value: %v", err)
+	}
+	if _, err := Encode(Change{Dot: Dot{"A", 2}, HLC: HLC{5, 0}, Record: r}); err == nil || !strings.HasPrefix(err.Error(), `syncproto: field "a": `) {
+		t.Fatalf("a change with a bad value: %v", err)
+	}
+}
