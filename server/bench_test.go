@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pairsync/pairsync/server/auth"
+	"github.com/pairsync/pairsync/server/readmodel"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -133,4 +134,87 @@ func BenchmarkReports100kVisits(b *testing.B) {
 	b.ReportMetric(o99, "overview-p99-ms")
 	b.ReportMetric(p50, "pairings-p50-ms")
 	b.ReportMetric(p99, "pairings-p99-ms")
+}
+
+// BenchmarkPairingsReportProvince: GET /v1/reports/pairings over real
+// HTTP for the root's administrator at a province's size (deploy/
+// BENCHMARKS.md "The province workload"): 7,000 pairings under two units,
+// ~63,000 visits and ~7,000 issues (dispatched, answered) over a year, a
+// year's figures sorted by visits, the first page. cpu-ms/op is the
+// process's CPU time per request (server and client in one process; the
+// wall time per op moves with the shared machine's load).
+func BenchmarkPairingsReportProvince(b *testing.B) {
+	e := newDomainEnv(b)
+	ctx := b.Context()
+	const pairings = 7000
+	w := syncproto.Writer{Replica: "bench-phone"}
+	year := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	enc := func(rec syncproto.Record, vals map[string]any) storage.Put {
+		raw, err := jsonValues(vals)
+		if err != nil {
+			b.Fatal(err)
+		}
+		next, _, err := w.Set(rec, raw, year)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := syncproto.Encode(next)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return storage.Put{Key: storage.Key{Collection: next.Collection, ID: next.ID}, Data: data}
+	}
+	start := time.Now()
+	visits := 0
+	for p := range pairings {
+		pid := fmt.Sprintf("pp%04d", p)
+		vals, _ := jsonValues(map[string]any{"name": "结对 " + pid, "status": "active", "branches": []string{[]string{"unitA", "unitB"}[p%2]},
+			"counterparties": []string{"cp-" + pid}, "officers": []map[string]any{{"user_id": "u-officerA", "primary": true}}})
+		if _, _, err := e.s.writeRecord(ctx, "pairings", pid, "_directory", vals); err != nil {
+			b.Fatal(err)
+		}
+		var puts []storage.Put
+		for v := range 8 + p%3 {
+			at := year.Add(time.Duration((v*37+p)%330) * 24 * time.Hour)
+			puts = append(puts, enc(syncproto.NewRecord("visits", fmt.Sprintf("%s-v%d", pid, v), pid), map[string]any{
+				"mode": "onsite", "visited_at": at.Format(time.RFC3339), "officers": []string{"u-officerA"}}))
+			visits++
+		}
+		for i := range p % 3 {
+			at := year.Add(time.Duration((i*53+p)%300) * 24 * time.Hour)
+			id := fmt.Sprintf("%s-i%d", pid, i)
+			puts = append(puts, enc(syncproto.NewRecord("issues", id, pid), map[string]any{"title": "融资难", "category": "financing",
+				"raised_by": "u-officerA", "raised_at": at.Format(time.RFC3339)}),
+				enc(syncproto.NewRecord("issue_events", id+"-d", pid), map[string]any{"issue": id, "type": "dispatched",
+					"at": at.Add(time.Hour).Format(time.RFC3339), "by": "u-adminA", "role": "admin", "handler": "u-officerA"}),
+				enc(syncproto.NewRecord("issue_events", id+"-r", pid), map[string]any{"issue": id, "type": "responded",
+					"at": at.Add(50 * time.Hour).Format(time.RFC3339), "by": "u-officerA", "role": "officer", "resolution": "solved"}))
+		}
+		if _, err := e.db.Commit(ctx, storage.Batch{Pairing: pid, Puts: puts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	tok := e.login("root").AccessToken
+	const path = "/v1/reports/pairings?from=2026-01&to=2026-12&sort=visits&limit=100"
+	var first pairingsReportAnswer
+	e.call("GET", path, tok, nil).json(b, &first)
+	if first.Total != pairings || len(first.Pairings) != 100 || first.Pairings[0].Figures.Visits != 10 {
+		b.Fatalf("report: total %d, %d rows, first with %d visits; want %d, 100, 10", first.Total, len(first.Pairings), first.Pairings[0].Figures.Visits, pairings)
+	}
+	b.Logf("seeded %d pairings, %d visits and the first report in %s", pairings, visits, time.Since(start).Round(time.Second))
+	cpu := cpuTime()
+	for b.Loop() {
+		if r := e.call("GET", path, tok, nil); r.status != 200 {
+			b.Fatalf("%d %s", r.status, r.body)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// pairingsReportAnswer is pairingsReport as a client reads it.
+type pairingsReportAnswer struct {
+	Pairings []struct {
+		Figures readmodel.Figures `json:"figures"`
+	} `json:"pairings"`
+	Total int `json:"total"`
 }

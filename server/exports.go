@@ -288,8 +288,9 @@ func (s *Server) exportPairings(c *fiber.Ctx) error {
 		if err := w.Sheet("结对", header); err != nil {
 			return err
 		}
-		for _, pr := range list {
-			f := s.ledger.Figures([]string{pr.ID}, fromM, toM, now)
+		figs := s.ledger.FiguresEach(pairingIDs(list), fromM, toM, now)
+		for i, pr := range list {
+			f := &figs[i]
 			if err := w.Row(pr.Name, zhLabel(pairing.PairingStatuses, pr.Status), nm.unitList(pr.Branches), nm.counterpartyList(pr.Counterparties),
 				nm.userList(pr.Officers), dateCell(pr.StartsOn), dateCell(pr.EndsOn), period, f.Visits, ratePercent(f.Coverage), f.IssuesRaised, f.IssuesClosed,
 				ratePercent(f.ResponseRate), ratePercent(f.ResolutionRate), ratePercent(f.SatisfactionRate), f.Overdue.Total,

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strconv"
@@ -305,4 +306,52 @@ func TestExports(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPairingsReportFiguresPerPairing: each row of GET /v1/reports/pairings
+// carries, byte for byte, what Figures of its pairing alone encodes to
+// (the report reads them all in one pass, FiguresEach), whatever the sort;
+// the fixture's pairings have different figures, so a row given another's
+// shows, and none is dropped.
+func TestPairingsReportFiguresPerPairing(t *testing.T) {
+	e := newImportExportEnv(t)
+	fx := seedExports(t, e)
+	from, to := readmodel.MonthOf(fx.visit1)-1, readmodel.MonthOf(fx.now)
+	q := "from=" + from.String() + "&to=" + to.String()
+	for _, sort := range []string{"", "visits", "overdue"} {
+		var got struct {
+			Pairings []struct {
+				Pairing struct {
+					ID string `json:"id"`
+				} `json:"pairing"`
+				Figures json.RawMessage `json:"figures"`
+			} `json:"pairings"`
+			Total int `json:"total"`
+		}
+		r := e.call("GET", "/v1/reports/pairings?"+q+"&sort="+sort, fx.viewer, nil)
+		if r.status != 200 {
+			t.Fatalf("sort %q: got %d %s", sort, r.status, r.body)
+		}
+		r.json(t, &got)
+		var ids []string
+		distinct := map[string]bool{}
+		for _, row := range got.Pairings {
+			ids = append(ids, row.Pairing.ID)
+			want, err := marshalJSON(e.s.ledger.Figures([]string{row.Pairing.ID}, from, to+1, e.s.now()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(row.Figures, want) {
+				t.Errorf("sort %q, pairing %s:\ngot  %s\nwant %s", sort, row.Pairing.ID, row.Figures, want)
+			}
+			distinct[string(row.Figures)] = true
+		}
+		slices.Sort(ids)
+		if want := []string{fx.p1, fx.p2}; !slices.Equal(ids, slices.Sorted(slices.Values(want))) || got.Total != 2 {
+			t.Errorf("sort %q: got pairings %v (total %d), want %v", sort, ids, got.Total, want)
+		}
+		if len(distinct) != 2 {
+			t.Errorf("sort %q: the pairings' figures are alike: a swap would pass unseen", sort)
+		}
+	}
 }

@@ -180,8 +180,8 @@ func nthSlash(s string, n int) int {
 
 // pairingFigures is one row of the pairings report.
 type pairingFigures struct {
-	Pairing pairingView       `json:"pairing"`
-	Figures readmodel.Figures `json:"figures"`
+	Pairing pairingView        `json:"pairing"`
+	Figures *readmodel.Figures `json:"figures"` // into FiguresEach's answer: rows stay small to sort
 }
 
 type pairingsReport struct {
@@ -199,18 +199,18 @@ func (s *Server) pairingsReport(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	figs := s.ledger.FiguresEach(pairingIDs(prs), from, to, s.now())
 	rows := make([]pairingFigures, 0, len(prs))
-	for _, pr := range prs {
-		rows = append(rows, pairingFigures{Pairing: viewPairing(pr), Figures: s.ledger.Figures([]string{pr.ID}, from, to, now)})
+	for i, pr := range prs {
+		rows = append(rows, pairingFigures{Pairing: viewPairing(pr), Figures: &figs[i]})
 	}
-	key := map[string]func(f readmodel.Figures) float64{
-		"visits":       func(f readmodel.Figures) float64 { return float64(f.Visits) },
-		"satisfaction": func(f readmodel.Figures) float64 { return f.SatisfactionRate.Value },
-		"resolution":   func(f readmodel.Figures) float64 { return f.ResolutionRate.Value },
-		"response":     func(f readmodel.Figures) float64 { return f.ResponseRate.Value },
-		"overdue":      func(f readmodel.Figures) float64 { return float64(f.Overdue.Total) },
-		"coverage":     func(f readmodel.Figures) float64 { return f.Coverage.Value },
+	key := map[string]func(f *readmodel.Figures) float64{
+		"visits":       func(f *readmodel.Figures) float64 { return float64(f.Visits) },
+		"satisfaction": func(f *readmodel.Figures) float64 { return f.SatisfactionRate.Value },
+		"resolution":   func(f *readmodel.Figures) float64 { return f.ResolutionRate.Value },
+		"response":     func(f *readmodel.Figures) float64 { return f.ResponseRate.Value },
+		"overdue":      func(f *readmodel.Figures) float64 { return float64(f.Overdue.Total) },
+		"coverage":     func(f *readmodel.Figures) float64 { return f.Coverage.Value },
 	}[c.Query("sort")]
 	slices.SortStableFunc(rows, func(a, b pairingFigures) int {
 		if key != nil {

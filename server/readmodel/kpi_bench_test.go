@@ -240,3 +240,34 @@ func loadProvince(b *testing.B, npairings, visits, issues int) *benchEnv {
 	env.load(b, h, issues)
 	return env
 }
+
+// BenchmarkFiguresEachProvince times what GET /v1/reports/pairings and
+// the pairings export ask of the Ledger for a province administrator: the
+// figures of each of 7,000 pairings alone for 12 months, over the ledger
+// of BenchmarkOverviewProvince. "each" is the one call the handlers make
+// (FiguresEach); "figures-per-pairing" the calls they made before (Figures
+// of each pairing, kept as the handlers' rows kept them), for comparison in
+// the same run (run them in separate processes too: the first to run pays
+// for the collection of the load's garbage). cpu-ms/op is the
+// process's CPU time per request's figures.
+func BenchmarkFiguresEachProvince(b *testing.B) {
+	env := loadProvince(b, 7000, 60_000, 10_000)
+	now := benchYear.AddDate(1, 0, 5)
+	b.Run("each", func(b *testing.B) {
+		start := cpuTime()
+		for b.Loop() {
+			env.l.FiguresEach(env.pairings, env.first, env.first+12, now)
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+	})
+	b.Run("figures-per-pairing", func(b *testing.B) {
+		start := cpuTime()
+		for b.Loop() {
+			out := make([]readmodel.Figures, len(env.pairings)) // as the handlers kept them, in their rows
+			for i, pid := range env.pairings {
+				out[i] = env.l.Figures([]string{pid}, env.first, env.first+12, now)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+	})
+}

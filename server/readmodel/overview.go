@@ -106,28 +106,12 @@ func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, n
 		defer l.mu.RUnlock()
 		var pt part
 		for k, id := range all {
-			pt.reset()
-			b := l.books[id]
-			inTrend := k < len(ids) // the trend is the pairings' only
-			if p, ok := l.dir.Pairing(id); ok {
-				if inTrend {
-					pt.visited, pt.assigned = b.coverage(p, from, to, trendVisited, mark)
-					assigned += pt.assigned
-				} else {
-					pt.visited, pt.assigned = b.coverage(p, from, to, nil, nil)
-				}
-			}
-			if b != nil {
-				if inTrend {
-					b.sumByMonth(&pt.sum, from, to, trend)
-				} else {
-					b.sum(&pt.sum, from, to)
-				}
-				b.overdue(&pt.overdue, now)
-				pt.statuses(b, &names)
-			}
-			if inTrend {
+			if k < len(ids) { // the trend is the pairings' only
+				l.readPart(&pt, id, from, to, now, &names, trend, trendVisited, mark)
+				assigned += pt.assigned
 				root.add(&pt)
+			} else {
+				l.readPart(&pt, id, from, to, now, &names, nil, nil, nil)
 			}
 			if at != nil {
 				for _, u := range in[at[k]:at[k+1]] {
@@ -154,6 +138,49 @@ func (l *Ledger) Overview(pairings []string, units [][]string, from, to Month, n
 		}
 	}
 	return out
+}
+
+// FiguresEach returns Figures([]string{pairings[i]}, from, to, now) as
+// its [i] — equal to it, figure by figure — for every pairing of the list
+// (the pairings report and export: one row each), under one lock and
+// without Figures' per-call work. It is Overview's part of one pairing
+// made into its tally's figures (readPart, tally): the same rule, no
+// other sum. A pairing listed twice gets its figures twice.
+func (l *Ledger) FiguresEach(pairings []string, from, to Month, now time.Time) []Figures {
+	out := make([]Figures, len(pairings))
+	var names statusNames
+	var pt part
+	var t tally
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for i, id := range pairings {
+		l.readPart(&pt, id, from, to, now, &names, nil, nil, nil)
+		t = tally{issues: t.issues[:0], projects: t.projects[:0]}
+		t.add(&pt)
+		out[i] = t.figures(from, to, now, &names)
+	}
+	return out
+}
+
+// readPart sets pt to pairing id's part. With a trend (len(trend) ≤
+// to-from; nil for none) it also adds the pairing's counters of each month
+// to trend and its counterparties visited in each month to trendVisited
+// (mark is scratch of len(trend)). Called with l.mu held.
+func (l *Ledger) readPart(pt *part, id string, from, to Month, now time.Time, names *statusNames, trend []counters, trendVisited []int64, mark []bool) {
+	pt.reset()
+	b := l.books[id]
+	if p, ok := l.dir.Pairing(id); ok {
+		pt.visited, pt.assigned = b.coverage(p, from, to, trendVisited, mark)
+	}
+	if b != nil {
+		if trend != nil {
+			b.sumByMonth(&pt.sum, from, to, trend)
+		} else {
+			b.sum(&pt.sum, from, to)
+		}
+		b.overdue(&pt.overdue, now)
+		pt.statuses(b, names)
+	}
 }
 
 // part is one pairing's share of a set's figures (Overview).

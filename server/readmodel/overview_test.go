@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -219,5 +220,101 @@ func TestOverviewNoUnits(t *testing.T) {
 	}
 	if ov := l.Overview(ids, [][]string{}, from, to, now); ov.Units == nil || len(ov.Units) != 0 {
 		t.Errorf("got units %#v, want an empty list", ov.Units)
+	}
+}
+
+// TestFiguresEachMatchesFigures: FiguresEach's [i] is Figures of the i-th
+// pairing alone, figure by figure, on the random org trees of
+// TestOverviewMatchesFigures, the pairings shuffled, one listed twice and
+// one unknown. The comparison is shown able to fail: the pairings' figures
+// differ from one another, and the same check finds two rows swapped or
+// one dropped.
+func TestFiguresEachMatchesFigures(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("KPI_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d (rerun with KPI_SEED=%d)", seed, seed)
+		}
+	})
+	jan := readmodel.MonthOf(kpiStart)
+	periods := []struct {
+		name     string
+		from, to readmodel.Month
+	}{
+		{"quarter", jan, jan + 3}, {"february", jan + 1, jan + 2}, {"year", jan - 6, jan + 6},
+		{"after now", jan + 4, jan + 6}, {"empty", jan, jan},
+	}
+	// mismatches lists where got differs from Figures of each of ids alone.
+	mismatches := func(l *readmodel.Ledger, ids []string, got []readmodel.Figures, from, to readmodel.Month, now time.Time) []string {
+		var out []string
+		if len(got) != len(ids) {
+			out = append(out, fmt.Sprintf("got %d rows, want %d", len(got), len(ids)))
+		}
+		for i, id := range ids[:min(len(ids), len(got))] {
+			for _, d := range diffJSON(got[i], l.Figures([]string{id}, from, to, now)) {
+				out = append(out, fmt.Sprintf("row %d (%s): %s", i, id, d))
+			}
+		}
+		return out
+	}
+	for round := range 3 {
+		w, _ := orgWorld(seed + uint64(round))
+		h := newHarness(t)
+		h.paths = w.paths
+		h.addPairings(w.pairings...)
+		for _, o := range w.ops {
+			h.set(o.pid, o.coll, o.id, o.at, o.kv...)
+		}
+		l := h.ledger(kpiRules)
+		refresh(t, h, l)
+		b := readBrute(t, h, w.pairings)
+
+		var ids []string
+		for _, p := range w.pairings {
+			ids = append(ids, p.ID)
+		}
+		w.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		ids = slices.Insert(ids, len(ids)/2, "p-unknown", ids[0])
+		for _, pr := range periods {
+			for _, now := range []time.Time{kpiNow, kpiNow.Add(40 * day)} {
+				where := fmt.Sprintf("round %d %s at %s", round, pr.name, now.Format(time.DateOnly))
+				got := l.FiguresEach(ids, pr.from, pr.to, now)
+				for _, d := range mismatches(l, ids, got, pr.from, pr.to, now) {
+					t.Errorf("%s: %s", where, d)
+				}
+				for i, id := range ids {
+					if id != "p-unknown" && i < len(got) {
+						for _, d := range diffJSON(got[i], b.figures([]string{id}, pr.from, pr.to, now)) {
+							t.Errorf("%s: row %d (%s, brute force) %s", where, i, id, d)
+						}
+					}
+				}
+			}
+		}
+
+		// The pairings' figures differ, so that a row given another's
+		// figures shows; and the check above finds a swap and a drop.
+		pr := periods[2]
+		got := l.FiguresEach(ids, pr.from, pr.to, kpiNow)
+		distinct := map[string]int{}
+		for i, f := range got {
+			j, _ := json.Marshal(f)
+			distinct[string(j)] = i
+		}
+		if len(distinct) < len(ids)*3/4 {
+			t.Fatalf("round %d: only %d distinct figures among %d rows: a swap could pass unseen", round, len(distinct), len(ids))
+		}
+		i := slices.IndexFunc(got, func(f readmodel.Figures) bool { return len(diffJSON(f, got[0])) > 0 })
+		swapped := slices.Clone(got)
+		swapped[0], swapped[i] = swapped[i], swapped[0]
+		if len(mismatches(l, ids, swapped, pr.from, pr.to, kpiNow)) == 0 {
+			t.Errorf("round %d: rows 0 and %d swapped pass the comparison", round, i)
+		}
+		if len(mismatches(l, ids, slices.Delete(slices.Clone(got), i, i+1), pr.from, pr.to, kpiNow)) == 0 {
+			t.Errorf("round %d: row %d dropped passes the comparison", round, i)
+		}
 	}
 }
