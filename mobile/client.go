@@ -81,10 +81,11 @@ type request struct {
 // gain next to nothing).
 const minGzipBytes = 1 << 10
 
-// gzipLevel compresses push bodies: BestSpeed takes about half the CPU of
-// the default level for about a tenth more bytes on visits with notes of
-// their own (ARCHITECTURE.md, issue 20).
-const gzipLevel = gzip.BestSpeed
+// gzipLevel compresses push bodies at gzip's default level: BestSpeed took
+// about half its CPU (~20 µs a visit) for 10–24% more bytes up, and an
+// officer's phone pays for bytes on a weak signal, not for microseconds
+// (ARCHITECTURE.md, issue 20).
+const gzipLevel = gzip.DefaultCompression
 
 // gzipParts compresses the concatenation of what parts writes (size bytes
 // in all), without building it first, with the engine's gzip writer. Only
@@ -93,7 +94,7 @@ func (e *Engine) gzipParts(size int, parts func(w io.Writer)) []byte {
 	var buf bytes.Buffer
 	buf.Grow(size/4 + 64)
 	if e.zw == nil {
-		// Kept for the engine's life (about 0.6 MB at BestSpeed): a
+		// Kept for the engine's life (about 0.8 MB): a
 		// writer from a sync.Pool was dropped by nearly every GC, so each
 		// push allocated and cleared a new one.
 		e.zw, _ = gzip.NewWriterLevel(&buf, gzipLevel)
