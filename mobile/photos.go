@@ -234,71 +234,41 @@ func citedSlow(v []byte, out []string) []string {
 // citedSlow does (a manifest of objects whose keys and hashes are plain
 // strings, a list of plain strings) and says false for anything else.
 func skimCited(v []byte, out []string) ([]string, bool) {
-	i := syncproto.SkipWS(v, 0)
-	if i >= len(v) || v[i] != '[' {
+	list := false // a list of hashes, decided by the first entry
+	first := true
+	ok := syncproto.EachElement(v, func(entry []byte) bool {
+		if first {
+			list, first = entry[0] == '"', false
+		}
+		if list {
+			s, j, ok := syncproto.SkimPlainString(entry, 0)
+			if !ok || j != len(entry) || !syncproto.PlainText(s) {
+				return false
+			}
+			out = append(out, string(s))
+			return true
+		}
+		sum := ""
+		ok := syncproto.EachMember(entry, func(k, val []byte) bool {
+			switch {
+			case string(k) == "sha256":
+				s, _, ok := syncproto.SkimPlainString(val, 0)
+				if !ok || !syncproto.PlainText(s) {
+					return false
+				}
+				sum = string(s)
+			case strings.EqualFold(string(k), "sha256"):
+				return false // encoding/json matches keys without case
+			}
+			return true
+		})
+		out = append(out, sum)
+		return ok
+	})
+	if !ok {
 		return nil, false
 	}
-	i = syncproto.SkipWS(v, i+1)
-	if i < len(v) && v[i] == ']' {
-		return out, syncproto.SkipWS(v, i+1) == len(v)
-	}
-	list := i < len(v) && v[i] == '"'
-	for {
-		i = syncproto.SkipWS(v, i)
-		if list {
-			s, j, ok := syncproto.SkimPlainString(v, i)
-			if !ok || !syncproto.PlainText(s) {
-				return nil, false
-			}
-			out, i = append(out, string(s)), j
-		} else {
-			if i >= len(v) || v[i] != '{' {
-				return nil, false
-			}
-			i++
-			sum := ""
-			for {
-				i = syncproto.SkipWS(v, i)
-				if i < len(v) && v[i] == '}' {
-					i++
-					break
-				}
-				k, j, ok := syncproto.SkimKey(v, i)
-				if !ok {
-					return nil, false
-				}
-				end := syncproto.SkipValue(v, j)
-				if end < 0 {
-					return nil, false
-				}
-				switch {
-				case string(k) == "sha256":
-					s, _, ok := syncproto.SkimPlainString(v[:end], j)
-					if !ok || !syncproto.PlainText(s) {
-						return nil, false
-					}
-					sum = string(s)
-				case strings.EqualFold(string(k), "sha256"):
-					return nil, false // encoding/json matches keys without case
-				}
-				if i = syncproto.SkipComma(v, end); i < 0 {
-					return nil, false
-				}
-			}
-			out = append(out, sum)
-		}
-		i = syncproto.SkipWS(v, i)
-		if i >= len(v) {
-			return nil, false
-		}
-		if v[i] == ']' {
-			return out, syncproto.SkipWS(v, i+1) == len(v)
-		}
-		if v[i] != ',' {
-			return nil, false
-		}
-		i++
-	}
+	return out, true
 }
 
 // notePhotoCites marks the queued photos a record's base cites as ready to

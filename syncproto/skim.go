@@ -188,6 +188,68 @@ func skimFields(data []byte, i int, want []string, s *Skimmed) int {
 // (server/readmodel's skimVisit): each reads at index i of data and returns
 // the index after what it read, or fails (-1 or false).
 
+// EachElement calls f with the raw bytes of each element of the JSON array
+// that is data (whitespace around it allowed), in order, and reports
+// whether data is such an array and f took every element. Like the scanners
+// below it checks nesting and strings, not the grammar of literals: a
+// caller reads what it needs of each element and says false for the rest.
+func EachElement(data []byte, f func(elem []byte) bool) bool {
+	i := SkipWS(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return false
+	}
+	i = SkipWS(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return SkipWS(data, i+1) == len(data)
+	}
+	for {
+		i = SkipWS(data, i)
+		end := SkipValue(data, i)
+		if end < 0 || !f(data[i:end]) {
+			return false
+		}
+		i = SkipWS(data, end)
+		if i >= len(data) {
+			return false
+		}
+		if data[i] == ']' {
+			return SkipWS(data, i+1) == len(data)
+		}
+		if data[i] != ',' {
+			return false
+		}
+		i++
+	}
+}
+
+// EachMember calls f with each key (without escapes: a key with one fails)
+// and raw value of the JSON object that is obj, in order, and reports
+// whether obj is such an object and f took every member.
+func EachMember(obj []byte, f func(key, val []byte) bool) bool {
+	i := SkipWS(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return false
+	}
+	i++
+	for {
+		i = SkipWS(obj, i)
+		if i < len(obj) && obj[i] == '}' {
+			return SkipWS(obj, i+1) == len(obj)
+		}
+		k, j, ok := SkimKey(obj, i)
+		if !ok {
+			return false
+		}
+		end := SkipValue(obj, j)
+		if end < 0 || !f(k, obj[SkipWS(obj, j):end]) {
+			return false
+		}
+		if i = SkipComma(obj, end); i < 0 {
+			return false
+		}
+	}
+}
+
 // SkimKey reads `"key":` at i (a key without escapes).
 func SkimKey(data []byte, i int) ([]byte, int, bool) {
 	k, j, ok := SkimPlainString(data, i)

@@ -249,76 +249,37 @@ func skimPhotos(v []byte, buf []string) ([]string, bool) {
 	if v == nil || string(v) == "null" {
 		return nil, true
 	}
-	if len(v) < 2 || v[0] != '[' {
-		return nil, false
-	}
 	out := buf[:0]
-	i := syncproto.SkipWS(v, 1)
-	if i < len(v) && v[i] == ']' {
-		return out, syncproto.SkipWS(v, i+1) == len(v)
-	}
-	for {
-		i = syncproto.SkipWS(v, i)
-		if i >= len(v) || v[i] != '{' {
-			return nil, false
-		}
-		i++
+	ok := syncproto.EachElement(v, func(entry []byte) bool {
 		sum := ""
-		for {
-			i = syncproto.SkipWS(v, i)
-			if i < len(v) && v[i] == '}' {
-				i++
-				break
-			}
-			k, j, ok := syncproto.SkimKey(v, i)
-			if !ok {
-				return nil, false
-			}
-			end := syncproto.SkipValue(v, j)
-			if end < 0 {
-				return nil, false
-			}
-			val := v[syncproto.SkipWS(v, j):end]
+		ok := syncproto.EachMember(entry, func(k, val []byte) bool {
 			switch string(k) {
 			case "sha256":
 				s, _, ok := syncproto.SkimPlainString(val, 0)
 				if !ok || !syncproto.PlainText(s) {
-					return nil, false
+					return false
 				}
 				sum = unsafeString(s)
 			case "type":
-				if _, _, ok := syncproto.SkimPlainString(val, 0); !ok {
-					return nil, false
-				}
+				_, _, ok := syncproto.SkimPlainString(val, 0)
+				return ok
 			case "taken_at":
 				var t time.Time
-				if string(val) != "null" && t.UnmarshalJSON(val) != nil {
-					return nil, false
-				}
+				return string(val) == "null" || t.UnmarshalJSON(val) == nil
 			case "size", "width", "height", "lat", "lng":
-				if !json.Valid(val) || val[0] == '"' || val[0] == '{' || val[0] == '[' {
-					return nil, false
-				}
+				return json.Valid(val) && val[0] != '"' && val[0] != '{' && val[0] != '['
 			default:
-				return nil, false
+				return false
 			}
-			if i = syncproto.SkipComma(v, end); i < 0 {
-				return nil, false
-			}
-		}
+			return true
+		})
 		out = append(out, sum)
-		i = syncproto.SkipWS(v, i)
-		if i >= len(v) {
-			return nil, false
-		}
-		if v[i] == ']' {
-			return out, syncproto.SkipWS(v, i+1) == len(v)
-		}
-		if v[i] != ',' {
-			return nil, false
-		}
-		i++
+		return ok
+	})
+	if !ok {
+		return nil, false
 	}
+	return out, true
 }
 
 // visitFieldsOf reads a decoded visit version.
