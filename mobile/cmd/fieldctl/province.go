@@ -579,7 +579,7 @@ func (b *bench) province(ps provinceSizes, mongo *provinceMongo) error {
 		failed = append(failed, fmt.Errorf("storage calls: %w", err))
 	}
 	details["storage_calls"] = calls
-	for _, k := range []struct{ key, label string }{{"overview", "overview"}, {"pairing_page", "pairing page (4 requests)"}, {"photo", "photo request"}} {
+	for _, k := range []struct{ key, label string }{{"overview", "overview"}, {"pairing_page", "pairing page (4 requests)"}, {"scopes", "sync scopes list"}, {"pull", "first pull page (all pairings)"}, {"photo", "photo request"}} {
 		c, ok := calls.Calls[k.key]
 		if !ok {
 			continue

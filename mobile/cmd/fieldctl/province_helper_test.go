@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -329,13 +332,19 @@ func provinceCalls(ctx context.Context, dataDir string, spec provinceCallsSpec) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.WarmSeconds = time.Since(t).Seconds()
-	measure := func(name string, paths []string) error {
+	measure := func(name, token string, paths []string) error {
 		var totals []int
 		var ops []map[string]int
 		for range spec.Repeat {
 			counted.Reset()
 			for _, p := range paths {
-				st, body, err := httpGet(ctx, base+p, token)
+				get := httpGet
+				if p == provincePullPath {
+					get = func(ctx context.Context, u, token string) (int, []byte, error) {
+						return httpPost(ctx, u, token, `{"v":1,"cursor":{}}`)
+					}
+				}
+				st, body, err := get(ctx, base+p, token)
 				if err != nil {
 					return err
 				}
@@ -362,16 +371,56 @@ func provinceCalls(ctx context.Context, dataDir string, spec provinceCallsSpec) 
 		res.Calls[name] = c
 		return nil
 	}
-	if err := measure("overview", []string{provinceOverviewPath}); err != nil {
+	if err := measure("overview", token, []string{provinceOverviewPath}); err != nil {
 		return res, err
 	}
-	if err := measure("pairing_page", pairingPagePaths(spec.Pairing)); err != nil {
+	if err := measure("pairing_page", token, pairingPagePaths(spec.Pairing)); err != nil {
+		return res, err
+	}
+	// What every sync asks: the scopes, and a first pull page (a new
+	// device's, the administrator seeing every pairing). Sync takes a
+	// token bound to a device.
+	st, body, err := httpPost(ctx, base+"/v1/devices", token, `{"name":"province calls"}`)
+	if err != nil {
+		return res, err
+	}
+	var dev struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &dev); err != nil || st != http.StatusCreated && st != http.StatusOK || dev.AccessToken == "" {
+		return res, fmt.Errorf("register a device: %d %s", st, body)
+	}
+	if err := measure("scopes", dev.AccessToken, []string{"/v1/sync/scopes"}); err != nil {
+		return res, err
+	}
+	if err := measure("pull", dev.AccessToken, []string{provincePullPath}); err != nil {
 		return res, err
 	}
 	if spec.Photo != "" {
-		if err := measure("photo", []string{"/v1/photos/" + spec.Photo}); err != nil {
+		if err := measure("photo", token, []string{"/v1/photos/" + spec.Photo}); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// provincePullPath is the pull provinceCalls counts: a first page (no
+// cursor).
+const provincePullPath = "/v1/sync/pull"
+
+// httpPost POSTs a JSON body to u with the token.
+func httpPost(ctx context.Context, u, token, body string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }

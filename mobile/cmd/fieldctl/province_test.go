@@ -79,7 +79,7 @@ func TestProvinceSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"overview", "pairing_page"} {
+	for _, k := range []string{"overview", "pairing_page", "scopes", "pull"} {
 		c, ok := calls.Calls[k]
 		if !ok || len(c.Samples) != 3 || c.Min < 1 || c.Min > c.Median || c.Median > c.Max {
 			t.Errorf("storage calls of %s: %+v; want 3 samples, each at least one call", k, c)
