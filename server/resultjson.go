@@ -64,25 +64,10 @@ func appendResult(b []byte, r syncproto.Result) ([]byte, bool) {
 			}
 		}
 		if len(e.Args) > 0 {
-			keys := make([]string, 0, len(e.Args))
-			for k := range e.Args {
-				keys = append(keys, k)
+			b = append(b, `,"args":`...)
+			if b, ok = appendSorted(b, e.Args, appendPlain); !ok {
+				return b, false
 			}
-			slices.Sort(keys)
-			b = append(b, `,"args":{`...)
-			for i, k := range keys {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				if b, ok = appendPlain(b, k); !ok {
-					return b, false
-				}
-				b = append(b, ':')
-				if b, ok = appendPlain(b, e.Args[k]); !ok {
-					return b, false
-				}
-			}
-			b = append(b, '}')
 		}
 		b = append(b, '}')
 	}
@@ -127,52 +112,48 @@ func appendStampWrite(b []byte, w syncproto.Write) ([]byte, bool) {
 		return b, false
 	}
 	if len(w.Values) > 0 {
-		names := make([]string, 0, len(w.Values))
-		for k := range w.Values {
-			names = append(names, k)
+		b = append(b, `,"values":`...)
+		// encoding/json compacts a RawMessage (and escapes HTML and
+		// U+2028/U+2029 in it): a value already compact, without those,
+		// comes out as it is.
+		if b, ok = appendSorted(b, w.Values, func(b []byte, v json.RawMessage) ([]byte, bool) {
+			return append(b, v...), plainRaw(v)
+		}); !ok {
+			return b, false
 		}
-		slices.Sort(names)
-		b = append(b, `,"values":{`...)
-		for i, k := range names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendPlain(b, k); !ok {
-				return b, false
-			}
-			b = append(b, ':')
-			v := w.Values[k]
-			// encoding/json compacts a RawMessage (and escapes HTML and
-			// U+2028/U+2029 in it): a value already compact, without
-			// those, comes out as it is.
-			if !plainRaw(v) {
-				return b, false
-			}
-			b = append(b, v...)
-		}
-		b = append(b, '}')
 	}
 	b = append(b, `,"context":`...)
 	if w.Context == nil {
 		b = append(b, "null"...)
-	} else {
-		reps := make([]string, 0, len(w.Context))
-		for r := range w.Context {
-			reps = append(reps, string(r))
+	} else if b, ok = appendSorted(b, w.Context, func(b []byte, n uint64) ([]byte, bool) {
+		return strconv.AppendUint(b, n, 10), true
+	}); !ok {
+		return b, false
+	}
+	return append(b, '}'), true
+}
+
+// appendSorted appends m as encoding/json encodes a map: keys sorted, each
+// plain, each value by val; false when a key or a value is not plain.
+func appendSorted[K ~string, V any](b []byte, m map[K]V, val func([]byte, V) ([]byte, bool)) ([]byte, bool) {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	var ok bool
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
 		}
-		slices.Sort(reps)
-		b = append(b, '{')
-		for i, r := range reps {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendPlain(b, r); !ok {
-				return b, false
-			}
-			b = append(b, ':')
-			b = strconv.AppendUint(b, w.Context[syncproto.ReplicaID(r)], 10)
+		if b, ok = appendPlain(b, string(k)); !ok {
+			return b, false
 		}
-		b = append(b, '}')
+		b = append(b, ':')
+		if b, ok = val(b, m[k]); !ok {
+			return b, false
+		}
 	}
 	return append(b, '}'), true
 }
