@@ -9,6 +9,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/auth"
 	"github.com/pairsync/pairsync/server/readmodel"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 	"github.com/pairsync/pairsync/syncproto"
 )
@@ -202,13 +203,13 @@ func BenchmarkPairingsReportProvince(b *testing.B) {
 		b.Fatalf("report: total %d, %d rows, first with %d visits; want %d, 100, 10", first.Total, len(first.Pairings), first.Pairings[0].Figures.Visits, pairings)
 	}
 	b.Logf("seeded %d pairings, %d visits and the first report in %s", pairings, visits, time.Since(start).Round(time.Second))
-	cpu := cpuTime()
+	cpu := servertest.CPUTime()
 	for b.Loop() {
 		if r := e.call("GET", path, tok, nil); r.status != 200 {
 			b.Fatalf("%d %s", r.status, r.body)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(servertest.CPUTime()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 // pairingsReportAnswer is pairingsReport as a client reads it.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pairsync/pairsync/server/pairing"
 	"github.com/pairsync/pairsync/server/readmodel"
+	"github.com/pairsync/pairsync/server/servertest"
 	"github.com/pairsync/pairsync/storage"
 )
 
@@ -186,14 +187,14 @@ func BenchmarkOverviewProvince(b *testing.B) {
 		depts[i%100] = append(depts[i%100], pid)
 	}
 	b.Run("overview", func(b *testing.B) {
-		start := cpuTime()
+		start := servertest.CPUTime()
 		for b.Loop() {
 			env.l.Overview(env.pairings, depts, env.first, env.first+12, now)
 		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(servertest.CPUTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 	b.Run("figures-per-unit", func(b *testing.B) {
-		start := cpuTime()
+		start := servertest.CPUTime()
 		for b.Loop() {
 			env.l.Figures(env.pairings, env.first, env.first+12, now)
 			env.l.Trend(env.pairings, env.first, env.first+12, now)
@@ -201,7 +202,7 @@ func BenchmarkOverviewProvince(b *testing.B) {
 				env.l.Figures(sub, env.first, env.first+12, now)
 			}
 		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(servertest.CPUTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 }
 
@@ -254,20 +255,20 @@ func BenchmarkFiguresEachProvince(b *testing.B) {
 	env := loadProvince(b, 7000, 60_000, 10_000)
 	now := benchYear.AddDate(1, 0, 5)
 	b.Run("each", func(b *testing.B) {
-		start := cpuTime()
+		start := servertest.CPUTime()
 		for b.Loop() {
 			env.l.FiguresEach(env.pairings, env.first, env.first+12, now)
 		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(servertest.CPUTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 	b.Run("figures-per-pairing", func(b *testing.B) {
-		start := cpuTime()
+		start := servertest.CPUTime()
 		for b.Loop() {
 			out := make([]readmodel.Figures, len(env.pairings)) // as the handlers kept them, in their rows
 			for i, pid := range env.pairings {
 				out[i] = env.l.Figures([]string{pid}, env.first, env.first+12, now)
 			}
 		}
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
+		b.ReportMetric(float64(servertest.CPUTime()-start)/float64(b.N)/1e6, "cpu-ms/op")
 	})
 }

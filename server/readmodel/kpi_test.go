@@ -812,7 +812,9 @@ func subsets(w *world) []subset {
 	}
 }
 
-func TestKPIMatchesBruteForce(t *testing.T) {
+// kpiSeed is a random test's seed: KPI_SEED's value when set, else the
+// clock's; a failing test says it, to be run again with it.
+func kpiSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("KPI_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -822,6 +824,11 @@ func TestKPIMatchesBruteForce(t *testing.T) {
 			t.Logf("seed %d (rerun with KPI_SEED=%d)", seed, seed)
 		}
 	})
+	return seed
+}
+
+func TestKPIMatchesBruteForce(t *testing.T) {
+	seed := kpiSeed(t)
 	w := generate(seed)
 	h := newHarness(t)
 	h.paths = w.paths

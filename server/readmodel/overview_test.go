@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,23 +76,8 @@ func orgWorld(seed uint64) (*world, []string) {
 // below it as the overview places them. A pairing under two units counts in
 // both and once in the root; repeated ids count once.
 func TestOverviewMatchesFigures(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KPI_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("seed %d (rerun with KPI_SEED=%d)", seed, seed)
-		}
-	})
-	jan := readmodel.MonthOf(kpiStart)
-	periods := []struct {
-		name     string
-		from, to readmodel.Month
-	}{
-		{"quarter", jan, jan + 3}, {"february", jan + 1, jan + 2}, {"year", jan - 6, jan + 6},
-		{"after now", jan + 4, jan + 6}, {"empty", jan, jan},
-	}
+	seed := kpiSeed(t)
+	periods := overviewPeriods()
 	var shared, sharedByUnits, outside int // the cases the comparison must see
 	for round := range 3 {
 		w, units := orgWorld(seed + uint64(round))
@@ -190,7 +173,7 @@ func TestOverviewMatchesFigures(t *testing.T) {
 			}
 		}
 		// The figures compared are not all zero.
-		if f := l.Overview(under("/r/", false), nil, jan, jan+3, kpiNow).Figures; f.Visits < 700 || f.IssuesDispatched == 0 ||
+		if f := l.Overview(under("/r/", false), nil, periods[0].from, periods[0].to, kpiNow).Figures; f.Visits < 700 || f.IssuesDispatched == 0 ||
 			f.Coverage.Num == 0 || f.Overdue.Total == 0 || f.IssuesOpen == 0 || f.ProjectsPlanned == 0 || f.SatisfactionRate.Den == 0 {
 			t.Errorf("round %d: got thin figures %+v", round, f)
 		}
@@ -230,23 +213,8 @@ func TestOverviewNoUnits(t *testing.T) {
 // differ from one another, and the same check finds two rows swapped or
 // one dropped.
 func TestFiguresEachMatchesFigures(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("KPI_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("seed %d (rerun with KPI_SEED=%d)", seed, seed)
-		}
-	})
-	jan := readmodel.MonthOf(kpiStart)
-	periods := []struct {
-		name     string
-		from, to readmodel.Month
-	}{
-		{"quarter", jan, jan + 3}, {"february", jan + 1, jan + 2}, {"year", jan - 6, jan + 6},
-		{"after now", jan + 4, jan + 6}, {"empty", jan, jan},
-	}
+	seed := kpiSeed(t)
+	periods := overviewPeriods()
 	// mismatches lists where got differs from Figures of each of ids alone.
 	mismatches := func(l *readmodel.Ledger, ids []string, got []readmodel.Figures, from, to readmodel.Month, now time.Time) []string {
 		var out []string
@@ -316,5 +284,21 @@ func TestFiguresEachMatchesFigures(t *testing.T) {
 		if len(mismatches(l, ids, slices.Delete(slices.Clone(got), i, i+1), pr.from, pr.to, kpiNow)) == 0 {
 			t.Errorf("round %d: row %d dropped passes the comparison", round, i)
 		}
+	}
+}
+
+// overviewPeriod is a period the overview tests compare over.
+type overviewPeriod struct {
+	name     string
+	from, to readmodel.Month
+}
+
+// overviewPeriods: a quarter, one month, a year across the start, a period
+// after now, and an empty one.
+func overviewPeriods() []overviewPeriod {
+	jan := readmodel.MonthOf(kpiStart)
+	return []overviewPeriod{
+		{"quarter", jan, jan + 3}, {"february", jan + 1, jan + 2}, {"year", jan - 6, jan + 6},
+		{"after now", jan + 4, jan + 6}, {"empty", jan, jan},
 	}
 }
