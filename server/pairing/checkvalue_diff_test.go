@@ -293,3 +293,40 @@ func FuzzCheckValue(f *testing.F) {
 		}
 	})
 }
+
+// TestParseTimeAsTimeParse: parseTime (Time.UnmarshalText on the bytes,
+// time.Parse for what it refuses) reads every time string as the old
+// parseTime (time.Parse on a string) did: the same verdict, the same
+// instant, written the same way (the messages format it).
+func TestParseTimeAsTimeParse(t *testing.T) {
+	f := FieldSpec{Name: "at", Type: TypeTime}
+	rng := rand.New(rand.NewPCG(1, 20))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	digits := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('0' + rng.IntN(10))
+		}
+		return string(b)
+	}
+	n := 50000
+	if testing.Short() {
+		n = 5000
+	}
+	for i := range n {
+		s := pick("2026", "1999", "0000", "9999", "20261", digits(4)) + pick("-", "/", "") + pick("03", "12", "13", "00", "1", digits(2)) + "-" +
+			pick("01", "29", "30", "31", "32", "1", digits(2)) + pick("T", "t", " ", "") + pick("08", "23", "24", "8", "00", digits(2)) + ":" +
+			pick("00", "59", "60", digits(2)) + pick(":00", ":59", ":60", ":5", "", ":"+digits(2)) + pick("", ".", ".5", ",5", "."+digits(rng.IntN(12)), ","+digits(3)) +
+			pick("Z", "z", "+08:00", "-00:00", "+24:00", "+23:59", "+08:60", "+0800", "+08", "-"+digits(2)+":"+digits(2), "")
+		v := []byte(`"` + s + `"`)
+		if i%7 == 0 {
+			v = []byte(`"` + strings.ReplaceAll(s, "-", `\u002d`) + `"`)
+		}
+		got, ge := parseTime(f, v)
+		want, we := oldParseTime(f, v)
+		if (ge == nil) != (we == nil) || ge == nil && (!got.Equal(want) || got.Format(time.RFC3339Nano) != want.Format(time.RFC3339Nano)) ||
+			ge != nil && !reflect.DeepEqual(*ge, *we) {
+			t.Fatalf("%s: got %v %v, want %v %v", v, got, ge, want, we)
+		}
+	}
+}

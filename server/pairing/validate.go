@@ -78,7 +78,8 @@ func CheckWrite(w Write) *syncproto.Error {
 	default:
 		return why(invalid("record", "unknown operation %q", w.Op), ReasonUnknownOperation)
 	}
-	names := make([]string, 0, len(w.Values))
+	var buf [24]string // room for a record's fields without allocating
+	names := buf[:0]
 	for name := range w.Values {
 		names = append(names, name)
 	}
@@ -191,11 +192,11 @@ func checkVisit(w Write) *syncproto.Error {
 		return e
 	}
 	if v, ok := w.Values["status"]; ok && !isNull(v) {
-		status := str(w.Merged, "status")
+		status, _ := jsonBytes(w.Merged.Value("status"))
 		switch {
-		case status == "returned" && role != Admin:
+		case string(status) == "returned" && role != Admin:
 			return why(forbidden("status", "only an administrator returns a visit"), ReasonAdminReturnsVisit)
-		case status == "returned" && str(w.Merged, "return_comment") == "":
+		case string(status) == "returned" && str(w.Merged, "return_comment") == "":
 			return why(invalid("return_comment", "a returned visit needs a comment saying what to change"), ReasonReturnNeedsComment, "field", "return_comment")
 		}
 	}
@@ -230,11 +231,11 @@ func checkCounterpartyRef(w Write, field string) *syncproto.Error {
 	if !ok || isNull(v) {
 		return nil
 	}
-	id := str(w.Merged, field)
-	if !slices.Contains(w.Pairing.Counterparties, id) {
+	id, _ := jsonBytes(w.Merged.Value(field)) // read in place: no copy per pushed change
+	if !slices.ContainsFunc(w.Pairing.Counterparties, func(c string) bool { return c == string(id) }) {
 		return why(invalid(field, "%s is not a counterparty of pairing %s", id, w.Pairing.ID), ReasonNotCounterparty, "field", field)
 	}
-	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && id != w.Principal.Counterparty {
+	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && string(id) != w.Principal.Counterparty {
 		return why(forbidden(field, "contacts raise issues for their own counterparty only"), ReasonContactOwnParty)
 	}
 	return nil
@@ -530,6 +531,13 @@ func str(r syncproto.Record, field string) string {
 // of the checks together). jsonstring_test.go compares it with
 // json.Unmarshal.
 func jsonString(v []byte) (string, bool) {
+	b, ok := jsonBytes(v)
+	return string(b), ok
+}
+
+// jsonBytes is jsonString without the copy: the string's bytes, within v
+// when they need no unescaping.
+func jsonBytes(v []byte) ([]byte, bool) {
 	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
 		body := v[1 : n-1]
 		plain := true
@@ -540,19 +548,19 @@ func jsonString(v []byte) (string, bool) {
 			}
 		}
 		if plain && utf8.Valid(body) {
-			return string(body), true
+			return body, true
 		}
 	}
 	if !jsonValid(v) {
-		return "", false
+		return nil, false
 	}
 	switch t := trimmed(v); t[0] {
 	case '"':
-		return string(unquote(t)), true
+		return unquote(t), true
 	case 'n':
-		return "", true
+		return nil, true
 	}
-	return "", false
+	return nil, false
 }
 
 // Str reads a string field of a record ("" when absent or not a string).
