@@ -330,3 +330,30 @@ func TestParseTimeAsTimeParse(t *testing.T) {
 		}
 	}
 }
+
+// TestStringsOfAsEncodingJSON: stringsOf (an issue event's evidence) reads
+// what json.Unmarshal reads into a nil []string, and fails where it fails.
+func TestStringsOfAsEncodingJSON(t *testing.T) {
+	values := diffValues(time.Now())
+	rng := rand.New(rand.NewPCG(5, 20))
+	for i := range len(values) + 20000 {
+		var v []byte
+		if i < len(values) {
+			v = values[i]
+		} else {
+			v = bytes.Clone(values[rng.IntN(len(values))])
+			if len(v) > 0 {
+				j := rng.IntN(len(v))
+				v = append(v[:j], append([]byte(pick(rng, `"a"`, `null`, `,`, `"\u00e9"`, `1`, "\xff", `[`, `]`)), v[j:]...)...)
+			}
+		}
+		var want []string
+		wantOK := json.Unmarshal(v, &want) == nil
+		got, ok := stringsOf(v)
+		if ok != wantOK || ok && !reflect.DeepEqual(got, want) {
+			t.Fatalf("stringsOf(%.80q) = %#v, %v; json.Unmarshal: %#v, %v", v, got, ok, want, wantOK)
+		}
+	}
+}
+
+func pick(rng *rand.Rand, xs ...string) string { return xs[rng.IntN(len(xs))] }

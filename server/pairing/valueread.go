@@ -460,6 +460,30 @@ func arrayOf(v []byte) (arr []byte, ok bool) {
 	return nil, false
 }
 
+// stringsOf reads v as json.Unmarshal reads it into a nil []string.
+func stringsOf(v []byte) ([]string, bool) {
+	arr, ok := arrayOf(v)
+	if !ok || arr == nil {
+		return nil, ok
+	}
+	out := []string{}
+	eachElement(arr, func(el []byte) bool {
+		switch el[0] {
+		case '"':
+			out = append(out, string(unquote(el)))
+		case 'n':
+			out = append(out, "")
+		default:
+			ok = false
+		}
+		return ok
+	})
+	if !ok {
+		return nil, false
+	}
+	return out, true
+}
+
 // floatMember reads a member's value as encoding/json reads it into a
 // *float64: nil for null, false for what is not a float64.
 func floatMember(val []byte) (*float64, bool) {
