@@ -350,7 +350,8 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 	}
 	for _, s := range strs {
 		if v := r.Value(s.name); present(v) {
-			if err := json.Unmarshal(v, s.to); err != nil {
+			var ok bool
+			if *s.to, ok = jsonString(v); !ok {
 				return bad(s.name, "%s is not a string", s.name)
 			}
 		}
@@ -374,8 +375,8 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 		if !present(v) {
 			continue
 		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, ok := jsonString(v)
+		if !ok {
 			return bad(tm.name, "%s is not a string", tm.name)
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -385,7 +386,8 @@ func IssueEventFromRecord(r syncproto.Record) (IssueEvent, error) {
 		*tm.to = t.UTC()
 	}
 	if v := r.Value("evidence"); present(v) {
-		if err := json.Unmarshal(v, &e.Evidence); err != nil {
+		var ok bool
+		if e.Evidence, ok = stringsOf(v); !ok {
 			return bad("evidence", "evidence is not an array of strings")
 		}
 		for _, h := range e.Evidence {

@@ -78,7 +78,8 @@ func CheckWrite(w Write) *syncproto.Error {
 	default:
 		return why(invalid("record", "unknown operation %q", w.Op), ReasonUnknownOperation)
 	}
-	names := make([]string, 0, len(w.Values))
+	var buf [24]string // room for a record's fields without allocating
+	names := buf[:0]
 	for name := range w.Values {
 		names = append(names, name)
 	}
@@ -169,29 +170,48 @@ func checkIdentity(w Write, spec CollectionSpec, creating bool) *syncproto.Error
 func checkVisit(w Write) *syncproto.Error {
 	pr, role := w.Pairing, w.Principal.Role
 	if v, ok := w.Values["officers"]; ok && !isNull(v) {
-		var ids []string
-		_ = json.Unmarshal(v, &ids)
-		for _, id := range ids {
-			if !slices.Contains(pr.Officers, id) {
-				if _, former := pr.FormerOfficers[id]; !former {
-					return why(invalid("officers", "%s is not an officer of pairing %s", id, pr.ID), ReasonNotPairingOfficer, "field", "officers")
+		// checkValue passed v: an array of strings (or null).
+		var e *syncproto.Error
+		if arr, _ := arrayOf(v); arr != nil {
+			eachElement(arr, func(el []byte) bool {
+				var id []byte
+				if el[0] == '"' {
+					id = unquote(el)
 				}
-			}
+				if !isOfficer(pr, id) {
+					e = why(invalid("officers", "%s is not an officer of pairing %s", id, pr.ID), ReasonNotPairingOfficer, "field", "officers")
+				}
+				return e == nil
+			})
+		}
+		if e != nil {
+			return e
 		}
 	}
 	if e := checkCounterpartyRef(w, "counterparty"); e != nil {
 		return e
 	}
 	if v, ok := w.Values["status"]; ok && !isNull(v) {
-		status := str(w.Merged, "status")
+		status, _ := jsonBytes(w.Merged.Value("status"))
 		switch {
-		case status == "returned" && role != Admin:
+		case string(status) == "returned" && role != Admin:
 			return why(forbidden("status", "only an administrator returns a visit"), ReasonAdminReturnsVisit)
-		case status == "returned" && str(w.Merged, "return_comment") == "":
+		case string(status) == "returned" && str(w.Merged, "return_comment") == "":
 			return why(invalid("return_comment", "a returned visit needs a comment saying what to change"), ReasonReturnNeedsComment, "field", "return_comment")
 		}
 	}
 	return nil
+}
+
+// isOfficer reports whether id is an officer or a former officer of pr.
+func isOfficer(pr Pairing, id []byte) bool {
+	for _, o := range pr.Officers {
+		if string(id) == o {
+			return true
+		}
+	}
+	_, former := pr.FormerOfficers[string(id)]
+	return former
 }
 
 func checkIssue(w Write) *syncproto.Error {
@@ -211,11 +231,11 @@ func checkCounterpartyRef(w Write, field string) *syncproto.Error {
 	if !ok || isNull(v) {
 		return nil
 	}
-	id := str(w.Merged, field)
-	if !slices.Contains(w.Pairing.Counterparties, id) {
+	id, _ := jsonBytes(w.Merged.Value(field)) // read in place: no copy per pushed change
+	if !slices.ContainsFunc(w.Pairing.Counterparties, func(c string) bool { return c == string(id) }) {
 		return why(invalid(field, "%s is not a counterparty of pairing %s", id, w.Pairing.ID), ReasonNotCounterparty, "field", field)
 	}
-	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && id != w.Principal.Counterparty {
+	if w.Principal.Role == Contact && w.Principal.Counterparty != "" && string(id) != w.Principal.Counterparty {
 		return why(forbidden(field, "contacts raise issues for their own counterparty only"), ReasonContactOwnParty)
 	}
 	return nil
@@ -360,139 +380,22 @@ const MaxPhotoBytes = 64 << 20
 
 // checkValue checks one non-null value against its field's spec: a scan
 // of the bytes says whether the usual value passes (valuescan.go), and
-// checkValueJSON decides the rest.
+// checkValueScan decides the rest (valueread.go). Neither calls
+// encoding/json, but for a pairing's former officers (checkFormer).
 func checkValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	if valuePasses(f, v, now) {
 		return nil
 	}
-	return checkValueJSON(f, v, now)
+	return checkValueScan(f, v, now)
 }
 
-// checkValueJSON is checkValue by way of encoding/json: it words every
-// refusal, and is the reference valuePasses is tested against.
-func checkValueJSON(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
-	bad := func(format string, args ...any) *syncproto.Error {
-		return why(invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...), ReasonBadValue, "field", f.Name)
-	}
-	switch f.Type {
-	case TypeString, TypeText:
-		s, ok := jsonString(v)
-		if !ok {
-			return bad("want a string")
-		}
-		return checkText(f, s)
-	case TypeEnum:
-		if f.Min != nil { // an enum of numbers (rating levels)
-			return checkInt(f, v)
-		}
-		s, ok := jsonString(v)
-		if !ok {
-			return bad("want a string")
-		}
-		if !slices.ContainsFunc(f.Enum, func(c Choice) bool { return c.Value == s }) {
-			return why(bad("%q is not one of %s", s, enumValues(f.Enum)), ReasonNotAChoice, "field", f.Name, "value", s)
-		}
-	case TypeInt:
-		return checkInt(f, v)
-	case TypeBool:
-		var b bool
-		if json.Unmarshal(v, &b) != nil {
-			return bad("want true or false")
-		}
-	case TypeTime:
-		t, e := parseTime(f, v)
-		if e != nil {
-			return e
-		}
-		return checkTime(f, t, now)
-	case TypeDate:
-		s, ok := jsonString(v)
-		if !ok || !datePattern.MatchString(s) {
-			return bad("want a date YYYY-MM-DD")
-		}
-		t, err := time.Parse(time.DateOnly, s)
-		if err != nil {
-			return bad("want a date YYYY-MM-DD")
-		}
-		return checkTime(f, t, now)
-	case TypeID:
-		s, ok := jsonString(v)
-		if !ok || !idPattern.MatchString(s) {
-			return bad("want an id (1–128 of A–Z, a–z, 0–9, _ and -)")
-		}
-	case TypeIDs, TypeSHA256s:
-		var ss []string
-		if json.Unmarshal(v, &ss) != nil {
-			return bad("want an array of strings")
-		}
-		if len(ss) > f.MaxLen {
-			return why(bad("at most %d items", f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
-		}
-		pattern := idPattern
-		if f.Type == TypeSHA256s {
-			pattern = sha256Pattern
-		}
-		seen := map[string]bool{}
-		for _, s := range ss {
-			if !pattern.MatchString(s) {
-				return bad("%q is not a valid %s", s, map[bool]string{true: "SHA-256 (64 lowercase hex)", false: "id"}[f.Type == TypeSHA256s])
-			}
-			if seen[s] {
-				return bad("%q is listed twice", s)
-			}
-			seen[s] = true
-		}
-	case TypeLocation:
-		var loc struct {
-			Lat, Lng *float64
-			Accuracy *float64 `json:"accuracy_m"`
-		}
-		if e := strictObject(v, []string{"lat", "lng", "accuracy_m"}); e != "" {
-			return bad("%s", e)
-		}
-		if json.Unmarshal(v, &loc) != nil || loc.Lat == nil || loc.Lng == nil {
-			return bad("want {\"lat\": number, \"lng\": number, \"accuracy_m\": number}")
-		}
-		if *loc.Lat < -90 || *loc.Lat > 90 || *loc.Lng < -180 || *loc.Lng > 180 {
-			return bad("lat must lie in [-90, 90] and lng in [-180, 180]")
-		}
-		if loc.Accuracy != nil && (*loc.Accuracy < 0 || *loc.Accuracy > 1e6) {
-			return bad("accuracy_m must lie in [0, 1000000]")
-		}
-	case TypePhotos:
-		return checkPhotos(f, v, now)
-	case TypeParticipants, TypePersons:
-		keys := []string{"name", "title", "org"}
-		if f.Type == TypePersons {
-			keys = keys[:2]
-		}
-		return checkObjects(f, v, keys, "name")
-	case TypeOfficers:
-		var items []json.RawMessage
-		if json.Unmarshal(v, &items) != nil {
-			return bad("want an array of {\"user_id\", \"primary\"}")
-		}
-		if len(items) > f.MaxLen {
-			return why(bad("at most %d items", f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
-		}
-		seen := map[string]bool{}
-		for _, it := range items {
-			if e := strictObject(it, []string{"user_id", "primary"}); e != "" {
-				return bad("%s", e)
-			}
-			var o officerRef
-			if json.Unmarshal(it, &o) != nil || !idPattern.MatchString(o.UserID) || seen[o.UserID] {
-				return bad("each officer needs a user_id, listed once")
-			}
-			seen[o.UserID] = true
-		}
-	case TypeFormer:
-		var items []formerRef
-		if json.Unmarshal(v, &items) != nil || len(items) > 10*MaxItems {
-			return bad("want an array of {\"user_id\", \"removed_at\"}")
-		}
-	default:
-		return bad("unknown type %s", f.Type)
+// checkFormer checks a pairing's former officers (set by the
+// administrators' routes, never pushed) by way of encoding/json, which
+// matches the keys of formerRef without regard to case.
+func checkFormer(f FieldSpec, v []byte) *syncproto.Error {
+	var items []formerRef
+	if json.Unmarshal(v, &items) != nil || len(items) > 10*MaxItems {
+		return why(invalid(f.Name, "%s: want an array of {\"user_id\", \"removed_at\"}", f.Name), ReasonBadValue, "field", f.Name)
 	}
 	return nil
 }
@@ -560,29 +463,6 @@ func BidiRefusal(field string) *syncproto.Error {
 		Message: fmt.Sprintf("%s: remove the invisible direction-control characters (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069)", field)}
 }
 
-func checkInt(f FieldSpec, v json.RawMessage) *syncproto.Error {
-	var n int64
-	if json.Unmarshal(v, &n) != nil {
-		return why(invalid(f.Name, "%s: want an integer", f.Name), ReasonBadValue, "field", f.Name)
-	}
-	if f.Min != nil && n < *f.Min || f.Max != nil && n > *f.Max {
-		return why(invalid(f.Name, "%s: must lie in [%d, %d] (got %d)", f.Name, *f.Min, *f.Max, n), ReasonOutOfRange, "field", f.Name, "min", strconv.FormatInt(*f.Min, 10), "max", strconv.FormatInt(*f.Max, 10))
-	}
-	return nil
-}
-
-func parseTime(f FieldSpec, v json.RawMessage) (time.Time, *syncproto.Error) {
-	s, ok := jsonString(v)
-	if !ok {
-		return time.Time{}, why(invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name), ReasonBadTime, "field", f.Name)
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, why(invalid(f.Name, "%s: want an RFC 3339 time such as 2026-03-01T09:30:00+08:00", f.Name), ReasonBadTime, "field", f.Name)
-	}
-	return t, nil
-}
-
 func checkTime(f FieldSpec, t, now time.Time) *syncproto.Error {
 	if t.Before(earliest) {
 		return why(invalid(f.Name, "%s: %s is before 2000; check the device's clock", f.Name, t.Format(time.RFC3339)), ReasonTimeTooEarly, "field", f.Name)
@@ -626,180 +506,11 @@ type Photo struct {
 
 var photoKeys = []string{"sha256", "size", "type", "width", "height", "taken_at", "lat", "lng"}
 
-func checkPhotos(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
-	var items []json.RawMessage
-	if json.Unmarshal(v, &items) != nil {
-		return why(invalid(f.Name, "%s: want an array of photos", f.Name), ReasonBadPhoto, "field", f.Name)
-	}
-	if len(items) > f.MaxLen {
-		return why(invalid(f.Name, "%s: at most %d photos", f.Name, f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
-	}
-	seen := map[string]bool{}
-	for i, it := range items {
-		if e := strictObject(it, photoKeys); e != "" {
-			return why(invalid(f.Name, "%s[%d]: %s", f.Name, i, e), ReasonBadPhoto, "field", f.Name)
-		}
-		var p Photo
-		if err := json.Unmarshal(it, &p); err != nil {
-			return why(invalid(f.Name, "%s[%d]: %v", f.Name, i, err), ReasonBadPhoto, "field", f.Name)
-		}
-		switch {
-		case !sha256Pattern.MatchString(p.SHA256):
-			return why(invalid(f.Name, "%s[%d].sha256: want 64 lowercase hex digits", f.Name, i), ReasonBadPhoto, "field", f.Name)
-		case seen[p.SHA256]:
-			return why(invalid(f.Name, "%s[%d]: photo %s is listed twice", f.Name, i, p.SHA256), ReasonBadPhoto, "field", f.Name)
-		case p.Size <= 0 || p.Size > MaxPhotoBytes:
-			return why(invalid(f.Name, "%s[%d].size: must lie in [1, %d]", f.Name, i, MaxPhotoBytes), ReasonBadPhoto, "field", f.Name)
-		case !slices.Contains(PhotoTypes, p.Type):
-			return why(invalid(f.Name, "%s[%d].type: want one of %s", f.Name, i, strings.Join(PhotoTypes, ", ")), ReasonBadPhoto, "field", f.Name)
-		case p.Width < 0 || p.Height < 0 || p.Width > 100000 || p.Height > 100000:
-			return why(invalid(f.Name, "%s[%d]: width and height must lie in [0, 100000]", f.Name, i), ReasonBadPhoto, "field", f.Name)
-		case p.Lat != nil && (*p.Lat < -90 || *p.Lat > 90), p.Lng != nil && (*p.Lng < -180 || *p.Lng > 180):
-			return why(invalid(f.Name, "%s[%d]: lat must lie in [-90, 90] and lng in [-180, 180]", f.Name, i), ReasonBadPhoto, "field", f.Name)
-		}
-		if p.TakenAt != nil {
-			if e := checkTime(FieldSpec{Name: f.Name + ".taken_at", Past: true}, *p.TakenAt, now); e != nil {
-				return e
-			}
-		}
-		seen[p.SHA256] = true
-	}
-	return nil
-}
-
 // Photos reads a record's photo manifest field (nil when absent or bad).
 func Photos(r syncproto.Record, field string) []Photo {
 	var ps []Photo
 	_ = json.Unmarshal(r.Value(field), &ps)
 	return ps
-}
-
-func checkObjects(f FieldSpec, v json.RawMessage, keys []string, required string) *syncproto.Error {
-	var items []json.RawMessage
-	if json.Unmarshal(v, &items) != nil {
-		return why(invalid(f.Name, "%s: want an array of objects", f.Name), ReasonBadValue, "field", f.Name)
-	}
-	if len(items) > f.MaxLen {
-		return why(invalid(f.Name, "%s: at most %d items", f.Name, f.MaxLen), ReasonTooMany, "field", f.Name, "max", strconv.Itoa(f.MaxLen))
-	}
-	for i, it := range items {
-		if e := strictObject(it, keys); e != "" {
-			return why(invalid(f.Name, "%s[%d]: %s", f.Name, i, e), ReasonBadValue, "field", f.Name)
-		}
-		var m map[string]string
-		if json.Unmarshal(it, &m) != nil {
-			return why(invalid(f.Name, "%s[%d]: every value must be a string", f.Name, i), ReasonBadValue, "field", f.Name)
-		}
-		for k, s := range m {
-			if e := checkText(FieldSpec{Name: f.Name + "." + k, Type: TypeString, MaxLen: MaxLine}, s); e != nil {
-				return e
-			}
-		}
-		if strings.TrimSpace(m[required]) == "" {
-			return why(invalid(f.Name, "%s[%d].%s is required", f.Name, i, required), ReasonRequired, "field", f.Name)
-		}
-	}
-	return nil
-}
-
-// strictObject reports (as a message) a value that is not an object or
-// has keys outside allowed.
-func strictObject(v json.RawMessage, allowed []string) string {
-	if ok, known := scanKeys(v, allowed); known {
-		if ok {
-			return ""
-		}
-		return "want an object"
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(v, &m) != nil {
-		return "want an object"
-	}
-	for k := range m {
-		if !slices.Contains(allowed, k) {
-			return fmt.Sprintf("unknown key %q (allowed: %s)", k, strings.Join(allowed, ", "))
-		}
-	}
-	return ""
-}
-
-// scanKeys is strictObject's fast path, without encoding/json's map: it
-// reports whether v is an object whose keys are all in allowed. known is
-// false when it cannot tell as strictObject would (a key that is escaped,
-// not ASCII or not allowed: the slow path then words the message).
-func scanKeys(v []byte, allowed []string) (ok, known bool) {
-	if !json.Valid(v) {
-		return false, true
-	}
-	i := scanSkipSpace(v, 0)
-	if v[i] == 'n' {
-		return true, true // null decodes to an empty map
-	}
-	if v[i] != '{' {
-		return false, true
-	}
-	i++
-	for {
-		i = scanSkipSpace(v, i)
-		if v[i] == '}' {
-			return true, true
-		}
-		if v[i] == ',' {
-			i = scanSkipSpace(v, i+1)
-		}
-		// A key: v is valid JSON, so a string follows.
-		end := i + 1
-		for v[end] != '"' {
-			if v[end] == '\\' || v[end] >= 0x80 {
-				return false, false
-			}
-			end++
-		}
-		if !slices.Contains(allowed, string(v[i+1:end])) {
-			return false, false
-		}
-		i = scanSkipSpace(v, end+1) + 1 // past the colon
-		i = scanSkipValue(v, scanSkipSpace(v, i))
-	}
-}
-
-func scanSkipSpace(v []byte, i int) int {
-	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanSkipValue returns the index just past the (valid) JSON value at v[i].
-func scanSkipValue(v []byte, i int) int {
-	depth := 0
-	for ; i < len(v); i++ {
-		switch v[i] {
-		case '"':
-			for i++; v[i] != '"'; i++ {
-				if v[i] == '\\' {
-					i++
-				}
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // the end of the enclosing object
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		}
-	}
-	return i
 }
 
 func isNull(v json.RawMessage) bool {
@@ -814,10 +525,19 @@ func str(r syncproto.Record, field string) string {
 
 // jsonString decodes a JSON string value as json.Unmarshal into a string
 // would, reporting false for anything else. The common value (no escapes,
-// valid UTF-8, no surrounding space) is read in place: pushed values are
-// checked per change, and encoding/json cost more than the rest of the
-// checks together.
+// valid UTF-8, no surrounding space) is read in place; any other is
+// checked and unescaped by valueread.go's jsonValid and unquote (pushed
+// values are checked per change, and encoding/json cost more than the rest
+// of the checks together). jsonstring_test.go compares it with
+// json.Unmarshal.
 func jsonString(v []byte) (string, bool) {
+	b, ok := jsonBytes(v)
+	return string(b), ok
+}
+
+// jsonBytes is jsonString without the copy: the string's bytes, within v
+// when they need no unescaping.
+func jsonBytes(v []byte) ([]byte, bool) {
 	if n := len(v); n >= 2 && v[0] == '"' && v[n-1] == '"' {
 		body := v[1 : n-1]
 		plain := true
@@ -828,14 +548,19 @@ func jsonString(v []byte) (string, bool) {
 			}
 		}
 		if plain && utf8.Valid(body) {
-			return string(body), true
+			return body, true
 		}
 	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
-		return "", false
+	if !jsonValid(v) {
+		return nil, false
 	}
-	return s, true
+	switch t := trimmed(v); t[0] {
+	case '"':
+		return unquote(t), true
+	case 'n':
+		return nil, true
+	}
+	return nil, false
 }
 
 // Str reads a string field of a record ("" when absent or not a string).

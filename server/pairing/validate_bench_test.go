@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pairsync/pairsync/syncproto"
 )
 
 // benchVisitValues are the values of a visit as fieldctl's phones write it
@@ -42,6 +44,36 @@ func BenchmarkCheckValuesVisit(b *testing.B) {
 			if e := checkValue(f, v, now); e != nil {
 				b.Fatal(e)
 			}
+		}
+	}
+}
+
+// BenchmarkCheckWriteVisit is CheckWrite on one pushed visit as a phone
+// writes it (a new record: three photos, a location, two participants,
+// one officer), the domain rules' share of a pushed visit's CPU before
+// CheckRefs. It reports allocations per change (-benchmem).
+func BenchmarkCheckWriteVisit(b *testing.B) {
+	now := time.Now().UTC()
+	values := benchVisitValues(now)
+	at := `"` + now.Add(-time.Hour).Format(time.RFC3339Nano) + `"`
+	photo := func(c string) string {
+		return `{"sha256":"` + strings.Repeat(c, 64) + `","size":204800,"taken_at":` + at + `,"type":"image/jpeg","width":4000,"height":3000,"lat":32.05,"lng":118.79}`
+	}
+	values["photos"] = json.RawMessage(`[` + photo("a") + `,` + photo("b") + `,` + photo("c") + `]`)
+	w := syncproto.Writer{Replica: "dev-1"}
+	merged, _, err := w.Set(syncproto.NewRecord(CollVisits, "v1", "p1"), values, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wr := Write{
+		Principal: Principal{UserID: "officer0001", Role: Officer},
+		Pairing:   Pairing{ID: "p1", Status: StatusActive, Officers: []string{"officer0001"}, Counterparties: []string{"cp-0001"}},
+		Op:        syncproto.OpSet, Values: values, Merged: merged, Now: now, Pushed: true,
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if e := CheckWrite(wr); e != nil {
+			b.Fatal(e)
 		}
 	}
 }

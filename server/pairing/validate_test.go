@@ -44,7 +44,19 @@ func checkCase(t *testing.T, p Principal, collection string, stored, values map[
 	return Write{Principal: p, Pairing: pr, Stored: base, Op: syncproto.OpSet, Values: vals, Merged: merged, Now: now}
 }
 
-func TestCheckWrite(t *testing.T) {
+// checkWriteCase is one write TestCheckWrite checks, and its verdict.
+type checkWriteCase struct {
+	name       string
+	p          Principal
+	collection string
+	stored     map[string]any
+	values     map[string]any
+	want       string // "" = allowed; else "code field"
+}
+
+// checkWriteCases are TestCheckWrite's writes (checkvalue_diff_test.go
+// reads their values too).
+func checkWriteCases() []checkWriteCase {
 	officer := Principal{UserID: "u-off", Role: Officer}
 	contact := Principal{UserID: "u-con", Role: Contact, Counterparty: "cp1"}
 	admin := Principal{UserID: "u-adm", Role: Admin}
@@ -59,14 +71,7 @@ func TestCheckWrite(t *testing.T) {
 		return out
 	}
 	photo := map[string]any{"sha256": strings.Repeat("ab", 32), "size": 1000, "type": "image/jpeg"}
-	for _, tc := range []struct {
-		name       string
-		p          Principal
-		collection string
-		stored     map[string]any
-		values     map[string]any
-		want       string // "" = allowed; else "code field"
-	}{
+	return []checkWriteCase{
 		{"a good visit", officer, CollVisits, nil, with(visit, "photos", []any{photo}), ""},
 		{"missing required mode", officer, CollVisits, nil, map[string]any{"visited_at": at, "officers": []string{"u-off"}}, "validation_failed mode"},
 		{"unknown field", officer, CollVisits, nil, with(visit, "phone", "138"), "validation_failed phone"},
@@ -114,7 +119,11 @@ func TestCheckWrite(t *testing.T) {
 		{"contact accepts", contact, CollProjects, map[string]any{"title": "t", "category": "other", "status": "completed"}, map[string]any{"contact_accepted_at": at, "contact_accepted_by": "u-con"}, ""},
 		{"enterprise with a bad code", admin, CollCounterparties, nil, map[string]any{"kind": "enterprise", "name": "某公司", "org_unit": "u1", "credit_code": "91320100MA1ABCDE10"}, "validation_failed credit_code"},
 		{"community needs no code", admin, CollCounterparties, nil, map[string]any{"kind": "community", "name": "某社区", "org_unit": "u1"}, ""},
-	} {
+	}
+}
+
+func TestCheckWrite(t *testing.T) {
+	for _, tc := range checkWriteCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			e := CheckWrite(checkCase(t, tc.p, tc.collection, tc.stored, tc.values))
 			got := ""

@@ -13,10 +13,10 @@ import (
 // ids, integers, booleans) take a fast path first: a scan of the value's
 // bytes, without encoding/json, that answers only "the value passes". When
 // it cannot say so (a refusal, or a spelling it does not read: escapes,
-// nulls inside, duplicate keys, invalid UTF-8, …) the encoding/json check
-// decides, and words the refusal. So a refusal is exactly what it was, and
-// the fast path may pass only values the encoding/json check passes
-// (valuescan_test.go checks both on a corpus and on mutations).
+// nulls inside, duplicate keys, invalid UTF-8, …) checkValueScan
+// (valueread.go) decides, and words the refusal as encoding/json's checks
+// did. The fast path may pass only values those checks pass
+// (valuescan_test.go checks it against them on a corpus and on mutations).
 
 // vscan reads one JSON value in place.
 type vscan struct {
@@ -374,9 +374,9 @@ func boolPass(v []byte) bool {
 	return false
 }
 
-// valuePasses reports that checkValueJSON passes v, for the types read
-// here; false says "ask checkValueJSON" (a refusal, a type not read here,
-// or a spelling the scan leaves to encoding/json).
+// valuePasses reports that checkValueScan passes v, for the types read
+// here; false says "ask checkValueScan" (a refusal, a type not read here,
+// or a spelling the scan leaves to checkValueScan).
 func valuePasses(f FieldSpec, v []byte, now time.Time) bool {
 	switch f.Type {
 	case TypeString, TypeText:

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// The scan of valuescan.go against checkValueJSON (encoding/json): the scan
-// passes only values checkValueJSON passes, and passes the values clients
+// The scan of valuescan.go against oldCheckValue (encoding/json): the scan
+// passes only values oldCheckValue passes, and passes the values clients
 // write.
 
 // scanSpecs are one field spec of every type the scan reads.
@@ -44,8 +44,8 @@ func scanSpecs(t testing.TB) []FieldSpec {
 func checkScanDiff(t *testing.T, f FieldSpec, v []byte, now time.Time) {
 	t.Helper()
 	if valuePasses(f, v, now) {
-		if e := checkValueJSON(f, v, now); e != nil {
-			t.Fatalf("%s (%s): the scan passes %q, checkValueJSON refuses it: %v", f.Name, f.Type, v, e)
+		if e := oldCheckValue(f, v, now); e != nil {
+			t.Fatalf("%s (%s): the scan passes %q, the old encoding/json check refuses it: %v", f.Name, f.Type, v, e)
 		}
 	}
 }
