@@ -64,13 +64,29 @@ const (
 	fillRecords  = 0.9
 )
 
-// appendData appends data's stored form to b.
+// storedCap is the room appendData may need for data of n bytes.
+func storedCap(n int) int {
+	if n >= minCompress && n <= maxCompress {
+		return 1 + max(n, s2.MaxEncodedLen(n))
+	}
+	return 1 + n
+}
+
+// appendData appends data's stored form to b; with storedCap(len(data))
+// bytes free in b, it allocates nothing.
 func appendData(b, data []byte) []byte {
 	if len(data) >= minCompress && len(data) <= maxCompress {
-		z := s2.Encode(nil, data)
-		if 1+len(z) < len(data) {
-			return append(append(b, tagS2), z...)
+		start := len(b)
+		b = append(b, tagS2)
+		if room := b[len(b):cap(b)]; len(room) >= s2.MaxEncodedLen(len(data)) {
+			// s2 encodes into room, b's own array.
+			if z := s2.Encode(room, data); 1+len(z) < len(data) {
+				return b[:len(b)+len(z)]
+			}
+		} else if z := s2.Encode(nil, data); 1+len(z) < len(data) {
+			return append(b, z...)
 		}
+		b = b[:start]
 	}
 	if len(data) > 0 && data[0] != '{' {
 		b = append(b, tagRaw)

@@ -209,16 +209,20 @@ func TestStoredFormsRoundTrip(t *testing.T) {
 		"tag raw first": append([]byte{tagRaw}, visit...), "tag s2 first": append([]byte{tagS2}, visit...),
 		"random": rnd, "random JSON-looking": append([]byte{'{'}, rnd...), "visit": visit,
 	} {
-		stored := appendData([]byte("prefix"), data)
-		if !bytes.HasPrefix(stored, []byte("prefix")) {
-			t.Fatalf("%s: appendData lost what it appends to", name)
-		}
-		got, _, err := decodeData(stored[len("prefix"):])
-		if err != nil || !bytes.Equal(got, data) {
-			t.Errorf("%s: got %d bytes back, error %v; want the %d committed", name, len(got), err, len(data))
-		}
-		if name == "visit" && len(stored)-len("prefix") > len(data)/2 {
-			t.Errorf("visit stored in %d bytes, want it compressed to under half of %d", len(stored)-len("prefix"), len(data))
+		// Appended to a short buffer, and to one with storedCap's room
+		// (encodeRecord's: s2 writes into it).
+		for _, prefix := range [][]byte{[]byte("prefix"), append(make([]byte, 0, 6+storedCap(len(data))), "prefix"...)} {
+			stored := appendData(prefix, data)
+			if !bytes.HasPrefix(stored, []byte("prefix")) {
+				t.Fatalf("%s: appendData lost what it appends to", name)
+			}
+			got, _, err := decodeData(stored[len("prefix"):])
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("%s: got %d bytes back, error %v; want the %d committed", name, len(got), err, len(data))
+			}
+			if name == "visit" && len(stored)-len("prefix") > len(data)/2 {
+				t.Errorf("visit stored in %d bytes, want it compressed to under half of %d", len(stored)-len("prefix"), len(data))
+			}
 		}
 	}
 	for _, answer := range []string{
@@ -245,9 +249,11 @@ func FuzzStoredData(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = decodeData(b)
 		_, _ = decodeAnswer("r", 1, b)
-		got, _, err := decodeData(appendData(nil, b))
-		if err != nil || !bytes.Equal(got, b) {
-			t.Fatalf("round trip of %q: got %q, %v", b, got, err)
+		for _, buf := range [][]byte{nil, make([]byte, 0, storedCap(len(b)))} {
+			got, _, err := decodeData(appendData(buf, b))
+			if err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("round trip of %q: got %q, %v", b, got, err)
+			}
 		}
 		a, err := decodeAnswer("r", 1, encodeAnswer("r", 1, b))
 		if err != nil || !bytes.Equal(a, b) {

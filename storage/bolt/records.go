@@ -54,7 +54,7 @@ type storedRecord struct {
 // encodeRecord is a records value: u64 seq ‖ str(pairing) ‖ the stored form
 // of data (codec.go: compressed when that saves bytes).
 func encodeRecord(seq uint64, pairing string, data []byte) []byte {
-	b := make([]byte, 8, 8+binary.MaxVarintLen64+len(pairing)+1+len(data))
+	b := make([]byte, 8, 8+binary.MaxVarintLen64+len(pairing)+storedCap(len(data)))
 	binary.BigEndian.PutUint64(b, seq)
 	b = appendStr(b, pairing)
 	return appendData(b, data)
