@@ -25,8 +25,9 @@ import (
 //
 // s2 rather than zstd: on fieldctl bench's visits (BenchmarkRecordCodecs)
 // zstd makes records 15–20% smaller but costs ~6× the CPU to write and
-// ~7× to read, and a Changes page decodes 500 of them; the pages the file
-// uses come out about the same (TestStoredBytesReport).
+// ~4× to read, and a Changes page decodes 500 of them; the pages the file
+// uses come out the same (TestStoredBytesPerVisit: two or three records a
+// 4 KiB page either way).
 //
 // A receipt's answer is one of:
 //

@@ -229,16 +229,25 @@ func (r storedVisitsReport) String() string {
 	return b.String()
 }
 
-// TestStoredBytesReport prints the per-visit breakdown (go test -v -run
-// TestStoredBytesReport ./storage/bolt); STORED_VISITS sets the count.
-func TestStoredBytesReport(t *testing.T) {
+// TestStoredBytesPerVisit holds issue 20's target on fieldctl bench's
+// visits: the pages a pushed visit takes (records, log, receipt, heads: the
+// file up to its last page) at most 1.2 × the visit's JSON. Bytes, not
+// time: the figure is the same on every run. With -v it prints the
+// breakdown by bucket, for notes that do not repeat too (1.21× today: see
+// ARCHITECTURE.md); STORED_VISITS sets the count (2,000).
+func TestStoredBytesPerVisit(t *testing.T) {
 	n := 2000
 	if s := os.Getenv("STORED_VISITS"); s != "" {
-		fmt.Sscan(s, &n)
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			t.Fatalf("STORED_VISITS=%q: %v", s, err)
+		}
 	}
 	for _, unique := range []bool{false, true} {
 		rep := storedVisits(t, t.TempDir(), pushVisitsConfig{visits: n, pairings: 50, batch: 50, unique: unique})
 		t.Logf("unique notes %v:\n%s", unique, rep)
+		if used, limit := rep.perVisit(rep.usedBytes), 1.2*rep.perVisit(rep.jsonBytes); !unique && used > limit {
+			t.Errorf("a pushed visit takes %.0f B of the file, want at most 1.2 × its JSON (%.0f B)", used, limit)
+		}
 	}
 }
 
