@@ -27,12 +27,17 @@
 //	meta            "schema" → u64 schema version (2; Open migrates a 1);
 //	                "org_units_version" → u64 count of org-unit writes
 //	attempts        throttle key → JSON {start, count}
-//	records         str(collection) ‖ id → u64 seq ‖ str(pairing) ‖ data
+//	records         str(collection) ‖ id → u64 seq ‖ str(pairing) ‖ data's
+//	                stored form (codec.go: s2-compressed behind a tag byte;
+//	                data starting with '{' may be as committed, as every
+//	                value written before the tags is)
 //	heads           pairing → u64 head (the pairing's last sequence)
 //	log             one nested bucket per pairing:
 //	  <pairing>     u64 seq → record key (as in records); a record has one
 //	                entry, at its latest seq (the older entry is deleted)
-//	receipts        str(replica) ‖ u64 counter → answer
+//	receipts        str(replica) ‖ u64 counter → answer's stored form
+//	                (codec.go: an answer that starts with its own dot is
+//	                stored without it, the key holding it)
 //	users           id → JSON user
 //	users_by_name   username → id
 //	users_by_phone  str(phone) ‖ id → empty (only users with a phone; several

@@ -31,7 +31,7 @@ func (db *DB) Purge(ctx context.Context, pairing string, records []storage.Recor
 			if v == nil {
 				continue
 			}
-			sr, err := decodeRecord(v)
+			sr, _, err := decodeRecordHead(v)
 			if err != nil {
 				return fmt.Errorf("%s/%s: %w", r.Collection, r.ID, err)
 			}

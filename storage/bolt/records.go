@@ -42,44 +42,64 @@ func validKey(k storage.Key) error {
 	return nil
 }
 
-// storedRecord is the decoded value of the records bucket; it aliases the
-// transaction's memory until copied.
+// storedRecord is the decoded value of the records bucket; pairing, and
+// data unless owned, alias the transaction's memory until copied.
 type storedRecord struct {
 	seq     uint64
 	pairing []byte
-	data    []byte
+	data    []byte // as committed (decodeRecord), or nil (decodeRecordHead)
+	owned   bool   // data is not the transaction's memory
 }
 
+// encodeRecord is a records value: u64 seq ‖ str(pairing) ‖ the stored form
+// of data (codec.go: compressed when that saves bytes).
 func encodeRecord(seq uint64, pairing string, data []byte) []byte {
-	b := make([]byte, 8, 8+binary.MaxVarintLen64+len(pairing)+len(data))
+	b := make([]byte, 8, 8+binary.MaxVarintLen64+len(pairing)+storedCap(len(data)))
 	binary.BigEndian.PutUint64(b, seq)
 	b = appendStr(b, pairing)
-	return append(b, data...)
+	return appendData(b, data)
 }
 
+// decodeRecord decodes a records value, data included (decompressed).
 func decodeRecord(v []byte) (storedRecord, error) {
+	r, rest, err := decodeRecordHead(v)
+	if err != nil {
+		return storedRecord{}, err
+	}
+	if r.data, r.owned, err = decodeData(rest); err != nil {
+		return storedRecord{}, fmt.Errorf("record value at seq %d: %w", r.seq, err)
+	}
+	return r, nil
+}
+
+// decodeRecordHead decodes a records value's seq and pairing only, for the
+// callers that need no data; rest is the data's stored form.
+func decodeRecordHead(v []byte) (r storedRecord, rest []byte, err error) {
 	if len(v) < 9 {
-		return storedRecord{}, errors.New("corrupt record value")
+		return storedRecord{}, nil, errors.New("corrupt record value")
 	}
 	n, w := binary.Uvarint(v[8:])
 	if w <= 0 || uint64(len(v)-8-w) < n {
-		return storedRecord{}, errors.New("corrupt record value")
+		return storedRecord{}, nil, errors.New("corrupt record value")
 	}
 	p := 8 + w
 	return storedRecord{
 		seq:     binary.BigEndian.Uint64(v),
 		pairing: v[p : p+int(n)],
-		data:    v[p+int(n):],
-	}, nil
+	}, v[p+int(n):], nil
 }
 
 // record copies a stored record out of the transaction's memory.
 func (r storedRecord) record(k storage.Key) storage.Record {
+	data := r.data
+	if !r.owned {
+		data = append([]byte{}, r.data...)
+	}
 	return storage.Record{
 		Key:     k,
 		Pairing: string(r.pairing),
 		Seq:     r.seq,
-		Data:    append([]byte{}, r.data...),
+		Data:    data,
 	}
 }
 
@@ -148,8 +168,9 @@ func (db *DB) Receipt(ctx context.Context, replica string, counter uint64) ([]by
 		if v == nil {
 			return storage.ErrNotFound
 		}
-		answer = append([]byte{}, v...)
-		return nil
+		var err error
+		answer, err = decodeAnswer(replica, counter, v)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt: receipt %s/%d: %w", replica, counter, err)
@@ -269,7 +290,7 @@ func checkBatch(tx *bbolt.Tx, b storage.Batch) (plan, error) {
 			}
 			continue
 		}
-		r, err := decodeRecord(v)
+		r, _, err := decodeRecordHead(v)
 		if err != nil {
 			return plan{}, fmt.Errorf("put %s/%s: %w", p.Collection, p.ID, err)
 		}
@@ -296,10 +317,11 @@ func checkBatch(tx *bbolt.Tx, b storage.Batch) (plan, error) {
 func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, error) {
 	records := tx.Bucket(bucketRecords)
 	receipts := tx.Bucket(bucketReceipts)
+	records.FillPercent, receipts.FillPercent = fillRecords, fillReceipts
 	keys, rkeys, prev := pl.keys, pl.rkeys, pl.prev
 	acked := tx.Bucket(bucketAcked)
 	for i, r := range b.Receipts {
-		if err := receipts.Put(rkeys[i], append([]byte{}, r.Answer...)); err != nil {
+		if err := receipts.Put(rkeys[i], encodeAnswer(r.Replica, r.Counter, r.Answer)); err != nil {
 			return storage.Committed{}, fmt.Errorf("receipt %s/%d: %w", r.Replica, r.Counter, err)
 		}
 		if r.Acked > 0 && r.Acked > readU64(acked, r.Replica) {
@@ -319,6 +341,7 @@ func writeBatch(tx *bbolt.Tx, b storage.Batch, pl plan) (storage.Committed, erro
 	if err != nil {
 		return storage.Committed{}, fmt.Errorf("log bucket: %w", err)
 	}
+	log.FillPercent = fillLog
 	seqs := make([]uint64, len(b.Puts))
 	for i, p := range b.Puts {
 		head++
