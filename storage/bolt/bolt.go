@@ -31,7 +31,7 @@ const DefaultLockTimeout = time.Second
 //	1  users_by_phone held phone → id: a phone was unique.
 //	2  users_by_phone holds str(phone) ‖ id → empty: several users may
 //	   share a phone (issue 18 L3).
-const schemaVersion = 2
+const schemaVersion = 3
 
 // Bucket names; see the package documentation for their layout.
 var (

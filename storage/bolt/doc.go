@@ -24,7 +24,7 @@
 // Top-level buckets (keys and values; "str" is a uvarint length followed by
 // the bytes, "u64" is 8 bytes big-endian):
 //
-//	meta            "schema" → u64 schema version (2; Open migrates a 1);
+//	meta            "schema" → u64 schema version (3; Open migrates a 1 or 2);
 //	                "org_units_version" → u64 count of org-unit writes
 //	attempts        throttle key → JSON {start, count}
 //	records         str(collection) ‖ id → u64 seq ‖ str(pairing) ‖ data's

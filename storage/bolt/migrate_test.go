@@ -146,8 +146,8 @@ func TestMigratePhoneIndex(t *testing.T) {
 	if got := phoneIndex(t, path); !slices.Equal(got, want) {
 		t.Fatalf("phone index after migration: got %v, want %v", got, want)
 	}
-	if v := schemaOf(t, path); v != 2 {
-		t.Fatalf("schema after migration: got %d, want 2", v)
+	if v := schemaOf(t, path); v != schemaVersion {
+		t.Fatalf("schema after migration: got %d, want %d", v, schemaVersion)
 	}
 
 	// Opening again changes nothing.
@@ -167,15 +167,15 @@ func TestMigratePhoneIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = raw.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, u64(3)) })
+	_ = raw.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion+1)) })
 	_ = raw.Close()
 	if db, err := Open(ctx, Config{Path: path, NoSync: true}); err == nil || !strings.Contains(err.Error(), "unsupported schema version") {
 		if err == nil {
 			db.Close()
 		}
-		t.Fatalf("open a schema 3 file: got error %v, want unsupported schema version", err)
+		t.Fatalf("open a file of a newer schema: got error %v, want unsupported schema version", err)
 	}
-	if v := schemaOf(t, path); v != 3 {
-		t.Fatalf("schema of a refused file: got %d, want 3 (untouched)", v)
+	if v := schemaOf(t, path); v != schemaVersion+1 {
+		t.Fatalf("schema of a refused file: got %d, want %d (untouched)", v, schemaVersion+1)
 	}
 }
