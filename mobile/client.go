@@ -83,15 +83,15 @@ type request struct {
 // gain next to nothing).
 const minGzipBytes = 1 << 10
 
-// gzipLevel compresses push bodies no larger than the standard library's
-// compress/gzip at its default level did (ARCHITECTURE.md, issue 20: an
-// officer's phone pays for bytes on a weak signal, not for microseconds;
-// BestSpeed took about half the CPU for 10–24% more bytes up). The
-// engine compresses with github.com/klauspost/compress, whose own default
-// (level 5) is ~1.5% larger on pushes of 10 visits or more and level 7
-// larger on pushes of 1–3; level 8 is no larger at any push size from 1 to
-// 200 visits and still about a third less CPU than the standard library
-// (TestPushGzipNoLarger holds the bytes).
+// gzipLevel compresses push bodies with github.com/klauspost/compress at
+// no more bytes than the standard library's compress/gzip at its default
+// level on visits with notes of their own (ARCHITECTURE.md, issue 20: an
+// officer's phone pays for bytes on a weak signal, not for microseconds):
+// level 8 is 2–4% smaller from 10 visits a push up, within a few bytes
+// below, for about a quarter less CPU. klauspost's own default (level 5)
+// and level 6 are 1.6–2% larger at 50 visits. (On fieldctl's notes, built
+// of ten phrases repeated, level 8 is 4–7% larger at 25–100 visits;
+// TestPushGzipNoLarger holds the bytes of the first kind.)
 const gzipLevel = 8
 
 // gzipParts compresses the concatenation of what parts writes (size bytes
