@@ -18,7 +18,7 @@ import (
 // stored): a local write, and a pull page of 500 records decoded and merged
 // into the store in one transaction (fsync on), as Sync does.
 
-func benchEngine(b *testing.B) *Engine {
+func benchEngine(b testing.TB) *Engine {
 	b.Helper()
 	e, err := Open(filepath.Join(b.TempDir(), "bench.db"), Config{})
 	if err != nil {

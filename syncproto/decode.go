@@ -128,7 +128,21 @@ func DecodePushAnswer(data []byte, lim Limits) (*PushAnswer, error) {
 
 // DecodePullAnswer decodes a pull answer (on the client), validating every
 // record.
+//
+// As DecodePush: valid input takes one pass over the bytes
+// (decodePullAnswerFast, pullscan.go); input that pass refuses is decoded
+// again by the tree decoder (decodePullAnswerTree), which words the error.
 func DecodePullAnswer(data []byte, lim Limits) (*PullAnswer, error) {
+	lim = lim.withDefaults()
+	if a, ok := decodePullAnswerFast(data, lim); ok {
+		return a, nil
+	}
+	return decodePullAnswerTree(data, lim)
+}
+
+// decodePullAnswerTree is DecodePullAnswer by way of a parsed tree: the
+// reference the fast path is tested against, and what words its refusals.
+func decodePullAnswerTree(data []byte, lim Limits) (*PullAnswer, error) {
 	lim = lim.withDefaults()
 	n, err := parseJSON(data, lim)
 	if err != nil {

@@ -56,7 +56,7 @@ func fuzzRoundTrip[T any](f *testing.F, decode func([]byte, Limits) (*T, error),
 	})
 }
 
-func goldenRecords(f *testing.F) [][]byte {
+func goldenRecords(f testing.TB) [][]byte {
 	var out [][]byte
 	for _, g := range loadGolden(f) {
 		for _, in := range g.Inputs {

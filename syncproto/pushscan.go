@@ -490,10 +490,14 @@ func (p *pushScanner) entryMember(es *entryScan, key []byte, withValue bool) boo
 			return p.value()
 		}
 		es.valStart = p.i
+		outer := p.noncanon
 		p.noncanon = false
 		ok = p.value()
 		es.valEnd = p.i
 		es.canonical = !p.noncanon
+		// The enclosing record's flag (a pull answer's Raw) keeps what
+		// came before the value.
+		p.noncanon = p.noncanon || outer
 	default:
 		return p.value()
 	}

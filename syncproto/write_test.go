@@ -18,7 +18,7 @@ func vals(kv ...string) map[string]json.RawMessage {
 	return m
 }
 
-func mustSet(t *testing.T, w *Writer, r Record, v map[string]json.RawMessage, at time.Time) (Record, Write) {
+func mustSet(t testing.TB, w *Writer, r Record, v map[string]json.RawMessage, at time.Time) (Record, Write) {
 	t.Helper()
 	out, wr, err := w.Set(r, v, at)
 	if err != nil {
@@ -29,7 +29,7 @@ func mustSet(t *testing.T, w *Writer, r Record, v map[string]json.RawMessage, at
 
 // concurrentNotes returns A's and B's states after both wrote notes from a
 // shared base, and their merge (a conflict).
-func concurrentNotes(t *testing.T) (a, b, m Record, wa, wb *Writer) {
+func concurrentNotes(t testing.TB) (a, b, m Record, wa, wb *Writer) {
 	wa, wb = &Writer{Replica: "A"}, &Writer{Replica: "B"}
 	base, _ := mustSet(t, wa, NewRecord("visits", "v1", "p1"), vals("notes", `"base"`), t0)
 	a, _ = mustSet(t, wa, base, vals("notes", `"from A"`), t0.Add(2*time.Second))
