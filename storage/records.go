@@ -140,6 +140,13 @@ type Receipts interface {
 	// Receipt returns the answer stored for (replica, counter), or
 	// ErrNotFound.
 	Receipt(ctx context.Context, replica string, counter uint64) ([]byte, error)
+	// ReceiptsOf returns the answers stored for many of a replica's
+	// counters in one call, by counter: a push reads the receipts of all
+	// its changes at once, not one Receipt per change (issues 19 and 20).
+	// A counter without a receipt is absent from the map; a counter named
+	// twice is answered once; no counters, an empty map. Each answer is
+	// read as Receipt reads it; the slices belong to the caller.
+	ReceiptsOf(ctx context.Context, replica string, counters []uint64) (map[uint64][]byte, error)
 	// PrunedBelow returns the counter below which the replica's receipts
 	// have been pruned (0 if never): a change below it without a receipt
 	// was processed long ago and its answer dropped. (Not "the highest
@@ -216,6 +223,20 @@ type HeadsOf interface {
 	// answered twice): each pair read together, as an ordinary read
 	// (Records.Head; ConfirmedHeads confirms a surprise).
 	HeadsOf(ctx context.Context, pairings []string) ([]PairingHead, error)
+}
+
+// GetMany reads many records in one call: a push reads every record its
+// changes in a pairing touch at once, not one Get per change (issues 19
+// and 20). Safe for concurrent use.
+type GetMany interface {
+	// GetMany returns the current versions of the records named, by key,
+	// each as Get returns it: a key without a record is absent from the
+	// map; a key named twice is answered once; no keys, an empty map.
+	// ErrInvalid, nothing read, when a key has an empty collection or id.
+	// An ordinary read, as Get's: not a snapshot the caller may commit
+	// on without a compare-and-set (Put.Expect). Data belongs to the
+	// caller.
+	GetMany(ctx context.Context, keys []Key) (map[Key]Record, error)
 }
 
 // ConfirmedHeads reads a pairing's head as every acknowledged commit left

@@ -7,6 +7,7 @@ import "context"
 // concrete types that satisfy it.
 type Store interface {
 	Records
+	GetMany
 	HeadFeed
 	HeadsOf
 	ConfirmedHeads

@@ -191,6 +191,11 @@ func (s *CountingStore) Get(ctx context.Context, a1 storage.Key) (storage.Record
 	return s.Store.Get(ctx, a1)
 }
 
+func (s *CountingStore) GetMany(ctx context.Context, a1 []storage.Key) (map[storage.Key]storage.Record, error) {
+	s.count("GetMany")
+	return s.Store.GetMany(ctx, a1)
+}
+
 func (s *CountingStore) Head(ctx context.Context, a1 string) (uint64, error) {
 	s.count("Head")
 	return s.Store.Head(ctx, a1)
@@ -289,6 +294,11 @@ func (s *CountingStore) ReadNotification(ctx context.Context, a1 string, a2 stri
 func (s *CountingStore) Receipt(ctx context.Context, a1 string, a2 uint64) ([]uint8, error) {
 	s.count("Receipt")
 	return s.Store.Receipt(ctx, a1, a2)
+}
+
+func (s *CountingStore) ReceiptsOf(ctx context.Context, a1 string, a2 []uint64) (map[uint64][]uint8, error) {
+	s.count("ReceiptsOf")
+	return s.Store.ReceiptsOf(ctx, a1, a2)
 }
 
 func (s *CountingStore) RefundAttempt(ctx context.Context, a1 time.Time, a2 time.Duration, a3 ...storage.AttemptLimit) error {

@@ -77,6 +77,45 @@ func BenchmarkPushReads(b *testing.B) {
 	}
 }
 
+// BenchmarkPushReadsBatched: the same reads as BenchmarkPushReads, made as
+// a push makes them since it reads in batches: one ReceiptsOf and one
+// GetMany for a push of benchBatch changes (each read transaction shared
+// by them all). One op is one push; ns/change compares with
+// BenchmarkPushReads' ns/op.
+func BenchmarkPushReadsBatched(b *testing.B) {
+	db := benchOpen(b, true)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
+	for n := 0; n < 20_000; {
+		puts := make([]storage.Put, 500)
+		for i := range puts {
+			n++
+			puts[i] = storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", n)}, Data: data}
+		}
+		if _, err := db.Commit(ctx, storage.Batch{Pairing: "p1", Puts: puts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	counters := make([]uint64, benchBatch)
+	keys := make([]storage.Key, benchBatch)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for j := range benchBatch {
+			i++
+			counters[j] = uint64(i)
+			keys[j] = storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-9%011d", i)}
+		}
+		if got, err := db.ReceiptsOf(ctx, "01a20328-1c27-7db3-9c66-98296b6b063a", counters); err != nil || len(got) != 0 {
+			b.Fatal(len(got), err)
+		}
+		if got, err := db.GetMany(ctx, keys); err != nil || len(got) != 0 {
+			b.Fatal(len(got), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/change")
+}
+
 // BenchmarkCommitPushConcurrent is BenchmarkCommitPush from 50 goroutines
 // at once (fieldctl bench's 50 devices), each on its own pairing: the
 // store's rate when concurrent pushes share transactions and fsyncs

@@ -18,6 +18,8 @@ func (s suite) records(t *testing.T) {
 	t.Run("UpdatedThreeTimes", s.recordsUpdatedThreeTimes)
 	t.Run("Conflicts", s.recordsConflicts)
 	t.Run("Receipts", s.recordsReceipts)
+	t.Run("ReceiptsOf", s.recordsReceiptsOf)
+	t.Run("GetMany", s.recordsGetMany)
 	t.Run("ExpectHead", s.recordsExpectHead)
 	t.Run("Purge", s.recordsPurge)
 	t.Run("PruneReceipts", s.recordsPruneReceipts)
