@@ -28,6 +28,11 @@ type commitPlan struct {
 	// puts take head+1, head+2, … in the order of commitTx.keys (a push's
 	// answers name their seq before the commit).
 	expectHead bool
+	// reads, when set, names the records build will read: they are read
+	// in one call (storage.GetMany) before build, on every attempt, and
+	// tx.load serves them from it; any other record build reads (a
+	// reference the domain rules check) is read on its own.
+	reads func() []storage.Key
 	// build reads and changes records through the tx (called again on
 	// every attempt); an error ends the commit with that error.
 	build func(ctx context.Context, tx *commitTx) error
@@ -76,6 +81,11 @@ func (s *Server) commitInPairing(ctx context.Context, plan commitPlan) (storage.
 			}
 			tx.head, batch.ExpectHead = head, &head
 		}
+		if plan.reads != nil {
+			if err := tx.prefetch(ctx, plan.reads()); err != nil {
+				return storage.Committed{}, nil, err
+			}
+		}
 		if err := plan.build(ctx, tx); err != nil {
 			return storage.Committed{}, nil, err
 		}
@@ -119,25 +129,68 @@ func (s *Server) commitInPairing(ctx context.Context, plan commitPlan) (storage.
 	}
 }
 
-// load returns a record as this commit sees it, reading it the first time.
+// load returns a record as this commit sees it, reading it the first time
+// (unless prefetch read it).
 func (tx *commitTx) load(ctx context.Context, k storage.Key) (*current, error) {
 	if cur := tx.state[k]; cur != nil {
 		return cur, nil
 	}
-	cur := &current{}
 	sr, err := tx.s.store.Get(ctx, k)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
+		tx.state[k] = &current{}
 	case err != nil:
 		return nil, err
 	default:
-		if cur.rec, err = syncproto.DecodeRecord(sr.Data, syncproto.Limits{}); err != nil {
-			return nil, fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
+		if err := tx.stored(k, sr); err != nil {
+			return nil, err
 		}
-		cur.seq, cur.pairing = sr.Seq, sr.Pairing
 	}
-	tx.state[k] = cur
-	return cur, nil
+	return tx.state[k], nil
+}
+
+// prefetch reads, in one call (storage.GetMany), the records named that
+// this commit has not read yet, as load would read each: a push's changes
+// in a pairing cost one read, not one per change.
+func (tx *commitTx) prefetch(ctx context.Context, keys []storage.Key) error {
+	var want []storage.Key
+	for _, k := range keys {
+		if tx.state[k] == nil {
+			want = append(want, k)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	got, err := tx.s.store.GetMany(ctx, want)
+	if err != nil {
+		return err
+	}
+	for _, k := range want {
+		if tx.state[k] != nil {
+			continue // named twice
+		}
+		sr, ok := got[k]
+		if !ok {
+			tx.state[k] = &current{}
+			continue
+		}
+		if err := tx.stored(k, sr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stored keeps record k as read from the store as this commit's current
+// version of it.
+func (tx *commitTx) stored(k storage.Key, sr storage.Record) error {
+	rec, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
+	if err != nil {
+		return fmt.Errorf("stored %s/%s: %w", k.Collection, k.ID, err)
+	}
+	tx.state[k] = &current{rec: rec, seq: sr.Seq, pairing: sr.Pairing}
+	return nil
 }
 
 // put records the version of k to commit.

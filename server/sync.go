@@ -83,18 +83,26 @@ func (s *Server) push(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The answers already given to any of these changes, in one call
+	// (storage.Receipts.ReceiptsOf), not one per change (issues 19, 20).
+	counters := make([]uint64, len(req.Changes))
+	for i, ch := range req.Changes {
+		counters[i] = ch.Dot.Counter
+	}
+	answered, err := s.store.ReceiptsOf(ctx, dev.ID, counters)
+	if err != nil {
+		return err
+	}
 	results := make([]syncproto.Result, len(req.Changes))
 	groups := map[string][]int{}
 	var order []string
 	for i, ch := range req.Changes {
 		results[i].Dot = ch.Dot
-		if answer, err := s.store.Receipt(ctx, dev.ID, ch.Dot.Counter); err == nil {
+		if answer, ok := answered[ch.Dot.Counter]; ok {
 			if err := json.Unmarshal(answer, &results[i]); err != nil {
 				return fmt.Errorf("receipt %s: %w", ch.Dot, err)
 			}
 			continue
-		} else if !errors.Is(err, storage.ErrNotFound) {
-			return err
 		}
 		if ch.Dot.Counter < prunedBelow {
 			// Processed long ago; its answer was pruned. Nothing changes.
@@ -196,6 +204,14 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 	}
 	lastOf := map[storage.Key]int{} // the last change of each record in the batch
 	_, _, err := s.commitInPairing(ctx, commitPlan{pid: pid, expectHead: true,
+		// The records of the changes still to commit, in one read.
+		reads: func() []storage.Key {
+			keys := make([]storage.Key, len(idx))
+			for j, i := range idx {
+				keys[j] = keyOf(i)
+			}
+			return keys
+		},
 		build: func(ctx context.Context, tx *commitTx) error {
 			clear(lastOf)
 			for _, i := range idx {
@@ -250,11 +266,18 @@ func (s *Server) commitChanges(ctx context.Context, p pairing.Principal, device,
 			return out
 		},
 		// Another writer committed first (another process, or a duplicate
-		// push of the same changes): re-read receipts, then records.
+		// push of the same changes): re-read receipts (in one call), then
+		// records. A failed read leaves every change to the next attempt,
+		// whose commit refuses any already answered (ErrConflict).
 		again: func(ctx context.Context) (bool, error) {
+			counters := make([]uint64, len(idx))
+			for j, i := range idx {
+				counters[j] = changes[i].Dot.Counter
+			}
+			answered, _ := s.store.ReceiptsOf(ctx, device, counters)
 			remaining := idx[:0:0]
 			for _, i := range idx {
-				if answer, err := s.store.Receipt(ctx, device, changes[i].Dot.Counter); err == nil {
+				if answer, ok := answered[changes[i].Dot.Counter]; ok {
 					_ = json.Unmarshal(answer, &results[i])
 					continue
 				}
