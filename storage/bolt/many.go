@@ -63,9 +63,15 @@ func (db *DB) ReceiptsOf(ctx context.Context, replica string, counters []uint64)
 		key := appendStr(make([]byte, 0, len(replica)+binary.MaxVarintLen64+8), replica)
 		n := len(key)
 		for _, c := range counters {
-			if v := receipts.Get(binary.BigEndian.AppendUint64(key[:n], c)); v != nil {
-				out[c] = append([]byte{}, v...)
+			v := receipts.Get(binary.BigEndian.AppendUint64(key[:n], c))
+			if v == nil {
+				continue
 			}
+			answer, err := decodeAnswer(replica, c, v)
+			if err != nil {
+				return fmt.Errorf("receipt %d: %w", c, err)
+			}
+			out[c] = answer
 		}
 		return nil
 	})
