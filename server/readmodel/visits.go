@@ -547,25 +547,53 @@ func (l *Ledger) Visits(ctx context.Context, pairings []string, f Filter) ([]Vis
 }
 
 // FillVisits reads from storage what the Ledger does not keep of the
-// visits (Title, ReceivedAt, Photos, Issues, ReturnComment), one record at
-// a time: call it on a page of a list. A visit deleted since is left as it
-// is.
+// visits (Title, ReceivedAt, Photos, Issues, ReturnComment): call it on a
+// page of a list. A store that reads many records at once
+// (storage.GetMany: bolt and MongoDB) is asked once for the page, so a
+// list costs the same round trips whatever its length; another is asked a
+// record at a time. A visit deleted since is left as it is.
 func (l *Ledger) FillVisits(ctx context.Context, vs []VisitSummary) error {
-	for i := range vs {
-		v := &vs[i]
-		sr, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollVisits, ID: v.ID})
-		if errors.Is(err, storage.ErrNotFound) {
-			continue
+	many, ok := l.records.(storage.GetMany)
+	if !ok || len(vs) < 2 {
+		for i := range vs {
+			sr, err := l.records.Get(ctx, storage.Key{Collection: pairing.CollVisits, ID: vs[i].ID})
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("pairing: visit %s: %w", vs[i].ID, err)
+			}
+			if err := vs[i].fillFrom(sr.Data); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("pairing: visit %s: %w", v.ID, err)
-		}
-		r, err := syncproto.DecodeRecord(sr.Data, syncproto.Limits{})
-		if err != nil {
-			return fmt.Errorf("pairing: visit %s: %w", v.ID, err)
-		}
-		v.Fill(r)
+		return nil
 	}
+	keys := make([]storage.Key, len(vs))
+	for i := range vs {
+		keys[i] = storage.Key{Collection: pairing.CollVisits, ID: vs[i].ID}
+	}
+	got, err := many.GetMany(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("pairing: visits: %w", err)
+	}
+	for i := range vs {
+		if sr, ok := got[keys[i]]; ok {
+			if err := vs[i].fillFrom(sr.Data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fillFrom is Fill from the visit's stored bytes.
+func (v *VisitSummary) fillFrom(data []byte) error {
+	r, err := syncproto.DecodeRecord(data, syncproto.Limits{})
+	if err != nil {
+		return fmt.Errorf("pairing: visit %s: %w", v.ID, err)
+	}
+	v.Fill(r)
 	return nil
 }
 
