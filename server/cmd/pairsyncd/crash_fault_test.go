@@ -84,10 +84,22 @@ func (r recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("recorder: gzip push: %w", err)
 		}
 	}
+	if resp.Header.Get("Content-Encoding") == "gzip" { // the client asks for gzip answers
+		zr, err := gzip.NewReader(bytes.NewReader(answer))
+		if err != nil {
+			return nil, fmt.Errorf("recorder: gzip answer: %w", err)
+		}
+		if answer, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("recorder: gzip answer: %w", err)
+		}
+	}
 	push, err1 := syncproto.DecodePush(plain, syncproto.Limits{MaxBytes: -1})
 	ans, err2 := syncproto.DecodePushAnswer(answer, syncproto.Limits{MaxBytes: -1})
-	if err1 != nil || err2 != nil || len(ans.Results) != len(push.Changes) {
-		return nil, fmt.Errorf("recorder: push %v / answer %v, %d results", err1, err2, len(ans.Results))
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("recorder: push %v / answer %v", err1, err2)
+	}
+	if len(ans.Results) != len(push.Changes) {
+		return nil, fmt.Errorf("recorder: %d results for %d changes", len(ans.Results), len(push.Changes))
 	}
 	r.log.pushes.Add(1)
 	r.log.mu.Lock()
