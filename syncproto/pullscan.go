@@ -17,20 +17,7 @@ package syncproto
 // decodePullAnswerFast is DecodePullAnswer's fast path (lim has its
 // defaults).
 func decodePullAnswerFast(data []byte, lim Limits) (*PullAnswer, bool) {
-	if lim.MaxBytes >= 0 && len(data) > lim.MaxBytes {
-		return nil, false
-	}
-	p := pushScanner{d: data, lim: lim, names: make(map[string]string, 8)}
-	p.ws()
-	a, ok := p.pullAnswer()
-	if !ok {
-		return nil, false
-	}
-	p.ws()
-	if p.i != len(p.d) {
-		return nil, false
-	}
-	return a, true
+	return scanWhole(data, lim, (*pushScanner).pullAnswer)
 }
 
 func (p *pushScanner) pullAnswer() (*PullAnswer, bool) {

@@ -62,12 +62,20 @@ type vvEntry struct {
 
 // decodePushFast is DecodePush's fast path (lim has its defaults).
 func decodePushFast(data []byte, lim Limits) (*PushRequest, bool) {
+	return scanWhole(data, lim, (*pushScanner).push)
+}
+
+// scanWhole runs one of the scanner's top-level readers (push,
+// pullAnswer) over data, which must hold that one value and white space
+// around it, within lim.MaxBytes; false sends the caller to the tree
+// decoder.
+func scanWhole[T any](data []byte, lim Limits, read func(*pushScanner) (*T, bool)) (*T, bool) {
 	if lim.MaxBytes >= 0 && len(data) > lim.MaxBytes {
 		return nil, false
 	}
 	p := pushScanner{d: data, lim: lim, names: make(map[string]string, 8)}
 	p.ws()
-	req, ok := p.push()
+	v, ok := read(&p)
 	if !ok {
 		return nil, false
 	}
@@ -75,7 +83,7 @@ func decodePushFast(data []byte, lim Limits) (*PushRequest, bool) {
 	if p.i != len(p.d) {
 		return nil, false
 	}
-	return req, true
+	return v, true
 }
 
 func (p *pushScanner) ws() {
