@@ -21,8 +21,9 @@ import (
 	"github.com/pairsync/pairsync/syncproto"
 )
 
-// checkValueJSON is checkValue by way of encoding/json: it words every
-// refusal, and is the reference valuePasses is tested against.
+// oldCheckValue is checkValue as it was, by way of encoding/json, kept
+// unchanged as the oracle checkValueScan is compared with
+// (checkvalue_diff_test.go).
 func oldCheckValue(f FieldSpec, v json.RawMessage, now time.Time) *syncproto.Error {
 	bad := func(format string, args ...any) *syncproto.Error {
 		return why(invalid(f.Name, "%s: "+format, append([]any{f.Name}, args...)...), ReasonBadValue, "field", f.Name)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pairsync/pairsync/storage"
+	"github.com/pairsync/pairsync/storage/bolt"
 )
 
 // A push commits, per pairing, its changed records and a receipt per change
@@ -47,12 +48,10 @@ func BenchmarkCommitPush(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkPushReads: the reads a push makes before its commit, per change:
-// a receipt lookup and a record lookup, each its own read transaction,
-// both missing (a new visit), in a store of 20,000 records.
-func BenchmarkPushReads(b *testing.B) {
+// pushReadsStore is the push-read benchmarks' store: 20,000 records of
+// one pairing, committed 500 at a time.
+func pushReadsStore(b *testing.B) *bolt.DB {
 	db := benchOpen(b, true)
-	ctx := context.Background()
 	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
 	for n := 0; n < 20_000; {
 		puts := make([]storage.Put, 500)
@@ -60,10 +59,19 @@ func BenchmarkPushReads(b *testing.B) {
 			n++
 			puts[i] = storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", n)}, Data: data}
 		}
-		if _, err := db.Commit(ctx, storage.Batch{Pairing: "p1", Puts: puts}); err != nil {
+		if _, err := db.Commit(context.Background(), storage.Batch{Pairing: "p1", Puts: puts}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return db
+}
+
+// BenchmarkPushReads: the reads a push makes before its commit, per change:
+// a receipt lookup and a record lookup, each its own read transaction,
+// both missing (a new visit), in a store of 20,000 records.
+func BenchmarkPushReads(b *testing.B) {
+	db := pushReadsStore(b)
+	ctx := context.Background()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -83,19 +91,8 @@ func BenchmarkPushReads(b *testing.B) {
 // by them all). One op is one push; ns/change compares with
 // BenchmarkPushReads' ns/op.
 func BenchmarkPushReadsBatched(b *testing.B) {
-	db := benchOpen(b, true)
+	db := pushReadsStore(b)
 	ctx := context.Background()
-	data := bytes.Repeat([]byte("访"), pushRecordSize/3)
-	for n := 0; n < 20_000; {
-		puts := make([]storage.Put, 500)
-		for i := range puts {
-			n++
-			puts[i] = storage.Put{Key: storage.Key{Collection: "visits", ID: fmt.Sprintf("01a20324-cb52-783c-9b67-%012d", n)}, Data: data}
-		}
-		if _, err := db.Commit(ctx, storage.Batch{Pairing: "p1", Puts: puts}); err != nil {
-			b.Fatal(err)
-		}
-	}
 	counters := make([]uint64, benchBatch)
 	keys := make([]storage.Key, benchBatch)
 	b.ReportAllocs()
